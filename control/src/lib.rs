@@ -1,0 +1,7 @@
+//! rtcdn control plane.
+//!
+//! Runs on one thread: WCS websocket signalling, SDP negotiation, configuration and HTTP. It
+//! tells the data-plane workers what to do through `dataplane::api` and never touches media.
+
+pub mod config;
+pub mod sdp;

@@ -1,0 +1,166 @@
+//! The contract between the control plane and the data-plane workers.
+//!
+//! Control sends [`Command`]s to a worker through its [`WorkerHandle`] (a bounded-latency
+//! channel plus a `mio::Waker`); workers report [`Event`]s through an [`EventSink`] that control
+//! implements. Nothing here blocks a worker: the sink must be a non-blocking send.
+//!
+//! Identifiers are allocated by control and are unique for the life of the process.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// One WebRTC peer connection (a publisher, a subscriber, or later a relay leg).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId(pub u64);
+
+/// One published stream (a name on this node while it is published).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamId(pub u64);
+
+/// Index of a worker thread, `0..worker_threads`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WorkerId(pub usize);
+
+impl fmt::Display for PeerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "peer#{}", self.0)
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "stream#{}", self.0)
+    }
+}
+
+/// Audio or video: the two m-sections a WCS stream has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MediaKind {
+    Audio,
+    Video,
+}
+
+/// A certificate fingerprint from `a=fingerprint:<algorithm> <hex:hex:...>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// Lower-case hash name, e.g. `sha-256`.
+    pub algorithm: String,
+    /// The raw digest bytes.
+    pub digest: Vec<u8>,
+}
+
+/// One negotiated m-section, as seen on the wire of *this* peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackSpec {
+    pub kind: MediaKind,
+    /// The media payload type this peer uses for the chosen codec.
+    pub payload_type: u8,
+    /// RTP clock rate of the codec (48000 for Opus, 90000 for video).
+    pub clock_rate: u32,
+    /// Publisher: the SSRC announced in the offer (`None`: learn it from the first packet with
+    /// `payload_type`). Subscriber: the SSRC we send with (announced in our answer).
+    pub ssrc: Option<u32>,
+    /// Negotiated RTP header extensions of this peer: `(id, uri)`.
+    pub extensions: Vec<(u8, String)>,
+}
+
+/// What a peer does in a stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerRole {
+    /// Sends the media of `stream` to us.
+    Publisher { stream: StreamId },
+    /// Receives the media of `stream`, whose publisher lives on worker `source`.
+    Subscriber { stream: StreamId, source: WorkerId },
+}
+
+/// Everything a worker needs to run one peer connection, from the SDP exchange.
+#[derive(Clone, Debug)]
+pub struct PeerSpec {
+    pub id: PeerId,
+    pub role: PeerRole,
+    /// Our ICE credentials (from our answer).
+    pub local_ufrag: String,
+    pub local_pwd: String,
+    /// The peer's ICE credentials (from its offer).
+    pub remote_ufrag: String,
+    pub remote_pwd: String,
+    /// The peer's DTLS certificate fingerprint (from its offer); the handshake fails otherwise.
+    pub remote_fingerprint: Fingerprint,
+    /// The negotiated tracks, at most one per kind.
+    pub tracks: Vec<TrackSpec>,
+}
+
+impl PeerSpec {
+    /// The stream this peer publishes or subscribes to.
+    pub fn stream(&self) -> StreamId {
+        match self.role {
+            PeerRole::Publisher { stream } | PeerRole::Subscriber { stream, .. } => stream,
+        }
+    }
+
+    /// The negotiated track of `kind`, if any.
+    pub fn track(&self, kind: MediaKind) -> Option<&TrackSpec> {
+        self.tracks.iter().find(|t| t.kind == kind)
+    }
+}
+
+/// Control plane → worker.
+#[derive(Debug)]
+pub enum Command {
+    /// Start a peer connection on this worker (its answer names this worker's address).
+    AddPeer(Box<PeerSpec>),
+    /// Close a peer connection (unpublish, stop, websocket closed). No event follows.
+    RemovePeer(PeerId),
+    /// On the publisher's worker: also deliver `stream`'s packets to subscribers on `worker`.
+    AddFanoutTarget { stream: StreamId, worker: WorkerId },
+    /// On the publisher's worker: `worker` has no subscribers of `stream` left.
+    RemoveFanoutTarget { stream: StreamId, worker: WorkerId },
+    /// Stop the worker thread.
+    Shutdown,
+}
+
+/// Why a worker closed a peer connection on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    /// No valid connectivity check within the ICE timeout after the peer was added.
+    IceTimeout,
+    /// Connectivity checks stopped for the consent timeout (RFC 7675).
+    ConsentExpired,
+    /// The DTLS handshake failed or timed out.
+    DtlsError,
+    /// The peer's certificate does not match the fingerprint of its offer.
+    DtlsFingerprint,
+    /// The peer sent a DTLS close_notify.
+    PeerClosed,
+}
+
+impl CloseReason {
+    /// The WCS `info` string for a stream that failed for this reason.
+    pub fn wcs_info(self) -> &'static str {
+        match self {
+            CloseReason::IceTimeout => "Failed by ICE timeout",
+            CloseReason::ConsentExpired => "Failed by ICE keep alive",
+            CloseReason::DtlsError => "Failed by DTLS error",
+            CloseReason::DtlsFingerprint => "Failed by DTLS fingerprint error",
+            CloseReason::PeerClosed => "Stopped by user",
+        }
+    }
+}
+
+/// Worker → control plane.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// ICE validated a path and the DTLS handshake completed: media can flow.
+    PeerConnected { peer: PeerId, remote: SocketAddr },
+    /// The worker closed the peer on its own (it is already gone from the worker).
+    PeerClosed { peer: PeerId, reason: CloseReason },
+}
+
+/// Where workers report events. Implemented by the control plane; `send` must not block.
+pub trait EventSink: Send + Sync {
+    fn send(&self, event: Event);
+}
+
+/// Shared handle to the sink, cloned into every worker.
+pub type SharedEventSink = Arc<dyn EventSink>;
