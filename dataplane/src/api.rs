@@ -164,3 +164,41 @@ pub trait EventSink: Send + Sync {
 
 /// Shared handle to the sink, cloned into every worker.
 pub type SharedEventSink = Arc<dyn EventSink>;
+
+/// Error returned when a worker thread is gone (it panicked or was shut down).
+#[derive(Debug, thiserror::Error)]
+#[error("worker {0:?} is not running")]
+pub struct WorkerGone(pub WorkerId);
+
+/// The control plane's handle to one worker: its media address and its command queue.
+#[derive(Clone, Debug)]
+pub struct WorkerHandle {
+    pub id: WorkerId,
+    /// The UDP address this worker's socket is bound to (goes into SDP candidates).
+    pub addr: SocketAddr,
+    commands: crossbeam_channel::Sender<Command>,
+    waker: Arc<mio::Waker>,
+}
+
+impl WorkerHandle {
+    /// Wraps a command queue and the waker of the worker's `Poll`.
+    pub fn new(
+        id: WorkerId,
+        addr: SocketAddr,
+        commands: crossbeam_channel::Sender<Command>,
+        waker: Arc<mio::Waker>,
+    ) -> Self {
+        Self {
+            id,
+            addr,
+            commands,
+            waker,
+        }
+    }
+
+    /// Queues `cmd` and wakes the worker. Never blocks.
+    pub fn send(&self, cmd: Command) -> Result<(), WorkerGone> {
+        self.commands.send(cmd).map_err(|_| WorkerGone(self.id))?;
+        self.waker.wake().map_err(|_| WorkerGone(self.id))
+    }
+}
