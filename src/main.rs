@@ -1,6 +1,42 @@
 //! The `rtcdn` binary: reads configuration, starts the data-plane workers and runs the control
-//! plane on the main thread.
+//! plane on the main thread until SIGINT/SIGTERM.
 
-fn main() {
-    println!("rtcdn: not wired yet");
+mod cli;
+
+use anyhow::Context;
+use clap::Parser;
+use dataplane::DataplaneConfig;
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RTCDN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = cli::Cli::parse();
+    let (config, warnings) = cli.load_config()?;
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    let (sink, events) = control::events::event_channel();
+    let dataplane = dataplane::start(
+        &DataplaneConfig {
+            ip: config.ip,
+            port_from: config.media_port_from,
+            workers: config.worker_threads,
+            consent_timeout: config.ice_consent_timeout,
+            ..DataplaneConfig::default()
+        },
+        sink,
+    )
+    .context("starting the data plane")?;
+    for w in &dataplane.workers {
+        tracing::info!("worker {} on udp {}", w.id.0, w.addr);
+    }
+    let fingerprint = dataplane.fingerprint();
+    let result = control::server::run(config, dataplane.workers.clone(), fingerprint, events);
+    dataplane.join();
+    result.context("control plane")
 }

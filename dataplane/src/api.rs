@@ -54,6 +54,8 @@ pub struct Fingerprint {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TrackSpec {
     pub kind: MediaKind,
+    /// Codec name as in `a=rtpmap` (`opus`, `H264`, `VP8`, `VP9`, `AV1`).
+    pub codec: String,
     /// The media payload type this peer uses for the chosen codec.
     pub payload_type: u8,
     /// RTP clock rate of the codec (48000 for Opus, 90000 for video).

@@ -14,3 +14,161 @@ pub mod rtcp;
 pub mod rtp;
 pub mod srtp;
 pub mod stun;
+pub mod client;
+pub mod connection;
+pub mod fanout;
+pub mod publisher;
+pub mod subscriber;
+mod worker;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use api::{Fingerprint, SharedEventSink, WorkerHandle, WorkerId};
+use dtls::DtlsCertificate;
+use fanout::{Mailbox, Mailboxes};
+use ice::IceConfig;
+use srtp::SrtpProfile;
+
+pub use worker::WorkerStats;
+
+/// How the data plane is started.
+#[derive(Clone, Debug)]
+pub struct DataplaneConfig {
+    /// Address every worker socket binds (and the answers announce).
+    pub ip: IpAddr,
+    /// Worker `i` binds `port_from + i`; 0 lets the OS pick each port.
+    pub port_from: u16,
+    /// Number of worker threads (at least 1).
+    pub workers: usize,
+    /// Close a peer whose connectivity checks stop for this long.
+    pub consent_timeout: Duration,
+    /// SRTP profiles in order of preference.
+    pub srtp_profiles: Vec<SrtpProfile>,
+    /// Capacity of each worker's cross-worker mailbox (messages).
+    pub mailbox_capacity: usize,
+}
+
+impl Default for DataplaneConfig {
+    fn default() -> Self {
+        Self {
+            ip: IpAddr::from([127, 0, 0, 1]),
+            port_from: 0,
+            workers: 1,
+            consent_timeout: Duration::from_secs(30),
+            srtp_profiles: vec![SrtpProfile::AeadAes128Gcm, SrtpProfile::Aes128CmHmacSha1_80],
+            mailbox_capacity: 16 * 1024,
+        }
+    }
+}
+
+/// Why the data plane could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DataplaneError {
+    #[error("cannot bind media port {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot create poller: {0}")]
+    Poll(std::io::Error),
+    #[error("cannot create the DTLS certificate: {0}")]
+    Certificate(#[from] dtls::DtlsError),
+    #[error("cannot start worker thread: {0}")]
+    Thread(std::io::Error),
+    #[error("media port range overflows at worker {0}")]
+    PortRange(usize),
+}
+
+/// The running data plane: worker handles for the control plane, and the process certificate.
+pub struct Dataplane {
+    pub workers: Vec<WorkerHandle>,
+    pub certificate: DtlsCertificate,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Dataplane {
+    /// The certificate fingerprint every answer announces.
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.certificate.fingerprint()
+    }
+
+    /// Waits for every worker thread to end (after `Command::Shutdown`).
+    pub fn join(self) {
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Binds one socket per worker, then starts the worker threads.
+pub fn start(cfg: &DataplaneConfig, events: SharedEventSink) -> Result<Dataplane, DataplaneError> {
+    let certificate = DtlsCertificate::generate()?;
+    let n = cfg.workers.max(1);
+    let mut polls = Vec::with_capacity(n);
+    let mut sockets = Vec::with_capacity(n);
+    let mut wakers = Vec::with_capacity(n);
+    for i in 0..n {
+        let port = if cfg.port_from == 0 {
+            0
+        } else {
+            u16::try_from(usize::from(cfg.port_from) + i).map_err(|_| DataplaneError::PortRange(i))?
+        };
+        let addr = SocketAddr::new(cfg.ip, port);
+        let socket = mio::net::UdpSocket::bind(addr)
+            .map_err(|source| DataplaneError::Bind { addr, source })?;
+        let poll = mio::Poll::new().map_err(DataplaneError::Poll)?;
+        let waker = mio::Waker::new(poll.registry(), worker::WAKER).map_err(DataplaneError::Poll)?;
+        wakers.push(Arc::new(waker));
+        polls.push(poll);
+        sockets.push(socket);
+    }
+    let mailboxes: Mailboxes = wakers
+        .iter()
+        .map(|w| Mailbox::new(cfg.mailbox_capacity, w.clone()))
+        .collect::<Vec<_>>()
+        .into();
+    let settings = worker::WorkerSettings {
+        ice: IceConfig {
+            consent_timeout: cfg.consent_timeout,
+            ..IceConfig::default()
+        },
+        srtp_profiles: cfg.srtp_profiles.clone(),
+        certificate: certificate.clone(),
+    };
+    let mut handles = Vec::with_capacity(n);
+    let mut threads = Vec::with_capacity(n);
+    for (i, (poll, socket)) in polls.into_iter().zip(sockets).enumerate() {
+        let id = WorkerId(i);
+        let addr = socket
+            .local_addr()
+            .map_err(|source| DataplaneError::Bind {
+                addr: SocketAddr::new(cfg.ip, 0),
+                source,
+            })?;
+        let (tx, rx) = crossbeam_channel::unbounded();
+        handles.push(WorkerHandle::new(id, addr, tx, wakers[i].clone()));
+        let w = worker::Worker::new(
+            id,
+            poll,
+            socket,
+            settings.clone(),
+            rx,
+            events.clone(),
+            mailboxes.clone(),
+        )
+        .map_err(DataplaneError::Poll)?;
+        let t = std::thread::Builder::new()
+            .name(format!("rtcdn-worker-{i}"))
+            .spawn(move || w.run())
+            .map_err(DataplaneError::Thread)?;
+        threads.push(t);
+    }
+    Ok(Dataplane {
+        workers: handles,
+        certificate,
+        threads,
+    })
+}

@@ -1,0 +1,304 @@
+//! One WebRTC transport on a worker: ICE-lite, then DTLS, then SRTP, composed as one sans-IO
+//! machine.
+//!
+//! Owns the transport state of a single peer and nothing about streams or routing. It never
+//! touches sockets or the clock: the worker passes datagrams and `now` in and drains
+//! [`Connection::poll_transmit`] and [`Connection::poll_event`] after every call.
+//! Media (SRTP/SRTCP) is only accepted from, and only sent to, the ICE-selected address.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::BytesMut;
+
+use crate::api::{CloseReason, PeerSpec};
+use crate::dtls::{DtlsCertificate, DtlsError, DtlsEvent, DtlsSession};
+use crate::ice::{IceConfig, IceEvent, IceFailure, IceLite};
+use crate::srtp::{SrtpError, SrtpProfile, SrtpSession};
+
+/// Where and how long a datagram written into the caller's buffer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    pub dst: SocketAddr,
+    pub len: usize,
+}
+
+/// What a [`Connection`] reports to its worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionEvent {
+    /// ICE selected (or switched to) this remote address.
+    Selected(SocketAddr),
+    /// DTLS completed on the selected address: SRTP is ready.
+    Connected(SocketAddr),
+    /// The transport failed; the worker removes the peer.
+    Failed(CloseReason),
+}
+
+/// Why one datagram was not accepted. Cheap to construct: a counter and a drop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectionError {
+    #[error("ICE check rejected")]
+    Ice,
+    #[error("datagram from an address that did not pass ICE")]
+    NotValidated,
+    #[error("DTLS record rejected")]
+    Dtls,
+    #[error("SRTP not ready (DTLS not complete)")]
+    NotReady,
+    #[error("SRTP: {0}")]
+    Srtp(SrtpError),
+    #[error("connection closed")]
+    Closed,
+}
+
+/// ICE-lite + DTLS server + SRTP for one peer.
+pub struct Connection {
+    ice: IceLite,
+    dtls: DtlsSession,
+    srtp: Option<SrtpSession>,
+    selected: Option<SocketAddr>,
+    connected: bool,
+    closed: bool,
+    dtls_out: VecDeque<(SocketAddr, BytesMut)>,
+    events: VecDeque<ConnectionEvent>,
+}
+
+impl Connection {
+    /// A passive (ICE-lite, DTLS server) transport for `spec`.
+    pub fn new(
+        spec: &PeerSpec,
+        cert: &DtlsCertificate,
+        profiles: &[SrtpProfile],
+        ice: IceConfig,
+        now: Instant,
+    ) -> Self {
+        let ice = IceLite::new(
+            ice,
+            spec.local_ufrag.clone(),
+            spec.local_pwd.clone(),
+            spec.remote_ufrag.clone(),
+            now,
+        );
+        let dtls = DtlsSession::server(cert, spec.remote_fingerprint.clone(), profiles);
+        Self {
+            ice,
+            dtls,
+            srtp: None,
+            selected: None,
+            connected: false,
+            closed: false,
+            dtls_out: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The ICE-selected remote address, where media goes.
+    pub fn remote(&self) -> Option<SocketAddr> {
+        self.selected
+    }
+
+    /// True once DTLS completed and SRTP keys are installed.
+    pub fn is_connected(&self) -> bool {
+        self.connected && !self.closed
+    }
+
+    /// Whether `addr` passed an ICE connectivity check.
+    pub fn is_validated(&self, addr: SocketAddr) -> bool {
+        self.ice.is_validated(addr)
+    }
+
+    /// A STUN datagram from `from`.
+    pub fn handle_stun(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        buf: &[u8],
+    ) -> Result<(), ConnectionError> {
+        if self.closed {
+            return Err(ConnectionError::Closed);
+        }
+        let res = self.ice.handle_input(now, from, buf);
+        self.drain_ice();
+        res.map_err(|_| ConnectionError::Ice)
+    }
+
+    /// A DTLS datagram from `from`; accepted only from an ICE-validated address.
+    pub fn handle_dtls(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        buf: &[u8],
+    ) -> Result<(), ConnectionError> {
+        if self.closed {
+            return Err(ConnectionError::Closed);
+        }
+        if !self.ice.is_validated(from) {
+            return Err(ConnectionError::NotValidated);
+        }
+        let res = self.dtls.handle_input(now, from, buf);
+        self.drain_dtls();
+        match res {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // A handshake that cannot complete ends the peer; a stray bad record does not.
+                if let Some(reason) = fatal_dtls(&e) {
+                    self.fail(reason);
+                }
+                Err(ConnectionError::Dtls)
+            }
+        }
+    }
+
+    /// Decrypts an SRTP packet from `from` into a new buffer.
+    pub fn unprotect_rtp(
+        &mut self,
+        from: SocketAddr,
+        buf: &[u8],
+    ) -> Result<BytesMut, ConnectionError> {
+        let srtp = self.media_session(from)?;
+        srtp.unprotect_rtp(buf).map_err(ConnectionError::Srtp)
+    }
+
+    /// Decrypts an SRTCP packet from `from` into a new buffer.
+    pub fn unprotect_rtcp(
+        &mut self,
+        from: SocketAddr,
+        buf: &[u8],
+    ) -> Result<BytesMut, ConnectionError> {
+        let srtp = self.media_session(from)?;
+        srtp.unprotect_rtcp(buf).map_err(ConnectionError::Srtp)
+    }
+
+    /// Encrypts a plain RTP packet for the selected address.
+    pub fn protect_rtp(&mut self, plain: &[u8]) -> Result<BytesMut, ConnectionError> {
+        let srtp = self.srtp.as_mut().ok_or(ConnectionError::NotReady)?;
+        srtp.protect_rtp(plain).map_err(ConnectionError::Srtp)
+    }
+
+    /// Encrypts a plain RTCP packet for the selected address.
+    pub fn protect_rtcp(&mut self, plain: &[u8]) -> Result<BytesMut, ConnectionError> {
+        let srtp = self.srtp.as_mut().ok_or(ConnectionError::NotReady)?;
+        srtp.protect_rtcp(plain).map_err(ConnectionError::Srtp)
+    }
+
+    fn media_session(&mut self, from: SocketAddr) -> Result<&mut SrtpSession, ConnectionError> {
+        if self.closed {
+            return Err(ConnectionError::Closed);
+        }
+        if Some(from) != self.selected && !self.ice.is_validated(from) {
+            return Err(ConnectionError::NotValidated);
+        }
+        self.srtp.as_mut().ok_or(ConnectionError::NotReady)
+    }
+
+    /// Writes the next ICE response or DTLS flight datagram into `out`.
+    #[must_use]
+    pub fn poll_transmit(&mut self, out: &mut [u8]) -> Option<Transmit> {
+        if let Some(t) = self.ice.poll_transmit(out) {
+            return Some(Transmit {
+                dst: t.dst,
+                len: t.len,
+            });
+        }
+        while let Some((dst, bytes)) = self.dtls_out.pop_front() {
+            if bytes.len() > out.len() {
+                // Larger than any datagram we send: rtc-dtls fragments to its MTU.
+                continue;
+            }
+            out[..bytes.len()].copy_from_slice(&bytes);
+            return Some(Transmit {
+                dst,
+                len: bytes.len(),
+            });
+        }
+        None
+    }
+
+    /// The next event for the worker.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<ConnectionEvent> {
+        self.events.pop_front()
+    }
+
+    /// The earliest time [`Connection::handle_timeout`] must be called.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed {
+            return None;
+        }
+        match (self.ice.poll_timeout(), self.dtls.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs the ICE and DTLS timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.closed {
+            return;
+        }
+        self.ice.handle_timeout(now);
+        self.drain_ice();
+        if self.closed {
+            return;
+        }
+        let res = self.dtls.handle_timeout(now);
+        self.drain_dtls();
+        if let Err(e) = res {
+            self.fail(fatal_dtls(&e).unwrap_or(CloseReason::DtlsError));
+        }
+    }
+
+    fn drain_ice(&mut self) {
+        while let Some(ev) = self.ice.poll_event() {
+            match ev {
+                IceEvent::Selected(addr) => {
+                    self.selected = Some(addr);
+                    self.events.push_back(ConnectionEvent::Selected(addr));
+                }
+                IceEvent::Failed(IceFailure::Timeout) => self.fail(CloseReason::IceTimeout),
+                IceEvent::Failed(IceFailure::ConsentExpired) => {
+                    self.fail(CloseReason::ConsentExpired)
+                }
+            }
+        }
+    }
+
+    fn drain_dtls(&mut self) {
+        while let Some(t) = self.dtls.poll_transmit() {
+            self.dtls_out.push_back(t);
+        }
+        while let Some(ev) = self.dtls.poll_event() {
+            match ev {
+                DtlsEvent::Connected(keys) => match SrtpSession::new(&keys) {
+                    Ok(s) => {
+                        self.srtp = Some(s);
+                        self.connected = true;
+                        if let Some(addr) = self.selected {
+                            self.events.push_back(ConnectionEvent::Connected(addr));
+                        }
+                    }
+                    Err(_) => self.fail(CloseReason::DtlsError),
+                },
+                DtlsEvent::Closed => self.fail(CloseReason::PeerClosed),
+            }
+        }
+    }
+
+    fn fail(&mut self, reason: CloseReason) {
+        if !self.closed {
+            self.closed = true;
+            self.events.push_back(ConnectionEvent::Failed(reason));
+        }
+    }
+}
+
+/// DTLS errors that end the peer (as opposed to one bad record).
+fn fatal_dtls(e: &DtlsError) -> Option<CloseReason> {
+    match e {
+        DtlsError::FingerprintMismatch => Some(CloseReason::DtlsFingerprint),
+        DtlsError::HandshakeFailed | DtlsError::Timeout => Some(CloseReason::DtlsError),
+        _ => None,
+    }
+}
