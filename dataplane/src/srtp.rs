@@ -275,4 +275,4 @@ fn check_rtcp(buf: &[u8]) -> Result<(), SrtpError> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
