@@ -15,6 +15,8 @@
 //! session is dead (still drain its transmits: they may carry an alert); other errors mean
 //! "drop this datagram".
 
+#![forbid(unsafe_code)]
+
 mod client_hello;
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,8 @@
 //! Errors are small `Copy` kinds ([`SrtpError`]) so that a bad packet costs a counter increment,
 //! never a formatted string.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 
 use bytes::BytesMut;
