@@ -74,7 +74,11 @@ mod tests {
                 128..=191 => PacketClass::Rtp,
                 _ => PacketClass::Unknown,
             };
-            assert_eq!(classify(&with_prefix(b, 96, 64)), expected, "first byte {b}");
+            assert_eq!(
+                classify(&with_prefix(b, 96, 64)),
+                expected,
+                "first byte {b}"
+            );
         }
     }
 
@@ -86,7 +90,11 @@ mod tests {
             } else {
                 PacketClass::Rtp
             };
-            assert_eq!(classify(&with_prefix(0x80, pt, 64)), expected, "second byte {pt}");
+            assert_eq!(
+                classify(&with_prefix(0x80, pt, 64)),
+                expected,
+                "second byte {pt}"
+            );
         }
     }
 
@@ -100,7 +108,10 @@ mod tests {
         ];
         for (first, second, min, class) in cases {
             for len in 0..min {
-                assert_eq!(classify(&with_prefix(first, second, len)), PacketClass::Unknown);
+                assert_eq!(
+                    classify(&with_prefix(first, second, len)),
+                    PacketClass::Unknown
+                );
             }
             assert_eq!(classify(&with_prefix(first, second, min)), class);
         }
