@@ -187,7 +187,7 @@ impl<'a> StunMessage<'a> {
             let attr = be16(&attr_header[0..2]);
             let attr_len = usize::from(be16(&attr_header[2..4]));
             let start = pos + 4;
-            let padded_end = start + (attr_len + 3) / 4 * 4;
+            let padded_end = start + attr_len.next_multiple_of(4);
             if padded_end > buf.len() {
                 return Err(StunError::AttributeOverrun);
             }
