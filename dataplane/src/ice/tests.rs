@@ -578,3 +578,43 @@ fn small_output_buffer_drops_instead_of_panicking() {
     let mut c = controlling(t0);
     assert!(c.poll_transmit(&mut tiny).is_none());
 }
+
+#[test]
+fn rfc5769_request_is_authenticated_but_claims_the_controlled_role() {
+    // The RFC 5769 sample request (USERNAME "evtj:h6vY") carries ICE-CONTROLLED: a lite agent
+    // with the matching credentials authenticates it, then refuses it as a role conflict.
+    use crate::stun::tests::{PASSWORD, SAMPLE_REQUEST};
+    let t0 = Instant::now();
+    let pwd = std::str::from_utf8(PASSWORD).unwrap();
+    let mut l = IceLite::new(IceConfig::default(), "evtj", pwd, "h6vY", t0);
+    assert_eq!(
+        l.handle_input(t0, addr(1), &SAMPLE_REQUEST),
+        Err(IceError::RoleConflict)
+    );
+    let mut l = IceLite::new(IceConfig::default(), "evtj", "other", "h6vY", t0);
+    assert_eq!(
+        l.handle_input(t0, addr(1), &SAMPLE_REQUEST),
+        Err(IceError::BadIntegrity)
+    );
+    assert_eq!(l.poll_event(), None);
+}
+
+#[test]
+fn check_without_fingerprint_is_accepted() {
+    let mut bytes = check(8, true);
+    bytes.truncate(bytes.len() - 8);
+    let len = (bytes.len() - 20) as u16;
+    bytes[2..4].copy_from_slice(&len.to_be_bytes());
+    let t0 = Instant::now();
+    let mut l = lite(t0);
+    l.handle_input(t0, addr(1), &bytes).unwrap();
+    assert_eq!(l.poll_event(), Some(IceEvent::Selected(addr(1))));
+    // Without MESSAGE-INTEGRITY as well, it is refused.
+    bytes.truncate(bytes.len() - 24);
+    let len = (bytes.len() - 20) as u16;
+    bytes[2..4].copy_from_slice(&len.to_be_bytes());
+    assert_eq!(
+        l.handle_input(t0, addr(2), &bytes),
+        Err(IceError::MissingIntegrity)
+    );
+}
