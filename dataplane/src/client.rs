@@ -14,7 +14,7 @@ use bytes::BytesMut;
 use crate::api::{CloseReason, Fingerprint};
 use crate::connection::Transmit;
 use crate::demux::{classify, PacketClass};
-use crate::dtls::{DtlsCertificate, DtlsEvent, DtlsSession};
+use crate::dtls::{DtlsCertificate, DtlsError, DtlsEvent, DtlsSession};
 use crate::ice::{IceConfig, IceControlling, IceEvent, IceFailure};
 use crate::srtp::{SrtpError, SrtpProfile, SrtpSession};
 
@@ -89,27 +89,27 @@ impl ClientConnection {
         cert: &DtlsCertificate,
         profiles: &[SrtpProfile],
         now: Instant,
-    ) -> Self {
+    ) -> Result<Self, DtlsError> {
         let ice = IceControlling::new(
             IceConfig::default(),
-            local.ufrag.clone(),
-            local.pwd.clone(),
-            remote.ufrag.clone(),
-            remote.pwd.clone(),
+            &local.ufrag,
+            &local.pwd,
+            &remote.ufrag,
+            &remote.pwd,
             remote.candidate,
             rand::random(),
             now,
         );
-        Self {
+        Ok(Self {
             ice,
-            dtls: DtlsSession::client(cert, remote.fingerprint.clone(), profiles),
+            dtls: DtlsSession::client(cert, remote.fingerprint.clone(), profiles)?,
             srtp: None,
             remote: remote.candidate,
             dtls_started: false,
             failed: false,
             dtls_out: VecDeque::new(),
             events: VecDeque::new(),
-        }
+        })
     }
 
     /// True once SRTP keys are installed.

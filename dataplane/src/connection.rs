@@ -72,16 +72,16 @@ impl Connection {
         profiles: &[SrtpProfile],
         ice: IceConfig,
         now: Instant,
-    ) -> Self {
+    ) -> Result<Self, DtlsError> {
         let ice = IceLite::new(
             ice,
-            spec.local_ufrag.clone(),
-            spec.local_pwd.clone(),
-            spec.remote_ufrag.clone(),
+            &spec.local_ufrag,
+            &spec.local_pwd,
+            &spec.remote_ufrag,
             now,
         );
-        let dtls = DtlsSession::server(cert, spec.remote_fingerprint.clone(), profiles);
-        Self {
+        let dtls = DtlsSession::server(cert, spec.remote_fingerprint.clone(), profiles)?;
+        Ok(Self {
             ice,
             dtls,
             srtp: None,
@@ -90,7 +90,7 @@ impl Connection {
             closed: false,
             dtls_out: VecDeque::new(),
             events: VecDeque::new(),
-        }
+        })
     }
 
     /// The ICE-selected remote address, where media goes.
@@ -142,7 +142,7 @@ impl Connection {
             Ok(()) => Ok(()),
             Err(e) => {
                 // A handshake that cannot complete ends the peer; a stray bad record does not.
-                if let Some(reason) = fatal_dtls(&e) {
+                if let Some(reason) = e.close_reason() {
                     self.fail(reason);
                 }
                 Err(ConnectionError::Dtls)
@@ -246,7 +246,7 @@ impl Connection {
         let res = self.dtls.handle_timeout(now);
         self.drain_dtls();
         if let Err(e) = res {
-            self.fail(fatal_dtls(&e).unwrap_or(CloseReason::DtlsError));
+            self.fail(e.close_reason().unwrap_or(CloseReason::DtlsError));
         }
     }
 
@@ -291,14 +291,5 @@ impl Connection {
             self.closed = true;
             self.events.push_back(ConnectionEvent::Failed(reason));
         }
-    }
-}
-
-/// DTLS errors that end the peer (as opposed to one bad record).
-fn fatal_dtls(e: &DtlsError) -> Option<CloseReason> {
-    match e {
-        DtlsError::FingerprintMismatch => Some(CloseReason::DtlsFingerprint),
-        DtlsError::HandshakeFailed | DtlsError::Timeout => Some(CloseReason::DtlsError),
-        _ => None,
     }
 }

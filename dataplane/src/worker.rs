@@ -19,7 +19,7 @@ use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use crate::api::{Command, Event, PeerId, PeerRole, PeerSpec, SharedEventSink, StreamId, WorkerId};
+use crate::api::{CloseReason, Command, Event, PeerId, PeerRole, PeerSpec, SharedEventSink, StreamId, WorkerId};
 use crate::connection::{Connection, ConnectionEvent};
 use crate::demux::{classify, PacketClass};
 use crate::dtls::DtlsCertificate;
@@ -476,13 +476,23 @@ impl Worker {
             tracing::warn!(peer = %spec.id, "duplicate peer id or ufrag: ignored");
             return;
         }
-        let conn = Connection::new(
+        let conn = match Connection::new(
             &spec,
             &self.settings.certificate,
             &self.settings.srtp_profiles,
-            self.settings.ice.clone(),
+            self.settings.ice,
             now,
-        );
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(peer = %spec.id, "cannot create the peer's DTLS session: {e}");
+                self.events.send(Event::PeerClosed {
+                    peer: spec.id,
+                    reason: e.close_reason().unwrap_or(CloseReason::DtlsError),
+                });
+                return;
+            }
+        };
         let stream = spec.stream();
         let role = match spec.role {
             PeerRole::Publisher { .. } => Role::Publisher(Publisher::new(&spec, rand::random(), now)),
