@@ -232,9 +232,14 @@ pub async fn serve_socket(
                     }
                 }
                 Some(Outgoing::Close) | None => {
+                    let reason = if outgoing.is_some() {
+                        "Terminated by keep-alive"
+                    } else {
+                        "Closed by server"
+                    };
                     let frame = CloseFrame {
                         code: close_code::AWAY,
-                        reason: Utf8Bytes::from_static("Terminated by keep-alive"),
+                        reason: Utf8Bytes::from_static(reason),
                     };
                     let _ = socket.send(Message::Close(Some(frame))).await;
                     break;
