@@ -754,5 +754,5 @@ impl Hub {
 }
 
 #[cfg(test)]
-#[path = "hub_tests.rs"]
+#[path = "hub_tests/mod.rs"]
 mod tests;
