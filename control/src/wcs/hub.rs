@@ -545,12 +545,13 @@ impl Hub {
             return self.send_status(conn, &req, false, "FAILED", "Failed by error");
         };
         let local = self.local_transport(worker);
-        let (source_worker, negotiated) = {
-            let source = &self.streams[&stream];
-            let neg = sdp::parse_offer(req.sdp.as_deref().unwrap_or_default())
-                .and_then(|offer| sdp::answer_play(&offer, &source.media, &local));
-            (source.worker, neg)
+        // Every name in `names` has its stream in `streams` (they are inserted and removed together).
+        let Some(source) = self.streams.get(&stream) else {
+            return self.send_status(conn, &req, false, "FAILED", "Stream not found");
         };
+        let source_worker = source.worker;
+        let negotiated = sdp::parse_offer(req.sdp.as_deref().unwrap_or_default())
+            .and_then(|offer| sdp::answer_play(&offer, &source.media, &local));
         let neg = match negotiated {
             Ok(neg) => neg,
             Err(e) => return self.send_status(conn, &req, false, "FAILED", &e.wcs_info()),
