@@ -4,4 +4,8 @@
 //! tells the data-plane workers what to do through `dataplane::api` and never touches media.
 
 pub mod config;
+pub mod events;
+pub mod http;
 pub mod sdp;
+pub mod server;
+pub mod wcs;

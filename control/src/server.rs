@@ -1,0 +1,135 @@
+//! Process-level serving: the tokio current-thread runtime (the control thread), the listener,
+//! the hub task, graceful stop on SIGINT/SIGTERM and worker shutdown.
+//!
+//! Owns startup and shutdown order only; routing is [`crate::http`], signalling [`crate::wcs`].
+
+use std::future::Future;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use dataplane::api::{Fingerprint, WorkerHandle};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::Config;
+use crate::events::EventReceiver;
+use crate::http::{self, AppState};
+use crate::wcs::connection::{self, HubHandle};
+use crate::wcs::hub::Hub;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The tokio runtime could not be built.
+    #[error("cannot start the control runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address we tried.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Accepting or serving failed.
+    #[error("http server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Runs the control plane on the calling thread: binds `cfg.ip:cfg.ws_port` (0 = ephemeral),
+/// prints `rtcdn listening on http://<ip>:<port>` to stdout, serves until SIGINT/SIGTERM,
+/// then sends `Command::Shutdown` to every worker.
+pub fn run(
+    cfg: Config,
+    workers: Vec<WorkerHandle>,
+    fingerprint: Fingerprint,
+    events: EventReceiver,
+) -> Result<(), ServerError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(ServerError::Runtime)?;
+    runtime.block_on(async move {
+        let addr = SocketAddr::new(cfg.ip, cfg.ws_port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        let local = listener.local_addr().map_err(ServerError::Serve)?;
+        println!("rtcdn listening on http://{local}");
+        // Tests read this line through a pipe; make sure it is not stuck in a buffer.
+        let _ = std::io::stdout().flush();
+        serve(
+            listener,
+            cfg,
+            workers,
+            fingerprint,
+            events,
+            shutdown_signal(),
+        )
+        .await
+    })
+}
+
+/// Serves on an already bound `listener` until `shutdown` resolves, then stops the hub and
+/// sends `Command::Shutdown` to every worker. Must run inside a tokio runtime.
+pub async fn serve(
+    listener: TcpListener,
+    cfg: Config,
+    workers: Vec<WorkerHandle>,
+    fingerprint: Fingerprint,
+    events: EventReceiver,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let local_addr = listener.local_addr().map_err(ServerError::Serve)?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let hub = Hub::new(&cfg, workers, fingerprint);
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let hub_task = tokio::spawn(connection::run_hub(hub, rx, events, async move {
+        // A dropped sender also means stop.
+        let _ = stop_rx.await;
+    }));
+    let state = AppState {
+        hub: HubHandle::new(tx),
+        local_addr,
+        web_dir: cfg.web_dir.map(Arc::new),
+    };
+    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    let _ = stop_tx.send(());
+    if let Err(e) = hub_task.await {
+        tracing::error!(error = %e, "hub task failed");
+    }
+    result.map_err(ServerError::Serve)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+}

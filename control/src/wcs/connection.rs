@@ -1,0 +1,252 @@
+//! Async glue between axum websockets, the [`Hub`] and the data-plane event channel.
+//!
+//! One hub task owns the [`Hub`] and is the only place it is touched: websocket tasks send it
+//! [`HubInput`]s and receive their frames through a bounded per-connection queue (a client that
+//! does not read is disconnected instead of buffering without limit). Owns no protocol logic.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket};
+use tokio::sync::{mpsc, oneshot};
+
+use super::hub::{ConnId, Hub, HubStats, Output};
+use crate::events::EventReceiver;
+
+/// Frames queued for one connection before it is considered stuck and dropped.
+pub const OUTGOING_QUEUE: usize = 1024;
+
+/// Something for the hub task.
+#[derive(Debug)]
+pub enum HubInput {
+    /// A websocket was accepted; `out` receives its frames.
+    Open {
+        /// The new connection.
+        conn: ConnId,
+        /// The client's address.
+        client: SocketAddr,
+        /// Our listening address.
+        server: SocketAddr,
+        /// The connection's outgoing queue.
+        out: mpsc::Sender<Outgoing>,
+    },
+    /// A text frame from the client.
+    Text {
+        /// The connection.
+        conn: ConnId,
+        /// The frame.
+        text: Utf8Bytes,
+    },
+    /// A binary frame from the client (ignored).
+    Binary {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// The websocket is gone.
+    Closed {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// A request for the counters.
+    Stats(oneshot::Sender<HubStats>),
+}
+
+/// Something for one websocket task.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// Write a text frame.
+    Text(String),
+    /// Close the websocket.
+    Close,
+}
+
+/// Cloneable access to the hub task.
+#[derive(Clone, Debug)]
+pub struct HubHandle {
+    tx: mpsc::UnboundedSender<HubInput>,
+    next_conn: Arc<AtomicU64>,
+}
+
+impl HubHandle {
+    /// Wraps the hub task's input queue.
+    pub fn new(tx: mpsc::UnboundedSender<HubInput>) -> Self {
+        Self {
+            tx,
+            next_conn: Arc::new(AtomicU64::new(1)),
+        }
+    }
+
+    /// Queues an input; false if the hub task has stopped.
+    pub fn send(&self, input: HubInput) -> bool {
+        self.tx.send(input).is_ok()
+    }
+
+    /// The hub's counters, or `None` if the hub task has stopped.
+    pub async fn stats(&self) -> Option<HubStats> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(HubInput::Stats(tx)) {
+            return None;
+        }
+        rx.await.ok()
+    }
+
+    fn next_conn_id(&self) -> ConnId {
+        ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// Runs the hub until `stop` resolves or every [`HubHandle`] is dropped, then sends
+/// `Command::Shutdown` to every worker.
+pub async fn run_hub(
+    mut hub: Hub,
+    mut inputs: mpsc::UnboundedReceiver<HubInput>,
+    mut events: EventReceiver,
+    stop: impl Future<Output = ()>,
+) {
+    let mut outs: HashMap<ConnId, mpsc::Sender<Outgoing>> = HashMap::new();
+    let mut events_open = true;
+    tokio::pin!(stop);
+    loop {
+        let deadline = hub.poll_timeout();
+        let timer = async move {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = &mut stop => break,
+            input = inputs.recv() => match input {
+                None => break,
+                Some(HubInput::Open { conn, client, server, out }) => {
+                    outs.insert(conn, out);
+                    hub.open(Instant::now(), conn, client, server);
+                }
+                Some(HubInput::Text { conn, text }) => hub.handle_text(Instant::now(), conn, text.as_str()),
+                Some(HubInput::Binary { conn }) => hub.handle_binary(Instant::now(), conn),
+                Some(HubInput::Closed { conn }) => {
+                    outs.remove(&conn);
+                    hub.close(Instant::now(), conn);
+                }
+                Some(HubInput::Stats(reply)) => {
+                    // The requester may have gone away; nothing to do then.
+                    let _ = reply.send(hub.stats());
+                }
+            },
+            event = events.recv(), if events_open => match event {
+                Some(event) => hub.handle_event(Instant::now(), event),
+                None => events_open = false,
+            },
+            () = timer => hub.handle_timeout(Instant::now()),
+        }
+        drain(&mut hub, &mut outs);
+    }
+    hub.shutdown_workers();
+}
+
+/// Delivers the hub's output; connections whose queue is full are dropped (and cleaned up).
+fn drain(hub: &mut Hub, outs: &mut HashMap<ConnId, mpsc::Sender<Outgoing>>) {
+    loop {
+        let mut stuck = Vec::new();
+        while let Some(output) = hub.poll_output() {
+            match output {
+                Output::Send(conn, message) => {
+                    let Some(tx) = outs.get(&conn) else { continue };
+                    match tx.try_send(Outgoing::Text(message.to_json())) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            tracing::warn!(conn = conn.0, "client does not read: disconnecting");
+                            outs.remove(&conn);
+                            stuck.push(conn);
+                        }
+                        Err(mpsc::error::TrySendError::Closed(_)) => {
+                            outs.remove(&conn);
+                        }
+                    }
+                }
+                Output::Close(conn) => {
+                    if let Some(tx) = outs.remove(&conn) {
+                        // Dropping the sender closes the socket even if this does not fit.
+                        let _ = tx.try_send(Outgoing::Close);
+                    }
+                }
+            }
+        }
+        if stuck.is_empty() {
+            return;
+        }
+        for conn in stuck {
+            hub.close(Instant::now(), conn);
+        }
+    }
+}
+
+/// Serves one upgraded websocket until either side closes it.
+pub async fn serve_socket(
+    mut socket: WebSocket,
+    hub: HubHandle,
+    client: SocketAddr,
+    server: SocketAddr,
+) {
+    let conn = hub.next_conn_id();
+    let (out, mut out_rx) = mpsc::channel(OUTGOING_QUEUE);
+    if !hub.send(HubInput::Open {
+        conn,
+        client,
+        server,
+        out,
+    }) {
+        return;
+    }
+    tracing::debug!(conn = conn.0, %client, "websocket open");
+    loop {
+        tokio::select! {
+            frame = socket.recv() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    hub.send(HubInput::Text { conn, text });
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    hub.send(HubInput::Binary { conn });
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Close(_))) | None => break,
+                Some(Err(e)) => {
+                    tracing::info!(conn = conn.0, error = %e, "websocket error: closing");
+                    let frame = CloseFrame {
+                        code: close_code::SIZE,
+                        reason: Utf8Bytes::from_static("Message too big or malformed frame"),
+                    };
+                    // The socket may already be unusable; closing is best effort.
+                    let _ = socket.send(Message::Close(Some(frame))).await;
+                    break;
+                }
+            },
+            outgoing = out_rx.recv() => match outgoing {
+                Some(Outgoing::Text(text)) => {
+                    if socket.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Outgoing::Close) | None => {
+                    let reason = if outgoing.is_some() {
+                        "Terminated by keep-alive"
+                    } else {
+                        "Closed by server"
+                    };
+                    let frame = CloseFrame {
+                        code: close_code::AWAY,
+                        reason: Utf8Bytes::from_static(reason),
+                    };
+                    let _ = socket.send(Message::Close(Some(frame))).await;
+                    break;
+                }
+            },
+        }
+    }
+    hub.send(HubInput::Closed { conn });
+    tracing::debug!(conn = conn.0, "websocket closed");
+}

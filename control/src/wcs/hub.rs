@@ -1,0 +1,759 @@
+//! The signalling core: every WCS connection, stream name and peer of this node.
+//!
+//! [`Hub`] is sans-IO: the async glue feeds it client text frames, connection open/close,
+//! data-plane [`Event`]s and timeouts (always with `now` passed in), and drains
+//! [`Hub::poll_output`] for the frames to write and the sockets to close. The only side effect
+//! it performs itself is queueing [`Command`]s on the workers' [`WorkerHandle`]s (non-blocking).
+//! It must not touch sockets, the clock or the SDP text (that is `crate::sdp`).
+//!
+//! Invariants: a name maps to at most one live publisher; a mediaSessionId is live at most
+//! once; each player's worker is a fanout target of its publisher's worker exactly while it
+//! has at least one player of that stream.
+
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use dataplane::api::{
+    Command, Event, Fingerprint, PeerId, PeerRole, PeerSpec, StreamId, WorkerHandle, WorkerId,
+};
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+
+use super::messages::{
+    self as msg, ClientMessage, ServerMessage, StreamEventRequest, StreamRequest, StreamStatus,
+};
+use crate::config::{Config, VideoCodec};
+use crate::sdp::{self, LocalTransport, PublishedMedia};
+
+/// Longest accepted stream name and mediaSessionId, in characters.
+pub const MAX_NAME_LEN: usize = 256;
+/// Length of our ICE ufrag (RFC 8839 requires at least 4 characters).
+const UFRAG_LEN: usize = 8;
+/// Length of our ICE password (RFC 8839 requires at least 22 characters).
+const PWD_LEN: usize = 24;
+/// `sendStreamEvent` types relayed to players.
+const RELAYED_EVENTS: [&str; 5] = [
+    "data",
+    "audioMuted",
+    "audioUnmuted",
+    "videoMuted",
+    "videoUnmuted",
+];
+/// Info sent to players when their publisher goes away.
+pub const PUBLISHER_STOPPED: &str = "Stopped by publisher stop";
+
+/// One websocket connection, allocated by the glue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+/// What the glue must do after feeding the hub.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// Write this message as a text frame on the connection.
+    Send(ConnId, ServerMessage),
+    /// Close the connection (keep-alive expired). Its streams are already cleaned up.
+    Close(ConnId),
+}
+
+/// Counters for `/health`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HubStats {
+    /// Open websocket connections.
+    pub connections: usize,
+    /// Published streams.
+    pub streams: usize,
+    /// Peer connections (publishers plus players).
+    pub peers: usize,
+    /// Peers whose ICE+DTLS completed.
+    pub connected_peers: usize,
+}
+
+struct Conn {
+    client: SocketAddr,
+    server: SocketAddr,
+    sessions: HashSet<String>,
+    next_ping: Option<Instant>,
+    unanswered: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Publisher,
+    Player,
+}
+
+struct Session {
+    conn: ConnId,
+    peer: PeerId,
+    worker: WorkerId,
+    stream: StreamId,
+    name: String,
+    role: Role,
+    has_audio: bool,
+    has_video: bool,
+    connected: bool,
+}
+
+struct Stream {
+    publisher: String,
+    worker: WorkerId,
+    media: PublishedMedia,
+    players: HashSet<String>,
+    /// Players per worker; a key exists exactly while that worker is a fanout target.
+    fanout: HashMap<WorkerId, usize>,
+}
+
+struct Worker {
+    handle: WorkerHandle,
+    peers: usize,
+}
+
+/// The sans-IO signalling state machine of one node. Drain order after each input:
+/// [`Hub::poll_output`] until `None`, then re-arm the timer with [`Hub::poll_timeout`].
+pub struct Hub {
+    workers: Vec<Worker>,
+    round_robin: usize,
+    fingerprint: Fingerprint,
+    video_codecs: Vec<VideoCodec>,
+    ping_interval: Option<Duration>,
+    probes: u32,
+    conns: HashMap<ConnId, Conn>,
+    sessions: HashMap<String, Session>,
+    peers: HashMap<PeerId, String>,
+    streams: HashMap<StreamId, Stream>,
+    names: HashMap<String, StreamId>,
+    pings: BTreeSet<(Instant, ConnId)>,
+    next_peer: u64,
+    next_stream: u64,
+    out: VecDeque<Output>,
+}
+
+fn random_ice_string(len: usize) -> String {
+    // ThreadRng is a CSPRNG (ChaCha, seeded and reseeded from the OS).
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+fn valid_id(s: &str) -> bool {
+    !s.is_empty() && s.chars().count() <= MAX_NAME_LEN
+}
+
+impl Hub {
+    /// A hub for `workers` (at least one, ids as given), answering with `fingerprint`.
+    /// Uses `cfg.video_codecs` and the keep-alive settings (an interval of zero disables
+    /// pings; zero probes never closes).
+    pub fn new(cfg: &Config, workers: Vec<WorkerHandle>, fingerprint: Fingerprint) -> Self {
+        Self {
+            workers: workers
+                .into_iter()
+                .map(|handle| Worker { handle, peers: 0 })
+                .collect(),
+            round_robin: 0,
+            fingerprint,
+            video_codecs: cfg.video_codecs.clone(),
+            ping_interval: Some(cfg.keep_alive_interval).filter(|d| !d.is_zero()),
+            probes: cfg.keep_alive_probes,
+            conns: HashMap::new(),
+            sessions: HashMap::new(),
+            peers: HashMap::new(),
+            streams: HashMap::new(),
+            names: HashMap::new(),
+            pings: BTreeSet::new(),
+            next_peer: 1,
+            next_stream: 1,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// The next thing the glue must do, if any.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When [`Hub::handle_timeout`] must be called next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.pings.first().map(|&(at, _)| at)
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> HubStats {
+        HubStats {
+            connections: self.conns.len(),
+            streams: self.streams.len(),
+            peers: self.sessions.len(),
+            connected_peers: self.sessions.values().filter(|s| s.connected).count(),
+        }
+    }
+
+    /// A websocket connection was accepted from `client` on our `server` address.
+    pub fn open(&mut self, now: Instant, conn: ConnId, client: SocketAddr, server: SocketAddr) {
+        let next_ping = self.ping_interval.map(|i| now + i);
+        if let Some(at) = next_ping {
+            self.pings.insert((at, conn));
+        }
+        let state = Conn {
+            client,
+            server,
+            sessions: HashSet::new(),
+            next_ping,
+            unanswered: 0,
+        };
+        if let Some(old) = self.conns.insert(conn, state) {
+            tracing::warn!(conn = conn.0, "connection id reused");
+            if let Some(at) = old.next_ping {
+                self.pings.remove(&(at, conn));
+            }
+        }
+    }
+
+    /// The websocket closed (or the glue gave up on it): clean up its streams like
+    /// `unPublishStream`/`stopStream` would. Idempotent.
+    pub fn close(&mut self, _now: Instant, conn: ConnId) {
+        let Some(state) = self.conns.remove(&conn) else {
+            return;
+        };
+        if let Some(at) = state.next_ping {
+            self.pings.remove(&(at, conn));
+        }
+        for id in state.sessions {
+            self.end_session(&id, None, true);
+        }
+        tracing::debug!(conn = conn.0, "connection closed");
+    }
+
+    /// Sends `ping`s that are due and closes connections that missed too many.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&(at, conn)) = self.pings.first() {
+            if at > now {
+                break;
+            }
+            self.pings.remove(&(at, conn));
+            let (Some(interval), Some(state)) = (self.ping_interval, self.conns.get_mut(&conn))
+            else {
+                continue;
+            };
+            if self.probes > 0 && state.unanswered >= self.probes {
+                tracing::info!(conn = conn.0, "keep-alive expired");
+                state.next_ping = None;
+                self.out.push_back(Output::Close(conn));
+                self.close(now, conn);
+                continue;
+            }
+            state.unanswered += 1;
+            let next = now + interval;
+            state.next_ping = Some(next);
+            self.pings.insert((next, conn));
+            self.out.push_back(Output::Send(conn, msg::ping()));
+        }
+    }
+
+    /// A binary frame arrived: not part of the protocol; it only counts as liveness.
+    pub fn handle_binary(&mut self, _now: Instant, conn: ConnId) {
+        tracing::debug!(conn = conn.0, "binary frame ignored");
+        self.touch(conn);
+    }
+
+    /// A text frame arrived on `conn`. Malformed input is answered with `fail`.
+    pub fn handle_text(&mut self, now: Instant, conn: ConnId, text: &str) {
+        if !self.touch(conn) {
+            return;
+        }
+        match msg::parse_client(text) {
+            Ok(message) => self.handle_message(now, conn, message),
+            Err(e) => {
+                tracing::debug!(conn = conn.0, error = %e, "bad client message");
+                self.send(conn, msg::fail(e.api_method(), &e.to_string()));
+            }
+        }
+    }
+
+    /// A parsed client message on `conn`.
+    pub fn handle_message(&mut self, _now: Instant, conn: ConnId, message: ClientMessage) {
+        if !self.touch(conn) {
+            return;
+        }
+        match message {
+            ClientMessage::Connection(object) => {
+                let Some(state) = self.conns.get(&conn) else {
+                    return;
+                };
+                let session_id = format!("/{}/{}", state.client, state.server);
+                let token = uuid::Uuid::new_v4().to_string();
+                self.send(conn, msg::get_user_data(object, &token, &session_id));
+            }
+            ClientMessage::PublishStream(req) => self.publish(conn, req),
+            ClientMessage::PlayStream(req) => self.play(conn, req),
+            ClientMessage::UnPublishStream(req) => self.stop(conn, "unPublishStream", &req),
+            ClientMessage::StopStream(req) => self.stop(conn, "stopStream", &req),
+            ClientMessage::AvailableStream(req) => {
+                let available = self.names.contains_key(&req.name);
+                let info = if available {
+                    "Available"
+                } else {
+                    "Stream not found"
+                };
+                self.send(
+                    conn,
+                    msg::available_stream(&req.media_session_id, available, info),
+                );
+            }
+            ClientMessage::SendStreamEvent(req) => self.relay_event(conn, req),
+            ClientMessage::SendData(req) => {
+                self.send(conn, msg::data_status(&req.operation_id, "ACCEPTED"))
+            }
+            ClientMessage::Ignored(name) => tracing::trace!(conn = conn.0, name, "accepted"),
+        }
+    }
+
+    /// A data-plane event.
+    pub fn handle_event(&mut self, _now: Instant, event: Event) {
+        match event {
+            Event::PeerConnected { peer, remote } => {
+                let Some(id) = self.peers.get(&peer) else {
+                    return;
+                };
+                if let Some(s) = self.sessions.get_mut(id) {
+                    s.connected = true;
+                    tracing::info!(%peer, %remote, name = %s.name, "peer connected");
+                }
+            }
+            Event::PeerClosed { peer, reason } => {
+                let Some(id) = self.peers.get(&peer).cloned() else {
+                    return;
+                };
+                tracing::info!(%peer, ?reason, "peer closed by worker");
+                self.end_session(&id, Some(("FAILED", reason.wcs_info())), false);
+            }
+        }
+    }
+
+    /// Sends `Command::Shutdown` to every worker.
+    pub fn shutdown_workers(&self) {
+        for w in &self.workers {
+            if let Err(e) = w.handle.send(Command::Shutdown) {
+                tracing::debug!(error = %e, "worker already gone");
+            }
+        }
+    }
+
+    /// Resets the keep-alive counter; false if the connection is unknown.
+    fn touch(&mut self, conn: ConnId) -> bool {
+        match self.conns.get_mut(&conn) {
+            Some(state) => {
+                state.unanswered = 0;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn send(&mut self, conn: ConnId, message: ServerMessage) {
+        if self.conns.contains_key(&conn) {
+            self.out.push_back(Output::Send(conn, message));
+        }
+    }
+
+    fn send_status(
+        &mut self,
+        conn: ConnId,
+        req: &StreamRequest,
+        published: bool,
+        status: &str,
+        info: &str,
+    ) {
+        let st = StreamStatus {
+            media_session_id: &req.media_session_id,
+            name: &req.name,
+            published,
+            has_audio: req.has_audio.unwrap_or(false),
+            has_video: req.has_video.unwrap_or(false),
+            status,
+            info,
+        };
+        self.send(conn, msg::stream_status(&st));
+    }
+
+    fn send_session_status(&mut self, id: &str, status: &str, info: &str) {
+        let Some(s) = self.sessions.get(id) else {
+            return;
+        };
+        let st = StreamStatus {
+            media_session_id: id,
+            name: &s.name,
+            published: s.role == Role::Publisher,
+            has_audio: s.has_audio,
+            has_video: s.has_video,
+            status,
+            info,
+        };
+        let message = msg::stream_status(&st);
+        let conn = s.conn;
+        self.send(conn, message);
+    }
+
+    /// Checks shared by publish and play; replies FAILED/fail and returns false on error.
+    fn check_new_session(
+        &mut self,
+        conn: ConnId,
+        api: &str,
+        req: &StreamRequest,
+        published: bool,
+    ) -> bool {
+        if !valid_id(&req.media_session_id) {
+            self.send(conn, msg::fail(api, "MediaSessionId is null"));
+            return false;
+        }
+        let problem = if self.sessions.contains_key(&req.media_session_id) {
+            "MediaSessionId is already in use"
+        } else if !valid_id(&req.name) {
+            "Invalid stream name"
+        } else if req.sdp.is_none() {
+            "Invalid SDP: no offer"
+        } else {
+            return true;
+        };
+        self.send_status(conn, req, published, "FAILED", problem);
+        false
+    }
+
+    /// Fewest peers wins; ties go round-robin.
+    fn pick_worker(&self) -> Option<usize> {
+        let fewest = self.workers.iter().map(|w| w.peers).min()?;
+        let n = self.workers.len();
+        (0..n)
+            .map(|i| (self.round_robin + i) % n)
+            .find(|&i| self.workers[i].peers == fewest)
+    }
+
+    fn worker_mut(&mut self, id: WorkerId) -> Option<&mut Worker> {
+        self.workers.iter_mut().find(|w| w.handle.id == id)
+    }
+
+    fn command(&self, worker: WorkerId, cmd: Command) -> bool {
+        let Some(w) = self.workers.iter().find(|w| w.handle.id == worker) else {
+            tracing::error!(?worker, "no such worker");
+            return false;
+        };
+        match w.handle.send(cmd) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "command not delivered");
+                false
+            }
+        }
+    }
+
+    fn local_transport(&self, worker: usize) -> LocalTransport {
+        LocalTransport {
+            ufrag: random_ice_string(UFRAG_LEN),
+            pwd: random_ice_string(PWD_LEN),
+            fingerprint: self.fingerprint.clone(),
+            candidate: self.workers[worker].handle.addr,
+        }
+    }
+
+    /// Starts a peer on the chosen worker; false (and FAILED sent) when the worker is gone.
+    fn add_peer(&mut self, worker: usize, spec: PeerSpec) -> bool {
+        let id = self.workers[worker].handle.id;
+        if !self.command(id, Command::AddPeer(Box::new(spec))) {
+            return false;
+        }
+        self.workers[worker].peers += 1;
+        self.round_robin = worker + 1;
+        true
+    }
+
+    fn publish(&mut self, conn: ConnId, req: StreamRequest) {
+        if !self.check_new_session(conn, "publishStream", &req, true) {
+            return;
+        }
+        if self.names.contains_key(&req.name) {
+            return self.send_status(conn, &req, true, "FAILED", "Stream name is already in use");
+        }
+        let Some(worker) = self.pick_worker() else {
+            return self.send_status(conn, &req, true, "FAILED", "Failed by error");
+        };
+        let local = self.local_transport(worker);
+        let negotiated = sdp::parse_offer(req.sdp.as_deref().unwrap_or_default())
+            .and_then(|offer| sdp::answer_publish(&offer, &self.video_codecs, &local));
+        let neg = match negotiated {
+            Ok(neg) => neg,
+            Err(e) => return self.send_status(conn, &req, true, "FAILED", &e.wcs_info()),
+        };
+        let peer = PeerId(self.next_peer);
+        let stream = StreamId(self.next_stream);
+        let spec = PeerSpec {
+            id: peer,
+            role: PeerRole::Publisher { stream },
+            local_ufrag: local.ufrag,
+            local_pwd: local.pwd,
+            remote_ufrag: neg.remote_ufrag,
+            remote_pwd: neg.remote_pwd,
+            remote_fingerprint: neg.remote_fingerprint,
+            tracks: neg.tracks,
+        };
+        if !self.add_peer(worker, spec) {
+            return self.send_status(conn, &req, true, "FAILED", "Failed by error");
+        }
+        self.next_peer += 1;
+        self.next_stream += 1;
+        let worker_id = self.workers[worker].handle.id;
+        let (has_audio, has_video) = (neg.media.audio.is_some(), neg.media.video.is_some());
+        let id = req.media_session_id.clone();
+        self.streams.insert(
+            stream,
+            Stream {
+                publisher: id.clone(),
+                worker: worker_id,
+                media: neg.media,
+                players: HashSet::new(),
+                fanout: HashMap::new(),
+            },
+        );
+        self.names.insert(req.name.clone(), stream);
+        self.register(
+            conn,
+            &id,
+            peer,
+            worker_id,
+            stream,
+            &req.name,
+            Role::Publisher,
+            has_audio,
+            has_video,
+        );
+        tracing::info!(conn = conn.0, name = %req.name, %peer, %stream, "publishing");
+        self.send(conn, msg::set_remote_sdp(&id, &neg.answer));
+        self.send_session_status(&id, "PUBLISHING", "");
+    }
+
+    fn play(&mut self, conn: ConnId, req: StreamRequest) {
+        if !self.check_new_session(conn, "playStream", &req, false) {
+            return;
+        }
+        let Some(&stream) = self.names.get(&req.name) else {
+            return self.send_status(conn, &req, false, "FAILED", "Stream not found");
+        };
+        let Some(worker) = self.pick_worker() else {
+            return self.send_status(conn, &req, false, "FAILED", "Failed by error");
+        };
+        let local = self.local_transport(worker);
+        // Every name in `names` has its stream in `streams` (they are inserted and removed together).
+        let Some(source) = self.streams.get(&stream) else {
+            return self.send_status(conn, &req, false, "FAILED", "Stream not found");
+        };
+        let source_worker = source.worker;
+        let negotiated = sdp::parse_offer(req.sdp.as_deref().unwrap_or_default())
+            .and_then(|offer| sdp::answer_play(&offer, &source.media, &local));
+        let neg = match negotiated {
+            Ok(neg) => neg,
+            Err(e) => return self.send_status(conn, &req, false, "FAILED", &e.wcs_info()),
+        };
+        let peer = PeerId(self.next_peer);
+        let spec = PeerSpec {
+            id: peer,
+            role: PeerRole::Subscriber {
+                stream,
+                source: source_worker,
+            },
+            local_ufrag: local.ufrag,
+            local_pwd: local.pwd,
+            remote_ufrag: neg.remote_ufrag,
+            remote_pwd: neg.remote_pwd,
+            remote_fingerprint: neg.remote_fingerprint,
+            tracks: neg.tracks,
+        };
+        if !self.add_peer(worker, spec) {
+            return self.send_status(conn, &req, false, "FAILED", "Failed by error");
+        }
+        self.next_peer += 1;
+        let worker_id = self.workers[worker].handle.id;
+        let first_on_worker = match self.streams.get_mut(&stream) {
+            Some(s) => {
+                s.players.insert(req.media_session_id.clone());
+                let count = s.fanout.entry(worker_id).or_insert(0);
+                *count += 1;
+                *count == 1
+            }
+            None => false,
+        };
+        if first_on_worker {
+            self.command(
+                source_worker,
+                Command::AddFanoutTarget {
+                    stream,
+                    worker: worker_id,
+                },
+            );
+        }
+        let (has_audio, has_video) = (neg.media.audio.is_some(), neg.media.video.is_some());
+        let id = req.media_session_id.clone();
+        self.register(
+            conn,
+            &id,
+            peer,
+            worker_id,
+            stream,
+            &req.name,
+            Role::Player,
+            has_audio,
+            has_video,
+        );
+        tracing::info!(conn = conn.0, name = %req.name, %peer, %stream, "playing");
+        self.send(conn, msg::set_remote_sdp(&id, &neg.answer));
+        self.send_session_status(&id, "PLAYING", "");
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn register(
+        &mut self,
+        conn: ConnId,
+        id: &str,
+        peer: PeerId,
+        worker: WorkerId,
+        stream: StreamId,
+        name: &str,
+        role: Role,
+        has_audio: bool,
+        has_video: bool,
+    ) {
+        self.sessions.insert(
+            id.to_owned(),
+            Session {
+                conn,
+                peer,
+                worker,
+                stream,
+                name: name.to_owned(),
+                role,
+                has_audio,
+                has_video,
+                connected: false,
+            },
+        );
+        self.peers.insert(peer, id.to_owned());
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.sessions.insert(id.to_owned());
+        }
+    }
+
+    fn stop(&mut self, conn: ConnId, api: &str, req: &StreamRequest) {
+        let role = match self.sessions.get(&req.media_session_id) {
+            Some(s) if s.conn == conn => s.role,
+            _ => {
+                tracing::debug!(conn = conn.0, api, id = %req.media_session_id, "stop of an unknown stream");
+                let published = api == "unPublishStream";
+                return self.send_status(conn, req, published, "FAILED", "Stream not found");
+            }
+        };
+        let status = match role {
+            Role::Publisher => "UNPUBLISHED",
+            Role::Player => "STOPPED",
+        };
+        self.end_session(&req.media_session_id, Some((status, "")), true);
+    }
+
+    /// Forgets a session: optionally tells its client `status`, removes its peer from the
+    /// worker (unless the worker already closed it), maintains fanout targets and, for a
+    /// publisher, stops every player and frees the name.
+    fn end_session(&mut self, id: &str, notify: Option<(&str, &str)>, remove_peer: bool) {
+        if let Some((status, info)) = notify {
+            self.send_session_status(id, status, info);
+        }
+        let Some(s) = self.sessions.remove(id) else {
+            return;
+        };
+        self.peers.remove(&s.peer);
+        if let Some(c) = self.conns.get_mut(&s.conn) {
+            c.sessions.remove(id);
+        }
+        if remove_peer {
+            self.command(s.worker, Command::RemovePeer(s.peer));
+        }
+        if let Some(w) = self.worker_mut(s.worker) {
+            w.peers = w.peers.saturating_sub(1);
+        }
+        match s.role {
+            Role::Player => {
+                let Some(stream) = self.streams.get_mut(&s.stream) else {
+                    return;
+                };
+                stream.players.remove(id);
+                let source = stream.worker;
+                if let Entry::Occupied(mut count) = stream.fanout.entry(s.worker) {
+                    *count.get_mut() -= 1;
+                    if *count.get() == 0 {
+                        count.remove();
+                        self.command(
+                            source,
+                            Command::RemoveFanoutTarget {
+                                stream: s.stream,
+                                worker: s.worker,
+                            },
+                        );
+                    }
+                }
+            }
+            Role::Publisher => {
+                let Some(stream) = self.streams.remove(&s.stream) else {
+                    return;
+                };
+                debug_assert_eq!(stream.publisher, id);
+                if self.names.get(&s.name) == Some(&s.stream) {
+                    self.names.remove(&s.name);
+                }
+                for player in &stream.players {
+                    self.end_session(player, Some(("STOPPED", PUBLISHER_STOPPED)), true);
+                }
+                for &worker in stream.fanout.keys() {
+                    self.command(
+                        stream.worker,
+                        Command::RemoveFanoutTarget {
+                            stream: s.stream,
+                            worker,
+                        },
+                    );
+                }
+                tracing::info!(name = %s.name, stream = %s.stream, "unpublished");
+            }
+        }
+    }
+
+    fn relay_event(&mut self, conn: ConnId, req: StreamEventRequest) {
+        let stream = match self.sessions.get(&req.media_session_id) {
+            Some(s) if s.conn == conn && s.role == Role::Publisher => s.stream,
+            _ => return self.send(conn, msg::fail("sendStreamEvent", "Stream not found")),
+        };
+        let Some(kind) = RELAYED_EVENTS.iter().find(|k| **k == req.kind) else {
+            return self.send(
+                conn,
+                msg::fail("sendStreamEvent", "Unknown stream event type"),
+            );
+        };
+        let Some(players) = self.streams.get(&stream).map(|s| &s.players) else {
+            return;
+        };
+        let targets: Vec<(ConnId, ServerMessage)> = players
+            .iter()
+            .filter_map(|p| {
+                self.sessions
+                    .get(p)
+                    .map(|s| (s.conn, msg::stream_event(p, kind, req.payload.as_ref())))
+            })
+            .collect();
+        for (c, m) in targets {
+            self.send(c, m);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "hub_tests/mod.rs"]
+mod tests;
