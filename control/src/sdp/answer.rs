@@ -45,7 +45,7 @@ pub(super) fn answer_publish_with(
     for offered in &offer.sections {
         let accepted = match offered.kind() {
             Some(kind)
-                if offered.port != 0 && offered.direction.sends() && !is_taken(taken, kind) =>
+                if offered.is_active() && offered.direction.sends() && !is_taken(taken, kind) =>
             {
                 let codec = match kind {
                     MediaKind::Audio => choose_publish_audio(&offered.codecs),
@@ -103,7 +103,9 @@ pub(super) fn answer_play_with(
     for offered in &offer.sections {
         let accepted = match offered.kind() {
             Some(kind)
-                if offered.port != 0 && offered.direction.receives() && !is_taken(taken, kind) =>
+                if offered.is_active()
+                    && offered.direction.receives()
+                    && !is_taken(taken, kind) =>
             {
                 let sent = match kind {
                     MediaKind::Audio => source.audio.as_ref(),

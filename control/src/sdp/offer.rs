@@ -219,7 +219,9 @@ pub fn build_offer(spec: &OfferSpec) -> String {
         .filter_map(|(media, track)| track.as_ref().map(|t| (media, t)))
         .collect();
     let mids: Vec<String> = (0..sections.len()).map(|i| i.to_string()).collect();
-    let _ = write!(out, "a=group:BUNDLE {}\r\n", mids.join(" "));
+    if !mids.is_empty() {
+        let _ = write!(out, "a=group:BUNDLE {}\r\n", mids.join(" "));
+    }
     let sends = spec.direction.sends();
     let streams = if sends { spec.stream_id.as_str() } else { "" };
     let _ = write!(out, "a=msid-semantic: WMS {streams}\r\n");

@@ -119,6 +119,8 @@ pub struct MediaSection {
     pub rtcp_mux: bool,
     /// `a=rtcp-rsize` present.
     pub rtcp_rsize: bool,
+    /// `a=bundle-only` present (port 0 then means "bundled", not "rejected").
+    pub bundle_only: bool,
     /// Codecs with an rtpmap (or a well-known static PT), in m= line order.
     pub codecs: Vec<Codec>,
     /// Header extensions.
@@ -143,6 +145,11 @@ impl MediaSection {
             "video" => Some(MediaKind::Video),
             _ => None,
         }
+    }
+
+    /// Whether the offerer wants this section: a non-zero port, or port 0 with `a=bundle-only`.
+    pub fn is_active(&self) -> bool {
+        self.port != 0 || self.bundle_only
     }
 
     /// The codec with payload type `pt`.
@@ -343,6 +350,7 @@ fn parse_m_line(value: &str, line: usize) -> Result<SectionBuilder, SdpError> {
             setup: None,
             rtcp_mux: false,
             rtcp_rsize: false,
+            bundle_only: false,
             codecs: Vec::new(),
             extmaps: Vec::new(),
             ssrcs: Vec::new(),
@@ -424,6 +432,7 @@ impl SectionBuilder {
             "setup" => s.setup = non_empty(arg),
             "rtcp-mux" => s.rtcp_mux = true,
             "rtcp-rsize" => s.rtcp_rsize = true,
+            "bundle-only" => s.bundle_only = true,
             "msid" => s.msid = non_empty(arg),
             "rtpmap" => self.rtpmap(arg, line)?,
             "fmtp" => {

@@ -664,3 +664,21 @@ fn print_answers() {
     let p = answer_play_with(&offer, &n.media, &local("192.0.2.10:31002"), &mut rng()).unwrap();
     println!("{}", p.answer);
 }
+
+#[test]
+fn bundle_only_sections_are_answered() {
+    let offer = chrome_publish().replacen(
+        "m=video 9 UDP/TLS/RTP/SAVPF",
+        "m=video 0 UDP/TLS/RTP/SAVPF",
+        1,
+    );
+    let rejected = publish(&offer, &[VideoCodec::Vp8]).unwrap();
+    assert_eq!(rejected.tracks.len(), 1);
+    let bundled = offer.replace("a=mid:1\r\n", "a=mid:1\r\na=bundle-only\r\n");
+    let accepted = publish(&bundled, &[VideoCodec::Vp8]).unwrap();
+    assert_eq!(accepted.tracks.len(), 2);
+    assert_eq!(
+        section(&accepted.answer, 1)[0],
+        "m=video 31001 UDP/TLS/RTP/SAVPF 96"
+    );
+}
