@@ -656,16 +656,6 @@ fn garbage_never_panics() {
 }
 
 #[test]
-#[ignore = "prints answers for manual inspection"]
-fn print_answers() {
-    let n = publish(&chrome_publish(), &[VideoCodec::H264]).unwrap();
-    println!("{}", n.answer);
-    let offer = parse_offer(&firefox_play()).unwrap();
-    let p = answer_play_with(&offer, &n.media, &local("192.0.2.10:31002"), &mut rng()).unwrap();
-    println!("{}", p.answer);
-}
-
-#[test]
 fn bundle_only_sections_are_answered() {
     let offer = chrome_publish().replacen(
         "m=video 9 UDP/TLS/RTP/SAVPF",
