@@ -1,0 +1,262 @@
+//! The answerer: publish (`sendonly` offer → `recvonly` answer) and play (`recvonly` offer →
+//! `sendonly` answer), always ICE-lite, DTLS passive, rtcp-mux and BUNDLE when offered.
+
+use dataplane::api::{MediaKind, TrackSpec};
+use rand::Rng;
+
+use crate::config::VideoCodec;
+
+use super::codec::{
+    choose_play_codec, choose_publish_audio, choose_publish_video, KNOWN_EXTENSIONS, VIDEO_FEEDBACK,
+};
+use super::parse::{Codec, Direction, MediaSection, Offer};
+use super::write::{write_answer, Accepted, AnswerSection, SendSource};
+use super::{LocalTransport, Negotiated, NegotiatedCodec, PublishedMedia, SdpError};
+
+/// Answers a publisher's offer: Opus audio and the first video codec of `prefs` it offers.
+pub fn answer_publish(
+    offer: &Offer,
+    prefs: &[VideoCodec],
+    local: &LocalTransport,
+) -> Result<Negotiated, SdpError> {
+    answer_publish_with(offer, prefs, local, &mut rand::thread_rng())
+}
+
+/// Answers a player's offer with what `source` (the publisher) sends, on the player's PTs.
+pub fn answer_play(
+    offer: &Offer,
+    source: &PublishedMedia,
+    local: &LocalTransport,
+) -> Result<Negotiated, SdpError> {
+    answer_play_with(offer, source, local, &mut rand::thread_rng())
+}
+
+/// [`answer_publish`] with the random source given (tests use a seeded one).
+pub(super) fn answer_publish_with(
+    offer: &Offer,
+    prefs: &[VideoCodec],
+    local: &LocalTransport,
+    rng: &mut impl Rng,
+) -> Result<Negotiated, SdpError> {
+    let mut taken = (false, false);
+    let mut sections = Vec::with_capacity(offer.sections.len());
+    let mut media = PublishedMedia::default();
+    let mut tracks = Vec::new();
+    for offered in &offer.sections {
+        let accepted = match offered.kind() {
+            Some(kind)
+                if offered.is_active() && offered.direction.sends() && !is_taken(taken, kind) =>
+            {
+                let codec = match kind {
+                    MediaKind::Audio => choose_publish_audio(&offered.codecs),
+                    MediaKind::Video => choose_publish_video(&offered.codecs, prefs),
+                };
+                codec.map(|codec| {
+                    mark(&mut taken, kind);
+                    let extensions = offered
+                        .extmaps
+                        .iter()
+                        .filter(|e| KNOWN_EXTENSIONS.contains(&e.uri.as_str()))
+                        .map(|e| (e.id, e.uri.clone()))
+                        .collect::<Vec<_>>();
+                    let negotiated = negotiated(codec, &extensions);
+                    tracks.push(TrackSpec {
+                        kind,
+                        payload_type: codec.payload_type,
+                        clock_rate: codec.clock_rate,
+                        ssrc: offered.primary_ssrc(),
+                        extensions: extensions.clone(),
+                    });
+                    match kind {
+                        MediaKind::Audio => media.audio = Some(negotiated),
+                        MediaKind::Video => media.video = Some(negotiated),
+                    }
+                    Accepted {
+                        direction: Direction::RecvOnly,
+                        codec: answered_codec(kind, codec),
+                        extensions,
+                        source: None,
+                    }
+                })
+            }
+            _ => None,
+        };
+        sections.push(AnswerSection { offered, accepted });
+    }
+    finish(offer, sections, "WMS", tracks, media, local, rng)
+}
+
+/// [`answer_play`] with the random source given (tests use a seeded one).
+pub(super) fn answer_play_with(
+    offer: &Offer,
+    source: &PublishedMedia,
+    local: &LocalTransport,
+    rng: &mut impl Rng,
+) -> Result<Negotiated, SdpError> {
+    let stream_id = random_token(rng, 16);
+    let cname = random_token(rng, 16);
+    let mut used_ssrcs: Vec<u32> = Vec::new();
+    let mut taken = (false, false);
+    let mut sections = Vec::with_capacity(offer.sections.len());
+    let mut media = PublishedMedia::default();
+    let mut tracks = Vec::new();
+    for offered in &offer.sections {
+        let accepted = match offered.kind() {
+            Some(kind)
+                if offered.is_active()
+                    && offered.direction.receives()
+                    && !is_taken(taken, kind) =>
+            {
+                let sent = match kind {
+                    MediaKind::Audio => source.audio.as_ref(),
+                    MediaKind::Video => source.video.as_ref(),
+                };
+                let chosen = sent.and_then(|sent| {
+                    choose_play_codec(&offered.codecs, sent).map(|codec| (sent, codec))
+                });
+                chosen.map(|(sent, codec)| {
+                    mark(&mut taken, kind);
+                    let extensions = offered
+                        .extmaps
+                        .iter()
+                        .filter(|e| sent.extensions.iter().any(|(_, uri)| *uri == e.uri))
+                        .map(|e| (e.id, e.uri.clone()))
+                        .collect::<Vec<_>>();
+                    let ssrc = random_ssrc(rng, &used_ssrcs);
+                    used_ssrcs.push(ssrc);
+                    tracks.push(TrackSpec {
+                        kind,
+                        payload_type: codec.payload_type,
+                        clock_rate: codec.clock_rate,
+                        ssrc: Some(ssrc),
+                        extensions: extensions.clone(),
+                    });
+                    let negotiated = negotiated(codec, &extensions);
+                    match kind {
+                        MediaKind::Audio => media.audio = Some(negotiated),
+                        MediaKind::Video => media.video = Some(negotiated),
+                    }
+                    Accepted {
+                        direction: Direction::SendOnly,
+                        codec: answered_codec(kind, codec),
+                        extensions,
+                        source: Some(SendSource {
+                            ssrc,
+                            cname: cname.clone(),
+                            stream_id: stream_id.clone(),
+                            track_id: random_token(rng, 16),
+                        }),
+                    }
+                })
+            }
+            _ => None,
+        };
+        sections.push(AnswerSection { offered, accepted });
+    }
+    let semantic = format!("WMS {stream_id}");
+    finish(offer, sections, &semantic, tracks, media, local, rng)
+}
+
+/// Whether a section of `kind` was already accepted.
+fn is_taken(taken: (bool, bool), kind: MediaKind) -> bool {
+    match kind {
+        MediaKind::Audio => taken.0,
+        MediaKind::Video => taken.1,
+    }
+}
+
+fn mark(taken: &mut (bool, bool), kind: MediaKind) {
+    match kind {
+        MediaKind::Audio => taken.0 = true,
+        MediaKind::Video => taken.1 = true,
+    }
+}
+
+fn negotiated(codec: &Codec, extensions: &[(u8, String)]) -> NegotiatedCodec {
+    NegotiatedCodec {
+        name: codec.name.clone(),
+        payload_type: codec.payload_type,
+        clock_rate: codec.clock_rate,
+        channels: codec.channels,
+        fmtp: codec.fmtp.clone(),
+        extensions: extensions.to_vec(),
+    }
+}
+
+/// The offered codec with only the feedback we implement (video: nack, pli, fir).
+fn answered_codec(kind: MediaKind, offered: &Codec) -> Codec {
+    let rtcp_fb = match kind {
+        MediaKind::Audio => Vec::new(),
+        MediaKind::Video => VIDEO_FEEDBACK
+            .iter()
+            .filter(|fb| offered.rtcp_fb.iter().any(|o| o == *fb))
+            .map(|fb| (*fb).to_owned())
+            .collect(),
+    };
+    Codec {
+        rtcp_fb,
+        ..offered.clone()
+    }
+}
+
+/// Checks bundling, picks the remote transport and writes the answer.
+fn finish(
+    offer: &Offer,
+    sections: Vec<AnswerSection<'_>>,
+    msid_semantic: &str,
+    tracks: Vec<TrackSpec>,
+    media: PublishedMedia,
+    local: &LocalTransport,
+    rng: &mut impl Rng,
+) -> Result<Negotiated, SdpError> {
+    let accepted: Vec<&MediaSection> = sections
+        .iter()
+        .filter(|s| s.accepted.is_some())
+        .map(|s| s.offered)
+        .collect();
+    let Some(first) = accepted.first() else {
+        return Err(SdpError::NoCommonCodecs);
+    };
+    let group = offer.bundle.as_deref().unwrap_or_default();
+    let in_group = |s: &&MediaSection| s.mid.as_ref().is_some_and(|m| group.contains(m));
+    if accepted.len() > 1 && !accepted.iter().all(in_group) {
+        return Err(SdpError::NotBundled);
+    }
+    let bundle: Vec<&str> = group
+        .iter()
+        .filter(|mid| accepted.iter().any(|s| s.mid.as_ref() == Some(*mid)))
+        .map(String::as_str)
+        .collect();
+    let (Some(remote_ufrag), Some(remote_pwd)) = (first.ufrag.clone(), first.pwd.clone()) else {
+        return Err(SdpError::NoIceCredentials);
+    };
+    let remote_fingerprint = first.sha256_fingerprint()?.clone();
+    let session_id = rng.gen_range(1..=i64::MAX as u64);
+    let answer = write_answer(&sections, &bundle, msid_semantic, local, session_id);
+    Ok(Negotiated {
+        answer,
+        tracks,
+        remote_ufrag,
+        remote_pwd,
+        remote_fingerprint,
+        media,
+    })
+}
+
+/// A random non-zero SSRC not in `used`.
+fn random_ssrc(rng: &mut impl Rng, used: &[u32]) -> u32 {
+    loop {
+        let ssrc = rng.gen::<u32>();
+        if ssrc != 0 && !used.contains(&ssrc) {
+            return ssrc;
+        }
+    }
+}
+
+/// A random alphanumeric token (msid stream/track ids, cname).
+pub(super) fn random_token(rng: &mut impl Rng, len: usize) -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..len)
+        .map(|_| char::from(CHARS[rng.gen_range(0..CHARS.len())]))
+        .collect()
+}

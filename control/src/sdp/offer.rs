@@ -1,0 +1,373 @@
+//! The offerer side for our own WebRTC clients (test client, load generator, origin→edge
+//! relay): a Chrome-like offer ([`build_offer`]) and a reader for the server's answer
+//! ([`parse_answer`]).
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use dataplane::api::{Fingerprint, MediaKind};
+
+use super::parse::{parse_description, Codec, Direction, MediaSection};
+use super::write::{codec_lines, session_header, source_lines, transport_attributes, SendSource};
+use super::{NegotiatedCodec, SdpError};
+
+/// One m-section of an offer we write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OfferTrack {
+    /// Offered codecs in order of preference.
+    pub codecs: Vec<Codec>,
+    /// Offered header extensions: `(id, uri)`.
+    pub extensions: Vec<(u8, String)>,
+    /// The SSRC we send with (sendonly offers); `None` for receive-only sections.
+    pub ssrc: Option<u32>,
+    /// The msid track id of what we send.
+    pub track_id: String,
+}
+
+/// Everything [`build_offer`] writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OfferSpec {
+    /// `SendOnly` to publish, `RecvOnly` to play (applies to every section).
+    pub direction: Direction,
+    /// Our ICE username fragment.
+    pub ufrag: String,
+    /// Our ICE password.
+    pub pwd: String,
+    /// Our DTLS certificate fingerprint.
+    pub fingerprint: Fingerprint,
+    /// The `o=` session id.
+    pub session_id: u64,
+    /// The RTCP CNAME of what we send.
+    pub cname: String,
+    /// The msid stream id of what we send.
+    pub stream_id: String,
+    /// The audio section (mid `0`), if any.
+    pub audio: Option<OfferTrack>,
+    /// The video section (mid `1`, or `0` without audio), if any.
+    pub video: Option<OfferTrack>,
+}
+
+/// Extensions Chrome offers for audio (ids as Chrome numbers them).
+const AUDIO_EXTENSIONS: [(u8, &str); 4] = [
+    (1, "urn:ietf:params:rtp-hdrext:ssrc-audio-level"),
+    (
+        2,
+        "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
+    ),
+    (
+        3,
+        "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
+    ),
+    (4, "urn:ietf:params:rtp-hdrext:sdes:mid"),
+];
+
+/// Extensions Chrome offers for video.
+const VIDEO_EXTENSIONS: [(u8, &str); 5] = [
+    (14, "urn:ietf:params:rtp-hdrext:toffset"),
+    (
+        2,
+        "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
+    ),
+    (13, "urn:3gpp:video-orientation"),
+    (
+        3,
+        "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
+    ),
+    (4, "urn:ietf:params:rtp-hdrext:sdes:mid"),
+];
+
+fn extensions(list: &[(u8, &str)]) -> Vec<(u8, String)> {
+    list.iter()
+        .map(|(id, uri)| (*id, (*uri).to_owned()))
+        .collect()
+}
+
+impl Codec {
+    fn video(payload_type: u8, name: &str, fmtp: Option<String>) -> Self {
+        Codec {
+            payload_type,
+            name: name.to_owned(),
+            clock_rate: 90_000,
+            channels: None,
+            fmtp,
+            rtcp_fb: ["goog-remb", "transport-cc", "ccm fir", "nack", "nack pli"]
+                .map(str::to_owned)
+                .to_vec(),
+        }
+    }
+
+    /// Opus 48 kHz stereo as Chrome offers it.
+    pub fn opus(payload_type: u8) -> Self {
+        Codec {
+            payload_type,
+            name: "opus".to_owned(),
+            clock_rate: 48_000,
+            channels: Some(2),
+            fmtp: Some("minptime=10;useinbandfec=1".to_owned()),
+            rtcp_fb: vec!["transport-cc".to_owned()],
+        }
+    }
+
+    /// VP8 with Chrome's feedback.
+    pub fn vp8(payload_type: u8) -> Self {
+        Self::video(payload_type, "VP8", None)
+    }
+
+    /// H264 with `profile_level_id` (e.g. `42e01f`) and `packetization_mode` (0 or 1).
+    pub fn h264(payload_type: u8, profile_level_id: &str, packetization_mode: u8) -> Self {
+        let fmtp = format!(
+            "level-asymmetry-allowed=1;packetization-mode={packetization_mode};\
+             profile-level-id={profile_level_id}"
+        );
+        Self::video(payload_type, "H264", Some(fmtp))
+    }
+
+    /// VP9 with `profile-id`.
+    pub fn vp9(payload_type: u8, profile_id: u8) -> Self {
+        Self::video(
+            payload_type,
+            "VP9",
+            Some(format!("profile-id={profile_id}")),
+        )
+    }
+
+    /// AV1 profile 0.
+    pub fn av1(payload_type: u8) -> Self {
+        Self::video(
+            payload_type,
+            "AV1",
+            Some("level-idx=5;profile=0;tier=0".to_owned()),
+        )
+    }
+}
+
+impl OfferSpec {
+    /// A publish offer like Chrome's: Opus 111 and one `video` codec, sendonly, with SSRCs.
+    pub fn publish(
+        ufrag: &str,
+        pwd: &str,
+        fingerprint: Fingerprint,
+        video: Codec,
+        audio_ssrc: u32,
+        video_ssrc: u32,
+    ) -> Self {
+        OfferSpec {
+            direction: Direction::SendOnly,
+            ufrag: ufrag.to_owned(),
+            pwd: pwd.to_owned(),
+            fingerprint,
+            session_id: u64::from(audio_ssrc) << 16 | u64::from(video_ssrc & 0xffff),
+            cname: format!("rtcdn{audio_ssrc:08x}"),
+            stream_id: format!("stream{video_ssrc:08x}"),
+            audio: Some(OfferTrack {
+                codecs: vec![Codec::opus(111)],
+                extensions: extensions(&AUDIO_EXTENSIONS),
+                ssrc: Some(audio_ssrc),
+                track_id: format!("audio{audio_ssrc:08x}"),
+            }),
+            video: Some(OfferTrack {
+                codecs: vec![video],
+                extensions: extensions(&VIDEO_EXTENSIONS),
+                ssrc: Some(video_ssrc),
+                track_id: format!("video{video_ssrc:08x}"),
+            }),
+        }
+    }
+
+    /// A play offer like Chrome's: recvonly, Opus 111, VP8 96, H264 102/104/106/108, VP9 98,
+    /// AV1 45.
+    pub fn play(ufrag: &str, pwd: &str, fingerprint: Fingerprint) -> Self {
+        OfferSpec {
+            direction: Direction::RecvOnly,
+            ufrag: ufrag.to_owned(),
+            pwd: pwd.to_owned(),
+            fingerprint,
+            session_id: 1,
+            cname: String::new(),
+            stream_id: String::new(),
+            audio: Some(OfferTrack {
+                codecs: vec![Codec::opus(111)],
+                extensions: extensions(&AUDIO_EXTENSIONS),
+                ssrc: None,
+                track_id: String::new(),
+            }),
+            video: Some(OfferTrack {
+                codecs: vec![
+                    Codec::vp8(96),
+                    Codec::h264(102, "42001f", 1),
+                    Codec::h264(104, "42001f", 0),
+                    Codec::h264(106, "42e01f", 1),
+                    Codec::h264(108, "42e01f", 0),
+                    Codec::vp9(98, 0),
+                    Codec::av1(45),
+                ],
+                extensions: extensions(&VIDEO_EXTENSIONS),
+                ssrc: None,
+                track_id: String::new(),
+            }),
+        }
+    }
+}
+
+/// Writes an offer for `spec` (BUNDLE, rtcp-mux, `setup:actpass`, no candidates: the answerer
+/// is ICE-lite and learns our address from connectivity checks).
+pub fn build_offer(spec: &OfferSpec) -> String {
+    let mut out = String::with_capacity(2048);
+    session_header(&mut out, spec.session_id, [127, 0, 0, 1].into());
+    let sections: Vec<(&str, &OfferTrack)> = [("audio", &spec.audio), ("video", &spec.video)]
+        .into_iter()
+        .filter_map(|(media, track)| track.as_ref().map(|t| (media, t)))
+        .collect();
+    let mids: Vec<String> = (0..sections.len()).map(|i| i.to_string()).collect();
+    if !mids.is_empty() {
+        let _ = write!(out, "a=group:BUNDLE {}\r\n", mids.join(" "));
+    }
+    let sends = spec.direction.sends();
+    let streams = if sends { spec.stream_id.as_str() } else { "" };
+    let _ = write!(out, "a=msid-semantic: WMS {streams}\r\n");
+    for ((media, track), mid) in sections.iter().zip(&mids) {
+        let formats: Vec<String> = track
+            .codecs
+            .iter()
+            .map(|c| c.payload_type.to_string())
+            .collect();
+        let _ = write!(
+            out,
+            "m={media} 9 UDP/TLS/RTP/SAVPF {}\r\nc=IN IP4 0.0.0.0\r\n",
+            formats.join(" ")
+        );
+        transport_attributes(
+            &mut out,
+            &spec.ufrag,
+            &spec.pwd,
+            &spec.fingerprint,
+            "actpass",
+        );
+        let _ = write!(out, "a=mid:{mid}\r\n");
+        for (id, uri) in &track.extensions {
+            let _ = write!(out, "a=extmap:{id} {uri}\r\n");
+        }
+        let _ = write!(
+            out,
+            "a={}\r\na=rtcp-mux\r\na=rtcp-rsize\r\n",
+            spec.direction.as_str()
+        );
+        for codec in &track.codecs {
+            codec_lines(&mut out, codec);
+        }
+        if let (true, Some(ssrc)) = (sends, track.ssrc) {
+            source_lines(
+                &mut out,
+                &SendSource {
+                    ssrc,
+                    cname: spec.cname.clone(),
+                    stream_id: spec.stream_id.clone(),
+                    track_id: track.track_id.clone(),
+                },
+            );
+        }
+    }
+    out
+}
+
+/// The answerer's side of one accepted m-section.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnswerTrack {
+    /// The section's mid.
+    pub mid: Option<String>,
+    /// The answerer's direction.
+    pub direction: Direction,
+    /// The chosen codec (the first format of the m= line) with the section's extensions.
+    pub codec: NegotiatedCodec,
+    /// The answerer's SSRC from `a=ssrc` (primary of `ssrc-group:FID`), if announced.
+    pub ssrc: Option<u32>,
+}
+
+/// A parsed answer from a server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answer {
+    /// The answerer's ICE ufrag.
+    pub ufrag: String,
+    /// The answerer's ICE password.
+    pub pwd: String,
+    /// The answerer's sha-256 fingerprint.
+    pub fingerprint: Fingerprint,
+    /// `a=ice-lite` at session level.
+    pub ice_lite: bool,
+    /// The mids of `a=group:BUNDLE`, if any.
+    pub bundle: Option<Vec<String>>,
+    /// UDP RTP candidate addresses, in order, without duplicates.
+    pub candidates: Vec<SocketAddr>,
+    /// The first accepted audio section.
+    pub audio: Option<AnswerTrack>,
+    /// The first accepted video section.
+    pub video: Option<AnswerTrack>,
+}
+
+/// Reads a server's answer.
+pub fn parse_answer(sdp: &str) -> Result<Answer, SdpError> {
+    let desc = parse_description(sdp)?;
+    if desc.sections.iter().all(|s| s.kind().is_none()) {
+        return Err(SdpError::NoMedia);
+    }
+    let (mut audio, mut video, mut first) = (None, None, None);
+    for section in &desc.sections {
+        let slot = match section.kind() {
+            Some(MediaKind::Audio) => &mut audio,
+            Some(MediaKind::Video) => &mut video,
+            None => continue,
+        };
+        if section.port == 0 || section.direction == Direction::Inactive || slot.is_some() {
+            continue;
+        }
+        if let Some(track) = answer_track(section) {
+            *slot = Some(track);
+            first.get_or_insert(section);
+        }
+    }
+    let first = first.ok_or(SdpError::NoCommonCodecs)?;
+    let fingerprint = first.sha256_fingerprint()?.clone();
+    let (Some(ufrag), Some(pwd)) = (first.ufrag.clone(), first.pwd.clone()) else {
+        return Err(SdpError::NoIceCredentials);
+    };
+    let mut candidates = Vec::new();
+    for candidate in desc.sections.iter().flat_map(|s| &s.candidates) {
+        if candidate.udp && candidate.component == 1 && !candidates.contains(&candidate.addr) {
+            candidates.push(candidate.addr);
+        }
+    }
+    Ok(Answer {
+        ufrag,
+        pwd,
+        fingerprint,
+        ice_lite: desc.ice_lite,
+        bundle: desc.bundle,
+        candidates,
+        audio,
+        video,
+    })
+}
+
+fn answer_track(section: &MediaSection) -> Option<AnswerTrack> {
+    let codec = section
+        .formats
+        .iter()
+        .find_map(|f| section.codec(f.parse().ok()?))?;
+    Some(AnswerTrack {
+        mid: section.mid.clone(),
+        direction: section.direction,
+        codec: NegotiatedCodec {
+            name: codec.name.clone(),
+            payload_type: codec.payload_type,
+            clock_rate: codec.clock_rate,
+            channels: codec.channels,
+            fmtp: codec.fmtp.clone(),
+            extensions: section
+                .extmaps
+                .iter()
+                .map(|e| (e.id, e.uri.clone()))
+                .collect(),
+        },
+        ssrc: section.primary_ssrc(),
+    })
+}

@@ -1,0 +1,621 @@
+//! The tolerant SDP reader: LF or CRLF (mixed), unknown lines and attributes ignored, missing
+//! or duplicate `a=fmtp`, dangling `apt=`, Firefox `a=extmap:N/direction`. Lines we need and
+//! cannot read are [`SdpError::Malformed`]; sizes are bounded before anything is parsed.
+
+use std::net::{IpAddr, SocketAddr};
+
+use dataplane::api::{Fingerprint, MediaKind};
+
+use super::{SdpError, MAX_LINE_LEN, MAX_SDP_LEN, MAX_SECTIONS};
+
+/// Media direction attribute of an m-section (`a=sendrecv` when absent).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Direction {
+    /// `a=sendrecv`
+    #[default]
+    SendRecv,
+    /// `a=sendonly`
+    SendOnly,
+    /// `a=recvonly`
+    RecvOnly,
+    /// `a=inactive`
+    Inactive,
+}
+
+impl Direction {
+    /// The attribute name, e.g. `sendonly`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::SendRecv => "sendrecv",
+            Direction::SendOnly => "sendonly",
+            Direction::RecvOnly => "recvonly",
+            Direction::Inactive => "inactive",
+        }
+    }
+
+    /// Whether the writer of the SDP sends media in this direction.
+    pub fn sends(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::SendOnly)
+    }
+
+    /// Whether the writer of the SDP receives media in this direction.
+    pub fn receives(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::RecvOnly)
+    }
+
+    fn from_attr(name: &str) -> Option<Self> {
+        Some(match name {
+            "sendrecv" => Direction::SendRecv,
+            "sendonly" => Direction::SendOnly,
+            "recvonly" => Direction::RecvOnly,
+            "inactive" => Direction::Inactive,
+            _ => return None,
+        })
+    }
+}
+
+/// One payload type of an m-section: its rtpmap, fmtp and rtcp-fb lines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Codec {
+    /// The payload type.
+    pub payload_type: u8,
+    /// The encoding name as written (`opus`, `VP8`, `rtx`, ...).
+    pub name: String,
+    /// RTP clock rate.
+    pub clock_rate: u32,
+    /// Channels from the rtpmap, if given.
+    pub channels: Option<u8>,
+    /// The `a=fmtp` parameters (duplicate lines merged, first value of a key wins).
+    pub fmtp: Option<String>,
+    /// `a=rtcp-fb` values for this PT (and `*`), e.g. `nack`, `nack pli`, `ccm fir`.
+    pub rtcp_fb: Vec<String>,
+}
+
+/// An `a=extmap` line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Extmap {
+    /// The extension id.
+    pub id: u8,
+    /// The extension URI.
+    pub uri: String,
+}
+
+/// An `a=candidate` line with an IP address (mDNS names are skipped).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// Component (1 = RTP).
+    pub component: u16,
+    /// `true` for UDP, `false` for TCP.
+    pub udp: bool,
+    /// Address and port.
+    pub addr: SocketAddr,
+}
+
+/// One parsed m-section, with session-level ICE/DTLS attributes filled in where the section
+/// has none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MediaSection {
+    /// The media type token: `audio`, `video`, `application`, ...
+    pub media: String,
+    /// The port of the m= line (0 = rejected).
+    pub port: u16,
+    /// The protocol of the m= line, e.g. `UDP/TLS/RTP/SAVPF`.
+    pub protocol: String,
+    /// The format tokens of the m= line, in order.
+    pub formats: Vec<String>,
+    /// `a=mid`.
+    pub mid: Option<String>,
+    /// The direction attribute.
+    pub direction: Direction,
+    /// `a=ice-ufrag`.
+    pub ufrag: Option<String>,
+    /// `a=ice-pwd`.
+    pub pwd: Option<String>,
+    /// All `a=fingerprint` lines.
+    pub fingerprints: Vec<Fingerprint>,
+    /// `a=setup` value.
+    pub setup: Option<String>,
+    /// `a=rtcp-mux` present.
+    pub rtcp_mux: bool,
+    /// `a=rtcp-rsize` present.
+    pub rtcp_rsize: bool,
+    /// `a=bundle-only` present (port 0 then means "bundled", not "rejected").
+    pub bundle_only: bool,
+    /// Codecs with an rtpmap (or a well-known static PT), in m= line order.
+    pub codecs: Vec<Codec>,
+    /// Header extensions.
+    pub extmaps: Vec<Extmap>,
+    /// SSRCs from `a=ssrc`, in order of first appearance.
+    pub ssrcs: Vec<u32>,
+    /// `a=ssrc-group` lines: semantics and SSRCs.
+    pub ssrc_groups: Vec<(String, Vec<u32>)>,
+    /// `a=msid` (stream id and optional track id as one string).
+    pub msid: Option<String>,
+    /// Candidates with IP addresses.
+    pub candidates: Vec<Candidate>,
+    /// Address of the `c=` line, if it could be read.
+    pub connection: Option<IpAddr>,
+}
+
+impl MediaSection {
+    /// Audio or video; `None` for any other media type.
+    pub fn kind(&self) -> Option<MediaKind> {
+        match self.media.as_str() {
+            "audio" => Some(MediaKind::Audio),
+            "video" => Some(MediaKind::Video),
+            _ => None,
+        }
+    }
+
+    /// Whether the offerer wants this section: a non-zero port, or port 0 with `a=bundle-only`.
+    pub fn is_active(&self) -> bool {
+        self.port != 0 || self.bundle_only
+    }
+
+    /// The codec with payload type `pt`.
+    pub fn codec(&self, pt: u8) -> Option<&Codec> {
+        self.codecs.iter().find(|c| c.payload_type == pt)
+    }
+
+    /// The sender's primary SSRC: the first of `a=ssrc-group:FID`, else the first `a=ssrc`.
+    pub fn primary_ssrc(&self) -> Option<u32> {
+        self.ssrc_groups
+            .iter()
+            .find(|(semantics, ssrcs)| semantics.eq_ignore_ascii_case("FID") && !ssrcs.is_empty())
+            .map(|(_, ssrcs)| ssrcs[0])
+            .or_else(|| self.ssrcs.first().copied())
+    }
+
+    /// The sha-256 fingerprint of this section.
+    pub(super) fn sha256_fingerprint(&self) -> Result<&Fingerprint, SdpError> {
+        if self.fingerprints.is_empty() {
+            return Err(SdpError::NoFingerprint);
+        }
+        self.fingerprints
+            .iter()
+            .find(|f| f.algorithm == "sha-256")
+            .ok_or(SdpError::UnsupportedFingerprint)
+    }
+}
+
+/// A parsed offer (from a browser or any other offerer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Offer {
+    /// All m-sections in order.
+    pub sections: Vec<MediaSection>,
+    /// The mids of `a=group:BUNDLE`, if offered.
+    pub bundle: Option<Vec<String>>,
+    /// The offerer's ICE ufrag (from its first audio/video section).
+    pub ufrag: String,
+    /// The offerer's ICE password.
+    pub pwd: String,
+    /// The offerer's sha-256 certificate fingerprint.
+    pub fingerprint: Fingerprint,
+}
+
+/// Parses an offer and checks it has media, ICE credentials and a sha-256 fingerprint.
+pub fn parse_offer(sdp: &str) -> Result<Offer, SdpError> {
+    let desc = parse_description(sdp)?;
+    let first = desc
+        .sections
+        .iter()
+        .find(|s| s.kind().is_some())
+        .ok_or(SdpError::NoMedia)?;
+    let fingerprint = first.sha256_fingerprint()?.clone();
+    let (Some(ufrag), Some(pwd)) = (first.ufrag.clone(), first.pwd.clone()) else {
+        return Err(SdpError::NoIceCredentials);
+    };
+    Ok(Offer {
+        bundle: desc.bundle,
+        sections: desc.sections,
+        ufrag,
+        pwd,
+        fingerprint,
+    })
+}
+
+/// A whole SDP: session-level bits we use plus the m-sections.
+#[derive(Debug)]
+pub(super) struct Description {
+    pub(super) bundle: Option<Vec<String>>,
+    pub(super) ice_lite: bool,
+    pub(super) sections: Vec<MediaSection>,
+}
+
+/// Session-level attributes that m-sections inherit.
+#[derive(Default)]
+struct SessionLevel {
+    ufrag: Option<String>,
+    pwd: Option<String>,
+    fingerprints: Vec<Fingerprint>,
+    setup: Option<String>,
+    connection: Option<IpAddr>,
+}
+
+/// An m-section while its lines are read; codecs are assembled at the end.
+struct SectionBuilder {
+    section: MediaSection,
+    rtpmaps: Vec<(u8, String, u32, Option<u8>)>,
+    fmtps: Vec<(u8, String)>,
+    rtcp_fbs: Vec<(Option<u8>, String)>,
+}
+
+/// Reads any SDP into its m-sections.
+pub(super) fn parse_description(sdp: &str) -> Result<Description, SdpError> {
+    if sdp.len() > MAX_SDP_LEN {
+        return Err(SdpError::TooLarge);
+    }
+    let mut session = SessionLevel::default();
+    let mut bundle = None;
+    let mut ice_lite = false;
+    let mut builders: Vec<SectionBuilder> = Vec::new();
+    for (index, raw) in sdp.split('\n').enumerate() {
+        let line_no = index + 1;
+        if raw.len() > MAX_LINE_LEN {
+            return Err(SdpError::LineTooLong { line: line_no });
+        }
+        let line = raw.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let bytes = line.as_bytes();
+        if bytes.len() < 2 || !bytes[0].is_ascii_alphabetic() || bytes[1] != b'=' {
+            return Err(malformed(line_no, "expected <type>=<value>"));
+        }
+        let value = &line[2..];
+        match bytes[0] {
+            b'm' => {
+                if builders.len() == MAX_SECTIONS {
+                    return Err(SdpError::TooManySections);
+                }
+                builders.push(parse_m_line(value, line_no)?);
+            }
+            b'c' => {
+                let addr = parse_connection(value);
+                match builders.last_mut() {
+                    Some(b) => b.section.connection = addr,
+                    None => session.connection = addr,
+                }
+            }
+            b'a' => {
+                let (name, arg) = value.split_once(':').unwrap_or((value, ""));
+                match builders.last_mut() {
+                    Some(b) => b.attribute(name, arg, line_no)?,
+                    None => match name {
+                        "group" => {
+                            let mut tokens = arg.split_whitespace();
+                            if tokens.next() == Some("BUNDLE") {
+                                bundle = Some(tokens.map(str::to_owned).collect());
+                            }
+                        }
+                        "ice-lite" => ice_lite = true,
+                        _ => session.attribute(name, arg, line_no)?,
+                    },
+                }
+            }
+            _ => {}
+        }
+    }
+    let sections = builders.into_iter().map(|b| b.finish(&session)).collect();
+    Ok(Description {
+        bundle,
+        ice_lite,
+        sections,
+    })
+}
+
+fn malformed(line: usize, reason: &'static str) -> SdpError {
+    SdpError::Malformed { line, reason }
+}
+
+impl SessionLevel {
+    fn attribute(&mut self, name: &str, arg: &str, line: usize) -> Result<(), SdpError> {
+        match name {
+            "ice-ufrag" => self.ufrag = non_empty(arg),
+            "ice-pwd" => self.pwd = non_empty(arg),
+            "fingerprint" => self.fingerprints.push(parse_fingerprint(arg, line)?),
+            "setup" => self.setup = non_empty(arg),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn non_empty(arg: &str) -> Option<String> {
+    let arg = arg.trim();
+    (!arg.is_empty()).then(|| arg.to_owned())
+}
+
+fn parse_m_line(value: &str, line: usize) -> Result<SectionBuilder, SdpError> {
+    let mut tokens = value.split_whitespace();
+    let (Some(media), Some(port), Some(protocol)) = (tokens.next(), tokens.next(), tokens.next())
+    else {
+        return Err(malformed(line, "m= line needs media, port and protocol"));
+    };
+    let port = port.split('/').next().unwrap_or(port);
+    let port = port
+        .parse::<u16>()
+        .map_err(|_| malformed(line, "bad m= port"))?;
+    Ok(SectionBuilder {
+        section: MediaSection {
+            media: media.to_owned(),
+            port,
+            protocol: protocol.to_owned(),
+            formats: tokens.map(str::to_owned).collect(),
+            mid: None,
+            direction: Direction::default(),
+            ufrag: None,
+            pwd: None,
+            fingerprints: Vec::new(),
+            setup: None,
+            rtcp_mux: false,
+            rtcp_rsize: false,
+            bundle_only: false,
+            codecs: Vec::new(),
+            extmaps: Vec::new(),
+            ssrcs: Vec::new(),
+            ssrc_groups: Vec::new(),
+            msid: None,
+            candidates: Vec::new(),
+            connection: None,
+        },
+        rtpmaps: Vec::new(),
+        fmtps: Vec::new(),
+        rtcp_fbs: Vec::new(),
+    })
+}
+
+/// `IN IP4 1.2.3.4` → the address (anything else → `None`; `c=` is informational for us).
+fn parse_connection(value: &str) -> Option<IpAddr> {
+    let mut tokens = value.split_whitespace();
+    let _net = tokens.next()?;
+    let _family = tokens.next()?;
+    let addr = tokens.next()?;
+    addr.split('/').next()?.parse().ok()
+}
+
+fn parse_pt(token: &str, line: usize) -> Result<u8, SdpError> {
+    match token.parse::<u8>() {
+        Ok(pt) if pt <= 127 => Ok(pt),
+        _ => Err(malformed(line, "bad payload type")),
+    }
+}
+
+fn parse_fingerprint(arg: &str, line: usize) -> Result<Fingerprint, SdpError> {
+    let (algorithm, hex) = arg
+        .trim()
+        .split_once(' ')
+        .ok_or(malformed(line, "fingerprint needs a hash and a digest"))?;
+    let digest = hex
+        .trim()
+        .split(':')
+        .map(|byte| {
+            if byte.len() == 2 {
+                u8::from_str_radix(byte, 16).ok()
+            } else {
+                None
+            }
+        })
+        .collect::<Option<Vec<u8>>>()
+        .ok_or(malformed(line, "bad fingerprint digest"))?;
+    let algorithm = algorithm.to_ascii_lowercase();
+    if algorithm == "sha-256" && digest.len() != 32 {
+        return Err(malformed(line, "sha-256 digest is not 32 bytes"));
+    }
+    Ok(Fingerprint { algorithm, digest })
+}
+
+fn parse_u32(token: Option<&str>, line: usize, reason: &'static str) -> Result<u32, SdpError> {
+    token
+        .and_then(|t| t.parse().ok())
+        .ok_or(malformed(line, reason))
+}
+
+impl SectionBuilder {
+    fn attribute(&mut self, name: &str, arg: &str, line: usize) -> Result<(), SdpError> {
+        let s = &mut self.section;
+        if let Some(direction) = Direction::from_attr(name) {
+            s.direction = direction;
+            return Ok(());
+        }
+        match name {
+            "mid" => {
+                let mid = arg.trim();
+                if mid.is_empty() || mid.contains(char::is_whitespace) {
+                    return Err(malformed(line, "bad mid"));
+                }
+                s.mid = Some(mid.to_owned());
+            }
+            "ice-ufrag" => s.ufrag = non_empty(arg),
+            "ice-pwd" => s.pwd = non_empty(arg),
+            "fingerprint" => s.fingerprints.push(parse_fingerprint(arg, line)?),
+            "setup" => s.setup = non_empty(arg),
+            "rtcp-mux" => s.rtcp_mux = true,
+            "rtcp-rsize" => s.rtcp_rsize = true,
+            "bundle-only" => s.bundle_only = true,
+            "msid" => s.msid = non_empty(arg),
+            "rtpmap" => self.rtpmap(arg, line)?,
+            "fmtp" => {
+                let (pt, params) = arg.split_once(' ').unwrap_or((arg, ""));
+                let params = params.trim();
+                if !params.is_empty() {
+                    self.fmtps.push((parse_pt(pt, line)?, params.to_owned()));
+                }
+            }
+            "rtcp-fb" => {
+                let (pt, fb) = arg
+                    .split_once(' ')
+                    .ok_or(malformed(line, "rtcp-fb needs a value"))?;
+                let pt = if pt == "*" {
+                    None
+                } else {
+                    Some(parse_pt(pt, line)?)
+                };
+                let fb = fb.split_whitespace().collect::<Vec<_>>().join(" ");
+                self.rtcp_fbs.push((pt, fb));
+            }
+            "extmap" => {
+                let mut tokens = arg.split_whitespace();
+                let id = tokens.next().unwrap_or("");
+                let id = id.split('/').next().unwrap_or(id);
+                let id = match id.parse::<u8>() {
+                    Ok(id) if id > 0 => id,
+                    _ => return Err(malformed(line, "bad extmap id")),
+                };
+                let uri = tokens.next().ok_or(malformed(line, "extmap needs a URI"))?;
+                s.extmaps.push(Extmap {
+                    id,
+                    uri: uri.to_owned(),
+                });
+            }
+            "ssrc" => {
+                let ssrc = parse_u32(arg.split_whitespace().next(), line, "bad ssrc")?;
+                if !s.ssrcs.contains(&ssrc) {
+                    s.ssrcs.push(ssrc);
+                }
+            }
+            "ssrc-group" => {
+                let mut tokens = arg.split_whitespace();
+                let semantics = tokens.next().unwrap_or("").to_owned();
+                let ssrcs = tokens
+                    .map(|t| parse_u32(Some(t), line, "bad ssrc in ssrc-group"))
+                    .collect::<Result<Vec<_>, _>>()?;
+                s.ssrc_groups.push((semantics, ssrcs));
+            }
+            "candidate" => {
+                if let Some(candidate) = parse_candidate(arg, line)? {
+                    s.candidates.push(candidate);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn rtpmap(&mut self, arg: &str, line: usize) -> Result<(), SdpError> {
+        let (pt, encoding) = arg
+            .split_once(' ')
+            .ok_or(malformed(line, "rtpmap needs an encoding"))?;
+        let pt = parse_pt(pt, line)?;
+        let mut parts = encoding.trim().split('/');
+        let name = parts.next().unwrap_or("");
+        if name.is_empty() {
+            return Err(malformed(line, "rtpmap needs an encoding name"));
+        }
+        let clock_rate = parse_u32(parts.next(), line, "bad rtpmap clock rate")?;
+        let channels = match parts.next() {
+            Some(c) => Some(
+                c.parse()
+                    .map_err(|_| malformed(line, "bad rtpmap channels"))?,
+            ),
+            None => None,
+        };
+        self.rtpmaps
+            .push((pt, name.to_owned(), clock_rate, channels));
+        Ok(())
+    }
+
+    /// Assembles codecs in m= line order and inherits session-level attributes.
+    fn finish(mut self, session: &SessionLevel) -> MediaSection {
+        let mut codecs: Vec<Codec> = Vec::new();
+        for format in &self.section.formats {
+            let Ok(pt) = format.parse::<u8>() else {
+                continue;
+            };
+            if codecs.iter().any(|c| c.payload_type == pt) {
+                continue;
+            }
+            let mapped = self.rtpmaps.iter().find(|(p, ..)| *p == pt);
+            let (name, clock_rate, channels) = match mapped {
+                Some((_, name, rate, channels)) => (name.clone(), *rate, *channels),
+                None => match static_payload_type(pt) {
+                    Some((name, rate)) => (name.to_owned(), rate, None),
+                    None => continue,
+                },
+            };
+            codecs.push(Codec {
+                payload_type: pt,
+                name,
+                clock_rate,
+                channels,
+                fmtp: merged_fmtp(&self.fmtps, pt),
+                rtcp_fb: self
+                    .rtcp_fbs
+                    .iter()
+                    .filter(|(p, _)| p.is_none() || *p == Some(pt))
+                    .map(|(_, fb)| fb.clone())
+                    .collect(),
+            });
+        }
+        let s = &mut self.section;
+        s.codecs = codecs;
+        if s.ufrag.is_none() {
+            s.ufrag.clone_from(&session.ufrag);
+        }
+        if s.pwd.is_none() {
+            s.pwd.clone_from(&session.pwd);
+        }
+        if s.fingerprints.is_empty() {
+            s.fingerprints.clone_from(&session.fingerprints);
+        }
+        if s.setup.is_none() {
+            s.setup.clone_from(&session.setup);
+        }
+        if s.connection.is_none() {
+            s.connection = session.connection;
+        }
+        self.section
+    }
+}
+
+/// RFC 3551 static payload types a browser may list without an rtpmap.
+fn static_payload_type(pt: u8) -> Option<(&'static str, u32)> {
+    Some(match pt {
+        0 => ("PCMU", 8000),
+        8 => ("PCMA", 8000),
+        9 => ("G722", 8000),
+        13 => ("CN", 8000),
+        _ => return None,
+    })
+}
+
+/// All fmtp lines of `pt` merged: parameters of later duplicate lines are added when their key
+/// is new.
+fn merged_fmtp(fmtps: &[(u8, String)], pt: u8) -> Option<String> {
+    let mut lines = fmtps.iter().filter(|(p, _)| *p == pt).map(|(_, f)| f);
+    let mut merged = lines.next()?.clone();
+    for extra in lines {
+        for param in extra.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+            let key = param.split('=').next().unwrap_or(param).trim();
+            if super::codec::fmtp_param(&merged, key).is_none() {
+                if !merged.ends_with(';') {
+                    merged.push(';');
+                }
+                merged.push_str(param);
+            }
+        }
+    }
+    Some(merged)
+}
+
+/// `<foundation> <component> <transport> <priority> <address> <port> typ <type> ...`
+fn parse_candidate(arg: &str, line: usize) -> Result<Option<Candidate>, SdpError> {
+    let tokens: Vec<&str> = arg.split_whitespace().take(8).collect();
+    if tokens.len() < 8 || tokens[6] != "typ" {
+        return Err(malformed(line, "candidate needs 8 fields"));
+    }
+    let component = tokens[1]
+        .parse()
+        .map_err(|_| malformed(line, "bad candidate component"))?;
+    let port = tokens[5]
+        .parse()
+        .map_err(|_| malformed(line, "bad candidate port"))?;
+    let Ok(ip) = tokens[4].parse::<IpAddr>() else {
+        return Ok(None);
+    };
+    Ok(Some(Candidate {
+        component,
+        udp: tokens[2].eq_ignore_ascii_case("udp"),
+        addr: SocketAddr::new(ip, port),
+    }))
+}

@@ -1,0 +1,170 @@
+//! Round trips for our own clients: build_offer → answer_publish / answer_play → parse_answer.
+
+use dataplane::api::{Fingerprint, MediaKind};
+
+use super::fixtures::local;
+use super::*;
+use crate::config::VideoCodec;
+
+fn client_fingerprint() -> Fingerprint {
+    Fingerprint {
+        algorithm: "sha-256".to_owned(),
+        digest: vec![0xab; 32],
+    }
+}
+
+#[test]
+fn publish_round_trip() {
+    let spec = OfferSpec::publish(
+        "cliU",
+        "clientpassword9876543210",
+        client_fingerprint(),
+        Codec::h264(102, "42e01f", 1),
+        1111,
+        2222,
+    );
+    let offer_text = build_offer(&spec);
+    let offer = parse_offer(&offer_text).unwrap();
+    assert_eq!(offer.sections.len(), 2);
+    assert_eq!(offer.sections[1].direction, Direction::SendOnly);
+    assert_eq!(
+        offer.sections[1].codec(102).unwrap().fmtp.as_deref(),
+        Some("level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f")
+    );
+    let server = local("127.0.0.1:31001");
+    let negotiated = answer_publish(&offer, &[VideoCodec::Vp8, VideoCodec::H264], &server).unwrap();
+    assert_eq!(negotiated.remote_ufrag, "cliU");
+    assert_eq!(negotiated.remote_fingerprint, client_fingerprint());
+    assert_eq!(negotiated.tracks[0].ssrc, Some(1111));
+    assert_eq!(negotiated.tracks[1].ssrc, Some(2222));
+
+    let answer = parse_answer(&negotiated.answer).unwrap();
+    assert!(answer.ice_lite);
+    assert_eq!(answer.ufrag, server.ufrag);
+    assert_eq!(answer.pwd, server.pwd);
+    assert_eq!(answer.fingerprint, server.fingerprint);
+    assert_eq!(answer.candidates, [server.candidate]);
+    assert_eq!(answer.bundle, Some(vec!["0".to_owned(), "1".to_owned()]));
+    let audio = answer.audio.unwrap();
+    let video = answer.video.unwrap();
+    assert_eq!(
+        (
+            audio.mid.as_deref(),
+            audio.direction,
+            audio.codec.payload_type
+        ),
+        (Some("0"), Direction::RecvOnly, 111)
+    );
+    assert_eq!(
+        (
+            video.codec.name.as_str(),
+            video.codec.payload_type,
+            video.ssrc
+        ),
+        ("H264", 102, None)
+    );
+    // Chrome's transport-cc id 3 is not accepted; the known ones keep the offer's ids.
+    let ids: Vec<u8> = video.codec.extensions.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, [14, 2, 13, 4]);
+}
+
+#[test]
+fn play_round_trip() {
+    let publisher = OfferSpec::publish(
+        "pubU",
+        "publisherpassword0000000",
+        client_fingerprint(),
+        Codec::vp8(96),
+        5,
+        6,
+    );
+    let published = answer_publish(
+        &parse_offer(&build_offer(&publisher)).unwrap(),
+        &[VideoCodec::Vp8],
+        &local("127.0.0.1:31001"),
+    )
+    .unwrap()
+    .media;
+
+    let mut spec = OfferSpec::play("plyU", "playerpassword0000000000", client_fingerprint());
+    // A player numbering its codecs differently from the publisher.
+    spec.video
+        .as_mut()
+        .unwrap()
+        .codecs
+        .retain(|c| c.name != "VP8");
+    spec.video.as_mut().unwrap().codecs.push(Codec::vp8(120));
+    spec.audio.as_mut().unwrap().codecs = vec![Codec::opus(109)];
+    let offer_text = build_offer(&spec);
+    assert!(offer_text.contains("a=msid-semantic: WMS \r\n") && !offer_text.contains("a=ssrc:"));
+    let server = local("[::1]:31002");
+    let negotiated = answer_play(&parse_offer(&offer_text).unwrap(), &published, &server).unwrap();
+    let answer = parse_answer(&negotiated.answer).unwrap();
+    assert_eq!(answer.candidates, [server.candidate]);
+    let audio = answer.audio.unwrap();
+    let video = answer.video.unwrap();
+    assert_eq!(
+        (audio.direction, audio.codec.payload_type),
+        (Direction::SendOnly, 109)
+    );
+    assert_eq!(
+        (video.codec.name.as_str(), video.codec.payload_type),
+        ("VP8", 120)
+    );
+    let tracks = &negotiated.tracks;
+    assert_eq!(tracks.len(), 2);
+    assert_eq!(
+        (tracks[0].kind, tracks[0].ssrc),
+        (MediaKind::Audio, audio.ssrc)
+    );
+    assert_eq!(
+        (tracks[1].kind, tracks[1].ssrc),
+        (MediaKind::Video, video.ssrc)
+    );
+    assert_eq!(video.codec.extensions, tracks[1].extensions);
+    assert_eq!(negotiated.media.video.unwrap().payload_type, 120);
+}
+
+#[test]
+fn parse_answer_errors_and_duplicates() {
+    let server = local("127.0.0.1:31001");
+    let offer = parse_offer(&build_offer(&OfferSpec::publish(
+        "u",
+        "p",
+        client_fingerprint(),
+        Codec::vp8(96),
+        1,
+        2,
+    )))
+    .unwrap();
+    let answer = answer_publish(&offer, &[VideoCodec::Vp8], &server)
+        .unwrap()
+        .answer;
+    // The Web SDK may add a second opus fmtp line to an answer.
+    let munged = answer.replace(
+        "a=fmtp:111 minptime=10;useinbandfec=1\r\n",
+        "a=fmtp:111 minptime=10;useinbandfec=1\r\na=fmtp:111 stereo=1;sprop-stereo=1;\r\n",
+    );
+    let parsed = parse_answer(&munged).unwrap();
+    assert_eq!(
+        parsed.audio.unwrap().codec.fmtp.as_deref(),
+        Some("minptime=10;useinbandfec=1;stereo=1;sprop-stereo=1")
+    );
+    let rejected = answer
+        .replace("m=audio 31001", "m=audio 0")
+        .replace("m=video 31001", "m=video 0");
+    assert_eq!(
+        parse_answer(&rejected).unwrap_err(),
+        SdpError::NoCommonCodecs
+    );
+    let no_ice: String = answer
+        .split("\r\n")
+        .filter(|l| !l.starts_with("a=ice-"))
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    assert_eq!(
+        parse_answer(&no_ice).unwrap_err(),
+        SdpError::NoIceCredentials
+    );
+    assert_eq!(parse_answer("v=0\r\n").unwrap_err(), SdpError::NoMedia);
+}
