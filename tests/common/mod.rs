@@ -48,6 +48,14 @@ pub fn unique_id() -> String {
     )
 }
 
+/// The binary under test: `$RTCDN_BIN` if set (e.g. a release build), else the `rtcdn` binary
+/// cargo built for this test run.
+pub fn server_binary() -> PathBuf {
+    std::env::var_os("RTCDN_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_rtcdn")))
+}
+
 /// Reads `tests/fixtures/<name>` and restores the CRLF line endings a browser sends.
 pub fn fixture(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -74,8 +82,8 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Writes `flashphoner.properties` (defaults: `ip=127.0.0.1`, `ws.port=0`,
-    /// `media_port_from=0`, `worker_threads=2`; `props` override or add keys), starts the binary
-    /// with `--config-dir` and waits up to [`START_TIMEOUT`] for its listening line.
+    /// `media_port_from=0`, `worker_threads=2`; `props` override or add keys), starts
+    /// [`server_binary`] with `--config-dir` and waits up to [`START_TIMEOUT`] for its listening line.
     ///
     /// Panics with the process output if it exits or stays silent.
     pub fn start(props: &[(&str, &str)]) -> ServerProcess {
@@ -100,7 +108,7 @@ impl ServerProcess {
         std::fs::write(config_dir.join("flashphoner.properties"), text)
             .expect("write flashphoner.properties");
 
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rtcdn"))
+        let mut child = Command::new(server_binary())
             .arg("--config-dir")
             .arg(&config_dir)
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_default())
@@ -108,7 +116,7 @@ impl ServerProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("spawn rtcdn binary");
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", server_binary().display()));
 
         let stderr = Arc::new(Mutex::new(String::new()));
         let stderr_pipe = child.stderr.take().expect("stderr is piped");
