@@ -48,10 +48,19 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo build --workspace --all-targets"
 cargo build --workspace --all-targets
 
+# The Rust tests and the browser tests both run even if the other fails, so one run shows
+# every failure; the script still exits non-zero if either failed.
+failed=()
+
 step "cargo test --workspace"
-cargo test --workspace
+cargo test --workspace || failed+=("cargo test --workspace")
 
 step "browser tests (node --test tests/browser/*.test.mjs)"
-RTCDN_BIN="${RTCDN_BIN:-$TARGET_DIR/debug/rtcdn}" RTCDN_BROWSER_CACHE="$CACHE" node --test tests/browser/*.test.mjs
+RTCDN_BIN="${RTCDN_BIN:-$TARGET_DIR/debug/rtcdn}" RTCDN_BROWSER_CACHE="$CACHE" \
+  node --test tests/browser/*.test.mjs || failed+=("browser tests")
 
+if [ "${#failed[@]}" -gt 0 ]; then
+  printf '\n==> FAILED: %s\n' "${failed[*]}" >&2
+  exit 1
+fi
 step "all tests passed"
