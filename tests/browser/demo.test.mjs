@@ -1,0 +1,83 @@
+// Our own embedded demo pages against rtcdn in headless Chromium: /two_way_streaming.html
+// (connect, publish, play its own stream) and /embed_player.html playing that stream from a
+// second page, both checked by decoded video frames, then stop.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { expectVideoPlaying, launchBrowser, startServer, streamName, waitInPage } from './helpers.mjs';
+
+const STATUS_TIMEOUT_MS = 10000;
+
+/** Waits until the text of `selector` contains `wanted` (case-insensitive) or a failure word. */
+async function waitText(page, selector, wanted, label) {
+  const text = await waitInPage(
+    page,
+    ([sel, want]) => {
+      const el = document.querySelector(sel);
+      const t = el ? el.textContent.trim().toUpperCase() : '';
+      return t.includes(want) || t.includes('FAILED') || t.includes('DISCONNECTED') ? t || 'EMPTY' : null;
+    },
+    [selector, wanted.toUpperCase()],
+    STATUS_TIMEOUT_MS,
+    `${label}: ${selector} never showed ${wanted}`,
+  );
+  assert.ok(text.includes(wanted.toUpperCase()), `${label}: ${selector} shows "${text}" instead of ${wanted}`);
+}
+
+test('demo pages: two_way_streaming publish + play, embed_player plays the same stream', { timeout: 50000 }, async () => {
+  const server = await startServer({ codecs: 'opus,h264' });
+  let browser = null;
+  try {
+    browser = await launchBrowser();
+    const name = streamName('demo');
+
+    const two = await browser.newPage('two_way_streaming');
+    await two.goto(`${server.httpUrl}/two_way_streaming.html`, { timeout: STATUS_TIMEOUT_MS });
+    await two.fill('#urlServer', server.wsUrl);
+    await two.click('#connectBtn');
+    await waitText(two, '#connectStatus', 'ESTABLISHED', 'connect');
+
+    await two.fill('#publishStream', name);
+    await two.click('#publishBtn');
+    await waitText(two, '#publishStatus', 'PUBLISHING', 'publish');
+
+    await two.fill('#playStream', name);
+    await two.click('#playBtn');
+    await waitText(two, '#playStatus', 'PLAYING', 'play');
+    await expectVideoPlaying(two, '#remoteVideo video, video#remoteVideo');
+
+    const embed = await browser.newPage('embed_player');
+    const query = new URLSearchParams({ urlServer: server.wsUrl, streamName: name, autoplay: 'true' });
+    await embed.goto(`${server.httpUrl}/embed_player.html?${query}`, { timeout: STATUS_TIMEOUT_MS });
+    const autoplayed = await embed
+      .waitForFunction(() => /PLAYING/i.test(document.querySelector('#status')?.textContent || ''), undefined, {
+        timeout: 4000,
+      })
+      .then(() => true)
+      .catch(() => false);
+    if (!autoplayed) await embed.click('#play');
+    await waitText(embed, '#status', 'PLAYING', 'embed_player');
+    await expectVideoPlaying(embed, '#remoteVideo video, video#remoteVideo');
+
+    // Stopping the publisher ends both players.
+    await two.click('#publishBtn');
+    await waitText(two, '#publishStatus', 'UNPUBLISHED', 'publisher stop');
+    const ended = await waitInPage(
+      embed,
+      () => {
+        const t = (document.querySelector('#status')?.textContent || '').toUpperCase();
+        return /STOPPED|UNPUBLISHED|FAILED/.test(t) ? t : null;
+      },
+      undefined,
+      STATUS_TIMEOUT_MS,
+      'embed_player: no STOPPED/FAILED after the publisher stopped',
+    );
+    assert.match(ended, /STOPPED|UNPUBLISHED|FAILED/);
+  } catch (e) {
+    console.log(`--- rtcdn output (last 4000 chars) ---\n${server.output().slice(-4000)}`);
+    throw e;
+  } finally {
+    if (browser) await browser.close();
+    await server.stop();
+  }
+});

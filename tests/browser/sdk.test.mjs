@@ -1,0 +1,112 @@
+// The unmodified official Flashphoner Web SDK (@flashphoner/websdk 2.0.276) against rtcdn in
+// headless Chromium: page A publishes, page B plays, media must really be decoded, and B must
+// be told when A stops. Runs once per forced video codec.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  expectVideoPlaying,
+  launchBrowser,
+  startServer,
+  streamName,
+  waitInPage,
+  withTimeout,
+} from './helpers.mjs';
+
+const STATUS_TIMEOUT_MS = 10000;
+
+/**
+ * Waits until the page's SDK client logged one of the stream `statuses` (or its session failed);
+ * returns that log entry.
+ */
+async function waitStatus(page, statuses, label) {
+  try {
+    return await waitInPage(
+      page,
+      // A dead session ends the wait at once (its entry has kind "session").
+      (st) =>
+        window.rtFind(st) ||
+        window.rt.log.find((e) => e.kind === 'session' && (e.status === 'FAILED' || e.status === 'DISCONNECTED')),
+      statuses,
+      STATUS_TIMEOUT_MS,
+      `${label}: no stream status among ${statuses.join('/')}`,
+    );
+  } catch (e) {
+    const log = await page.evaluate(() => window.rt && window.rt.log).catch(() => null);
+    throw new Error(`${e.message}\n${label} status log: ${JSON.stringify(log)}`);
+  }
+}
+
+async function openClient(browser, server, label) {
+  const page = await browser.newPage(label);
+  await page.goto(`${server.httpUrl}/sdk_client.html`, { timeout: STATUS_TIMEOUT_MS });
+  await waitInPage(
+    page,
+    () => typeof window.Flashphoner === 'object' && typeof window.rtStart === 'function',
+    undefined,
+    5000,
+    `${label}: the SDK (flashphoner.js) or sdk_client.js did not load from web_dir`,
+  );
+  return page;
+}
+
+const CASES = [
+  { codecs: 'opus,h264', mimeType: 'video/H264' },
+  { codecs: 'opus,vp8', mimeType: 'video/VP8' },
+];
+
+for (const { codecs, mimeType } of CASES) {
+  test(`official SDK: publish, play and stop with codecs=${codecs}`, { timeout: 45000 }, async () => {
+    const server = await startServer({ codecs });
+    let browser = null;
+    try {
+      browser = await launchBrowser();
+      const publisher = await openClient(browser, server, 'publisher');
+      const player = await openClient(browser, server, 'player');
+      const name = streamName('sdk');
+
+      await publisher.evaluate(([url, n]) => window.rtStart('publish', url, n), [server.wsUrl, name]);
+      const published = await waitStatus(publisher, ['PUBLISHING', 'FAILED'], 'publisher');
+      assert.equal(published.status, 'PUBLISHING', `publish failed: ${published.info}`);
+
+      await player.evaluate(([url, n]) => window.rtStart('play', url, n), [server.wsUrl, name]);
+      const playing = await waitStatus(player, ['PLAYING', 'FAILED'], 'player');
+      assert.equal(playing.status, 'PLAYING', `play failed: ${playing.info}`);
+
+      const { first, second } = await expectVideoPlaying(player, '#display video');
+      assert.ok(first.width > 0, 'played video has a width');
+
+      const codec = await withTimeout(
+        player.evaluate(() => window.rtInboundVideoCodec()),
+        5000,
+        'stream.getStats() did not answer',
+      );
+      assert.equal(codec, mimeType, `inbound video codec with codecs=${codecs}`);
+
+      const timings = await player.evaluate(() => window.rt.firstFrameAt - window.rt.startedAt);
+      const pubStart = await publisher.evaluate(() => window.rt.startedAt);
+      const playStart = await player.evaluate(() => window.rt.startedAt);
+      console.log(
+        `[${codecs}] time to PUBLISHING ${Math.round(published.t - pubStart)} ms, ` +
+          `time to PLAYING ${Math.round(playing.t - playStart)} ms, ` +
+          `time to first frame ${Math.round(timings)} ms, ` +
+          `${first.width}x${first.height}, frames ${first.frames} -> ${second.frames} in 3 s`,
+      );
+
+      await publisher.evaluate(() => window.rtStop());
+      const unpublished = await waitStatus(publisher, ['UNPUBLISHED', 'FAILED'], 'publisher after stop');
+      assert.equal(unpublished.status, 'UNPUBLISHED', `publisher stop: ${unpublished.info}`);
+      const ended = await waitStatus(player, ['STOPPED', 'UNPUBLISHED', 'FAILED'], 'player after publisher stop');
+      assert.ok(
+        ended.status !== 'FAILED' || ended.info === 'Stopped by publisher stop',
+        `player ended with FAILED "${ended.info}" instead of STOPPED/UNPUBLISHED or "Stopped by publisher stop"`,
+      );
+    } catch (e) {
+      console.log(`--- rtcdn output (last 4000 chars) ---\n${server.output().slice(-4000)}`);
+      throw e;
+    } finally {
+      if (browser) await browser.close();
+      await server.stop();
+    }
+  });
+}
