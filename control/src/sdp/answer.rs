@@ -62,6 +62,7 @@ pub(super) fn answer_publish_with(
                     let negotiated = negotiated(codec, &extensions);
                     tracks.push(TrackSpec {
                         kind,
+                        codec: codec.name.clone(),
                         payload_type: codec.payload_type,
                         clock_rate: codec.clock_rate,
                         ssrc: offered.primary_ssrc(),
@@ -126,6 +127,7 @@ pub(super) fn answer_play_with(
                     used_ssrcs.push(ssrc);
                     tracks.push(TrackSpec {
                         kind,
+                        codec: codec.name.clone(),
                         payload_type: codec.payload_type,
                         clock_rate: codec.clock_rate,
                         ssrc: Some(ssrc),
