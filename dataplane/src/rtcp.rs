@@ -197,7 +197,7 @@ fn be32(b: &[u8], pos: usize) -> u32 {
 /// Writes the common header of a packet of `total` bytes (a multiple of 4, header included)
 /// after checking that `out` can hold it; returns the packet slice to fill.
 fn write_header(out: &mut [u8], count: u8, pt: u8, total: usize) -> Result<&mut [u8], RtcpError> {
-    debug_assert!(total % 4 == 0 && total >= HEADER_LEN);
+    debug_assert!(total.is_multiple_of(4) && total >= HEADER_LEN);
     let words = u16::try_from(total / 4 - 1).map_err(|_| RtcpError::TooLarge)?;
     let pkt = out.get_mut(..total).ok_or(RtcpError::BufferTooSmall)?;
     pkt[0] = 0x80 | (count & 0x1F);

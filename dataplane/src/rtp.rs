@@ -9,6 +9,28 @@
 //! state. Nothing here allocates per packet: parsing returns offsets into the caller's buffer
 //! and every rewrite writes into that same buffer. Malformed input returns an [`RtpError`],
 //! never a panic.
+//!
+//! Fan-out of one decrypted packet to a subscriber (the send buffer is the worker's arena):
+//!
+//! ```
+//! use dataplane::rtp::{rewrite_extensions, ExtensionMap, RtpHeader};
+//!
+//! let packet = [0x90, 0xE0, 0, 7, 0, 0, 0, 9, 0, 0, 0, 1, 0xBE, 0xDE, 0, 1, 0x30, 0x55, 0, 0, 0xAB];
+//! let map = ExtensionMap::new(&[(3, "urn:ietf:params:rtp-hdrext:sdes:mid")],
+//!                             &[(1, "urn:ietf:params:rtp-hdrext:sdes:mid")]);
+//! let src = RtpHeader::parse(&packet)?;
+//! let mut send = [0u8; 1500];
+//! let out = &mut send[..packet.len()];
+//! out.copy_from_slice(&packet);
+//! let mut hdr = src;
+//! hdr.set_ssrc(out, 0x5eed);
+//! hdr.set_sequence(out, 1000);
+//! hdr.set_payload_type(out, 100);
+//! rewrite_extensions(out, &hdr, &map)?;
+//! assert_eq!(hdr.extensions(out).next(), Some(Ok((1, &[0x55][..]))));
+//! assert!(hdr.marker());
+//! # Ok::<(), dataplane::rtp::RtpError>(())
+//! ```
 #![forbid(unsafe_code)]
 
 mod ext;

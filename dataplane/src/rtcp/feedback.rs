@@ -43,7 +43,7 @@ pub(super) fn parse_psfb(fmt: u8, body: &[u8]) -> Result<RtcpPacket<'_>, RtcpErr
             media_ssrc: fb.media_ssrc,
         }),
         FMT_FIR => {
-            if fb.fci.len() % FIR_ENTRY_LEN != 0 {
+            if !fb.fci.len().is_multiple_of(FIR_ENTRY_LEN) {
                 return Err(RtcpError::Malformed);
             }
             RtcpPacket::Fir(Fir {
@@ -60,7 +60,7 @@ pub(super) fn parse_rtpfb(fmt: u8, body: &[u8]) -> Result<RtcpPacket<'_>, RtcpEr
     let fb = Feedback::parse(fmt, body)?;
     Ok(match fmt {
         FMT_NACK => {
-            if fb.fci.len() % 4 != 0 {
+            if !fb.fci.len().is_multiple_of(4) {
                 return Err(RtcpError::Malformed);
             }
             RtcpPacket::Nack(Nack {
