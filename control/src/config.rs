@@ -18,6 +18,7 @@ mod tests;
 
 pub use error::{ConfigError, ConfigWarning, WarningKind};
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::net::{IpAddr, Ipv4Addr};
@@ -147,14 +148,25 @@ impl Config {
     /// Applies the properties read from `input` over the defaults and validates the result.
     ///
     /// `file` names the source in errors and warnings; a relative `web_dir` is resolved
-    /// against its parent directory.
+    /// against its parent directory. The bytes may be UTF-8 (a BOM is skipped) or, as Java
+    /// reads properties, ISO-8859-1: input that is not valid UTF-8 is read as ISO-8859-1.
     pub fn from_properties(
         file: &Path,
-        input: impl Read,
+        mut input: impl Read,
     ) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
+        let mut bytes = Vec::new();
+        input
+            .read_to_end(&mut bytes)
+            .map_err(|source| ConfigError::Io {
+                file: file.to_path_buf(),
+                source,
+            })?;
+        let text = decode(&bytes);
         let mut cfg = Config::default();
         let mut loader = keys::Loader::new(file);
-        for line in PropertiesIter::new(input) {
+        // Only valid UTF-8 reaches the crate's decoder: it panics on a truncated sequence
+        // or an odd-length UTF-16 file at end of input (java-properties 2.0.0).
+        for line in PropertiesIter::new_with_encoding(text.as_bytes(), encoding_rs::UTF_8) {
             let line = line.map_err(|e| error::from_properties_error(file, &e))?;
             let number = line.line_number();
             if let LineContent::KVPair(key, value) = line.consume_content() {
@@ -212,7 +224,8 @@ impl Config {
                 ),
             );
         }
-        let used = usize::from(self.media_port_from)..usize::from(self.media_port_from) + self.worker_threads;
+        let used = usize::from(self.media_port_from)
+            ..usize::from(self.media_port_from) + self.worker_threads;
         if used.contains(&usize::from(self.ws_port)) {
             return invalid(
                 keys::WS_PORT,
@@ -247,5 +260,14 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// UTF-8 without its BOM when the bytes are valid UTF-8, else ISO-8859-1 (one char per byte).
+fn decode(bytes: &[u8]) -> Cow<'_, str> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect()),
     }
 }

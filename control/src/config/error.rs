@@ -120,7 +120,10 @@ impl fmt::Display for ConfigWarning {
 }
 
 /// Converts a `java-properties` error: I/O errors stay I/O errors, the rest are syntax errors.
-pub(super) fn from_properties_error(file: &Path, e: &java_properties::PropertiesError) -> ConfigError {
+pub(super) fn from_properties_error(
+    file: &Path,
+    e: &java_properties::PropertiesError,
+) -> ConfigError {
     use std::error::Error as _;
     let text = e.to_string();
     // The crate appends " (line_number = N)"; we print the line our own way.

@@ -193,7 +193,8 @@ impl Loader {
                     _ => dir,
                 });
             }
-            _ => apply_scalar(cfg, key, value).map_err(|reason| self.bad(line, key, value, reason))?,
+            _ => apply_scalar(cfg, key, value)
+                .map_err(|reason| self.bad(line, key, value, reason))?,
         }
         Ok(())
     }
