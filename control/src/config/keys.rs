@@ -1,0 +1,338 @@
+//! The keys of `flashphoner.properties`: which ones we apply, how each value is parsed, and
+//! which WCS settings we recognise but ignore. Owns the per-key rules only; file reading and
+//! cross-field checks live in the parent module.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{Config, ConfigError, ConfigWarning, VideoCodec, WarningKind, MAX_WORKER_THREADS};
+
+pub(super) const IP: &str = "ip";
+pub(super) const WS_PORT: &str = "ws.port";
+pub(super) const MEDIA_PORT_FROM: &str = "media_port_from";
+pub(super) const MEDIA_PORT_TO: &str = "media_port_to";
+pub(super) const CODECS: &str = "codecs";
+pub(super) const KEEP_ALIVE_INTERVAL: &str = "keep_alive.server_interval";
+pub(super) const KEEP_ALIVE_PROBES: &str = "keep_alive.probes";
+pub(super) const KEEP_ALIVE_ALGORITHM: &str = "keep_alive.algorithm";
+pub(super) const WORKER_THREADS: &str = "worker_threads";
+pub(super) const ICE_CONSENT_TIMEOUT: &str = "ice_consent_timeout";
+pub(super) const WEB_DIR: &str = "web_dir";
+
+/// Every key we apply, in the order the README documents them.
+const IMPLEMENTED: [&str; 10] = [
+    IP,
+    WS_PORT,
+    MEDIA_PORT_FROM,
+    MEDIA_PORT_TO,
+    CODECS,
+    KEEP_ALIVE_INTERVAL,
+    KEEP_ALIVE_PROBES,
+    WORKER_THREADS,
+    ICE_CONSENT_TIMEOUT,
+    WEB_DIR,
+];
+
+pub(super) const NOT_A_PORT: &str = "is not a port number (1-65535)";
+pub(super) const BAD_WORKER_THREADS: &str = "must be a number of threads from 1 to 256";
+pub(super) const NO_VIDEO_CODEC: &str = "names no video codec rtcdn supports (h264, vp8, vp9, av1)";
+pub(super) const ZERO_MS: &str = "must be more than 0 ms";
+pub(super) const ZERO_COUNT: &str = "must be at least 1";
+const NOT_MS: &str = "is not a number of milliseconds";
+const NOT_COUNT: &str = "is not a whole number";
+const NOT_IP: &str = "is not an IP address";
+
+/// WCS settings (exact names) that rtcdn recognises and ignores with a warning.
+const WCS_KEYS: &[&str] = &[
+    "ip_local",
+    "domain",
+    "rtp_bundle",
+    "load_balancing_enabled",
+    "ice_tcp_transport",
+    "ice_keep_alive_enabled",
+    "rtp_activity_detecting",
+    "rtp_activity_audio",
+    "rtp_activity_video",
+    "global_bandwidth_check_enabled",
+    "keep_alive_streaming_sessions_enabled",
+    "streaming_video_decoder_fast_start",
+    "enable_extended_logging",
+    "disable_streaming_proxy",
+    "client_acl_enabled",
+    "port_speed",
+    "server_ping",
+];
+
+/// Families of WCS settings (prefixes) that rtcdn recognises and ignores with a warning.
+const WCS_PREFIXES: &[&str] = &[
+    "wss.",
+    "http.",
+    "https.",
+    "rtmp",
+    "rtsp",
+    "rtmfp",
+    "keep_alive.",
+    "codecs_",
+    "cdn_",
+    "sip_",
+    "sip.",
+    "hls_",
+    "record_",
+    "stream_record",
+    "webrtc_",
+    "jitter_buffer",
+    "video_",
+    "audio_",
+    "transcoding",
+    "rest_",
+    "ws_",
+    "snapshot",
+    "mixer_",
+    "streaming_",
+    "wcs_",
+    "ice_",
+    "rtp_",
+    "rtcp_",
+    "dtls_",
+    "srtp_",
+];
+
+/// Codec names WCS accepts in `codecs` that rtcdn does not forward; listed without a warning.
+const WCS_CODECS: &[&str] = &[
+    "alaw",
+    "ulaw",
+    "pcma",
+    "pcmu",
+    "g729",
+    "g722",
+    "speex",
+    "speex16",
+    "speex32",
+    "mpeg4-generic",
+    "aac",
+    "mp3",
+    "telephone-event",
+    "flv",
+    "mpv",
+    "h265",
+    "red",
+    "ulpfec",
+    "flexfec",
+    "rtx",
+    "cn",
+    "isac",
+];
+
+/// Applies one file's key/value pairs to a [`Config`], collecting warnings and remembering
+/// which line set each implemented key (to put `file:line` on later validation errors).
+pub(super) struct Loader {
+    file: PathBuf,
+    defaults: Config,
+    lines: HashMap<&'static str, usize>,
+    warnings: Vec<ConfigWarning>,
+}
+
+impl Loader {
+    pub(super) fn new(file: &Path) -> Self {
+        Self {
+            file: file.to_path_buf(),
+            defaults: Config::default(),
+            lines: HashMap::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    fn warn(&mut self, line: usize, key: &str, kind: WarningKind) {
+        self.warnings.push(ConfigWarning {
+            file: self.file.clone(),
+            line,
+            key: key.to_string(),
+            kind,
+        });
+    }
+
+    fn bad(&self, line: usize, key: &str, value: &str, reason: &str) -> ConfigError {
+        ConfigError::BadValue {
+            file: self.file.clone(),
+            line,
+            key: key.to_string(),
+            value: value.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Applies `key = value` from `line`. Bad values of implemented keys are errors; anything
+    /// else we cannot use is a warning.
+    pub(super) fn apply(
+        &mut self,
+        cfg: &mut Config,
+        line: usize,
+        key: &str,
+        value: &str,
+    ) -> Result<(), ConfigError> {
+        let Some(key) = IMPLEMENTED.into_iter().find(|k| *k == key) else {
+            self.ignore(line, key, value);
+            return Ok(());
+        };
+        if let Some(previous_line) = self.lines.insert(key, line) {
+            self.warn(line, key, WarningKind::Duplicate { previous_line });
+        }
+        let value = value.trim();
+        if value.is_empty() {
+            self.reset(cfg, line, key);
+            return Ok(());
+        }
+        match key {
+            CODECS => cfg.video_codecs = self.codecs(line, value)?,
+            WEB_DIR => {
+                let dir = PathBuf::from(value);
+                cfg.web_dir = Some(match self.file.parent() {
+                    Some(base) if dir.is_relative() => base.join(dir),
+                    _ => dir,
+                });
+            }
+            _ => apply_scalar(cfg, key, value)
+                .map_err(|reason| self.bad(line, key, value, reason))?,
+        }
+        Ok(())
+    }
+
+    /// An implemented key with an empty value goes back to its default.
+    fn reset(&mut self, cfg: &mut Config, line: usize, key: &'static str) {
+        let d = &self.defaults;
+        match key {
+            IP => cfg.ip = d.ip,
+            WS_PORT => cfg.ws_port = d.ws_port,
+            MEDIA_PORT_FROM => cfg.media_port_from = d.media_port_from,
+            MEDIA_PORT_TO => cfg.media_port_to = d.media_port_to,
+            WORKER_THREADS => cfg.worker_threads = d.worker_threads,
+            KEEP_ALIVE_INTERVAL => cfg.keep_alive_interval = d.keep_alive_interval,
+            ICE_CONSENT_TIMEOUT => cfg.ice_consent_timeout = d.ice_consent_timeout,
+            KEEP_ALIVE_PROBES => cfg.keep_alive_probes = d.keep_alive_probes,
+            CODECS => cfg.video_codecs.clone_from(&d.video_codecs),
+            // An empty web_dir is the explicit way to say "embedded pages only".
+            WEB_DIR => {
+                cfg.web_dir = None;
+                return;
+            }
+            _ => unreachable!("every IMPLEMENTED key has an arm"),
+        }
+        self.warn(line, key, WarningKind::EmptyValue);
+    }
+
+    /// A key we do not apply: a warning that says whether it is a WCS setting or unknown.
+    fn ignore(&mut self, line: usize, key: &str, value: &str) {
+        if key == KEEP_ALIVE_ALGORITHM {
+            // HIGH_LEVEL (JSON ping/pong) is what we do; other algorithms are not implemented.
+            let value = value.trim();
+            if !value.eq_ignore_ascii_case("HIGH_LEVEL") {
+                self.warn(line, key, WarningKind::UnsupportedValue(value.to_string()));
+            }
+            return;
+        }
+        let known = WCS_KEYS.contains(&key) || WCS_PREFIXES.iter().any(|p| key.starts_with(p));
+        let kind = if known {
+            WarningKind::NotImplemented
+        } else {
+            WarningKind::Unknown
+        };
+        self.warn(line, key, kind);
+    }
+
+    /// Parses a WCS `codecs` list: the video codecs we forward, in the listed order.
+    fn codecs(&mut self, line: usize, value: &str) -> Result<Vec<VideoCodec>, ConfigError> {
+        let mut video = Vec::new();
+        let mut opus = false;
+        for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            if let Some(codec) = VideoCodec::from_name(name) {
+                if !video.contains(&codec) {
+                    video.push(codec);
+                }
+            } else if name.eq_ignore_ascii_case("opus") {
+                opus = true;
+            } else if !WCS_CODECS.iter().any(|c| c.eq_ignore_ascii_case(name)) {
+                self.warn(line, CODECS, WarningKind::UnknownCodec(name.to_string()));
+            }
+        }
+        if video.is_empty() {
+            return Err(self.bad(line, CODECS, value, NO_VIDEO_CODEC));
+        }
+        if !opus {
+            self.warn(line, CODECS, WarningKind::NoOpus);
+        }
+        Ok(video)
+    }
+
+    /// Validates the finished config; an error about a key set in the file gets its line.
+    pub(super) fn finish(self, cfg: Config) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
+        match cfg.validate() {
+            Ok(()) => Ok((cfg, self.warnings)),
+            Err(ConfigError::Invalid { key, value, reason }) => {
+                // The range check blames worker_threads, but the file may only have narrowed
+                // the range: point at whichever of the involved keys the file set.
+                let fallbacks: &[&str] = match key {
+                    WORKER_THREADS => &[MEDIA_PORT_TO, MEDIA_PORT_FROM],
+                    WS_PORT => &[MEDIA_PORT_FROM, WORKER_THREADS],
+                    MEDIA_PORT_FROM => &[MEDIA_PORT_TO],
+                    _ => &[],
+                };
+                let line = std::iter::once(&key)
+                    .chain(fallbacks)
+                    .find_map(|k| self.lines.get(k).copied());
+                Err(match line {
+                    Some(line) => self.bad(line, key, &value, &reason),
+                    None => ConfigError::Invalid { key, value, reason },
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A non-zero port number.
+fn parse_port(value: &str) -> Result<u16, &'static str> {
+    value
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or(NOT_A_PORT)
+}
+
+/// A positive number of milliseconds.
+fn parse_ms(value: &str) -> Result<Duration, &'static str> {
+    match value.parse::<u64>() {
+        Ok(0) => Err(ZERO_MS),
+        Ok(ms) => Ok(Duration::from_millis(ms)),
+        Err(_) => Err(NOT_MS),
+    }
+}
+
+/// Parses and stores one single-valued key; the error is the reason text.
+fn apply_scalar(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static str> {
+    match key {
+        IP => cfg.ip = value.parse::<IpAddr>().map_err(|_| NOT_IP)?,
+        WS_PORT => cfg.ws_port = parse_port(value)?,
+        MEDIA_PORT_FROM => cfg.media_port_from = parse_port(value)?,
+        MEDIA_PORT_TO => cfg.media_port_to = parse_port(value)?,
+        WORKER_THREADS => {
+            cfg.worker_threads = value
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_WORKER_THREADS).contains(n))
+                .ok_or(BAD_WORKER_THREADS)?;
+        }
+        KEEP_ALIVE_INTERVAL => cfg.keep_alive_interval = parse_ms(value)?,
+        ICE_CONSENT_TIMEOUT => cfg.ice_consent_timeout = parse_ms(value)?,
+        KEEP_ALIVE_PROBES => {
+            cfg.keep_alive_probes = match value.parse::<u32>() {
+                Ok(0) => return Err(ZERO_COUNT),
+                Ok(n) => n,
+                Err(_) => return Err(NOT_COUNT),
+            };
+        }
+        _ => unreachable!("apply() routes only single-valued IMPLEMENTED keys here"),
+    }
+    Ok(())
+}

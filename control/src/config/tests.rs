@@ -1,0 +1,536 @@
+//! Unit tests of configuration loading: every key, every bad value, warnings, properties
+//! syntax, and the messages an operator reads.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use super::*;
+
+fn parse(text: &str) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
+    Config::from_properties(Path::new(FILE_NAME), text.as_bytes())
+}
+
+fn ok(text: &str) -> Config {
+    let (cfg, warnings) = parse(text).expect("valid config");
+    assert_eq!(warnings, vec![], "unexpected warnings");
+    cfg
+}
+
+fn warnings(text: &str) -> Vec<(usize, String, WarningKind)> {
+    let (_, w) = parse(text).expect("valid config");
+    w.into_iter().map(|w| (w.line, w.key, w.kind)).collect()
+}
+
+/// The `(line, key, value)` of a `BadValue`, and its Display text.
+fn bad(text: &str) -> (usize, String, String, String) {
+    match parse(text) {
+        Err(e @ ConfigError::BadValue { .. }) => {
+            let shown = e.to_string();
+            let ConfigError::BadValue {
+                line, key, value, ..
+            } = e
+            else {
+                unreachable!()
+            };
+            (line, key, value, shown)
+        }
+        other => panic!("expected BadValue, got {other:?}"),
+    }
+}
+
+/// A fresh empty directory under the system temp dir.
+fn temp_dir() -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "rtcdn-config-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+#[test]
+fn defaults_run_a_single_local_node() {
+    let cfg = Config::default();
+    assert_eq!(cfg.ip, "127.0.0.1".parse::<IpAddr>().unwrap());
+    assert_eq!(cfg.ws_port, 8080);
+    assert_eq!((cfg.media_port_from, cfg.media_port_to), (31001, 32000));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(cfg.worker_threads, cores.min(MAX_WORKER_THREADS));
+    assert_eq!(cfg.video_codecs, VideoCodec::ALL.to_vec());
+    assert_eq!(cfg.keep_alive_interval, Duration::from_millis(5000));
+    assert_eq!(cfg.keep_alive_probes, 10);
+    assert_eq!(cfg.ice_consent_timeout, Duration::from_secs(30));
+    assert_eq!(cfg.web_dir, None);
+    cfg.validate().expect("defaults are valid");
+    assert_eq!(Config::load(None).unwrap(), (cfg.clone(), vec![]));
+    assert_eq!(ok(""), cfg);
+    assert_eq!(ok("# only a comment\n\n! another\n"), cfg);
+}
+
+#[test]
+fn missing_file_in_existing_dir_gives_defaults() {
+    let dir = temp_dir();
+    let (cfg, warnings) = Config::load(Some(&dir)).unwrap();
+    assert_eq!(cfg, Config::default());
+    assert!(warnings.is_empty());
+}
+
+#[test]
+fn missing_dir_is_an_io_error_naming_it() {
+    let dir = temp_dir().join("nope");
+    let err = Config::load(Some(&dir)).unwrap_err();
+    assert!(matches!(err, ConfigError::Io { .. }), "{err:?}");
+    assert!(err.to_string().contains("nope"), "{err}");
+}
+
+#[test]
+fn load_reads_the_file_in_the_dir() {
+    let dir = temp_dir();
+    std::fs::write(dir.join(FILE_NAME), "ws.port=9000\nfoo=1\n").unwrap();
+    let (cfg, warnings) = Config::load(Some(&dir)).unwrap();
+    assert_eq!(cfg.ws_port, 9000);
+    assert_eq!(warnings.len(), 1);
+    assert_eq!(warnings[0].file, dir.join(FILE_NAME));
+    assert_eq!(warnings[0].kind, WarningKind::Unknown);
+}
+
+#[test]
+fn every_key_is_applied() {
+    let dir = temp_dir();
+    let web = dir.join("www");
+    std::fs::create_dir(&web).unwrap();
+    let text = format!(
+        "ip=192.0.2.10\nws.port=9080\nmedia_port_from=40000\nmedia_port_to=40099\n\
+         worker_threads=3\ncodecs=opus,vp8,h264\nkeep_alive.server_interval=2500\n\
+         keep_alive.probes=4\nice_consent_timeout=12000\nweb_dir={}\n",
+        web.display()
+    );
+    let cfg = ok(&text);
+    assert_eq!(cfg.ip, "192.0.2.10".parse::<IpAddr>().unwrap());
+    assert_eq!(cfg.ws_port, 9080);
+    assert_eq!((cfg.media_port_from, cfg.media_port_to), (40000, 40099));
+    assert_eq!(cfg.worker_threads, 3);
+    assert_eq!(cfg.video_codecs, vec![VideoCodec::Vp8, VideoCodec::H264]);
+    assert_eq!(cfg.keep_alive_interval, Duration::from_millis(2500));
+    assert_eq!(cfg.keep_alive_probes, 4);
+    assert_eq!(cfg.ice_consent_timeout, Duration::from_millis(12000));
+    assert_eq!(cfg.web_dir, Some(web));
+}
+
+#[test]
+fn ipv6_address_is_accepted() {
+    assert_eq!(ok("ip=::1").ip, "::1".parse::<IpAddr>().unwrap());
+}
+
+#[test]
+fn relative_web_dir_is_relative_to_the_file() {
+    let dir = temp_dir();
+    std::fs::create_dir(dir.join("site")).unwrap();
+    std::fs::write(dir.join(FILE_NAME), "web_dir = site\n").unwrap();
+    let (cfg, _) = Config::load(Some(&dir)).unwrap();
+    assert_eq!(cfg.web_dir, Some(dir.join("site")));
+}
+
+#[test]
+fn empty_web_dir_means_none_without_warning() {
+    assert_eq!(ok("web_dir=\n").web_dir, None);
+}
+
+#[test]
+fn codecs_keep_order_dedup_and_ignore_case() {
+    let cfg = ok("codecs = opus , AV1,vp9, H264,av1,,vp8");
+    assert_eq!(
+        cfg.video_codecs,
+        vec![
+            VideoCodec::Av1,
+            VideoCodec::Vp9,
+            VideoCodec::H264,
+            VideoCodec::Vp8
+        ]
+    );
+}
+
+#[test]
+fn wcs_default_codec_list_is_accepted_silently() {
+    let cfg = ok(
+        "codecs=opus,alaw,ulaw,g729,speex16,g722,mpeg4-generic,telephone-event,h264,vp8,flv,mpv",
+    );
+    assert_eq!(cfg.video_codecs, vec![VideoCodec::H264, VideoCodec::Vp8]);
+}
+
+#[test]
+fn codec_warnings() {
+    assert_eq!(
+        warnings("codecs=opus,h264,h246"),
+        vec![(1, "codecs".into(), WarningKind::UnknownCodec("h246".into()))]
+    );
+    assert_eq!(
+        warnings("codecs=pcmu,vp8"),
+        vec![(1, "codecs".into(), WarningKind::NoOpus)]
+    );
+}
+
+#[test]
+fn bad_ports() {
+    let (line, key, value, shown) = bad("# c\nip=127.0.0.1\nws.port=80x0\n");
+    assert_eq!((line, key.as_str(), value.as_str()), (3, "ws.port", "80x0"));
+    assert!(
+        shown.contains("flashphoner.properties:3: ws.port: \"80x0\" is not a port number"),
+        "{shown}"
+    );
+    for text in ["ws.port=0", "ws.port=65536", "ws.port=-1", "ws.port=1.5"] {
+        assert_eq!(bad(text).1, "ws.port", "{text}");
+    }
+    assert_eq!(bad("media_port_from=70000").1, "media_port_from");
+    assert_eq!(bad("media_port_to=abc").1, "media_port_to");
+}
+
+#[test]
+fn from_above_to_is_an_error_at_the_line() {
+    let (line, key, value, shown) =
+        bad("media_port_from=33000\nworker_threads=1\nmedia_port_to=32000\n");
+    assert_eq!(
+        (line, key.as_str(), value.as_str()),
+        (1, "media_port_from", "33000")
+    );
+    assert!(shown.contains("is above media_port_to (32000)"), "{shown}");
+}
+
+#[test]
+fn range_too_small_for_workers() {
+    let (line, key, value, shown) =
+        bad("worker_threads=8\nmedia_port_from=31001\nmedia_port_to=31004\n");
+    assert_eq!(
+        (line, key.as_str(), value.as_str()),
+        (1, "worker_threads", "8")
+    );
+    assert!(shown.contains("holds only 4"), "{shown}");
+    // Only the range is in the file: the error points at it.
+    let text = format!(
+        "media_port_from=31001\nmedia_port_to=31001\n{}",
+        if Config::default().worker_threads == 1 {
+            "worker_threads=2\n"
+        } else {
+            ""
+        }
+    );
+    let (line, key, _, _) = bad(&text);
+    assert_eq!(key, "worker_threads");
+    assert!(line == 2 || line == 3, "line {line}");
+}
+
+#[test]
+fn bad_worker_threads() {
+    for v in ["0", "257", "x", "-2", "1e3"] {
+        let (_, key, value, shown) = bad(&format!("worker_threads={v}"));
+        assert_eq!((key.as_str(), value.as_str()), ("worker_threads", v));
+        assert!(shown.contains("from 1 to 256"), "{shown}");
+    }
+    let cfg = ok("worker_threads=256\nmedia_port_from=10000\nmedia_port_to=20000");
+    assert_eq!(cfg.worker_threads, 256);
+}
+
+#[test]
+fn bad_ip() {
+    for v in [
+        "1.2.3",
+        "localhost",
+        "256.1.1.1",
+        "0.0.0.0",
+        "::",
+        "224.0.0.1",
+    ] {
+        let (_, key, value, shown) = bad(&format!("ip={v}"));
+        assert_eq!((key.as_str(), value.as_str()), ("ip", v), "{shown}");
+    }
+}
+
+#[test]
+fn codecs_without_supported_video_is_an_error() {
+    let (_, key, value, shown) = bad("codecs=opus,alaw,h265,flv");
+    assert_eq!(
+        (key.as_str(), value.as_str()),
+        ("codecs", "opus,alaw,h265,flv")
+    );
+    assert!(shown.contains("names no video codec"), "{shown}");
+    assert_eq!(bad("codecs=,").1, "codecs");
+}
+
+#[test]
+fn bad_durations_and_counts() {
+    for (text, key) in [
+        (
+            "keep_alive.server_interval=5s",
+            "keep_alive.server_interval",
+        ),
+        ("keep_alive.server_interval=0", "keep_alive.server_interval"),
+        ("ice_consent_timeout=-5", "ice_consent_timeout"),
+        ("ice_consent_timeout=0", "ice_consent_timeout"),
+        ("keep_alive.probes=0", "keep_alive.probes"),
+        ("keep_alive.probes=ten", "keep_alive.probes"),
+        ("keep_alive.probes=99999999999", "keep_alive.probes"),
+    ] {
+        assert_eq!(bad(text).1, key, "{text}");
+    }
+}
+
+#[test]
+fn web_dir_must_be_a_directory() {
+    let dir = temp_dir();
+    let (line, key, _, shown) = bad(&format!(
+        "ws.port=8080\nweb_dir={}",
+        dir.join("missing").display()
+    ));
+    assert_eq!((line, key.as_str()), (2, "web_dir"));
+    assert!(shown.contains("is not a directory"), "{shown}");
+}
+
+#[test]
+fn ws_port_inside_worker_ports_is_an_error() {
+    let (line, key, _, shown) = bad("worker_threads=2\nws.port=31002\n");
+    assert_eq!((line, key.as_str()), (2, "ws.port"));
+    assert!(shown.contains("media port of worker 1"), "{shown}");
+    // Inside the range but above the ports the workers use: fine.
+    assert_eq!(ok("worker_threads=2\nws.port=31500").ws_port, 31500);
+}
+
+#[test]
+fn unknown_and_wcs_keys_warn() {
+    assert_eq!(
+        warnings("wss.port=8443\nfrobnicate=1\nload_balancing_enabled=true\nip_local=10.0.0.1"),
+        vec![
+            (1, "wss.port".into(), WarningKind::NotImplemented),
+            (2, "frobnicate".into(), WarningKind::Unknown),
+            (
+                3,
+                "load_balancing_enabled".into(),
+                WarningKind::NotImplemented
+            ),
+            (4, "ip_local".into(), WarningKind::NotImplemented),
+        ]
+    );
+    // Keys are case-sensitive, as in WCS.
+    assert_eq!(
+        warnings("WS.PORT=1"),
+        vec![(1, "WS.PORT".into(), WarningKind::Unknown)]
+    );
+}
+
+#[test]
+fn keep_alive_algorithm() {
+    assert!(warnings("keep_alive.algorithm=HIGH_LEVEL").is_empty());
+    assert_eq!(
+        warnings("keep_alive.algorithm = INTERNAL"),
+        vec![(
+            1,
+            "keep_alive.algorithm".into(),
+            WarningKind::UnsupportedValue("INTERNAL".into())
+        )]
+    );
+}
+
+#[test]
+fn duplicate_key_last_wins_with_warning() {
+    let (cfg, w) = parse("ws.port=9000\n\nws.port=9001\n").unwrap();
+    assert_eq!(cfg.ws_port, 9001);
+    assert_eq!(w.len(), 1);
+    assert_eq!(w[0].line, 3);
+    assert_eq!(w[0].kind, WarningKind::Duplicate { previous_line: 1 });
+    assert!(
+        w[0].to_string()
+            .starts_with("flashphoner.properties:3: ws.port: also set on line 1"),
+        "{}",
+        w[0]
+    );
+}
+
+#[test]
+fn empty_value_resets_to_default_with_warning() {
+    let (cfg, w) = parse("ws.port=9000\nws.port=\nip=\n").unwrap();
+    assert_eq!(cfg.ws_port, 8080);
+    assert_eq!(cfg.ip, Config::default().ip);
+    let kinds: Vec<_> = w.iter().map(|w| (w.line, w.kind.clone())).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (2, WarningKind::Duplicate { previous_line: 1 }),
+            (2, WarningKind::EmptyValue),
+            (3, WarningKind::EmptyValue),
+        ]
+    );
+}
+
+#[test]
+fn properties_syntax_separators_escapes_continuations() {
+    let text = "ws.port: 9090\n\
+                media_port_from 40000\n\
+                \t media_port_to\t=\t40010   \n\
+                ! bang comment\n\
+                codecs = opus,\\\n    vp9,\\\n    h264\n\
+                keep_alive.probes = \\u0037\n\
+                keep_alive\\.server_interval=1000\n\
+                worker_threads=2\r\n";
+    let cfg = ok(text);
+    assert_eq!(cfg.ws_port, 9090);
+    assert_eq!((cfg.media_port_from, cfg.media_port_to), (40000, 40010));
+    assert_eq!(cfg.video_codecs, vec![VideoCodec::Vp9, VideoCodec::H264]);
+    assert_eq!(cfg.keep_alive_probes, 7);
+    assert_eq!(cfg.keep_alive_interval, Duration::from_millis(1000));
+    assert_eq!(cfg.worker_threads, 2);
+}
+
+#[test]
+fn continued_value_errors_at_its_first_line() {
+    let (line, key, value, _) = bad("ip=127.0.0.1\ncodecs=opus,\\\n  alaw\n");
+    assert_eq!(
+        (line, key.as_str(), value.as_str()),
+        (2, "codecs", "opus,alaw")
+    );
+}
+
+#[test]
+fn broken_escape_is_a_syntax_error_with_line() {
+    let err = parse("ip=127.0.0.1\nws.port=\\u12G4\n").unwrap_err();
+    assert!(
+        matches!(err, ConfigError::Syntax { line: Some(2), .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().starts_with("flashphoner.properties:2: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn garbage_input_never_panics() {
+    let inputs: [&[u8]; 8] = [
+        b"\xff\xfe\x00garbage=\x00\x01",
+        b"\xEF\xBB\xBFws.port=1\xE2\x82",
+        b"\xfe\xff\x00a",
+        b"=\n:\n \\\n",
+        b"\\",
+        b"ws.port=\\",
+        b"\\u",
+        b"key\\u00",
+    ];
+    for input in inputs {
+        let _ = Config::from_properties(Path::new(FILE_NAME), input);
+    }
+}
+
+#[test]
+fn utf8_bom_and_latin1_files() {
+    let (cfg, w) = Config::from_properties(
+        Path::new(FILE_NAME),
+        &b"\xEF\xBB\xBFws.port=9001\ncaf\xC3\xA9=1\n"[..],
+    )
+    .unwrap();
+    assert_eq!(cfg.ws_port, 9001);
+    assert_eq!(w[0].key, "caf\u{e9}");
+    let (_, w) =
+        Config::from_properties(Path::new(FILE_NAME), &b"caf\xE9=1\nws.port=9002\n"[..]).unwrap();
+    assert_eq!(w[0].key, "caf\u{e9}");
+}
+
+#[test]
+fn operators_wcs_file_only_warns() {
+    let text = r"# Flashphoner Web Call Server settings
+ip = 127.0.0.1
+ip_local = 127.0.0.1
+domain =
+http.port=8081
+https.port=8444
+ws.port=8080
+wss.port=8443
+rtmp.port=1935
+rtsp.port=554
+media_port_from=31001
+media_port_to=32000
+codecs=opus,alaw,ulaw,g729,speex16,g722,mpeg4-generic,telephone-event,h264,vp8,flv,mpv
+codecs_exclude_sip=mpeg4-generic,flv,mpv
+codecs_exclude_streaming=flv,telephone-event
+rtp_bundle=true
+keep_alive.algorithm=HIGH_LEVEL
+keep_alive.server_interval=5000
+keep_alive.probes=10
+keep_alive.peer_interval=2000
+stream_record_policy_template={streamName}
+record_formats=mp4
+hls_auto_start=false
+cdn_enabled=false
+cdn_role=origin
+rtp_activity_detecting=true,30
+ice_tcp_transport=false
+load_balancing_enabled=false
+webrtc_cc_min_bitrate=100000
+sip_add_contact_id=true
+global_bandwidth_check_enabled=false
+";
+    let (cfg, w) = parse(text).unwrap();
+    assert_eq!(cfg.ws_port, 8080);
+    assert_eq!(cfg.video_codecs, vec![VideoCodec::H264, VideoCodec::Vp8]);
+    assert_eq!(w.len(), 22, "{w:#?}");
+    assert!(
+        w.iter().all(|w| w.kind == WarningKind::NotImplemented),
+        "{w:#?}"
+    );
+    let first = w[0].to_string();
+    assert_eq!(
+        first,
+        "flashphoner.properties:3: ip_local: WCS setting not implemented by rtcdn; ignored"
+    );
+}
+
+#[test]
+fn validate_reports_overrides_without_a_file() {
+    let invalid = |cfg: Config| match cfg.validate() {
+        Err(ConfigError::Invalid { key, .. }) => key,
+        other => panic!("expected Invalid, got {other:?}"),
+    };
+    let d = Config::default;
+    let err = Config {
+        worker_threads: 0,
+        ..d()
+    }
+    .validate()
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "worker_threads: \"0\" must be a number of threads from 1 to 256"
+    );
+    assert_eq!(invalid(Config { ws_port: 0, ..d() }), "ws.port");
+    let codecs = Config {
+        video_codecs: vec![],
+        ..d()
+    };
+    assert_eq!(invalid(codecs), "codecs");
+    let probes = Config {
+        keep_alive_probes: 0,
+        ..d()
+    };
+    assert_eq!(invalid(probes), "keep_alive.probes");
+    let consent = Config {
+        ice_consent_timeout: Duration::ZERO,
+        ..d()
+    };
+    assert_eq!(invalid(consent), "ice_consent_timeout");
+    let ip = Config {
+        ip: "0.0.0.0".parse().unwrap(),
+        ..d()
+    };
+    assert_eq!(invalid(ip), "ip");
+}
+
+#[test]
+fn video_codec_names() {
+    for c in VideoCodec::ALL {
+        assert_eq!(VideoCodec::from_name(c.sdp_name()), Some(c));
+        assert_eq!(VideoCodec::from_name(&c.sdp_name().to_lowercase()), Some(c));
+    }
+    assert_eq!(VideoCodec::from_name("opus"), None);
+}
