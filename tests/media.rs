@@ -25,7 +25,13 @@ struct Joined {
     _wcs: WcsClient,
 }
 
-fn join(server: &ServerProcess, name: &str, spec: &OfferSpec, cert: &DtlsCertificate, publish: bool) -> Joined {
+fn join(
+    server: &ServerProcess,
+    name: &str,
+    spec: &OfferSpec,
+    cert: &DtlsCertificate,
+    publish: bool,
+) -> Joined {
     let mut wcs = WcsClient::connect(&server.ws_url());
     wcs.create_session();
     let offer = build_offer(spec);
@@ -56,14 +62,24 @@ fn join(server: &ServerProcess, name: &str, spec: &OfferSpec, cert: &DtlsCertifi
 
 /// A play offer whose payload types and extension ids all differ from the publisher's.
 fn play_spec(i: usize, cert: &DtlsCertificate) -> OfferSpec {
-    let mut spec = OfferSpec::play(&format!("sub{i}ufrg"), &format!("sub{i}-password-0123456789"), cert.fingerprint());
+    let mut spec = OfferSpec::play(
+        &format!("sub{i}ufrg"),
+        &format!("sub{i}-password-0123456789"),
+        cert.fingerprint(),
+    );
     let audio = spec.audio.as_mut().unwrap();
     audio.codecs = vec![Codec::opus(109)];
-    audio.extensions = vec![(7, "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time".into())];
+    audio.extensions = vec![(
+        7,
+        "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time".into(),
+    )];
     let video = spec.video.as_mut().unwrap();
-    video.codecs = vec![Codec::h264(102, "42e01f", 1), Codec::vp8(100 + i as u8)];
+    video.codecs = vec![Codec::h264(125, "42e01f", 1), Codec::vp8(100 + i as u8)];
     video.extensions = vec![
-        (9, "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time".into()),
+        (
+            9,
+            "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time".into(),
+        ),
         (4, "urn:ietf:params:rtp-hdrext:sdes:mid".into()),
     ];
     spec
@@ -90,7 +106,11 @@ fn parse_rtp(p: &[u8]) -> (u8, u16, u32, Vec<(u8, Vec<u8>)>, Vec<u8>) {
     let mut off = 12 + 4 * cc;
     let mut ext = Vec::new();
     if p[0] & 0x10 != 0 {
-        assert_eq!(&p[off..off + 2], &[0xBE, 0xDE], "one-byte extension profile");
+        assert_eq!(
+            &p[off..off + 2],
+            &[0xBE, 0xDE],
+            "one-byte extension profile"
+        );
         let words = usize::from(u16::from_be_bytes([p[off + 2], p[off + 3]]));
         let block = &p[off + 4..off + 4 + 4 * words];
         let mut i = 0;
@@ -110,7 +130,13 @@ fn parse_rtp(p: &[u8]) -> (u8, u16, u32, Vec<(u8, Vec<u8>)>, Vec<u8>) {
         off += 4 + 4 * words;
     }
     let ssrc = u32::from_be_bytes([p[8], p[9], p[10], p[11]]);
-    (p[1] & 0x7f, u16::from_be_bytes([p[2], p[3]]), ssrc, ext, p[off..].to_vec())
+    (
+        p[1] & 0x7f,
+        u16::from_be_bytes([p[2], p[3]]),
+        ssrc,
+        ext,
+        p[off..].to_vec(),
+    )
 }
 
 /// RTCP packets of a compound: (packet type, fmt/count, body words after the header).
@@ -130,9 +156,9 @@ fn rtcp_packets(p: &[u8]) -> Vec<(u8, u8, Vec<u8>)> {
 
 fn has_pli_for(peer: &MediaPeer, media_ssrc: u32) -> bool {
     peer.rtcp.iter().any(|c| {
-        rtcp_packets(c)
-            .iter()
-            .any(|(pt, fmt, body)| *pt == 206 && *fmt == 1 && body.len() >= 8 && body[4..8] == media_ssrc.to_be_bytes())
+        rtcp_packets(c).iter().any(|(pt, fmt, body)| {
+            *pt == 206 && *fmt == 1 && body.len() >= 8 && body[4..8] == media_ssrc.to_be_bytes()
+        })
     })
 }
 
@@ -158,7 +184,11 @@ fn publisher_to_three_subscribers_on_three_workers() {
     ports.push(publisher.answer.candidates[0].port());
     ports.sort_unstable();
     ports.dedup();
-    assert_eq!(ports.len(), 4, "publisher and subscribers should use 4 different workers");
+    assert_eq!(
+        ports.len(),
+        4,
+        "publisher and subscribers should use 4 different workers"
+    );
 
     {
         let mut all: Vec<&mut MediaPeer> = std::iter::once(&mut publisher.peer)
@@ -167,7 +197,13 @@ fn publisher_to_three_subscribers_on_three_workers() {
         let connected = pump_until(&mut all, Duration::from_secs(10), |ps| {
             ps.iter().all(|p| p.conn.is_connected())
         });
-        assert!(connected, "ICE+DTLS did not complete for all peers: {:?}", all.iter().map(|p| (p.conn.is_connected(), p.failed)).collect::<Vec<_>>());
+        assert!(
+            connected,
+            "ICE+DTLS did not complete for all peers: {:?}",
+            all.iter()
+                .map(|p| (p.conn.is_connected(), p.failed))
+                .collect::<Vec<_>>()
+        );
     }
 
     // The subscribers' negotiated payload types and SSRCs.
@@ -175,9 +211,22 @@ fn publisher_to_three_subscribers_on_three_workers() {
         .iter()
         .map(|s| {
             let a = s.answer.audio.as_ref().expect("audio answered");
-            let v = s.answer.video.as_ref().expect("video answered");
-            assert_eq!(v.codec.name.to_ascii_uppercase(), "VP8", "player gets the publisher's codec");
-            (a.codec.payload_type, a.ssrc.expect("audio ssrc"), v.codec.payload_type, v.ssrc.expect("video ssrc"))
+            let v = s
+                .answer
+                .video
+                .as_ref()
+                .unwrap_or_else(|| panic!("video answered:\n{:?}", s.answer));
+            assert_eq!(
+                v.codec.name.to_ascii_uppercase(),
+                "VP8",
+                "player gets the publisher's codec"
+            );
+            (
+                a.codec.payload_type,
+                a.ssrc.expect("audio ssrc"),
+                v.codec.payload_type,
+                v.ssrc.expect("video ssrc"),
+            )
         })
         .collect();
     for (i, e) in expect.iter().enumerate() {
@@ -189,10 +238,28 @@ fn publisher_to_three_subscribers_on_three_workers() {
     let mut sent_video = Vec::new();
     let mut sent_audio = Vec::new();
     for n in 0..100u16 {
-        let mut vp8 = if n == 0 { vec![0x10, 0x00, 0x9d, 0x01, 0x2a] } else { vec![0x00, 0x01] };
+        let mut vp8 = if n == 0 {
+            vec![0x10, 0x00, 0x9d, 0x01, 0x2a]
+        } else {
+            vec![0x00, 0x01]
+        };
         vp8.extend_from_slice(format!("video-{n}-payload").as_bytes());
-        let v = rtp_packet(96, 1000 + n, 9000 * u32::from(n / 3), VIDEO_SSRC, n % 3 == 2, &vp8);
-        let a = rtp_packet(111, 5000 + n, 960 * u32::from(n), AUDIO_SSRC, false, format!("audio-{n}").as_bytes());
+        let v = rtp_packet(
+            96,
+            1000 + n,
+            9000 * u32::from(n / 3),
+            VIDEO_SSRC,
+            n % 3 == 2,
+            &vp8,
+        );
+        let a = rtp_packet(
+            111,
+            5000 + n,
+            960 * u32::from(n),
+            AUDIO_SSRC,
+            false,
+            format!("audio-{n}").as_bytes(),
+        );
         publisher.peer.send_rtp(&v);
         publisher.peer.send_rtp(&a);
         sent_video.push((1000 + n, vp8));
@@ -205,8 +272,14 @@ fn publisher_to_three_subscribers_on_three_workers() {
     }
     {
         let mut all: Vec<&mut MediaPeer> = subs.iter_mut().map(|s| &mut s.peer).collect();
-        let got_all = pump_until(&mut all, Duration::from_secs(5), |ps| ps.iter().all(|p| p.rtp.len() >= 200));
-        assert!(got_all, "received: {:?}", all.iter().map(|p| p.rtp.len()).collect::<Vec<_>>());
+        let got_all = pump_until(&mut all, Duration::from_secs(5), |ps| {
+            ps.iter().all(|p| p.rtp.len() >= 200)
+        });
+        assert!(
+            got_all,
+            "received: {:?}",
+            all.iter().map(|p| p.rtp.len()).collect::<Vec<_>>()
+        );
     }
 
     for (i, sub) in subs.iter().enumerate() {
@@ -228,8 +301,14 @@ fn publisher_to_three_subscribers_on_three_workers() {
                 panic!("subscriber {i} got unexpected payload type {pt}");
             }
         }
-        assert_eq!(video, sent_video, "subscriber {i}: every video packet, byte-exact, in order");
-        assert_eq!(audio, sent_audio, "subscriber {i}: every audio packet, byte-exact, in order");
+        assert_eq!(
+            video, sent_video,
+            "subscriber {i}: every video packet, byte-exact, in order"
+        );
+        assert_eq!(
+            audio, sent_audio,
+            "subscriber {i}: every audio packet, byte-exact, in order"
+        );
     }
 
     // Keyframe requests: let the join-time requests settle, check that none arrives on its
@@ -243,7 +322,10 @@ fn publisher_to_three_subscribers_on_three_workers() {
     settle(&mut publisher, &mut subs, Duration::from_millis(2500));
     publisher.peer.rtcp.clear();
     settle(&mut publisher, &mut subs, Duration::from_millis(1200));
-    assert!(!has_pli_for(&publisher.peer, VIDEO_SSRC), "no PLI without a request");
+    assert!(
+        !has_pli_for(&publisher.peer, VIDEO_SSRC),
+        "no PLI without a request"
+    );
 
     let sub_video_ssrc = expect[1].3;
     let mut pli = vec![0x81, 206, 0, 2];
@@ -254,7 +336,9 @@ fn publisher_to_three_subscribers_on_three_workers() {
         let mut all: Vec<&mut MediaPeer> = std::iter::once(&mut publisher.peer)
             .chain(subs.iter_mut().map(|s| &mut s.peer))
             .collect();
-        let got = pump_until(&mut all, Duration::from_secs(3), |ps| has_pli_for(ps[0], VIDEO_SSRC));
+        let got = pump_until(&mut all, Duration::from_secs(3), |ps| {
+            has_pli_for(ps[0], VIDEO_SSRC)
+        });
         assert!(got, "the subscriber's PLI did not reach the publisher");
     }
 
@@ -274,10 +358,16 @@ fn publisher_to_three_subscribers_on_three_workers() {
         ps.iter().enumerate().all(|(i, p)| {
             p.rtcp.iter().any(|c| {
                 rtcp_packets(c).iter().any(|(pt, _, body)| {
-                    *pt == 200 && body.len() >= 24 && body[..4] == expect[i].3.to_be_bytes() && body[4..12] == 0x0102_0304_0506_0708u64.to_be_bytes()
+                    *pt == 200
+                        && body.len() >= 24
+                        && body[..4] == expect[i].3.to_be_bytes()
+                        && body[4..12] == 0x0102_0304_0506_0708u64.to_be_bytes()
                 })
             })
         })
     });
-    assert!(got_sr, "sender report was not forwarded to every subscriber");
+    assert!(
+        got_sr,
+        "sender report was not forwarded to every subscriber"
+    );
 }

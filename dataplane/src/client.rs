@@ -141,7 +141,8 @@ impl ClientConnection {
             PacketClass::Dtls => {
                 let res = self.dtls.handle_input(now, from, buf);
                 self.drain(now);
-                res.map(|_| ClientInput::None).map_err(|_| ClientError::Dtls)
+                res.map(|_| ClientInput::None)
+                    .map_err(|_| ClientError::Dtls)
             }
             PacketClass::Rtp => {
                 let srtp = self.srtp.as_mut().ok_or(ClientError::NotReady)?;

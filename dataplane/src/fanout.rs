@@ -20,7 +20,10 @@ use crate::api::{MediaKind, StreamId, WorkerId};
 /// the ids it negotiated. Transport-level extensions (mid, transport-cc) are not forwarded.
 pub const CANONICAL_EXTENSIONS: &[(u8, &str)] = &[
     (1, "urn:ietf:params:rtp-hdrext:ssrc-audio-level"),
-    (2, "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"),
+    (
+        2,
+        "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
+    ),
     (3, "urn:ietf:params:rtp-hdrext:toffset"),
     (4, "urn:3gpp:video-orientation"),
 ];

@@ -7,17 +7,17 @@
 //! and never blocks them.
 
 pub mod api;
+pub mod client;
+pub mod connection;
 pub mod demux;
 pub mod dtls;
+pub mod fanout;
 pub mod ice;
+pub mod publisher;
 pub mod rtcp;
 pub mod rtp;
 pub mod srtp;
 pub mod stun;
-pub mod client;
-pub mod connection;
-pub mod fanout;
-pub mod publisher;
 pub mod subscriber;
 mod worker;
 
@@ -114,13 +114,15 @@ pub fn start(cfg: &DataplaneConfig, events: SharedEventSink) -> Result<Dataplane
         let port = if cfg.port_from == 0 {
             0
         } else {
-            u16::try_from(usize::from(cfg.port_from) + i).map_err(|_| DataplaneError::PortRange(i))?
+            u16::try_from(usize::from(cfg.port_from) + i)
+                .map_err(|_| DataplaneError::PortRange(i))?
         };
         let addr = SocketAddr::new(cfg.ip, port);
         let socket = mio::net::UdpSocket::bind(addr)
             .map_err(|source| DataplaneError::Bind { addr, source })?;
         let poll = mio::Poll::new().map_err(DataplaneError::Poll)?;
-        let waker = mio::Waker::new(poll.registry(), worker::WAKER).map_err(DataplaneError::Poll)?;
+        let waker =
+            mio::Waker::new(poll.registry(), worker::WAKER).map_err(DataplaneError::Poll)?;
         wakers.push(Arc::new(waker));
         polls.push(poll);
         sockets.push(socket);
@@ -142,12 +144,10 @@ pub fn start(cfg: &DataplaneConfig, events: SharedEventSink) -> Result<Dataplane
     let mut threads = Vec::with_capacity(n);
     for (i, (poll, socket)) in polls.into_iter().zip(sockets).enumerate() {
         let id = WorkerId(i);
-        let addr = socket
-            .local_addr()
-            .map_err(|source| DataplaneError::Bind {
-                addr: SocketAddr::new(cfg.ip, 0),
-                source,
-            })?;
+        let addr = socket.local_addr().map_err(|source| DataplaneError::Bind {
+            addr: SocketAddr::new(cfg.ip, 0),
+            source,
+        })?;
         let (tx, rx) = crossbeam_channel::unbounded();
         handles.push(WorkerHandle::new(id, addr, tx, wakers[i].clone()));
         let w = worker::Worker::new(

@@ -203,7 +203,11 @@ impl Publisher {
 }
 
 fn rx_track(t: &TrackSpec) -> RxTrack {
-    let from: Vec<(u8, &str)> = t.extensions.iter().map(|(id, u)| (*id, u.as_str())).collect();
+    let from: Vec<(u8, &str)> = t
+        .extensions
+        .iter()
+        .map(|(id, u)| (*id, u.as_str()))
+        .collect();
     RxTrack {
         kind: t.kind,
         payload_type: t.payload_type,

@@ -63,11 +63,11 @@ impl Subscriber {
         }
         scratch.clear();
         scratch.extend_from_slice(packet);
-        let Ok(hdr) = RtpHeader::parse(scratch) else {
+        let Ok(mut hdr) = RtpHeader::parse(scratch) else {
             return false;
         };
-        rtp::set_payload_type(scratch, track.payload_type);
-        rtp::set_ssrc(scratch, track.ssrc);
+        hdr.set_payload_type(scratch, track.payload_type);
+        hdr.set_ssrc(scratch, track.ssrc);
         if rtp::rewrite_extensions(scratch, &hdr, &track.extensions).is_err() {
             return false;
         }
@@ -96,7 +96,11 @@ impl Subscriber {
 }
 
 fn tx_track(t: &TrackSpec) -> Option<TxTrack> {
-    let to: Vec<(u8, &str)> = t.extensions.iter().map(|(id, u)| (*id, u.as_str())).collect();
+    let to: Vec<(u8, &str)> = t
+        .extensions
+        .iter()
+        .map(|(id, u)| (*id, u.as_str()))
+        .collect();
     Some(TxTrack {
         kind: t.kind,
         payload_type: t.payload_type,

@@ -19,7 +19,9 @@ use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use crate::api::{CloseReason, Command, Event, PeerId, PeerRole, PeerSpec, SharedEventSink, StreamId, WorkerId};
+use crate::api::{
+    CloseReason, Command, Event, PeerId, PeerRole, PeerSpec, SharedEventSink, StreamId, WorkerId,
+};
 use crate::connection::{Connection, ConnectionEvent};
 use crate::demux::{classify, PacketClass};
 use crate::dtls::DtlsCertificate;
@@ -92,6 +94,13 @@ impl Io {
     fn send(&mut self, dst: SocketAddr, bytes: &[u8]) {
         if self.socket.send_to(bytes, dst).is_err() {
             // UDP: a full socket buffer or an unreachable peer loses this datagram only.
+            self.stats.send_errors += 1;
+        }
+    }
+
+    /// Sends the first `len` bytes of the `out` buffer.
+    fn send_out(&mut self, dst: SocketAddr, len: usize) {
+        if self.socket.send_to(&self.out[..len], dst).is_err() {
             self.stats.send_errors += 1;
         }
     }
@@ -495,7 +504,9 @@ impl Worker {
         };
         let stream = spec.stream();
         let role = match spec.role {
-            PeerRole::Publisher { .. } => Role::Publisher(Publisher::new(&spec, rand::random(), now)),
+            PeerRole::Publisher { .. } => {
+                Role::Publisher(Publisher::new(&spec, rand::random(), now))
+            }
             PeerRole::Subscriber { source, .. } => Role::Subscriber {
                 sub: Subscriber::new(&spec),
                 source,
@@ -555,8 +566,7 @@ impl Worker {
             return;
         };
         while let Some(t) = peer.conn.poll_transmit(&mut self.io.out[..]) {
-            let io = &mut self.io;
-            io.send(t.dst, &io.out[..t.len]);
+            self.io.send_out(t.dst, t.len);
         }
         let mut failed = None;
         let mut connected = false;

@@ -31,7 +31,8 @@ impl MediaPeer {
     ) -> Self {
         let socket = UdpSocket::bind("127.0.0.1:0").expect("bind test socket");
         socket.set_nonblocking(true).expect("nonblocking");
-        let conn = ClientConnection::new(local, remote, cert, profiles, Instant::now()).expect("client DTLS session");
+        let conn = ClientConnection::new(local, remote, cert, profiles, Instant::now())
+            .expect("client DTLS session");
         Self {
             socket,
             conn,

@@ -10,6 +10,8 @@
 // Each integration-test crate includes this module and uses a different subset of it.
 #![allow(dead_code)]
 
+pub mod media;
+
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};

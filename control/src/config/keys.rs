@@ -36,6 +36,7 @@ const IMPLEMENTED: [&str; 10] = [
 ];
 
 pub(super) const NOT_A_PORT: &str = "is not a port number (1-65535)";
+pub(super) const NOT_A_PORT_OR_ANY: &str = "is not a port number (1-65535, or 0 for any free port)";
 pub(super) const BAD_WORKER_THREADS: &str = "must be a number of threads from 1 to 256";
 pub(super) const NO_VIDEO_CODEC: &str = "names no video codec rtcdn supports (h264, vp8, vp9, av1)";
 pub(super) const ZERO_MS: &str = "must be more than 0 ms";
@@ -300,6 +301,11 @@ fn parse_port(value: &str) -> Result<u16, &'static str> {
         .ok_or(NOT_A_PORT)
 }
 
+/// A port number, or 0 for "let the OS pick".
+fn parse_port_or_any(value: &str) -> Result<u16, &'static str> {
+    value.parse::<u16>().map_err(|_| NOT_A_PORT_OR_ANY)
+}
+
 /// A positive number of milliseconds.
 fn parse_ms(value: &str) -> Result<Duration, &'static str> {
     match value.parse::<u64>() {
@@ -313,8 +319,8 @@ fn parse_ms(value: &str) -> Result<Duration, &'static str> {
 fn apply_scalar(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static str> {
     match key {
         IP => cfg.ip = value.parse::<IpAddr>().map_err(|_| NOT_IP)?,
-        WS_PORT => cfg.ws_port = parse_port(value)?,
-        MEDIA_PORT_FROM => cfg.media_port_from = parse_port(value)?,
+        WS_PORT => cfg.ws_port = parse_port_or_any(value)?,
+        MEDIA_PORT_FROM => cfg.media_port_from = parse_port_or_any(value)?,
         MEDIA_PORT_TO => cfg.media_port_to = parse_port(value)?,
         WORKER_THREADS => {
             cfg.worker_threads = value

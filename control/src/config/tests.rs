@@ -183,7 +183,23 @@ fn bad_ports() {
         shown.contains("flashphoner.properties:3: ws.port: \"80x0\" is not a port number"),
         "{shown}"
     );
-    for text in ["ws.port=0", "ws.port=65536", "ws.port=-1", "ws.port=1.5"] {
+    for text in [
+        "ws.port=65536",
+        "ws.port=-1",
+        "ws.port=1.5",
+        "media_port_to=0",
+    ] {
+        let key = text.split('=').next().unwrap();
+        assert_eq!(bad(text).1, key, "{text}");
+    }
+    // 0 asks the OS for a free port (tests, several nodes on one machine).
+    let (cfg, _) = load_str(
+        "ws.port=0
+media_port_from=0
+",
+    );
+    assert_eq!((cfg.ws_port, cfg.media_port_from), (0, 0));
+    for text in ["ws.port=x"] {
         assert_eq!(bad(text).1, "ws.port", "{text}");
     }
     assert_eq!(bad("media_port_from=70000").1, "media_port_from");
@@ -503,7 +519,20 @@ fn validate_reports_overrides_without_a_file() {
         err.to_string(),
         "worker_threads: \"0\" must be a number of threads from 1 to 256"
     );
-    assert_eq!(invalid(Config { ws_port: 0, ..d() }), "ws.port");
+    assert_eq!(
+        invalid(Config {
+            media_port_to: 0,
+            ..d()
+        }),
+        "media_port_to"
+    );
+    assert_eq!(
+        invalid(Config {
+            ws_port: 31002,
+            ..d()
+        }),
+        "ws.port"
+    );
     let codecs = Config {
         video_codecs: vec![],
         ..d()

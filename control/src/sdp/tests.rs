@@ -611,7 +611,7 @@ fn unknown_lines_and_candidates_are_tolerated() {
     assert_eq!(parsed.sections[0].candidates.len(), 1);
     assert_eq!(
         parsed.sections[0].candidates[0].addr,
-        "203.0.113.1:5000".parse().unwrap()
+        "203.0.113.1:5000".parse::<std::net::SocketAddr>().unwrap()
     );
     let bad = chrome_publish().replace(
         "a=rtcp-rsize\r\n",

@@ -184,7 +184,14 @@ fn play_with_no_common_codecs_fails() {
     let (a, b) = (h.open(), h.open());
     h.publish(a, "pub", "cam");
     h.commands(0);
-    let out = h.play_with(b, "p", "cam", &play_offer("a=rtpmap:98 VP9/90000\r\n"));
+    // Neither the publisher's Opus nor its video codec is offered: nothing can be played.
+    let offer = play_offer("a=rtpmap:98 VP9/90000\r\n")
+        .replace("SAVPF 111 0\r\n", "SAVPF 0\r\n")
+        .replace(
+            "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n",
+            "",
+        );
+    let out = h.play_with(b, "p", "cam", &offer);
     assert_eq!(only_status(&out, b), failed("No common codecs"));
     assert!(h.commands(0).is_empty());
     assert_eq!(h.hub.stats().peers, 1);
