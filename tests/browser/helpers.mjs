@@ -19,13 +19,13 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '..', '..');
 
 /** Where scripts/test.sh installs the npm packages of tests/browser/package.json. */
-export const cacheDir = process.env.RTCDN_BROWSER_CACHE || path.join(repoRoot, '.cache', 'browser');
+export const cacheDir = path.resolve(process.env.RTCDN_BROWSER_CACHE || path.join(repoRoot, '.cache', 'browser'));
 
 const requireFromCache = createRequire(path.join(cacheDir, 'node_modules', 'noop.js'));
 
 /** The server binary: $RTCDN_BIN or target/debug/rtcdn (honouring $CARGO_TARGET_DIR). */
 export const serverBin =
-  process.env.RTCDN_BIN ||
+  (process.env.RTCDN_BIN && path.resolve(process.env.RTCDN_BIN)) ||
   path.join(process.env.CARGO_TARGET_DIR || path.join(repoRoot, 'target'), 'debug', 'rtcdn');
 
 /** The Chromium binary (Debian package). */
