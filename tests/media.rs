@@ -7,58 +7,15 @@ mod common;
 
 use std::time::Duration;
 
-use common::media::{pump_until, MediaPeer};
-use common::{ServerProcess, WcsClient};
-use control::sdp::{build_offer, parse_answer, Answer, Codec, OfferSpec};
-use dataplane::client::{LocalParams, RemoteParams};
+use common::media::{
+    join, parse_rtp, pump_until, rtcp_packets, rtp_packet, Joined, MediaPeer, PlainRtp,
+};
+use common::ServerProcess;
+use control::sdp::{Codec, OfferSpec};
 use dataplane::dtls::DtlsCertificate;
-use dataplane::srtp::SrtpProfile;
 
 const AUDIO_SSRC: u32 = 0x1111_1111;
 const VIDEO_SSRC: u32 = 0x2222_2222;
-const PUB_ABS_SEND_TIME_ID: u8 = 2;
-const PUB_MID_ID: u8 = 4;
-
-struct Joined {
-    peer: MediaPeer,
-    answer: Answer,
-    _wcs: WcsClient,
-}
-
-fn join(
-    server: &ServerProcess,
-    name: &str,
-    spec: &OfferSpec,
-    cert: &DtlsCertificate,
-    publish: bool,
-) -> Joined {
-    let mut wcs = WcsClient::connect(&server.ws_url());
-    wcs.create_session();
-    let offer = build_offer(spec);
-    let negotiated = if publish {
-        wcs.publish(name, &offer)
-    } else {
-        wcs.play(name, &offer)
-    }
-    .unwrap_or_else(|info| panic!("publish/play of {name} failed: {info}"));
-    let answer = parse_answer(&negotiated.answer_sdp).expect("server answer parses");
-    let remote = RemoteParams {
-        ufrag: answer.ufrag.clone(),
-        pwd: answer.pwd.clone(),
-        fingerprint: answer.fingerprint.clone(),
-        candidate: *answer.candidates.first().expect("answer has a candidate"),
-    };
-    let local = LocalParams {
-        ufrag: spec.ufrag.clone(),
-        pwd: spec.pwd.clone(),
-    };
-    let peer = MediaPeer::new(&local, &remote, cert, &SrtpProfile::ALL);
-    Joined {
-        peer,
-        answer,
-        _wcs: wcs,
-    }
-}
 
 /// A play offer whose payload types and extension ids all differ from the publisher's.
 fn play_spec(i: usize, cert: &DtlsCertificate) -> OfferSpec {
@@ -83,75 +40,6 @@ fn play_spec(i: usize, cert: &DtlsCertificate) -> OfferSpec {
         (4, "urn:ietf:params:rtp-hdrext:sdes:mid".into()),
     ];
     spec
-}
-
-/// RTP with a one-byte header extension block (abs-send-time and mid) and `payload`.
-fn rtp_packet(pt: u8, seq: u16, ts: u32, ssrc: u32, marker: bool, payload: &[u8]) -> Vec<u8> {
-    let mut p = vec![0x90, pt | if marker { 0x80 } else { 0 }];
-    p.extend_from_slice(&seq.to_be_bytes());
-    p.extend_from_slice(&ts.to_be_bytes());
-    p.extend_from_slice(&ssrc.to_be_bytes());
-    // 0xBEDE, 2 words: abs-send-time (3 bytes), mid "1" (1 byte), padding to 8 bytes.
-    p.extend_from_slice(&[0xBE, 0xDE, 0, 2]);
-    p.extend_from_slice(&[PUB_ABS_SEND_TIME_ID << 4 | 2, 0x12, 0x34, 0x56]);
-    p.extend_from_slice(&[PUB_MID_ID << 4, b'1', 0, 0]);
-    p.extend_from_slice(payload);
-    p
-}
-
-/// Fields of a plain RTP packet: (pt, seq, ssrc, extension elements (id, data), payload).
-fn parse_rtp(p: &[u8]) -> (u8, u16, u32, Vec<(u8, Vec<u8>)>, Vec<u8>) {
-    assert!(p.len() >= 12 && p[0] >> 6 == 2, "not RTP: {p:02x?}");
-    let cc = usize::from(p[0] & 0x0f);
-    let mut off = 12 + 4 * cc;
-    let mut ext = Vec::new();
-    if p[0] & 0x10 != 0 {
-        assert_eq!(
-            &p[off..off + 2],
-            &[0xBE, 0xDE],
-            "one-byte extension profile"
-        );
-        let words = usize::from(u16::from_be_bytes([p[off + 2], p[off + 3]]));
-        let block = &p[off + 4..off + 4 + 4 * words];
-        let mut i = 0;
-        while i < block.len() {
-            let b = block[i];
-            if b == 0 {
-                i += 1;
-                continue;
-            }
-            let (id, len) = (b >> 4, usize::from(b & 0x0f) + 1);
-            if id == 15 {
-                break;
-            }
-            ext.push((id, block[i + 1..i + 1 + len].to_vec()));
-            i += 1 + len;
-        }
-        off += 4 + 4 * words;
-    }
-    let ssrc = u32::from_be_bytes([p[8], p[9], p[10], p[11]]);
-    (
-        p[1] & 0x7f,
-        u16::from_be_bytes([p[2], p[3]]),
-        ssrc,
-        ext,
-        p[off..].to_vec(),
-    )
-}
-
-/// RTCP packets of a compound: (packet type, fmt/count, body words after the header).
-fn rtcp_packets(p: &[u8]) -> Vec<(u8, u8, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut off = 0;
-    while off + 4 <= p.len() {
-        let len = 4 * (usize::from(u16::from_be_bytes([p[off + 2], p[off + 3]])) + 1);
-        if off + len > p.len() {
-            break;
-        }
-        out.push((p[off + 1], p[off] & 0x1f, p[off + 4..off + len].to_vec()));
-        off += len;
-    }
-    out
 }
 
 fn has_pli_for(peer: &MediaPeer, media_ssrc: u32) -> bool {
@@ -287,7 +175,13 @@ fn publisher_to_three_subscribers_on_three_workers() {
         let mut video = Vec::new();
         let mut audio = Vec::new();
         for p in &sub.peer.rtp {
-            let (pt, seq, ssrc, ext, payload) = parse_rtp(p);
+            let PlainRtp {
+                pt,
+                seq,
+                ssrc,
+                extensions: ext,
+                payload,
+            } = parse_rtp(p);
             if pt == vpt {
                 assert_eq!(ssrc, vssrc, "video SSRC rewritten to the subscriber's");
                 // abs-send-time moved to the subscriber's id 9; the publisher's mid is not forwarded.

@@ -200,7 +200,7 @@ impl Worker {
                 Ok((len, from)) => {
                     self.io.stats.datagrams_in += 1;
                     self.on_datagram(now, from, &recv[..len]);
-                    if self.io.stats.datagrams_in % 64 == 0 {
+                    if self.io.stats.datagrams_in.is_multiple_of(64) {
                         self.wakes.flush(&self.mailboxes);
                     }
                 }

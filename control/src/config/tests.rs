@@ -193,15 +193,9 @@ fn bad_ports() {
         assert_eq!(bad(text).1, key, "{text}");
     }
     // 0 asks the OS for a free port (tests, several nodes on one machine).
-    let (cfg, _) = load_str(
-        "ws.port=0
-media_port_from=0
-",
-    );
+    let cfg = ok("ws.port=0\nmedia_port_from=0\n");
     assert_eq!((cfg.ws_port, cfg.media_port_from), (0, 0));
-    for text in ["ws.port=x"] {
-        assert_eq!(bad(text).1, "ws.port", "{text}");
-    }
+    assert_eq!(bad("ws.port=x").1, "ws.port");
     assert_eq!(bad("media_port_from=70000").1, "media_port_from");
     assert_eq!(bad("media_port_to=abc").1, "media_port_to");
 }

@@ -1,5 +1,7 @@
 //! Parser and answerer tests against hand-written Chrome and Firefox offers.
 
+use std::net::SocketAddr;
+
 use dataplane::api::MediaKind;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -611,7 +613,7 @@ fn unknown_lines_and_candidates_are_tolerated() {
     assert_eq!(parsed.sections[0].candidates.len(), 1);
     assert_eq!(
         parsed.sections[0].candidates[0].addr,
-        "203.0.113.1:5000".parse::<std::net::SocketAddr>().unwrap()
+        "203.0.113.1:5000".parse::<SocketAddr>().unwrap()
     );
     let bad = chrome_publish().replace(
         "a=rtcp-rsize\r\n",
