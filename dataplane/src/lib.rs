@@ -49,6 +49,9 @@ pub struct DataplaneConfig {
     pub srtp_profiles: Vec<SrtpProfile>,
     /// Capacity of each worker's cross-worker mailbox (messages).
     pub mailbox_capacity: usize,
+    /// Requested SO_RCVBUF/SO_SNDBUF of each worker socket in bytes (the kernel caps it at
+    /// `net.core.rmem_max`/`wmem_max`). Bursts beyond it are dropped by the kernel.
+    pub socket_buffer: usize,
 }
 
 impl Default for DataplaneConfig {
@@ -60,6 +63,7 @@ impl Default for DataplaneConfig {
             consent_timeout: Duration::from_secs(30),
             srtp_profiles: vec![SrtpProfile::AeadAes128Gcm, SrtpProfile::Aes128CmHmacSha1_80],
             mailbox_capacity: 16 * 1024,
+            socket_buffer: 4 * 1024 * 1024,
         }
     }
 }
@@ -118,7 +122,7 @@ pub fn start(cfg: &DataplaneConfig, events: SharedEventSink) -> Result<Dataplane
                 .map_err(|_| DataplaneError::PortRange(i))?
         };
         let addr = SocketAddr::new(cfg.ip, port);
-        let socket = mio::net::UdpSocket::bind(addr)
+        let socket = bind_udp(addr, cfg.socket_buffer)
             .map_err(|source| DataplaneError::Bind { addr, source })?;
         let poll = mio::Poll::new().map_err(DataplaneError::Poll)?;
         let waker =
@@ -171,4 +175,16 @@ pub fn start(cfg: &DataplaneConfig, events: SharedEventSink) -> Result<Dataplane
         certificate,
         threads,
     })
+}
+
+/// A non-blocking UDP socket on `addr` with the requested kernel buffer sizes.
+fn bind_udp(addr: SocketAddr, buffer: usize) -> std::io::Result<mio::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    // Best effort: a smaller kernel limit only means smaller buffers.
+    let _ = socket.set_recv_buffer_size(buffer);
+    let _ = socket.set_send_buffer_size(buffer);
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(mio::net::UdpSocket::from_std(socket.into()))
 }

@@ -268,9 +268,13 @@ impl Worker {
         let Role::Publisher(publisher) = &mut peer.role else {
             return; // Subscribers send no media we use.
         };
-        let Ok(mut plain) = peer.conn.unprotect_rtp(from, buf) else {
-            self.io.stats.dropped_invalid += 1;
-            return;
+        let mut plain = match peer.conn.unprotect_rtp(from, buf) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::trace!(peer = %peer.id, %from, "RTP dropped: {e}");
+                self.io.stats.dropped_invalid += 1;
+                return;
+            }
         };
         let Ok(rx) = publisher.on_rtp(now, &mut plain) else {
             return; // RTX, FEC, RED or an unannounced SSRC: not forwarded.
