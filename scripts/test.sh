@@ -55,6 +55,9 @@ failed=()
 step "cargo test --workspace"
 cargo test --workspace || failed+=("cargo test --workspace")
 
+step "JS client unit tests (node --test web/test/)"
+node --test web/test/ || failed+=("JS client unit tests")
+
 step "browser tests (node --test tests/browser/*.test.mjs)"
 RTCDN_BIN="${RTCDN_BIN:-$TARGET_DIR/debug/rtcdn}" RTCDN_BROWSER_CACHE="$CACHE" \
   node --test tests/browser/*.test.mjs || failed+=("browser tests")

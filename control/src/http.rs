@@ -22,6 +22,7 @@ pub const MAX_WS_MESSAGE: usize = 64 * 1024;
 /// The demo pages, embedded at build time.
 #[derive(rust_embed::RustEmbed)]
 #[folder = "../web"]
+#[exclude = "test/*"]
 struct WebAssets;
 
 /// What every request handler needs.
