@@ -355,48 +355,8 @@ impl Worker {
                 }
             }
         }
-        let subs = local.subscribers.clone();
-        for key in subs {
-            self.deliver(key, &msg);
-        }
-    }
-
-    /// Sends `msg` to one local subscriber.
-    fn deliver(&mut self, key: usize, msg: &FanoutMsg) {
-        let Some(peer) = self.peers.get_mut(key) else {
-            return;
-        };
-        let Role::Subscriber { sub, .. } = &mut peer.role else {
-            return;
-        };
-        let (Some(dst), true) = (peer.conn.remote(), peer.conn.is_connected()) else {
-            return;
-        };
-        let io = &mut self.io;
-        match msg {
-            FanoutMsg::Media {
-                kind,
-                keyframe,
-                packet,
-                ..
-            } => {
-                if !sub.prepare_rtp(*kind, *keyframe, packet, &mut io.scratch) {
-                    return;
-                }
-                if let Ok(enc) = peer.conn.protect_rtp(&io.scratch) {
-                    io.send(dst, &enc);
-                    io.stats.rtp_forwarded += 1;
-                }
-            }
-            FanoutMsg::SenderReport { kind, report, .. } => {
-                let Some(len) = sub.write_sender_report(*kind, report, &mut io.out[..]) else {
-                    return;
-                };
-                if let Ok(enc) = peer.conn.protect_rtcp(&io.out[..len]) {
-                    io.send(dst, &enc);
-                }
-            }
-            FanoutMsg::KeyframeRequest { .. } => {}
+        for &key in &local.subscribers {
+            deliver(&mut self.peers, &mut self.io, key, &msg);
         }
     }
 
@@ -444,9 +404,8 @@ impl Worker {
                     let Some(local) = self.streams.get(&stream) else {
                         continue;
                     };
-                    let subs = local.subscribers.clone();
-                    for key in subs {
-                        self.deliver(key, &msg);
+                    for &key in &local.subscribers {
+                        deliver(&mut self.peers, &mut self.io, key, &msg);
                     }
                 }
             }
@@ -660,6 +619,44 @@ impl Worker {
             }
             self.after_peer_io(now, key);
         }
+    }
+}
+
+/// Sends `msg` to one local subscriber: rewrite into the scratch buffer, encrypt, send.
+fn deliver(peers: &mut Slab<PeerEntry>, io: &mut Io, key: usize, msg: &FanoutMsg) {
+    let Some(peer) = peers.get_mut(key) else {
+        return;
+    };
+    let Role::Subscriber { sub, .. } = &mut peer.role else {
+        return;
+    };
+    let (Some(dst), true) = (peer.conn.remote(), peer.conn.is_connected()) else {
+        return;
+    };
+    match msg {
+        FanoutMsg::Media {
+            kind,
+            keyframe,
+            packet,
+            ..
+        } => {
+            if !sub.prepare_rtp(*kind, *keyframe, packet, &mut io.scratch) {
+                return;
+            }
+            if let Ok(enc) = peer.conn.protect_rtp(&io.scratch) {
+                io.send(dst, &enc);
+                io.stats.rtp_forwarded += 1;
+            }
+        }
+        FanoutMsg::SenderReport { kind, report, .. } => {
+            let Some(len) = sub.write_sender_report(*kind, report, &mut io.out[..]) else {
+                return;
+            };
+            if let Ok(enc) = peer.conn.protect_rtcp(&io.out[..len]) {
+                io.send(dst, &enc);
+            }
+        }
+        FanoutMsg::KeyframeRequest { .. } => {}
     }
 }
 
