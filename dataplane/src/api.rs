@@ -74,6 +74,17 @@ pub enum PeerRole {
     Publisher { stream: StreamId },
     /// Receives the media of `stream`, whose publisher lives on worker `source`.
     Subscriber { stream: StreamId, source: WorkerId },
+    /// Sends the media of `stream` (published on worker `source`) to another rtcdn node, as a
+    /// browser would publish it: we are the ICE controlling agent (checks go to `remote`, the
+    /// other node's ICE-lite candidate from its answer) and the DTLS client. The peer gets its
+    /// own UDP socket so every relay leg is its own 5-tuple. `tracks` are what we send (our
+    /// offer's payload types and SSRCs); `local_*` are our offer's ICE credentials and
+    /// `remote_*`/`remote_fingerprint` come from the other node's answer.
+    Relay {
+        stream: StreamId,
+        source: WorkerId,
+        remote: SocketAddr,
+    },
 }
 
 /// Everything a worker needs to run one peer connection, from the SDP exchange.
@@ -97,7 +108,9 @@ impl PeerSpec {
     /// The stream this peer publishes or subscribes to.
     pub fn stream(&self) -> StreamId {
         match self.role {
-            PeerRole::Publisher { stream } | PeerRole::Subscriber { stream, .. } => stream,
+            PeerRole::Publisher { stream }
+            | PeerRole::Subscriber { stream, .. }
+            | PeerRole::Relay { stream, .. } => stream,
         }
     }
 

@@ -444,6 +444,14 @@ impl Worker {
     }
 
     fn add_peer(&mut self, now: Instant, spec: PeerSpec) {
+        if let PeerRole::Relay { .. } = spec.role {
+            // Relay legs are being implemented (origin -> edge issue).
+            self.events.send(Event::PeerClosed {
+                peer: spec.id,
+                reason: CloseReason::DtlsError,
+            });
+            return;
+        }
         if self.by_id.contains_key(&spec.id) || self.by_ufrag.contains_key(&spec.local_ufrag) {
             tracing::warn!(peer = %spec.id, "duplicate peer id or ufrag: ignored");
             return;
@@ -470,10 +478,12 @@ impl Worker {
             PeerRole::Publisher { .. } => {
                 Role::Publisher(Publisher::new(&spec, rand::random(), now))
             }
-            PeerRole::Subscriber { source, .. } => Role::Subscriber {
-                sub: Subscriber::new(&spec),
-                source,
-            },
+            PeerRole::Subscriber { source, .. } | PeerRole::Relay { source, .. } => {
+                Role::Subscriber {
+                    sub: Subscriber::new(&spec),
+                    source,
+                }
+            }
         };
         let key = self.peers.insert(PeerEntry {
             id: spec.id,
