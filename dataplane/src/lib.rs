@@ -16,6 +16,7 @@ pub mod ice;
 pub mod publisher;
 pub mod rtcp;
 pub mod rtp;
+mod secure;
 pub mod srtp;
 pub mod stun;
 pub mod subscriber;
@@ -189,4 +190,15 @@ pub(crate) fn bind_udp(addr: SocketAddr, buffer: usize) -> std::io::Result<mio::
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     Ok(mio::net::UdpSocket::from_std(socket.into()))
+}
+
+/// The earlier of two optional deadlines.
+pub(crate) fn earliest(
+    a: Option<std::time::Instant>,
+    b: Option<std::time::Instant>,
+) -> Option<std::time::Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }

@@ -695,10 +695,7 @@ impl Worker {
         let mut next = peer.transport.poll_timeout();
         // Receiver reports and merged keyframe requests run only once media can flow.
         if let (Role::Publisher(p), true) = (&peer.role, peer.transport.is_connected()) {
-            next = match (next, p.poll_timeout()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            next = crate::earliest(next, p.poll_timeout());
         }
         if next != peer.armed {
             peer.armed = next;
