@@ -118,6 +118,11 @@ impl ClientConnection {
         self.secure.is_ready() && !self.failed
     }
 
+    /// The negotiated SRTP profile once connected.
+    pub fn srtp_profile(&self) -> Option<SrtpProfile> {
+        self.secure.profile()
+    }
+
     /// The server address media goes to.
     pub fn remote(&self) -> SocketAddr {
         self.remote

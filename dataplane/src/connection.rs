@@ -98,6 +98,11 @@ impl Connection {
         self.secure.is_ready() && !self.closed
     }
 
+    /// The negotiated SRTP profile once connected.
+    pub fn srtp_profile(&self) -> Option<SrtpProfile> {
+        self.secure.profile()
+    }
+
     /// Whether `addr` passed an ICE connectivity check.
     pub fn is_validated(&self, addr: SocketAddr) -> bool {
         self.ice.is_validated(addr)

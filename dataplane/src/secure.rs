@@ -54,6 +54,11 @@ impl DtlsSrtp {
         self.srtp.as_mut()
     }
 
+    /// The negotiated SRTP profile once connected.
+    pub(crate) fn profile(&self) -> Option<crate::srtp::SrtpProfile> {
+        self.srtp.as_ref().map(SrtpSession::profile)
+    }
+
     /// True once SRTP keys are installed.
     pub(crate) fn is_ready(&self) -> bool {
         self.srtp.is_some()

@@ -12,6 +12,7 @@ use bytes::BytesMut;
 
 use crate::client::{ClientConnection, ClientEvent};
 use crate::connection::{Connection, ConnectionEvent, Transmit};
+use crate::srtp::SrtpProfile;
 
 /// A peer's transport.
 pub enum Transport {
@@ -35,6 +36,14 @@ impl Transport {
         match self {
             Transport::Passive(c) => c.is_connected(),
             Transport::Active(c) => c.is_connected(),
+        }
+    }
+
+    /// The negotiated SRTP profile once connected.
+    pub fn srtp_profile(&self) -> Option<SrtpProfile> {
+        match self {
+            Transport::Passive(c) => c.srtp_profile(),
+            Transport::Active(c) => c.srtp_profile(),
         }
     }
 

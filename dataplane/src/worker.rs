@@ -666,6 +666,12 @@ impl Worker {
                 }
                 ConnectionEvent::Connected(remote) => {
                     connected = true;
+                    tracing::debug!(
+                        peer = %peer.id,
+                        %remote,
+                        profile = ?peer.transport.srtp_profile(),
+                        "connected"
+                    );
                     self.events.send(Event::PeerConnected {
                         peer: peer.id,
                         remote,
