@@ -320,7 +320,9 @@ mod tests {
             lb.update("1", stats(3, 0.0), now);
             lb.update("2", stats(3, 0.0), now);
             lb.update("3", stats(9, 0.0), now);
-            *counts.entry(pick(&mut lb, now, &mut rng).unwrap()).or_insert(0) += 1;
+            *counts
+                .entry(pick(&mut lb, now, &mut rng).unwrap())
+                .or_insert(0) += 1;
         }
         assert_eq!(counts.get("3"), None);
         assert!(counts["1"] > 0 && counts["2"] > 0, "{counts:?}");
@@ -338,7 +340,11 @@ mod tests {
         lb.update("2", NodeUpdate::Unreachable, now);
         assert_eq!(pick(&mut lb, now, &mut rng).as_deref(), Some("3"));
         lb.update("1", stats(0, 0.5), now);
-        assert_eq!(pick(&mut lb, now, &mut rng).as_deref(), Some("1"), "tie: first");
+        assert_eq!(
+            pick(&mut lb, now, &mut rng).as_deref(),
+            Some("1"),
+            "tie: first"
+        );
     }
 
     #[test]

@@ -173,9 +173,9 @@ impl fmt::Display for LbErrorKind {
                 f,
                 "{m:?} is not a mode (ROUNDROBIN, RANDOM, FEWESTCALLS, LESS_LOADED_NODE)"
             ),
-            Self::RtmpNotSupported => f.write_str(
-                "\"rtmp\" distribution is not supported by rtcdn (use webrtc or rtp)",
-            ),
+            Self::RtmpNotSupported => {
+                f.write_str("\"rtmp\" distribution is not supported by rtcdn (use webrtc or rtp)")
+            }
             Self::UnknownDistribution(d) => {
                 write!(f, "{d:?} is not a stream distribution (webrtc, rtp)")
             }
@@ -433,3 +433,7 @@ fn parse_host(value: &str) -> Option<String> {
         });
     ok.then(|| value.to_string())
 }
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -180,7 +180,8 @@ impl CpuSampler {
 mod tests {
     use super::*;
 
-    const PROC_STAT: &str = "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 50 0 25 400 25 0 0 0 0 0\nintr 1\n";
+    const PROC_STAT: &str =
+        "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 50 0 25 400 25 0 0 0 0 0\nintr 1\n";
     const SELF_STAT: &str =
         "1234 (rt cdn) S 1 1234 1234 0 -1 4194560 100 0 0 0 30 20 0 0 20 0 3 0 1 0 0";
 
@@ -221,7 +222,10 @@ mod tests {
                     calls = 17\r\n-----System Stats-----\r\nsystemCpuLoad=42.5\r\narch=amd64\r\n";
         let stats = parse_stat_page(text).unwrap();
         assert_eq!(stats.calls, 17);
-        assert!((stats.system_cpu_load - 0.425).abs() < 1e-9, "percent scaled");
+        assert!(
+            (stats.system_cpu_load - 0.425).abs() < 1e-9,
+            "percent scaled"
+        );
         let no_cpu = parse_stat_page("-----Connection Stats-----\ncalls=1\n").unwrap();
         assert_eq!(no_cpu.system_cpu_load, 1.0);
     }
@@ -234,7 +238,10 @@ mod tests {
             ("<html>nope</html>", StatParseError::NoHeader),
             ("-----Stats-----\n", StatParseError::NoCalls),
             ("-----Stats-----\ncalls=-1\n", StatParseError::NoCalls),
-            ("-----Stats-----\ncalls=x\nsystemCpuLoad=0.1", StatParseError::NoCalls),
+            (
+                "-----Stats-----\ncalls=x\nsystemCpuLoad=0.1",
+                StatParseError::NoCalls,
+            ),
             ("-----Stats-----\ncalls\n=\n==\n", StatParseError::NoCalls),
         ] {
             assert_eq!(parse_stat_page(text), Err(err), "{text:?}");

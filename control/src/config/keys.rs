@@ -205,9 +205,8 @@ impl Loader {
                 });
             }
             LOAD_BALANCING_ENABLED => {
-                self.load_balancing = parse_bool(value).ok_or_else(|| {
-                    self.bad(line, key, value, NOT_BOOL)
-                })?;
+                self.load_balancing =
+                    parse_bool(value).ok_or_else(|| self.bad(line, key, value, NOT_BOOL))?;
             }
             CDN_RELAY_SECRET => cfg.cdn_relay_secret = Some(RelaySecret::new(value)),
             _ => apply_scalar(cfg, key, value)

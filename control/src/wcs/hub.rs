@@ -190,7 +190,11 @@ impl Hub {
             connections: self.conns.len(),
             streams: self.streams.len(),
             peers: self.sessions.len(),
-            players: self.sessions.values().filter(|s| s.role == Role::Player).count(),
+            players: self
+                .sessions
+                .values()
+                .filter(|s| s.role == Role::Player)
+                .count(),
             connected_peers: self.sessions.values().filter(|s| s.connected).count(),
         }
     }
