@@ -27,6 +27,8 @@ use std::time::Duration;
 
 use java_properties::{LineContent, PropertiesIter};
 
+use crate::cdn::config::{LoadBalancingConfig, StreamDistribution};
+
 /// The file [`Config::load`] reads inside the configuration directory.
 pub const FILE_NAME: &str = "flashphoner.properties";
 
@@ -93,6 +95,39 @@ pub struct Config {
     pub ice_consent_timeout: Duration,
     /// `web_dir`: serve files from this directory before the embedded demo pages (default none).
     pub web_dir: Option<PathBuf>,
+    /// `load_balancing_enabled=true`: this node is a CDN origin with the edges of
+    /// `<config dir>/loadbalancing.xml` (default none: a single node or an edge).
+    pub load_balancing: Option<LoadBalancingConfig>,
+    /// `cdn_relay_secret`: the secret both ends of an `rtp` relay must share (default none).
+    pub cdn_relay_secret: Option<RelaySecret>,
+}
+
+/// A shared secret that never shows in logs or `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RelaySecret(String);
+
+impl RelaySecret {
+    /// Wraps a secret as configured.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The secret itself, to put on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Compares with what a peer presented, in time independent of where they differ.
+    pub fn matches(&self, presented: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), presented.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+impl std::fmt::Debug for RelaySecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RelaySecret(..)")
+    }
 }
 
 impl Default for Config {
@@ -109,6 +144,8 @@ impl Default for Config {
             keep_alive_probes: 10,
             ice_consent_timeout: Duration::from_secs(30),
             web_dir: None,
+            load_balancing: None,
+            cdn_relay_secret: None,
         }
     }
 }
@@ -148,7 +185,8 @@ impl Config {
     /// Applies the properties read from `input` over the defaults and validates the result.
     ///
     /// `file` names the source in errors and warnings; a relative `web_dir` is resolved
-    /// against its parent directory. The bytes may be UTF-8 (a BOM is skipped) or, as Java
+    /// against its parent directory, and with `load_balancing_enabled=true` the
+    /// `loadbalancing.xml` next to it is read. The bytes may be UTF-8 (a BOM is skipped) or, as Java
     /// reads properties, ISO-8859-1: input that is not valid UTF-8 is read as ISO-8859-1.
     pub fn from_properties(
         file: &Path,
@@ -245,6 +283,17 @@ impl Config {
         }
         if self.keep_alive_probes == 0 {
             return invalid(keys::KEEP_ALIVE_PROBES, "0".into(), keys::ZERO_COUNT.into());
+        }
+        let rtp = self
+            .load_balancing
+            .as_ref()
+            .is_some_and(|lb| lb.distribution == StreamDistribution::Rtp);
+        if rtp && self.cdn_relay_secret.is_none() {
+            return invalid(
+                keys::CDN_RELAY_SECRET,
+                String::new(),
+                "must be set when loadbalancing.xml has stream_distribution=\"rtp\"".into(),
+            );
         }
         if let Some(dir) = &self.web_dir {
             if !dir.is_dir() {

@@ -1,12 +1,15 @@
-//! The one HTTP listener: websocket upgrades on any path (WCS signalling), `GET /health`, and
-//! static files (first `web_dir`, then the demo pages embedded from `../web` at build time).
+//! The one HTTP listener: websocket upgrades on any path (WCS signalling), `GET /health`, the
+//! WCS stat page `GET /?action=stat`, on a CDN origin the balancer (`GET /?action=balance` and
+//! `GET /balancer`) and `GET|POST /rest-api/cdn/show_routes`, and static files (first
+//! `web_dir`, then the demo pages embedded from `../web` at build time).
 //!
 //! Owns routing, path sanitising and content types. It must not hold signalling state (that is
 //! the hub's, reached through [`HubHandle`]).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
@@ -14,6 +17,8 @@ use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
+use crate::cdn::stats::{CpuSampler, CpuTicks, StatPage};
+use crate::cdn::CdnHandle;
 use crate::wcs::connection::{self, HubHandle};
 
 /// Largest accepted websocket message (and frame), in bytes.
@@ -34,6 +39,10 @@ pub struct AppState {
     pub local_addr: SocketAddr,
     /// Optional directory served before the embedded pages.
     pub web_dir: Option<Arc<PathBuf>>,
+    /// The CDN task on an origin (`load_balancing_enabled=true`); `None` elsewhere.
+    pub cdn: Option<CdnHandle>,
+    /// CPU load over the interval between stat requests.
+    pub cpu: Arc<Mutex<CpuSampler>>,
 }
 
 /// The router; serve it with `into_make_service_with_connect_info::<SocketAddr>()`.
@@ -56,8 +65,22 @@ async fn handle(
             .max_frame_size(MAX_WS_MESSAGE)
             .on_upgrade(move |socket| connection::serve_socket(socket, hub, client, server));
     }
+    let action = query_param(uri.query().unwrap_or(""), "action");
+    if uri.path() == SHOW_ROUTES {
+        return show_routes(&state, &method).await;
+    }
+    let is_balance = uri.path() == "/balancer" || (uri.path() == "/" && action == Some("balance"));
+    if is_balance && method == Method::OPTIONS {
+        return preflight();
+    }
     if method != Method::GET && method != Method::HEAD {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    if is_balance {
+        return balance(&state).await;
+    }
+    if uri.path() == "/" && action == Some("stat") {
+        return stat(&state).await;
     }
     if uri.path() == "/health" {
         return health(&state).await;
@@ -83,6 +106,138 @@ async fn health(state: &AppState) -> Response {
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
         body.to_string(),
+    )
+        .into_response()
+}
+
+/// The WCS REST path of the relay listing.
+const SHOW_ROUTES: &str = "/rest-api/cdn/show_routes";
+
+/// The value of `name` in a query string (`a=1&action=stat&preventCache=..`), not decoded.
+fn query_param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then_some(v)
+    })
+}
+
+/// A JSON response with CORS and no caching.
+fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
+    (
+        status,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// The answer to a CORS preflight (the SDK's REST client POSTs JSON cross-origin).
+fn preflight() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [
+            (
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            ),
+            (
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, POST, OPTIONS"),
+            ),
+            (
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("Content-Type"),
+            ),
+            (
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("86400"),
+            ),
+        ],
+    )
+        .into_response()
+}
+
+/// The SDK's `lbUrl`: `{"server", "ws", "wss", "flash"}` of the chosen edge, or 503 JSON.
+/// 404 on a node that is not an origin.
+async fn balance(state: &AppState) -> Response {
+    let Some(cdn) = &state.cdn else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match cdn.balance().await {
+        Some(Some(choice)) => json_response(StatusCode::OK, &choice.to_json()),
+        _ => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::json!({"error": "no edge available"}),
+        ),
+    }
+}
+
+/// WCS `/rest-api/cdn/show_routes`: `{"<routeId>": "<streamName>"}`; GET or POST (any body).
+async fn show_routes(state: &AppState, method: &Method) -> Response {
+    let Some(cdn) = &state.cdn else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if *method == Method::OPTIONS {
+        return preflight();
+    }
+    if *method != Method::GET && *method != Method::POST && *method != Method::HEAD {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    match cdn.routes().await {
+        Some(routes) => json_response(StatusCode::OK, &routes),
+        None => json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &serde_json::json!({"error": "cdn stopped"}),
+        ),
+    }
+}
+
+/// The WCS stat page (plain text, see [`StatPage`]).
+async fn stat(state: &AppState) -> Response {
+    let Some(hub) = state.hub.stats().await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    // procfs reads do not wait on a disk; they are as cheap as a syscall.
+    let ticks = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .zip(std::fs::read_to_string("/proc/self/stat").ok())
+        .and_then(|(all, me)| CpuTicks::parse(&all, &me));
+    let (system_cpu_load, process_cpu_load) = match (ticks, state.cpu.lock()) {
+        (Some(t), Ok(mut sampler)) => sampler.sample(Instant::now(), t),
+        _ => (0.0, 0.0),
+    };
+    let page = StatPage {
+        connections: hub.connections,
+        streams_in: hub.streams,
+        players: hub.players,
+        calls: hub.peers,
+        available_processors: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        system_cpu_load,
+        process_cpu_load,
+    };
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            ),
+            (
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        page.render(),
     )
         .into_response()
 }
@@ -211,6 +366,16 @@ mod tests {
         ] {
             assert_eq!(sanitize_path(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn query_params() {
+        let q = "preventCache=Mon%20Jan&action=stat&x";
+        assert_eq!(query_param(q, "action"), Some("stat"));
+        assert_eq!(query_param(q, "x"), Some(""));
+        assert_eq!(query_param(q, "y"), None);
+        assert_eq!(query_param("", "action"), None);
+        assert_eq!(query_param("actions=stat", "action"), None);
     }
 
     #[test]

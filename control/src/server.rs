@@ -12,6 +12,7 @@ use dataplane::api::{Fingerprint, WorkerHandle};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::cdn;
 use crate::config::Config;
 use crate::events::EventReceiver;
 use crate::http::{self, AppState};
@@ -90,10 +91,22 @@ pub async fn serve(
         // A dropped sender also means stop.
         let _ = stop_rx.await;
     }));
+    let cdn = cfg.load_balancing.as_ref().map(|lb| {
+        tracing::info!(
+            nodes = lb.nodes.len(),
+            mode = ?lb.mode,
+            distribution = ?lb.distribution,
+            "CDN origin: balancing viewers over the edges of {}",
+            lb.file.display()
+        );
+        cdn::poller::spawn(lb)
+    });
     let state = AppState {
         hub: HubHandle::new(tx),
         local_addr,
         web_dir: cfg.web_dir.map(Arc::new),
+        cdn,
+        cpu: Arc::default(),
     };
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)

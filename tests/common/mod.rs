@@ -89,8 +89,18 @@ impl ServerProcess {
     ///
     /// Panics with the process output if it exits or stays silent.
     pub fn start(props: &[(&str, &str)]) -> ServerProcess {
+        Self::start_with_files(props, &[])
+    }
+
+    /// [`ServerProcess::start`] with extra files (name, content) written into the
+    /// configuration directory next to `flashphoner.properties`, e.g. `loadbalancing.xml`.
+    pub fn start_with_files(props: &[(&str, &str)], files: &[(&str, &str)]) -> ServerProcess {
         let config_dir = std::env::temp_dir().join(format!("rtcdn-test-{}", unique_id()));
         std::fs::create_dir_all(&config_dir).expect("create temp config dir");
+        for (name, text) in files {
+            std::fs::write(config_dir.join(name), text)
+                .unwrap_or_else(|e| panic!("write {name}: {e}"));
+        }
         let mut entries: Vec<(&str, &str)> = vec![
             ("ip", "127.0.0.1"),
             ("ws.port", "0"),

@@ -40,6 +40,9 @@ pub enum ConfigError {
         /// What is wrong, phrased to follow the quoted value ("is not a port number").
         reason: String,
     },
+    /// `loadbalancing.xml` cannot be used.
+    #[error(transparent)]
+    LoadBalancing(#[from] crate::cdn::config::LbConfigError),
     /// A field is out of range or inconsistent with another one; from [`super::Config::validate`]
     /// when the value did not come from a file line (defaults or command line).
     #[error("{key}: {value:?} {reason}")]

@@ -7,7 +7,10 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Config, ConfigError, ConfigWarning, VideoCodec, WarningKind, MAX_WORKER_THREADS};
+use super::{
+    Config, ConfigError, ConfigWarning, RelaySecret, VideoCodec, WarningKind, MAX_WORKER_THREADS,
+};
+use crate::cdn;
 
 pub(super) const IP: &str = "ip";
 pub(super) const WS_PORT: &str = "ws.port";
@@ -20,9 +23,11 @@ pub(super) const KEEP_ALIVE_ALGORITHM: &str = "keep_alive.algorithm";
 pub(super) const WORKER_THREADS: &str = "worker_threads";
 pub(super) const ICE_CONSENT_TIMEOUT: &str = "ice_consent_timeout";
 pub(super) const WEB_DIR: &str = "web_dir";
+pub(super) const LOAD_BALANCING_ENABLED: &str = "load_balancing_enabled";
+pub(super) const CDN_RELAY_SECRET: &str = "cdn_relay_secret";
 
 /// Every key we apply, in the order the README documents them.
-const IMPLEMENTED: [&str; 10] = [
+const IMPLEMENTED: [&str; 12] = [
     IP,
     WS_PORT,
     MEDIA_PORT_FROM,
@@ -33,6 +38,8 @@ const IMPLEMENTED: [&str; 10] = [
     WORKER_THREADS,
     ICE_CONSENT_TIMEOUT,
     WEB_DIR,
+    LOAD_BALANCING_ENABLED,
+    CDN_RELAY_SECRET,
 ];
 
 pub(super) const NOT_A_PORT: &str = "is not a port number (1-65535)";
@@ -44,13 +51,13 @@ pub(super) const ZERO_COUNT: &str = "must be at least 1";
 const NOT_MS: &str = "is not a number of milliseconds";
 const NOT_COUNT: &str = "is not a whole number";
 const NOT_IP: &str = "is not an IP address";
+const NOT_BOOL: &str = "is not true or false";
 
 /// WCS settings (exact names) that rtcdn recognises and ignores with a warning.
 const WCS_KEYS: &[&str] = &[
     "ip_local",
     "domain",
     "rtp_bundle",
-    "load_balancing_enabled",
     "ice_tcp_transport",
     "ice_keep_alive_enabled",
     "rtp_activity_detecting",
@@ -133,6 +140,8 @@ pub(super) struct Loader {
     defaults: Config,
     lines: HashMap<&'static str, usize>,
     warnings: Vec<ConfigWarning>,
+    /// `load_balancing_enabled=true`: read `loadbalancing.xml` in [`Loader::finish`].
+    load_balancing: bool,
 }
 
 impl Loader {
@@ -142,6 +151,7 @@ impl Loader {
             defaults: Config::default(),
             lines: HashMap::new(),
             warnings: Vec::new(),
+            load_balancing: false,
         }
     }
 
@@ -194,6 +204,11 @@ impl Loader {
                     _ => dir,
                 });
             }
+            LOAD_BALANCING_ENABLED => {
+                self.load_balancing =
+                    parse_bool(value).ok_or_else(|| self.bad(line, key, value, NOT_BOOL))?;
+            }
+            CDN_RELAY_SECRET => cfg.cdn_relay_secret = Some(RelaySecret::new(value)),
             _ => apply_scalar(cfg, key, value)
                 .map_err(|reason| self.bad(line, key, value, reason))?,
         }
@@ -213,6 +228,12 @@ impl Loader {
             ICE_CONSENT_TIMEOUT => cfg.ice_consent_timeout = d.ice_consent_timeout,
             KEEP_ALIVE_PROBES => cfg.keep_alive_probes = d.keep_alive_probes,
             CODECS => cfg.video_codecs.clone_from(&d.video_codecs),
+            LOAD_BALANCING_ENABLED => self.load_balancing = false,
+            // An empty secret is no secret (the rtp relay stays refused).
+            CDN_RELAY_SECRET => {
+                cfg.cdn_relay_secret = None;
+                return;
+            }
             // An empty web_dir is the explicit way to say "embedded pages only".
             WEB_DIR => {
                 cfg.web_dir = None;
@@ -267,7 +288,13 @@ impl Loader {
     }
 
     /// Validates the finished config; an error about a key set in the file gets its line.
-    pub(super) fn finish(self, cfg: Config) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
+    pub(super) fn finish(
+        mut self,
+        mut cfg: Config,
+    ) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
+        if self.load_balancing {
+            cfg.load_balancing = Some(self.load_balancing_file()?);
+        }
         match cfg.validate() {
             Ok(()) => Ok((cfg, self.warnings)),
             Err(ConfigError::Invalid { key, value, reason }) => {
@@ -277,6 +304,7 @@ impl Loader {
                     WORKER_THREADS => &[MEDIA_PORT_TO, MEDIA_PORT_FROM],
                     WS_PORT => &[MEDIA_PORT_FROM, WORKER_THREADS],
                     MEDIA_PORT_FROM => &[MEDIA_PORT_TO],
+                    CDN_RELAY_SECRET => &[LOAD_BALANCING_ENABLED],
                     _ => &[],
                 };
                 let line = std::iter::once(&key)
@@ -289,6 +317,36 @@ impl Loader {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+impl Loader {
+    /// Reads the `loadbalancing.xml` next to the properties file; a missing file is an error
+    /// on the `load_balancing_enabled` line.
+    fn load_balancing_file(&mut self) -> Result<cdn::config::LoadBalancingConfig, ConfigError> {
+        let path = match self.file.parent() {
+            Some(dir) => dir.join(cdn::config::FILE_NAME),
+            None => PathBuf::from(cdn::config::FILE_NAME),
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            let line = self.lines.get(LOAD_BALANCING_ENABLED).copied().unwrap_or(0);
+            let reason = format!("needs {}: {e}", path.display());
+            self.bad(line, LOAD_BALANCING_ENABLED, "true", &reason)
+        })?;
+        let (lb, warnings) = cdn::config::parse(&path, &text)?;
+        self.warnings.extend(warnings);
+        Ok(lb)
+    }
+}
+
+/// `true` or `false`, in any ASCII case.
+fn parse_bool(value: &str) -> Option<bool> {
+    if value.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if value.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
     }
 }
 

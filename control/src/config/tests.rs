@@ -312,15 +312,11 @@ fn ws_port_inside_worker_ports_is_an_error() {
 #[test]
 fn unknown_and_wcs_keys_warn() {
     assert_eq!(
-        warnings("wss.port=8443\nfrobnicate=1\nload_balancing_enabled=true\nip_local=10.0.0.1"),
+        warnings("wss.port=8443\nfrobnicate=1\nice_tcp_transport=true\nip_local=10.0.0.1"),
         vec![
             (1, "wss.port".into(), WarningKind::NotImplemented),
             (2, "frobnicate".into(), WarningKind::Unknown),
-            (
-                3,
-                "load_balancing_enabled".into(),
-                WarningKind::NotImplemented
-            ),
+            (3, "ice_tcp_transport".into(), WarningKind::NotImplemented),
             (4, "ip_local".into(), WarningKind::NotImplemented),
         ]
     );
@@ -484,7 +480,7 @@ global_bandwidth_check_enabled=false
     let (cfg, w) = parse(text).unwrap();
     assert_eq!(cfg.ws_port, 8080);
     assert_eq!(cfg.video_codecs, vec![VideoCodec::H264, VideoCodec::Vp8]);
-    assert_eq!(w.len(), 22, "{w:#?}");
+    assert_eq!(w.len(), 21, "{w:#?}");
     assert!(
         w.iter().all(|w| w.kind == WarningKind::NotImplemented),
         "{w:#?}"

@@ -66,6 +66,8 @@ pub struct HubStats {
     pub streams: usize,
     /// Peer connections (publishers plus players).
     pub peers: usize,
+    /// Peer connections that play a stream.
+    pub players: usize,
     /// Peers whose ICE+DTLS completed.
     pub connected_peers: usize,
 }
@@ -188,6 +190,11 @@ impl Hub {
             connections: self.conns.len(),
             streams: self.streams.len(),
             peers: self.sessions.len(),
+            players: self
+                .sessions
+                .values()
+                .filter(|s| s.role == Role::Player)
+                .count(),
             connected_peers: self.sessions.values().filter(|s| s.connected).count(),
         }
     }

@@ -77,6 +77,8 @@ pub(super) fn config() -> Config {
         keep_alive_probes: 3,
         ice_consent_timeout: Duration::from_secs(30),
         web_dir: None,
+        load_balancing: None,
+        cdn_relay_secret: None,
     }
 }
 
