@@ -89,7 +89,10 @@ fn dtls(c: &mut Criterion) {
         let mut rx = SrtpSession::new(&sk).expect("server keys");
         let plain = rtp_packet(1, 0xABCD, false, &[]);
         let protected = tx.protect_rtp(&plain).expect("protect");
-        assert_eq!(&rx.unprotect_rtp(&protected).expect("opens")[..], &plain[..]);
+        assert_eq!(
+            &rx.unprotect_rtp(&protected).expect("opens")[..],
+            &plain[..]
+        );
     }
 
     // Both profiles offered, as the server is configured by default; the profile does not

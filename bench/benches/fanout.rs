@@ -61,7 +61,9 @@ fn spec(i: usize) -> PeerSpec {
 }
 
 fn subscribers() -> Vec<Subscriber> {
-    (0..SUBSCRIBERS).map(|i| Subscriber::new(&spec(i))).collect()
+    (0..SUBSCRIBERS)
+        .map(|i| Subscriber::new(&spec(i)))
+        .collect()
 }
 
 /// Prepares `packet` for every subscriber; returns the bytes prepared over all of them.
@@ -88,7 +90,10 @@ fn fanout(c: &mut Criterion) {
     );
     let out = RtpHeader::parse(&scratch).expect("rewritten packet parses");
     assert_eq!(out.ssrc(), 0x1000_0000 + SUBSCRIBERS as u32 - 1);
-    let ids: Vec<u8> = out.extensions(&scratch).map(|e| e.expect("valid").0).collect();
+    let ids: Vec<u8> = out
+        .extensions(&scratch)
+        .map(|e| e.expect("valid").0)
+        .collect();
     assert_eq!(ids, [3, 14, 13]);
 
     group.bench_function("prepare_only", |b| {

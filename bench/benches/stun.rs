@@ -54,7 +54,11 @@ fn chrome_check() -> Vec<u8> {
     let username = format!("{LOCAL_UFRAG}:{REMOTE_UFRAG}");
     push_attr(&mut msg, ATTR_USERNAME, username.as_bytes());
     push_attr(&mut msg, ATTR_GOOG_NETWORK_INFO, &[0x00, 0x01, 0x00, 0x0A]);
-    push_attr(&mut msg, ATTR_ICE_CONTROLLING, &0x1B2C_3D4E_5F60_7182u64.to_be_bytes());
+    push_attr(
+        &mut msg,
+        ATTR_ICE_CONTROLLING,
+        &0x1B2C_3D4E_5F60_7182u64.to_be_bytes(),
+    );
     push_attr(&mut msg, ATTR_USE_CANDIDATE, &[]);
     push_attr(&mut msg, ATTR_PRIORITY, &0x6E7F_1EFFu32.to_be_bytes());
 

@@ -102,6 +102,7 @@ pub fn rtcp_compound(ssrc: u32) -> Vec<u8> {
     p.extend_from_slice(&0x0012_3456u32.to_be_bytes()); // RTP timestamp
     p.extend_from_slice(&1000u32.to_be_bytes()); // packets
     p.extend_from_slice(&1_200_000u32.to_be_bytes()); // octets
+
     // SDES: V=2, SC=1, PT=202, length 5 words; CNAME "rtcdn-bench" (11 bytes), end, pad.
     p.extend_from_slice(&[0x81, 202, 0x00, 0x05]);
     p.extend_from_slice(&ssrc.to_be_bytes());
