@@ -13,9 +13,13 @@ use dataplane::srtp::{SrtpKeys, SrtpProfile, SrtpSession};
 /// RTP payload size of the media benches (a full video packet).
 pub const PAYLOAD_LEN: usize = 1200;
 
-/// Criterion settings that keep `cargo bench -p bench` short on a 2-core machine.
+/// Criterion settings that keep `cargo bench -p bench` short on a 2-core machine: short
+/// warm-up, fewer bootstrap resamples and no plots (the statistics and baselines are still
+/// saved under `target/criterion`).
 pub fn criterion(sample_size: usize, measurement: Duration) -> Criterion {
     Criterion::default()
+        .without_plots()
+        .nresamples(20_000)
         .sample_size(sample_size)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(measurement)
