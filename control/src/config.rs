@@ -93,6 +93,8 @@ pub struct Config {
     pub ice_consent_timeout: Duration,
     /// `web_dir`: serve files from this directory before the embedded demo pages (default none).
     pub web_dir: Option<PathBuf>,
+    /// `loadbalancing.xml` when `load_balancing_enabled=true` (`None`: not an origin).
+    pub load_balancing: Option<crate::cdn::config::LoadBalancingConfig>,
 }
 
 impl Default for Config {
@@ -109,6 +111,7 @@ impl Default for Config {
             keep_alive_probes: 10,
             ice_consent_timeout: Duration::from_secs(30),
             web_dir: None,
+            load_balancing: None,
         }
     }
 }
@@ -135,7 +138,12 @@ impl Config {
         }
         let path = dir.join(FILE_NAME);
         match File::open(&path) {
-            Ok(file) => Self::from_properties(&path, BufReader::new(file)),
+            Ok(file) => {
+                // PLACEHOLDER until the real loadbalancing.xml loader is merged.
+                let (mut cfg, warnings) = Self::from_properties(&path, BufReader::new(file))?;
+                cfg.load_balancing = crate::cdn::config::load_placeholder(dir);
+                Ok((cfg, warnings))
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let cfg = Config::default();
                 cfg.validate()?;

@@ -3,6 +3,7 @@
 //! Runs on one thread: WCS websocket signalling, SDP negotiation, configuration and HTTP. It
 //! tells the data-plane workers what to do through `dataplane::api` and never touches media.
 
+pub mod cdn;
 pub mod config;
 pub mod events;
 pub mod http;

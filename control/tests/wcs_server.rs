@@ -48,6 +48,7 @@ fn start() -> Server {
         keep_alive_probes: 10,
         ice_consent_timeout: Duration::from_secs(30),
         web_dir: None,
+        load_balancing: None,
     };
     let fingerprint = Fingerprint {
         algorithm: "sha-256".into(),

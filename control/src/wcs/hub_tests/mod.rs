@@ -77,6 +77,7 @@ pub(super) fn config() -> Config {
         keep_alive_probes: 3,
         ice_consent_timeout: Duration::from_secs(30),
         web_dir: None,
+        load_balancing: None,
     }
 }
 
@@ -134,6 +135,7 @@ impl Harness {
             match o {
                 Output::Send(c, m) => out.push((c, serde_json::from_str(&m.to_json()).unwrap())),
                 Output::Close(c) => out.push((c, json!({"closed": true}))),
+                other => panic!("unexpected relay output {other:?}"),
             }
         }
         out
