@@ -402,7 +402,7 @@ impl Relays {
                     text: envelope("unPublishStream", payload),
                 });
             }
-            self.drop_attempt(&a, true);
+            self.drop_attempt(&a);
         }
         tracing::info!(%stream, name = %info.name, "relay legs stopped");
     }
@@ -430,7 +430,8 @@ impl Relays {
 
     /// The websocket of `conn` closed or could not be opened.
     pub fn handle_closed(&mut self, now: Instant, conn: RelayConnId) {
-        if let Some(&key) = self.conns.get(&conn) {
+        // The glue already forgot the socket: nothing to close.
+        if let Some(key) = self.conns.remove(&conn) {
             tracing::info!(conn = conn.0, node = %self.nodes[key.1].id, "relay websocket closed");
             self.fail(now, key);
         }
@@ -565,8 +566,8 @@ impl Relays {
     }
 
     /// Forgets an attempt's websocket and peer, telling the glue and the hub.
-    fn drop_attempt(&mut self, a: &Attempt, close: bool) {
-        if self.conns.remove(&a.conn).is_some() && close {
+    fn drop_attempt(&mut self, a: &Attempt) {
+        if self.conns.remove(&a.conn).is_some() {
             self.out.push_back(RelayOutput::Close { conn: a.conn });
         }
         if let Some(peer) = a.peer {
@@ -597,7 +598,7 @@ impl Relays {
         leg.backoff = (leg.backoff * 2).min(BACKOFF_MAX);
         let old = std::mem::replace(&mut leg.state, LegState::Waiting { until: now + delay });
         if let LegState::Active(a) = old {
-            self.drop_attempt(&a, true);
+            self.drop_attempt(&a);
         }
         tracing::info!(stream = %key.0, node = %self.nodes[key.1].id, ?delay, "relay leg failed; retrying");
     }
