@@ -87,10 +87,16 @@ pub async fn serve(
     let hub = Hub::new(&cfg, workers, fingerprint);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let relay_inputs = tx.downgrade();
-    let hub_task = tokio::spawn(connection::run_hub(hub, rx, relay_inputs, events, async move {
-        // A dropped sender also means stop.
-        let _ = stop_rx.await;
-    }));
+    let hub_task = tokio::spawn(connection::run_hub(
+        hub,
+        rx,
+        relay_inputs,
+        events,
+        async move {
+            // A dropped sender also means stop.
+            let _ = stop_rx.await;
+        },
+    ));
     let state = AppState {
         hub: HubHandle::new(tx),
         local_addr,

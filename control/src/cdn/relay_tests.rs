@@ -48,7 +48,9 @@ fn media() -> PublishedMedia {
 }
 
 fn relays(nodes: usize) -> Relays {
-    let nodes = (0..nodes).map(|i| node(&format!("n{i}"), 9000 + i as u16)).collect();
+    let nodes = (0..nodes)
+        .map(|i| node(&format!("n{i}"), 9000 + i as u16))
+        .collect();
     Relays::new(nodes, fingerprint(0xAB))
 }
 
@@ -109,7 +111,11 @@ fn signal(r: &mut Relays, now: Instant, conn: RelayConnId) -> Signalled {
     assert_eq!(hello[0]["message"], "connection");
     assert_eq!(hello[0]["data"][0]["appKey"], "defaultApp");
     assert_eq!(hello[0]["data"][0]["custom"]["rtcdnRelay"], true);
-    r.handle_text(now, conn, &msg("getUserData", json!([{"sessionId": "/x/y"}])));
+    r.handle_text(
+        now,
+        conn,
+        &msg("getUserData", json!([{"sessionId": "/x/y"}])),
+    );
     let out = drain(r);
     let publish = sent(&out, conn);
     assert_eq!(publish.len(), 1, "{out:?}");
@@ -120,7 +126,11 @@ fn signal(r: &mut Relays, now: Instant, conn: RelayConnId) -> Signalled {
     assert_eq!(p["status"], "PENDING");
     let id = p["mediaSessionId"].as_str().unwrap().to_owned();
     let offer = p["sdp"].as_str().unwrap().to_owned();
-    r.handle_text(now, conn, &msg("setRemoteSDP", json!([id, edge_answer(&offer)])));
+    r.handle_text(
+        now,
+        conn,
+        &msg("setRemoteSDP", json!([id, edge_answer(&offer)])),
+    );
     let out = drain(r);
     let [RelayOutput::AddPeer(peer)] = out.as_slice() else {
         panic!("expected AddPeer: {out:?}");
@@ -177,7 +187,10 @@ fn leg_publishes_our_offer_and_starts_a_peer_with_the_answer() {
     );
     assert_eq!(p.remote_fingerprint, fingerprint(0xCD));
     assert_eq!((p.local_ufrag.len(), p.local_pwd.len()), (8, 24));
-    assert_eq!(offer.sections[0].ufrag.as_deref(), Some(p.local_ufrag.as_str()));
+    assert_eq!(
+        offer.sections[0].ufrag.as_deref(),
+        Some(p.local_ufrag.as_str())
+    );
     assert_eq!(offer.sections[0].pwd.as_deref(), Some(p.local_pwd.as_str()));
     let kinds: Vec<(MediaKind, u8, Option<u32>)> = p
         .tracks
@@ -238,7 +251,10 @@ fn failures_retry_with_doubling_backoff_up_to_the_cap() {
     let mut delays = Vec::new();
     for _ in 0..7 {
         r.handle_closed(now, conn);
-        assert!(drain(&mut r).is_empty(), "a failed connect has nothing to close");
+        assert!(
+            drain(&mut r).is_empty(),
+            "a failed connect has nothing to close"
+        );
         let at = r.poll_timeout().unwrap();
         delays.push(at - now);
         r.handle_timeout(at - Duration::from_millis(1));
@@ -332,7 +348,8 @@ fn failed_from_the_edge_or_a_bad_answer_fails_the_leg() {
     r.stream_started(now, STREAM, "cam", &media());
     let conn = connects(&drain(&mut r))[0].0;
     let s = signal(&mut r, now, conn);
-    let failed = json!([{"mediaSessionId": s.id, "status": "FAILED", "info": "Failed by ICE timeout"}]);
+    let failed =
+        json!([{"mediaSessionId": s.id, "status": "FAILED", "info": "Failed by ICE timeout"}]);
     r.handle_text(now, conn, &msg("notifyStreamStatusEvent", failed));
     assert_eq!(
         drain(&mut r),
@@ -351,8 +368,15 @@ fn failed_from_the_edge_or_a_bad_answer_fails_the_leg() {
         .unwrap()
         .to_owned();
     r.handle_text(now, conn, &msg("setRemoteSDP", json!(["other-id", "v=0"])));
-    assert!(drain(&mut r).is_empty(), "an answer for another session is ignored");
-    r.handle_text(now, conn, &msg("setRemoteSDP", json!([id, "v=0\r\nm=bogus"])));
+    assert!(
+        drain(&mut r).is_empty(),
+        "an answer for another session is ignored"
+    );
+    r.handle_text(
+        now,
+        conn,
+        &msg("setRemoteSDP", json!([id, "v=0\r\nm=bogus"])),
+    );
     assert_eq!(drain(&mut r), [RelayOutput::Close { conn }]);
 }
 
@@ -388,7 +412,8 @@ fn a_failing_edge_does_not_touch_the_other_leg() {
         r.handle_timeout(t + BACKOFF_MAX);
         let out = drain(&mut r);
         assert!(
-            out.iter().all(|o| matches!(o, RelayOutput::Connect { url, .. } if url.ends_with(":9000/"))),
+            out.iter()
+                .all(|o| matches!(o, RelayOutput::Connect { url, .. } if url.ends_with(":9000/"))),
             "{out:?}"
         );
         r.handle_closed(t, connects(&out)[0].0);

@@ -62,7 +62,9 @@ impl Hub {
                 RelayOutput::Connect { conn, url } => {
                     self.out.push_back(Output::RelayConnect { conn, url })
                 }
-                RelayOutput::Send { conn, text } => self.out.push_back(Output::RelaySend(conn, text)),
+                RelayOutput::Send { conn, text } => {
+                    self.out.push_back(Output::RelaySend(conn, text))
+                }
                 RelayOutput::Close { conn } => self.out.push_back(Output::RelayClose(conn)),
                 RelayOutput::AddPeer(peer) => self.start_relay_peer(*peer),
                 RelayOutput::RemovePeer { peer } => self.forget_relay_peer(peer, true),

@@ -3,6 +3,7 @@
 //! `streams` (publish/play) and `lifecycle` (stop, disconnect, events, keep-alive, messages).
 
 mod lifecycle;
+mod relay;
 mod streams;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
