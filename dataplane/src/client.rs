@@ -14,9 +14,10 @@ use bytes::BytesMut;
 use crate::api::{CloseReason, Fingerprint};
 use crate::connection::Transmit;
 use crate::demux::{classify, PacketClass};
-use crate::dtls::{DtlsCertificate, DtlsError, DtlsEvent, DtlsSession};
+use crate::dtls::{DtlsCertificate, DtlsError, DtlsSession};
 use crate::ice::{IceConfig, IceControlling, IceEvent, IceFailure};
-use crate::srtp::{SrtpError, SrtpProfile, SrtpSession};
+use crate::secure::{DtlsSrtp, Outcome};
+use crate::srtp::{SrtpError, SrtpProfile};
 
 /// What the remote (answering) side told us in its SDP answer.
 #[derive(Clone, Debug)]
@@ -72,12 +73,10 @@ pub enum ClientError {
 /// ICE controlling + DTLS client + SRTP toward one ICE-lite server candidate.
 pub struct ClientConnection {
     ice: IceControlling,
-    dtls: DtlsSession,
-    srtp: Option<SrtpSession>,
+    secure: DtlsSrtp,
     remote: SocketAddr,
     dtls_started: bool,
     failed: bool,
-    dtls_out: VecDeque<(SocketAddr, BytesMut)>,
     events: VecDeque<ClientEvent>,
 }
 
@@ -102,19 +101,26 @@ impl ClientConnection {
         );
         Ok(Self {
             ice,
-            dtls: DtlsSession::client(cert, remote.fingerprint.clone(), profiles)?,
-            srtp: None,
+            secure: DtlsSrtp::new(DtlsSession::client(
+                cert,
+                remote.fingerprint.clone(),
+                profiles,
+            )?),
             remote: remote.candidate,
             dtls_started: false,
             failed: false,
-            dtls_out: VecDeque::new(),
             events: VecDeque::new(),
         })
     }
 
     /// True once SRTP keys are installed.
     pub fn is_connected(&self) -> bool {
-        self.srtp.is_some() && !self.failed
+        self.secure.is_ready() && !self.failed
+    }
+
+    /// The negotiated SRTP profile once connected.
+    pub fn srtp_profile(&self) -> Option<SrtpProfile> {
+        self.secure.profile()
     }
 
     /// The server address media goes to.
@@ -139,19 +145,19 @@ impl ClientConnection {
                 res.map(|_| ClientInput::None).map_err(|_| ClientError::Ice)
             }
             PacketClass::Dtls => {
-                let res = self.dtls.handle_input(now, from, buf);
+                let res = self.secure.dtls().handle_input(now, from, buf);
                 self.drain(now);
                 res.map(|_| ClientInput::None)
                     .map_err(|_| ClientError::Dtls)
             }
             PacketClass::Rtp => {
-                let srtp = self.srtp.as_mut().ok_or(ClientError::NotReady)?;
+                let srtp = self.secure.srtp().ok_or(ClientError::NotReady)?;
                 srtp.unprotect_rtp(buf)
                     .map(ClientInput::Rtp)
                     .map_err(ClientError::Srtp)
             }
             PacketClass::Rtcp => {
-                let srtp = self.srtp.as_mut().ok_or(ClientError::NotReady)?;
+                let srtp = self.secure.srtp().ok_or(ClientError::NotReady)?;
                 srtp.unprotect_rtcp(buf)
                     .map(ClientInput::Rtcp)
                     .map_err(ClientError::Srtp)
@@ -162,13 +168,13 @@ impl ClientConnection {
 
     /// Encrypts a plain RTP packet.
     pub fn protect_rtp(&mut self, plain: &[u8]) -> Result<BytesMut, ClientError> {
-        let srtp = self.srtp.as_mut().ok_or(ClientError::NotReady)?;
+        let srtp = self.secure.srtp().ok_or(ClientError::NotReady)?;
         srtp.protect_rtp(plain).map_err(ClientError::Srtp)
     }
 
     /// Encrypts a plain RTCP packet.
     pub fn protect_rtcp(&mut self, plain: &[u8]) -> Result<BytesMut, ClientError> {
-        let srtp = self.srtp.as_mut().ok_or(ClientError::NotReady)?;
+        let srtp = self.secure.srtp().ok_or(ClientError::NotReady)?;
         srtp.protect_rtcp(plain).map_err(ClientError::Srtp)
     }
 
@@ -181,16 +187,7 @@ impl ClientConnection {
                 len: t.len,
             });
         }
-        while let Some((dst, bytes)) = self.dtls_out.pop_front() {
-            if bytes.len() <= out.len() {
-                out[..bytes.len()].copy_from_slice(&bytes);
-                return Some(Transmit {
-                    dst,
-                    len: bytes.len(),
-                });
-            }
-        }
-        None
+        self.secure.pop_transmit(out)
     }
 
     /// The next event.
@@ -206,14 +203,11 @@ impl ClientConnection {
             return None;
         }
         let dtls = if self.dtls_started {
-            self.dtls.poll_timeout()
+            self.secure.dtls_ref().poll_timeout()
         } else {
             None
         };
-        match (self.ice.poll_timeout(), dtls) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        crate::earliest(self.ice.poll_timeout(), dtls)
     }
 
     /// Runs the timers due at `now`.
@@ -222,7 +216,7 @@ impl ClientConnection {
             return;
         }
         self.ice.handle_timeout(now);
-        if self.dtls_started && self.dtls.handle_timeout(now).is_err() {
+        if self.dtls_started && self.secure.dtls().handle_timeout(now).is_err() {
             self.fail(CloseReason::DtlsError);
         }
         self.drain(now);
@@ -234,7 +228,7 @@ impl ClientConnection {
                 IceEvent::Selected(addr) => {
                     if !self.dtls_started {
                         self.dtls_started = true;
-                        if self.dtls.start(now, addr).is_err() {
+                        if self.secure.dtls().start(now, addr).is_err() {
                             self.fail(CloseReason::DtlsError);
                         }
                     }
@@ -245,20 +239,10 @@ impl ClientConnection {
                 }
             }
         }
-        while let Some(t) = self.dtls.poll_transmit() {
-            self.dtls_out.push_back(t);
-        }
-        while let Some(ev) = self.dtls.poll_event() {
-            match ev {
-                DtlsEvent::Connected(keys) => match SrtpSession::new(&keys) {
-                    Ok(s) => {
-                        self.srtp = Some(s);
-                        self.events.push_back(ClientEvent::Connected);
-                    }
-                    Err(_) => self.fail(CloseReason::DtlsError),
-                },
-                DtlsEvent::Closed => self.fail(CloseReason::PeerClosed),
-            }
+        match self.secure.drain() {
+            Some(Outcome::Connected) => self.events.push_back(ClientEvent::Connected),
+            Some(Outcome::Failed(reason)) => self.fail(reason),
+            None => {}
         }
     }
 

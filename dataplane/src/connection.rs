@@ -13,8 +13,9 @@ use std::time::Instant;
 use bytes::BytesMut;
 
 use crate::api::{CloseReason, PeerSpec};
-use crate::dtls::{DtlsCertificate, DtlsError, DtlsEvent, DtlsSession};
+use crate::dtls::{DtlsCertificate, DtlsError, DtlsSession};
 use crate::ice::{IceConfig, IceEvent, IceFailure, IceLite};
+use crate::secure::{DtlsSrtp, Outcome};
 use crate::srtp::{SrtpError, SrtpProfile, SrtpSession};
 
 /// Where and how long a datagram written into the caller's buffer is.
@@ -55,12 +56,9 @@ pub enum ConnectionError {
 /// ICE-lite + DTLS server + SRTP for one peer.
 pub struct Connection {
     ice: IceLite,
-    dtls: DtlsSession,
-    srtp: Option<SrtpSession>,
+    secure: DtlsSrtp,
     selected: Option<SocketAddr>,
-    connected: bool,
     closed: bool,
-    dtls_out: VecDeque<(SocketAddr, BytesMut)>,
     events: VecDeque<ConnectionEvent>,
 }
 
@@ -83,12 +81,9 @@ impl Connection {
         let dtls = DtlsSession::server(cert, spec.remote_fingerprint.clone(), profiles)?;
         Ok(Self {
             ice,
-            dtls,
-            srtp: None,
+            secure: DtlsSrtp::new(dtls),
             selected: None,
-            connected: false,
             closed: false,
-            dtls_out: VecDeque::new(),
             events: VecDeque::new(),
         })
     }
@@ -100,7 +95,12 @@ impl Connection {
 
     /// True once DTLS completed and SRTP keys are installed.
     pub fn is_connected(&self) -> bool {
-        self.connected && !self.closed
+        self.secure.is_ready() && !self.closed
+    }
+
+    /// The negotiated SRTP profile once connected.
+    pub fn srtp_profile(&self) -> Option<SrtpProfile> {
+        self.secure.profile()
     }
 
     /// Whether `addr` passed an ICE connectivity check.
@@ -136,7 +136,7 @@ impl Connection {
         if !self.ice.is_validated(from) {
             return Err(ConnectionError::NotValidated);
         }
-        let res = self.dtls.handle_input(now, from, buf);
+        let res = self.secure.dtls().handle_input(now, from, buf);
         self.drain_dtls();
         match res {
             Ok(()) => Ok(()),
@@ -172,13 +172,13 @@ impl Connection {
 
     /// Encrypts a plain RTP packet for the selected address.
     pub fn protect_rtp(&mut self, plain: &[u8]) -> Result<BytesMut, ConnectionError> {
-        let srtp = self.srtp.as_mut().ok_or(ConnectionError::NotReady)?;
+        let srtp = self.secure.srtp().ok_or(ConnectionError::NotReady)?;
         srtp.protect_rtp(plain).map_err(ConnectionError::Srtp)
     }
 
     /// Encrypts a plain RTCP packet for the selected address.
     pub fn protect_rtcp(&mut self, plain: &[u8]) -> Result<BytesMut, ConnectionError> {
-        let srtp = self.srtp.as_mut().ok_or(ConnectionError::NotReady)?;
+        let srtp = self.secure.srtp().ok_or(ConnectionError::NotReady)?;
         srtp.protect_rtcp(plain).map_err(ConnectionError::Srtp)
     }
 
@@ -189,7 +189,7 @@ impl Connection {
         if Some(from) != self.selected && !self.ice.is_validated(from) {
             return Err(ConnectionError::NotValidated);
         }
-        self.srtp.as_mut().ok_or(ConnectionError::NotReady)
+        self.secure.srtp().ok_or(ConnectionError::NotReady)
     }
 
     /// Writes the next ICE response or DTLS flight datagram into `out`.
@@ -201,18 +201,7 @@ impl Connection {
                 len: t.len,
             });
         }
-        while let Some((dst, bytes)) = self.dtls_out.pop_front() {
-            if bytes.len() > out.len() {
-                // Larger than any datagram we send: rtc-dtls fragments to its MTU.
-                continue;
-            }
-            out[..bytes.len()].copy_from_slice(&bytes);
-            return Some(Transmit {
-                dst,
-                len: bytes.len(),
-            });
-        }
-        None
+        self.secure.pop_transmit(out)
     }
 
     /// The next event for the worker.
@@ -227,10 +216,10 @@ impl Connection {
         if self.closed {
             return None;
         }
-        match (self.ice.poll_timeout(), self.dtls.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        crate::earliest(
+            self.ice.poll_timeout(),
+            self.secure.dtls_ref().poll_timeout(),
+        )
     }
 
     /// Runs the ICE and DTLS timers due at `now`.
@@ -243,7 +232,7 @@ impl Connection {
         if self.closed {
             return;
         }
-        let res = self.dtls.handle_timeout(now);
+        let res = self.secure.dtls().handle_timeout(now);
         self.drain_dtls();
         if let Err(e) = res {
             self.fail(e.close_reason().unwrap_or(CloseReason::DtlsError));
@@ -266,23 +255,14 @@ impl Connection {
     }
 
     fn drain_dtls(&mut self) {
-        while let Some(t) = self.dtls.poll_transmit() {
-            self.dtls_out.push_back(t);
-        }
-        while let Some(ev) = self.dtls.poll_event() {
-            match ev {
-                DtlsEvent::Connected(keys) => match SrtpSession::new(&keys) {
-                    Ok(s) => {
-                        self.srtp = Some(s);
-                        self.connected = true;
-                        if let Some(addr) = self.selected {
-                            self.events.push_back(ConnectionEvent::Connected(addr));
-                        }
-                    }
-                    Err(_) => self.fail(CloseReason::DtlsError),
-                },
-                DtlsEvent::Closed => self.fail(CloseReason::PeerClosed),
+        match self.secure.drain() {
+            Some(Outcome::Connected) => {
+                if let Some(addr) = self.selected {
+                    self.events.push_back(ConnectionEvent::Connected(addr));
+                }
             }
+            Some(Outcome::Failed(reason)) => self.fail(reason),
+            None => {}
         }
     }
 

@@ -16,9 +16,11 @@ pub mod ice;
 pub mod publisher;
 pub mod rtcp;
 pub mod rtp;
+mod secure;
 pub mod srtp;
 pub mod stun;
 pub mod subscriber;
+pub mod transport;
 mod worker;
 
 use std::net::{IpAddr, SocketAddr};
@@ -143,6 +145,7 @@ pub fn start(cfg: &DataplaneConfig, events: SharedEventSink) -> Result<Dataplane
         },
         srtp_profiles: cfg.srtp_profiles.clone(),
         certificate: certificate.clone(),
+        socket_buffer: cfg.socket_buffer,
     };
     let mut handles = Vec::with_capacity(n);
     let mut threads = Vec::with_capacity(n);
@@ -178,7 +181,7 @@ pub fn start(cfg: &DataplaneConfig, events: SharedEventSink) -> Result<Dataplane
 }
 
 /// A non-blocking UDP socket on `addr` with the requested kernel buffer sizes.
-fn bind_udp(addr: SocketAddr, buffer: usize) -> std::io::Result<mio::net::UdpSocket> {
+pub(crate) fn bind_udp(addr: SocketAddr, buffer: usize) -> std::io::Result<mio::net::UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     // Best effort: a smaller kernel limit only means smaller buffers.
@@ -187,4 +190,15 @@ fn bind_udp(addr: SocketAddr, buffer: usize) -> std::io::Result<mio::net::UdpSoc
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     Ok(mio::net::UdpSocket::from_std(socket.into()))
+}
+
+/// The earlier of two optional deadlines.
+pub(crate) fn earliest(
+    a: Option<std::time::Instant>,
+    b: Option<std::time::Instant>,
+) -> Option<std::time::Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }

@@ -22,6 +22,7 @@ use slab::Slab;
 use crate::api::{
     CloseReason, Command, Event, PeerId, PeerRole, PeerSpec, SharedEventSink, StreamId, WorkerId,
 };
+use crate::client::{ClientConnection, ClientInput, LocalParams, RemoteParams};
 use crate::connection::{Connection, ConnectionEvent};
 use crate::demux::{classify, PacketClass};
 use crate::dtls::DtlsCertificate;
@@ -32,9 +33,12 @@ use crate::rtcp::{RtcpCompound, RtcpPacket};
 use crate::srtp::SrtpProfile;
 use crate::stun::{local_ufrag, StunMessage};
 use crate::subscriber::Subscriber;
+use crate::transport::Transport;
 
 pub(crate) const SOCKET: Token = Token(0);
 pub(crate) const WAKER: Token = Token(1);
+/// Relay legs' own sockets use `Token(RELAY_TOKEN_BASE + slab key)`.
+const RELAY_TOKEN_BASE: usize = 2;
 
 /// Largest datagram we receive; anything longer is truncated and fails authentication.
 const MAX_DATAGRAM: usize = 2048;
@@ -43,6 +47,8 @@ const MAX_DATAGRAM: usize = 2048;
 #[derive(Clone)]
 pub(crate) struct WorkerSettings {
     pub ice: IceConfig,
+    /// Kernel buffer size requested for relay sockets.
+    pub socket_buffer: usize,
     pub srtp_profiles: Vec<SrtpProfile>,
     pub certificate: DtlsCertificate,
 }
@@ -66,7 +72,9 @@ struct PeerEntry {
     id: PeerId,
     stream: StreamId,
     ufrag: String,
-    conn: Connection,
+    transport: Transport,
+    /// A relay leg's own socket (registered with token `RELAY_TOKEN_BASE + slab key`).
+    socket: Option<UdpSocket>,
     role: Role,
     /// Addresses registered in `by_addr` for this peer.
     addrs: Vec<SocketAddr>,
@@ -85,22 +93,27 @@ struct LocalStream {
 /// Socket and reusable buffers, split from the routing state so both can be borrowed at once.
 struct Io {
     socket: UdpSocket,
+    /// The worker socket's address; relay sockets bind the same IP.
+    local_ip: std::net::IpAddr,
     scratch: Vec<u8>,
     out: Box<[u8; MAX_DATAGRAM]>,
     stats: WorkerStats,
 }
 
 impl Io {
-    fn send(&mut self, dst: SocketAddr, bytes: &[u8]) {
-        if self.socket.send_to(bytes, dst).is_err() {
+    /// Sends `bytes` from the peer's own socket if it has one, else from the worker socket.
+    fn send(&mut self, own: Option<&UdpSocket>, dst: SocketAddr, bytes: &[u8]) {
+        let socket = own.unwrap_or(&self.socket);
+        if socket.send_to(bytes, dst).is_err() {
             // UDP: a full socket buffer or an unreachable peer loses this datagram only.
             self.stats.send_errors += 1;
         }
     }
 
     /// Sends the first `len` bytes of the `out` buffer.
-    fn send_out(&mut self, dst: SocketAddr, len: usize) {
-        if self.socket.send_to(&self.out[..len], dst).is_err() {
+    fn send_out(&mut self, own: Option<&UdpSocket>, dst: SocketAddr, len: usize) {
+        let socket = own.unwrap_or(&self.socket);
+        if socket.send_to(&self.out[..len], dst).is_err() {
             self.stats.send_errors += 1;
         }
     }
@@ -137,11 +150,13 @@ impl Worker {
         poll.registry()
             .register(&mut socket, SOCKET, Interest::READABLE)?;
         let n = mailboxes.len();
+        let local_ip = socket.local_addr()?.ip();
         Ok(Self {
             id,
             poll,
             io: Io {
                 socket,
+                local_ip,
                 scratch: Vec::with_capacity(MAX_DATAGRAM),
                 out: Box::new([0; MAX_DATAGRAM]),
                 stats: WorkerStats::default(),
@@ -179,6 +194,9 @@ impl Worker {
             for ev in events.iter() {
                 match ev.token() {
                     SOCKET => self.read_socket(now, &mut recv),
+                    Token(t) if t >= RELAY_TOKEN_BASE => {
+                        self.read_relay(now, t - RELAY_TOKEN_BASE, &mut recv)
+                    }
                     WAKER => {
                         if !self.drain_commands(now) {
                             tracing::debug!(worker = self.id.0, stats = ?self.io.stats, "stopped");
@@ -232,8 +250,10 @@ impl Worker {
         match class {
             PacketClass::Stun => self.on_stun(now, key, from, buf),
             PacketClass::Dtls => {
-                let peer = &mut self.peers[key];
-                if peer.conn.handle_dtls(now, from, buf).is_err() {
+                let Transport::Passive(conn) = &mut self.peers[key].transport else {
+                    return;
+                };
+                if conn.handle_dtls(now, from, buf).is_err() {
                     self.io.stats.dropped_invalid += 1;
                 }
                 self.after_peer_io(now, key);
@@ -254,9 +274,12 @@ impl Worker {
 
     fn on_stun(&mut self, now: Instant, key: usize, from: SocketAddr, buf: &[u8]) {
         let peer = &mut self.peers[key];
-        if peer.conn.handle_stun(now, from, buf).is_err() {
+        let Transport::Passive(conn) = &mut peer.transport else {
+            return;
+        };
+        if conn.handle_stun(now, from, buf).is_err() {
             self.io.stats.dropped_invalid += 1;
-        } else if peer.conn.is_validated(from) && !peer.addrs.contains(&from) {
+        } else if conn.is_validated(from) && !peer.addrs.contains(&from) {
             peer.addrs.push(from);
             self.by_addr.insert(from, key);
         }
@@ -265,10 +288,12 @@ impl Worker {
 
     fn on_rtp(&mut self, now: Instant, key: usize, from: SocketAddr, buf: &[u8]) {
         let peer = &mut self.peers[key];
-        let Role::Publisher(publisher) = &mut peer.role else {
+        let (Role::Publisher(publisher), Transport::Passive(conn)) =
+            (&mut peer.role, &mut peer.transport)
+        else {
             return; // Subscribers send no media we use.
         };
-        let mut plain = match peer.conn.unprotect_rtp(from, buf) {
+        let mut plain = match conn.unprotect_rtp(from, buf) {
             Ok(p) => p,
             Err(e) => {
                 tracing::trace!(peer = %peer.id, %from, "RTP dropped: {e}");
@@ -293,7 +318,10 @@ impl Worker {
 
     fn on_rtcp(&mut self, now: Instant, key: usize, from: SocketAddr, buf: &[u8]) {
         let peer = &mut self.peers[key];
-        let Ok(plain) = peer.conn.unprotect_rtcp(from, buf) else {
+        let Transport::Passive(conn) = &mut peer.transport else {
+            return;
+        };
+        let Ok(plain) = conn.unprotect_rtcp(from, buf) else {
             self.io.stats.dropped_invalid += 1;
             return;
         };
@@ -321,7 +349,7 @@ impl Worker {
                         }
                     }
                 }
-                (Role::Subscriber { .. }, RtcpPacket::Pli(_) | RtcpPacket::Fir(_)) => {
+                (Role::Subscriber { .. }, p) if is_keyframe_request(&p) => {
                     keyframe_wanted = true;
                 }
                 _ => {}
@@ -444,31 +472,30 @@ impl Worker {
     }
 
     fn add_peer(&mut self, now: Instant, spec: PeerSpec) {
-        if let PeerRole::Relay { .. } = spec.role {
-            // Relay legs are being implemented (origin -> edge issue).
-            self.events.send(Event::PeerClosed {
-                peer: spec.id,
-                reason: CloseReason::DtlsError,
-            });
-            return;
-        }
         if self.by_id.contains_key(&spec.id) || self.by_ufrag.contains_key(&spec.local_ufrag) {
             tracing::warn!(peer = %spec.id, "duplicate peer id or ufrag: ignored");
             return;
         }
-        let conn = match Connection::new(
-            &spec,
-            &self.settings.certificate,
-            &self.settings.srtp_profiles,
-            self.settings.ice,
-            now,
-        ) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(peer = %spec.id, "cannot create the peer's DTLS session: {e}");
+        let key = self.peers.vacant_key();
+        let created = match spec.role {
+            PeerRole::Relay { remote, .. } => self.relay_transport(now, &spec, remote, key),
+            _ => Connection::new(
+                &spec,
+                &self.settings.certificate,
+                &self.settings.srtp_profiles,
+                self.settings.ice,
+                now,
+            )
+            .map(|c| (Transport::Passive(c), None))
+            .map_err(|e| e.close_reason().unwrap_or(CloseReason::DtlsError)),
+        };
+        let (transport, socket) = match created {
+            Ok(t) => t,
+            Err(reason) => {
+                tracing::warn!(peer = %spec.id, "cannot start the peer's transport: {reason:?}");
                 self.events.send(Event::PeerClosed {
                     peer: spec.id,
-                    reason: e.close_reason().unwrap_or(CloseReason::DtlsError),
+                    reason,
                 });
                 return;
             }
@@ -485,32 +512,118 @@ impl Worker {
                 }
             }
         };
-        let key = self.peers.insert(PeerEntry {
+        let passive = matches!(transport, Transport::Passive(_));
+        let inserted = self.peers.insert(PeerEntry {
             id: spec.id,
             stream,
             ufrag: spec.local_ufrag.clone(),
-            conn,
+            transport,
+            socket,
             role,
             addrs: Vec::new(),
             armed: None,
         });
+        debug_assert_eq!(inserted, key);
         self.by_id.insert(spec.id, key);
-        self.by_ufrag.insert(spec.local_ufrag, key);
+        if passive {
+            // Only passive transports receive first checks on the worker socket.
+            self.by_ufrag.insert(spec.local_ufrag, key);
+        }
         let local = self.streams.entry(stream).or_default();
         match self.peers[key].role {
             Role::Publisher(_) => local.publisher = Some(key),
             Role::Subscriber { .. } => local.subscribers.push(key),
         }
-        self.rearm(key);
+        // A relay leg has its first connectivity check to send right away.
+        self.after_peer_io(now, key);
+    }
+
+    /// An active transport toward another node, on its own socket registered under `key`.
+    fn relay_transport(
+        &mut self,
+        now: Instant,
+        spec: &PeerSpec,
+        remote: SocketAddr,
+        key: usize,
+    ) -> Result<(Transport, Option<UdpSocket>), CloseReason> {
+        let local = SocketAddr::new(self.io.local_ip, 0);
+        let mut socket = crate::bind_udp(local, self.settings.socket_buffer).map_err(|e| {
+            tracing::warn!(peer = %spec.id, "cannot bind a relay socket on {local}: {e}");
+            CloseReason::IceTimeout
+        })?;
+        self.poll
+            .registry()
+            .register(
+                &mut socket,
+                Token(RELAY_TOKEN_BASE + key),
+                Interest::READABLE,
+            )
+            .map_err(|_| CloseReason::IceTimeout)?;
+        let conn = ClientConnection::new(
+            &LocalParams {
+                ufrag: spec.local_ufrag.clone(),
+                pwd: spec.local_pwd.clone(),
+            },
+            &RemoteParams {
+                ufrag: spec.remote_ufrag.clone(),
+                pwd: spec.remote_pwd.clone(),
+                fingerprint: spec.remote_fingerprint.clone(),
+                candidate: remote,
+            },
+            &self.settings.certificate,
+            &self.settings.srtp_profiles,
+            now,
+        )
+        .map_err(|e| e.close_reason().unwrap_or(CloseReason::DtlsError))?;
+        Ok((Transport::Active(conn), Some(socket)))
+    }
+
+    /// Reads a relay leg's own socket until it would block.
+    fn read_relay(&mut self, now: Instant, key: usize, recv: &mut [u8]) {
+        loop {
+            let Some(peer) = self.peers.get_mut(key) else {
+                return;
+            };
+            let (Some(socket), Transport::Active(conn)) =
+                (peer.socket.as_ref(), &mut peer.transport)
+            else {
+                return;
+            };
+            let (len, from) = match socket.recv_from(recv) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // WouldBlock, or an ICMP error surfacing: done for now.
+                Err(_) => return,
+            };
+            self.io.stats.datagrams_in += 1;
+            let keyframe = match conn.handle_input(now, from, &recv[..len]) {
+                Ok(ClientInput::Rtcp(plain)) => requests_keyframe(&plain),
+                Ok(_) => false,
+                Err(_) => {
+                    self.io.stats.dropped_invalid += 1;
+                    false
+                }
+            };
+            if keyframe {
+                // The other node's players want a keyframe: ask our publisher.
+                self.request_keyframe(now, key);
+            }
+            self.after_peer_io(now, key);
+        }
     }
 
     fn remove_peer(&mut self, key: usize) {
         if !self.peers.contains(key) {
             return;
         }
-        let peer = self.peers.remove(key);
+        let mut peer = self.peers.remove(key);
+        if let Some(socket) = peer.socket.as_mut() {
+            let _ = self.poll.registry().deregister(socket);
+        }
         self.by_id.remove(&peer.id);
-        self.by_ufrag.remove(&peer.ufrag);
+        if self.by_ufrag.get(&peer.ufrag) == Some(&key) {
+            self.by_ufrag.remove(&peer.ufrag);
+        }
         for a in &peer.addrs {
             if self.by_addr.get(a) == Some(&key) {
                 self.by_addr.remove(a);
@@ -538,12 +651,12 @@ impl Worker {
         let Some(peer) = self.peers.get_mut(key) else {
             return;
         };
-        while let Some(t) = peer.conn.poll_transmit(&mut self.io.out[..]) {
-            self.io.send_out(t.dst, t.len);
+        while let Some(t) = peer.transport.poll_transmit(&mut self.io.out[..]) {
+            self.io.send_out(peer.socket.as_ref(), t.dst, t.len);
         }
         let mut failed = None;
         let mut connected = false;
-        while let Some(ev) = peer.conn.poll_event() {
+        while let Some(ev) = peer.transport.poll_event() {
             match ev {
                 ConnectionEvent::Selected(addr) => {
                     if !peer.addrs.contains(&addr) {
@@ -553,6 +666,12 @@ impl Worker {
                 }
                 ConnectionEvent::Connected(remote) => {
                     connected = true;
+                    tracing::debug!(
+                        peer = %peer.id,
+                        %remote,
+                        profile = ?peer.transport.srtp_profile(),
+                        "connected"
+                    );
                     self.events.send(Event::PeerConnected {
                         peer: peer.id,
                         remote,
@@ -579,13 +698,10 @@ impl Worker {
         let Some(peer) = self.peers.get_mut(key) else {
             return;
         };
-        let mut next = peer.conn.poll_timeout();
+        let mut next = peer.transport.poll_timeout();
         // Receiver reports and merged keyframe requests run only once media can flow.
-        if let (Role::Publisher(p), true) = (&peer.role, peer.conn.is_connected()) {
-            next = match (next, p.poll_timeout()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+        if let (Role::Publisher(p), true) = (&peer.role, peer.transport.is_connected()) {
+            next = crate::earliest(next, p.poll_timeout());
         }
         if next != peer.armed {
             peer.armed = next;
@@ -618,9 +734,9 @@ impl Worker {
             };
             let peer = &mut self.peers[key];
             peer.armed = None;
-            peer.conn.handle_timeout(now);
+            peer.transport.handle_timeout(now);
             if let Role::Publisher(p) = &mut peer.role {
-                if peer.conn.is_connected() {
+                if peer.transport.is_connected() {
                     if p.keyframes.handle_timeout(now) {
                         send_keyframe_request(&mut self.io, peer);
                     }
@@ -640,7 +756,7 @@ fn deliver(peers: &mut Slab<PeerEntry>, io: &mut Io, key: usize, msg: &FanoutMsg
     let Role::Subscriber { sub, .. } = &mut peer.role else {
         return;
     };
-    let (Some(dst), true) = (peer.conn.remote(), peer.conn.is_connected()) else {
+    let (Some(dst), true) = (peer.transport.remote(), peer.transport.is_connected()) else {
         return;
     };
     match msg {
@@ -653,8 +769,8 @@ fn deliver(peers: &mut Slab<PeerEntry>, io: &mut Io, key: usize, msg: &FanoutMsg
             if !sub.prepare_rtp(*kind, *keyframe, packet, &mut io.scratch) {
                 return;
             }
-            if let Ok(enc) = peer.conn.protect_rtp(&io.scratch) {
-                io.send(dst, &enc);
+            if let Some(enc) = peer.transport.protect_rtp(&io.scratch) {
+                io.send(peer.socket.as_ref(), dst, &enc);
                 io.stats.rtp_forwarded += 1;
             }
         }
@@ -662,34 +778,46 @@ fn deliver(peers: &mut Slab<PeerEntry>, io: &mut Io, key: usize, msg: &FanoutMsg
             let Some(len) = sub.write_sender_report(*kind, report, &mut io.out[..]) else {
                 return;
             };
-            if let Ok(enc) = peer.conn.protect_rtcp(&io.out[..len]) {
-                io.send(dst, &enc);
+            if let Some(enc) = peer.transport.protect_rtcp(&io.out[..len]) {
+                io.send(peer.socket.as_ref(), dst, &enc);
             }
         }
         FanoutMsg::KeyframeRequest { .. } => {}
     }
 }
 
+/// Whether an RTCP packet asks for a keyframe (PLI or FIR).
+fn is_keyframe_request(p: &RtcpPacket<'_>) -> bool {
+    matches!(p, RtcpPacket::Pli(_) | RtcpPacket::Fir(_))
+}
+
+/// Whether a plain RTCP compound contains a keyframe request.
+fn requests_keyframe(compound: &[u8]) -> bool {
+    RtcpCompound::iter(compound)
+        .map_while(Result::ok)
+        .any(|p| is_keyframe_request(&p))
+}
+
 fn send_keyframe_request(io: &mut Io, peer: &mut PeerEntry) {
-    let (Role::Publisher(p), Some(dst)) = (&mut peer.role, peer.conn.remote()) else {
+    let (Role::Publisher(p), Some(dst)) = (&mut peer.role, peer.transport.remote()) else {
         return;
     };
     let Some(len) = p.write_keyframe_request(&mut io.out[..]) else {
         return;
     };
-    if let Ok(enc) = peer.conn.protect_rtcp(&io.out[..len]) {
-        io.send(dst, &enc);
+    if let Some(enc) = peer.transport.protect_rtcp(&io.out[..len]) {
+        io.send(peer.socket.as_ref(), dst, &enc);
     }
 }
 
 fn send_receiver_report(now: Instant, io: &mut Io, peer: &mut PeerEntry) {
-    let (Role::Publisher(p), Some(dst)) = (&mut peer.role, peer.conn.remote()) else {
+    let (Role::Publisher(p), Some(dst)) = (&mut peer.role, peer.transport.remote()) else {
         return;
     };
     let Some(len) = p.write_receiver_report(now, &mut io.out[..]) else {
         return;
     };
-    if let Ok(enc) = peer.conn.protect_rtcp(&io.out[..len]) {
-        io.send(dst, &enc);
+    if let Some(enc) = peer.transport.protect_rtcp(&io.out[..len]) {
+        io.send(peer.socket.as_ref(), dst, &enc);
     }
 }

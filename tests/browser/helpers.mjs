@@ -147,6 +147,8 @@ export async function startServer({ codecs = 'opus,h264', extra = {} } = {}) {
     });
     child.stderr.on('data', (chunk) => {
       output += chunk;
+      // Keep the server's log for a look after the run (e.g. with RTCDN_LOG=debug).
+      if (process.env.RTCDN_TEST_SERVER_LOG) fs.appendFileSync(process.env.RTCDN_TEST_SERVER_LOG, chunk);
     });
     child.once('error', (e) => reject(new Error(`cannot start ${serverBin}: ${e.message}`)));
     exited.then(({ code, signal }) =>

@@ -1,0 +1,106 @@
+//! DTLS that turns into SRTP: the part of a WebRTC transport that the passive (browser-facing)
+//! and the active (relay) roles share. Queues the DTLS flights for the owner to send, and
+//! installs the SRTP session once the handshake completes.
+//!
+//! Sans-IO; owns no ICE state (the owner decides which addresses may reach it).
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+use bytes::BytesMut;
+
+use crate::api::CloseReason;
+use crate::connection::Transmit;
+use crate::dtls::{DtlsEvent, DtlsSession};
+use crate::srtp::SrtpSession;
+
+/// What a drain changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The handshake completed and SRTP is ready.
+    Connected,
+    /// The handshake failed, key export failed, or the peer closed.
+    Failed(CloseReason),
+}
+
+/// A DTLS session, its queued datagrams and, once connected, its SRTP session.
+pub(crate) struct DtlsSrtp {
+    dtls: DtlsSession,
+    srtp: Option<SrtpSession>,
+    outbox: VecDeque<(SocketAddr, BytesMut)>,
+}
+
+impl DtlsSrtp {
+    pub(crate) fn new(dtls: DtlsSession) -> Self {
+        Self {
+            dtls,
+            srtp: None,
+            outbox: VecDeque::new(),
+        }
+    }
+
+    /// The DTLS session, for input and timers.
+    pub(crate) fn dtls(&mut self) -> &mut DtlsSession {
+        &mut self.dtls
+    }
+
+    /// The DTLS session, read-only.
+    pub(crate) fn dtls_ref(&self) -> &DtlsSession {
+        &self.dtls
+    }
+
+    /// The SRTP session once the handshake completed.
+    pub(crate) fn srtp(&mut self) -> Option<&mut SrtpSession> {
+        self.srtp.as_mut()
+    }
+
+    /// The negotiated SRTP profile once connected.
+    pub(crate) fn profile(&self) -> Option<crate::srtp::SrtpProfile> {
+        self.srtp.as_ref().map(SrtpSession::profile)
+    }
+
+    /// True once SRTP keys are installed.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.srtp.is_some()
+    }
+
+    /// Queues the DTLS session's datagrams and applies its events. Call after every DTLS input
+    /// or timeout.
+    pub(crate) fn drain(&mut self) -> Option<Outcome> {
+        while let Some(t) = self.dtls.poll_transmit() {
+            self.outbox.push_back(t);
+        }
+        let mut outcome = None;
+        while let Some(ev) = self.dtls.poll_event() {
+            outcome = Some(match ev {
+                DtlsEvent::Connected(keys) => match SrtpSession::new(&keys) {
+                    Ok(s) => {
+                        self.srtp = Some(s);
+                        Outcome::Connected
+                    }
+                    Err(_) => Outcome::Failed(CloseReason::DtlsError),
+                },
+                DtlsEvent::Closed => Outcome::Failed(CloseReason::PeerClosed),
+            });
+            if matches!(outcome, Some(Outcome::Failed(_))) {
+                break;
+            }
+        }
+        outcome
+    }
+
+    /// Copies the next queued DTLS datagram into `out`.
+    pub(crate) fn pop_transmit(&mut self, out: &mut [u8]) -> Option<Transmit> {
+        while let Some((dst, bytes)) = self.outbox.pop_front() {
+            // rtc-dtls fragments to its MTU, so a datagram larger than `out` is never queued.
+            if let Some(slot) = out.get_mut(..bytes.len()) {
+                slot.copy_from_slice(&bytes);
+                return Some(Transmit {
+                    dst,
+                    len: bytes.len(),
+                });
+            }
+        }
+        None
+    }
+}

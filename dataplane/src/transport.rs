@@ -1,0 +1,106 @@
+//! The two kinds of WebRTC transport a worker runs, behind one interface: the passive
+//! ICE-lite/DTLS-server [`Connection`] of browsers and other nodes that connect to us, and the
+//! active ICE-controlling/DTLS-client [`ClientConnection`] of a relay leg we open toward another
+//! node.
+//!
+//! Sans-IO like both of them; the worker owns the sockets (a relay leg has its own).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::BytesMut;
+
+use crate::client::{ClientConnection, ClientEvent};
+use crate::connection::{Connection, ConnectionEvent, Transmit};
+use crate::srtp::SrtpProfile;
+
+/// A peer's transport.
+pub enum Transport {
+    /// Browsers, and relay legs of other nodes: ICE-lite, DTLS server, on the worker socket.
+    Passive(Connection),
+    /// Our relay leg toward another node: ICE controlling, DTLS client, on its own socket.
+    Active(ClientConnection),
+}
+
+impl Transport {
+    /// Where media goes (the ICE-selected address, or the relay's remote candidate).
+    pub fn remote(&self) -> Option<SocketAddr> {
+        match self {
+            Transport::Passive(c) => c.remote(),
+            Transport::Active(c) => Some(c.remote()),
+        }
+    }
+
+    /// True once SRTP keys are installed.
+    pub fn is_connected(&self) -> bool {
+        match self {
+            Transport::Passive(c) => c.is_connected(),
+            Transport::Active(c) => c.is_connected(),
+        }
+    }
+
+    /// The negotiated SRTP profile once connected.
+    pub fn srtp_profile(&self) -> Option<SrtpProfile> {
+        match self {
+            Transport::Passive(c) => c.srtp_profile(),
+            Transport::Active(c) => c.srtp_profile(),
+        }
+    }
+
+    /// Encrypts a plain RTP packet; `None` if not connected or the packet is invalid.
+    pub fn protect_rtp(&mut self, plain: &[u8]) -> Option<BytesMut> {
+        match self {
+            Transport::Passive(c) => c.protect_rtp(plain).ok(),
+            Transport::Active(c) => c.protect_rtp(plain).ok(),
+        }
+    }
+
+    /// Encrypts a plain RTCP packet; `None` if not connected or the packet is invalid.
+    pub fn protect_rtcp(&mut self, plain: &[u8]) -> Option<BytesMut> {
+        match self {
+            Transport::Passive(c) => c.protect_rtcp(plain).ok(),
+            Transport::Active(c) => c.protect_rtcp(plain).ok(),
+        }
+    }
+
+    /// Writes the next transport datagram (ICE, DTLS) into `out`.
+    #[must_use]
+    pub fn poll_transmit(&mut self, out: &mut [u8]) -> Option<Transmit> {
+        match self {
+            Transport::Passive(c) => c.poll_transmit(out),
+            Transport::Active(c) => c.poll_transmit(out),
+        }
+    }
+
+    /// The next event, in the passive transport's vocabulary.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<ConnectionEvent> {
+        match self {
+            Transport::Passive(c) => c.poll_event(),
+            Transport::Active(c) => {
+                let remote = c.remote();
+                c.poll_event().map(|ev| match ev {
+                    ClientEvent::Connected => ConnectionEvent::Connected(remote),
+                    ClientEvent::Failed(r) => ConnectionEvent::Failed(r),
+                })
+            }
+        }
+    }
+
+    /// When [`Transport::handle_timeout`] is next due.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            Transport::Passive(c) => c.poll_timeout(),
+            Transport::Active(c) => c.poll_timeout(),
+        }
+    }
+
+    /// Runs the timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self {
+            Transport::Passive(c) => c.handle_timeout(now),
+            Transport::Active(c) => c.handle_timeout(now),
+        }
+    }
+}
