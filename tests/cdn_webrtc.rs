@@ -60,7 +60,7 @@ struct Source {
 
 impl Source {
     fn video_payload(&self) -> Vec<u8> {
-        let mut vp8 = if self.n % self.key_every == 0 {
+        let mut vp8 = if self.n.is_multiple_of(self.key_every) {
             vec![0x10, 0x00, 0x9d, 0x01, 0x2a]
         } else {
             vec![0x00, 0x01]
