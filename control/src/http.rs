@@ -184,17 +184,23 @@ async fn balance(state: &AppState) -> Response {
 
 /// WCS `/rest-api/cdn/show_routes`: `{"<routeId>": "<streamName>"}`; GET or POST (any body).
 async fn show_routes(state: &AppState, method: &Method) -> Response {
-    let Some(cdn) = &state.cdn else {
+    if state.cdn.is_none() {
         return StatusCode::NOT_FOUND.into_response();
-    };
+    }
     if *method == Method::OPTIONS {
         return preflight();
     }
     if *method != Method::GET && *method != Method::POST && *method != Method::HEAD {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }
-    match cdn.routes().await {
-        Some(routes) => json_response(StatusCode::OK, &routes),
+    match state.hub.relay_routes().await {
+        Some(routes) => {
+            let map: serde_json::Map<String, serde_json::Value> = routes
+                .into_iter()
+                .map(|r| (r.id, serde_json::Value::String(r.stream)))
+                .collect();
+            json_response(StatusCode::OK, &serde_json::Value::Object(map))
+        }
         None => json_response(
             StatusCode::INTERNAL_SERVER_ERROR,
             &serde_json::json!({"error": "cdn stopped"}),

@@ -87,10 +87,17 @@ pub async fn serve(
     let (tx, rx) = mpsc::unbounded_channel();
     let hub = Hub::new(&cfg, workers, fingerprint);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let hub_task = tokio::spawn(connection::run_hub(hub, rx, events, async move {
-        // A dropped sender also means stop.
-        let _ = stop_rx.await;
-    }));
+    let relay_inputs = tx.downgrade();
+    let hub_task = tokio::spawn(connection::run_hub(
+        hub,
+        rx,
+        relay_inputs,
+        events,
+        async move {
+            // A dropped sender also means stop.
+            let _ = stop_rx.await;
+        },
+    ));
     let cdn = cfg.load_balancing.as_ref().map(|lb| {
         tracing::info!(
             nodes = lb.nodes.len(),

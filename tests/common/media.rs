@@ -137,6 +137,8 @@ pub struct Joined {
     pub peer: MediaPeer,
     pub answer: Answer,
     pub wcs: WcsClient,
+    /// The session ids, to stop or unpublish it.
+    pub negotiated: super::Negotiated,
 }
 
 /// Publishes (or plays) `name` with `spec`'s offer and starts ICE toward the answer.
@@ -168,7 +170,12 @@ pub fn join(
         pwd: spec.pwd.clone(),
     };
     let peer = MediaPeer::new(&local, &remote, cert, &SrtpProfile::ALL);
-    Joined { peer, answer, wcs }
+    Joined {
+        peer,
+        answer,
+        wcs,
+        negotiated,
+    }
 }
 
 /// RTP with a one-byte header extension block (abs-send-time and mid) and `payload`.

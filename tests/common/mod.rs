@@ -92,15 +92,46 @@ impl ServerProcess {
         Self::start_with_files(props, &[])
     }
 
-    /// [`ServerProcess::start`] with extra files (name, content) written into the
-    /// configuration directory next to `flashphoner.properties`, e.g. `loadbalancing.xml`.
+    /// [`ServerProcess::start`] that also writes `files` (`(name, contents)`, e.g.
+    /// `loadbalancing.xml`) into the configuration directory.
     pub fn start_with_files(props: &[(&str, &str)], files: &[(&str, &str)]) -> ServerProcess {
+        Self::try_start(props, files).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts on a fixed `ws.port` (e.g. the port of a killed server), retrying for up to
+    /// `retry_for` while the port is not free yet.
+    pub fn start_on_port(
+        props: &[(&str, &str)],
+        files: &[(&str, &str)],
+        port: u16,
+        retry_for: Duration,
+    ) -> ServerProcess {
+        let port = port.to_string();
+        let mut all: Vec<(&str, &str)> = props.to_vec();
+        all.push(("ws.port", &port));
+        let deadline = Instant::now() + retry_for;
+        loop {
+            match Self::try_start(&all, files) {
+                Ok(server) => return server,
+                Err(e) if Instant::now() >= deadline => panic!("{e}"),
+                Err(_) => thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+
+    /// Kills the process with SIGKILL (no cleanup on its side) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Like [`ServerProcess::start_with_files`] but returns the failure with the process output.
+    pub fn try_start(
+        props: &[(&str, &str)],
+        files: &[(&str, &str)],
+    ) -> Result<ServerProcess, String> {
         let config_dir = std::env::temp_dir().join(format!("rtcdn-test-{}", unique_id()));
         std::fs::create_dir_all(&config_dir).expect("create temp config dir");
-        for (name, text) in files {
-            std::fs::write(config_dir.join(name), text)
-                .unwrap_or_else(|e| panic!("write {name}: {e}"));
-        }
         let mut entries: Vec<(&str, &str)> = vec![
             ("ip", "127.0.0.1"),
             ("ws.port", "0"),
@@ -119,6 +150,10 @@ impl ServerProcess {
         });
         std::fs::write(config_dir.join("flashphoner.properties"), text)
             .expect("write flashphoner.properties");
+        for (name, contents) in files {
+            std::fs::write(config_dir.join(name), contents)
+                .unwrap_or_else(|e| panic!("write {name}: {e}"));
+        }
 
         let mut child = Command::new(server_binary())
             .arg("--config-dir")
@@ -166,7 +201,7 @@ impl ServerProcess {
                 Ok(line) => {
                     if let Some(addr) = parse_listening_line(&line) {
                         server.http_addr = addr;
-                        return server;
+                        return Ok(server);
                     }
                     stdout_seen.push_str(&line);
                     stdout_seen.push('\n');
@@ -174,28 +209,28 @@ impl ServerProcess {
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     let status = server.child.wait().ok();
-                    server.fail_start(&format!("exited ({status:?})"), &stdout_seen);
+                    return Err(server.fail_start(&format!("exited ({status:?})"), &stdout_seen));
                 }
             }
             if let Ok(Some(status)) = server.child.try_wait() {
-                server.fail_start(&format!("exited ({status})"), &stdout_seen);
+                return Err(server.fail_start(&format!("exited ({status})"), &stdout_seen));
             }
             if Instant::now() >= deadline {
-                server.fail_start(
+                return Err(server.fail_start(
                     &format!("printed no listening line within {START_TIMEOUT:?}"),
                     &stdout_seen,
-                );
+                ));
             }
         }
     }
 
-    fn fail_start(&self, what: &str, stdout: &str) -> ! {
+    fn fail_start(&self, what: &str, stdout: &str) -> String {
         // Give the stderr thread a moment to collect the last lines of a crashed process.
         thread::sleep(Duration::from_millis(100));
-        panic!(
+        format!(
             "rtcdn {what}\n--- stdout ---\n{stdout}--- stderr ---\n{}",
             self.stderr_output()
-        );
+        )
     }
 
     /// The HTTP (and websocket) address from the listening line.

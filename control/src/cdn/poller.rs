@@ -1,6 +1,6 @@
 //! The CDN task on the control thread: polls every edge's `/?action=stat` once per
 //! [`POLL_PERIOD`] with a tiny HTTP/1.1 client, feeds the [`LoadBalancer`], answers the
-//! balance and `show_routes` requests of [`CdnHandle`] and keeps the [`Routes`] registry.
+//! balance requests of [`CdnHandle`].
 //!
 //! Owns the I/O around the sans-IO balancer (sockets, the clock, the random source). It must
 //! not block the control thread: every poll is its own task with a [`POLL_TIMEOUT`].
@@ -17,7 +17,7 @@ use tokio::time::MissedTickBehavior;
 use super::balancer::{LoadBalancer, NodeUpdate};
 use super::config::{LoadBalancingConfig, NodeConfig};
 use super::stats::{parse_stat_page, StatParseError};
-use super::{CdnHandle, CdnInput, Choice, Routes};
+use super::{CdnHandle, CdnInput, Choice};
 
 /// How often each edge is polled.
 pub const POLL_PERIOD: Duration = Duration::from_secs(1);
@@ -58,7 +58,6 @@ pub fn spawn(cfg: &LoadBalancingConfig) -> CdnHandle {
 
 async fn run(cfg: LoadBalancingConfig, mut rx: mpsc::UnboundedReceiver<CdnInput>) {
     let mut lb = LoadBalancer::new(&cfg, STALE_AFTER);
-    let mut routes = Routes::default();
     let mut rng = StdRng::from_entropy();
     let (poll_tx, mut poll_rx) = mpsc::unbounded_channel::<(usize, NodeUpdate, Instant)>();
     let mut in_flight = vec![false; cfg.nodes.len()];
@@ -97,20 +96,13 @@ async fn run(cfg: LoadBalancingConfig, mut rx: mpsc::UnboundedReceiver<CdnInput>
             }
             input = rx.recv() => {
                 let Some(input) = input else { break };
-                handle(input, &cfg, &mut lb, &mut routes, &mut rng);
+                handle(input, &mut lb, &mut rng);
             }
         }
     }
 }
 
-fn handle(
-    input: CdnInput,
-    cfg: &LoadBalancingConfig,
-    lb: &mut LoadBalancer,
-    routes: &mut Routes,
-    rng: &mut StdRng,
-) {
-    let node = |id: &str| cfg.nodes.iter().find(|n| n.id == id);
+fn handle(input: CdnInput, lb: &mut LoadBalancer, rng: &mut StdRng) {
     match input {
         CdnInput::Balance(reply) => {
             let choice = lb.choose(Instant::now(), rng).map(|n| Choice {
@@ -119,20 +111,6 @@ fn handle(
                 wss: n.wss,
             });
             let _ = reply.send(choice);
-        }
-        CdnInput::Routes(reply) => {
-            let _ = reply.send(routes.to_json());
-        }
-        CdnInput::RouteUp { node_id, stream } => match node(&node_id) {
-            Some(n) => {
-                routes.insert(n, &stream);
-            }
-            None => tracing::warn!(node = %node_id, "route to a node not in loadbalancing.xml"),
-        },
-        CdnInput::RouteDown { node_id, stream } => {
-            if let Some(n) = node(&node_id) {
-                routes.remove(n, &stream);
-            }
         }
     }
 }
@@ -370,13 +348,5 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert!(seen.contains(&a) && seen.contains(&b), "{seen:?}");
-        handle.route_up("a", "cam");
-        handle.route_up("nope", "cam");
-        assert_eq!(
-            handle.routes().await.unwrap(),
-            serde_json::json!({"a-127.0.0.1-cam": "cam"})
-        );
-        handle.route_down("a", "cam");
-        assert_eq!(handle.routes().await.unwrap(), serde_json::json!({}));
     }
 }

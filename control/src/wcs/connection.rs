@@ -4,6 +4,7 @@
 //! [`HubInput`]s and receive their frames through a bounded per-connection queue (a client that
 //! does not read is disconnected instead of buffering without limit). Owns no protocol logic.
 
+use crate::cdn::relay::RelayRoute;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,6 +16,8 @@ use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket};
 use tokio::sync::{mpsc, oneshot};
 
 use super::hub::{ConnId, Hub, HubStats, Output};
+use crate::cdn::relay::RelayConnId;
+use crate::cdn::relay_socket;
 use crate::events::EventReceiver;
 
 /// Frames queued for one connection before it is considered stuck and dropped.
@@ -53,6 +56,25 @@ pub enum HubInput {
     },
     /// A request for the counters.
     Stats(oneshot::Sender<HubStats>),
+    /// The live origin → edge relay legs, for `show_routes`.
+    Routes(oneshot::Sender<Vec<RelayRoute>>),
+    /// A relay websocket to an edge opened.
+    RelayOpened {
+        /// The relay connection.
+        conn: RelayConnId,
+    },
+    /// A text frame from an edge.
+    RelayText {
+        /// The relay connection.
+        conn: RelayConnId,
+        /// The frame.
+        text: String,
+    },
+    /// A relay websocket closed or could not be opened.
+    RelayClosed {
+        /// The relay connection.
+        conn: RelayConnId,
+    },
 }
 
 /// Something for one websocket task.
@@ -94,20 +116,43 @@ impl HubHandle {
         rx.await.ok()
     }
 
+    /// The live relay legs (`show_routes`), or `None` if the hub task has stopped.
+    pub async fn relay_routes(&self) -> Option<Vec<RelayRoute>> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(HubInput::Routes(tx)) {
+            return None;
+        }
+        rx.await.ok()
+    }
+
     fn next_conn_id(&self) -> ConnId {
         ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed))
     }
 }
 
+/// The hub task's outgoing queues: browser websockets and relay websockets.
+struct Queues {
+    outs: HashMap<ConnId, mpsc::Sender<Outgoing>>,
+    relays: HashMap<RelayConnId, mpsc::Sender<Outgoing>>,
+    /// Where relay socket tasks report (weak: the hub task must not keep itself alive).
+    inputs: mpsc::WeakUnboundedSender<HubInput>,
+}
+
 /// Runs the hub until `stop` resolves or every [`HubHandle`] is dropped, then sends
-/// `Command::Shutdown` to every worker.
+/// `Command::Shutdown` to every worker. `relay_inputs` is a weak sender of `inputs`, handed
+/// to the relay websocket tasks the hub starts.
 pub async fn run_hub(
     mut hub: Hub,
     mut inputs: mpsc::UnboundedReceiver<HubInput>,
+    relay_inputs: mpsc::WeakUnboundedSender<HubInput>,
     mut events: EventReceiver,
     stop: impl Future<Output = ()>,
 ) {
-    let mut outs: HashMap<ConnId, mpsc::Sender<Outgoing>> = HashMap::new();
+    let mut queues = Queues {
+        outs: HashMap::new(),
+        relays: HashMap::new(),
+        inputs: relay_inputs,
+    };
     let mut events_open = true;
     tokio::pin!(stop);
     loop {
@@ -123,18 +168,27 @@ pub async fn run_hub(
             input = inputs.recv() => match input {
                 None => break,
                 Some(HubInput::Open { conn, client, server, out }) => {
-                    outs.insert(conn, out);
+                    queues.outs.insert(conn, out);
                     hub.open(Instant::now(), conn, client, server);
                 }
                 Some(HubInput::Text { conn, text }) => hub.handle_text(Instant::now(), conn, text.as_str()),
                 Some(HubInput::Binary { conn }) => hub.handle_binary(Instant::now(), conn),
                 Some(HubInput::Closed { conn }) => {
-                    outs.remove(&conn);
+                    queues.outs.remove(&conn);
                     hub.close(Instant::now(), conn);
                 }
                 Some(HubInput::Stats(reply)) => {
                     // The requester may have gone away; nothing to do then.
                     let _ = reply.send(hub.stats());
+                }
+                Some(HubInput::Routes(reply)) => {
+                    let _ = reply.send(hub.relay_routes());
+                }
+                Some(HubInput::RelayOpened { conn }) => hub.relay_opened(Instant::now(), conn),
+                Some(HubInput::RelayText { conn, text }) => hub.relay_text(Instant::now(), conn, &text),
+                Some(HubInput::RelayClosed { conn }) => {
+                    queues.relays.remove(&conn);
+                    hub.relay_closed(Instant::now(), conn);
                 }
             },
             event = events.recv(), if events_open => match event {
@@ -143,15 +197,17 @@ pub async fn run_hub(
             },
             () = timer => hub.handle_timeout(Instant::now()),
         }
-        drain(&mut hub, &mut outs);
+        drain(&mut hub, &mut queues);
     }
     hub.shutdown_workers();
 }
 
 /// Delivers the hub's output; connections whose queue is full are dropped (and cleaned up).
-fn drain(hub: &mut Hub, outs: &mut HashMap<ConnId, mpsc::Sender<Outgoing>>) {
+fn drain(hub: &mut Hub, queues: &mut Queues) {
     loop {
         let mut stuck = Vec::new();
+        let mut stuck_relays = Vec::new();
+        let outs = &mut queues.outs;
         while let Some(output) = hub.poll_output() {
             match output {
                 Output::Send(conn, message) => {
@@ -174,13 +230,40 @@ fn drain(hub: &mut Hub, outs: &mut HashMap<ConnId, mpsc::Sender<Outgoing>>) {
                         let _ = tx.try_send(Outgoing::Close);
                     }
                 }
+                Output::RelayConnect { conn, url } => {
+                    let Some(input) = queues.inputs.upgrade() else {
+                        // The hub task is stopping: nobody would read the relay's reports.
+                        continue;
+                    };
+                    let (tx, rx) = mpsc::channel(OUTGOING_QUEUE);
+                    queues.relays.insert(conn, tx);
+                    tokio::spawn(relay_socket::run_relay_socket(url, conn, input, rx));
+                }
+                Output::RelaySend(conn, text) => {
+                    let Some(tx) = queues.relays.get(&conn) else {
+                        continue;
+                    };
+                    if tx.try_send(Outgoing::Text(text)).is_err() {
+                        tracing::warn!(conn = conn.0, "relay websocket stuck: dropping it");
+                        queues.relays.remove(&conn);
+                        stuck_relays.push(conn);
+                    }
+                }
+                Output::RelayClose(conn) => {
+                    if let Some(tx) = queues.relays.remove(&conn) {
+                        let _ = tx.try_send(Outgoing::Close);
+                    }
+                }
             }
         }
-        if stuck.is_empty() {
+        if stuck.is_empty() && stuck_relays.is_empty() {
             return;
         }
         for conn in stuck {
             hub.close(Instant::now(), conn);
+        }
+        for conn in stuck_relays {
+            hub.relay_closed(Instant::now(), conn);
         }
     }
 }

@@ -10,7 +10,6 @@
 //! once; each player's worker is a fanout target of its publisher's worker exactly while it
 //! has at least one player of that stream.
 
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -24,6 +23,8 @@ use rand::Rng;
 use super::messages::{
     self as msg, ClientMessage, ServerMessage, StreamEventRequest, StreamRequest, StreamStatus,
 };
+use crate::cdn::config::StreamDistribution;
+use crate::cdn::relay::{RelayConnId, Relays};
 use crate::config::{Config, VideoCodec};
 use crate::sdp::{self, LocalTransport, PublishedMedia};
 
@@ -55,6 +56,18 @@ pub enum Output {
     Send(ConnId, ServerMessage),
     /// Close the connection (keep-alive expired). Its streams are already cleaned up.
     Close(ConnId),
+    /// Open a relay websocket client to an edge (origin role); report it with
+    /// [`Hub::relay_opened`], [`Hub::relay_text`] and [`Hub::relay_closed`].
+    RelayConnect {
+        /// The relay connection.
+        conn: RelayConnId,
+        /// `ws://<edge>:<port>/`.
+        url: String,
+    },
+    /// Write this text frame on the relay connection.
+    RelaySend(RelayConnId, String),
+    /// Close the relay connection (the hub already forgot it).
+    RelayClose(RelayConnId),
 }
 
 /// Counters for `/health`.
@@ -130,6 +143,12 @@ pub struct Hub {
     next_peer: u64,
     next_stream: u64,
     out: VecDeque<Output>,
+    /// Origin → edge relay legs (no nodes: not an origin).
+    relays: Relays,
+    /// Relay peers started on workers: their worker and stream.
+    relay_peers: HashMap<PeerId, (WorkerId, StreamId)>,
+    /// The time of the latest input, for work deferred to [`Hub::poll_output`].
+    now: Option<Instant>,
 }
 
 fn random_ice_string(len: usize) -> String {
@@ -149,8 +168,17 @@ impl Hub {
     /// A hub for `workers` (at least one, ids as given), answering with `fingerprint`.
     /// Uses `cfg.video_codecs` and the keep-alive settings (an interval of zero disables
     /// pings; zero probes never closes).
+    /// With `cfg.load_balancing` set to the webrtc distribution (origin role), every published
+    /// stream is relayed to every node.
     pub fn new(cfg: &Config, workers: Vec<WorkerHandle>, fingerprint: Fingerprint) -> Self {
+        let nodes = match &cfg.load_balancing {
+            Some(lb) if lb.distribution == StreamDistribution::WebRtc => lb.nodes.clone(),
+            _ => Vec::new(),
+        };
         Self {
+            relays: Relays::new(nodes, fingerprint.clone()),
+            relay_peers: HashMap::new(),
+            now: None,
             workers: workers
                 .into_iter()
                 .map(|handle| Worker { handle, peers: 0 })
@@ -175,13 +203,18 @@ impl Hub {
     /// The next thing the glue must do, if any.
     #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
+        self.pump_relays();
         self.out.pop_front()
     }
 
     /// When [`Hub::handle_timeout`] must be called next.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.pings.first().map(|&(at, _)| at)
+        let ping = self.pings.first().map(|&(at, _)| at);
+        match (ping, self.relays.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Current counters.
@@ -201,6 +234,7 @@ impl Hub {
 
     /// A websocket connection was accepted from `client` on our `server` address.
     pub fn open(&mut self, now: Instant, conn: ConnId, client: SocketAddr, server: SocketAddr) {
+        self.now = Some(now);
         let next_ping = self.ping_interval.map(|i| now + i);
         if let Some(at) = next_ping {
             self.pings.insert((at, conn));
@@ -222,7 +256,8 @@ impl Hub {
 
     /// The websocket closed (or the glue gave up on it): clean up its streams like
     /// `unPublishStream`/`stopStream` would. Idempotent.
-    pub fn close(&mut self, _now: Instant, conn: ConnId) {
+    pub fn close(&mut self, now: Instant, conn: ConnId) {
+        self.now = Some(now);
         let Some(state) = self.conns.remove(&conn) else {
             return;
         };
@@ -237,6 +272,8 @@ impl Hub {
 
     /// Sends `ping`s that are due and closes connections that missed too many.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = Some(now);
+        self.relays.handle_timeout(now);
         while let Some(&(at, conn)) = self.pings.first() {
             if at > now {
                 break;
@@ -269,6 +306,7 @@ impl Hub {
 
     /// A text frame arrived on `conn`. Malformed input is answered with `fail`.
     pub fn handle_text(&mut self, now: Instant, conn: ConnId, text: &str) {
+        self.now = Some(now);
         if !self.touch(conn) {
             return;
         }
@@ -282,7 +320,8 @@ impl Hub {
     }
 
     /// A parsed client message on `conn`.
-    pub fn handle_message(&mut self, _now: Instant, conn: ConnId, message: ClientMessage) {
+    pub fn handle_message(&mut self, now: Instant, conn: ConnId, message: ClientMessage) {
+        self.now = Some(now);
         if !self.touch(conn) {
             return;
         }
@@ -320,7 +359,11 @@ impl Hub {
     }
 
     /// A data-plane event.
-    pub fn handle_event(&mut self, _now: Instant, event: Event) {
+    pub fn handle_event(&mut self, now: Instant, event: Event) {
+        self.now = Some(now);
+        if self.relay_peer_event(now, &event) {
+            return;
+        }
         match event {
             Event::PeerConnected { peer, remote } => {
                 let Some(id) = self.peers.get(&peer) else {
@@ -539,6 +582,9 @@ impl Hub {
         tracing::info!(conn = conn.0, name = %req.name, %peer, %stream, "publishing");
         self.send(conn, msg::set_remote_sdp(&id, &neg.answer));
         self.send_session_status(&id, "PUBLISHING", "");
+        if let (Some(now), Some(media)) = (self.now, self.streams.get(&stream).map(|s| &s.media)) {
+            self.relays.stream_started(now, stream, &req.name, media);
+        }
     }
 
     fn play(&mut self, conn: ConnId, req: StreamRequest) {
@@ -582,24 +628,10 @@ impl Hub {
         }
         self.next_peer += 1;
         let worker_id = self.workers[worker].handle.id;
-        let first_on_worker = match self.streams.get_mut(&stream) {
-            Some(s) => {
-                s.players.insert(req.media_session_id.clone());
-                let count = s.fanout.entry(worker_id).or_insert(0);
-                *count += 1;
-                *count == 1
-            }
-            None => false,
-        };
-        if first_on_worker {
-            self.command(
-                source_worker,
-                Command::AddFanoutTarget {
-                    stream,
-                    worker: worker_id,
-                },
-            );
+        if let Some(s) = self.streams.get_mut(&stream) {
+            s.players.insert(req.media_session_id.clone());
         }
+        self.fanout_add(stream, worker_id);
         let (has_audio, has_video) = (neg.media.audio.is_some(), neg.media.video.is_some());
         let id = req.media_session_id.clone();
         self.register(
@@ -693,20 +725,7 @@ impl Hub {
                     return;
                 };
                 stream.players.remove(id);
-                let source = stream.worker;
-                if let Entry::Occupied(mut count) = stream.fanout.entry(s.worker) {
-                    *count.get_mut() -= 1;
-                    if *count.get() == 0 {
-                        count.remove();
-                        self.command(
-                            source,
-                            Command::RemoveFanoutTarget {
-                                stream: s.stream,
-                                worker: s.worker,
-                            },
-                        );
-                    }
-                }
+                self.fanout_remove(s.stream, s.worker);
             }
             Role::Publisher => {
                 let Some(stream) = self.streams.remove(&s.stream) else {
@@ -727,6 +746,9 @@ impl Hub {
                             worker,
                         },
                     );
+                }
+                if let Some(now) = self.now {
+                    self.relays.stream_ended(now, s.stream);
                 }
                 tracing::info!(name = %s.name, stream = %s.stream, "unpublished");
             }
@@ -760,6 +782,9 @@ impl Hub {
         }
     }
 }
+
+#[path = "hub_relay.rs"]
+mod relay_hooks;
 
 #[cfg(test)]
 #[path = "hub_tests/mod.rs"]

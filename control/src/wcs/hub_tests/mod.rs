@@ -3,6 +3,7 @@
 //! `streams` (publish/play) and `lifecycle` (stop, disconnect, events, keep-alive, messages).
 
 mod lifecycle;
+mod relay;
 mod streams;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -136,6 +137,7 @@ impl Harness {
             match o {
                 Output::Send(c, m) => out.push((c, serde_json::from_str(&m.to_json()).unwrap())),
                 Output::Close(c) => out.push((c, json!({"closed": true}))),
+                other => panic!("unexpected relay output {other:?}"),
             }
         }
         out

@@ -1,0 +1,697 @@
+//! The origin → edge relay over WebRTC (`stream_distribution="webrtc"`), signalling half.
+//!
+//! [`Relays`] is a sans-IO state machine with one *leg* per (published stream, edge node): it
+//! speaks the WCS client protocol to the edge (`connection`, `publishStream` with our offer,
+//! `unPublishStream`) through websocket connections the glue opens for it, and asks the hub to
+//! start and stop the leg's `PeerRole::Relay` peer. A leg that fails (edge unreachable,
+//! websocket closed, `FAILED` from the edge, the relay peer closed by its worker, no answer in
+//! time) is torn down and retried with exponential backoff for as long as the stream is
+//! published; legs are independent of each other and of the origin's own sessions.
+//!
+//! It must not touch sockets, the clock (time comes with every input) or the workers: the hub
+//! turns [`RelayOutput::AddPeer`]/[`RelayOutput::RemovePeer`] into worker commands and the glue
+//! ([`super::relay_socket`]) runs the websockets.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use dataplane::api::{Fingerprint, MediaKind, PeerId, PeerSpec, StreamId, TrackSpec, WorkerId};
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use serde_json::{json, Value};
+
+use super::config::NodeConfig;
+use crate::sdp::{self, Direction, NegotiatedCodec, OfferSpec, OfferTrack, PublishedMedia};
+
+/// Delay before the first retry of a failed leg.
+pub const BACKOFF_INITIAL: Duration = Duration::from_millis(500);
+/// Longest delay between retries.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// A leg that stayed published this long starts over at [`BACKOFF_INITIAL`] when it fails.
+pub const STABLE_AFTER: Duration = Duration::from_secs(10);
+/// How long the edge may take from our connect to its `PUBLISHING`.
+pub const SIGNALLING_TIMEOUT: Duration = Duration::from_secs(10);
+/// Relay peers are numbered from here so they never collide with the hub's peers.
+const RELAY_PEER_BASE: u64 = 1 << 63;
+/// Length of our ICE ufrag and password (RFC 8839 minimums are 4 and 22).
+const UFRAG_LEN: usize = 8;
+const PWD_LEN: usize = 24;
+
+/// One websocket connection attempt of a leg, allocated here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RelayConnId(pub u64);
+
+/// Whether `peer` was allocated by [`Relays`] (a relay leg's peer).
+pub fn is_relay_peer(peer: PeerId) -> bool {
+    peer.0 >= RELAY_PEER_BASE
+}
+
+/// A relay peer to start, everything but the source worker (the hub knows it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RelayPeer {
+    /// The peer id to use.
+    pub id: PeerId,
+    /// The stream it sends.
+    pub stream: StreamId,
+    /// The edge's ICE-lite candidate.
+    pub remote: SocketAddr,
+    /// Our offer's ICE ufrag.
+    pub local_ufrag: String,
+    /// Our offer's ICE password.
+    pub local_pwd: String,
+    /// The edge's ICE ufrag.
+    pub remote_ufrag: String,
+    /// The edge's ICE password.
+    pub remote_pwd: String,
+    /// The edge's certificate fingerprint.
+    pub remote_fingerprint: Fingerprint,
+    /// What we send: our payload types and SSRCs, the extensions the edge accepted.
+    pub tracks: Vec<TrackSpec>,
+}
+
+impl RelayPeer {
+    /// The worker command payload, with the publisher's worker `source`.
+    pub fn into_spec(self, source: WorkerId) -> PeerSpec {
+        PeerSpec {
+            id: self.id,
+            role: dataplane::api::PeerRole::Relay {
+                stream: self.stream,
+                source,
+                remote: self.remote,
+            },
+            local_ufrag: self.local_ufrag,
+            local_pwd: self.local_pwd,
+            remote_ufrag: self.remote_ufrag,
+            remote_pwd: self.remote_pwd,
+            remote_fingerprint: self.remote_fingerprint,
+            tracks: self.tracks,
+        }
+    }
+}
+
+/// What the hub and the glue must do for the relay.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RelayOutput {
+    /// Open a websocket client to `url`; report it with [`Relays::handle_open`] /
+    /// [`Relays::handle_text`] / [`Relays::handle_closed`].
+    Connect { conn: RelayConnId, url: String },
+    /// Write a text frame.
+    Send { conn: RelayConnId, text: String },
+    /// Close the websocket (no [`Relays::handle_closed`] is needed afterwards).
+    Close { conn: RelayConnId },
+    /// Start this relay peer on a worker; if that is impossible call [`Relays::peer_closed`].
+    AddPeer(Box<RelayPeer>),
+    /// Stop a relay peer the worker still runs (fan-out bookkeeping included).
+    RemovePeer { peer: PeerId },
+}
+
+/// One live relay leg for `/rest-api/cdn/show_routes`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RelayRoute {
+    /// `<nodeId>-<ip>-<streamName>`.
+    pub id: String,
+    /// The stream name.
+    pub stream: String,
+    /// The edge node's id.
+    pub node_id: String,
+    /// The edge node's address.
+    pub node_ip: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the websocket to open.
+    Connecting,
+    /// `connection` sent, waiting for `getUserData`.
+    UserData,
+    /// `publishStream` sent, waiting for `setRemoteSDP`.
+    Answer,
+    /// Peer started, waiting for `PUBLISHING`.
+    Status,
+    /// The edge publishes the stream.
+    Publishing { since: Instant },
+}
+
+struct Attempt {
+    conn: RelayConnId,
+    phase: Phase,
+    deadline: Instant,
+    media_session_id: String,
+    offer: OfferSpec,
+    peer: Option<PeerId>,
+}
+
+enum LegState {
+    Waiting { until: Instant },
+    Active(Box<Attempt>),
+}
+
+struct Leg {
+    backoff: Duration,
+    state: LegState,
+}
+
+struct StreamInfo {
+    name: String,
+    media: PublishedMedia,
+    /// One leg per node, same order as `Relays::nodes`.
+    legs: Vec<Leg>,
+}
+
+type LegKey = (StreamId, usize);
+
+/// Every relay leg of this origin. Drain [`Relays::poll_output`] after each input and re-arm
+/// the timer with [`Relays::poll_timeout`].
+pub struct Relays {
+    nodes: Vec<NodeConfig>,
+    fingerprint: Fingerprint,
+    streams: HashMap<StreamId, StreamInfo>,
+    conns: HashMap<RelayConnId, LegKey>,
+    peers: HashMap<PeerId, LegKey>,
+    next_conn: u64,
+    next_peer: u64,
+    out: VecDeque<RelayOutput>,
+}
+
+fn random_string(len: usize) -> String {
+    // ThreadRng is a CSPRNG (ChaCha, seeded from the OS).
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+fn ws_url(node: &NodeConfig) -> String {
+    format!("ws://{}:{}/", node.url_host(), node.ws)
+}
+
+fn envelope(message: &str, payload: Value) -> String {
+    json!({"message": message, "data": [payload]}).to_string()
+}
+
+fn offer_track(codec: &NegotiatedCodec, kind: MediaKind, ssrc: u32) -> OfferTrack {
+    let rtcp_fb = match kind {
+        MediaKind::Audio => Vec::new(),
+        MediaKind::Video => vec!["ccm fir".to_owned(), "nack pli".to_owned()],
+    };
+    OfferTrack {
+        codecs: vec![sdp::Codec {
+            payload_type: codec.payload_type,
+            name: codec.name.clone(),
+            clock_rate: codec.clock_rate,
+            channels: codec.channels,
+            fmtp: codec.fmtp.clone(),
+            rtcp_fb,
+        }],
+        extensions: codec.extensions.clone(),
+        ssrc: Some(ssrc),
+        track_id: format!("relay{ssrc:08x}"),
+    }
+}
+
+/// A sendonly offer with exactly the publisher's codecs, PTs and extension ids, fresh SSRCs
+/// and ICE credentials.
+fn relay_offer(media: &PublishedMedia, fingerprint: &Fingerprint) -> OfferSpec {
+    let mut rng = rand::thread_rng();
+    let (audio_ssrc, video_ssrc): (u32, u32) = (rng.gen(), rng.gen());
+    let audio_ssrc = audio_ssrc.max(1);
+    let video_ssrc = if video_ssrc == audio_ssrc {
+        audio_ssrc.wrapping_add(1).max(1)
+    } else {
+        video_ssrc.max(1)
+    };
+    OfferSpec {
+        direction: Direction::SendOnly,
+        ufrag: random_string(UFRAG_LEN),
+        pwd: random_string(PWD_LEN),
+        fingerprint: fingerprint.clone(),
+        session_id: rng.gen::<u64>() >> 2,
+        cname: random_string(16),
+        stream_id: random_string(16),
+        audio: media
+            .audio
+            .as_ref()
+            .map(|c| offer_track(c, MediaKind::Audio, audio_ssrc)),
+        video: media
+            .video
+            .as_ref()
+            .map(|c| offer_track(c, MediaKind::Video, video_ssrc)),
+    }
+}
+
+/// Why an answer from an edge cannot start a relay peer (logged; the leg is retried).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AnswerError {
+    /// The SDP did not parse.
+    #[error("unreadable answer SDP")]
+    Sdp,
+    /// No candidate to send checks to.
+    #[error("answer has no UDP candidate")]
+    NoCandidate,
+    /// The edge accepted no track or a codec we did not offer.
+    #[error("answer accepts none of our tracks")]
+    NoTracks,
+}
+
+/// The tracks we send as the edge accepted them.
+fn answered_tracks(offer: &OfferSpec, answer: &sdp::Answer) -> Vec<TrackSpec> {
+    let pairs = [
+        (MediaKind::Audio, &offer.audio, &answer.audio),
+        (MediaKind::Video, &offer.video, &answer.video),
+    ];
+    pairs
+        .into_iter()
+        .filter_map(|(kind, ours, theirs)| {
+            let (ours, theirs) = (ours.as_ref()?, theirs.as_ref()?);
+            let codec = ours.codecs.first()?;
+            let same = codec.payload_type == theirs.codec.payload_type
+                && codec.name.eq_ignore_ascii_case(&theirs.codec.name);
+            same.then(|| TrackSpec {
+                kind,
+                codec: codec.name.clone(),
+                payload_type: codec.payload_type,
+                clock_rate: codec.clock_rate,
+                ssrc: ours.ssrc,
+                extensions: theirs.codec.extensions.clone(),
+            })
+        })
+        .collect()
+}
+
+impl Relays {
+    /// Relays to `nodes` (an empty list relays nothing), offering with our DTLS `fingerprint`.
+    pub fn new(nodes: Vec<NodeConfig>, fingerprint: Fingerprint) -> Self {
+        Self {
+            nodes,
+            fingerprint,
+            streams: HashMap::new(),
+            conns: HashMap::new(),
+            peers: HashMap::new(),
+            next_conn: 1,
+            next_peer: RELAY_PEER_BASE,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// Whether there is any edge to relay to.
+    pub fn is_enabled(&self) -> bool {
+        !self.nodes.is_empty()
+    }
+
+    /// The next thing to do, if any.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<RelayOutput> {
+        self.out.pop_front()
+    }
+
+    /// When [`Relays::handle_timeout`] must be called next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.streams
+            .values()
+            .flat_map(|s| &s.legs)
+            .filter_map(|leg| match &leg.state {
+                LegState::Waiting { until } => Some(*until),
+                LegState::Active(a) => {
+                    (!matches!(a.phase, Phase::Publishing { .. })).then_some(a.deadline)
+                }
+            })
+            .min()
+    }
+
+    /// Live legs (the edge publishes the stream), for the routes listing.
+    pub fn routes(&self) -> Vec<RelayRoute> {
+        let mut routes: Vec<RelayRoute> = self
+            .streams
+            .values()
+            .flat_map(|s| {
+                s.legs.iter().zip(&self.nodes).filter_map(|(leg, node)| {
+                    let LegState::Active(a) = &leg.state else {
+                        return None;
+                    };
+                    matches!(a.phase, Phase::Publishing { .. }).then(|| RelayRoute {
+                        id: format!("{}-{}-{}", node.id, node.host, s.name),
+                        stream: s.name.clone(),
+                        node_id: node.id.clone(),
+                        node_ip: node.host.clone(),
+                    })
+                })
+            })
+            .collect();
+        routes.sort_by(|a, b| a.id.cmp(&b.id));
+        routes
+    }
+
+    /// `stream` started publishing as `name` with `media`: start a leg to every node.
+    pub fn stream_started(
+        &mut self,
+        now: Instant,
+        stream: StreamId,
+        name: &str,
+        media: &PublishedMedia,
+    ) {
+        if self.nodes.is_empty() || self.streams.contains_key(&stream) {
+            return;
+        }
+        let legs = (0..self.nodes.len())
+            .map(|_| Leg {
+                backoff: BACKOFF_INITIAL,
+                state: LegState::Waiting { until: now },
+            })
+            .collect();
+        self.streams.insert(
+            stream,
+            StreamInfo {
+                name: name.to_owned(),
+                media: media.clone(),
+                legs,
+            },
+        );
+        for node in 0..self.nodes.len() {
+            self.start_attempt(now, (stream, node));
+        }
+    }
+
+    /// `stream` is no longer published: unpublish it on every edge and stop every leg.
+    pub fn stream_ended(&mut self, _now: Instant, stream: StreamId) {
+        let Some(info) = self.streams.remove(&stream) else {
+            return;
+        };
+        for leg in info.legs {
+            let LegState::Active(a) = leg.state else {
+                continue;
+            };
+            if matches!(a.phase, Phase::Status | Phase::Publishing { .. }) {
+                let payload = json!({
+                    "mediaSessionId": a.media_session_id,
+                    "name": info.name,
+                    "published": true,
+                    "hasAudio": a.offer.audio.is_some(),
+                    "hasVideo": a.offer.video.is_some(),
+                    "status": "PUBLISHING",
+                    "record": false,
+                });
+                self.out.push_back(RelayOutput::Send {
+                    conn: a.conn,
+                    text: envelope("unPublishStream", payload),
+                });
+            }
+            self.drop_attempt(&a);
+        }
+        tracing::info!(%stream, name = %info.name, "relay legs stopped");
+    }
+
+    /// The websocket of `conn` is open: introduce ourselves.
+    pub fn handle_open(&mut self, _now: Instant, conn: RelayConnId) {
+        let Some(a) = self.attempt_mut(conn) else {
+            return;
+        };
+        if a.phase != Phase::Connecting {
+            return;
+        }
+        a.phase = Phase::UserData;
+        let payload = json!({
+            "appKey": "defaultApp",
+            "mediaProviders": ["WebRTC"],
+            "clientVersion": "2.0",
+            "custom": {"rtcdnRelay": true},
+        });
+        self.out.push_back(RelayOutput::Send {
+            conn,
+            text: envelope("connection", payload),
+        });
+    }
+
+    /// The websocket of `conn` closed or could not be opened.
+    pub fn handle_closed(&mut self, now: Instant, conn: RelayConnId) {
+        // The glue already forgot the socket: nothing to close.
+        if let Some(key) = self.conns.remove(&conn) {
+            tracing::info!(conn = conn.0, node = %self.nodes[key.1].id, "relay websocket closed");
+            self.fail(now, key);
+        }
+    }
+
+    /// A text frame from the edge on `conn`. Anything unexpected is ignored or fails the leg;
+    /// nothing here panics on bad input.
+    pub fn handle_text(&mut self, now: Instant, conn: RelayConnId, text: &str) {
+        let Some(&key) = self.conns.get(&conn) else {
+            return;
+        };
+        let Ok(value) = serde_json::from_str::<Value>(text) else {
+            tracing::debug!(conn = conn.0, "relay: edge sent non-JSON");
+            return;
+        };
+        let name = value["message"].as_str().unwrap_or_default();
+        let data = &value["data"];
+        match name {
+            "ping" => self.out.push_back(RelayOutput::Send {
+                conn,
+                text: json!({"message": "pong", "data": []}).to_string(),
+            }),
+            "getUserData" => self.on_user_data(key),
+            "setRemoteSDP" => {
+                let (Some(id), Some(sdp)) = (data[0].as_str(), data[1].as_str()) else {
+                    return;
+                };
+                self.on_answer(now, key, id, sdp);
+            }
+            "notifyStreamStatusEvent" => {
+                let (Some(id), Some(status)) = (
+                    data[0]["mediaSessionId"].as_str(),
+                    data[0]["status"].as_str(),
+                ) else {
+                    return;
+                };
+                let info = data[0]["info"].as_str().unwrap_or_default();
+                self.on_status(now, key, id, status, info);
+            }
+            "fail" => {
+                let info = data[0]["info"].as_str().unwrap_or_default();
+                let publishing = self
+                    .attempt_mut(conn)
+                    .is_some_and(|a| matches!(a.phase, Phase::Publishing { .. }));
+                tracing::warn!(conn = conn.0, info, "relay: edge answered fail");
+                if !publishing {
+                    self.fail(now, key);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The relay peer completed ICE and DTLS.
+    pub fn peer_connected(&mut self, _now: Instant, peer: PeerId) {
+        if let Some(key) = self.peers.get(&peer) {
+            tracing::info!(%peer, node = %self.nodes[key.1].id, "relay peer connected");
+        }
+    }
+
+    /// The relay peer is gone from its worker (closed on its own, or it could not be started).
+    pub fn peer_closed(&mut self, now: Instant, peer: PeerId) {
+        if let Some(key) = self.peers.remove(&peer) {
+            if let Some(a) = self.attempt_of(key) {
+                a.peer = None;
+            }
+            self.fail(now, key);
+        }
+    }
+
+    /// Retries that are due and signalling that took too long.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let mut due = Vec::new();
+        for (&stream, info) in &self.streams {
+            for (node, leg) in info.legs.iter().enumerate() {
+                match &leg.state {
+                    LegState::Waiting { until } if *until <= now => due.push((stream, node, true)),
+                    LegState::Active(a)
+                        if a.deadline <= now && !matches!(a.phase, Phase::Publishing { .. }) =>
+                    {
+                        due.push((stream, node, false))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for (stream, node, retry) in due {
+            if retry {
+                self.start_attempt(now, (stream, node));
+            } else {
+                tracing::info!(%stream, node = %self.nodes[node].id, "relay signalling timed out");
+                self.fail(now, (stream, node));
+            }
+        }
+    }
+
+    fn attempt_of(&mut self, key: LegKey) -> Option<&mut Attempt> {
+        let leg = self.streams.get_mut(&key.0)?.legs.get_mut(key.1)?;
+        match &mut leg.state {
+            LegState::Active(a) => Some(a),
+            LegState::Waiting { .. } => None,
+        }
+    }
+
+    fn attempt_mut(&mut self, conn: RelayConnId) -> Option<&mut Attempt> {
+        let key = *self.conns.get(&conn)?;
+        self.attempt_of(key).filter(|a| a.conn == conn)
+    }
+
+    fn start_attempt(&mut self, now: Instant, key: LegKey) {
+        let conn = RelayConnId(self.next_conn);
+        let Some(info) = self.streams.get_mut(&key.0) else {
+            return;
+        };
+        let Some(leg) = info.legs.get_mut(key.1) else {
+            return;
+        };
+        self.next_conn += 1;
+        let attempt = Attempt {
+            conn,
+            phase: Phase::Connecting,
+            deadline: now + SIGNALLING_TIMEOUT,
+            media_session_id: uuid::Uuid::new_v4().to_string(),
+            offer: relay_offer(&info.media, &self.fingerprint),
+            peer: None,
+        };
+        leg.state = LegState::Active(Box::new(attempt));
+        self.conns.insert(conn, key);
+        let url = ws_url(&self.nodes[key.1]);
+        tracing::debug!(stream = %key.0, %url, conn = conn.0, "relay leg connecting");
+        self.out.push_back(RelayOutput::Connect { conn, url });
+    }
+
+    /// Forgets an attempt's websocket and peer, telling the glue and the hub.
+    fn drop_attempt(&mut self, a: &Attempt) {
+        if self.conns.remove(&a.conn).is_some() {
+            self.out.push_back(RelayOutput::Close { conn: a.conn });
+        }
+        if let Some(peer) = a.peer {
+            if self.peers.remove(&peer).is_some() {
+                self.out.push_back(RelayOutput::RemovePeer { peer });
+            }
+        }
+    }
+
+    /// Tears the leg's attempt down and schedules the next one with backoff.
+    fn fail(&mut self, now: Instant, key: LegKey) {
+        let Some(leg) = self
+            .streams
+            .get_mut(&key.0)
+            .and_then(|s| s.legs.get_mut(key.1))
+        else {
+            return;
+        };
+        let LegState::Active(a) = &leg.state else {
+            return;
+        };
+        let stable = matches!(a.phase, Phase::Publishing { since }
+            if now.saturating_duration_since(since) >= STABLE_AFTER);
+        if stable {
+            leg.backoff = BACKOFF_INITIAL;
+        }
+        let delay = leg.backoff;
+        leg.backoff = (leg.backoff * 2).min(BACKOFF_MAX);
+        let old = std::mem::replace(&mut leg.state, LegState::Waiting { until: now + delay });
+        if let LegState::Active(a) = old {
+            self.drop_attempt(&a);
+        }
+        tracing::info!(stream = %key.0, node = %self.nodes[key.1].id, ?delay, "relay leg failed; retrying");
+    }
+
+    fn on_user_data(&mut self, key: LegKey) {
+        let Some(name) = self.streams.get(&key.0).map(|s| s.name.clone()) else {
+            return;
+        };
+        let Some(a) = self.attempt_of(key) else {
+            return;
+        };
+        if a.phase != Phase::UserData {
+            return;
+        }
+        a.phase = Phase::Answer;
+        let payload = json!({
+            "mediaSessionId": a.media_session_id,
+            "name": name,
+            "published": true,
+            "hasAudio": a.offer.audio.is_some(),
+            "hasVideo": a.offer.video.is_some(),
+            "status": "PENDING",
+            "record": false,
+            "mediaProvider": "WebRTC",
+            "sdp": sdp::build_offer(&a.offer),
+        });
+        let conn = a.conn;
+        self.out.push_back(RelayOutput::Send {
+            conn,
+            text: envelope("publishStream", payload),
+        });
+    }
+
+    fn on_answer(&mut self, now: Instant, key: LegKey, id: &str, answer: &str) {
+        let peer = PeerId(self.next_peer);
+        let Some(a) = self.attempt_of(key) else {
+            return;
+        };
+        if a.phase != Phase::Answer || a.media_session_id != id {
+            return;
+        }
+        let built = sdp::parse_answer(answer)
+            .map_err(|_| AnswerError::Sdp)
+            .and_then(|ans| {
+                let remote = *ans.candidates.first().ok_or(AnswerError::NoCandidate)?;
+                let tracks = answered_tracks(&a.offer, &ans);
+                if tracks.is_empty() {
+                    return Err(AnswerError::NoTracks);
+                }
+                Ok(RelayPeer {
+                    id: peer,
+                    stream: key.0,
+                    remote,
+                    local_ufrag: a.offer.ufrag.clone(),
+                    local_pwd: a.offer.pwd.clone(),
+                    remote_ufrag: ans.ufrag,
+                    remote_pwd: ans.pwd,
+                    remote_fingerprint: ans.fingerprint,
+                    tracks,
+                })
+            });
+        match built {
+            Ok(spec) => {
+                a.phase = Phase::Status;
+                a.peer = Some(peer);
+                self.next_peer += 1;
+                self.peers.insert(peer, key);
+                self.out.push_back(RelayOutput::AddPeer(Box::new(spec)));
+            }
+            Err(e) => {
+                tracing::warn!(stream = %key.0, node = %self.nodes[key.1].id, error = %e, "relay answer rejected");
+                self.fail(now, key);
+            }
+        }
+    }
+
+    fn on_status(&mut self, now: Instant, key: LegKey, id: &str, status: &str, info: &str) {
+        let Some(a) = self.attempt_of(key) else {
+            return;
+        };
+        if a.media_session_id != id {
+            return;
+        }
+        match status {
+            "PUBLISHING" if a.phase == Phase::Status => {
+                a.phase = Phase::Publishing { since: now };
+                tracing::info!(stream = %key.0, node = %self.nodes[key.1].id, "relay leg publishing");
+            }
+            "FAILED" | "UNPUBLISHED" | "STOPPED" => {
+                tracing::info!(stream = %key.0, node = %self.nodes[key.1].id, status, info, "relay leg ended by the edge");
+                self.fail(now, key);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "relay_tests.rs"]
+mod tests;

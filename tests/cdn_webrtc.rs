@@ -1,0 +1,349 @@
+//! Static CDN with `stream_distribution="webrtc"`, as real processes on loopback: one origin
+//! (`load_balancing_enabled=true`, `loadbalancing.xml` naming two edges) and two edges. A Rust
+//! client publishes on the origin; players on both edges get every packet byte-exact; unpublish
+//! on the origin stops the edges' players; an edge killed with SIGKILL and restarted on the same
+//! port gets the stream again while the other edge loses nothing.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::media::{join, parse_rtp, pump_until, rtp_packet, Joined, MediaPeer};
+use common::{ServerProcess, WcsClient, REPLY_TIMEOUT};
+use control::sdp::{Codec, OfferSpec};
+use dataplane::dtls::DtlsCertificate;
+use serde_json::json;
+
+const AUDIO_SSRC: u32 = 0x3333_3333;
+const VIDEO_SSRC: u32 = 0x4444_4444;
+const STREAM: &str = "cdn-cam";
+/// How long an origin may take to (re-)relay a stream to an edge (backoff is at most 10 s).
+const RELAY_WAIT: Duration = Duration::from_secs(30);
+const EDGE_PROPS: [(&str, &str); 1] = [("codecs", "opus,vp8,h264")];
+
+fn loadbalancing_xml(edges: &[u16]) -> String {
+    let nodes: String = edges
+        .iter()
+        .enumerate()
+        .map(|(i, port)| {
+            format!(
+                "  <node id=\"{}\">\n    <ip>127.0.0.1</ip>\n    <ws>{port}</ws>\n  </node>\n",
+                i + 1
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <loadbalancer mode=\"ROUNDROBIN\" randomize=\"false\" stream_distribution=\"webrtc\">\n\
+         {nodes}</loadbalancer>\n"
+    )
+}
+
+fn start_origin(edges: &[&ServerProcess]) -> ServerProcess {
+    let ports: Vec<u16> = edges.iter().map(|e| e.http_addr().port()).collect();
+    let xml = loadbalancing_xml(&ports);
+    ServerProcess::start_with_files(
+        &[
+            ("load_balancing_enabled", "true"),
+            ("codecs", "opus,vp8,h264"),
+        ],
+        &[("loadbalancing.xml", &xml)],
+    )
+}
+
+/// Synthetic VP8 + Opus with a keyframe every `key_every` video packets; payloads are unique.
+struct Source {
+    n: u32,
+    key_every: u32,
+    tag: &'static str,
+}
+
+impl Source {
+    fn video_payload(&self) -> Vec<u8> {
+        let mut vp8 = if self.n.is_multiple_of(self.key_every) {
+            vec![0x10, 0x00, 0x9d, 0x01, 0x2a]
+        } else {
+            vec![0x00, 0x01]
+        };
+        vp8.extend_from_slice(format!("{}-video-{}", self.tag, self.n).as_bytes());
+        vp8
+    }
+
+    /// Sends one video and one audio packet; returns their payloads.
+    fn send(&mut self, publisher: &mut MediaPeer) -> (Vec<u8>, Vec<u8>) {
+        let n = self.n;
+        let video = self.video_payload();
+        let audio = format!("{}-audio-{n}", self.tag).into_bytes();
+        let seq = (n & 0xffff) as u16;
+        publisher.send_rtp(&rtp_packet(96, seq, 3000 * n, VIDEO_SSRC, true, &video));
+        publisher.send_rtp(&rtp_packet(111, seq, 960 * n, AUDIO_SSRC, false, &audio));
+        self.n += 1;
+        (video, audio)
+    }
+}
+
+fn publisher_spec(cert: &DtlsCertificate) -> OfferSpec {
+    OfferSpec::publish(
+        "pubufrag",
+        "publisher-password-0123456789",
+        cert.fingerprint(),
+        Codec::vp8(96),
+        AUDIO_SSRC,
+        VIDEO_SSRC,
+    )
+}
+
+fn player_spec(i: usize, cert: &DtlsCertificate) -> OfferSpec {
+    OfferSpec::play(
+        &format!("edge{i}ufr"),
+        &format!("edge{i}-player-password-0123"),
+        cert.fingerprint(),
+    )
+}
+
+fn connect_all(peers: &mut [&mut MediaPeer]) {
+    let ok = pump_until(peers, Duration::from_secs(10), |ps| {
+        ps.iter().all(|p| p.conn.is_connected())
+    });
+    assert!(
+        ok,
+        "ICE+DTLS did not complete: {:?}",
+        peers
+            .iter()
+            .map(|p| (p.conn.is_connected(), p.failed))
+            .collect::<Vec<_>>()
+    );
+}
+
+/// Polls `availableStream` on `edge` until the origin's relay published `name` there,
+/// streaming from `source` meanwhile (so the relay peer has keyframes to start with).
+fn wait_relayed(edge: &ServerProcess, publisher: &mut Joined, source: &mut Source) {
+    let mut wcs = WcsClient::connect(&edge.ws_url());
+    wcs.create_session();
+    let deadline = Instant::now() + RELAY_WAIT;
+    loop {
+        wcs.send(
+            "availableStream",
+            json!({"mediaSessionId": common::unique_id(), "name": STREAM}),
+        );
+        let reply = wcs.expect("availableStream", |_| true, REPLY_TIMEOUT);
+        if reply["data"][0]["status"] == "true" {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{STREAM} was not relayed to {} within {RELAY_WAIT:?}",
+            edge.http_addr()
+        );
+        let until = Instant::now() + Duration::from_millis(200);
+        while Instant::now() < until {
+            source.send(&mut publisher.peer);
+            pump_until(
+                &mut [&mut publisher.peer],
+                Duration::from_millis(20),
+                |_| false,
+            );
+        }
+    }
+}
+
+/// Whether `player` received a video packet (video starts at a keyframe; audio does not wait).
+fn has_video(player: &Joined) -> bool {
+    let pt = player.answer.video.as_ref().map(|v| v.codec.payload_type);
+    player.peer.rtp.iter().any(|p| Some(parse_rtp(p).pt) == pt)
+}
+
+/// Streams until every player got at least one video packet (relay and players started).
+fn warm_up(publisher: &mut Joined, players: &mut [&mut Joined], source: &mut Source) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !players.iter().all(|p| has_video(p)) {
+        assert!(
+            Instant::now() < deadline,
+            "no media on the edges' players: {:?}",
+            players.iter().map(|p| p.peer.rtp.len()).collect::<Vec<_>>()
+        );
+        source.send(&mut publisher.peer);
+        publisher.peer.pump();
+        for p in players.iter_mut() {
+            p.peer.pump();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Sends `count` more packet pairs from `source` (sequence numbers continue) and checks that
+/// every player receives exactly them, byte-exact, in order, with its own payload types and
+/// SSRCs.
+fn check_byte_exact(
+    publisher: &mut Joined,
+    players: &mut [&mut Joined],
+    source: &mut Source,
+    count: u32,
+) {
+    // Let warm-up packets drain, then start from a clean slate.
+    {
+        let mut all: Vec<&mut MediaPeer> = players.iter_mut().map(|p| &mut p.peer).collect();
+        all.push(&mut publisher.peer);
+        pump_until(&mut all, Duration::from_millis(300), |_| false);
+    }
+    for p in players.iter_mut() {
+        p.peer.rtp.clear();
+    }
+    let (mut sent_video, mut sent_audio) = (Vec::new(), Vec::new());
+    for _ in 0..count {
+        let (v, a) = source.send(&mut publisher.peer);
+        sent_video.push(v);
+        sent_audio.push(a);
+        publisher.peer.pump();
+        for p in players.iter_mut() {
+            p.peer.pump();
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let want = 2 * count as usize;
+    let mut all: Vec<&mut MediaPeer> = players.iter_mut().map(|p| &mut p.peer).collect();
+    let got = pump_until(&mut all, Duration::from_secs(5), |ps| {
+        ps.iter().all(|p| p.rtp.len() >= want)
+    });
+    assert!(
+        got,
+        "players received {:?} of {want} packets: {:?}",
+        all.iter().map(|p| p.rtp.len()).collect::<Vec<_>>(),
+        all.iter()
+            .map(|p| p
+                .rtp
+                .iter()
+                .map(|r| String::from_utf8_lossy(&parse_rtp(r).payload).into_owned())
+                .collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    );
+    for (i, player) in players.iter().enumerate() {
+        let a = player.answer.audio.as_ref().expect("audio answered");
+        let v = player.answer.video.as_ref().expect("video answered");
+        let (mut video, mut audio) = (Vec::new(), Vec::new());
+        for p in &player.peer.rtp {
+            let rtp = parse_rtp(p);
+            if rtp.pt == v.codec.payload_type {
+                assert_eq!(Some(rtp.ssrc), v.ssrc, "player {i}: its own video SSRC");
+                video.push(rtp.payload);
+            } else if rtp.pt == a.codec.payload_type {
+                assert_eq!(Some(rtp.ssrc), a.ssrc, "player {i}: its own audio SSRC");
+                audio.push(rtp.payload);
+            } else {
+                panic!("player {i}: unexpected payload type {}", rtp.pt);
+            }
+        }
+        assert_eq!(
+            video, sent_video,
+            "player {i}: every video packet, byte-exact"
+        );
+        assert_eq!(
+            audio, sent_audio,
+            "player {i}: every audio packet, byte-exact"
+        );
+    }
+}
+
+#[test]
+fn origin_relays_to_two_edges_and_unpublish_stops_their_players() {
+    let edges = [
+        ServerProcess::start(&EDGE_PROPS),
+        ServerProcess::start(&EDGE_PROPS),
+    ];
+    let origin = start_origin(&[&edges[0], &edges[1]]);
+    let cert = DtlsCertificate::generate().expect("client certificate");
+    let mut publisher = join(&origin, STREAM, &publisher_spec(&cert), &cert, true);
+    connect_all(&mut [&mut publisher.peer]);
+    let mut source = Source {
+        n: 0,
+        key_every: 10,
+        tag: "warm",
+    };
+    for edge in &edges {
+        wait_relayed(edge, &mut publisher, &mut source);
+    }
+    let mut players: Vec<Joined> = edges
+        .iter()
+        .enumerate()
+        .map(|(i, edge)| join(edge, STREAM, &player_spec(i, &cert), &cert, false))
+        .collect();
+    {
+        let mut all: Vec<&mut MediaPeer> = players.iter_mut().map(|p| &mut p.peer).collect();
+        all.push(&mut publisher.peer);
+        connect_all(&mut all);
+    }
+    let mut refs: Vec<&mut Joined> = players.iter_mut().collect();
+    warm_up(&mut publisher, &mut refs, &mut source);
+    check_byte_exact(&mut publisher, &mut refs, &mut source, 150);
+
+    let negotiated = publisher.negotiated.clone();
+    let (status, _) = publisher.wcs.unpublish(&negotiated);
+    assert_eq!(status, "UNPUBLISHED");
+    for (i, player) in players.iter_mut().enumerate() {
+        let id = player.negotiated.media_session_id.clone();
+        let (status, info) =
+            player
+                .wcs
+                .expect_status(&id, |s| s != "PLAYING", Duration::from_secs(10));
+        assert_eq!(
+            (status.as_str(), info.as_str()),
+            ("STOPPED", "Stopped by publisher stop"),
+            "edge {i} player"
+        );
+    }
+}
+
+#[test]
+fn killed_edge_is_re_relayed_after_restart_and_the_other_edge_loses_nothing() {
+    let mut edges = vec![
+        ServerProcess::start(&EDGE_PROPS),
+        ServerProcess::start(&EDGE_PROPS),
+    ];
+    let killed_port = edges[0].http_addr().port();
+    let origin = start_origin(&[&edges[0], &edges[1]]);
+    let cert = DtlsCertificate::generate().expect("client certificate");
+    let mut publisher = join(&origin, STREAM, &publisher_spec(&cert), &cert, true);
+    connect_all(&mut [&mut publisher.peer]);
+    let mut source = Source {
+        n: 0,
+        key_every: 10,
+        tag: "warm",
+    };
+    for edge in &edges {
+        wait_relayed(edge, &mut publisher, &mut source);
+    }
+    let mut survivor = join(&edges[1], STREAM, &player_spec(1, &cert), &cert, false);
+    connect_all(&mut [&mut survivor.peer, &mut publisher.peer]);
+    warm_up(&mut publisher, &mut [&mut survivor], &mut source);
+
+    edges[0].kill();
+    check_byte_exact(&mut publisher, &mut [&mut survivor], &mut source, 150);
+
+    let restarted =
+        ServerProcess::start_on_port(&EDGE_PROPS, &[], killed_port, Duration::from_secs(10));
+    edges[0] = restarted;
+    wait_relayed(&edges[0], &mut publisher, &mut source);
+
+    let started = Instant::now();
+    let mut fresh = join(&edges[0], STREAM, &player_spec(2, &cert), &cert, false);
+    let deadline = started + Duration::from_secs(5);
+    while !has_video(&fresh) && Instant::now() < deadline {
+        source.send(&mut publisher.peer);
+        publisher.peer.pump();
+        survivor.peer.pump();
+        fresh.peer.pump();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        has_video(&fresh),
+        "a new player on the restarted edge got no video within 5 s (connected: {}, failed: {:?})",
+        fresh.peer.conn.is_connected(),
+        fresh.peer.failed
+    );
+    check_byte_exact(
+        &mut publisher,
+        &mut [&mut survivor, &mut fresh],
+        &mut source,
+        60,
+    );
+}
