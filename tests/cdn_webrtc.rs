@@ -276,6 +276,14 @@ fn origin_relays_to_two_edges_and_unpublish_stops_their_players() {
     warm_up(&mut publisher, &mut refs, &mut source);
     check_byte_exact(&mut publisher, &mut refs, &mut source, 150);
 
+    // The origin lists both live legs, WCS style: route id -> stream name.
+    let (code, body) = origin.http_get("/rest-api/cdn/show_routes");
+    assert_eq!(code, 200, "{body}");
+    let routes: serde_json::Value = serde_json::from_str(&body).expect("show_routes is JSON");
+    let routes = routes.as_object().expect("an object");
+    assert_eq!(routes.len(), 2, "one route per edge: {body}");
+    assert!(routes.values().all(|v| v == STREAM), "{body}");
+
     let negotiated = publisher.negotiated.clone();
     let (status, _) = publisher.wcs.unpublish(&negotiated);
     assert_eq!(status, "UNPUBLISHED");
