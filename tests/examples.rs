@@ -57,11 +57,17 @@ fn cdn_example_origin_names_the_example_edge() {
     let node = &lb.nodes[0];
     assert_eq!(node.host.parse::<IpAddr>().ok(), Some(edge.ip), "{node:?}");
     assert_eq!(node.ws, edge.ws_port, "<ws> is the edge's ws.port");
-    assert_eq!(node.http, edge.ws_port, "stats are polled on the edge's ws.port");
+    assert_eq!(
+        node.http, edge.ws_port,
+        "stats are polled on the edge's ws.port"
+    );
     assert!(edge.load_balancing.is_none(), "the edge is a plain node");
 
     assert_eq!((origin.ws_port, edge.ws_port), (8080, 8081));
-    assert_eq!((origin.media_port_from, edge.media_port_from), (31001, 32001));
+    assert_eq!(
+        (origin.media_port_from, edge.media_port_from),
+        (31001, 32001)
+    );
     let (o, e) = (media_ports(&origin), media_ports(&edge));
     assert!(!overlap(&o, &e), "media ranges overlap: {o:?} and {e:?}");
     for port in [origin.ws_port, edge.ws_port] {

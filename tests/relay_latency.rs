@@ -61,7 +61,14 @@ impl Sender {
         publisher.send_rtp(&rtp_packet(96, seq, ts, VIDEO_SSRC, true, &payload));
         if self.n.is_multiple_of(10) {
             let audio = [0xf8, 0xff, 0xfe];
-            publisher.send_rtp(&rtp_packet(111, seq, 960 * self.n, AUDIO_SSRC, false, &audio));
+            publisher.send_rtp(&rtp_packet(
+                111,
+                seq,
+                960 * self.n,
+                AUDIO_SSRC,
+                false,
+                &audio,
+            ));
         }
         self.n += 1;
     }
@@ -99,7 +106,10 @@ fn wait_relayed(edge: &ServerProcess, publisher: &mut MediaPeer, sender: &mut Se
         if reply["data"][0]["status"] == "true" {
             return;
         }
-        assert!(Instant::now() < deadline, "not relayed within {RELAY_WAIT:?}");
+        assert!(
+            Instant::now() < deadline,
+            "not relayed within {RELAY_WAIT:?}"
+        );
         for _ in 0..20 {
             sender.send(publisher, None);
             pump_until(&mut [&mut *publisher], Duration::from_millis(10), |_| false);
