@@ -129,7 +129,7 @@ test('CDN: SDK publishes on the origin, a viewer with lbUrl lands on an edge and
 
     const publishAt = await epochOf(publisher, 'startedAt');
     const firstFrameAt = await epochOf(player, 'firstFrameAt');
-    const pub = await publisher.evaluate(() => window.rt);
+    const pub = await publisher.evaluate(() => ({ startedAt: window.rt.startedAt }));
     const view = await player.evaluate(() => ({
       calledAt: window.rt.calledAt,
       startedAt: window.rt.startedAt,
