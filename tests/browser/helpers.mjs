@@ -84,10 +84,11 @@ export function sdkFile(name) {
 /**
  * Starts `rtcdn --config-dir <tmp>` with ws.port=0, media_port_from=0, worker_threads=2 and
  * `codecs`, serving tests/browser/pages/* and the SDK's flashphoner.js from a temporary web_dir.
- * Resolves once the listening line is printed. Returns
+ * `extra` adds or overrides properties; `files` (`{ name: contents }`, e.g. `loadbalancing.xml`)
+ * are written into the config directory. Resolves once the listening line is printed. Returns
  * `{ httpUrl, wsUrl, port, output(), stop() }`; `stop()` kills the process and removes the dirs.
  */
-export async function startServer({ codecs = 'opus,h264', extra = {} } = {}) {
+export async function startServer({ codecs = 'opus,h264', extra = {}, files = {} } = {}) {
   if (!fs.existsSync(serverBin)) {
     throw new Error(`server binary ${serverBin} is missing: run cargo build (or set RTCDN_BIN)`);
   }
@@ -116,6 +117,9 @@ export async function startServer({ codecs = 'opus,h264', extra = {} } = {}) {
       .map(([k, v]) => `${k}=${v}`)
       .join('\n') + '\n',
   );
+  for (const [name, contents] of Object.entries(files)) {
+    fs.writeFileSync(path.join(configDir, name), contents);
+  }
 
   const child = spawn(serverBin, ['--config-dir', configDir], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -168,6 +172,54 @@ export async function startServer({ codecs = 'opus,h264', extra = {} } = {}) {
       output: () => output,
       stop,
     };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+/** A WCS `loadbalancing.xml` naming one node per port in `edgePorts`, all on 127.0.0.1. */
+export function loadbalancingXml(edgePorts, { mode = 'ROUNDROBIN', distribution = 'webrtc' } = {}) {
+  const nodes = edgePorts
+    .map((port, i) => `  <node id="${i + 1}">\n    <ip>127.0.0.1</ip>\n    <ws>${port}</ws>\n  </node>\n`)
+    .join('');
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    `<loadbalancer mode="${mode}" randomize="false" stream_distribution="${distribution}">\n` +
+    `${nodes}</loadbalancer>\n`
+  );
+}
+
+/**
+ * Starts a static CDN on loopback: `edges` edge processes first (ephemeral ports), then an
+ * origin with `load_balancing_enabled=true` and a `loadbalancing.xml` naming them (`mode`).
+ * Returns `{ origin, edges, output(), stop() }`; `stop()` kills every process it started, also
+ * when starting one of them failed (then the error is rethrown after cleanup).
+ */
+export async function startCdn({ edges = 2, mode = 'ROUNDROBIN', codecs = 'opus,h264' } = {}) {
+  const started = [];
+  const stop = async () => {
+    await Promise.all(started.map((s) => s.stop()));
+  };
+  try {
+    const edgeServers = [];
+    for (let i = 0; i < edges; i++) {
+      const edge = await startServer({ codecs });
+      started.push(edge);
+      edgeServers.push(edge);
+    }
+    const origin = await startServer({
+      codecs,
+      extra: { load_balancing_enabled: 'true' },
+      files: { 'loadbalancing.xml': loadbalancingXml(edgeServers.map((e) => e.port), { mode }) },
+    });
+    started.push(origin);
+    const output = () =>
+      [
+        `--- origin (port ${origin.port}) ---\n${origin.output().slice(-4000)}`,
+        ...edgeServers.map((e, i) => `--- edge ${i + 1} (port ${e.port}) ---\n${e.output().slice(-3000)}`),
+      ].join('\n');
+    return { origin, edges: edgeServers, output, stop };
   } catch (e) {
     await stop();
     throw e;

@@ -7,6 +7,7 @@ window.rt = {
   log: [],
   stream: null,
   session: null,
+  calledAt: 0,
   startedAt: 0,
   firstFrameAt: 0,
 };
@@ -20,35 +21,35 @@ function rtVideo() {
   return document.querySelector('#display video');
 }
 
-/** Connects to urlServer and then publishes or plays `name` (role 'publish' | 'play'). */
-window.rtStart = function (role, urlServer, name) {
+/**
+ * Connects to urlServer and then publishes or plays `name` (role 'publish' | 'play' | 'connect',
+ * the last only establishes the session). Options:
+ * - `lbUrl`: passed to createSession: the SDK asks that load balancer which server to connect
+ *   to (and falls back to urlServer only if the request times out);
+ * - `waitAvailable`: a player first polls `stream.available()` every 100 ms until the server
+ *   has the stream (e.g. until an origin relayed it to this edge), then plays.
+ */
+window.rtStart = function (role, urlServer, name, options) {
   var SESSION_STATUS = Flashphoner.constants.SESSION_STATUS;
-  var STREAM_STATUS = Flashphoner.constants.STREAM_STATUS;
   Flashphoner.init({});
+  window.rt.calledAt = performance.now();
   rtRecord('session', 'CREATING');
-  window.rt.session = Flashphoner.createSession({ urlServer: urlServer })
+  var sessionOptions = { urlServer: urlServer };
+  if (options && options.lbUrl) {
+    sessionOptions.lbUrl = options.lbUrl;
+  }
+  window.rt.session = Flashphoner.createSession(sessionOptions)
     .on(SESSION_STATUS.ESTABLISHED, function (session) {
       rtRecord('session', 'ESTABLISHED');
-      var stream = session.createStream({ name: name, display: document.getElementById('display') });
-      window.rt.stream = stream;
-      [
-        STREAM_STATUS.PENDING,
-        STREAM_STATUS.PUBLISHING,
-        STREAM_STATUS.PLAYING,
-        STREAM_STATUS.STOPPED,
-        STREAM_STATUS.UNPUBLISHED,
-        STREAM_STATUS.FAILED,
-      ].forEach(function (status) {
-        stream.on(status, function (s) {
-          rtRecord('stream', s.status(), s.getInfo());
+      if (role === 'connect') {
+        return;
+      }
+      if (role === 'play' && options && options.waitAvailable) {
+        rtWhenAvailable(session, name, function () {
+          rtCreateAndStart(session, role, name);
         });
-      });
-      window.rt.startedAt = performance.now();
-      if (role === 'publish') {
-        stream.publish();
       } else {
-        stream.play();
-        rtWatchFirstFrame();
+        rtCreateAndStart(session, role, name);
       }
     })
     .on(SESSION_STATUS.DISCONNECTED, function () {
@@ -59,6 +60,49 @@ window.rtStart = function (role, urlServer, name) {
     });
 };
 
+/** Calls `done` once the server answers `availableStream` for `name` with "true". */
+function rtWhenAvailable(session, name, done) {
+  var probe = session.createStream({ name: name });
+  var attempt = function () {
+    probe.available().then(
+      function () {
+        rtRecord('probe', 'AVAILABLE');
+        done();
+      },
+      function () {
+        setTimeout(attempt, 100);
+      },
+    );
+  };
+  attempt();
+}
+
+/** Creates the page's stream in `session` and publishes or plays it; sets rt.startedAt. */
+function rtCreateAndStart(session, role, name) {
+  var STREAM_STATUS = Flashphoner.constants.STREAM_STATUS;
+  var stream = session.createStream({ name: name, display: document.getElementById('display') });
+  window.rt.stream = stream;
+  [
+    STREAM_STATUS.PENDING,
+    STREAM_STATUS.PUBLISHING,
+    STREAM_STATUS.PLAYING,
+    STREAM_STATUS.STOPPED,
+    STREAM_STATUS.UNPUBLISHED,
+    STREAM_STATUS.FAILED,
+  ].forEach(function (status) {
+    stream.on(status, function (s) {
+      rtRecord('stream', s.status(), s.getInfo());
+    });
+  });
+  window.rt.startedAt = performance.now();
+  if (role === 'publish') {
+    stream.publish();
+  } else {
+    stream.play();
+    rtWatchFirstFrame();
+  }
+}
+
 function rtWatchFirstFrame() {
   var timer = setInterval(function () {
     var v = rtVideo();
@@ -68,6 +112,11 @@ function rtWatchFirstFrame() {
     }
   }, 10);
 }
+
+/** The websocket URL the session connected to (after the balancer's answer, with lbUrl). */
+window.rtServerUrl = function () {
+  return window.rt.session ? window.rt.session.getServerUrl() : null;
+};
 
 /** Stops the current stream (unPublishStream / stopStream). */
 window.rtStop = function () {
