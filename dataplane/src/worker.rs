@@ -686,8 +686,14 @@ impl Worker {
             self.remove_peer(key);
             return;
         }
-        if connected && matches!(self.peers[key].role, Role::Subscriber { .. }) {
-            // A new viewer needs a keyframe to show anything.
+        let peer = &self.peers[key];
+        if connected
+            && matches!(peer.role, Role::Subscriber { .. })
+            && matches!(peer.transport, Transport::Passive(_))
+        {
+            // A new viewer needs a keyframe to show anything. A relay leg does not ask: the
+            // other node has no viewers yet, and its viewers' own requests come up the leg;
+            // asking now would only spend the publisher's one request per interval.
             self.request_keyframe(now, key);
         }
         self.rearm(key);
