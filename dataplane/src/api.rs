@@ -125,6 +125,23 @@ impl PeerSpec {
 pub enum Command {
     /// Start a peer connection on this worker (its answer names this worker's address).
     AddPeer(Box<PeerSpec>),
+    /// Start a plain RTP peer of the `stream_distribution="rtp"` relay: no ICE, no DTLS, no
+    /// SRTP (the ICE and fingerprint fields of the spec are unused). `PeerConnected` follows at
+    /// once. `spec.role` is either
+    /// - `Publisher`: an edge's relayed stream. RTP/RTCP is accepted on the worker socket only
+    ///   from `remote` (the origin's announced source); silence for the consent timeout closes
+    ///   it with [`CloseReason::ConsentExpired`]. `socket` must be `None`.
+    /// - `Relay`: an origin's leg. Packets are sent to `remote` (the edge worker's address,
+    ///   equal to the role's `remote`) from `socket`, which the control plane bound so it could
+    ///   announce the address; only RTCP from `remote` is read back.
+    ///
+    /// Any other role, a missing leg socket, or a `remote` already routed on this worker
+    /// closes the peer at once with [`CloseReason::Refused`].
+    AddPlainPeer {
+        spec: Box<PeerSpec>,
+        remote: SocketAddr,
+        socket: Option<std::net::UdpSocket>,
+    },
     /// Close a peer connection (unpublish, stop, websocket closed). No event follows.
     RemovePeer(PeerId),
     /// On the publisher's worker: also deliver `stream`'s packets to subscribers on `worker`.
@@ -148,6 +165,9 @@ pub enum CloseReason {
     DtlsFingerprint,
     /// The peer sent a DTLS close_notify.
     PeerClosed,
+    /// The worker could not start the peer (a plain peer with an invalid role, socket or an
+    /// address already in use).
+    Refused,
 }
 
 impl CloseReason {
@@ -159,6 +179,7 @@ impl CloseReason {
             CloseReason::DtlsError => "Failed by DTLS error",
             CloseReason::DtlsFingerprint => "Failed by DTLS fingerprint error",
             CloseReason::PeerClosed => "Stopped by user",
+            CloseReason::Refused => "Failed by error",
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod demux;
 pub mod dtls;
 pub mod fanout;
 pub mod ice;
+pub mod plain;
 pub mod publisher;
 pub mod rtcp;
 pub mod rtp;

@@ -1,7 +1,8 @@
-//! The two kinds of WebRTC transport a worker runs, behind one interface: the passive
-//! ICE-lite/DTLS-server [`Connection`] of browsers and other nodes that connect to us, and the
+//! The kinds of transport a worker runs, behind one interface: the passive
+//! ICE-lite/DTLS-server [`Connection`] of browsers and other nodes that connect to us, the
 //! active ICE-controlling/DTLS-client [`ClientConnection`] of a relay leg we open toward another
-//! node.
+//! node, and the [`PlainTransport`] of the `stream_distribution="rtp"` relay (no ICE, no DTLS,
+//! no SRTP: the worker sends and uses its packets as they are).
 //!
 //! Sans-IO like both of them; the worker owns the sockets (a relay leg has its own).
 
@@ -12,6 +13,7 @@ use bytes::BytesMut;
 
 use crate::client::{ClientConnection, ClientEvent};
 use crate::connection::{Connection, ConnectionEvent, Transmit};
+use crate::plain::PlainTransport;
 use crate::srtp::SrtpProfile;
 
 /// A peer's transport.
@@ -20,6 +22,8 @@ pub enum Transport {
     Passive(Connection),
     /// Our relay leg toward another node: ICE controlling, DTLS client, on its own socket.
     Active(ClientConnection),
+    /// Plain RTP/RTCP with one fixed remote (the rtp relay, both ends).
+    Plain(PlainTransport),
 }
 
 impl Transport {
@@ -28,15 +32,22 @@ impl Transport {
         match self {
             Transport::Passive(c) => c.remote(),
             Transport::Active(c) => Some(c.remote()),
+            Transport::Plain(p) => Some(p.remote()),
         }
     }
 
-    /// True once SRTP keys are installed.
+    /// True once media can flow (SRTP keys installed; a plain transport until it failed).
     pub fn is_connected(&self) -> bool {
         match self {
             Transport::Passive(c) => c.is_connected(),
             Transport::Active(c) => c.is_connected(),
+            Transport::Plain(p) => p.is_connected(),
         }
+    }
+
+    /// True for the plain transport: packets go to the socket as they are.
+    pub fn is_plain(&self) -> bool {
+        matches!(self, Transport::Plain(_))
     }
 
     /// The negotiated SRTP profile once connected.
@@ -44,31 +55,37 @@ impl Transport {
         match self {
             Transport::Passive(c) => c.srtp_profile(),
             Transport::Active(c) => c.srtp_profile(),
+            Transport::Plain(_) => None,
         }
     }
 
-    /// Encrypts a plain RTP packet; `None` if not connected or the packet is invalid.
+    /// Encrypts a plain RTP packet; `None` if not connected, the packet is invalid or the
+    /// transport is plain (send the packet as it is, see [`Transport::is_plain`]).
     pub fn protect_rtp(&mut self, plain: &[u8]) -> Option<BytesMut> {
         match self {
             Transport::Passive(c) => c.protect_rtp(plain).ok(),
             Transport::Active(c) => c.protect_rtp(plain).ok(),
+            Transport::Plain(_) => None,
         }
     }
 
-    /// Encrypts a plain RTCP packet; `None` if not connected or the packet is invalid.
+    /// Encrypts a plain RTCP packet; `None` if not connected, the packet is invalid or the
+    /// transport is plain.
     pub fn protect_rtcp(&mut self, plain: &[u8]) -> Option<BytesMut> {
         match self {
             Transport::Passive(c) => c.protect_rtcp(plain).ok(),
             Transport::Active(c) => c.protect_rtcp(plain).ok(),
+            Transport::Plain(_) => None,
         }
     }
 
-    /// Writes the next transport datagram (ICE, DTLS) into `out`.
+    /// Writes the next transport datagram (ICE, DTLS, a plain keep-alive) into `out`.
     #[must_use]
     pub fn poll_transmit(&mut self, out: &mut [u8]) -> Option<Transmit> {
         match self {
             Transport::Passive(c) => c.poll_transmit(out),
             Transport::Active(c) => c.poll_transmit(out),
+            Transport::Plain(p) => p.poll_transmit(out),
         }
     }
 
@@ -84,6 +101,7 @@ impl Transport {
                     ClientEvent::Failed(r) => ConnectionEvent::Failed(r),
                 })
             }
+            Transport::Plain(p) => p.poll_event(),
         }
     }
 
@@ -93,6 +111,7 @@ impl Transport {
         match self {
             Transport::Passive(c) => c.poll_timeout(),
             Transport::Active(c) => c.poll_timeout(),
+            Transport::Plain(p) => p.poll_timeout(),
         }
     }
 
@@ -101,6 +120,7 @@ impl Transport {
         match self {
             Transport::Passive(c) => c.handle_timeout(now),
             Transport::Active(c) => c.handle_timeout(now),
+            Transport::Plain(p) => p.handle_timeout(now),
         }
     }
 }

@@ -35,6 +35,16 @@ use crate::stun::{local_ufrag, StunMessage};
 use crate::subscriber::Subscriber;
 use crate::transport::Transport;
 
+#[path = "worker_plain.rs"]
+mod plain_peers;
+#[path = "worker_send.rs"]
+mod send;
+
+use send::{
+    deliver, is_keyframe_request, requests_keyframe, send_keyframe_request, send_receiver_report,
+    Io,
+};
+
 pub(crate) const SOCKET: Token = Token(0);
 pub(crate) const WAKER: Token = Token(1);
 /// Relay legs' own sockets use `Token(RELAY_TOKEN_BASE + slab key)`.
@@ -88,35 +98,6 @@ struct LocalStream {
     subscribers: Vec<usize>,
     /// Other workers hosting subscribers (only on the publisher's worker).
     targets: Vec<WorkerId>,
-}
-
-/// Socket and reusable buffers, split from the routing state so both can be borrowed at once.
-struct Io {
-    socket: UdpSocket,
-    /// The worker socket's address; relay sockets bind the same IP.
-    local_ip: std::net::IpAddr,
-    scratch: Vec<u8>,
-    out: Box<[u8; MAX_DATAGRAM]>,
-    stats: WorkerStats,
-}
-
-impl Io {
-    /// Sends `bytes` from the peer's own socket if it has one, else from the worker socket.
-    fn send(&mut self, own: Option<&UdpSocket>, dst: SocketAddr, bytes: &[u8]) {
-        let socket = own.unwrap_or(&self.socket);
-        if socket.send_to(bytes, dst).is_err() {
-            // UDP: a full socket buffer or an unreachable peer loses this datagram only.
-            self.stats.send_errors += 1;
-        }
-    }
-
-    /// Sends the first `len` bytes of the `out` buffer.
-    fn send_out(&mut self, own: Option<&UdpSocket>, dst: SocketAddr, len: usize) {
-        let socket = own.unwrap_or(&self.socket);
-        if socket.send_to(&self.out[..len], dst).is_err() {
-            self.stats.send_errors += 1;
-        }
-    }
 }
 
 /// One data-plane worker.
@@ -288,18 +269,27 @@ impl Worker {
 
     fn on_rtp(&mut self, now: Instant, key: usize, from: SocketAddr, buf: &[u8]) {
         let peer = &mut self.peers[key];
-        let (Role::Publisher(publisher), Transport::Passive(conn)) =
-            (&mut peer.role, &mut peer.transport)
-        else {
+        let Role::Publisher(publisher) = &mut peer.role else {
             return; // Subscribers send no media we use.
         };
-        let mut plain = match conn.unprotect_rtp(from, buf) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::trace!(peer = %peer.id, %from, "RTP dropped: {e}");
-                self.io.stats.dropped_invalid += 1;
-                return;
-            }
+        let id = peer.id;
+        let unprotected = match &mut peer.transport {
+            Transport::Passive(conn) => conn
+                .unprotect_rtp(from, buf)
+                .map_err(|e| tracing::trace!(peer = %id, %from, "RTP dropped: {e}"))
+                .ok(),
+            // The rtp relay: the packet is used as it came (one copy into a shareable buffer,
+            // as decryption makes one).
+            Transport::Plain(p) => p
+                .handle_input(now, from, buf)
+                .map(|_| bytes::BytesMut::from(buf))
+                .map_err(|e| tracing::trace!(peer = %id, %from, "RTP dropped: {e}"))
+                .ok(),
+            Transport::Active(_) => return,
+        };
+        let Some(mut plain) = unprotected else {
+            self.io.stats.dropped_invalid += 1;
+            return;
         };
         let Ok(rx) = publisher.on_rtp(now, &mut plain) else {
             return; // RTX, FEC, RED or an unannounced SSRC: not forwarded.
@@ -318,18 +308,30 @@ impl Worker {
 
     fn on_rtcp(&mut self, now: Instant, key: usize, from: SocketAddr, buf: &[u8]) {
         let peer = &mut self.peers[key];
-        let Transport::Passive(conn) = &mut peer.transport else {
-            return;
-        };
-        let Ok(plain) = conn.unprotect_rtcp(from, buf) else {
-            self.io.stats.dropped_invalid += 1;
-            return;
+        let decrypted;
+        let plain: &[u8] = match &mut peer.transport {
+            Transport::Passive(conn) => {
+                let Ok(p) = conn.unprotect_rtcp(from, buf) else {
+                    self.io.stats.dropped_invalid += 1;
+                    return;
+                };
+                decrypted = p;
+                &decrypted
+            }
+            Transport::Plain(p) => {
+                if p.handle_input(now, from, buf).is_err() {
+                    self.io.stats.dropped_invalid += 1;
+                    return;
+                }
+                buf
+            }
+            Transport::Active(_) => return,
         };
         let stream = peer.stream;
         let mut reports = [None; 4];
         let mut n_reports = 0;
         let mut keyframe_wanted = false;
-        for pkt in RtcpCompound::iter(&plain) {
+        for pkt in RtcpCompound::iter(plain) {
             let Ok(pkt) = pkt else {
                 self.io.stats.dropped_invalid += 1;
                 break;
@@ -445,6 +447,11 @@ impl Worker {
         loop {
             match self.commands.try_recv() {
                 Ok(Command::AddPeer(spec)) => self.add_peer(now, *spec),
+                Ok(Command::AddPlainPeer {
+                    spec,
+                    remote,
+                    socket,
+                }) => self.add_plain_peer(now, *spec, remote, socket),
                 Ok(Command::RemovePeer(id)) => {
                     if let Some(&key) = self.by_id.get(&id) {
                         self.remove_peer(key);
@@ -500,6 +507,19 @@ impl Worker {
                 return;
             }
         };
+        self.insert_peer(now, spec, transport, socket, Vec::new());
+    }
+
+    /// Registers a peer whose transport was created for slab slot `self.peers.vacant_key()`,
+    /// with `addrs` routed to it already, and runs its first I/O.
+    fn insert_peer(
+        &mut self,
+        now: Instant,
+        spec: PeerSpec,
+        transport: Transport,
+        socket: Option<UdpSocket>,
+        addrs: Vec<SocketAddr>,
+    ) {
         let stream = spec.stream();
         let role = match spec.role {
             PeerRole::Publisher { .. } => {
@@ -513,17 +533,19 @@ impl Worker {
             }
         };
         let passive = matches!(transport, Transport::Passive(_));
-        let inserted = self.peers.insert(PeerEntry {
+        let key = self.peers.insert(PeerEntry {
             id: spec.id,
             stream,
             ufrag: spec.local_ufrag.clone(),
             transport,
             socket,
             role,
-            addrs: Vec::new(),
+            addrs: addrs.clone(),
             armed: None,
         });
-        debug_assert_eq!(inserted, key);
+        for a in addrs {
+            self.by_addr.insert(a, key);
+        }
         self.by_id.insert(spec.id, key);
         if passive {
             // Only passive transports receive first checks on the worker socket.
@@ -584,6 +606,9 @@ impl Worker {
             let Some(peer) = self.peers.get_mut(key) else {
                 return;
             };
+            if peer.transport.is_plain() {
+                return self.read_plain_relay(now, key, recv);
+            }
             let (Some(socket), Transport::Active(conn)) =
                 (peer.socket.as_ref(), &mut peer.transport)
             else {
@@ -751,79 +776,5 @@ impl Worker {
             }
             self.after_peer_io(now, key);
         }
-    }
-}
-
-/// Sends `msg` to one local subscriber: rewrite into the scratch buffer, encrypt, send.
-fn deliver(peers: &mut Slab<PeerEntry>, io: &mut Io, key: usize, msg: &FanoutMsg) {
-    let Some(peer) = peers.get_mut(key) else {
-        return;
-    };
-    let Role::Subscriber { sub, .. } = &mut peer.role else {
-        return;
-    };
-    let (Some(dst), true) = (peer.transport.remote(), peer.transport.is_connected()) else {
-        return;
-    };
-    match msg {
-        FanoutMsg::Media {
-            kind,
-            keyframe,
-            packet,
-            ..
-        } => {
-            if !sub.prepare_rtp(*kind, *keyframe, packet, &mut io.scratch) {
-                return;
-            }
-            if let Some(enc) = peer.transport.protect_rtp(&io.scratch) {
-                io.send(peer.socket.as_ref(), dst, &enc);
-                io.stats.rtp_forwarded += 1;
-            }
-        }
-        FanoutMsg::SenderReport { kind, report, .. } => {
-            let Some(len) = sub.write_sender_report(*kind, report, &mut io.out[..]) else {
-                return;
-            };
-            if let Some(enc) = peer.transport.protect_rtcp(&io.out[..len]) {
-                io.send(peer.socket.as_ref(), dst, &enc);
-            }
-        }
-        FanoutMsg::KeyframeRequest { .. } => {}
-    }
-}
-
-/// Whether an RTCP packet asks for a keyframe (PLI or FIR).
-fn is_keyframe_request(p: &RtcpPacket<'_>) -> bool {
-    matches!(p, RtcpPacket::Pli(_) | RtcpPacket::Fir(_))
-}
-
-/// Whether a plain RTCP compound contains a keyframe request.
-fn requests_keyframe(compound: &[u8]) -> bool {
-    RtcpCompound::iter(compound)
-        .map_while(Result::ok)
-        .any(|p| is_keyframe_request(&p))
-}
-
-fn send_keyframe_request(io: &mut Io, peer: &mut PeerEntry) {
-    let (Role::Publisher(p), Some(dst)) = (&mut peer.role, peer.transport.remote()) else {
-        return;
-    };
-    let Some(len) = p.write_keyframe_request(&mut io.out[..]) else {
-        return;
-    };
-    if let Some(enc) = peer.transport.protect_rtcp(&io.out[..len]) {
-        io.send(peer.socket.as_ref(), dst, &enc);
-    }
-}
-
-fn send_receiver_report(now: Instant, io: &mut Io, peer: &mut PeerEntry) {
-    let (Role::Publisher(p), Some(dst)) = (&mut peer.role, peer.transport.remote()) else {
-        return;
-    };
-    let Some(len) = p.write_receiver_report(now, &mut io.out[..]) else {
-        return;
-    };
-    if let Some(enc) = peer.transport.protect_rtcp(&io.out[..len]) {
-        io.send(peer.socket.as_ref(), dst, &enc);
     }
 }

@@ -8,12 +8,20 @@
 //! time) is torn down and retried with exponential backoff for as long as the stream is
 //! published; legs are independent of each other and of the origin's own sessions.
 //!
-//! It must not touch sockets, the clock (time comes with every input) or the workers: the hub
-//! turns [`RelayOutput::AddPeer`]/[`RelayOutput::RemovePeer`] into worker commands and the glue
-//! ([`super::relay_socket`]) runs the websockets.
+//! With `stream_distribution="rtp"` ([`Relays::with_plain`]) the signalling is the same, but
+//! the `publishStream` also carries `custom.rtcdnRelay = {distribution: "rtp", secret, source}`
+//! and the leg's peer is plain RTP (no ICE/DTLS/SRTP; the SDP only fixes codecs, PTs and
+//! SSRCs). So that `source` (the address the origin sends from) is known before signalling,
+//! each attempt binds its leg's UDP socket up front (port 0 on the media IP) and hands it to
+//! the worker with the peer ([`RelayPeer::plain`]): one 5-tuple per leg.
+//!
+//! Apart from that bind, it must not touch sockets, the clock (time comes with every input) or
+//! the workers: the hub turns [`RelayOutput::AddPeer`]/[`RelayOutput::RemovePeer`] into worker
+//! commands and the glue ([`super::relay_socket`]) runs the websockets.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dataplane::api::{Fingerprint, MediaKind, PeerId, PeerSpec, StreamId, TrackSpec, WorkerId};
@@ -22,6 +30,7 @@ use rand::Rng;
 use serde_json::{json, Value};
 
 use super::config::NodeConfig;
+use crate::config::RelaySecret;
 use crate::sdp::{self, Direction, NegotiatedCodec, OfferSpec, OfferTrack, PublishedMedia};
 
 /// Delay before the first retry of a failed leg.
@@ -68,6 +77,30 @@ pub struct RelayPeer {
     pub remote_fingerprint: Fingerprint,
     /// What we send: our payload types and SSRCs, the extensions the edge accepted.
     pub tracks: Vec<TrackSpec>,
+    /// `rtp` distribution: the leg's socket, bound before signalling (its address was
+    /// announced as the source); the peer is then started with `Command::AddPlainPeer`.
+    pub plain: Option<LegSocket>,
+}
+
+/// A plain relay leg's bound UDP socket, shared until the hub hands a handle to the worker.
+/// Equal only to itself.
+#[derive(Clone, Debug)]
+pub struct LegSocket(pub Arc<UdpSocket>);
+
+impl PartialEq for LegSocket {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for LegSocket {}
+
+/// What a `stream_distribution="rtp"` origin needs: where to bind leg sockets and the secret
+/// the edges must share.
+#[derive(Clone, Debug)]
+struct PlainMode {
+    ip: IpAddr,
+    secret: RelaySecret,
 }
 
 impl RelayPeer {
@@ -88,6 +121,13 @@ impl RelayPeer {
             tracks: self.tracks,
         }
     }
+}
+
+/// A plain leg's socket: port 0 on the media IP.
+fn bind_leg_socket(ip: IpAddr) -> std::io::Result<(LegSocket, SocketAddr)> {
+    let socket = UdpSocket::bind(SocketAddr::new(ip, 0))?;
+    let addr = socket.local_addr()?;
+    Ok((LegSocket(Arc::new(socket)), addr))
 }
 
 /// What the hub and the glue must do for the relay.
@@ -140,6 +180,8 @@ struct Attempt {
     media_session_id: String,
     offer: OfferSpec,
     peer: Option<PeerId>,
+    /// `rtp` distribution: the leg socket and its address (the announced source).
+    plain: Option<(LegSocket, SocketAddr)>,
 }
 
 enum LegState {
@@ -166,6 +208,7 @@ type LegKey = (StreamId, usize);
 pub struct Relays {
     nodes: Vec<NodeConfig>,
     fingerprint: Fingerprint,
+    plain: Option<PlainMode>,
     streams: HashMap<StreamId, StreamInfo>,
     conns: HashMap<RelayConnId, LegKey>,
     peers: HashMap<PeerId, LegKey>,
@@ -286,6 +329,7 @@ impl Relays {
         Self {
             nodes,
             fingerprint,
+            plain: None,
             streams: HashMap::new(),
             conns: HashMap::new(),
             peers: HashMap::new(),
@@ -293,6 +337,14 @@ impl Relays {
             next_peer: RELAY_PEER_BASE,
             out: VecDeque::new(),
         }
+    }
+
+    /// Relays with `stream_distribution="rtp"`: plain legs bound on `ip`, announced to the
+    /// edges with `secret`.
+    #[must_use]
+    pub fn with_plain(mut self, ip: IpAddr, secret: RelaySecret) -> Self {
+        self.plain = Some(PlainMode { ip, secret });
+        self
     }
 
     /// Whether there is any edge to relay to.
@@ -545,6 +597,20 @@ impl Relays {
         let Some(leg) = info.legs.get_mut(key.1) else {
             return;
         };
+        let plain = match &self.plain {
+            Some(mode) => match bind_leg_socket(mode.ip) {
+                Ok(bound) => Some(bound),
+                Err(e) => {
+                    tracing::warn!(stream = %key.0, ip = %mode.ip, "cannot bind a relay leg socket: {e}");
+                    leg.state = LegState::Waiting {
+                        until: now + leg.backoff,
+                    };
+                    leg.backoff = (leg.backoff * 2).min(BACKOFF_MAX);
+                    return;
+                }
+            },
+            None => None,
+        };
         self.next_conn += 1;
         let attempt = Attempt {
             conn,
@@ -553,6 +619,7 @@ impl Relays {
             media_session_id: uuid::Uuid::new_v4().to_string(),
             offer: relay_offer(&info.media, &self.fingerprint),
             peer: None,
+            plain,
         };
         leg.state = LegState::Active(Box::new(attempt));
         self.conns.insert(conn, key);
@@ -603,6 +670,7 @@ impl Relays {
         let Some(name) = self.streams.get(&key.0).map(|s| s.name.clone()) else {
             return;
         };
+        let secret = self.plain.as_ref().map(|m| m.secret.clone());
         let Some(a) = self.attempt_of(key) else {
             return;
         };
@@ -610,7 +678,7 @@ impl Relays {
             return;
         }
         a.phase = Phase::Answer;
-        let payload = json!({
+        let mut payload = json!({
             "mediaSessionId": a.media_session_id,
             "name": name,
             "published": true,
@@ -621,6 +689,13 @@ impl Relays {
             "mediaProvider": "WebRTC",
             "sdp": sdp::build_offer(&a.offer),
         });
+        if let (Some(secret), Some((_, source))) = (secret, &a.plain) {
+            payload["custom"] = json!({"rtcdnRelay": {
+                "distribution": "rtp",
+                "secret": secret.expose(),
+                "source": source.to_string(),
+            }});
+        }
         let conn = a.conn;
         self.out.push_back(RelayOutput::Send {
             conn,
@@ -654,6 +729,7 @@ impl Relays {
                     remote_pwd: ans.pwd,
                     remote_fingerprint: ans.fingerprint,
                     tracks,
+                    plain: a.plain.take().map(|(socket, _)| socket),
                 })
             });
         match built {

@@ -23,9 +23,8 @@ use rand::Rng;
 use super::messages::{
     self as msg, ClientMessage, ServerMessage, StreamEventRequest, StreamRequest, StreamStatus,
 };
-use crate::cdn::config::StreamDistribution;
 use crate::cdn::relay::{RelayConnId, Relays};
-use crate::config::{Config, VideoCodec};
+use crate::config::{Config, RelaySecret, VideoCodec};
 use crate::sdp::{self, LocalTransport, PublishedMedia};
 
 /// Longest accepted stream name and mediaSessionId, in characters.
@@ -147,6 +146,8 @@ pub struct Hub {
     relays: Relays,
     /// Relay peers started on workers: their worker and stream.
     relay_peers: HashMap<PeerId, (WorkerId, StreamId)>,
+    /// `cdn_relay_secret`: an origin's rtp relay publishes only if it presents this.
+    relay_secret: Option<RelaySecret>,
     /// The time of the latest input, for work deferred to [`Hub::poll_output`].
     now: Option<Instant>,
 }
@@ -168,16 +169,14 @@ impl Hub {
     /// A hub for `workers` (at least one, ids as given), answering with `fingerprint`.
     /// Uses `cfg.video_codecs` and the keep-alive settings (an interval of zero disables
     /// pings; zero probes never closes).
-    /// With `cfg.load_balancing` set to the webrtc distribution (origin role), every published
-    /// stream is relayed to every node.
+    /// With `cfg.load_balancing` set (origin role), every published stream is relayed to every
+    /// node, over plain RTP with `cfg.cdn_relay_secret` for the rtp distribution.
     pub fn new(cfg: &Config, workers: Vec<WorkerHandle>, fingerprint: Fingerprint) -> Self {
-        let nodes = match &cfg.load_balancing {
-            Some(lb) if lb.distribution == StreamDistribution::WebRtc => lb.nodes.clone(),
-            _ => Vec::new(),
-        };
+        let relays = relay_hooks::relays_for(cfg, &fingerprint);
         Self {
-            relays: Relays::new(nodes, fingerprint.clone()),
+            relays,
             relay_peers: HashMap::new(),
+            relay_secret: cfg.cdn_relay_secret.clone(),
             now: None,
             workers: workers
                 .into_iter()
@@ -524,6 +523,10 @@ impl Hub {
         if !self.check_new_session(conn, "publishStream", &req, true) {
             return;
         }
+        let relay_source = match self.relay_source(&req) {
+            Ok(source) => source,
+            Err(info) => return self.send_status(conn, &req, true, "FAILED", info),
+        };
         if self.names.contains_key(&req.name) {
             return self.send_status(conn, &req, true, "FAILED", "Stream name is already in use");
         }
@@ -549,7 +552,11 @@ impl Hub {
             remote_fingerprint: neg.remote_fingerprint,
             tracks: neg.tracks,
         };
-        if !self.add_peer(worker, spec) {
+        let started = match relay_source {
+            Some(source) => self.add_plain_peer(worker, spec, source),
+            None => self.add_peer(worker, spec),
+        };
+        if !started {
             return self.send_status(conn, &req, true, "FAILED", "Failed by error");
         }
         self.next_peer += 1;

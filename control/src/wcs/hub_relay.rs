@@ -2,18 +2,97 @@
 //! the relay peers' events, and turns its outputs into [`Output`]s and worker commands (a relay
 //! peer is placed and counted like a player, including its worker's fan-out target).
 //!
+//! On an edge, it checks the `custom.rtcdnRelay` marker of an origin's rtp relay publish
+//! (shared secret, announced source) and starts its plain publisher peer.
+//!
 //! Also the fan-out target bookkeeping shared by players and relay peers. Must not touch
-//! sockets or the clock, like the rest of the hub.
+//! sockets or the clock, like the rest of the hub (a plain leg's socket, bound by
+//! [`Relays`](crate::cdn::relay::Relays), only passes through to its worker).
 
 use std::collections::hash_map::Entry;
+use std::net::SocketAddr;
 use std::time::Instant;
 
-use dataplane::api::{Command, Event, PeerId, StreamId, WorkerId};
+use dataplane::api::{Command, Event, Fingerprint, PeerId, PeerSpec, StreamId, WorkerId};
 
 use super::{Hub, Output};
-use crate::cdn::relay::{is_relay_peer, RelayConnId, RelayOutput, RelayPeer, RelayRoute};
+use crate::cdn::config::StreamDistribution;
+use crate::cdn::relay::{is_relay_peer, RelayConnId, RelayOutput, RelayPeer, RelayRoute, Relays};
+use crate::config::Config;
+use crate::wcs::messages::StreamRequest;
+
+/// The origin's relays for `cfg`: none unless `load_balancing` is set; plain RTP with the
+/// shared secret for the rtp distribution.
+pub(super) fn relays_for(cfg: &Config, fingerprint: &Fingerprint) -> Relays {
+    match (&cfg.load_balancing, &cfg.cdn_relay_secret) {
+        (Some(lb), _) if lb.distribution == StreamDistribution::WebRtc => {
+            Relays::new(lb.nodes.clone(), fingerprint.clone())
+        }
+        (Some(lb), Some(secret)) => {
+            Relays::new(lb.nodes.clone(), fingerprint.clone()).with_plain(cfg.ip, secret.clone())
+        }
+        (Some(_), None) => {
+            tracing::error!("rtp relay without cdn_relay_secret: not relaying");
+            Relays::new(Vec::new(), fingerprint.clone())
+        }
+        (None, _) => Relays::new(Vec::new(), fingerprint.clone()),
+    }
+}
+
+/// WCS info of a refused relay publish (wrong, missing or unconfigured secret).
+pub const RESTRICTED_ACCESS: &str = "Restricted access";
 
 impl Hub {
+    /// The announced source of an origin's rtp relay publish: `Ok(None)` for an ordinary
+    /// publish, `Err` (a WCS info) when the marker is present but the secret is not configured
+    /// here, does not match (compared in constant time) or the source is not an address.
+    pub(super) fn relay_source(
+        &self,
+        req: &StreamRequest,
+    ) -> Result<Option<SocketAddr>, &'static str> {
+        let Some(marker) = req.custom.as_ref().and_then(|c| c.get("rtcdnRelay")) else {
+            return Ok(None);
+        };
+        let (Some(ours), Some(theirs)) = (&self.relay_secret, marker["secret"].as_str()) else {
+            tracing::warn!(name = %req.name, "rtp relay refused: no secret on one side");
+            return Err(RESTRICTED_ACCESS);
+        };
+        if !ours.matches(theirs) {
+            tracing::warn!(name = %req.name, "rtp relay refused: wrong secret");
+            return Err(RESTRICTED_ACCESS);
+        }
+        let source = marker["source"].as_str().and_then(|s| s.parse().ok());
+        match (marker["distribution"].as_str(), source) {
+            (Some("rtp"), Some(source)) => Ok(Some(source)),
+            _ => {
+                tracing::warn!(name = %req.name, "rtp relay refused: bad marker");
+                Err(RESTRICTED_ACCESS)
+            }
+        }
+    }
+
+    /// Starts the plain publisher of a relayed stream on `worker`, accepting media only from
+    /// `source`; false when the worker is gone.
+    pub(super) fn add_plain_peer(
+        &mut self,
+        worker: usize,
+        spec: PeerSpec,
+        source: SocketAddr,
+    ) -> bool {
+        let id = self.workers[worker].handle.id;
+        let cmd = Command::AddPlainPeer {
+            spec: Box::new(spec),
+            remote: source,
+            socket: None,
+        };
+        if !self.command(id, cmd) {
+            return false;
+        }
+        self.workers[worker].peers += 1;
+        self.round_robin = worker + 1;
+        true
+    }
+
     /// A relay websocket opened.
     pub fn relay_opened(&mut self, now: Instant, conn: RelayConnId) {
         self.now = Some(now);
@@ -78,7 +157,7 @@ impl Hub {
         let started = match (source, self.pick_worker()) {
             (Some(source), Some(worker)) => {
                 let worker_id = self.workers[worker].handle.id;
-                self.add_peer(worker, peer.into_spec(source))
+                self.start_on_worker(worker, peer, source)
                     .then_some(worker_id)
             }
             _ => None,
@@ -95,6 +174,33 @@ impl Hub {
                 }
             }
         }
+    }
+
+    /// Sends the relay peer's start command: plain with a handle of its leg socket, or WebRTC.
+    fn start_on_worker(&mut self, worker: usize, mut peer: RelayPeer, source: WorkerId) -> bool {
+        let Some(socket) = peer.plain.take() else {
+            return self.add_peer(worker, peer.into_spec(source));
+        };
+        let socket = match socket.0.try_clone() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(peer = %peer.id, "cannot hand the leg socket over: {e}");
+                return false;
+            }
+        };
+        let remote = peer.remote;
+        let cmd = Command::AddPlainPeer {
+            spec: Box::new(peer.into_spec(source)),
+            remote,
+            socket: Some(socket),
+        };
+        let id = self.workers[worker].handle.id;
+        if !self.command(id, cmd) {
+            return false;
+        }
+        self.workers[worker].peers += 1;
+        self.round_robin = worker + 1;
+        true
     }
 
     /// Drops a relay peer's bookkeeping; `remove` also stops it on its worker.

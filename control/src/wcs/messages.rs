@@ -34,6 +34,8 @@ pub struct StreamRequest {
     /// Requested height (number or string).
     #[serde(deserialize_with = "number_or_string")]
     pub height: u32,
+    /// Application data of the stream; `custom.rtcdnRelay` marks an origin's rtp relay.
+    pub custom: Option<Value>,
 }
 
 /// `sendStreamEvent`: data or mute events from a publisher.

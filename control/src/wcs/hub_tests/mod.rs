@@ -4,6 +4,7 @@
 
 mod lifecycle;
 mod relay;
+mod rtp_relay;
 mod streams;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
