@@ -96,7 +96,10 @@ impl LoadConfig {
     pub fn steps(&self) -> Vec<usize> {
         match self.ramp {
             Some(k) if k > 0 && k < self.subscribers => {
-                let mut v: Vec<usize> = (1..).map(|i| i * k).take_while(|&n| n < self.subscribers).collect();
+                let mut v: Vec<usize> = (1..)
+                    .map(|i| i * k)
+                    .take_while(|&n| n < self.subscribers)
+                    .collect();
                 v.push(self.subscribers);
                 v
             }
@@ -110,7 +113,10 @@ impl LoadConfig {
             return Err("at least one publisher is needed".into());
         }
         if !(100..=1400).contains(&self.packet_size) {
-            return Err(format!("packet size {} not in 100..=1400", self.packet_size));
+            return Err(format!(
+                "packet size {} not in 100..=1400",
+                self.packet_size
+            ));
         }
         if self.bitrate < 64_000 {
             return Err(format!("bitrate {} below 64 kbps", self.bitrate));

@@ -144,7 +144,11 @@ mod tests {
             let i = index(v);
             assert!(i < BUCKETS, "{v} -> {i}");
             assert!(i >= last || v > 100_000, "{v}");
-            assert!(bucket_high(i) >= v, "{v} above its bucket {}", bucket_high(i));
+            assert!(
+                bucket_high(i) >= v,
+                "{v} above its bucket {}",
+                bucket_high(i)
+            );
             last = i;
         }
         assert_eq!(index(u64::MAX), BUCKETS - 1);

@@ -181,8 +181,7 @@ impl Synth {
                 // keyframe, show_frame set) and, for a keyframe, the start code and 16x16 size.
                 payload[0] = 0x10;
                 if key {
-                    payload[1..11]
-                        .copy_from_slice(&[0x10, 0, 0, 0x9d, 0x01, 0x2a, 16, 0, 16, 0]);
+                    payload[1..11].copy_from_slice(&[0x10, 0, 0, 0x9d, 0x01, 0x2a, 16, 0, 16, 0]);
                 } else {
                     payload[1] = 0x11;
                 }
@@ -349,7 +348,10 @@ mod tests {
         let mut scratch = [0u8; 1500];
         let mut packets: Vec<Vec<u8>> = Vec::new();
         assert!(s.video_frame(0, &mut scratch, |p| packets.push(p.to_vec())));
-        assert!(packets.len() >= 3, "1 Mbit/s at 30 fps needs several packets");
+        assert!(
+            packets.len() >= 3,
+            "1 Mbit/s at 30 fps needs several packets"
+        );
         assert!(packets.iter().all(|p| p.len() <= 1200));
         assert!(is_keyframe(VideoCodecKind::Vp8, &packets[0][HEADER_LEN..]));
         assert!(!is_keyframe(VideoCodecKind::Vp8, &packets[1][HEADER_LEN..]));

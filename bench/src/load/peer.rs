@@ -137,8 +137,8 @@ impl Peer {
         };
         let mut sig = signalling::connect(target, server)?;
         let answer_sdp = sig.negotiate(role, stream, &build_offer(&spec))?;
-        let answer = parse_answer(&answer_sdp)
-            .map_err(|e| LoadError::Answer(format!("{stream}: {e}")))?;
+        let answer =
+            parse_answer(&answer_sdp).map_err(|e| LoadError::Answer(format!("{stream}: {e}")))?;
         let candidate = *answer
             .candidates
             .first()
@@ -212,7 +212,8 @@ impl Peer {
         self.flush(out, counters);
         while let Some(ev) = self.conn.poll_event() {
             if let dataplane::client::ClientEvent::Failed(r) = ev {
-                self.failed.get_or_insert_with(|| format!("transport: {r:?}"));
+                self.failed
+                    .get_or_insert_with(|| format!("transport: {r:?}"));
             }
         }
     }
@@ -261,7 +262,10 @@ impl Peer {
         counters: &mut Counters,
     ) {
         if let Kind::Subscriber(sub) = &mut self.kind {
-            if classify(data) == PacketClass::Rtp && self.conn.is_connected() && from == self.conn.remote() {
+            if classify(data) == PacketClass::Rtp
+                && self.conn.is_connected()
+                && from == self.conn.remote()
+            {
                 let n = sub.received;
                 sub.received += 1;
                 if !verify.checks(n) {

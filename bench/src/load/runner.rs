@@ -147,7 +147,9 @@ impl<'a> Runner<'a> {
             }
             self.turn(Some(deadline))?;
         }
-        Err(LoadError::Publisher("ICE/DTLS did not complete in time".into()))
+        Err(LoadError::Publisher(
+            "ICE/DTLS did not complete in time".into(),
+        ))
     }
 
     /// Joins subscribers up to `count`; returns (joins, failed, joins/s, join time).
@@ -203,14 +205,22 @@ impl<'a> Runner<'a> {
         let stalled: Vec<String> = self.peers[first..]
             .iter()
             .filter(|p| p.first_media.is_none())
-            .map(|p| p.failed.clone().unwrap_or_else(|| "no media in time".into()))
+            .map(|p| {
+                p.failed
+                    .clone()
+                    .unwrap_or_else(|| "no media in time".into())
+            })
             .collect();
         for why in stalled {
             self.error(format!("subscriber: {why}"));
         }
         let joined = hist.count();
         let secs = last.saturating_duration_since(t0).as_secs_f64();
-        let rate = if secs > 0.0 { joined as f64 / secs } else { 0.0 };
+        let rate = if secs > 0.0 {
+            joined as f64 / secs
+        } else {
+            0.0
+        };
         (count - have, failed, rate, Percentiles::of(&hist, 1e6))
     }
 
@@ -223,11 +233,10 @@ impl<'a> Runner<'a> {
             let _ = self.turn(Some(end));
         }
         let b = self.snapshot(Instant::now());
-        let secs = b
-            .at
-            .zip(a.at)
-            .map_or(0.0, |(b, a)| b.saturating_duration_since(a).as_secs_f64())
-            .max(1e-9);
+        let secs =
+            b.at.zip(a.at)
+                .map_or(0.0, |(b, a)| b.saturating_duration_since(a).as_secs_f64())
+                .max(1e-9);
         let received = b.received - a.received;
         let expected = b.seq[0] - a.seq[0];
         let lost = b.seq[2].saturating_sub(a.seq[2]);

@@ -58,8 +58,12 @@ pub enum SignalError {
 pub trait Signalling: Send {
     /// Sends `offer_sdp` to publish or play `stream`; blocks until the answer SDP arrives and
     /// the server reports the stream running.
-    fn negotiate(&mut self, role: Role, stream: &str, offer_sdp: &str)
-        -> Result<String, SignalError>;
+    fn negotiate(
+        &mut self,
+        role: Role,
+        stream: &str,
+        offer_sdp: &str,
+    ) -> Result<String, SignalError>;
 
     /// Reads whatever arrived without blocking and answers keep-alives. `Err` when the server
     /// ended the session or the stream.

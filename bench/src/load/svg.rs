@@ -38,14 +38,27 @@ pub fn chart(report: &LoadReport) -> String {
         let loss = Series {
             name: "loss %",
             color: "#d62728",
-            points: x.iter().zip(&report.steps).map(|(x, s)| (*x, s.loss_pct)).collect(),
+            points: x
+                .iter()
+                .zip(&report.steps)
+                .map(|(x, s)| (*x, s.loss_pct))
+                .collect(),
         };
-        render("rtcdn-load: cost and loss against subscribers", "subscribers", &cpu, &loss)
+        render(
+            "rtcdn-load: cost and loss against subscribers",
+            "subscribers",
+            &cpu,
+            &loss,
+        )
     } else {
         let pps = Series {
             name: "packets/s received",
             color: "#1f77b4",
-            points: report.timeseries.iter().map(|s| (s.t_s, s.pps_in)).collect(),
+            points: report
+                .timeseries
+                .iter()
+                .map(|s| (s.t_s, s.pps_in))
+                .collect(),
         };
         let lat = Series {
             name: "latency p99 µs",
@@ -56,7 +69,12 @@ pub fn chart(report: &LoadReport) -> String {
                 .map(|s| (s.t_s, s.latency_p99_us))
                 .collect(),
         };
-        render("rtcdn-load: throughput and latency over time", "seconds", &pps, &lat)
+        render(
+            "rtcdn-load: throughput and latency over time",
+            "seconds",
+            &pps,
+            &lat,
+        )
     }
 }
 
@@ -76,7 +94,9 @@ fn bounds(points: impl Iterator<Item = f64>) -> (f64, f64) {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn render(title: &str, x_label: &str, a: &Series, b: &Series) -> String {
@@ -150,14 +170,22 @@ fn render(title: &str, x_label: &str, a: &Series, b: &Series) -> String {
                 series.color
             );
         }
-        let lx = if right { LEFT + pw - 220.0 } else { LEFT + 10.0 };
+        let lx = if right {
+            LEFT + pw - 220.0
+        } else {
+            LEFT + 10.0
+        };
         let _ = write!(
             out,
             "<text x=\"{lx:.1}\" y=\"{:.1}\" fill=\"{}\">{}{}</text>\n",
             TOP + 16.0,
             series.color,
             escape(series.name),
-            if right { " (right axis)" } else { " (left axis)" }
+            if right {
+                " (right axis)"
+            } else {
+                " (left axis)"
+            }
         );
     }
     out.push_str("</svg>\n");
