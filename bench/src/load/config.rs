@@ -36,7 +36,7 @@ impl Verify {
     pub fn checks(self, n: u64) -> bool {
         match self {
             Verify::All => true,
-            Verify::Sample(k) => n % u64::from(k) == 0,
+            Verify::Sample(k) => n.is_multiple_of(u64::from(k)),
         }
     }
 }

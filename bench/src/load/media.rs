@@ -161,7 +161,7 @@ impl Synth {
         scratch: &mut [u8],
         mut emit: impl FnMut(&[u8]),
     ) -> bool {
-        let key = self.keyframe_pending || self.frames % KEYFRAME_EVERY == 0;
+        let key = self.keyframe_pending || self.frames.is_multiple_of(KEYFRAME_EVERY);
         self.keyframe_pending = false;
         self.frames = self.frames.wrapping_add(1);
         if key {

@@ -118,16 +118,16 @@ fn render(title: &str, x_label: &str, a: &Series, b: &Series) -> String {
     for i in 0..=4 {
         let f = f64::from(i) / 4.0;
         let x = LEFT + f * pw;
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\n",
+            "<text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
             TOP + ph + 18.0,
             fmt_num(x0 + f * (x1 - x0))
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\n",
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
         LEFT + pw / 2.0,
         H - 10.0,
         escape(x_label)
@@ -142,9 +142,9 @@ fn render(title: &str, x_label: &str, a: &Series, b: &Series) -> String {
             } else {
                 (LEFT - 6.0, "end")
             };
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "<text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" fill=\"{}\">{}</text>\n",
+                "<text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" fill=\"{}\">{}</text>",
                 TOP + ph - f * ph + 4.0,
                 series.color,
                 fmt_num(y0 + f * (y1 - y0))
@@ -155,16 +155,16 @@ fn render(title: &str, x_label: &str, a: &Series, b: &Series) -> String {
             .iter()
             .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
             .collect();
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>\n",
+            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>",
             series.color,
             pts.join(" ")
         );
         for &(x, y) in &series.points {
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{}\"/>\n",
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{}\"/>",
                 sx(x),
                 sy(y),
                 series.color
@@ -175,9 +175,9 @@ fn render(title: &str, x_label: &str, a: &Series, b: &Series) -> String {
         } else {
             LEFT + 10.0
         };
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<text x=\"{lx:.1}\" y=\"{:.1}\" fill=\"{}\">{}{}</text>\n",
+            "<text x=\"{lx:.1}\" y=\"{:.1}\" fill=\"{}\">{}{}</text>",
             TOP + 16.0,
             series.color,
             escape(series.name),
