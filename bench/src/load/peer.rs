@@ -182,6 +182,14 @@ impl Peer {
         matches!(self.kind, Kind::Subscriber(_))
     }
 
+    /// SSRCs a subscriber has received RTP from (2 once audio and video flow).
+    pub fn tracks_receiving(&self) -> usize {
+        match &self.kind {
+            Kind::Subscriber(s) => s.streams.len(),
+            Kind::Publisher(_) => 0,
+        }
+    }
+
     /// Subscriber stream totals: `(expected, received distinct, lost, reordered, duplicates)`.
     pub fn seq_totals(&self) -> [u64; 5] {
         let mut t = [0; 5];

@@ -183,9 +183,10 @@ impl<'a> Runner<'a> {
         }
         let deadline = Instant::now() + self.cfg.join_timeout;
         while Instant::now() < deadline {
+            // Measuring starts once audio and video (from a keyframe) reach everyone.
             let waiting = self.peers[first..]
                 .iter()
-                .any(|p| p.first_media.is_none() && p.failed.is_none());
+                .any(|p| p.tracks_receiving() < 2 && p.failed.is_none());
             if !waiting {
                 break;
             }
