@@ -1,1 +1,4 @@
-//! Benchmarks live in `benches/`; the load generator comes with the performance issue.
+//! rtcdn benchmarks: the criterion micro-benchmarks live in `benches/`; this library holds the
+//! load generator ([`load`], driven by the `rtcdn-load` binary and the load smoke test).
+
+pub mod load;

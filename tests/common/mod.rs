@@ -248,6 +248,11 @@ impl ServerProcess {
         self.stderr.lock().expect("stderr lock").clone()
     }
 
+    /// The server's process id (for `/proc` readings).
+    pub fn pid(&self) -> Option<u32> {
+        Some(self.child.id())
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

@@ -1,0 +1,103 @@
+//! `rtcdn-load`: the load generator's command line (see `bench/README.md`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use bench::load::{self, parse_bitrate, parse_duration, LoadConfig, TargetKind, Verify};
+use clap::Parser;
+
+/// A population of real WebRTC clients publishing and playing through a server.
+#[derive(Parser, Debug)]
+#[command(name = "rtcdn-load", version)]
+struct Args {
+    /// Signalling URL of the server.
+    #[arg(long, default_value = "ws://127.0.0.1:8080")]
+    server: String,
+    /// Server API: wcs (rtcdn, WCS) or janus (not implemented yet).
+    #[arg(long, default_value = "wcs", value_parser = parse_target)]
+    target: TargetKind,
+    /// Publishers, each with its own stream.
+    #[arg(long, default_value_t = 1)]
+    publishers: usize,
+    /// Subscribers in total, spread over the publishers' streams.
+    #[arg(long, default_value_t = 50)]
+    subscribers: usize,
+    /// Measuring time (of each ramp step): 10s, 500ms, 2m.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Bitrate of each publisher, audio included: 1000kbps, 2mbps.
+    #[arg(long, default_value = "1000kbps", value_parser = parse_bitrate)]
+    bitrate: u64,
+    /// Largest plain RTP packet of video, bytes.
+    #[arg(long, default_value_t = 1200)]
+    packet_size: usize,
+    /// SRTP authentication of received packets: all or sample:N.
+    #[arg(long, default_value = "all", value_parser = Verify::parse)]
+    verify: Verify,
+    /// The server's pid, for CPU and memory figures.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Add this many subscribers per step and measure each step.
+    #[arg(long)]
+    ramp: Option<usize>,
+    /// How long a join may take until its first media packet.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    join_timeout: Duration,
+    /// Write the JSON result here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write the SVG chart here.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+    /// No progress line.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn parse_target(s: &str) -> Result<TargetKind, String> {
+    match s {
+        "wcs" => Ok(TargetKind::Wcs),
+        "janus" => Ok(TargetKind::Janus),
+        _ => Err(format!("unknown target {s:?} (wcs or janus)")),
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let cfg = LoadConfig {
+        target: args.target,
+        server: args.server,
+        publishers: args.publishers,
+        subscribers: args.subscribers,
+        duration: args.duration,
+        bitrate: args.bitrate,
+        packet_size: args.packet_size,
+        verify: args.verify,
+        server_pid: args.server_pid,
+        ramp: args.ramp,
+        join_timeout: args.join_timeout,
+    };
+    let report = match load::run(&cfg, !args.quiet) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("rtcdn-load: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print!("{}", report.summary());
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report).expect("report serializes");
+        if let Err(e) = std::fs::write(path, text) {
+            eprintln!("rtcdn-load: write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    if let Some(path) = &args.svg {
+        if let Err(e) = std::fs::write(path, load::svg::chart(&report)) {
+            eprintln!("rtcdn-load: write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}

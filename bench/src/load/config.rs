@@ -1,0 +1,225 @@
+//! What one load run does ([`LoadConfig`]) and the parsers of its human-friendly values
+//! (`10s`, `1000kbps`, `sample:10`).
+//!
+//! Owns: configuration values and their validation. Must not touch sockets.
+
+use std::time::Duration;
+
+use super::signalling::TargetKind;
+
+/// How many received packets have their SRTP authentication checked and payload decrypted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verify {
+    /// Every packet.
+    All,
+    /// Every Nth packet per subscriber; the others are counted from their clear RTP header.
+    Sample(u32),
+}
+
+impl Verify {
+    /// Parses `all` or `sample:N` (N ≥ 1).
+    pub fn parse(s: &str) -> Result<Verify, String> {
+        if s == "all" {
+            return Ok(Verify::All);
+        }
+        let n = s
+            .strip_prefix("sample:")
+            .ok_or_else(|| format!("expected all or sample:N, got {s:?}"))?;
+        match n.parse::<u32>() {
+            Ok(n) if n >= 1 => Ok(Verify::Sample(n)),
+            _ => Err(format!("bad sample rate {n:?}")),
+        }
+    }
+
+    /// Whether the `n`-th packet (0-based) of a subscriber is verified.
+    pub fn checks(self, n: u64) -> bool {
+        match self {
+            Verify::All => true,
+            Verify::Sample(k) => n.is_multiple_of(u64::from(k)),
+        }
+    }
+}
+
+/// A whole load run.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LoadConfig {
+    /// Which server API.
+    pub target: TargetKind,
+    /// `ws://host:port` of the server.
+    pub server: String,
+    /// Publishers (each publishes its own stream `load-<i>`).
+    pub publishers: usize,
+    /// Subscribers in total (spread round-robin over the publishers' streams).
+    pub subscribers: usize,
+    /// Measuring time of each step.
+    #[serde(serialize_with = "secs")]
+    pub duration: Duration,
+    /// Bits per second of each publisher, audio included.
+    pub bitrate: u64,
+    /// Maximal plain RTP packet size of video.
+    pub packet_size: usize,
+    /// SRTP verification of received packets.
+    pub verify: Verify,
+    /// The server's pid for CPU and memory figures.
+    pub server_pid: Option<u32>,
+    /// Add this many subscribers per step (`None`: all at once, one step).
+    pub ramp: Option<usize>,
+    /// How long joins may take before a client counts as failed.
+    #[serde(serialize_with = "secs")]
+    pub join_timeout: Duration,
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+impl LoadConfig {
+    /// A configuration with the defaults of the CLI.
+    pub fn new(server: &str) -> Self {
+        LoadConfig {
+            target: TargetKind::Wcs,
+            server: server.to_owned(),
+            publishers: 1,
+            subscribers: 50,
+            duration: Duration::from_secs(10),
+            bitrate: 1_000_000,
+            packet_size: 1200,
+            verify: Verify::All,
+            server_pid: None,
+            ramp: None,
+            join_timeout: Duration::from_secs(15),
+        }
+    }
+
+    /// The subscriber count of each step: `K, 2K, …, subscribers` with a ramp, else one step.
+    pub fn steps(&self) -> Vec<usize> {
+        match self.ramp {
+            Some(k) if k > 0 && k < self.subscribers => {
+                let mut v: Vec<usize> = (1..)
+                    .map(|i| i * k)
+                    .take_while(|&n| n < self.subscribers)
+                    .collect();
+                v.push(self.subscribers);
+                v
+            }
+            _ => vec![self.subscribers],
+        }
+    }
+
+    /// Rejects values the run cannot work with.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.publishers == 0 {
+            return Err("at least one publisher is needed".into());
+        }
+        if !(100..=1400).contains(&self.packet_size) {
+            return Err(format!(
+                "packet size {} not in 100..=1400",
+                self.packet_size
+            ));
+        }
+        if self.bitrate < 64_000 {
+            return Err(format!("bitrate {} below 64 kbps", self.bitrate));
+        }
+        if self.duration.is_zero() {
+            return Err("duration must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+/// Parses `10s`, `500ms`, `2m` or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = split_unit(s);
+    let v: f64 = num.parse().map_err(|_| format!("bad duration {s:?}"))?;
+    let secs = match unit {
+        "" | "s" => v,
+        "ms" => v / 1000.0,
+        "m" | "min" => v * 60.0,
+        _ => return Err(format!("bad duration unit in {s:?}")),
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("bad duration {s:?}"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parses `1000kbps`, `1.5mbps`, `800k`, `2M` or plain bits per second.
+pub fn parse_bitrate(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, unit) = split_unit(s);
+    let v: f64 = num.parse().map_err(|_| format!("bad bitrate {s:?}"))?;
+    let mult = match unit.to_ascii_lowercase().trim_end_matches("bps") {
+        "" | "b" => 1.0,
+        "k" => 1e3,
+        "m" => 1e6,
+        "g" => 1e9,
+        _ => return Err(format!("bad bitrate unit in {s:?}")),
+    };
+    let bps = v * mult;
+    if !bps.is_finite() || bps < 0.0 {
+        return Err(format!("bad bitrate {s:?}"));
+    }
+    Ok(bps as u64)
+}
+
+fn split_unit(s: &str) -> (&str, &str) {
+    let at = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    s.split_at(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("10h").is_err());
+        assert!(parse_duration("s").is_err());
+    }
+
+    #[test]
+    fn bitrates() {
+        assert_eq!(parse_bitrate("1000kbps"), Ok(1_000_000));
+        assert_eq!(parse_bitrate("1.5Mbps"), Ok(1_500_000));
+        assert_eq!(parse_bitrate("800k"), Ok(800_000));
+        assert_eq!(parse_bitrate("64000"), Ok(64_000));
+        assert!(parse_bitrate("fast").is_err());
+        assert!(parse_bitrate("10xbps").is_err());
+    }
+
+    #[test]
+    fn verify_modes() {
+        assert_eq!(Verify::parse("all"), Ok(Verify::All));
+        assert_eq!(Verify::parse("sample:10"), Ok(Verify::Sample(10)));
+        assert!(Verify::parse("sample:0").is_err());
+        assert!(Verify::parse("some").is_err());
+        let s = Verify::Sample(3);
+        assert_eq!((0..9).filter(|&n| s.checks(n)).count(), 3);
+        assert!((0..9).all(|n| Verify::All.checks(n)));
+    }
+
+    #[test]
+    fn ramp_steps() {
+        let mut c = LoadConfig::new("ws://x:1");
+        c.subscribers = 50;
+        assert_eq!(c.steps(), vec![50]);
+        c.ramp = Some(20);
+        assert_eq!(c.steps(), vec![20, 40, 50]);
+        c.ramp = Some(25);
+        assert_eq!(c.steps(), vec![25, 50]);
+        c.ramp = Some(0);
+        assert_eq!(c.steps(), vec![50]);
+        assert!(c.validate().is_ok());
+        c.packet_size = 20;
+        assert!(c.validate().is_err());
+    }
+}

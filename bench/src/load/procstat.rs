@@ -1,0 +1,70 @@
+//! The server process as the kernel sees it: CPU time from `/proc/<pid>/stat` (utime +
+//! stime) and resident memory from `/proc/<pid>/status` (VmRSS).
+//!
+//! Owns: reading and parsing those two files. Must not touch the server otherwise.
+
+use std::time::Duration;
+
+/// Clock ticks per second of `/proc/<pid>/stat` times (`sysconf(_SC_CLK_TCK)`, 100 on every
+/// mainstream Linux architecture).
+const CLK_TCK: u64 = 100;
+
+/// Total CPU time (user + system) of `pid`, or `None` if it cannot be read.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat_cpu(&text)
+}
+
+/// Resident set size of `pid` in KiB, or `None`.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    parse_status_rss(&text)
+}
+
+/// utime + stime from the text of `/proc/<pid>/stat`. The command name (field 2) may hold
+/// spaces and parentheses, so fields are counted after its last `)`.
+pub fn parse_stat_cpu(text: &str) -> Option<Duration> {
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut fields = rest.split_ascii_whitespace();
+    // After the name: state is field 3, utime field 14, stime field 15.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    let ticks = utime + stime;
+    Some(Duration::from_millis(ticks * 1000 / CLK_TCK))
+}
+
+/// VmRSS in KiB from the text of `/proc/<pid>/status`.
+pub fn parse_status_rss(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_ascii_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_odd_name() {
+        let text = "1234 (rt cdn) (x)) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0";
+        assert_eq!(parse_stat_cpu(text), Some(Duration::from_secs(3)));
+        assert_eq!(parse_stat_cpu("garbage"), None);
+        assert_eq!(parse_stat_cpu("1 (a) S 1 2"), None);
+        assert_eq!(parse_stat_cpu(""), None);
+    }
+
+    #[test]
+    fn parses_status_rss() {
+        let text = "Name:\trtcdn\nVmPeak:\t  100 kB\nVmRSS:\t   20480 kB\nThreads: 3\n";
+        assert_eq!(parse_status_rss(text), Some(20480));
+        assert_eq!(parse_status_rss("Name: x\n"), None);
+        assert_eq!(parse_status_rss("VmRSS: lots kB\n"), None);
+    }
+
+    #[test]
+    fn reads_own_process() {
+        let pid = std::process::id();
+        assert!(cpu_time(pid).is_some());
+        assert!(rss_kib(pid).is_some_and(|kib| kib > 0));
+        assert_eq!(cpu_time(u32::MAX), None);
+    }
+}

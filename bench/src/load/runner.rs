@@ -1,0 +1,417 @@
+//! The event loop of a load run: one thread, one mio `Poll` over every client's UDP socket,
+//! publishers paced by their schedule, transport timers, a once-a-second tick (signalling
+//! keep-alives, progress line, samples) and the steps of a ramp.
+//!
+//! Owns: the clock (`Instant::now()` is read here and passed down) and the measuring windows.
+//! Must not parse media: that is [`super::peer`].
+
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+use dataplane::dtls::DtlsCertificate;
+use mio::{Events, Interest, Poll, Token};
+
+use super::config::LoadConfig;
+use super::histogram::Histogram;
+use super::peer::{Counters, Peer};
+use super::procstat;
+use super::report::{LoadReport, Percentiles, Sample, StepReport};
+use super::signalling::Role;
+use super::{epoch, LoadError};
+
+/// Most errors kept in the report.
+const MAX_ERRORS: usize = 8;
+/// Longest sleep of the loop (bounds tick jitter).
+const MAX_WAIT: Duration = Duration::from_millis(50);
+
+/// What the counters were at some instant (for window deltas).
+#[derive(Clone, Copy, Default)]
+struct Snapshot {
+    at: Option<Instant>,
+    sent: u64,
+    received: u64,
+    verified: u64,
+    auth_failures: u64,
+    corrupt: u64,
+    send_errors: u64,
+    keyframe_requests: u64,
+    seq: [u64; 5],
+    cpu: Option<Duration>,
+}
+
+/// One load run in progress.
+pub struct Runner<'a> {
+    cfg: &'a LoadConfig,
+    progress: bool,
+    cert: DtlsCertificate,
+    poll: Poll,
+    events: Events,
+    peers: Vec<Peer>,
+    counters: Counters,
+    buf: Vec<u8>,
+    out: Vec<u8>,
+    scratch: Vec<u8>,
+    started: Instant,
+    next_tick: Instant,
+    last_tick: Snapshot,
+    samples: Vec<Sample>,
+    errors: Vec<String>,
+    subscribers_wanted: usize,
+}
+
+impl<'a> Runner<'a> {
+    /// Prepares a run (generates the client certificate).
+    pub fn new(cfg: &'a LoadConfig, progress: bool) -> Result<Self, LoadError> {
+        let now = Instant::now();
+        let _ = epoch();
+        Ok(Runner {
+            cfg,
+            progress,
+            cert: DtlsCertificate::generate()
+                .map_err(|e| LoadError::Answer(format!("certificate: {e}")))?,
+            poll: Poll::new()?,
+            events: Events::with_capacity(1024),
+            peers: Vec::new(),
+            counters: Counters::default(),
+            buf: vec![0; 2048],
+            out: vec![0; 2048],
+            scratch: vec![0; 2048],
+            started: now,
+            next_tick: now + Duration::from_secs(1),
+            last_tick: Snapshot::default(),
+            samples: Vec::new(),
+            errors: Vec::new(),
+            subscribers_wanted: 0,
+        })
+    }
+
+    /// Runs every step and returns the report.
+    pub fn run(mut self) -> Result<LoadReport, LoadError> {
+        self.last_tick = self.snapshot(Instant::now());
+        self.join_publishers()?;
+        let mut steps = Vec::new();
+        for count in self.cfg.steps() {
+            let (joins, failed, joins_per_s, join_ms) = self.join_subscribers(count);
+            let mut step = self.measure(count);
+            step.joins = joins;
+            step.failed_joins = failed;
+            step.joins_per_s = joins_per_s;
+            step.join_ms = join_ms;
+            steps.push(step);
+        }
+        if self.progress {
+            eprintln!();
+        }
+        for p in &mut self.peers {
+            p.signalling.close();
+        }
+        let received_per_subscriber = self
+            .peers
+            .iter()
+            .filter(|p| p.is_subscriber())
+            .map(|p| p.seq_totals()[1])
+            .collect();
+        Ok(LoadReport {
+            completed: true,
+            config: self.cfg.clone(),
+            totals: steps.last().cloned().unwrap_or_default(),
+            steps,
+            received_per_subscriber,
+            timeseries: self.samples,
+            errors: self.errors,
+        })
+    }
+
+    fn join_publishers(&mut self) -> Result<(), LoadError> {
+        for i in 0..self.cfg.publishers {
+            let started = Instant::now();
+            let peer = Peer::join(
+                self.cfg.target,
+                &self.cfg.server,
+                Role::Publish,
+                &stream_name(i),
+                &self.cert,
+                (self.cfg.bitrate, self.cfg.packet_size),
+                started,
+                Instant::now,
+            )?;
+            self.add(peer)?;
+        }
+        let deadline = Instant::now() + self.cfg.join_timeout;
+        while Instant::now() < deadline {
+            if self.peers.iter().all(|p| p.conn.is_connected()) {
+                return Ok(());
+            }
+            if let Some(f) = self.peers.iter().find_map(|p| p.failed.clone()) {
+                return Err(LoadError::Publisher(f));
+            }
+            self.turn(Some(deadline))?;
+        }
+        Err(LoadError::Publisher(
+            "ICE/DTLS did not complete in time".into(),
+        ))
+    }
+
+    /// Joins subscribers up to `count`; returns (joins, failed, joins/s, join time).
+    fn join_subscribers(&mut self, count: usize) -> (usize, usize, f64, Percentiles) {
+        let first = self.peers.len();
+        let have = first - self.cfg.publishers;
+        let t0 = Instant::now();
+        let mut failed = 0;
+        for i in have..count {
+            self.subscribers_wanted = i + 1;
+            let started = Instant::now();
+            let joined = Peer::join(
+                self.cfg.target,
+                &self.cfg.server,
+                Role::Play,
+                &stream_name(i % self.cfg.publishers),
+                &self.cert,
+                (0, 0),
+                started,
+                Instant::now,
+            );
+            match joined.and_then(|p| self.add(p)) {
+                Ok(()) => {}
+                Err(e) => {
+                    failed += 1;
+                    self.error(format!("subscriber {i}: {e}"));
+                }
+            }
+            // Let handshakes already under way progress between joins.
+            let _ = self.turn(Some(Instant::now()));
+        }
+        let deadline = Instant::now() + self.cfg.join_timeout;
+        while Instant::now() < deadline {
+            // Measuring starts once audio and video (from a keyframe) reach everyone.
+            let waiting = self.peers[first..]
+                .iter()
+                .any(|p| p.tracks_receiving() < 2 && p.failed.is_none());
+            if !waiting {
+                break;
+            }
+            let _ = self.turn(Some(deadline));
+        }
+        let mut hist = Histogram::new();
+        let mut last = t0;
+        for p in &self.peers[first..] {
+            match p.first_media {
+                Some(t) => {
+                    hist.record(t.saturating_duration_since(p.join_started).as_nanos() as u64);
+                    last = last.max(t);
+                }
+                None => failed += 1,
+            }
+        }
+        let stalled: Vec<String> = self.peers[first..]
+            .iter()
+            .filter(|p| p.first_media.is_none())
+            .map(|p| {
+                p.failed
+                    .clone()
+                    .unwrap_or_else(|| "no media in time".into())
+            })
+            .collect();
+        for why in stalled {
+            self.error(format!("subscriber: {why}"));
+        }
+        let joined = hist.count();
+        let secs = last.saturating_duration_since(t0).as_secs_f64();
+        let rate = if secs > 0.0 {
+            joined as f64 / secs
+        } else {
+            0.0
+        };
+        (count - have, failed, rate, Percentiles::of(&hist, 1e6))
+    }
+
+    fn measure(&mut self, count: usize) -> StepReport {
+        let start = Instant::now();
+        let a = self.snapshot(start);
+        self.counters.latency.clear();
+        let end = start + self.cfg.duration;
+        while Instant::now() < end {
+            let _ = self.turn(Some(end));
+        }
+        let b = self.snapshot(Instant::now());
+        let secs =
+            b.at.zip(a.at)
+                .map_or(0.0, |(b, a)| b.saturating_duration_since(a).as_secs_f64())
+                .max(1e-9);
+        let received = b.received - a.received;
+        let expected = b.seq[0] - a.seq[0];
+        let lost = b.seq[2].saturating_sub(a.seq[2]);
+        let cpu = b.cpu.zip(a.cpu).map(|(b, a)| b.saturating_sub(a));
+        let receiving = self
+            .peers
+            .iter()
+            .filter(|p| p.is_subscriber() && p.failed.is_none() && p.first_media.is_some())
+            .count();
+        StepReport {
+            subscribers: count,
+            receiving_subscribers: receiving,
+            duration_s: secs,
+            packets_sent: b.sent - a.sent,
+            packets_received: received,
+            packets_verified: b.verified - a.verified,
+            auth_failures: b.auth_failures - a.auth_failures,
+            corrupt: b.corrupt - a.corrupt,
+            pps_out: (b.sent - a.sent) as f64 / secs,
+            pps_in: received as f64 / secs,
+            expected,
+            lost,
+            loss_pct: percent(lost, expected),
+            reordered: b.seq[3] - a.seq[3],
+            duplicates: b.seq[4] - a.seq[4],
+            send_errors: b.send_errors - a.send_errors,
+            keyframe_requests: b.keyframe_requests - a.keyframe_requests,
+            latency_us: Percentiles::of(&self.counters.latency, 1e3),
+            server_cpu_s: cpu.map(|c| c.as_secs_f64()),
+            server_cpu_pct: cpu.map(|c| 100.0 * c.as_secs_f64() / secs),
+            cpu_us_per_forwarded_packet: cpu
+                .filter(|_| received > 0)
+                .map(|c| c.as_secs_f64() * 1e6 / received as f64),
+            server_rss_kib: self.cfg.server_pid.and_then(procstat::rss_kib),
+            ..StepReport::default()
+        }
+    }
+
+    fn snapshot(&self, at: Instant) -> Snapshot {
+        let mut seq = [0u64; 5];
+        for p in &self.peers {
+            for (s, v) in seq.iter_mut().zip(p.seq_totals()) {
+                *s += v;
+            }
+        }
+        let c = &self.counters;
+        Snapshot {
+            at: Some(at),
+            sent: c.sent,
+            received: c.received,
+            verified: c.verified,
+            auth_failures: c.auth_failures,
+            corrupt: c.corrupt,
+            send_errors: c.send_errors,
+            keyframe_requests: c.keyframe_requests,
+            seq,
+            cpu: self.cfg.server_pid.and_then(procstat::cpu_time),
+        }
+    }
+
+    fn add(&mut self, mut peer: Peer) -> Result<(), LoadError> {
+        let token = Token(self.peers.len());
+        self.poll
+            .registry()
+            .register(&mut peer.socket, token, Interest::READABLE)?;
+        peer.flush(&mut self.out, &mut self.counters);
+        self.peers.push(peer);
+        Ok(())
+    }
+
+    fn error(&mut self, e: String) {
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push(e);
+        }
+    }
+
+    /// One loop turn: send what is due, wait for input until the next due time (at most until
+    /// `until`), read it, run timers, tick.
+    fn turn(&mut self, until: Option<Instant>) -> Result<(), LoadError> {
+        let now = Instant::now();
+        let epoch = epoch();
+        let mut due = Some(self.next_tick);
+        for p in &mut self.peers {
+            p.publish_due(epoch, now, &mut self.scratch, &mut self.counters);
+            p.handle_timeout(now, &mut self.out, &mut self.counters);
+            due = super::peer::earliest(due, p.next_due());
+        }
+        let due = super::peer::earliest(due, until).unwrap_or(now + MAX_WAIT);
+        let wait = due.saturating_duration_since(now).min(MAX_WAIT);
+        if let Err(e) = self.poll.poll(&mut self.events, Some(wait)) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e.into());
+            }
+        }
+        let now = Instant::now();
+        for ev in &self.events {
+            if let Some(p) = self.peers.get_mut(ev.token().0) {
+                p.receive(
+                    epoch,
+                    now,
+                    self.cfg.verify,
+                    &mut self.buf,
+                    &mut self.out,
+                    &mut self.counters,
+                );
+            }
+        }
+        if now >= self.next_tick {
+            self.tick(now);
+        }
+        Ok(())
+    }
+
+    /// Once a second: signalling keep-alives, a sample and the progress line.
+    fn tick(&mut self, now: Instant) {
+        self.next_tick = now + Duration::from_secs(1);
+        for p in &mut self.peers {
+            if p.failed.is_none() {
+                if let Err(e) = p.signalling.service() {
+                    p.failed = Some(format!("signalling: {e}"));
+                }
+            }
+        }
+        let snap = self.snapshot(now);
+        let last = std::mem::replace(&mut self.last_tick, snap);
+        let secs = last
+            .at
+            .map_or(1.0, |a| now.saturating_duration_since(a).as_secs_f64())
+            .max(1e-3);
+        let cpu = snap
+            .cpu
+            .zip(last.cpu)
+            .map(|(b, a)| 100.0 * b.saturating_sub(a).as_secs_f64() / secs);
+        let expected = snap.seq[0].saturating_sub(last.seq[0]);
+        let lost = snap.seq[2].saturating_sub(last.seq[2]);
+        let sample = Sample {
+            t_s: now.saturating_duration_since(self.started).as_secs_f64(),
+            subscribers: self.peers.len() - self.cfg.publishers.min(self.peers.len()),
+            pps_out: (snap.sent - last.sent) as f64 / secs,
+            pps_in: (snap.received - last.received) as f64 / secs,
+            loss_pct: percent(lost, expected),
+            latency_p50_us: self.counters.latency_tick.quantile(0.5) as f64 / 1e3,
+            latency_p99_us: self.counters.latency_tick.quantile(0.99) as f64 / 1e3,
+            server_cpu_pct: cpu,
+        };
+        self.counters.latency_tick.clear();
+        if self.progress {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(
+                err,
+                "\r[{:6.1}s] subs {}/{}  out {:.0} pps  in {:.0} pps  loss {:.2}%  p99 {:.0} us  server cpu {}   ",
+                sample.t_s,
+                sample.subscribers,
+                self.subscribers_wanted.max(self.cfg.subscribers),
+                sample.pps_out,
+                sample.pps_in,
+                sample.loss_pct,
+                sample.latency_p99_us,
+                cpu.map_or("-".to_owned(), |c| format!("{c:.1}%"))
+            );
+            let _ = err.flush();
+        }
+        self.samples.push(sample);
+    }
+}
+
+fn stream_name(i: usize) -> String {
+    format!("load-{i}")
+}
+
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        100.0 * part as f64 / whole as f64
+    }
+}

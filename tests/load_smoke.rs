@@ -1,0 +1,83 @@
+//! Smoke test of the load generator: the real `rtcdn` binary, `bench::load::run` in-process
+//! with one publisher and three subscribers for a few seconds. Checks that the run completes,
+//! every subscriber received verified media and the JSON result has its fields; no timing
+//! thresholds.
+
+mod common;
+
+use std::time::Duration;
+
+use bench::load::{self, LoadConfig, Verify};
+use common::ServerProcess;
+
+#[test]
+fn one_publisher_three_subscribers() {
+    let server = ServerProcess::start(&[("worker_threads", "2")]);
+    let mut cfg = LoadConfig::new(&format!("ws://{}", server.http_addr()));
+    cfg.publishers = 1;
+    cfg.subscribers = 3;
+    cfg.duration = Duration::from_secs(3);
+    cfg.bitrate = 500_000;
+    cfg.verify = Verify::All;
+    cfg.server_pid = server.pid();
+    let report = load::run(&cfg, false)
+        .unwrap_or_else(|e| panic!("load run failed: {e}\n{}", server.stderr_output()));
+
+    assert!(report.completed);
+    assert!(report.errors.is_empty(), "errors: {:?}", report.errors);
+    assert_eq!(report.received_per_subscriber.len(), 3);
+    assert!(
+        report.received_per_subscriber.iter().all(|&n| n > 0),
+        "every subscriber receives: {:?}",
+        report.received_per_subscriber
+    );
+    let t = &report.totals;
+    assert_eq!(t.receiving_subscribers, 3);
+    assert!(t.packets_sent > 0 && t.packets_received > 0);
+    assert_eq!(t.packets_verified, t.packets_received, "verify all");
+    assert_eq!(t.auth_failures, 0);
+    assert_eq!(t.corrupt, 0);
+    assert!(t.latency_us.count > 0);
+    assert_eq!(t.joins, 3);
+    assert_eq!(t.failed_joins, 0);
+    assert!(t.server_cpu_s.is_some() && t.server_rss_kib.is_some_and(|kib| kib > 0));
+
+    let json: serde_json::Value =
+        serde_json::to_value(&report).expect("the report serializes to JSON");
+    for field in [
+        "completed",
+        "config",
+        "packets_sent",
+        "packets_received",
+        "pps_out",
+        "pps_in",
+        "loss_pct",
+        "reordered",
+        "duplicates",
+        "latency_us",
+        "joins_per_s",
+        "server_cpu_s",
+        "cpu_us_per_forwarded_packet",
+        "server_rss_kib",
+        "steps",
+        "timeseries",
+    ] {
+        assert!(json.get(field).is_some(), "JSON has {field}: {json}");
+    }
+    for q in ["p50", "p99", "max"] {
+        assert!(json["latency_us"][q].is_number(), "latency {q}");
+    }
+    let svg = load::svg::chart(&report);
+    assert!(svg.starts_with("<svg") && svg.contains("polyline"));
+}
+
+#[test]
+fn unreachable_server_is_an_error() {
+    // Nothing listens on port 1: the publisher's websocket connect fails, the run reports it.
+    let mut cfg = LoadConfig::new("ws://127.0.0.1:1");
+    cfg.subscribers = 1;
+    cfg.duration = Duration::from_secs(1);
+    assert!(load::run(&cfg, false).is_err());
+    cfg.server = "http://nope".into();
+    assert!(load::run(&cfg, false).is_err());
+}
