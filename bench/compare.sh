@@ -115,7 +115,7 @@ general: { base_path = "/janus" http = true port = 8088 https = false ip = "$ADD
 admin: { admin_http = false }
 EOF
     echo 'general: { }' >"$dir/janus.plugin.videoroom.jcfg"
-    in_ns janus -C "$dir/janus.jcfg" -F "$dir" >"$WORK/janus.log" 2>&1 &
+    in_ns janus -C "$dir/janus.jcfg" -F "$dir" -i $ADDR >"$WORK/janus.log" 2>&1 &
     local pid=$!; PIDS+=("$pid"); bounded "$1" "$pid"
     wait_tcp 8088 >&2; echo "$pid"
 }

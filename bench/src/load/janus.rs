@@ -388,6 +388,9 @@ impl JanusSignalling {
                 Ok(ev["jsep"]["sdp"].as_str().map(str::to_owned))
             })?,
         };
+        if std::env::var_os("RTCDN_LOAD_DEBUG").is_some() {
+            eprintln!("janus answer:\n{answer}");
+        }
         self.trickle_done()?;
         Ok(answer)
     }
