@@ -52,7 +52,10 @@ ip -n "$NS" addr add $ADDR/24 dev vb0
 ip -n "$NS" addr add $PEER_ADDR/24 dev vb1
 ip -n "$NS" link set vb0 up
 ip -n "$NS" link set vb1 up
-in_ns() { ip netns exec "$NS" "$@"; }
+# nsenter execs in place (ip netns exec forks); servers are started with "${NSENTER[@]}"
+# directly (not through the in_ns function, which would fork a subshell) so $! is the server.
+NSENTER=(nsenter --net="/run/netns/$NS")
+in_ns() { "${NSENTER[@]}" "$@"; }
 
 # --- servers -------------------------------------------------------------------------------
 # Each start_* prints the server's pid; the server is killed after $1 seconds at the latest.
@@ -73,13 +76,13 @@ start_rtcdn() {
     mkdir -p "$WORK/rtcdn"
     printf 'ip=%s\nws.port=8080\nmedia_port_from=31001\nworker_threads=1\n' $ADDR \
         >"$WORK/rtcdn/flashphoner.properties"
-    in_ns "$BIN/rtcdn" --config-dir "$WORK/rtcdn" >"$WORK/rtcdn.log" 2>&1 &
+    "${NSENTER[@]}" "$BIN/rtcdn" --config-dir "$WORK/rtcdn" >"$WORK/rtcdn.log" 2>&1 &
     local pid=$!; PIDS+=("$pid"); bounded "$1" "$pid"
     wait_tcp 8080 >&2; echo "$pid"
 }
 
 start_floor() {
-    in_ns "$BIN/rtcdn-floor" --bind $ADDR:9000 --run-for "$1" >"$WORK/floor.log" 2>&1 &
+    "${NSENTER[@]}" "$BIN/rtcdn-floor" --bind $ADDR:9000 --run-for "$1" >"$WORK/floor.log" 2>&1 &
     local pid=$!; PIDS+=("$pid"); sleep 0.3; echo "$pid"
 }
 
@@ -115,7 +118,7 @@ general: { base_path = "/janus" http = true port = 8088 https = false ip = "$ADD
 admin: { admin_http = false }
 EOF
     echo 'general: { }' >"$dir/janus.plugin.videoroom.jcfg"
-    in_ns janus -C "$dir/janus.jcfg" -F "$dir" -i $ADDR >"$WORK/janus.log" 2>&1 &
+    "${NSENTER[@]}" janus -C "$dir/janus.jcfg" -F "$dir" -i $ADDR >"$WORK/janus.log" 2>&1 &
     local pid=$!; PIDS+=("$pid"); bounded "$1" "$pid"
     wait_tcp 8088 >&2; echo "$pid"
 }
@@ -136,6 +139,7 @@ for n in $COUNTS; do
             janus) target=janus; url=http://$ADDR:8088/janus ;;
         esac
         idle=$(rss_kib "$pid")
+        log "server process: $(tr "\0" " " </proc/$pid/cmdline 2>/dev/null)"
         log "$server, $n subscribers (pid $pid, idle rss $idle KiB)"
         json=$WORK/$server-$n.json
         if ! in_ns timeout "$limit" "$BIN/rtcdn-load" --target $target --server "$url" \
@@ -159,7 +163,7 @@ res = {}
 for server, n, idle, path in rows:
     r = None
     if os.path.exists(path):
-        r = json.load(open(path))["totals"]
+        r = json.load(open(path))  # the last step's figures are flattened at top level
     res[(server, int(n))] = (r, int(idle or 0))
 def fmt(v, f="{:.2f}"):
     return "-" if v is None else f.format(v)
