@@ -11,10 +11,12 @@ use clap::Parser;
 #[derive(Parser, Debug)]
 #[command(name = "rtcdn-load", version)]
 struct Args {
-    /// Signalling URL of the server.
+    /// Server URL: `ws://host:port` (wcs), `http://host:port/janus` (janus), `udp://host:port`
+    /// (floor).
     #[arg(long, default_value = "ws://127.0.0.1:8080")]
     server: String,
-    /// Server API: wcs (rtcdn, WCS) or janus (not implemented yet).
+    /// Server API: wcs (rtcdn, WCS), janus (VideoRoom, `http://host:8088/janus`) or floor
+    /// (`rtcdn-floor`, `udp://host:port`).
     #[arg(long, default_value = "wcs", value_parser = parse_target)]
     target: TargetKind,
     /// Publishers, each with its own stream.
@@ -59,7 +61,8 @@ fn parse_target(s: &str) -> Result<TargetKind, String> {
     match s {
         "wcs" => Ok(TargetKind::Wcs),
         "janus" => Ok(TargetKind::Janus),
-        _ => Err(format!("unknown target {s:?} (wcs or janus)")),
+        "floor" => Ok(TargetKind::Floor),
+        _ => Err(format!("unknown target {s:?} (wcs, janus or floor)")),
     }
 }
 

@@ -9,7 +9,9 @@
 //! network and `/proc`, as for any other server.
 
 pub mod config;
+pub mod floor;
 pub mod histogram;
+pub mod janus;
 pub mod media;
 pub mod peer;
 pub mod procstat;
@@ -55,5 +57,8 @@ pub fn epoch() -> Instant {
 /// second.
 pub fn run(cfg: &LoadConfig, progress: bool) -> Result<LoadReport, LoadError> {
     cfg.validate().map_err(LoadError::Config)?;
+    if cfg.target == TargetKind::Floor {
+        return floor::run(cfg, progress);
+    }
     runner::Runner::new(cfg, progress)?.run()
 }

@@ -30,8 +30,11 @@ pub enum Role {
 pub enum TargetKind {
     /// rtcdn or a real WCS: the Flashphoner websocket protocol.
     Wcs,
-    /// Janus VideoRoom over HTTP/JSON (planned).
+    /// Janus VideoRoom over HTTP/JSON ([`super::janus`]).
     Janus,
+    /// `rtcdn-floor`: no signalling, plain RTP in, AES-GCM sealed datagrams out
+    /// ([`super::floor`]).
+    Floor,
 }
 
 /// Why signalling failed. Setup path only: strings are fine here.
@@ -73,11 +76,13 @@ pub trait Signalling: Send {
     fn close(&mut self);
 }
 
-/// Opens a signalling session of `target` toward `server` (a `ws://host:port` URL for WCS).
+/// Opens a signalling session of `target` toward `server` (a `ws://host:port` URL for WCS,
+/// `http://host:port/janus` for Janus).
 pub fn connect(target: TargetKind, server: &str) -> Result<Box<dyn Signalling>, SignalError> {
     match target {
         TargetKind::Wcs => Ok(Box::new(WcsSignalling::connect(server)?)),
-        TargetKind::Janus => Err(SignalError::Unsupported(target)),
+        TargetKind::Janus => Ok(Box::new(super::janus::JanusSignalling::connect(server)?)),
+        TargetKind::Floor => Err(SignalError::Unsupported(target)),
     }
 }
 

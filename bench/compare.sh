@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# rtcdn vs the hardware floor vs Janus on the same workload (see bench/README.md).
+#
+# Usage: bench/compare.sh ["50 200 500"]      (or COUNTS="20 50" bench/compare.sh)
+# Env:   DURATION=10s BITRATE=1000kbps VERIFY=sample:10 NS=rtcdn-bench KEEP=1 (keep work dir)
+#
+# Runs as root. Creates a network namespace with a veth pair whose addresses exist only inside
+# it (Janus gathers no loopback candidates), starts each server inside it in turn, drives it
+# with rtcdn-load (1 publisher, N subscribers), reads the server's CPU time from
+# /proc/<pid>/stat through rtcdn-load --server-pid, and prints one table. Every process is
+# bounded in time; the namespace and the servers go away on exit.
+set -euo pipefail
+
+COUNTS=${1:-${COUNTS:-"50 200 500"}}
+DURATION=${DURATION:-10s}
+BITRATE=${BITRATE:-1000kbps}
+VERIFY=${VERIFY:-sample:10}
+NS=${NS:-rtcdn-bench}
+ADDR=10.99.0.1
+PEER_ADDR=10.99.0.2
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=$CARGO_TARGET_DIR/release
+WORK=$(mktemp -d /tmp/rtcdn-compare.XXXXXX)
+PIDS=()
+
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    ip netns del "$NS" 2>/dev/null || true
+    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+log() { echo "compare: $*" >&2; }
+
+# --- prerequisites -------------------------------------------------------------------------
+if ! command -v janus >/dev/null; then
+    log "installing Janus from Debian"
+    timeout 300 apt-get install -y janus >/dev/null
+fi
+JANUS_LIB=$(dirname "$(dirname "$(find /usr/lib -path '*janus/plugins/libjanus_videoroom.so' | head -1)")")
+log "building release binaries (target $CARGO_TARGET_DIR)"
+(cd "$ROOT" && cargo build --release -q -p bench --bin rtcdn-load --bin rtcdn-floor \
+    && cargo build --release -q --bin rtcdn)
+
+# --- namespace -----------------------------------------------------------------------------
+ip netns del "$NS" 2>/dev/null || true
+ip netns add "$NS"
+ip -n "$NS" link set lo up
+ip -n "$NS" link add vb0 type veth peer name vb1
+ip -n "$NS" addr add $ADDR/24 dev vb0
+ip -n "$NS" addr add $PEER_ADDR/24 dev vb1
+ip -n "$NS" link set vb0 up
+ip -n "$NS" link set vb1 up
+# nsenter execs in place (ip netns exec forks); servers are started with "${NSENTER[@]}"
+# directly (not through the in_ns function, which would fork a subshell) so $! is the server.
+NSENTER=(nsenter --net="/run/netns/$NS")
+in_ns() { "${NSENTER[@]}" "$@"; }
+
+# --- servers -------------------------------------------------------------------------------
+# Each start_* prints the server's pid; the server is killed after $1 seconds at the latest.
+bounded() { # seconds pid
+    (sleep "$1"; kill "$2" 2>/dev/null || true) >/dev/null 2>&1 &
+    PIDS+=("$!")
+}
+
+wait_tcp() { # port
+    for _ in $(seq 100); do
+        in_ns bash -c "exec 3<>/dev/tcp/$ADDR/$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    log "port $1 did not open"; return 1
+}
+
+start_rtcdn() {
+    mkdir -p "$WORK/rtcdn"
+    printf 'ip=%s\nws.port=8080\nmedia_port_from=31001\nworker_threads=1\n' $ADDR \
+        >"$WORK/rtcdn/flashphoner.properties"
+    "${NSENTER[@]}" "$BIN/rtcdn" --config-dir "$WORK/rtcdn" >"$WORK/rtcdn.log" 2>&1 &
+    local pid=$!; PIDS+=("$pid"); bounded "$1" "$pid"
+    wait_tcp 8080 >&2; echo "$pid"
+}
+
+start_floor() {
+    "${NSENTER[@]}" "$BIN/rtcdn-floor" --bind $ADDR:9000 --run-for "$1" >"$WORK/floor.log" 2>&1 &
+    local pid=$!; PIDS+=("$pid"); sleep 0.3; echo "$pid"
+}
+
+start_janus() {
+    local dir=$WORK/janus
+    mkdir -p "$dir"
+    local disable
+    disable=$(cd "$JANUS_LIB/plugins" && ls libjanus_*.so | grep -v videoroom | paste -sd, -)
+    local tdisable
+    tdisable=$(cd "$JANUS_LIB/transports" && ls libjanus_*.so | grep -v http | paste -sd, -)
+    cat >"$dir/janus.jcfg" <<EOF
+general: {
+    configs_folder = "$dir"
+    plugins_folder = "$JANUS_LIB/plugins"
+    transports_folder = "$JANUS_LIB/transports"
+    events_folder = "$JANUS_LIB/events"
+    loggers_folder = "$JANUS_LIB/loggers"
+    debug_level = 3
+    session_timeout = 60
+}
+media: { rtp_port_range = "20000-40000" }
+nat: {
+    ice_lite = true
+    ice_enforce_list = "vb0"
+    ice_ignore_list = "lo"
+}
+plugins: { disable = "$disable" }
+transports: { disable = "$tdisable" }
+events: { broadcast = false }
+EOF
+    cat >"$dir/janus.transport.http.jcfg" <<EOF
+general: { base_path = "/janus" http = true port = 8088 https = false ip = "$ADDR" }
+admin: { admin_http = false }
+EOF
+    echo 'general: { }' >"$dir/janus.plugin.videoroom.jcfg"
+    "${NSENTER[@]}" janus -C "$dir/janus.jcfg" -F "$dir" -i $ADDR >"$WORK/janus.log" 2>&1 &
+    local pid=$!; PIDS+=("$pid"); bounded "$1" "$pid"
+    wait_tcp 8088 >&2; echo "$pid"
+}
+
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# --- runs ----------------------------------------------------------------------------------
+secs=${DURATION%s}
+RESULTS=$WORK/results.tsv
+: >"$RESULTS"
+for n in $COUNTS; do
+    for server in rtcdn floor janus; do
+        limit=$(( ${secs%.*} + 60 + n / 5 ))
+        pid=$("start_$server" "$limit")
+        case $server in
+            rtcdn) target=wcs; url=ws://$ADDR:8080 ;;
+            floor) target=floor; url=udp://$ADDR:9000 ;;
+            janus) target=janus; url=http://$ADDR:8088/janus ;;
+        esac
+        idle=$(rss_kib "$pid")
+        log "server process: $(tr "\0" " " </proc/$pid/cmdline 2>/dev/null)"
+        log "$server, $n subscribers (pid $pid, idle rss $idle KiB)"
+        json=$WORK/$server-$n.json
+        if ! in_ns timeout "$limit" "$BIN/rtcdn-load" --target $target --server "$url" \
+            --subscribers "$n" --duration "$DURATION" --bitrate "$BITRATE" --verify "$VERIFY" \
+            --server-pid "$pid" --join-timeout 30s --json "$json" --quiet >"$WORK/$server-$n.out" 2>&1
+        then
+            log "$server with $n subscribers failed: $(tail -3 "$WORK/$server-$n.out")"
+        fi
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        printf '%s\t%s\t%s\t%s\n' "$server" "$n" "$idle" "$json" >>"$RESULTS"
+        sleep 0.5
+    done
+done
+
+# --- table ---------------------------------------------------------------------------------
+python3 - "$RESULTS" <<'EOF'
+import json, os, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+res = {}
+for server, n, idle, path in rows:
+    r = None
+    if os.path.exists(path):
+        r = json.load(open(path))  # the last step's figures are flattened at top level
+    res[(server, int(n))] = (r, int(idle or 0))
+def fmt(v, f="{:.2f}"):
+    return "-" if v is None else f.format(v)
+print("| server | subs | receiving | CPU-µs / fwd pkt | pkts/s at 50 % core | loss % | p50 / p99 latency µs | RSS KiB / sub |")
+print("|---|---|---|---|---|---|---|---|")
+counts = sorted({n for _, n in res})
+for n in counts:
+    for server in ("rtcdn", "floor", "janus"):
+        r, idle = res.get((server, n), (None, 0))
+        if r is None:
+            print(f"| {server} | {n} | failed | - | - | - | - | - |")
+            continue
+        us = r.get("cpu_us_per_forwarded_packet")
+        pps = 0.5e6 / us if us else None
+        rss = r.get("server_rss_kib")
+        per = (rss - idle) / n if rss and n else None
+        lat = r["latency_us"]
+        print(f"| {server} | {n} | {r['receiving_subscribers']} | {fmt(us)} | {fmt(pps, '{:,.0f}')} "
+              f"| {r['loss_pct']:.3f} | {lat['p50']:.0f} / {lat['p99']:.0f} | {fmt(per, '{:.1f}')} |")
+print()
+print("| subs | rtcdn / floor (CPU per packet) | Janus / rtcdn (CPU per packet) |")
+print("|---|---|---|")
+for n in counts:
+    def us(s):
+        r = res.get((s, n), (None, 0))[0]
+        return r.get("cpu_us_per_forwarded_packet") if r else None
+    a, f, j = us("rtcdn"), us("floor"), us("janus")
+    print(f"| {n} | {fmt(a / f if a and f else None, '{:.2f}×')} | {fmt(j / a if a and j else None, '{:.2f}×')} |")
+EOF
