@@ -52,6 +52,8 @@ const RELAY_TOKEN_BASE: usize = 2;
 
 /// Largest datagram we receive; anything longer is truncated and fails authentication.
 const MAX_DATAGRAM: usize = 2048;
+/// Room for the SRTP tag (and the HMAC profile's) that protecting in place appends.
+const SRTP_OVERHEAD: usize = 64;
 
 /// Settings every worker shares.
 #[derive(Clone)]
@@ -138,7 +140,7 @@ impl Worker {
             io: Io {
                 socket,
                 local_ip,
-                scratch: Vec::with_capacity(MAX_DATAGRAM),
+                scratch: Vec::with_capacity(MAX_DATAGRAM + SRTP_OVERHEAD),
                 out: Box::new([0; MAX_DATAGRAM]),
                 stats: WorkerStats::default(),
             },

@@ -84,11 +84,9 @@ pub(super) fn deliver(peers: &mut Slab<PeerEntry>, io: &mut Io, key: usize, msg:
             if !sub.prepare_rtp(*kind, *keyframe, packet, &mut io.scratch) {
                 return;
             }
-            if peer.transport.is_plain() {
+            // A plain transport (the rtp relay) sends the rewritten packet as it is.
+            if peer.transport.is_plain() || peer.transport.protect_rtp_in_place(&mut io.scratch) {
                 io.send_scratch(peer.socket.as_ref(), dst);
-                io.stats.rtp_forwarded += 1;
-            } else if let Some(enc) = peer.transport.protect_rtp(&io.scratch) {
-                io.send(peer.socket.as_ref(), dst, &enc);
                 io.stats.rtp_forwarded += 1;
             }
         }
