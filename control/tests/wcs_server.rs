@@ -50,6 +50,7 @@ fn start() -> Server {
         web_dir: None,
         load_balancing: None,
         cdn_relay_secret: None,
+        ..Config::default()
     };
     let fingerprint = Fingerprint {
         algorithm: "sha-256".into(),

@@ -2,7 +2,7 @@
 //! datagrams queued during one loop iteration (Linux), one syscall per datagram elsewhere.
 //!
 //! Owns the receive arena and the send queue (their buffers are allocated once, when the
-//! worker starts) and the only `unsafe` code of the data plane. It knows nothing about
+//! worker starts), worker thread pinning, and the only `unsafe` code of the data plane. It knows nothing about
 //! protocols, peers or routing, and never reads the clock.
 
 use std::io;
@@ -140,6 +140,7 @@ impl SendQueue {
     }
 
     /// Datagrams queued.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
@@ -171,7 +172,12 @@ impl SendQueue {
     }
 
     /// Queues a copy of `bytes` for `dst`, flushing first when full.
-    pub(crate) fn push(&mut self, socket: &UdpSocket, dst: SocketAddr, bytes: &[u8]) -> FlushOutcome {
+    pub(crate) fn push(
+        &mut self,
+        socket: &UdpSocket,
+        dst: SocketAddr,
+        bytes: &[u8],
+    ) -> FlushOutcome {
         let out = if self.is_full() {
             self.flush(socket)
         } else {
@@ -249,9 +255,37 @@ impl SendQueue {
 
     #[cfg(not(target_os = "linux"))]
     fn send_from(&mut self, socket: &UdpSocket, from: usize) -> io::Result<usize> {
-        let dst = self.dsts[from].as_socket().ok_or(io::ErrorKind::InvalidInput)?;
+        let dst = self.dsts[from]
+            .as_socket()
+            .ok_or(io::ErrorKind::InvalidInput)?;
         socket.send_to(&self.slots[from], dst)?;
         Ok(1)
+    }
+}
+
+/// Pins the calling thread to one core (Linux `sched_setaffinity`); elsewhere `Unsupported`.
+pub(crate) fn pin_current_thread(core: usize) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        if core >= libc::CPU_SETSIZE as usize {
+            return Err(io::ErrorKind::InvalidInput.into());
+        }
+        // SAFETY: an all-zero `cpu_set_t` is the empty set; CPU_SET writes bit `core`, which is
+        // below CPU_SETSIZE (checked above); sched_setaffinity(0, ..) only reads the set.
+        let rc = unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(core, &mut set);
+            libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set)
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = core;
+        Err(io::ErrorKind::Unsupported.into())
     }
 }
 
@@ -284,6 +318,11 @@ mod tests {
             }
         }
         got
+    }
+
+    #[test]
+    fn pinning_to_an_impossible_core_fails_cleanly() {
+        assert!(pin_current_thread(usize::MAX).is_err());
     }
 
     #[test]
@@ -322,7 +361,9 @@ mod tests {
         let rx = socket();
         let dst = rx.local_addr().unwrap();
         let mut q = SendQueue::new(64);
-        q.slot().unwrap().extend_from_slice(b"dropped, never committed");
+        q.slot()
+            .unwrap()
+            .extend_from_slice(b"dropped, never committed");
         q.slot().unwrap().extend_from_slice(b"kept");
         q.commit(dst);
         assert_eq!(q.flush(&tx).sent, 1);

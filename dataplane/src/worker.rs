@@ -13,6 +13,8 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use mio::net::UdpSocket;
@@ -34,6 +36,7 @@ use crate::srtp::SrtpProfile;
 use crate::stun::{local_ufrag, StunMessage};
 use crate::subscriber::Subscriber;
 use crate::transport::Transport;
+use crate::udp::{FlushOutcome, RecvBatch, SendQueue};
 
 #[path = "worker_plain.rs"]
 mod plain_peers;
@@ -68,11 +71,62 @@ pub(crate) struct WorkerSettings {
 /// Counters of one worker (read in tests and logs).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct WorkerStats {
+    /// Datagrams received on the worker socket and relay sockets.
     pub datagrams_in: u64,
+    /// Dropped: not from an ICE-validated address and not a routable first check.
     pub dropped_unknown_source: u64,
+    /// Dropped: failed to parse, authenticate or decrypt.
     pub dropped_invalid: u64,
+    /// RTP packets handed to the kernel (or queued for it) for subscribers.
     pub rtp_forwarded: u64,
+    /// Datagrams the kernel refused (unreachable destination, bad address…).
     pub send_errors: u64,
+    /// Datagrams dropped because the socket's send buffer was full.
+    pub dropped_send_full: u64,
+}
+
+/// A worker's counters as other threads read them: written with relaxed stores once per loop
+/// iteration by the worker, read with relaxed loads by anyone (e.g. the control plane).
+#[derive(Debug, Default)]
+pub struct SharedStats {
+    counters: [AtomicU64; 6],
+}
+
+impl SharedStats {
+    /// The counters as last published.
+    pub fn snapshot(&self) -> WorkerStats {
+        let c = |i: usize| self.counters[i].load(Ordering::Relaxed);
+        WorkerStats {
+            datagrams_in: c(0),
+            dropped_unknown_source: c(1),
+            dropped_invalid: c(2),
+            rtp_forwarded: c(3),
+            send_errors: c(4),
+            dropped_send_full: c(5),
+        }
+    }
+
+    fn publish(&self, s: &WorkerStats) {
+        let values = [
+            s.datagrams_in,
+            s.dropped_unknown_source,
+            s.dropped_invalid,
+            s.rtp_forwarded,
+            s.send_errors,
+            s.dropped_send_full,
+        ];
+        for (c, v) in self.counters.iter().zip(values) {
+            c.store(v, Ordering::Relaxed);
+        }
+    }
+}
+
+impl WorkerStats {
+    /// Adds the outcome of one send-queue flush.
+    pub(crate) fn count_flush(&mut self, out: FlushOutcome) {
+        self.send_errors += out.errors;
+        self.dropped_send_full += out.dropped_full;
+    }
 }
 
 enum Role {
@@ -118,6 +172,7 @@ pub(crate) struct Worker {
     by_ufrag: HashMap<String, usize>,
     streams: HashMap<StreamId, LocalStream>,
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    shared_stats: Arc<SharedStats>,
 }
 
 impl Worker {
@@ -142,6 +197,7 @@ impl Worker {
                 local_ip,
                 scratch: Vec::with_capacity(MAX_DATAGRAM + SRTP_OVERHEAD),
                 out: Box::new([0; MAX_DATAGRAM]),
+                queue: SendQueue::new(MAX_DATAGRAM + SRTP_OVERHEAD),
                 stats: WorkerStats::default(),
             },
             settings,
@@ -155,12 +211,19 @@ impl Worker {
             by_ufrag: HashMap::new(),
             streams: HashMap::new(),
             timers: BinaryHeap::new(),
+            shared_stats: Arc::default(),
         })
+    }
+
+    /// The counters this worker publishes once per loop iteration.
+    pub(crate) fn shared_stats(&self) -> Arc<SharedStats> {
+        self.shared_stats.clone()
     }
 
     /// Runs until a `Shutdown` command arrives or the control plane is gone.
     pub(crate) fn run(mut self) {
         let mut events = Events::with_capacity(64);
+        let mut batch = RecvBatch::new(MAX_DATAGRAM);
         let mut recv = vec![0u8; MAX_DATAGRAM];
         loop {
             let timeout = self
@@ -176,7 +239,7 @@ impl Worker {
             let now = Instant::now();
             for ev in events.iter() {
                 match ev.token() {
-                    SOCKET => self.read_socket(now, &mut recv),
+                    SOCKET => self.read_socket(now, &mut batch),
                     Token(t) if t >= RELAY_TOKEN_BASE => {
                         self.read_relay(now, t - RELAY_TOKEN_BASE, &mut recv)
                     }
@@ -191,19 +254,27 @@ impl Worker {
                 }
             }
             self.handle_timers(now);
+            self.io.flush();
             self.wakes.flush(&self.mailboxes);
+            self.shared_stats.publish(&self.io.stats);
         }
     }
 
-    fn read_socket(&mut self, now: Instant, recv: &mut [u8]) {
+    /// Reads the worker socket in batches until it would block; what each batch produced is
+    /// sent (and other workers woken) before the next batch is read.
+    fn read_socket(&mut self, now: Instant, batch: &mut RecvBatch) {
         loop {
-            match self.io.socket.recv_from(recv) {
-                Ok((len, from)) => {
-                    self.io.stats.datagrams_in += 1;
-                    self.on_datagram(now, from, &recv[..len]);
-                    if self.io.stats.datagrams_in.is_multiple_of(64) {
-                        self.wakes.flush(&self.mailboxes);
+            match batch.recv(&self.io.socket) {
+                Ok(n) => {
+                    for i in 0..n {
+                        self.io.stats.datagrams_in += 1;
+                        match batch.get(i) {
+                            Some((from, buf)) => self.on_datagram(now, from, buf),
+                            None => self.io.stats.dropped_unknown_source += 1,
+                        }
                     }
+                    self.io.flush();
+                    self.wakes.flush(&self.mailboxes);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
