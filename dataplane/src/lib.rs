@@ -127,6 +127,7 @@ pub struct Dataplane {
     pub certificate: DtlsCertificate,
     /// Live counters of each worker (index = worker id), updated once per loop iteration.
     pub stats: Vec<Arc<SharedStats>>,
+    mailboxes: Mailboxes,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -134,6 +135,11 @@ impl Dataplane {
     /// The certificate fingerprint every answer announces.
     pub fn fingerprint(&self) -> Fingerprint {
         self.certificate.fingerprint()
+    }
+
+    /// Packets dropped because worker `worker`'s cross-worker fan-out queue was full.
+    pub fn fanout_dropped(&self, worker: WorkerId) -> u64 {
+        self.mailboxes.get(worker.0).map_or(0, Mailbox::dropped)
     }
 
     /// Waits for every worker thread to end (after `Command::Shutdown`).
@@ -222,6 +228,7 @@ pub fn start(cfg: &DataplaneConfig, events: SharedEventSink) -> Result<Dataplane
         workers: handles,
         certificate,
         stats,
+        mailboxes,
         threads,
     })
 }

@@ -13,7 +13,6 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -36,12 +35,16 @@ use crate::srtp::SrtpProfile;
 use crate::stun::{local_ufrag, StunMessage};
 use crate::subscriber::Subscriber;
 use crate::transport::Transport;
-use crate::udp::{FlushOutcome, RecvBatch, SendQueue};
+use crate::udp::{RecvBatch, SendQueue};
 
 #[path = "worker_plain.rs"]
 mod plain_peers;
 #[path = "worker_send.rs"]
 mod send;
+#[path = "worker_stats.rs"]
+mod stats;
+
+pub use stats::{SharedStats, WorkerStats};
 
 use send::{
     deliver, is_keyframe_request, requests_keyframe, send_keyframe_request, send_receiver_report,
@@ -66,67 +69,6 @@ pub(crate) struct WorkerSettings {
     pub socket_buffer: usize,
     pub srtp_profiles: Vec<SrtpProfile>,
     pub certificate: DtlsCertificate,
-}
-
-/// Counters of one worker (read in tests and logs).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct WorkerStats {
-    /// Datagrams received on the worker socket and relay sockets.
-    pub datagrams_in: u64,
-    /// Dropped: not from an ICE-validated address and not a routable first check.
-    pub dropped_unknown_source: u64,
-    /// Dropped: failed to parse, authenticate or decrypt.
-    pub dropped_invalid: u64,
-    /// RTP packets handed to the kernel (or queued for it) for subscribers.
-    pub rtp_forwarded: u64,
-    /// Datagrams the kernel refused (unreachable destination, bad address…).
-    pub send_errors: u64,
-    /// Datagrams dropped because the socket's send buffer was full.
-    pub dropped_send_full: u64,
-}
-
-/// A worker's counters as other threads read them: written with relaxed stores once per loop
-/// iteration by the worker, read with relaxed loads by anyone (e.g. the control plane).
-#[derive(Debug, Default)]
-pub struct SharedStats {
-    counters: [AtomicU64; 6],
-}
-
-impl SharedStats {
-    /// The counters as last published.
-    pub fn snapshot(&self) -> WorkerStats {
-        let c = |i: usize| self.counters[i].load(Ordering::Relaxed);
-        WorkerStats {
-            datagrams_in: c(0),
-            dropped_unknown_source: c(1),
-            dropped_invalid: c(2),
-            rtp_forwarded: c(3),
-            send_errors: c(4),
-            dropped_send_full: c(5),
-        }
-    }
-
-    fn publish(&self, s: &WorkerStats) {
-        let values = [
-            s.datagrams_in,
-            s.dropped_unknown_source,
-            s.dropped_invalid,
-            s.rtp_forwarded,
-            s.send_errors,
-            s.dropped_send_full,
-        ];
-        for (c, v) in self.counters.iter().zip(values) {
-            c.store(v, Ordering::Relaxed);
-        }
-    }
-}
-
-impl WorkerStats {
-    /// Adds the outcome of one send-queue flush.
-    pub(crate) fn count_flush(&mut self, out: FlushOutcome) {
-        self.send_errors += out.errors;
-        self.dropped_send_full += out.dropped_full;
-    }
 }
 
 enum Role {
