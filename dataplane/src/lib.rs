@@ -198,7 +198,6 @@ pub fn start(cfg: &DataplaneConfig, events: SharedEventSink) -> Result<Dataplane
             source,
         })?;
         let (tx, rx) = crossbeam_channel::unbounded();
-        handles.push(WorkerHandle::new(id, addr, tx, wakers[i].clone()));
         let w = worker::Worker::new(
             id,
             poll,
@@ -210,6 +209,8 @@ pub fn start(cfg: &DataplaneConfig, events: SharedEventSink) -> Result<Dataplane
         )
         .map_err(DataplaneError::Poll)?;
         stats.push(w.shared_stats());
+        handles
+            .push(WorkerHandle::new(id, addr, tx, wakers[i].clone()).with_stats(w.shared_stats()));
         let core = cfg.cpu_affinity.core_for(i);
         let t = std::thread::Builder::new()
             .name(format!("rtcdn-worker-{i}"))

@@ -198,6 +198,9 @@ impl Worker {
             self.handle_timers(now);
             self.io.flush();
             self.wakes.flush(&self.mailboxes);
+            if let Some(mb) = self.mailboxes.get(self.id.0) {
+                self.io.stats.dropped_fanout_full = mb.dropped();
+            }
             self.shared_stats.publish(&self.io.stats);
         }
     }

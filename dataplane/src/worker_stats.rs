@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::udp::FlushOutcome;
 
 /// Counters of one worker (read in tests and logs).
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct WorkerStats {
     /// Datagrams received on the worker socket and relay sockets.
     pub datagrams_in: u64,
@@ -21,13 +21,15 @@ pub struct WorkerStats {
     pub send_errors: u64,
     /// Datagrams dropped because the socket's send buffer was full.
     pub dropped_send_full: u64,
+    /// Messages for this worker that other workers dropped because its fan-out queue was full.
+    pub dropped_fanout_full: u64,
 }
 
 /// A worker's counters as other threads read them: written with relaxed stores once per loop
 /// iteration by the worker, read with relaxed loads by anyone (e.g. the control plane).
 #[derive(Debug, Default)]
 pub struct SharedStats {
-    counters: [AtomicU64; 6],
+    counters: [AtomicU64; 7],
 }
 
 impl SharedStats {
@@ -41,6 +43,7 @@ impl SharedStats {
             rtp_forwarded: c(3),
             send_errors: c(4),
             dropped_send_full: c(5),
+            dropped_fanout_full: c(6),
         }
     }
 
@@ -52,6 +55,7 @@ impl SharedStats {
             s.rtp_forwarded,
             s.send_errors,
             s.dropped_send_full,
+            s.dropped_fanout_full,
         ];
         for (c, v) in self.counters.iter().zip(values) {
             c.store(v, Ordering::Relaxed);

@@ -58,6 +58,8 @@ fn a_burst_from_an_unknown_source_is_received_and_counted_datagram_by_datagram()
         (s.rtp_forwarded, s.send_errors, s.dropped_send_full),
         (0, 0, 0)
     );
+    // The control plane reads the same counters through the worker's handle.
+    assert_eq!(dp.workers[1].stats(), s);
     // The other worker saw nothing, and nobody's fan-out queue overflowed.
     assert_eq!(dp.stats[0].snapshot().datagrams_in, 0);
     assert_eq!(dp.fanout_dropped(WorkerId(0)), 0);
