@@ -228,5 +228,22 @@ fn bad_datagrams_disturb_nothing_and_get_no_answer() {
             panic!("the server answered an unvalidated address: {n} bytes from {from}")
         }
     }
-    assert_eq!(server.http_get("/health").0, 200, "server still healthy");
+    let (status, body) = server.http_get("/health");
+    assert_eq!(status, 200, "server still healthy");
+    // The workers' counters are published in /health: the garbage above was counted as dropped
+    // and the media as forwarded.
+    let health: serde_json::Value = serde_json::from_str(&body).expect("JSON health");
+    let total = |key: &str| -> u64 {
+        health["workers"]
+            .as_array()
+            .expect("workers array")
+            .iter()
+            .map(|w| w[key].as_u64().expect("counter"))
+            .sum()
+    };
+    assert!(
+        total("dropped_unknown_source") + total("dropped_invalid") > 0,
+        "{body}"
+    );
+    assert!(total("rtp_forwarded") > 0, "{body}");
 }

@@ -116,6 +116,22 @@ fn fanout(c: &mut Criterion) {
                 sent
             })
         });
+        group.bench_function(
+            format!("prepare_protect_in_place/{}", profile_name(profile)),
+            |b| {
+                b.iter(|| {
+                    let mut sent = 0;
+                    for (sub, srtp) in subs.iter_mut().zip(&mut sessions) {
+                        if sub.prepare_rtp(MediaKind::Video, true, black_box(&packet), &mut scratch)
+                        {
+                            srtp.protect_rtp_in_place(&mut scratch).expect("protect");
+                            sent += scratch.len();
+                        }
+                    }
+                    sent
+                })
+            },
+        );
         // Every subscriber's packet opens with its peer's keys: nothing was skipped.
         let mut peer = SrtpSession::new(&srtp_keys(profile, true, 7)).expect("valid keys");
         let mut sub = Subscriber::new(&spec(7));

@@ -100,6 +100,14 @@ pub struct Config {
     pub load_balancing: Option<LoadBalancingConfig>,
     /// `cdn_relay_secret`: the secret both ends of an `rtp` relay must share (default none).
     pub cdn_relay_secret: Option<RelaySecret>,
+    /// `worker_cpu_affinity`: `none` (default), `auto` (worker i on core i) or a core list.
+    pub worker_cpu_affinity: dataplane::CpuAffinity,
+    /// `media_socket_buffer`: bytes of SO_RCVBUF/SO_SNDBUF per worker socket (default 4 MiB,
+    /// capped by the kernel at `net.core.rmem_max`/`wmem_max`).
+    pub media_socket_buffer: usize,
+    /// `fanout_queue_capacity`: packets each worker's cross-worker queue holds before it drops
+    /// (default 16384).
+    pub fanout_queue_capacity: usize,
 }
 
 /// A shared secret that never shows in logs or `Debug` output.
@@ -146,6 +154,9 @@ impl Default for Config {
             web_dir: None,
             load_balancing: None,
             cdn_relay_secret: None,
+            worker_cpu_affinity: dataplane::CpuAffinity::None,
+            media_socket_buffer: dataplane::DataplaneConfig::default().socket_buffer,
+            fanout_queue_capacity: dataplane::DataplaneConfig::default().mailbox_capacity,
         }
     }
 }

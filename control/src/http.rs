@@ -16,6 +16,7 @@ use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use dataplane::api::WorkerHandle;
 
 use crate::cdn::stats::{CpuSampler, CpuTicks, StatPage};
 use crate::cdn::CdnHandle;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub cdn: Option<CdnHandle>,
     /// CPU load over the interval between stat requests.
     pub cpu: Arc<Mutex<CpuSampler>>,
+    /// The data-plane workers, for their counters in `/health`.
+    pub workers: Arc<[WorkerHandle]>,
 }
 
 /// The router; serve it with `into_make_service_with_connect_info::<SocketAddr>()`.
@@ -92,7 +95,29 @@ async fn health(state: &AppState) -> Response {
     let Some(stats) = state.hub.stats().await else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
-    let body = serde_json::json!({"status": "ok", "streams": stats.streams, "peers": stats.peers});
+    let workers: Vec<serde_json::Value> = state
+        .workers
+        .iter()
+        .map(|w| {
+            let s = w.stats();
+            serde_json::json!({
+                "id": w.id.0,
+                "datagrams_in": s.datagrams_in,
+                "rtp_forwarded": s.rtp_forwarded,
+                "dropped_unknown_source": s.dropped_unknown_source,
+                "dropped_invalid": s.dropped_invalid,
+                "dropped_send_full": s.dropped_send_full,
+                "dropped_fanout_full": s.dropped_fanout_full,
+                "send_errors": s.send_errors,
+            })
+        })
+        .collect();
+    let body = serde_json::json!({
+        "status": "ok",
+        "streams": stats.streams,
+        "peers": stats.peers,
+        "workers": workers,
+    });
     (
         [
             (

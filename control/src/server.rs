@@ -85,6 +85,7 @@ pub async fn serve(
 ) -> Result<(), ServerError> {
     let local_addr = listener.local_addr().map_err(ServerError::Serve)?;
     let (tx, rx) = mpsc::unbounded_channel();
+    let worker_handles: Arc<[WorkerHandle]> = workers.clone().into();
     let hub = Hub::new(&cfg, workers, fingerprint);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let relay_inputs = tx.downgrade();
@@ -114,6 +115,7 @@ pub async fn serve(
         web_dir: cfg.web_dir.map(Arc::new),
         cdn,
         cpu: Arc::default(),
+        workers: worker_handles,
     };
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)

@@ -50,6 +50,7 @@ fn start() -> Server {
         web_dir: None,
         load_balancing: None,
         cdn_relay_secret: None,
+        ..Config::default()
     };
     let fingerprint = Fingerprint {
         algorithm: "sha-256".into(),
@@ -168,7 +169,11 @@ fn signalling_http_and_limits() {
     assert!(matches!(srv.worker_rx.try_recv(), Ok(Command::AddPeer(_))));
     assert_eq!(
         health(addr),
-        json!({"status": "ok", "streams": 1, "peers": 1})
+        json!({"status": "ok", "streams": 1, "peers": 1, "workers": [{
+            "id": 0, "datagrams_in": 0, "rtp_forwarded": 0, "dropped_unknown_source": 0,
+            "dropped_invalid": 0, "dropped_send_full": 0, "dropped_fanout_full": 0,
+            "send_errors": 0,
+        }]})
     );
 
     // An oversized frame closes that connection; its stream is cleaned up.

@@ -214,6 +214,7 @@ pub struct WorkerHandle {
     pub addr: SocketAddr,
     commands: crossbeam_channel::Sender<Command>,
     waker: Arc<mio::Waker>,
+    stats: Arc<crate::SharedStats>,
 }
 
 impl WorkerHandle {
@@ -229,7 +230,19 @@ impl WorkerHandle {
             addr,
             commands,
             waker,
+            stats: Arc::default(),
         }
+    }
+
+    /// The handle with the counters `stats` that the worker publishes.
+    pub fn with_stats(mut self, stats: Arc<crate::SharedStats>) -> Self {
+        self.stats = stats;
+        self
+    }
+
+    /// The worker's counters as last published (all zero for a handle without a worker).
+    pub fn stats(&self) -> crate::WorkerStats {
+        self.stats.snapshot()
     }
 
     /// Queues `cmd` and wakes the worker. Never blocks.

@@ -172,6 +172,14 @@ impl ClientConnection {
         srtp.protect_rtp(plain).map_err(ClientError::Srtp)
     }
 
+    /// Encrypts the plain RTP packet in `buf` in place (see [`SrtpSession::protect_rtp_in_place`]).
+    ///
+    /// [`SrtpSession::protect_rtp_in_place`]: crate::srtp::SrtpSession::protect_rtp_in_place
+    pub fn protect_rtp_in_place(&mut self, buf: &mut Vec<u8>) -> Result<(), ClientError> {
+        let srtp = self.secure.srtp().ok_or(ClientError::NotReady)?;
+        srtp.protect_rtp_in_place(buf).map_err(ClientError::Srtp)
+    }
+
     /// Encrypts a plain RTCP packet.
     pub fn protect_rtcp(&mut self, plain: &[u8]) -> Result<BytesMut, ClientError> {
         let srtp = self.secure.srtp().ok_or(ClientError::NotReady)?;

@@ -176,6 +176,14 @@ impl Connection {
         srtp.protect_rtp(plain).map_err(ConnectionError::Srtp)
     }
 
+    /// Encrypts the plain RTP packet in `buf` in place for the selected address (see
+    /// [`SrtpSession::protect_rtp_in_place`]).
+    pub fn protect_rtp_in_place(&mut self, buf: &mut Vec<u8>) -> Result<(), ConnectionError> {
+        let srtp = self.secure.srtp().ok_or(ConnectionError::NotReady)?;
+        srtp.protect_rtp_in_place(buf)
+            .map_err(ConnectionError::Srtp)
+    }
+
     /// Encrypts a plain RTCP packet for the selected address.
     pub fn protect_rtcp(&mut self, plain: &[u8]) -> Result<BytesMut, ConnectionError> {
         let srtp = self.secure.srtp().ok_or(ConnectionError::NotReady)?;

@@ -22,6 +22,7 @@ pub mod srtp;
 pub mod stun;
 pub mod subscriber;
 pub mod transport;
+mod udp;
 mod worker;
 
 use std::net::{IpAddr, SocketAddr};
@@ -35,7 +36,34 @@ use fanout::{Mailbox, Mailboxes};
 use ice::IceConfig;
 use srtp::SrtpProfile;
 
-pub use worker::WorkerStats;
+pub use worker::{SharedStats, WorkerStats};
+
+/// Which cores the worker threads run on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum CpuAffinity {
+    /// Let the scheduler move them (the default).
+    #[default]
+    None,
+    /// Pin worker `i` to core `i` (modulo the number of cores).
+    Auto,
+    /// Pin worker `i` to core `list[i % list.len()]`.
+    Cores(Vec<usize>),
+}
+
+impl CpuAffinity {
+    /// The core worker `i` is pinned to, if any.
+    pub fn core_for(&self, worker: usize) -> Option<usize> {
+        match self {
+            CpuAffinity::None => None,
+            CpuAffinity::Auto => {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                Some(worker % cores)
+            }
+            CpuAffinity::Cores(list) if list.is_empty() => None,
+            CpuAffinity::Cores(list) => Some(list[worker % list.len()]),
+        }
+    }
+}
 
 /// How the data plane is started.
 #[derive(Clone, Debug)]
@@ -50,11 +78,14 @@ pub struct DataplaneConfig {
     pub consent_timeout: Duration,
     /// SRTP profiles in order of preference.
     pub srtp_profiles: Vec<SrtpProfile>,
-    /// Capacity of each worker's cross-worker mailbox (messages).
+    /// Capacity of each worker's cross-worker mailbox (messages); when full, messages for that
+    /// worker are dropped and counted, never waited for.
     pub mailbox_capacity: usize,
     /// Requested SO_RCVBUF/SO_SNDBUF of each worker socket in bytes (the kernel caps it at
     /// `net.core.rmem_max`/`wmem_max`). Bursts beyond it are dropped by the kernel.
     pub socket_buffer: usize,
+    /// Core pinning of the worker threads.
+    pub cpu_affinity: CpuAffinity,
 }
 
 impl Default for DataplaneConfig {
@@ -67,6 +98,7 @@ impl Default for DataplaneConfig {
             srtp_profiles: vec![SrtpProfile::AeadAes128Gcm, SrtpProfile::Aes128CmHmacSha1_80],
             mailbox_capacity: 16 * 1024,
             socket_buffer: 4 * 1024 * 1024,
+            cpu_affinity: CpuAffinity::None,
         }
     }
 }
@@ -93,6 +125,9 @@ pub enum DataplaneError {
 pub struct Dataplane {
     pub workers: Vec<WorkerHandle>,
     pub certificate: DtlsCertificate,
+    /// Live counters of each worker (index = worker id), updated once per loop iteration.
+    pub stats: Vec<Arc<SharedStats>>,
+    mailboxes: Mailboxes,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -100,6 +135,11 @@ impl Dataplane {
     /// The certificate fingerprint every answer announces.
     pub fn fingerprint(&self) -> Fingerprint {
         self.certificate.fingerprint()
+    }
+
+    /// Packets dropped because worker `worker`'s cross-worker fan-out queue was full.
+    pub fn fanout_dropped(&self, worker: WorkerId) -> u64 {
+        self.mailboxes.get(worker.0).map_or(0, Mailbox::dropped)
     }
 
     /// Waits for every worker thread to end (after `Command::Shutdown`).
@@ -150,6 +190,7 @@ pub fn start(cfg: &DataplaneConfig, events: SharedEventSink) -> Result<Dataplane
     };
     let mut handles = Vec::with_capacity(n);
     let mut threads = Vec::with_capacity(n);
+    let mut stats = Vec::with_capacity(n);
     for (i, (poll, socket)) in polls.into_iter().zip(sockets).enumerate() {
         let id = WorkerId(i);
         let addr = socket.local_addr().map_err(|source| DataplaneError::Bind {
@@ -157,7 +198,6 @@ pub fn start(cfg: &DataplaneConfig, events: SharedEventSink) -> Result<Dataplane
             source,
         })?;
         let (tx, rx) = crossbeam_channel::unbounded();
-        handles.push(WorkerHandle::new(id, addr, tx, wakers[i].clone()));
         let w = worker::Worker::new(
             id,
             poll,
@@ -168,15 +208,28 @@ pub fn start(cfg: &DataplaneConfig, events: SharedEventSink) -> Result<Dataplane
             mailboxes.clone(),
         )
         .map_err(DataplaneError::Poll)?;
+        stats.push(w.shared_stats());
+        handles
+            .push(WorkerHandle::new(id, addr, tx, wakers[i].clone()).with_stats(w.shared_stats()));
+        let core = cfg.cpu_affinity.core_for(i);
         let t = std::thread::Builder::new()
             .name(format!("rtcdn-worker-{i}"))
-            .spawn(move || w.run())
+            .spawn(move || {
+                if let Some(core) = core {
+                    if let Err(e) = udp::pin_current_thread(core) {
+                        tracing::warn!(worker = i, core, "cannot pin the worker thread: {e}");
+                    }
+                }
+                w.run()
+            })
             .map_err(DataplaneError::Thread)?;
         threads.push(t);
     }
     Ok(Dataplane {
         workers: handles,
         certificate,
+        stats,
+        mailboxes,
         threads,
     })
 }

@@ -1,7 +1,8 @@
 //! SRTP/SRTCP protection for one peer connection (RFC 3711, RFC 7714), on top of `rtc-srtp`.
 //!
 //! Owns the two cryptographic contexts of a peer: an inbound one (the peer's keys, with replay
-//! protection) and an outbound one (our keys). Keys come from the DTLS handshake as
+//! protection) and an outbound one (our keys). Outbound RTP of the `AEAD_AES_128_GCM` profile is
+//! sealed in place by our own [`gcm`] path (ring); everything else goes through `rtc-srtp`. Keys come from the DTLS handshake as
 //! [`SrtpKeys`]; this module never runs a handshake, parses RTP beyond what the cipher needs,
 //! reads the clock or touches sockets.
 //!
@@ -149,6 +150,8 @@ pub struct SrtpSession {
     profile: SrtpProfile,
     inbound: Context,
     outbound: Context,
+    /// Outbound RTP for `AEAD_AES_128_GCM`, sealed in place (replaces `outbound` for RTP).
+    outbound_gcm: Option<gcm::GcmOutbound>,
 }
 
 impl fmt::Debug for SrtpSession {
@@ -184,6 +187,14 @@ impl SrtpSession {
             crypto,
         )
         .map_err(|e| SrtpError::from_crate(&e))?;
+        let outbound_gcm = match keys.profile {
+            SrtpProfile::AeadAes128Gcm => Some(gcm::GcmOutbound::new(
+                crypto,
+                &session_keys.local_master_key,
+                &session_keys.local_master_salt,
+            )?),
+            SrtpProfile::Aes128CmHmacSha1_80 => None,
+        };
         let outbound = Context::new(
             &session_keys.local_master_key,
             &session_keys.local_master_salt,
@@ -197,6 +208,7 @@ impl SrtpSession {
             profile: keys.profile,
             inbound,
             outbound,
+            outbound_gcm,
         })
     }
 
@@ -216,18 +228,40 @@ impl SrtpSession {
     /// Encrypts and authenticates one plain RTP packet for the peer.
     pub fn protect_rtp(&mut self, plain: &[u8]) -> Result<BytesMut, SrtpError> {
         check_rtp(plain)?;
+        if self.outbound_gcm.is_some() {
+            let mut buf = Vec::with_capacity(plain.len() + gcm::TAG_LEN);
+            buf.extend_from_slice(plain);
+            self.protect_rtp_in_place(&mut buf)?;
+            return Ok(BytesMut::from(&buf[..]));
+        }
         self.outbound
             .encrypt_rtp(plain)
             .map_err(|e| SrtpError::from_crate(&e))
     }
 
     /// Like [`Self::protect_rtp`], but writes the SRTP packet into `out` (cleared first), so a
-    /// worker can reuse one buffer. It still copies out of the crate's buffer today; an in-place
-    /// AES-GCM seal can replace the body without changing callers.
+    /// worker can reuse one buffer.
     pub fn protect_rtp_into(&mut self, plain: &[u8], out: &mut Vec<u8>) -> Result<(), SrtpError> {
-        let protected = self.protect_rtp(plain)?;
         out.clear();
-        out.extend_from_slice(&protected);
+        out.extend_from_slice(plain);
+        self.protect_rtp_in_place(out)
+    }
+
+    /// Turns the plain RTP packet in `buf` into the SRTP packet, in place: the payload is
+    /// encrypted where it is and the tag appended. For `AEAD_AES_128_GCM` this allocates
+    /// nothing once `buf` has capacity for the tag (16 bytes); the CM profile still goes
+    /// through `rtc-srtp` and copies its output back. On error `buf` holds the plain packet.
+    pub fn protect_rtp_in_place(&mut self, buf: &mut Vec<u8>) -> Result<(), SrtpError> {
+        check_rtp(buf)?;
+        if let Some(gcm) = &mut self.outbound_gcm {
+            return gcm.seal(buf);
+        }
+        let protected = self
+            .outbound
+            .encrypt_rtp(buf)
+            .map_err(|e| SrtpError::from_crate(&e))?;
+        buf.clear();
+        buf.extend_from_slice(&protected);
         Ok(())
     }
 
@@ -275,6 +309,9 @@ fn check_rtcp(buf: &[u8]) -> Result<(), SrtpError> {
     }
     Ok(())
 }
+
+#[path = "srtp_gcm.rs"]
+mod gcm;
 
 #[cfg(test)]
 pub(crate) mod tests;

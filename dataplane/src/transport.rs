@@ -69,6 +69,16 @@ impl Transport {
         }
     }
 
+    /// Encrypts the plain RTP packet in `buf` in place; false if not connected, the packet is
+    /// invalid or the transport is plain (then `buf` still holds the plain packet).
+    pub fn protect_rtp_in_place(&mut self, buf: &mut Vec<u8>) -> bool {
+        match self {
+            Transport::Passive(c) => c.protect_rtp_in_place(buf).is_ok(),
+            Transport::Active(c) => c.protect_rtp_in_place(buf).is_ok(),
+            Transport::Plain(_) => false,
+        }
+    }
+
     /// Encrypts a plain RTCP packet; `None` if not connected, the packet is invalid or the
     /// transport is plain.
     pub fn protect_rtcp(&mut self, plain: &[u8]) -> Option<BytesMut> {

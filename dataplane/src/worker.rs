@@ -13,6 +13,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use mio::net::UdpSocket;
@@ -34,11 +35,16 @@ use crate::srtp::SrtpProfile;
 use crate::stun::{local_ufrag, StunMessage};
 use crate::subscriber::Subscriber;
 use crate::transport::Transport;
+use crate::udp::{RecvBatch, SendQueue};
 
 #[path = "worker_plain.rs"]
 mod plain_peers;
 #[path = "worker_send.rs"]
 mod send;
+#[path = "worker_stats.rs"]
+mod stats;
+
+pub use stats::{SharedStats, WorkerStats};
 
 use send::{
     deliver, is_keyframe_request, requests_keyframe, send_keyframe_request, send_receiver_report,
@@ -52,6 +58,8 @@ const RELAY_TOKEN_BASE: usize = 2;
 
 /// Largest datagram we receive; anything longer is truncated and fails authentication.
 const MAX_DATAGRAM: usize = 2048;
+/// Room for the SRTP tag (and the HMAC profile's) that protecting in place appends.
+const SRTP_OVERHEAD: usize = 64;
 
 /// Settings every worker shares.
 #[derive(Clone)]
@@ -61,16 +69,6 @@ pub(crate) struct WorkerSettings {
     pub socket_buffer: usize,
     pub srtp_profiles: Vec<SrtpProfile>,
     pub certificate: DtlsCertificate,
-}
-
-/// Counters of one worker (read in tests and logs).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct WorkerStats {
-    pub datagrams_in: u64,
-    pub dropped_unknown_source: u64,
-    pub dropped_invalid: u64,
-    pub rtp_forwarded: u64,
-    pub send_errors: u64,
 }
 
 enum Role {
@@ -116,6 +114,7 @@ pub(crate) struct Worker {
     by_ufrag: HashMap<String, usize>,
     streams: HashMap<StreamId, LocalStream>,
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    shared_stats: Arc<SharedStats>,
 }
 
 impl Worker {
@@ -138,8 +137,9 @@ impl Worker {
             io: Io {
                 socket,
                 local_ip,
-                scratch: Vec::with_capacity(MAX_DATAGRAM),
+                scratch: Vec::with_capacity(MAX_DATAGRAM + SRTP_OVERHEAD),
                 out: Box::new([0; MAX_DATAGRAM]),
+                queue: SendQueue::new(MAX_DATAGRAM + SRTP_OVERHEAD),
                 stats: WorkerStats::default(),
             },
             settings,
@@ -153,12 +153,19 @@ impl Worker {
             by_ufrag: HashMap::new(),
             streams: HashMap::new(),
             timers: BinaryHeap::new(),
+            shared_stats: Arc::default(),
         })
+    }
+
+    /// The counters this worker publishes once per loop iteration.
+    pub(crate) fn shared_stats(&self) -> Arc<SharedStats> {
+        self.shared_stats.clone()
     }
 
     /// Runs until a `Shutdown` command arrives or the control plane is gone.
     pub(crate) fn run(mut self) {
         let mut events = Events::with_capacity(64);
+        let mut batch = RecvBatch::new(MAX_DATAGRAM);
         let mut recv = vec![0u8; MAX_DATAGRAM];
         loop {
             let timeout = self
@@ -174,7 +181,7 @@ impl Worker {
             let now = Instant::now();
             for ev in events.iter() {
                 match ev.token() {
-                    SOCKET => self.read_socket(now, &mut recv),
+                    SOCKET => self.read_socket(now, &mut batch),
                     Token(t) if t >= RELAY_TOKEN_BASE => {
                         self.read_relay(now, t - RELAY_TOKEN_BASE, &mut recv)
                     }
@@ -189,19 +196,30 @@ impl Worker {
                 }
             }
             self.handle_timers(now);
+            self.io.flush();
             self.wakes.flush(&self.mailboxes);
+            if let Some(mb) = self.mailboxes.get(self.id.0) {
+                self.io.stats.dropped_fanout_full = mb.dropped();
+            }
+            self.shared_stats.publish(&self.io.stats);
         }
     }
 
-    fn read_socket(&mut self, now: Instant, recv: &mut [u8]) {
+    /// Reads the worker socket in batches until it would block; what each batch produced is
+    /// sent (and other workers woken) before the next batch is read.
+    fn read_socket(&mut self, now: Instant, batch: &mut RecvBatch) {
         loop {
-            match self.io.socket.recv_from(recv) {
-                Ok((len, from)) => {
-                    self.io.stats.datagrams_in += 1;
-                    self.on_datagram(now, from, &recv[..len]);
-                    if self.io.stats.datagrams_in.is_multiple_of(64) {
-                        self.wakes.flush(&self.mailboxes);
+            match batch.recv(&self.io.socket) {
+                Ok(n) => {
+                    for i in 0..n {
+                        self.io.stats.datagrams_in += 1;
+                        match batch.get(i) {
+                            Some((from, buf)) => self.on_datagram(now, from, buf),
+                            None => self.io.stats.dropped_unknown_source += 1,
+                        }
                     }
+                    self.io.flush();
+                    self.wakes.flush(&self.mailboxes);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -1,8 +1,9 @@
 //! The worker's send side: its socket and reusable buffers ([`Io`]), and the functions that
 //! write media, sender reports, keyframe requests and receiver reports to one peer.
 //!
-//! Every packet is built in the worker's scratch or out buffer; a secure transport encrypts it
-//! from there, a plain one (the rtp relay) sends that buffer as it is. Nothing here reads the
+//! A media packet is rewritten and sealed in place in a slot of the worker's send queue (one
+//! `sendmmsg` per flush); RTCP is built in the out buffer and encrypted from there. A plain
+//! transport (the rtp relay) sends its rewritten packet as it is. Nothing here reads the
 //! clock or routes input.
 
 use std::net::SocketAddr;
@@ -14,40 +15,54 @@ use slab::Slab;
 use super::{PeerEntry, Role, WorkerStats, MAX_DATAGRAM};
 use crate::fanout::FanoutMsg;
 use crate::rtcp::{RtcpCompound, RtcpPacket};
+use crate::udp::SendQueue;
 
 /// Socket and reusable buffers, split from the routing state so both can be borrowed at once.
+///
+/// Datagrams for the worker socket are queued and leave in one `sendmmsg` per [`Io::flush`]
+/// (the worker flushes after every receive batch and at the end of every loop iteration); a
+/// relay leg's own socket sends at once.
 pub(super) struct Io {
     pub(super) socket: UdpSocket,
     /// The worker socket's address; relay sockets bind the same IP.
     pub(super) local_ip: std::net::IpAddr,
     pub(super) scratch: Vec<u8>,
     pub(super) out: Box<[u8; MAX_DATAGRAM]>,
+    pub(super) queue: SendQueue,
     pub(super) stats: WorkerStats,
 }
 
 impl Io {
-    /// Sends `bytes` from the peer's own socket if it has one, else from the worker socket.
+    /// Sends `bytes` from the peer's own socket if it has one, else queues them for the worker
+    /// socket.
     pub(super) fn send(&mut self, own: Option<&UdpSocket>, dst: SocketAddr, bytes: &[u8]) {
-        let socket = own.unwrap_or(&self.socket);
-        if socket.send_to(bytes, dst).is_err() {
-            // UDP: a full socket buffer or an unreachable peer loses this datagram only.
-            self.stats.send_errors += 1;
-        }
+        send_or_queue(
+            &self.socket,
+            &mut self.queue,
+            &mut self.stats,
+            own,
+            dst,
+            bytes,
+        );
     }
 
     /// Sends the first `len` bytes of the `out` buffer.
     pub(super) fn send_out(&mut self, own: Option<&UdpSocket>, dst: SocketAddr, len: usize) {
-        let socket = own.unwrap_or(&self.socket);
-        if socket.send_to(&self.out[..len], dst).is_err() {
-            self.stats.send_errors += 1;
-        }
+        send_or_queue(
+            &self.socket,
+            &mut self.queue,
+            &mut self.stats,
+            own,
+            dst,
+            &self.out[..len],
+        );
     }
 
-    /// Sends the scratch buffer as it is (a plain transport's rewritten packet).
-    fn send_scratch(&mut self, own: Option<&UdpSocket>, dst: SocketAddr) {
-        let socket = own.unwrap_or(&self.socket);
-        if socket.send_to(&self.scratch, dst).is_err() {
-            self.stats.send_errors += 1;
+    /// Sends everything queued for the worker socket.
+    pub(super) fn flush(&mut self) {
+        if !self.queue.is_empty() {
+            let out = self.queue.flush(&self.socket);
+            self.stats.count_flush(out);
         }
     }
 
@@ -59,6 +74,26 @@ impl Io {
         } else if let Some(enc) = peer.transport.protect_rtcp(&self.out[..len]) {
             self.send(peer.socket.as_ref(), dst, &enc);
         }
+    }
+}
+
+/// Sends `bytes` from `own` at once, or queues them for the worker `socket`.
+fn send_or_queue(
+    socket: &UdpSocket,
+    queue: &mut SendQueue,
+    stats: &mut WorkerStats,
+    own: Option<&UdpSocket>,
+    dst: SocketAddr,
+    bytes: &[u8],
+) {
+    match own {
+        Some(own) => {
+            if own.send_to(bytes, dst).is_err() {
+                // UDP: a full socket buffer or an unreachable peer loses this datagram only.
+                stats.send_errors += 1;
+            }
+        }
+        None => stats.count_flush(queue.push(socket, dst, bytes)),
     }
 }
 
@@ -81,15 +116,30 @@ pub(super) fn deliver(peers: &mut Slab<PeerEntry>, io: &mut Io, key: usize, msg:
             packet,
             ..
         } => {
-            if !sub.prepare_rtp(*kind, *keyframe, packet, &mut io.scratch) {
+            // The packet is rewritten and sealed where it leaves from: a send queue slot (or,
+            // for a relay leg's own socket, the scratch buffer).
+            if io.queue.is_full() && peer.socket.is_none() {
+                io.flush();
+            }
+            let buf = match (&peer.socket, io.queue.slot()) {
+                (None, Some(slot)) => slot,
+                _ => &mut io.scratch,
+            };
+            if !sub.prepare_rtp(*kind, *keyframe, packet, buf) {
                 return;
             }
-            if peer.transport.is_plain() {
-                io.send_scratch(peer.socket.as_ref(), dst);
-                io.stats.rtp_forwarded += 1;
-            } else if let Some(enc) = peer.transport.protect_rtp(&io.scratch) {
-                io.send(peer.socket.as_ref(), dst, &enc);
-                io.stats.rtp_forwarded += 1;
+            // A plain transport (the rtp relay) sends the rewritten packet as it is.
+            if !peer.transport.is_plain() && !peer.transport.protect_rtp_in_place(buf) {
+                return;
+            }
+            io.stats.rtp_forwarded += 1;
+            match &peer.socket {
+                None => io.queue.commit(dst),
+                Some(own) => {
+                    if own.send_to(&io.scratch, dst).is_err() {
+                        io.stats.send_errors += 1;
+                    }
+                }
             }
         }
         FanoutMsg::SenderReport { kind, report, .. } => {

@@ -11,6 +11,7 @@ use super::{
     Config, ConfigError, ConfigWarning, RelaySecret, VideoCodec, WarningKind, MAX_WORKER_THREADS,
 };
 use crate::cdn;
+use dataplane::CpuAffinity;
 
 pub(super) const IP: &str = "ip";
 pub(super) const WS_PORT: &str = "ws.port";
@@ -25,9 +26,12 @@ pub(super) const ICE_CONSENT_TIMEOUT: &str = "ice_consent_timeout";
 pub(super) const WEB_DIR: &str = "web_dir";
 pub(super) const LOAD_BALANCING_ENABLED: &str = "load_balancing_enabled";
 pub(super) const CDN_RELAY_SECRET: &str = "cdn_relay_secret";
+pub(super) const WORKER_CPU_AFFINITY: &str = "worker_cpu_affinity";
+pub(super) const MEDIA_SOCKET_BUFFER: &str = "media_socket_buffer";
+pub(super) const FANOUT_QUEUE_CAPACITY: &str = "fanout_queue_capacity";
 
 /// Every key we apply, in the order the README documents them.
-const IMPLEMENTED: [&str; 12] = [
+const IMPLEMENTED: [&str; 15] = [
     IP,
     WS_PORT,
     MEDIA_PORT_FROM,
@@ -40,6 +44,9 @@ const IMPLEMENTED: [&str; 12] = [
     WEB_DIR,
     LOAD_BALANCING_ENABLED,
     CDN_RELAY_SECRET,
+    WORKER_CPU_AFFINITY,
+    MEDIA_SOCKET_BUFFER,
+    FANOUT_QUEUE_CAPACITY,
 ];
 
 pub(super) const NOT_A_PORT: &str = "is not a port number (1-65535)";
@@ -52,6 +59,9 @@ const NOT_MS: &str = "is not a number of milliseconds";
 const NOT_COUNT: &str = "is not a whole number";
 const NOT_IP: &str = "is not an IP address";
 const NOT_BOOL: &str = "is not true or false";
+const BAD_AFFINITY: &str = "must be none, auto or a list of core numbers like 0,1,2";
+const BAD_SOCKET_BUFFER: &str = "must be a number of bytes from 65536 to 1073741824";
+const BAD_QUEUE_CAPACITY: &str = "must be a number of packets from 64 to 16777216";
 
 /// WCS settings (exact names) that rtcdn recognises and ignores with a warning.
 const WCS_KEYS: &[&str] = &[
@@ -227,6 +237,9 @@ impl Loader {
             KEEP_ALIVE_INTERVAL => cfg.keep_alive_interval = d.keep_alive_interval,
             ICE_CONSENT_TIMEOUT => cfg.ice_consent_timeout = d.ice_consent_timeout,
             KEEP_ALIVE_PROBES => cfg.keep_alive_probes = d.keep_alive_probes,
+            WORKER_CPU_AFFINITY => cfg.worker_cpu_affinity = d.worker_cpu_affinity.clone(),
+            MEDIA_SOCKET_BUFFER => cfg.media_socket_buffer = d.media_socket_buffer,
+            FANOUT_QUEUE_CAPACITY => cfg.fanout_queue_capacity = d.fanout_queue_capacity,
             CODECS => cfg.video_codecs.clone_from(&d.video_codecs),
             LOAD_BALANCING_ENABLED => self.load_balancing = false,
             // An empty secret is no secret (the rtp relay stays refused).
@@ -396,7 +409,38 @@ fn apply_scalar(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static
                 Err(_) => return Err(NOT_COUNT),
             };
         }
+        WORKER_CPU_AFFINITY => cfg.worker_cpu_affinity = parse_affinity(value)?,
+        MEDIA_SOCKET_BUFFER => {
+            cfg.media_socket_buffer = value
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (64 * 1024..=1024 * 1024 * 1024).contains(n))
+                .ok_or(BAD_SOCKET_BUFFER)?;
+        }
+        FANOUT_QUEUE_CAPACITY => {
+            cfg.fanout_queue_capacity = value
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (64..=16 * 1024 * 1024).contains(n))
+                .ok_or(BAD_QUEUE_CAPACITY)?;
+        }
         _ => unreachable!("apply() routes only single-valued IMPLEMENTED keys here"),
     }
     Ok(())
+}
+
+/// `none`, `auto`, or a comma-separated list of core numbers.
+fn parse_affinity(value: &str) -> Result<CpuAffinity, &'static str> {
+    if value.eq_ignore_ascii_case("none") {
+        return Ok(CpuAffinity::None);
+    }
+    if value.eq_ignore_ascii_case("auto") {
+        return Ok(CpuAffinity::Auto);
+    }
+    let cores = value
+        .split(',')
+        .map(|c| c.trim().parse::<usize>().ok().filter(|&c| c < 1024))
+        .collect::<Option<Vec<_>>>()
+        .ok_or(BAD_AFFINITY)?;
+    Ok(CpuAffinity::Cores(cores))
 }

@@ -553,3 +553,58 @@ fn video_codec_names() {
     }
     assert_eq!(VideoCodec::from_name("opus"), None);
 }
+
+#[test]
+fn performance_keys_parse_and_reject_bad_values() {
+    use dataplane::CpuAffinity;
+    let d = Config::default();
+    assert_eq!(d.worker_cpu_affinity, CpuAffinity::None);
+    assert_eq!(d.media_socket_buffer, 4 * 1024 * 1024);
+    assert_eq!(d.fanout_queue_capacity, 16 * 1024);
+
+    let cfg =
+        ok("worker_cpu_affinity=AUTO\nmedia_socket_buffer=8388608\nfanout_queue_capacity=4096");
+    assert_eq!(cfg.worker_cpu_affinity, CpuAffinity::Auto);
+    assert_eq!(cfg.media_socket_buffer, 8 * 1024 * 1024);
+    assert_eq!(cfg.fanout_queue_capacity, 4096);
+    assert_eq!(
+        ok("worker_cpu_affinity= 2, 3 ,0").worker_cpu_affinity,
+        CpuAffinity::Cores(vec![2, 3, 0])
+    );
+    assert_eq!(
+        ok("worker_cpu_affinity=none").worker_cpu_affinity,
+        CpuAffinity::None
+    );
+
+    for (text, key) in [
+        ("worker_cpu_affinity=all", "worker_cpu_affinity"),
+        ("worker_cpu_affinity=1,,2", "worker_cpu_affinity"),
+        ("worker_cpu_affinity=-1", "worker_cpu_affinity"),
+        ("media_socket_buffer=4MiB", "media_socket_buffer"),
+        ("media_socket_buffer=1000", "media_socket_buffer"),
+        ("fanout_queue_capacity=0", "fanout_queue_capacity"),
+        ("fanout_queue_capacity=lots", "fanout_queue_capacity"),
+    ] {
+        let (line, k, _, _) = bad(text);
+        assert_eq!((line, k.as_str()), (1, key), "{text}");
+    }
+
+    // An empty value goes back to the default, with a warning.
+    let w = warnings("media_socket_buffer=\n");
+    assert_eq!(
+        w,
+        vec![(1, "media_socket_buffer".into(), WarningKind::EmptyValue)]
+    );
+}
+
+#[test]
+fn cpu_affinity_maps_workers_to_cores() {
+    use dataplane::CpuAffinity;
+    assert_eq!(CpuAffinity::None.core_for(3), None);
+    let list = CpuAffinity::Cores(vec![4, 6]);
+    assert_eq!(
+        (0..3).map(|i| list.core_for(i)).collect::<Vec<_>>(),
+        [Some(4), Some(6), Some(4)]
+    );
+    assert_eq!(CpuAffinity::Auto.core_for(0), Some(0));
+}

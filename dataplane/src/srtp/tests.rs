@@ -181,3 +181,97 @@ fn unencrypted_srtcp_without_a_valid_tag_is_refused() {
     // The genuine packet is still accepted afterwards (the forgery did not touch the window).
     assert!(server.unprotect_rtcp(&protected).is_ok());
 }
+
+/// rtc-srtp's own outbound context for the client half of `keys(GCM, true)`.
+fn crate_gcm_outbound() -> Context {
+    let k = keys(SrtpProfile::AeadAes128Gcm, true);
+    let mut config = Config {
+        profile: ProtectionProfile::AeadAes128Gcm,
+        ..Default::default()
+    };
+    config
+        .set_session_keys_from_keying_material(&k.keying_material, true)
+        .unwrap();
+    let provider = rtc_srtp::crypto::default_provider().unwrap();
+    Context::new(
+        &config.keys.local_master_key,
+        &config.keys.local_master_salt,
+        config.profile,
+        None,
+        None,
+        provider.crypto(),
+    )
+    .unwrap()
+}
+
+/// An RTP packet with two CSRCs and a one-byte extension block (all part of the GCM AAD).
+fn rtp_packet_with_ext(seq: u16, ssrc: u32, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x92, 0x80 | 111];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&0x0102_0304u32.to_be_bytes());
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0, 7, 0, 0, 0, 8]);
+    p.extend_from_slice(&[0xBE, 0xDE, 0, 2, 0x12, 0xAA, 0xBB, 0xCC, 0x30, 0x55, 0, 0]);
+    p.extend_from_slice(payload);
+    p
+}
+
+#[test]
+fn in_place_gcm_seal_is_byte_identical_to_rtc_srtp_and_opens_there_across_a_wrap() {
+    let (mut client, mut server) = pair(SrtpProfile::AeadAes128Gcm);
+    let mut reference = crate_gcm_outbound();
+    let mut buf = Vec::with_capacity(2048);
+    // Two SSRCs, a wrap of the sequence number (ROC 0 -> 1) and a late packet from before it.
+    let seqs = [0xFFFDu16, 0xFFFE, 0xFFFF, 0, 1, 0xFFFC, 2, 3];
+    for (i, seq) in seqs.into_iter().enumerate() {
+        for ssrc in [0xAABB_CCDDu32, 0x1234_5678] {
+            let payload: Vec<u8> = (0..(100 + i * 37)).map(|b| b as u8).collect();
+            let plain = rtp_packet_with_ext(seq, ssrc, &payload);
+            buf.clear();
+            buf.extend_from_slice(&plain);
+            let cap = buf.capacity();
+            client.protect_rtp_in_place(&mut buf).unwrap();
+            assert_eq!(buf.capacity(), cap, "sealing must not reallocate");
+            assert_eq!(buf.len(), plain.len() + 16);
+            let expected = reference.encrypt_rtp(&plain).unwrap();
+            assert_eq!(&buf[..], &expected[..], "seq {seq:#x} ssrc {ssrc:#x}");
+            assert_eq!(&server.unprotect_rtp(&buf).unwrap()[..], &plain[..]);
+        }
+    }
+}
+
+#[test]
+fn in_place_protect_rejects_bad_rtp_and_leaves_the_buffer_alone() {
+    for profile in SrtpProfile::ALL {
+        let (mut client, _) = pair(profile);
+        for bad in [
+            &[][..],
+            &[0x80; 11][..],
+            &[0x40; 40][..],
+            // X bit set, extension header cut off.
+            &[0x90, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xBE][..],
+            // Extension length beyond the packet.
+            &[0x90, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xBE, 0xDE, 0, 9][..],
+            // 15 CSRCs announced, none present.
+            &[0x8F, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0][..],
+        ] {
+            let mut buf = bad.to_vec();
+            assert_eq!(
+                client.protect_rtp_in_place(&mut buf),
+                Err(SrtpError::Malformed),
+                "{profile:?} {bad:?}"
+            );
+            assert_eq!(&buf[..], bad);
+        }
+    }
+}
+
+#[test]
+fn in_place_protect_works_for_the_cm_profile_too() {
+    let (mut client, mut server) = pair(SrtpProfile::Aes128CmHmacSha1_80);
+    let plain = rtp_packet_with_ext(9, 0x0101_0101, b"cm payload");
+    let mut buf = plain.clone();
+    client.protect_rtp_in_place(&mut buf).unwrap();
+    assert_eq!(buf.len(), plain.len() + 10);
+    assert_eq!(&server.unprotect_rtp(&buf).unwrap()[..], &plain[..]);
+}

@@ -81,6 +81,7 @@ pub(super) fn config() -> Config {
         web_dir: None,
         load_balancing: None,
         cdn_relay_secret: None,
+        ..Config::default()
     }
 }
 

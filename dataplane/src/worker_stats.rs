@@ -1,0 +1,72 @@
+//! A worker's counters: the plain struct the worker increments on its own thread, and the
+//! atomic copy it publishes once per loop iteration for other threads (the control plane) to
+//! read. No I/O, no clock.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::udp::FlushOutcome;
+
+/// Counters of one worker (read in tests and logs).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerStats {
+    /// Datagrams received on the worker socket and relay sockets.
+    pub datagrams_in: u64,
+    /// Dropped: not from an ICE-validated address and not a routable first check.
+    pub dropped_unknown_source: u64,
+    /// Dropped: failed to parse, authenticate or decrypt.
+    pub dropped_invalid: u64,
+    /// RTP packets handed to the kernel (or queued for it) for subscribers.
+    pub rtp_forwarded: u64,
+    /// Datagrams the kernel refused (unreachable destination, bad address…).
+    pub send_errors: u64,
+    /// Datagrams dropped because the socket's send buffer was full.
+    pub dropped_send_full: u64,
+    /// Messages for this worker that other workers dropped because its fan-out queue was full.
+    pub dropped_fanout_full: u64,
+}
+
+/// A worker's counters as other threads read them: written with relaxed stores once per loop
+/// iteration by the worker, read with relaxed loads by anyone (e.g. the control plane).
+#[derive(Debug, Default)]
+pub struct SharedStats {
+    counters: [AtomicU64; 7],
+}
+
+impl SharedStats {
+    /// The counters as last published.
+    pub fn snapshot(&self) -> WorkerStats {
+        let c = |i: usize| self.counters[i].load(Ordering::Relaxed);
+        WorkerStats {
+            datagrams_in: c(0),
+            dropped_unknown_source: c(1),
+            dropped_invalid: c(2),
+            rtp_forwarded: c(3),
+            send_errors: c(4),
+            dropped_send_full: c(5),
+            dropped_fanout_full: c(6),
+        }
+    }
+
+    pub(super) fn publish(&self, s: &WorkerStats) {
+        let values = [
+            s.datagrams_in,
+            s.dropped_unknown_source,
+            s.dropped_invalid,
+            s.rtp_forwarded,
+            s.send_errors,
+            s.dropped_send_full,
+            s.dropped_fanout_full,
+        ];
+        for (c, v) in self.counters.iter().zip(values) {
+            c.store(v, Ordering::Relaxed);
+        }
+    }
+}
+
+impl WorkerStats {
+    /// Adds the outcome of one send-queue flush.
+    pub(crate) fn count_flush(&mut self, out: FlushOutcome) {
+        self.send_errors += out.errors;
+        self.dropped_send_full += out.dropped_full;
+    }
+}
