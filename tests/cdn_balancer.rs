@@ -92,20 +92,7 @@ fn balance(origin: &ServerProcess, path: &str) -> (u16, Value) {
 }
 
 fn start_origin(edges: &[&ServerProcess]) -> ServerProcess {
-    let nodes: String = edges
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            format!(
-                "  <node id=\"{}\">\n    <ip>127.0.0.1</ip>\n    <ws>{}</ws>\n  </node>\n",
-                i + 1,
-                e.http_addr().port()
-            )
-        })
-        .collect();
-    let xml = format!(
-        "<loadbalancer mode=\"ROUNDROBIN\" randomize=\"false\" stream_distribution=\"webrtc\">\n{nodes}</loadbalancer>\n"
-    );
+    let xml = common::loadbalancing_xml(edges, "webrtc");
     ServerProcess::start_with_files(
         &[("load_balancing_enabled", "true")],
         &[("loadbalancing.xml", &xml)],

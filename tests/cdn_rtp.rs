@@ -43,20 +43,7 @@ fn start_edge(secret: &str, extra: &[(&str, &str)]) -> ServerProcess {
 }
 
 fn start_origin(edges: &[&ServerProcess]) -> ServerProcess {
-    let nodes: String = edges
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            format!(
-                "  <node id=\"{}\"><ip>127.0.0.1</ip><ws>{}</ws></node>\n",
-                i + 1,
-                e.http_addr().port()
-            )
-        })
-        .collect();
-    let xml = format!(
-        "<loadbalancer mode=\"ROUNDROBIN\" stream_distribution=\"rtp\">\n{nodes}</loadbalancer>\n"
-    );
+    let xml = common::loadbalancing_xml(edges, "rtp");
     ServerProcess::start_with_files(
         &[
             ("load_balancing_enabled", "true"),

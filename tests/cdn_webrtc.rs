@@ -21,27 +21,8 @@ const STREAM: &str = "cdn-cam";
 const RELAY_WAIT: Duration = Duration::from_secs(30);
 const EDGE_PROPS: [(&str, &str); 1] = [("codecs", "opus,vp8,h264")];
 
-fn loadbalancing_xml(edges: &[u16]) -> String {
-    let nodes: String = edges
-        .iter()
-        .enumerate()
-        .map(|(i, port)| {
-            format!(
-                "  <node id=\"{}\">\n    <ip>127.0.0.1</ip>\n    <ws>{port}</ws>\n  </node>\n",
-                i + 1
-            )
-        })
-        .collect();
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
-         <loadbalancer mode=\"ROUNDROBIN\" randomize=\"false\" stream_distribution=\"webrtc\">\n\
-         {nodes}</loadbalancer>\n"
-    )
-}
-
 fn start_origin(edges: &[&ServerProcess]) -> ServerProcess {
-    let ports: Vec<u16> = edges.iter().map(|e| e.http_addr().port()).collect();
-    let xml = loadbalancing_xml(&ports);
+    let xml = common::loadbalancing_xml(edges, "webrtc");
     ServerProcess::start_with_files(
         &[
             ("load_balancing_enabled", "true"),

@@ -693,3 +693,25 @@ pub fn stream_status(value: &Value, media_session_id: &str) -> Option<(String, S
     let info = data["info"].as_str().unwrap_or_default().to_owned();
     Some((status, info))
 }
+
+/// A `loadbalancing.xml` naming edges on 127.0.0.1 at their websocket ports, ROUNDROBIN, with
+/// `distribution` (`webrtc` or `rtp`).
+#[allow(dead_code)] // not every test binary starts an origin
+pub fn loadbalancing_xml(edges: &[&ServerProcess], distribution: &str) -> String {
+    let nodes: String = edges
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            format!(
+                "  <node id=\"{}\">\n    <ip>127.0.0.1</ip>\n    <ws>{}</ws>\n  </node>\n",
+                i + 1,
+                e.http_addr().port()
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <loadbalancer mode=\"ROUNDROBIN\" randomize=\"false\" stream_distribution=\"{distribution}\">\n\
+         {nodes}</loadbalancer>\n"
+    )
+}
