@@ -13,7 +13,8 @@ use dataplane::dtls::DtlsCertificate;
 
 #[test]
 fn silent_publisher_is_closed_and_everyone_is_told() {
-    let server = ServerProcess::start(&[("ice_consent_timeout", "1500")]);
+    // Longer than the client's consent-check interval (2 s ± 20 %), so only the silent peer expires.
+    let server = ServerProcess::start(&[("ice_consent_timeout", "4000")]);
     let cert = DtlsCertificate::generate().expect("client certificate");
     let spec = OfferSpec::publish(
         "consentu",
