@@ -118,21 +118,7 @@ async fn health(state: &AppState) -> Response {
         "peers": stats.peers,
         "workers": workers,
     });
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
-            (
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                HeaderValue::from_static("*"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        body.to_string(),
-    )
-        .into_response()
+    json_response(StatusCode::OK, &body)
 }
 
 /// The WCS REST path of the relay listing.
@@ -148,20 +134,22 @@ fn query_param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
 
 /// A JSON response with CORS and no caching.
 fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
+    cors_response(status, "application/json", body.to_string())
+}
+
+/// A response any page may read (`Access-Control-Allow-Origin: *`), never cached.
+fn cors_response(status: StatusCode, content_type: &'static str, body: String) -> Response {
     (
         status,
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (
                 header::ACCESS_CONTROL_ALLOW_ORIGIN,
                 HeaderValue::from_static("*"),
             ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
-        body.to_string(),
+        body,
     )
         .into_response()
 }
@@ -256,21 +244,7 @@ async fn stat(state: &AppState) -> Response {
         system_cpu_load,
         process_cpu_load,
     };
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            ),
-            (
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                HeaderValue::from_static("*"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        page.render(),
-    )
-        .into_response()
+    cors_response(StatusCode::OK, "text/plain; charset=utf-8", page.render())
 }
 
 fn hex_value(b: u8) -> Option<u8> {

@@ -190,10 +190,7 @@ impl ClientConnection {
     #[must_use]
     pub fn poll_transmit(&mut self, out: &mut [u8]) -> Option<Transmit> {
         if let Some(t) = self.ice.poll_transmit(out) {
-            return Some(Transmit {
-                dst: t.dst,
-                len: t.len,
-            });
+            return Some(t);
         }
         self.secure.pop_transmit(out)
     }

@@ -18,12 +18,9 @@ use crate::ice::{IceConfig, IceEvent, IceFailure, IceLite};
 use crate::secure::{DtlsSrtp, Outcome};
 use crate::srtp::{SrtpError, SrtpProfile, SrtpSession};
 
-/// Where and how long a datagram written into the caller's buffer is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Transmit {
-    pub dst: SocketAddr,
-    pub len: usize,
-}
+/// Where and how long a datagram written into the caller's buffer is (one type for every
+/// sans-IO machine of the data plane).
+pub use crate::ice::Transmit;
 
 /// What a [`Connection`] reports to its worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,10 +201,7 @@ impl Connection {
     #[must_use]
     pub fn poll_transmit(&mut self, out: &mut [u8]) -> Option<Transmit> {
         if let Some(t) = self.ice.poll_transmit(out) {
-            return Some(Transmit {
-                dst: t.dst,
-                len: t.len,
-            });
+            return Some(t);
         }
         self.secure.pop_transmit(out)
     }
