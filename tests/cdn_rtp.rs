@@ -119,12 +119,7 @@ fn connect_all(peers: &mut [&mut MediaPeer]) {
 fn available(server: &ServerProcess) -> bool {
     let mut wcs = WcsClient::connect(&server.ws_url());
     wcs.create_session();
-    wcs.send(
-        "availableStream",
-        json!({"mediaSessionId": common::unique_id(), "name": STREAM}),
-    );
-    let reply = wcs.expect("availableStream", |_| true, REPLY_TIMEOUT);
-    reply["data"][0]["status"] == "true"
+    wcs.is_available(STREAM)
 }
 
 /// Video payloads a player received, and every payload (video and audio).

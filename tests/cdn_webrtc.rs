@@ -9,10 +9,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::media::{join, parse_rtp, pump_until, rtp_packet, Joined, MediaPeer};
-use common::{ServerProcess, WcsClient, REPLY_TIMEOUT};
+use common::{ServerProcess, WcsClient};
 use control::sdp::{Codec, OfferSpec};
 use dataplane::dtls::DtlsCertificate;
-use serde_json::json;
 
 const AUDIO_SSRC: u32 = 0x3333_3333;
 const VIDEO_SSRC: u32 = 0x4444_4444;
@@ -103,12 +102,7 @@ fn wait_relayed(edge: &ServerProcess, publisher: &mut Joined, source: &mut Sourc
     wcs.create_session();
     let deadline = Instant::now() + RELAY_WAIT;
     loop {
-        wcs.send(
-            "availableStream",
-            json!({"mediaSessionId": common::unique_id(), "name": STREAM}),
-        );
-        let reply = wcs.expect("availableStream", |_| true, REPLY_TIMEOUT);
-        if reply["data"][0]["status"] == "true" {
+        if wcs.is_available(STREAM) {
             return;
         }
         assert!(

@@ -488,6 +488,17 @@ impl WcsClient {
     }
 
     /// Sends `connection` like the SDK does and waits for `getUserData`; returns its `data[0]`.
+    /// Asks `availableStream` for `name`; true when the server answers the string "true".
+    #[allow(dead_code)] // not every test binary asks
+    pub fn is_available(&mut self, name: &str) -> bool {
+        self.send(
+            "availableStream",
+            serde_json::json!({"mediaSessionId": unique_id(), "name": name}),
+        );
+        let reply = self.expect("availableStream", |_| true, REPLY_TIMEOUT);
+        reply["data"][0]["status"] == "true"
+    }
+
     pub fn create_session(&mut self) -> Value {
         self.send(
             "connection",
