@@ -3,6 +3,7 @@
 #
 # Usage: bench/compare.sh ["50 200 500"]      (or COUNTS="20 50" bench/compare.sh)
 # Env:   DURATION=10s BITRATE=1000kbps VERIFY=sample:10 NS=rtcdn-bench KEEP=1 (keep work dir)
+#        SERVERS="rtcdn floor janus" (a subset runs only those) JANUS_DEBUG=3 (its log level)
 #
 # Runs as root. Creates a network namespace with a veth pair whose addresses exist only inside
 # it (Janus gathers no loopback candidates), starts each server inside it in turn, drives it
@@ -16,6 +17,7 @@ DURATION=${DURATION:-10s}
 BITRATE=${BITRATE:-1000kbps}
 VERIFY=${VERIFY:-sample:10}
 NS=${NS:-rtcdn-bench}
+SERVERS=${SERVERS:-"rtcdn floor janus"}
 ADDR=10.99.0.1
 PEER_ADDR=10.99.0.2
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -100,7 +102,7 @@ general: {
     transports_folder = "$JANUS_LIB/transports"
     events_folder = "$JANUS_LIB/events"
     loggers_folder = "$JANUS_LIB/loggers"
-    debug_level = 3
+    debug_level = ${JANUS_DEBUG:-3}
     session_timeout = 60
 }
 media: { rtp_port_range = "20000-40000" }
@@ -118,7 +120,7 @@ general: { base_path = "/janus" http = true port = 8088 https = false ip = "$ADD
 admin: { admin_http = false }
 EOF
     echo 'general: { }' >"$dir/janus.plugin.videoroom.jcfg"
-    "${NSENTER[@]}" janus -C "$dir/janus.jcfg" -F "$dir" -i $ADDR >"$WORK/janus.log" 2>&1 &
+    "${NSENTER[@]}" janus ${JANUS_ARGS:-} -C "$dir/janus.jcfg" -F "$dir" -i $ADDR >"$WORK/janus.log" 2>&1 &
     local pid=$!; PIDS+=("$pid"); bounded "$1" "$pid"
     wait_tcp 8088 >&2; echo "$pid"
 }
@@ -130,7 +132,7 @@ secs=${DURATION%s}
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
 for n in $COUNTS; do
-    for server in rtcdn floor janus; do
+    for server in $SERVERS; do
         limit=$(( ${secs%.*} + 60 + n / 5 ))
         pid=$("start_$server" "$limit")
         case $server in

@@ -24,7 +24,8 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
 pub use write::{
-    write_binding_error, write_binding_request, write_binding_success, MAX_USERNAME_LEN,
+    write_binding_error, write_binding_request, write_binding_success,
+    write_controlled_binding_request, MAX_USERNAME_LEN,
 };
 
 /// Length of the STUN header.

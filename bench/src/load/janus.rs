@@ -109,8 +109,8 @@ pub fn offer_as_active(offer_sdp: &str) -> String {
 }
 
 /// A receive-only answer to Janus's subscriber `offer`: the first codec of every audio/video
-/// section, our ICE credentials and fingerprint (from our own offer `ours`), `a=setup:active`,
-/// every other section rejected.
+/// section, our ICE credentials, fingerprint and host candidate (from our own offer `ours`),
+/// `a=setup:active`, every other section rejected.
 pub fn answer_for(offer: &Offer, ours: &Offer) -> String {
     let mut out = String::with_capacity(1024);
     out.push_str("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n");
@@ -168,6 +168,14 @@ pub fn answer_for(offer: &Offer, ours: &Offer) -> String {
         out.push_str("\r\n");
         if let Some(fmtp) = &codec.fmtp {
             let _ = write!(out, "a=fmtp:{} {fmtp}\r\n", codec.payload_type);
+        }
+        if let Some(c) = ours.sections.iter().flat_map(|s| &s.candidates).next() {
+            let _ = write!(
+                out,
+                "a=candidate:1 1 udp 2130706431 {} {} typ host\r\na=end-of-candidates\r\n",
+                c.addr.ip(),
+                c.addr.port()
+            );
         }
     }
     out
@@ -502,12 +510,9 @@ a=setup:actpass\r\na=sctp-port:5000\r\n";
             algorithm: "sha-256".into(),
             digest: (0u8..32).collect(),
         };
-        parse_offer(&build_offer(&OfferSpec::play(
-            "ourufrag",
-            "ourpasswordourpassword",
-            fp,
-        )))
-        .expect("our offer parses")
+        let mut spec = OfferSpec::play("ourufrag", "ourpasswordourpassword", fp);
+        spec.candidate = Some("10.99.0.2:40123".parse().unwrap());
+        parse_offer(&build_offer(&spec)).expect("our offer parses")
     }
 
     #[test]
@@ -529,6 +534,12 @@ a=setup:actpass\r\na=sctp-port:5000\r\n";
         assert_eq!(audio.direction.as_str(), "recvonly");
         assert_eq!(parsed.sections[1].codecs[0].name, "VP8");
         assert_eq!(parsed.sections[2].port, 0, "data channel rejected");
+        let ours: Vec<_> = parsed.sections[1]
+            .candidates
+            .iter()
+            .map(|c| c.addr)
+            .collect();
+        assert_eq!(ours, vec!["10.99.0.2:40123".parse::<SocketAddr>().unwrap()]);
         assert_eq!(parsed.sections[2].mid.as_deref(), Some("2"));
         // The caller reads Janus's parameters from its offer.
         let remote = control::sdp::parse_answer(JANUS_OFFER).expect("readable as answer");

@@ -120,7 +120,8 @@ impl Peer {
     ) -> Result<Peer, LoadError> {
         let ufrag = random_token(8);
         let pwd = random_token(24);
-        let (spec, kind) = match role {
+        let (socket, local_candidate) = bind_toward(server)?;
+        let (mut spec, kind) = match role {
             Role::Publish => {
                 let (audio_ssrc, video_ssrc) = (rand::random(), rand::random());
                 let spec = OfferSpec::publish(
@@ -135,6 +136,7 @@ impl Peer {
             }
             Role::Play => (OfferSpec::play(&ufrag, &pwd, cert.fingerprint()), (0, 0)),
         };
+        spec.candidate = Some(local_candidate);
         let mut sig = signalling::connect(target, server)?;
         let answer_sdp = sig.negotiate(role, stream, &build_offer(&spec))?;
         let answer =
@@ -149,7 +151,6 @@ impl Peer {
             fingerprint: answer.fingerprint,
             candidate,
         };
-        let socket = bind_for(candidate)?;
         let conn = ClientConnection::new(
             &LocalParams { ufrag, pwd },
             &remote,
@@ -412,19 +413,38 @@ pub fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     }
 }
 
-/// A non-blocking UDP socket with 4 MiB buffers on the unspecified address of `remote`'s family.
-fn bind_for(remote: SocketAddr) -> Result<mio::net::UdpSocket, LoadError> {
+/// A non-blocking UDP socket for the server at `server` (any `scheme://host:port/...` URL)
+/// and our host candidate: the local address the kernel routes toward the server, with the
+/// socket's port.
+fn bind_toward(server: &str) -> Result<(mio::net::UdpSocket, SocketAddr), LoadError> {
     use socket2::{Domain, Protocol, Socket, Type};
-    let (domain, local): (Domain, SocketAddr) = if remote.is_ipv4() {
+    use std::net::ToSocketAddrs;
+    let authority = server.split_once("://").map_or(server, |(_, rest)| rest);
+    let authority = authority.split('/').next().unwrap_or_default();
+    let remote = authority
+        .to_socket_addrs()
+        .map_err(|e| LoadError::Config(format!("server {server}: {e}")))?
+        .next()
+        .ok_or_else(|| LoadError::Config(format!("server {server}: no address")))?;
+    let (domain, any): (Domain, SocketAddr) = if remote.is_ipv4() {
         (Domain::IPV4, ([0, 0, 0, 0], 0).into())
     } else {
         (Domain::IPV6, (std::net::Ipv6Addr::UNSPECIFIED, 0).into())
     };
+    // The route lookup: a connected socket's local address (no datagram is sent).
+    let probe = std::net::UdpSocket::bind(any)?;
+    probe.connect(remote)?;
+    let local_ip = probe.local_addr()?.ip();
     let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
     // Best effort: the kernel caps these at net.core.{r,w}mem_max.
     let _ = socket.set_recv_buffer_size(4 << 20);
     let _ = socket.set_send_buffer_size(4 << 20);
     socket.set_nonblocking(true)?;
-    socket.bind(&local.into())?;
-    Ok(mio::net::UdpSocket::from_std(socket.into()))
+    socket.bind(&any.into())?;
+    let socket: std::net::UdpSocket = socket.into();
+    let port = socket.local_addr()?.port();
+    Ok((
+        mio::net::UdpSocket::from_std(socket),
+        SocketAddr::new(local_ip, port),
+    ))
 }

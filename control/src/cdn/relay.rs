@@ -281,6 +281,7 @@ fn relay_offer(media: &PublishedMedia, fingerprint: &Fingerprint) -> OfferSpec {
             .video
             .as_ref()
             .map(|c| offer_track(c, MediaKind::Video, video_ssrc)),
+        candidate: None,
     }
 }
 

@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 use dataplane::api::{Fingerprint, MediaKind};
 
 use super::parse::{parse_description, Codec, Direction, MediaSection};
-use super::write::{codec_lines, session_header, source_lines, transport_attributes, SendSource};
+use super::write::{
+    candidate_lines, codec_lines, session_header, source_lines, transport_attributes, SendSource,
+};
 use super::{NegotiatedCodec, SdpError};
 
 /// One m-section of an offer we write.
@@ -45,6 +47,9 @@ pub struct OfferSpec {
     pub audio: Option<OfferTrack>,
     /// The video section (mid `1`, or `0` without audio), if any.
     pub video: Option<OfferTrack>,
+    /// Our host candidate, if announced (an ICE-lite answerer learns our address from our
+    /// checks anyway; a full agent such as Janus's wants one in the offer).
+    pub candidate: Option<SocketAddr>,
 }
 
 /// Extensions Chrome offers for audio (ids as Chrome numbers them).
@@ -171,6 +176,7 @@ impl OfferSpec {
                 ssrc: Some(video_ssrc),
                 track_id: format!("video{video_ssrc:08x}"),
             }),
+            candidate: None,
         }
     }
 
@@ -205,12 +211,13 @@ impl OfferSpec {
                 ssrc: None,
                 track_id: String::new(),
             }),
+            candidate: None,
         }
     }
 }
 
-/// Writes an offer for `spec` (BUNDLE, rtcp-mux, `setup:actpass`, no candidates: the answerer
-/// is ICE-lite and learns our address from connectivity checks).
+/// Writes an offer for `spec` (BUNDLE, rtcp-mux, `setup:actpass`, the host candidate of
+/// `spec.candidate` if any: an ICE-lite answerer learns our address from our checks).
 pub fn build_offer(spec: &OfferSpec) -> String {
     let mut out = String::with_capacity(2048);
     session_header(&mut out, spec.session_id, [127, 0, 0, 1].into());
@@ -265,6 +272,9 @@ pub fn build_offer(spec: &OfferSpec) -> String {
                     track_id: track.track_id.clone(),
                 },
             );
+        }
+        if let Some(addr) = spec.candidate {
+            candidate_lines(&mut out, addr);
         }
     }
     out

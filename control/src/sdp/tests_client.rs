@@ -168,3 +168,34 @@ fn parse_answer_errors_and_duplicates() {
     );
     assert_eq!(parse_answer("v=0\r\n").unwrap_err(), SdpError::NoMedia);
 }
+
+#[test]
+fn offer_announces_host_candidate_in_every_section() {
+    let mut spec = OfferSpec::play("cliU", "clientpassword9876543210", client_fingerprint());
+    assert!(
+        !build_offer(&spec).contains("a=candidate"),
+        "none by default"
+    );
+    let addr: std::net::SocketAddr = "10.99.0.2:40123".parse().unwrap();
+    spec.candidate = Some(addr);
+    let offer = parse_offer(&build_offer(&spec)).unwrap();
+    assert_eq!(offer.sections.len(), 2);
+    for section in &offer.sections {
+        let found: Vec<_> = section.candidates.iter().map(|c| c.addr).collect();
+        assert_eq!(found, vec![addr], "section {:?}", section.mid);
+    }
+    // A publish offer with a candidate is answered as one without.
+    let mut publish = OfferSpec::publish(
+        "cliU",
+        "clientpassword9876543210",
+        client_fingerprint(),
+        Codec::vp8(96),
+        1111,
+        2222,
+    );
+    publish.candidate = Some(addr);
+    let offer = parse_offer(&build_offer(&publish)).unwrap();
+    let server = local("127.0.0.1:31001");
+    let negotiated = answer_publish(&offer, &[VideoCodec::Vp8], &server).unwrap();
+    assert_eq!(negotiated.tracks.len(), 2);
+}

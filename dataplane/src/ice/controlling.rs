@@ -1,15 +1,16 @@
-//! The controlling ICE agent (the browser's role) for one remote ICE-lite candidate: checks
-//! with USE-CANDIDATE until answered, then consent checks.
+//! The controlling ICE agent (the browser's role) for one remote candidate: checks with
+//! USE-CANDIDATE until answered, then consent checks; the peer's own checks (a full agent's
+//! triggered checks) are answered.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::{
-    check_integrity, parse_checked, IceConfig, IceError, IceEvent, IceFailure, SplitMix64,
-    Transmit, CHECK_PRIORITY,
+    check_integrity, parse_checked, username_is, IceConfig, IceError, IceEvent, IceFailure,
+    SplitMix64, Transmit, CHECK_PRIORITY, MAX_QUEUED_RESPONSES,
 };
-use crate::stun::{write_binding_request, StunClass, METHOD_BINDING};
+use crate::stun::{write_binding_request, write_binding_success, StunClass, METHOD_BINDING};
 
 /// How many recent transaction ids a response may answer.
 const MAX_OUTSTANDING: usize = 8;
@@ -42,8 +43,15 @@ enum State {
 ///
 /// Failures: [`IceFailure::Timeout`] when not answered within [`IceConfig::connect_timeout`];
 /// [`IceFailure::ConsentExpired`] when no answer for [`IceConfig::consent_timeout`] once
-/// connected. Incoming requests are rejected with [`IceError::Unexpected`]: an ICE-lite peer
-/// never sends checks.
+/// connected.
+///
+/// Incoming checks: an ICE-lite peer sends none, but a full controlled agent (libnice in
+/// Janus, even in its lite mode) sends triggered checks and holds back media until they are
+/// answered. A Binding request from `remote` with USERNAME `<local ufrag>:<remote ufrag>`,
+/// MESSAGE-INTEGRITY keyed with the local password and ICE-CONTROLLED (or no role) gets a
+/// success response; one claiming ICE-CONTROLLING is a role conflict we do not resolve (we are
+/// always the controlling side) and is dropped with [`IceError::RoleConflict`]. Answering
+/// does not select anything: only the peer's answer to our own check does.
 ///
 /// Transaction ids and consent jitter come from a generator seeded with the tie-breaker, so a
 /// run is repeatable; pass a random tie-breaker.
@@ -56,6 +64,11 @@ pub struct IceControlling {
     /// `<remote ufrag>:<local ufrag>`.
     username: Box<[u8]>,
     remote_pwd: Box<[u8]>,
+    local_ufrag: Box<[u8]>,
+    remote_ufrag: Box<[u8]>,
+    local_pwd: Box<[u8]>,
+    /// Success responses owed to the peer's checks (transaction ids), oldest first.
+    responses: VecDeque<[u8; 12]>,
     remote: SocketAddr,
     tiebreaker: u64,
     rng: SplitMix64,
@@ -72,14 +85,13 @@ pub struct IceControlling {
 impl IceControlling {
     /// A new agent; its first check is queued at once (drain `poll_transmit`).
     ///
-    /// `local_pwd` is not used: an ICE-lite peer sends no checks to authenticate. It is taken
-    /// so that both credential sets of the SDP exchange are passed the same way. Ufrags are at
-    /// most 256 characters (RFC 8839), so the USERNAME always fits a check.
+    /// `local_pwd` authenticates the peer's checks. Ufrags are at most 256 characters
+    /// (RFC 8839), so the USERNAME always fits a check.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         cfg: IceConfig,
         local_ufrag: &str,
-        _local_pwd: &str,
+        local_pwd: &str,
         remote_ufrag: &str,
         remote_pwd: &str,
         remote: SocketAddr,
@@ -94,6 +106,10 @@ impl IceControlling {
             cfg,
             username: username.into_boxed_slice(),
             remote_pwd: remote_pwd.as_bytes().into(),
+            local_ufrag: local_ufrag.as_bytes().into(),
+            remote_ufrag: remote_ufrag.as_bytes().into(),
+            local_pwd: local_pwd.as_bytes().into(),
+            responses: VecDeque::new(),
             remote,
             tiebreaker,
             rng: SplitMix64(tiebreaker),
@@ -120,7 +136,8 @@ impl IceControlling {
 
     /// Handles one datagram classified as STUN, received from `from`.
     ///
-    /// Only an authenticated success response to a recent check changes state.
+    /// Only an authenticated success response to a recent check changes state; an
+    /// authenticated check from the peer queues a response.
     pub fn handle_input(
         &mut self,
         now: Instant,
@@ -132,6 +149,9 @@ impl IceControlling {
         }
         let msg = parse_checked(buf)?;
         let class = msg.class();
+        if msg.is_binding_request() {
+            return self.answer_check(from, &msg);
+        }
         if msg.method() != METHOD_BINDING
             || !matches!(class, StunClass::SuccessResponse | StunClass::ErrorResponse)
         {
@@ -170,12 +190,44 @@ impl IceControlling {
         Ok(())
     }
 
-    /// Writes the queued check into `out` and says where to send it.
+    /// Queues a response to the peer's check `msg` if it is authentic and from `remote`.
+    fn answer_check(
+        &mut self,
+        from: SocketAddr,
+        msg: &crate::stun::StunMessage<'_>,
+    ) -> Result<(), IceError> {
+        if from != self.remote {
+            return Err(IceError::UnexpectedSource);
+        }
+        let username = msg.username().ok_or(IceError::MissingUsername)?;
+        if !username_is(username, &self.local_ufrag, &self.remote_ufrag) {
+            return Err(IceError::WrongUsername);
+        }
+        check_integrity(msg, &self.local_pwd)?;
+        if msg.ice_controlling().is_some() {
+            return Err(IceError::RoleConflict);
+        }
+        if self.responses.len() == MAX_QUEUED_RESPONSES {
+            self.responses.pop_front();
+        }
+        self.responses.push_back(msg.transaction_id());
+        Ok(())
+    }
+
+    /// Writes the next queued response or check into `out` and says where to send it.
     ///
-    /// `out` should hold [`super::MAX_TRANSMIT_LEN`] bytes; a check that does not fit is
+    /// `out` should hold [`super::MAX_TRANSMIT_LEN`] bytes; a datagram that does not fit is
     /// dropped.
     #[must_use]
     pub fn poll_transmit(&mut self, out: &mut [u8]) -> Option<Transmit> {
+        while let Some(txid) = self.responses.pop_front() {
+            if let Ok(len) = write_binding_success(out, &txid, self.remote, &self.local_pwd) {
+                return Some(Transmit {
+                    dst: self.remote,
+                    len,
+                });
+            }
+        }
         let txid = self.queued_check.take()?;
         let len = write_binding_request(
             out,
@@ -253,6 +305,7 @@ impl IceControlling {
     fn fail(&mut self, failure: IceFailure) {
         self.state = State::Failed(failure);
         self.queued_check = None;
+        self.responses.clear();
         self.events.push_back(IceEvent::Failed(failure));
     }
 

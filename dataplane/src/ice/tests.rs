@@ -5,7 +5,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::stun::{write_binding_error, write_binding_request, write_binding_success};
+use crate::stun::{
+    write_binding_error, write_binding_request, write_binding_success,
+    write_controlled_binding_request, StunClass,
+};
 
 const LITE_UFRAG: &str = "liteUfrag";
 const LITE_PWD: &str = "litePasswordOf22chars!";
@@ -530,7 +533,7 @@ fn controlling_ignores_bad_responses() {
             IceError::UnknownTransaction,
         ),
         (resp(txid, LITE_PWD), addr(9), IceError::UnexpectedSource),
-        (check(1, true), lite_addr(), IceError::Unexpected),
+        (check(1, true), lite_addr(), IceError::WrongUsername),
     ];
     for (bytes, from, err) in &cases {
         assert_eq!(c.handle_input(t0, *from, bytes), Err(*err));
@@ -554,6 +557,106 @@ fn controlling_ignores_bad_responses() {
     c.handle_input(t0, lite_addr(), &good).unwrap();
     assert_eq!(c.poll_event(), Some(IceEvent::Selected(lite_addr())));
     assert_eq!(c.selected(), Some(lite_addr()));
+}
+
+/// A check a full controlled agent (Janus's libnice) sends back to the controlling agent.
+fn controlled_check(txid: u8, key: &str) -> Vec<u8> {
+    let mut out = vec![0u8; MAX_TRANSMIT_LEN];
+    let username = format!("{CTL_UFRAG}:{LITE_UFRAG}");
+    let n = write_controlled_binding_request(
+        &mut out,
+        &[txid; 12],
+        username.as_bytes(),
+        key.as_bytes(),
+        CHECK_PRIORITY,
+        9,
+    )
+    .unwrap();
+    out.truncate(n);
+    out
+}
+
+#[test]
+fn controlling_answers_the_peers_checks() {
+    let t0 = Instant::now();
+    let mut c = controlling(t0);
+    let mut buf = [0u8; MAX_TRANSMIT_LEN];
+    let first = c.poll_transmit(&mut buf).unwrap();
+    let our_txid = StunMessage::parse(&buf[..first.len])
+        .unwrap()
+        .transaction_id();
+    assert!(c.poll_transmit(&mut buf).is_none());
+
+    // Hostile or misdirected checks: nothing is queued.
+    let mut wrong_user = vec![0u8; MAX_TRANSMIT_LEN];
+    let n = write_controlled_binding_request(
+        &mut wrong_user,
+        &[3; 12],
+        format!("{LITE_UFRAG}:{CTL_UFRAG}").as_bytes(),
+        CTL_PWD.as_bytes(),
+        CHECK_PRIORITY,
+        9,
+    )
+    .unwrap();
+    let mut conflict = vec![0u8; MAX_TRANSMIT_LEN];
+    let m = write_binding_request(
+        &mut conflict,
+        &[4; 12],
+        format!("{CTL_UFRAG}:{LITE_UFRAG}").as_bytes(),
+        CTL_PWD.as_bytes(),
+        CHECK_PRIORITY,
+        9,
+        true,
+    )
+    .unwrap();
+    let cases: [(Vec<u8>, SocketAddr, IceError); 4] = [
+        (
+            controlled_check(1, "wrong"),
+            lite_addr(),
+            IceError::BadIntegrity,
+        ),
+        (
+            controlled_check(2, CTL_PWD),
+            addr(9),
+            IceError::UnexpectedSource,
+        ),
+        (
+            wrong_user[..n].to_vec(),
+            lite_addr(),
+            IceError::WrongUsername,
+        ),
+        (conflict[..m].to_vec(), lite_addr(), IceError::RoleConflict),
+    ];
+    for (bytes, from, err) in &cases {
+        assert_eq!(c.handle_input(t0, *from, bytes), Err(*err));
+    }
+    assert!(
+        c.poll_transmit(&mut buf).is_none(),
+        "no answer to bad checks"
+    );
+
+    // A genuine check is answered, to the peer, keyed with our password; it selects nothing.
+    c.handle_input(t0, lite_addr(), &controlled_check(7, CTL_PWD))
+        .unwrap();
+    let t = c.poll_transmit(&mut buf).unwrap();
+    assert_eq!(t.dst, lite_addr());
+    let resp = StunMessage::parse(&buf[..t.len]).unwrap();
+    assert_eq!(resp.class(), StunClass::SuccessResponse);
+    assert_eq!(resp.transaction_id(), [7; 12]);
+    assert!(resp.verify_integrity(CTL_PWD.as_bytes()));
+    assert_eq!(resp.xor_mapped_address(), Some(lite_addr()));
+    assert!(c.poll_transmit(&mut buf).is_none());
+    assert_eq!(c.poll_event(), None);
+    assert_eq!(c.selected(), None);
+
+    // Our own check's answer still connects; checks keep being answered afterwards.
+    let n = write_binding_success(&mut buf, &our_txid, ctl_addr(), LITE_PWD.as_bytes()).unwrap();
+    let answer = buf[..n].to_vec();
+    c.handle_input(t0, lite_addr(), &answer).unwrap();
+    assert_eq!(c.poll_event(), Some(IceEvent::Selected(lite_addr())));
+    c.handle_input(t0, lite_addr(), &controlled_check(8, CTL_PWD))
+        .unwrap();
+    assert!(c.poll_transmit(&mut buf).is_some());
 }
 
 #[test]

@@ -9,9 +9,9 @@ use hmac::Mac;
 
 use super::{
     fingerprint, hmac_sha1, message_type, set_length, xor_ipv6, StunClass, StunError,
-    ATTR_ERROR_CODE, ATTR_FINGERPRINT, ATTR_ICE_CONTROLLING, ATTR_MESSAGE_INTEGRITY, ATTR_PRIORITY,
-    ATTR_USERNAME, ATTR_USE_CANDIDATE, ATTR_XOR_MAPPED_ADDRESS, FAMILY_IPV4, FAMILY_IPV6, HMAC_LEN,
-    MAGIC_COOKIE, METHOD_BINDING,
+    ATTR_ERROR_CODE, ATTR_FINGERPRINT, ATTR_ICE_CONTROLLED, ATTR_ICE_CONTROLLING,
+    ATTR_MESSAGE_INTEGRITY, ATTR_PRIORITY, ATTR_USERNAME, ATTR_USE_CANDIDATE,
+    ATTR_XOR_MAPPED_ADDRESS, FAMILY_IPV4, FAMILY_IPV6, HMAC_LEN, MAGIC_COOKIE, METHOD_BINDING,
 };
 
 /// Longest USERNAME allowed by RFC 5389 §15.3.
@@ -137,6 +137,42 @@ pub fn write_binding_request(
     tiebreaker: u64,
     use_candidate: bool,
 ) -> Result<usize, StunError> {
+    let role = (ATTR_ICE_CONTROLLING, tiebreaker);
+    write_check(
+        out,
+        txid,
+        username,
+        integrity_key,
+        priority,
+        role,
+        use_candidate,
+    )
+}
+
+/// Writes an ICE connectivity check from a controlled agent (a full agent such as Janus's
+/// sends these back to its controlling peer): as [`write_binding_request`] with ICE-CONTROLLED
+/// and never USE-CANDIDATE.
+pub fn write_controlled_binding_request(
+    out: &mut [u8],
+    txid: &[u8; 12],
+    username: &[u8],
+    integrity_key: &[u8],
+    priority: u32,
+    tiebreaker: u64,
+) -> Result<usize, StunError> {
+    let role = (ATTR_ICE_CONTROLLED, tiebreaker);
+    write_check(out, txid, username, integrity_key, priority, role, false)
+}
+
+fn write_check(
+    out: &mut [u8],
+    txid: &[u8; 12],
+    username: &[u8],
+    integrity_key: &[u8],
+    priority: u32,
+    (role_attr, tiebreaker): (u16, u64),
+    use_candidate: bool,
+) -> Result<usize, StunError> {
     if username.len() > MAX_USERNAME_LEN {
         return Err(StunError::UsernameTooLong);
     }
@@ -144,7 +180,7 @@ pub fn write_binding_request(
     let mut w = Writer::start(out, ty, txid)?;
     w.attr(ATTR_USERNAME, username)?;
     w.attr(ATTR_PRIORITY, &priority.to_be_bytes())?;
-    w.attr(ATTR_ICE_CONTROLLING, &tiebreaker.to_be_bytes())?;
+    w.attr(role_attr, &tiebreaker.to_be_bytes())?;
     if use_candidate {
         w.attr(ATTR_USE_CANDIDATE, &[])?;
     }
