@@ -176,7 +176,7 @@ fn offer_announces_host_candidate_in_every_section() {
         !build_offer(&spec).contains("a=candidate"),
         "none by default"
     );
-    let addr: std::net::SocketAddr = "10.99.0.2:40123".parse().unwrap();
+    let addr: SocketAddr = "10.99.0.2:40123".parse().unwrap();
     spec.candidate = Some(addr);
     let offer = parse_offer(&build_offer(&spec)).unwrap();
     assert_eq!(offer.sections.len(), 2);
