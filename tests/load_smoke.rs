@@ -1,6 +1,7 @@
 //! Smoke test of the load generator: the real `rtcdn` binary, `bench::load::run` in-process
-//! with one publisher and three subscribers for a few seconds. Checks that the run completes,
-//! every subscriber received verified media and the JSON result has its fields; no timing
+//! with one publisher and three subscribers for a few seconds, on one node and through an edge
+//! (publisher on the origin, subscribers on the edge). Checks that the run completes, every
+//! subscriber received verified media and the JSON result has its fields; no timing
 //! thresholds.
 
 mod common;
@@ -19,7 +20,7 @@ fn one_publisher_three_subscribers() {
     cfg.duration = Duration::from_secs(3);
     cfg.bitrate = 500_000;
     cfg.verify = Verify::All;
-    cfg.server_pid = server.pid();
+    cfg.server_pids = server.pid().into_iter().collect();
     let report = load::run(&cfg, false)
         .unwrap_or_else(|e| panic!("load run failed: {e}\n{}", server.stderr_output()));
 
@@ -69,6 +70,50 @@ fn one_publisher_three_subscribers() {
     }
     let svg = load::svg::chart(&report);
     assert!(svg.starts_with("<svg") && svg.contains("polyline"));
+}
+
+#[test]
+fn through_an_edge() {
+    let edge = ServerProcess::start(&[("worker_threads", "1")]);
+    let xml = common::loadbalancing_xml(&[&edge], "webrtc");
+    let origin = ServerProcess::start_with_files(
+        &[("load_balancing_enabled", "true"), ("worker_threads", "1")],
+        &[("loadbalancing.xml", &xml)],
+    );
+    let mut cfg = LoadConfig::new(&origin.ws_url());
+    cfg.play_server = Some(edge.ws_url());
+    cfg.subscribers = 3;
+    cfg.duration = Duration::from_secs(2);
+    cfg.bitrate = 500_000;
+    cfg.join_timeout = Duration::from_secs(30);
+    cfg.server_pids = origin.pid().into_iter().chain(edge.pid()).collect();
+    let report = load::run(&cfg, false).unwrap_or_else(|e| {
+        panic!(
+            "load run failed: {e}\norigin:\n{}\nedge:\n{}",
+            origin.stderr_output(),
+            edge.stderr_output()
+        )
+    });
+    assert!(report.errors.is_empty(), "errors: {:?}", report.errors);
+    let t = &report.totals;
+    assert_eq!(t.receiving_subscribers, 3, "all play on the edge");
+    assert!(report.received_per_subscriber.iter().all(|&n| n > 0));
+    assert_eq!(t.packets_verified, t.packets_received);
+    assert_eq!(t.auth_failures, 0);
+    // Both processes were measured: the sum exceeds either alone.
+    let edge_rss = edge.pid().and_then(load::procstat::rss_kib).unwrap();
+    assert!(t.server_rss_kib.is_some_and(|kib| kib > edge_rss));
+}
+
+#[test]
+fn play_server_needs_wcs() {
+    let mut cfg = LoadConfig::new("http://127.0.0.1:1/janus");
+    cfg.target = load::TargetKind::Janus;
+    cfg.play_server = Some("ws://127.0.0.1:1".into());
+    assert!(matches!(
+        load::run(&cfg, false),
+        Err(load::LoadError::Config(_))
+    ));
 }
 
 #[test]

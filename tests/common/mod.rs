@@ -487,7 +487,6 @@ impl WcsClient {
         }
     }
 
-    /// Sends `connection` like the SDK does and waits for `getUserData`; returns its `data[0]`.
     /// Asks `availableStream` for `name`; true when the server answers the string "true".
     #[allow(dead_code)] // not every test binary asks
     pub fn is_available(&mut self, name: &str) -> bool {
@@ -499,6 +498,7 @@ impl WcsClient {
         reply["data"][0]["status"] == "true"
     }
 
+    /// Sends `connection` like the SDK does and waits for `getUserData`; returns its `data[0]`.
     pub fn create_session(&mut self) -> Value {
         self.send(
             "connection",

@@ -37,9 +37,14 @@ struct Args {
     /// SRTP authentication of received packets: all or sample:N.
     #[arg(long, default_value = "all", value_parser = Verify::parse)]
     verify: Verify,
-    /// The server's pid, for CPU and memory figures.
+    /// Where subscribers play, if not `--server`: an edge of the CDN whose origin is
+    /// `--server` (wcs only).
     #[arg(long)]
-    server_pid: Option<u32>,
+    play_server: Option<String>,
+    /// A server process's pid, for CPU and memory figures; repeat it to sum several (origin
+    /// and edge).
+    #[arg(long)]
+    server_pid: Vec<u32>,
     /// Add this many subscribers per step and measure each step.
     #[arg(long)]
     ramp: Option<usize>,
@@ -71,13 +76,14 @@ fn main() -> ExitCode {
     let cfg = LoadConfig {
         target: args.target,
         server: args.server,
+        play_server: args.play_server,
         publishers: args.publishers,
         subscribers: args.subscribers,
         duration: args.duration,
         bitrate: args.bitrate,
         packet_size: args.packet_size,
         verify: args.verify,
-        server_pid: args.server_pid,
+        server_pids: args.server_pid,
         ramp: args.ramp,
         join_timeout: args.join_timeout,
     };

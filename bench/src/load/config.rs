@@ -46,8 +46,10 @@ impl Verify {
 pub struct LoadConfig {
     /// Which server API.
     pub target: TargetKind,
-    /// `ws://host:port` of the server.
+    /// `ws://host:port` of the server (publishers, and subscribers unless `play_server`).
     pub server: String,
+    /// Where subscribers play, if not `server` (an edge of a CDN whose origin is `server`).
+    pub play_server: Option<String>,
     /// Publishers (each publishes its own stream `load-<i>`).
     pub publishers: usize,
     /// Subscribers in total (spread round-robin over the publishers' streams).
@@ -61,8 +63,8 @@ pub struct LoadConfig {
     pub packet_size: usize,
     /// SRTP verification of received packets.
     pub verify: Verify,
-    /// The server's pid for CPU and memory figures.
-    pub server_pid: Option<u32>,
+    /// The server processes whose CPU and memory are measured (summed), e.g. origin and edge.
+    pub server_pids: Vec<u32>,
     /// Add this many subscribers per step (`None`: all at once, one step).
     pub ramp: Option<usize>,
     /// How long joins may take before a client counts as failed.
@@ -80,13 +82,14 @@ impl LoadConfig {
         LoadConfig {
             target: TargetKind::Wcs,
             server: server.to_owned(),
+            play_server: None,
             publishers: 1,
             subscribers: 50,
             duration: Duration::from_secs(10),
             bitrate: 1_000_000,
             packet_size: 1200,
             verify: Verify::All,
-            server_pid: None,
+            server_pids: Vec::new(),
             ramp: None,
             join_timeout: Duration::from_secs(15),
         }
@@ -123,6 +126,9 @@ impl LoadConfig {
         }
         if self.duration.is_zero() {
             return Err("duration must be positive".into());
+        }
+        if self.play_server.is_some() && self.target != TargetKind::Wcs {
+            return Err("a play server (an edge) needs the wcs target".into());
         }
         Ok(())
     }

@@ -133,7 +133,7 @@ pub fn run(cfg: &LoadConfig, progress: bool) -> Result<LoadReport, LoadError> {
         let now = Instant::now();
         if window.is_none() && (now >= warm_end || subs.iter().all(|s| s.streams.len() >= 2)) {
             latency.clear();
-            let cpu = cfg.server_pid.and_then(procstat::cpu_time);
+            let cpu = procstat::cpu_time_all(&cfg.server_pids);
             window = Some((now, totals, seq_totals(&subs), cpu));
             end = now + cfg.duration;
         }
@@ -178,9 +178,7 @@ pub fn run(cfg: &LoadConfig, progress: bool) -> Result<LoadReport, LoadError> {
     let (start, a, seq_a, cpu_a) = window.expect("window opened before the loop ends");
     let secs = start.elapsed().as_secs_f64().max(1e-9);
     let seq_b = seq_totals(&subs);
-    let cpu = cfg
-        .server_pid
-        .and_then(procstat::cpu_time)
+    let cpu = procstat::cpu_time_all(&cfg.server_pids)
         .zip(cpu_a)
         .map(|(b, a)| b.saturating_sub(a));
     let received = totals.received - a.received;
@@ -211,7 +209,7 @@ pub fn run(cfg: &LoadConfig, progress: bool) -> Result<LoadReport, LoadError> {
         cpu_us_per_forwarded_packet: cpu
             .filter(|_| received > 0)
             .map(|c| c.as_secs_f64() * 1e6 / received as f64),
-        server_rss_kib: cfg.server_pid.and_then(procstat::rss_kib),
+        server_rss_kib: procstat::rss_kib_all(&cfg.server_pids),
         joins: cfg.subscribers,
         failed_joins,
         joins_per_s: subs.len() as f64 / joined_at.duration_since(t0).as_secs_f64().max(1e-9),

@@ -21,6 +21,23 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     parse_status_rss(&text)
 }
 
+/// Total CPU time of all `pids` (e.g. an origin and an edge), `None` if there are none or one
+/// cannot be read.
+pub fn cpu_time_all(pids: &[u32]) -> Option<Duration> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&p| cpu_time(p)).sum()
+}
+
+/// Resident set size of all `pids` in KiB, `None` if there are none or one cannot be read.
+pub fn rss_kib_all(pids: &[u32]) -> Option<u64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&p| rss_kib(p)).sum()
+}
+
 /// utime + stime from the text of `/proc/<pid>/stat`. The command name (field 2) may hold
 /// spaces and parentheses, so fields are counted after its last `)`.
 pub fn parse_stat_cpu(text: &str) -> Option<Duration> {
@@ -66,5 +83,9 @@ mod tests {
         assert!(cpu_time(pid).is_some());
         assert!(rss_kib(pid).is_some_and(|kib| kib > 0));
         assert_eq!(cpu_time(u32::MAX), None);
+        assert_eq!(cpu_time_all(&[]), None);
+        assert_eq!(cpu_time_all(&[pid, u32::MAX]), None, "one unreadable pid");
+        assert!(cpu_time_all(&[pid, pid]).is_some());
+        assert!(rss_kib_all(&[pid, pid]).unwrap() >= rss_kib(pid).unwrap());
     }
 }

@@ -16,7 +16,7 @@ use super::histogram::Histogram;
 use super::peer::{Counters, Peer};
 use super::procstat;
 use super::report::{LoadReport, Percentiles, Sample, StepReport};
-use super::signalling::Role;
+use super::signalling::{self, Role};
 use super::{epoch, LoadError};
 
 /// Most errors kept in the report.
@@ -152,20 +152,43 @@ impl<'a> Runner<'a> {
         ))
     }
 
+    /// Waits (up to the join timeout, keeping the publishers going) until `stream` can be
+    /// played at `server`: on an edge it appears once the origin's relay has published it.
+    fn wait_relayed(&mut self, server: &str, stream: &str) {
+        let deadline = Instant::now() + self.cfg.join_timeout;
+        while Instant::now() < deadline {
+            let available =
+                signalling::WcsSignalling::connect(server).and_then(|mut s| s.is_available(stream));
+            if available.unwrap_or(false) {
+                return;
+            }
+            let pause = Instant::now() + Duration::from_millis(100);
+            while Instant::now() < pause {
+                let _ = self.turn(Some(pause));
+            }
+        }
+    }
+
     /// Joins subscribers up to `count`; returns (joins, failed, joins/s, join time).
     fn join_subscribers(&mut self, count: usize) -> (usize, usize, f64, Percentiles) {
         let first = self.peers.len();
         let have = first - self.cfg.publishers;
         let t0 = Instant::now();
         let mut failed = 0;
+        let server = self.cfg.play_server.as_deref().unwrap_or(&self.cfg.server);
+        let server = server.to_owned();
         for i in have..count {
             self.subscribers_wanted = i + 1;
+            let stream = stream_name(i % self.cfg.publishers);
+            if i < self.cfg.publishers && self.cfg.play_server.is_some() {
+                self.wait_relayed(&server, &stream);
+            }
             let started = Instant::now();
             let joined = Peer::join(
                 self.cfg.target,
-                &self.cfg.server,
+                &server,
                 Role::Play,
-                &stream_name(i % self.cfg.publishers),
+                &stream,
                 &self.cert,
                 (0, 0),
                 started,
@@ -271,7 +294,7 @@ impl<'a> Runner<'a> {
             cpu_us_per_forwarded_packet: cpu
                 .filter(|_| received > 0)
                 .map(|c| c.as_secs_f64() * 1e6 / received as f64),
-            server_rss_kib: self.cfg.server_pid.and_then(procstat::rss_kib),
+            server_rss_kib: procstat::rss_kib_all(&self.cfg.server_pids),
             ..StepReport::default()
         }
     }
@@ -294,7 +317,7 @@ impl<'a> Runner<'a> {
             send_errors: c.send_errors,
             keyframe_requests: c.keyframe_requests,
             seq,
-            cpu: self.cfg.server_pid.and_then(procstat::cpu_time),
+            cpu: procstat::cpu_time_all(&self.cfg.server_pids),
         }
     }
 

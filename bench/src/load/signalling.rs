@@ -148,6 +148,22 @@ impl WcsSignalling {
         }
     }
 
+    /// Asks `availableStream` for `stream`: whether it can be played here now.
+    pub fn is_available(&mut self, stream: &str) -> Result<bool, SignalError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.send(
+            "availableStream",
+            json!({ "mediaSessionId": id, "name": stream }),
+        )?;
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        loop {
+            let msg = self.recv_until(deadline)?;
+            if msg["message"] == "availableStream" {
+                return Ok(msg["data"][0]["status"] == "true");
+            }
+        }
+    }
+
     fn send(&mut self, message: &str, payload: Value) -> Result<(), SignalError> {
         let text = json!({ "message": message, "data": [payload] }).to_string();
         match self.ws.send(Message::text(text)) {
