@@ -30,6 +30,7 @@ fn main() -> anyhow::Result<()> {
             socket_buffer: config.media_socket_buffer,
             mailbox_capacity: config.fanout_queue_capacity,
             cpu_affinity: config.worker_cpu_affinity.clone(),
+            gso: config.media_gso,
             ..DataplaneConfig::default()
         },
         sink,

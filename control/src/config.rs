@@ -108,6 +108,9 @@ pub struct Config {
     /// `fanout_queue_capacity`: packets each worker's cross-worker queue holds before it drops
     /// (default 16384).
     pub fanout_queue_capacity: usize,
+    /// `media_gso`: send a worker's runs of packets to one player as one UDP GSO send
+    /// (default true; off sends one datagram per message).
+    pub media_gso: bool,
 }
 
 /// A shared secret that never shows in logs or `Debug` output.
@@ -157,6 +160,7 @@ impl Default for Config {
             worker_cpu_affinity: dataplane::CpuAffinity::None,
             media_socket_buffer: dataplane::DataplaneConfig::default().socket_buffer,
             fanout_queue_capacity: dataplane::DataplaneConfig::default().mailbox_capacity,
+            media_gso: dataplane::DataplaneConfig::default().gso,
         }
     }
 }

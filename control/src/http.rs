@@ -109,6 +109,8 @@ async fn health(state: &AppState) -> Response {
                 "dropped_send_full": s.dropped_send_full,
                 "dropped_fanout_full": s.dropped_fanout_full,
                 "send_errors": s.send_errors,
+                "gso_sends": s.gso_sends,
+                "gso_datagrams": s.gso_datagrams,
             })
         })
         .collect();

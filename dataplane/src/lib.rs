@@ -86,6 +86,9 @@ pub struct DataplaneConfig {
     pub socket_buffer: usize,
     /// Core pinning of the worker threads.
     pub cpu_affinity: CpuAffinity,
+    /// Send runs of datagrams to one destination as one UDP GSO send (Linux; falls back to one
+    /// datagram per send by itself if the kernel refuses).
+    pub gso: bool,
 }
 
 impl Default for DataplaneConfig {
@@ -99,6 +102,7 @@ impl Default for DataplaneConfig {
             mailbox_capacity: 16 * 1024,
             socket_buffer: 4 * 1024 * 1024,
             cpu_affinity: CpuAffinity::None,
+            gso: true,
         }
     }
 }
@@ -187,6 +191,7 @@ pub fn start(cfg: &DataplaneConfig, events: SharedEventSink) -> Result<Dataplane
         srtp_profiles: cfg.srtp_profiles.clone(),
         certificate: certificate.clone(),
         socket_buffer: cfg.socket_buffer,
+        gso: cfg.gso,
     };
     let mut handles = Vec::with_capacity(n);
     let mut threads = Vec::with_capacity(n);

@@ -1,5 +1,6 @@
-//! Batched UDP I/O for a worker: `recvmmsg` into a per-worker arena and `sendmmsg` of the
-//! datagrams queued during one loop iteration (Linux), one syscall per datagram elsewhere.
+//! Batched UDP I/O for a worker: `recvmmsg` into a per-worker arena and `sendmmsg` (with UDP
+//! GSO) of the datagrams queued during one loop iteration (Linux; [`send_queue`]), one syscall
+//! per datagram elsewhere.
 //!
 //! Owns the receive arena and the send queue (their buffers are allocated once, when the
 //! worker starts), worker thread pinning, and the only `unsafe` code of the data plane. It knows nothing about
@@ -10,6 +11,10 @@ use std::net::SocketAddr;
 
 use mio::net::UdpSocket;
 use socket2::SockAddr;
+
+mod send_queue;
+
+pub(crate) use send_queue::{FlushOutcome, SendQueue};
 
 /// Datagrams per `recvmmsg`/`sendmmsg` call.
 pub(crate) const BATCH: usize = 32;
@@ -110,159 +115,6 @@ impl RecvBatch {
     }
 }
 
-/// What a [`SendQueue::flush`] did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FlushOutcome {
-    /// Datagrams the kernel accepted.
-    pub sent: u64,
-    /// Datagrams lost because the socket buffer was full (`EAGAIN`).
-    pub dropped_full: u64,
-    /// Datagrams the kernel refused for another reason (unreachable, bad address…).
-    pub errors: u64,
-}
-
-/// Datagrams waiting for one `sendmmsg`, each in its own reusable buffer with its destination.
-pub(crate) struct SendQueue {
-    slots: Vec<Vec<u8>>,
-    dsts: Vec<SockAddr>,
-    len: usize,
-}
-
-impl SendQueue {
-    /// A queue of [`BATCH`] slots of `capacity` bytes each.
-    pub(crate) fn new(capacity: usize) -> Self {
-        let unspecified = SockAddr::from(SocketAddr::from(([0, 0, 0, 0], 0)));
-        Self {
-            slots: (0..BATCH).map(|_| Vec::with_capacity(capacity)).collect(),
-            dsts: vec![unspecified; BATCH],
-            len: 0,
-        }
-    }
-
-    /// Datagrams queued.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether nothing is queued.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Whether the next [`Self::slot`] needs a [`Self::flush`] first.
-    pub(crate) fn is_full(&self) -> bool {
-        self.len == BATCH
-    }
-
-    /// The next free buffer, cleared; fill it, then [`Self::commit`] it (or leave it, and it is
-    /// reused). `None` when the queue is full.
-    pub(crate) fn slot(&mut self) -> Option<&mut Vec<u8>> {
-        let slot = self.slots.get_mut(self.len)?;
-        slot.clear();
-        Some(slot)
-    }
-
-    /// Queues the buffer last returned by [`Self::slot`] for `dst`.
-    pub(crate) fn commit(&mut self, dst: SocketAddr) {
-        if let Some(d) = self.dsts.get_mut(self.len) {
-            *d = SockAddr::from(dst);
-            self.len += 1;
-        }
-    }
-
-    /// Queues a copy of `bytes` for `dst`, flushing first when full.
-    pub(crate) fn push(
-        &mut self,
-        socket: &UdpSocket,
-        dst: SocketAddr,
-        bytes: &[u8],
-    ) -> FlushOutcome {
-        let out = if self.is_full() {
-            self.flush(socket)
-        } else {
-            FlushOutcome::default()
-        };
-        if let Some(slot) = self.slot() {
-            slot.extend_from_slice(bytes);
-            self.commit(dst);
-        }
-        out
-    }
-
-    /// Sends every queued datagram from `socket` and empties the queue. Never blocks: what the
-    /// kernel cannot take is dropped and counted.
-    pub(crate) fn flush(&mut self, socket: &UdpSocket) -> FlushOutcome {
-        let mut out = FlushOutcome::default();
-        let mut next = 0;
-        while next < self.len {
-            match self.send_from(socket, next) {
-                Ok(n) => {
-                    out.sent += n as u64;
-                    next += n;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    // The socket buffer is full: the rest of this batch is lost.
-                    out.dropped_full += (self.len - next) as u64;
-                    break;
-                }
-                Err(_) => {
-                    // The first datagram was refused (e.g. ICMP unreachable): skip it only.
-                    out.errors += 1;
-                    next += 1;
-                }
-            }
-        }
-        self.len = 0;
-        out
-    }
-
-    /// Sends datagrams `from..len`; returns how many the kernel took (at least one).
-    #[cfg(target_os = "linux")]
-    fn send_from(&mut self, socket: &UdpSocket, from: usize) -> io::Result<usize> {
-        use std::os::fd::AsRawFd;
-        // SAFETY: all-zero bytes are a valid `iovec` and `mmsghdr`.
-        let mut iovs: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
-        let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
-        let count = self.len - from;
-        for i in 0..count {
-            let slot = &mut self.slots[from + i];
-            iovs[i].iov_base = slot.as_mut_ptr().cast();
-            iovs[i].iov_len = slot.len();
-            let dst = &self.dsts[from + i];
-            hdrs[i].msg_hdr.msg_name = dst.as_ptr().cast_mut().cast();
-            hdrs[i].msg_hdr.msg_namelen = dst.len();
-            hdrs[i].msg_hdr.msg_iov = &mut iovs[i];
-            hdrs[i].msg_hdr.msg_iovlen = 1;
-        }
-        // SAFETY: the first `count` headers point at live, initialised buffers (slot bytes up
-        // to their length, a socket address of its stated length) that outlive the call; the
-        // kernel only reads them and writes `msg_len`. MSG_DONTWAIT: never blocks.
-        let n = unsafe {
-            libc::sendmmsg(
-                socket.as_raw_fd(),
-                hdrs.as_mut_ptr(),
-                count as _,
-                libc::MSG_DONTWAIT as _,
-            )
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(usize::try_from(n).unwrap_or(0).max(1))
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    fn send_from(&mut self, socket: &UdpSocket, from: usize) -> io::Result<usize> {
-        let dst = self.dsts[from]
-            .as_socket()
-            .ok_or(io::ErrorKind::InvalidInput)?;
-        socket.send_to(&self.slots[from], dst)?;
-        Ok(1)
-    }
-}
-
 /// Pins the calling thread to one core (Linux `sched_setaffinity`); elsewhere `Unsupported`.
 pub(crate) fn pin_current_thread(core: usize) -> io::Result<()> {
     #[cfg(target_os = "linux")]
@@ -330,7 +182,7 @@ mod tests {
         let tx = socket();
         let rx = socket();
         let dst = rx.local_addr().unwrap();
-        let mut q = SendQueue::new(64);
+        let mut q = SendQueue::new(64, false);
         let mut sent = FlushOutcome::default();
         // More than one batch: the queue flushes itself when full.
         for i in 0..(BATCH as u8 + 5) {
@@ -360,7 +212,7 @@ mod tests {
         let tx = socket();
         let rx = socket();
         let dst = rx.local_addr().unwrap();
-        let mut q = SendQueue::new(64);
+        let mut q = SendQueue::new(64, false);
         q.slot()
             .unwrap()
             .extend_from_slice(b"dropped, never committed");
@@ -386,7 +238,7 @@ mod tests {
     fn a_refused_destination_counts_an_error_and_the_rest_still_go() {
         let tx = socket();
         let rx = socket();
-        let mut q = SendQueue::new(64);
+        let mut q = SendQueue::new(64, false);
         // Port 0 is not a valid destination: the kernel refuses that datagram.
         q.push(&tx, SocketAddr::from(([127, 0, 0, 1], 0)), b"bad");
         q.push(&tx, rx.local_addr().unwrap(), b"good");
@@ -395,5 +247,86 @@ mod tests {
         assert_eq!(out.sent, 1);
         let mut batch = RecvBatch::new(64);
         assert_eq!(recv_all(&mut batch, &rx, 1)[0].1, b"good");
+    }
+
+    /// Datagrams received on `rx` per source, in arrival order.
+    fn by_destination(got: &[(SocketAddr, Vec<u8>)]) -> Vec<Vec<u8>> {
+        got.iter().map(|(_, b)| b.clone()).collect()
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn gso_groups_runs_to_one_destination_and_every_datagram_arrives_whole() {
+        let tx = socket();
+        let (a, b) = (socket(), socket());
+        let (dst_a, dst_b) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+        let mut q = SendQueue::new(256, true);
+        assert!(q.uses_gso());
+        // Interleaved as a fan-out writes them: A gets 100,100,100,40 then 100; B gets 70,70.
+        let plan: [(SocketAddr, u8, usize); 7] = [
+            (dst_a, 1, 100),
+            (dst_b, 2, 70),
+            (dst_a, 3, 100),
+            (dst_b, 4, 70),
+            (dst_a, 5, 100),
+            (dst_a, 6, 40),
+            (dst_a, 7, 100),
+        ];
+        for (dst, tag, len) in plan {
+            q.push(&tx, dst, &vec![tag; len]);
+        }
+        let out = q.flush(&tx);
+        assert_eq!(out.sent, 7);
+        assert_eq!((out.dropped_full, out.errors), (0, 0));
+        // A: [100,100,100,40] (a shorter one ends a send) + [100] alone; B: [70,70].
+        assert_eq!(out.gso_sends, 2, "{out:?}");
+        assert_eq!(out.gso_datagrams, 6);
+        assert!(q.uses_gso(), "the kernel took GSO sends");
+
+        let mut batch = RecvBatch::new(256);
+        let got_a = by_destination(&recv_all(&mut batch, &a, 5));
+        let want_a: Vec<Vec<u8>> = [(1, 100), (3, 100), (5, 100), (6, 40), (7, 100)]
+            .iter()
+            .map(|&(t, l)| vec![t; l])
+            .collect();
+        assert_eq!(got_a, want_a, "each datagram whole, in queue order");
+        let got_b = by_destination(&recv_all(&mut batch, &b, 2));
+        assert_eq!(got_b, vec![vec![2; 70], vec![4; 70]]);
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn gso_sends_hold_at_most_64_datagrams() {
+        let tx = socket();
+        let rx = socket();
+        let dst = rx.local_addr().unwrap();
+        let mut q = SendQueue::new(64, true);
+        for i in 0..130u8 {
+            q.push(&tx, dst, &[i; 20]);
+        }
+        let out = q.flush(&tx);
+        assert_eq!(out.sent, 130);
+        assert_eq!(out.gso_sends, 3, "64 + 64 + 2");
+        let mut batch = RecvBatch::new(64);
+        let got = by_destination(&recv_all(&mut batch, &rx, 130));
+        assert_eq!(got.len(), 130);
+        for (i, d) in got.iter().enumerate() {
+            assert_eq!(d, &vec![i as u8; 20]);
+        }
+    }
+
+    #[test]
+    fn without_gso_every_datagram_is_its_own_send() {
+        let tx = socket();
+        let rx = socket();
+        let dst = rx.local_addr().unwrap();
+        let mut q = SendQueue::new(64, false);
+        for i in 0..5u8 {
+            q.push(&tx, dst, &[i; 30]);
+        }
+        let out = q.flush(&tx);
+        assert_eq!((out.sent, out.gso_sends, out.gso_datagrams), (5, 0, 0));
+        let mut batch = RecvBatch::new(64);
+        assert_eq!(recv_all(&mut batch, &rx, 5).len(), 5);
     }
 }

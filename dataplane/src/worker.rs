@@ -67,6 +67,8 @@ pub(crate) struct WorkerSettings {
     pub ice: IceConfig,
     /// Kernel buffer size requested for relay sockets.
     pub socket_buffer: usize,
+    /// Send several datagrams to one destination as one UDP GSO send.
+    pub gso: bool,
     pub srtp_profiles: Vec<SrtpProfile>,
     pub certificate: DtlsCertificate,
 }
@@ -139,7 +141,7 @@ impl Worker {
                 local_ip,
                 scratch: Vec::with_capacity(MAX_DATAGRAM + SRTP_OVERHEAD),
                 out: Box::new([0; MAX_DATAGRAM]),
-                queue: SendQueue::new(MAX_DATAGRAM + SRTP_OVERHEAD),
+                queue: SendQueue::new(MAX_DATAGRAM + SRTP_OVERHEAD, settings.gso),
                 stats: WorkerStats::default(),
             },
             settings,

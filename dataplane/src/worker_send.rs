@@ -61,8 +61,14 @@ impl Io {
     /// Sends everything queued for the worker socket.
     pub(super) fn flush(&mut self) {
         if !self.queue.is_empty() {
+            let gso = self.queue.uses_gso();
             let out = self.queue.flush(&self.socket);
             self.stats.count_flush(out);
+            if gso && !self.queue.uses_gso() {
+                tracing::warn!(
+                    "the kernel refused a UDP GSO send: one datagram per send from now on"
+                );
+            }
         }
     }
 

@@ -23,13 +23,17 @@ pub struct WorkerStats {
     pub dropped_send_full: u64,
     /// Messages for this worker that other workers dropped because its fan-out queue was full.
     pub dropped_fanout_full: u64,
+    /// Sends that carried several datagrams to one destination (UDP GSO).
+    pub gso_sends: u64,
+    /// Datagrams that left inside GSO sends.
+    pub gso_datagrams: u64,
 }
 
 /// A worker's counters as other threads read them: written with relaxed stores once per loop
 /// iteration by the worker, read with relaxed loads by anyone (e.g. the control plane).
 #[derive(Debug, Default)]
 pub struct SharedStats {
-    counters: [AtomicU64; 7],
+    counters: [AtomicU64; 9],
 }
 
 impl SharedStats {
@@ -44,6 +48,8 @@ impl SharedStats {
             send_errors: c(4),
             dropped_send_full: c(5),
             dropped_fanout_full: c(6),
+            gso_sends: c(7),
+            gso_datagrams: c(8),
         }
     }
 
@@ -56,6 +62,8 @@ impl SharedStats {
             s.send_errors,
             s.dropped_send_full,
             s.dropped_fanout_full,
+            s.gso_sends,
+            s.gso_datagrams,
         ];
         for (c, v) in self.counters.iter().zip(values) {
             c.store(v, Ordering::Relaxed);
@@ -68,5 +76,7 @@ impl WorkerStats {
     pub(crate) fn count_flush(&mut self, out: FlushOutcome) {
         self.send_errors += out.errors;
         self.dropped_send_full += out.dropped_full;
+        self.gso_sends += out.gso_sends;
+        self.gso_datagrams += out.gso_datagrams;
     }
 }

@@ -29,9 +29,10 @@ pub(super) const CDN_RELAY_SECRET: &str = "cdn_relay_secret";
 pub(super) const WORKER_CPU_AFFINITY: &str = "worker_cpu_affinity";
 pub(super) const MEDIA_SOCKET_BUFFER: &str = "media_socket_buffer";
 pub(super) const FANOUT_QUEUE_CAPACITY: &str = "fanout_queue_capacity";
+pub(super) const MEDIA_GSO: &str = "media_gso";
 
 /// Every key we apply, in the order the README documents them.
-const IMPLEMENTED: [&str; 15] = [
+const IMPLEMENTED: [&str; 16] = [
     IP,
     WS_PORT,
     MEDIA_PORT_FROM,
@@ -47,6 +48,7 @@ const IMPLEMENTED: [&str; 15] = [
     WORKER_CPU_AFFINITY,
     MEDIA_SOCKET_BUFFER,
     FANOUT_QUEUE_CAPACITY,
+    MEDIA_GSO,
 ];
 
 pub(super) const NOT_A_PORT: &str = "is not a port number (1-65535)";
@@ -240,6 +242,7 @@ impl Loader {
             WORKER_CPU_AFFINITY => cfg.worker_cpu_affinity = d.worker_cpu_affinity.clone(),
             MEDIA_SOCKET_BUFFER => cfg.media_socket_buffer = d.media_socket_buffer,
             FANOUT_QUEUE_CAPACITY => cfg.fanout_queue_capacity = d.fanout_queue_capacity,
+            MEDIA_GSO => cfg.media_gso = d.media_gso,
             CODECS => cfg.video_codecs.clone_from(&d.video_codecs),
             LOAD_BALANCING_ENABLED => self.load_balancing = false,
             // An empty secret is no secret (the rtp relay stays refused).
@@ -410,6 +413,7 @@ fn apply_scalar(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static
             };
         }
         WORKER_CPU_AFFINITY => cfg.worker_cpu_affinity = parse_affinity(value)?,
+        MEDIA_GSO => cfg.media_gso = parse_bool(value).ok_or(NOT_BOOL)?,
         MEDIA_SOCKET_BUFFER => {
             cfg.media_socket_buffer = value
                 .parse::<usize>()

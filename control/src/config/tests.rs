@@ -561,6 +561,9 @@ fn performance_keys_parse_and_reject_bad_values() {
     assert_eq!(d.worker_cpu_affinity, CpuAffinity::None);
     assert_eq!(d.media_socket_buffer, 4 * 1024 * 1024);
     assert_eq!(d.fanout_queue_capacity, 16 * 1024);
+    assert!(d.media_gso);
+    assert!(!ok("media_gso=false").media_gso);
+    assert!(ok("media_gso=TRUE").media_gso);
 
     let cfg =
         ok("worker_cpu_affinity=AUTO\nmedia_socket_buffer=8388608\nfanout_queue_capacity=4096");
@@ -584,6 +587,7 @@ fn performance_keys_parse_and_reject_bad_values() {
         ("media_socket_buffer=1000", "media_socket_buffer"),
         ("fanout_queue_capacity=0", "fanout_queue_capacity"),
         ("fanout_queue_capacity=lots", "fanout_queue_capacity"),
+        ("media_gso=yes", "media_gso"),
     ] {
         let (line, k, _, _) = bad(text);
         assert_eq!((line, k.as_str()), (1, key), "{text}");
