@@ -3,7 +3,9 @@
 #
 # Usage: bench/compare.sh ["50 200 500"]      (or COUNTS="20 50" bench/compare.sh)
 # Env:   DURATION=10s BITRATE=1000kbps VERIFY=sample:10 NS=rtcdn-bench KEEP=1 (keep work dir)
-#        SERVERS="rtcdn floor janus" (a subset runs only those) JANUS_DEBUG=3 (its log level)
+#        SERVERS="rtcdn floor janus" (a subset runs only those; "rtcdn+key=value" runs rtcdn with
+#        one more flashphoner.properties line, e.g. rtcdn+media_gso=false, as its own row)
+#        JANUS_DEBUG=3 (its log level) JANUS_ARGS= (more janus flags)
 #
 # Runs as root. Creates a network namespace with a veth pair whose addresses exist only inside
 # it (Janus gathers no loopback candidates), starts each server inside it in turn, drives it
@@ -74,11 +76,11 @@ wait_tcp() { # port
     log "port $1 did not open"; return 1
 }
 
-start_rtcdn() {
+start_rtcdn() { # seconds [extra property line]
     mkdir -p "$WORK/rtcdn"
-    printf 'ip=%s\nws.port=8080\nmedia_port_from=31001\nworker_threads=1\n' $ADDR \
+    printf 'ip=%s\nws.port=8080\nmedia_port_from=31001\nworker_threads=1\n%s\n' $ADDR "${2:-}" \
         >"$WORK/rtcdn/flashphoner.properties"
-    "${NSENTER[@]}" "$BIN/rtcdn" --config-dir "$WORK/rtcdn" >"$WORK/rtcdn.log" 2>&1 &
+    "${NSENTER[@]}" "$BIN/rtcdn" --config-dir "$WORK/rtcdn" >>"$WORK/rtcdn.log" 2>&1 &
     local pid=$!; PIDS+=("$pid"); bounded "$1" "$pid"
     wait_tcp 8080 >&2; echo "$pid"
 }
@@ -134,21 +136,27 @@ RESULTS=$WORK/results.tsv
 for n in $COUNTS; do
     for server in $SERVERS; do
         limit=$(( ${secs%.*} + 60 + n / 5 ))
-        pid=$("start_$server" "$limit")
         case $server in
-            rtcdn) target=wcs; url=ws://$ADDR:8080 ;;
+            rtcdn+*) pid=$(start_rtcdn "$limit" "${server#rtcdn+}") ;;
+            *) pid=$("start_$server" "$limit") ;;
+        esac
+        case $server in
+            rtcdn*) target=wcs; url=ws://$ADDR:8080 ;;
             floor) target=floor; url=udp://$ADDR:9000 ;;
             janus) target=janus; url=http://$ADDR:8088/janus ;;
         esac
         idle=$(rss_kib "$pid")
         log "server process: $(tr "\0" " " </proc/$pid/cmdline 2>/dev/null)"
         log "$server, $n subscribers (pid $pid, idle rss $idle KiB)"
-        json=$WORK/$server-$n.json
+        json=$WORK/${server//[^a-z0-9_-]/_}-$n.json
         if ! in_ns timeout "$limit" "$BIN/rtcdn-load" --target $target --server "$url" \
             --subscribers "$n" --duration "$DURATION" --bitrate "$BITRATE" --verify "$VERIFY" \
-            --server-pid "$pid" --join-timeout 30s --json "$json" --quiet >"$WORK/$server-$n.out" 2>&1
+            --server-pid "$pid" --join-timeout 30s --json "$json" --quiet >"${json%.json}.out" 2>&1
         then
-            log "$server with $n subscribers failed: $(tail -3 "$WORK/$server-$n.out")"
+            log "$server with $n subscribers failed: $(tail -3 "${json%.json}.out")"
+        fi
+        if [[ $server == rtcdn* ]]; then
+            log "$server worker counters: $(in_ns curl -s "http://$ADDR:8080/health" | tr -d ' \n' | head -c 400)"
         fi
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
@@ -172,8 +180,9 @@ def fmt(v, f="{:.2f}"):
 print("| server | subs | receiving | CPU-µs / fwd pkt | pkts/s at 50 % core | loss % | p50 / p99 latency µs | RSS KiB / sub |")
 print("|---|---|---|---|---|---|---|---|")
 counts = sorted({n for _, n in res})
+servers = list(dict.fromkeys(s for s, _ in res))
 for n in counts:
-    for server in ("rtcdn", "floor", "janus"):
+    for server in servers:
         r, idle = res.get((server, n), (None, 0))
         if r is None:
             print(f"| {server} | {n} | failed | - | - | - | - | - |")

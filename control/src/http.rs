@@ -24,6 +24,8 @@ use crate::wcs::connection::{self, HubHandle};
 
 /// Largest accepted websocket message (and frame), in bytes.
 pub const MAX_WS_MESSAGE: usize = 64 * 1024;
+/// Initial read buffer of a websocket connection (bytes).
+const WS_READ_BUFFER: usize = 4 * 1024;
 
 /// The demo pages, embedded at build time.
 #[derive(rust_embed::RustEmbed)]
@@ -66,6 +68,9 @@ async fn handle(
         return ws
             .max_message_size(MAX_WS_MESSAGE)
             .max_frame_size(MAX_WS_MESSAGE)
+            // Signalling messages are small: tungstenite's 128 KiB default read buffer would
+            // be most of a player's memory (it grows for a large SDP when needed).
+            .read_buffer_size(WS_READ_BUFFER)
             .on_upgrade(move |socket| connection::serve_socket(socket, hub, client, server));
     }
     let action = query_param(uri.query().unwrap_or(""), "action");

@@ -316,6 +316,28 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")]
+    fn a_flush_larger_than_one_call_sends_everything_in_order() {
+        let tx = socket();
+        let rxs = [socket(), socket(), socket()];
+        let mut q = SendQueue::new(64, true);
+        for i in 0..120u8 {
+            for rx in &rxs {
+                q.push(&tx, rx.local_addr().unwrap(), &[i; 10]);
+            }
+        }
+        let out = q.flush(&tx);
+        assert_eq!(out.sent, 360);
+        assert_eq!(out.gso_sends, 6, "64 + 56 per destination");
+        let mut batch = RecvBatch::new(64);
+        for rx in &rxs {
+            let got = by_destination(&recv_all(&mut batch, rx, 120));
+            let want: Vec<Vec<u8>> = (0..120u8).map(|i| vec![i; 10]).collect();
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
     fn without_gso_every_datagram_is_its_own_send() {
         let tx = socket();
         let rx = socket();

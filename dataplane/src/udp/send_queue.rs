@@ -13,9 +13,13 @@ use socket2::SockAddr;
 
 use super::BATCH;
 
-/// Slots of a queue with GSO: room for one receive batch's fan-out to many subscribers, so a
-/// subscriber's packets of one burst leave in one GSO send.
-pub(crate) const GSO_SLOTS: usize = 256;
+/// Slots of a queue with GSO: room for one receive batch's fan-out to a few hundred
+/// subscribers, so a subscriber's packets of one burst leave in one GSO send (about 1.5 MiB
+/// per worker).
+pub(crate) const GSO_SLOTS: usize = 1024;
+/// Datagrams (iovecs) handed to one `sendmmsg` call.
+const IOV_PER_CALL: usize = 256;
+const _: () = assert!(MAX_SEGMENTS <= IOV_PER_CALL);
 /// Most datagrams in one GSO send (the kernel's `UDP_MAX_SEGMENTS` is 64 before Linux 6.9).
 const MAX_SEGMENTS: usize = 64;
 /// Most bytes in one GSO send (an IP datagram's payload).
@@ -258,9 +262,19 @@ impl SendQueue {
         use std::os::fd::AsRawFd;
         /// `CMSG_SPACE(sizeof(u16))` on every Linux ABI fits in 32 bytes (8-byte aligned).
         type Control = [u64; 4];
-        let count = (self.groups.len() - from).min(limit).min(BATCH);
+        // As many groups as fit BATCH messages and IOV_PER_CALL datagrams (a group has at most
+        // MAX_SEGMENTS < IOV_PER_CALL, so at least one).
+        let mut count = 0;
+        let mut datagrams = 0;
+        for g in self.groups[from..].iter().take(limit.min(BATCH)) {
+            if datagrams + usize::from(g.count) > IOV_PER_CALL {
+                break;
+            }
+            datagrams += usize::from(g.count);
+            count += 1;
+        }
         // SAFETY: all-zero bytes are a valid `iovec`, `mmsghdr` and control buffer.
-        let mut iovs: [libc::iovec; GSO_SLOTS] = unsafe { std::mem::zeroed() };
+        let mut iovs: [libc::iovec; IOV_PER_CALL] = unsafe { std::mem::zeroed() };
         let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
         let mut controls: [Control; BATCH] = [[0; 4]; BATCH];
         let mut firsts = [0usize; BATCH];
@@ -281,7 +295,7 @@ impl SendQueue {
             let hdr = &mut hdrs[i].msg_hdr;
             hdr.msg_name = dst.as_ptr().cast_mut().cast();
             hdr.msg_namelen = dst.len();
-            // SAFETY: `firsts[i] < iov_at <= GSO_SLOTS`: inside `iovs`.
+            // SAFETY: `firsts[i] < iov_at <= IOV_PER_CALL`: inside `iovs`.
             hdr.msg_iov = unsafe { iov_base.add(firsts[i]) };
             hdr.msg_iovlen = usize::from(g.count) as _;
             if g.count > 1 {
