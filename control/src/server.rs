@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use dataplane::api::{Fingerprint, WorkerHandle};
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
@@ -118,6 +119,13 @@ pub async fn serve(
         workers: worker_handles,
     };
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    // Signalling is request/response of small messages: without TCP_NODELAY a reply can sit
+    // behind the peer's delayed ACK (40 ms on Linux), which capped joins at about 20/s.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
