@@ -3,8 +3,9 @@
 #
 # Usage: bench/compare.sh ["50 200 500"]      (or COUNTS="20 50" bench/compare.sh)
 # Env:   DURATION=10s BITRATE=1000kbps VERIFY=sample:10 NS=rtcdn-bench KEEP=1 (keep work dir)
-#        SERVERS="rtcdn floor janus" (a subset runs only those; "rtcdn+key=value" runs rtcdn with
-#        one more flashphoner.properties line, e.g. rtcdn+media_gso=false, as its own row)
+#        SERVERS="rtcdn floor+gso rtcdn+media_gso=false floor janus": the rows, in order (a
+#          subset runs only those). "rtcdn+key=value" is rtcdn with one more
+#          flashphoner.properties line; "floor+gso" is the floor sending with UDP GSO.
 #        JANUS_DEBUG=3 (its log level) JANUS_ARGS= (more janus flags)
 #
 # Runs as root. Creates a network namespace with a veth pair whose addresses exist only inside
@@ -19,7 +20,7 @@ DURATION=${DURATION:-10s}
 BITRATE=${BITRATE:-1000kbps}
 VERIFY=${VERIFY:-sample:10}
 NS=${NS:-rtcdn-bench}
-SERVERS=${SERVERS:-"rtcdn floor janus"}
+SERVERS=${SERVERS:-"rtcdn floor+gso rtcdn+media_gso=false floor janus"}
 ADDR=10.99.0.1
 PEER_ADDR=10.99.0.2
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -85,8 +86,9 @@ start_rtcdn() { # seconds [extra property line]
     wait_tcp 8080 >&2; echo "$pid"
 }
 
-start_floor() {
-    "${NSENTER[@]}" "$BIN/rtcdn-floor" --bind $ADDR:9000 --run-for "$1" >"$WORK/floor.log" 2>&1 &
+start_floor() { # seconds [more flags]
+    # shellcheck disable=SC2086 # $2 is a list of flags
+    "${NSENTER[@]}" "$BIN/rtcdn-floor" --bind $ADDR:9000 --run-for "$1" ${2:-} >>"$WORK/floor.log" 2>&1 &
     local pid=$!; PIDS+=("$pid"); sleep 0.3; echo "$pid"
 }
 
@@ -138,11 +140,12 @@ for n in $COUNTS; do
         limit=$(( ${secs%.*} + 60 + n / 5 ))
         case $server in
             rtcdn+*) pid=$(start_rtcdn "$limit" "${server#rtcdn+}") ;;
+            floor+gso) pid=$(start_floor "$limit" --gso) ;;
             *) pid=$("start_$server" "$limit") ;;
         esac
         case $server in
             rtcdn*) target=wcs; url=ws://$ADDR:8080 ;;
-            floor) target=floor; url=udp://$ADDR:9000 ;;
+            floor*) target=floor; url=udp://$ADDR:9000 ;;
             janus) target=janus; url=http://$ADDR:8088/janus ;;
         esac
         idle=$(rss_kib "$pid")
@@ -195,12 +198,22 @@ for n in counts:
         print(f"| {server} | {n} | {r['receiving_subscribers']} | {fmt(us)} | {fmt(pps, '{:,.0f}')} "
               f"| {r['loss_pct']:.3f} | {lat['p50']:.0f} / {lat['p99']:.0f} | {fmt(per, '{:.1f}')} |")
 print()
-print("| subs | rtcdn / floor (CPU per packet) | Janus / rtcdn (CPU per packet) |")
-print("|---|---|---|")
+# Headline ratios of CPU per forwarded packet, for the pairs this run measured: rtcdn against
+# the floor with the same send path (GSO with GSO, plain sendmmsg with plain), Janus against
+# rtcdn as deployed (defaults).
+pairs = [("rtcdn", "floor+gso"), ("rtcdn+media_gso=false", "floor"), ("rtcdn", "floor"), ("janus", "rtcdn")]
+pairs = [(a, b) for a, b in pairs if a in servers and b in servers]
+if ("rtcdn", "floor+gso") in pairs:
+    pairs.remove(("rtcdn", "floor"))
+print("| subs | " + " | ".join(f"{a} / {b}" for a, b in pairs) + " |")
+print("|---|" + "---|" * len(pairs))
 for n in counts:
     def us(s):
         r = res.get((s, n), (None, 0))[0]
         return r.get("cpu_us_per_forwarded_packet") if r else None
-    a, f, j = us("rtcdn"), us("floor"), us("janus")
-    print(f"| {n} | {fmt(a / f if a and f else None, '{:.2f}×')} | {fmt(j / a if a and j else None, '{:.2f}×')} |")
+    cells = []
+    for a, b in pairs:
+        x, y = us(a), us(b)
+        cells.append(fmt(x / y if x and y else None, "{:.2f}×"))
+    print(f"| {n} | " + " | ".join(cells) + " |")
 EOF

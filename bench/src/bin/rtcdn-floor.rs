@@ -5,6 +5,10 @@
 //! layout) and the batch goes out with `sendmmsg`. No sessions, no ICE/DTLS, no routing, no
 //! RTCP, no header rewriting: subscribers register with one `FLOORSUB` datagram.
 //!
+//! With `--gso` the fan-out goes subscriber by subscriber over each received batch and a
+//! subscriber's run of equal-sized packets (the last may be shorter) leaves as one UDP GSO
+//! send: the floor for a server that uses GSO as rtcdn does.
+//!
 //! Linux only (recvmmsg/sendmmsg). Runs until `--run-for` elapses.
 
 use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
@@ -17,8 +21,12 @@ use clap::Parser;
 
 /// Datagrams read per `recvmmsg`.
 const RECV_BATCH: usize = 32;
-/// Datagrams written per `sendmmsg`.
+/// Messages written per `sendmmsg`.
 const SEND_BATCH: usize = 64;
+/// Datagram buffers of the send batch (several per message with GSO).
+const SEND_SLOTS: usize = 256;
+/// Most datagrams in one GSO message (the kernel's limit before Linux 6.9).
+const MAX_SEGMENTS: usize = 64;
 /// Buffer size of one datagram.
 const SLOT: usize = 1536;
 
@@ -32,6 +40,9 @@ struct Args {
     /// Stop after this many seconds.
     #[arg(long, default_value_t = 600)]
     run_for: u64,
+    /// Send each subscriber's packets of one received batch as UDP GSO sends.
+    #[arg(long)]
+    gso: bool,
 }
 
 /// One subscriber: where to and with which key.
@@ -47,13 +58,19 @@ fn from_sockaddr(s: &libc::sockaddr_in) -> SocketAddrV4 {
     )
 }
 
-/// The batch buffers of `sendmmsg`: slots, their iovecs and headers, reused forever.
+/// The batch buffers of `sendmmsg`: datagram slots and messages (a message covers a run of
+/// consecutive slots: one datagram, or several as one GSO send), reused forever.
 struct SendBatch {
     bufs: Vec<[u8; SLOT]>,
+    lens: Vec<usize>,
     iov: Vec<libc::iovec>,
     hdrs: Vec<libc::mmsghdr>,
     addrs: Vec<libc::sockaddr_in>,
-    len: usize,
+    /// Per message: first slot, slots, GSO segment size.
+    msgs: Vec<(usize, usize, usize)>,
+    /// Per message: room for one `UDP_SEGMENT` control message (8-byte aligned).
+    controls: Vec<[u64; 4]>,
+    slots: usize,
     sent: u64,
     dropped: u64,
 }
@@ -64,69 +81,109 @@ impl SendBatch {
         let zero_hdr: libc::mmsghdr = unsafe { std::mem::zeroed() };
         let zero_addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
         SendBatch {
-            bufs: vec![[0; SLOT]; SEND_BATCH],
+            bufs: vec![[0; SLOT]; SEND_SLOTS],
+            lens: vec![0; SEND_SLOTS],
             iov: vec![
                 libc::iovec {
                     iov_base: std::ptr::null_mut(),
                     iov_len: 0
                 };
-                SEND_BATCH
+                SEND_SLOTS
             ],
             hdrs: vec![zero_hdr; SEND_BATCH],
             addrs: vec![zero_addr; SEND_BATCH],
-            len: 0,
+            msgs: Vec::with_capacity(SEND_BATCH),
+            controls: vec![[0; 4]; SEND_BATCH],
+            slots: 0,
             sent: 0,
             dropped: 0,
         }
     }
 
-    /// Seals `packet` for `sub` into the next slot; sends the batch when full.
-    fn push(&mut self, fd: i32, packet: &[u8], sub: &Sub) {
-        let i = self.len;
+    /// Seals `packet` for `sub` into the next slot. With `join`, the packet joins the previous
+    /// message when that one goes to the same subscriber and GSO allows it (every datagram of
+    /// the message `segment` bytes, the last may be shorter); else it starts a message. Sends
+    /// the batch when full.
+    fn push(&mut self, fd: i32, packet: &[u8], sub: &Sub, join: bool) {
+        if self.slots == SEND_SLOTS || self.msgs.len() == SEND_BATCH {
+            // A run cut here continues as a new message after the flush.
+            self.flush(fd);
+        }
+        let i = self.slots;
         let slot = &mut self.bufs[i];
         slot[..packet.len()].copy_from_slice(packet);
         let Ok(n) = sub.key.seal(slot, packet.len()) else {
             self.dropped += 1;
             return;
         };
-        self.addrs[i] = sub.addr;
-        self.iov[i].iov_len = n;
-        self.len += 1;
-        if self.len == SEND_BATCH {
-            self.flush(fd);
+        self.lens[i] = n;
+        self.slots += 1;
+        if let (true, Some(last)) = (join, self.msgs.last_mut()) {
+            let (first, count, segment) = *last;
+            let closed = self.lens[first + count - 1] < segment;
+            if !closed && n <= segment && count < MAX_SEGMENTS && first + count == i {
+                last.1 += 1;
+                return;
+            }
         }
+        self.addrs[self.msgs.len()] = sub.addr;
+        self.msgs.push((self.slots - 1, 1, n));
     }
 
     fn flush(&mut self, fd: i32) {
-        for i in 0..self.len {
+        for i in 0..self.slots {
             self.iov[i].iov_base = self.bufs[i].as_mut_ptr().cast();
-            let h = &mut self.hdrs[i].msg_hdr;
-            h.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_in).cast();
+            self.iov[i].iov_len = self.lens[i];
+        }
+        let iov = self.iov.as_mut_ptr();
+        let controls = self.controls.as_mut_ptr();
+        for (m, &(first, count, segment)) in self.msgs.iter().enumerate() {
+            let h = &mut self.hdrs[m].msg_hdr;
+            h.msg_name = (&mut self.addrs[m] as *mut libc::sockaddr_in).cast();
             h.msg_namelen = size_of::<libc::sockaddr_in>() as u32;
-            h.msg_iov = &mut self.iov[i];
-            h.msg_iovlen = 1;
+            // SAFETY: `first + count <= slots <= SEND_SLOTS`: inside `iov`.
+            h.msg_iov = unsafe { iov.add(first) };
+            h.msg_iovlen = count;
+            h.msg_control = std::ptr::null_mut();
+            h.msg_controllen = 0;
+            if count > 1 {
+                // SAFETY: `m < SEND_BATCH`: inside `controls`; the buffer is 32 aligned bytes,
+                // more than CMSG_SPACE(2), so the header and its 2 data bytes fit.
+                unsafe {
+                    h.msg_control = controls.add(m).cast();
+                    h.msg_controllen = libc::CMSG_SPACE(2) as _;
+                    let c = libc::CMSG_FIRSTHDR(h);
+                    (*c).cmsg_level = libc::SOL_UDP;
+                    (*c).cmsg_type = libc::UDP_SEGMENT;
+                    (*c).cmsg_len = libc::CMSG_LEN(2) as _;
+                    std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<u16>(), segment as u16);
+                }
+            }
         }
         let mut done = 0;
-        while done < self.len {
-            // SAFETY: hdrs[done..len] point at live buffers, iovecs and addresses owned by self.
+        while done < self.msgs.len() {
+            // SAFETY: hdrs[done..msgs] point at live buffers, iovecs, addresses and control
+            // messages owned by self.
             let r = unsafe {
                 libc::sendmmsg(
                     fd,
                     self.hdrs[done..].as_mut_ptr(),
-                    (self.len - done) as u32,
+                    (self.msgs.len() - done) as u32,
                     0,
                 )
             };
             if r <= 0 {
-                // Buffer full or an ICMP error: this datagram is lost, go on with the rest.
-                self.dropped += 1;
+                // Buffer full or an ICMP error: this message is lost, go on with the rest.
+                self.dropped += self.msgs[done].1 as u64;
                 done += 1;
             } else {
-                self.sent += r as u64;
-                done += r as usize;
+                let r = r as usize;
+                self.sent += self.msgs[done..done + r].iter().map(|m| m.1 as u64).sum::<u64>();
+                done += r;
             }
         }
-        self.len = 0;
+        self.msgs.clear();
+        self.slots = 0;
     }
 }
 
@@ -179,6 +236,8 @@ fn main() -> ExitCode {
         if n <= 0 {
             continue;
         }
+        let mut rtp = [0usize; RECV_BATCH];
+        let mut rtp_count = 0;
         for i in 0..n as usize {
             let len = rhdrs[i].msg_len as usize;
             let data = &rbufs[i][..len];
@@ -204,8 +263,20 @@ fn main() -> ExitCode {
                 continue;
             }
             received += 1;
+            if args.gso {
+                rtp[rtp_count] = i;
+                rtp_count += 1;
+                continue;
+            }
             for sub in &subs {
-                batch.push(fd, data, sub);
+                batch.push(fd, data, sub, false);
+            }
+        }
+        // With GSO: subscriber by subscriber, so each one's packets are adjacent.
+        for sub in &subs {
+            for (k, &i) in rtp[..rtp_count].iter().enumerate() {
+                let len = rhdrs[i].msg_len as usize;
+                batch.push(fd, &rbufs[i][..len], sub, k > 0);
             }
         }
         batch.flush(fd);
