@@ -17,6 +17,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = cli::Cli::parse();
     let (config, warnings) = cli.load_config()?;
+    raise_fd_limit();
     for w in &warnings {
         tracing::warn!("{w}");
     }
@@ -43,4 +44,18 @@ fn main() -> anyhow::Result<()> {
     let result = control::server::run(config, dataplane.workers.clone(), fingerprint, events);
     dataplane.join();
     result.context("control plane")
+}
+
+/// Raises the soft limit of open files to the hard limit: every player holds a websocket (and
+/// an origin two sockets per edge and stream), and the common soft limit of 1024 would refuse
+/// connections long before the CPU is busy. The hard limit is the operator's (tuning.md).
+fn raise_fd_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) if n < 16_384 => tracing::warn!(
+            "open files limited to {n}: about that many players at most (raise the hard limit, \
+             see tuning.md)"
+        ),
+        Ok(n) => tracing::debug!("open files limit {n}"),
+        Err(e) => tracing::warn!("cannot raise the open files limit: {e}"),
+    }
 }
