@@ -1,7 +1,14 @@
-//! The server process as the kernel sees it: CPU time from `/proc/<pid>/stat` (utime +
-//! stime) and resident memory from `/proc/<pid>/status` (VmRSS).
+//! The server process as the kernel sees it: CPU time from the scheduler's per-thread run time
+//! (`/proc/<pid>/task/*/schedstat`, falling back to utime + stime of `/proc/<pid>/stat`) and
+//! resident memory from `/proc/<pid>/status` (VmRSS).
 //!
-//! Owns: reading and parsing those two files. Must not touch the server otherwise.
+//! Why not utime + stime: with tick-based accounting (`CONFIG_TICK_CPU_ACCOUNTING`, the common
+//! distribution setting) and an idle tickless CPU, they are sampled at timer ticks, and a
+//! server that wakes for a packet burst and sleeps again before the next tick is never
+//! charged: `rtcdn-floor` forwarding 8,500 packets/s on loopback measured 0.00 s that way.
+//! The scheduler's run time is measured on every context switch.
+//!
+//! Owns: reading and parsing those files. Must not touch the server otherwise.
 
 use std::time::Duration;
 
@@ -9,10 +16,35 @@ use std::time::Duration;
 /// mainstream Linux architecture).
 const CLK_TCK: u64 = 100;
 
-/// Total CPU time (user + system) of `pid`, or `None` if it cannot be read.
+/// Total CPU time of `pid`'s threads: the scheduler's run time summed over
+/// `/proc/<pid>/task/*/schedstat`, else user + system time from `/proc/<pid>/stat`; `None` if
+/// neither can be read.
 pub fn cpu_time(pid: u32) -> Option<Duration> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat_cpu(&text)
+    schedstat_cpu(pid).or_else(|| {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        parse_stat_cpu(&text)
+    })
+}
+
+/// The run time of every current thread of `pid`, summed (`None` without schedstat).
+fn schedstat_cpu(pid: u32) -> Option<Duration> {
+    let mut total = Duration::ZERO;
+    let mut threads = 0;
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let path = entry.ok()?.path().join("schedstat");
+        // A thread that exits between the listing and the read has nothing more to add.
+        if let Ok(text) = std::fs::read_to_string(path) {
+            total += parse_schedstat(&text)?;
+            threads += 1;
+        }
+    }
+    (threads > 0).then_some(total)
+}
+
+/// The first field of a `schedstat` line: nanoseconds on a CPU.
+pub fn parse_schedstat(text: &str) -> Option<Duration> {
+    let ns: u64 = text.split_ascii_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
 }
 
 /// Resident set size of `pid` in KiB, or `None`.
@@ -67,6 +99,52 @@ mod tests {
         assert_eq!(parse_stat_cpu("garbage"), None);
         assert_eq!(parse_stat_cpu("1 (a) S 1 2"), None);
         assert_eq!(parse_stat_cpu(""), None);
+    }
+
+    #[test]
+    fn parses_schedstat() {
+        assert_eq!(
+            parse_schedstat("1234567890 55 7\n"),
+            Some(Duration::from_nanos(1_234_567_890))
+        );
+        assert_eq!(parse_schedstat(""), None);
+        assert_eq!(parse_schedstat("x 1 2"), None);
+    }
+
+    #[test]
+    fn counts_every_thread() {
+        use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+        use std::sync::Arc;
+        let pid = std::process::id();
+        let stop = Arc::new(AtomicBool::new(false));
+        let tid = Arc::new(AtomicI32::new(0));
+        let spin = {
+            let (stop, tid) = (stop.clone(), tid.clone());
+            std::thread::spawn(move || {
+                // SAFETY: gettid has no preconditions.
+                tid.store(unsafe { libc::gettid() }, Ordering::SeqCst);
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        };
+        let spinner = || {
+            let id = tid.load(Ordering::SeqCst);
+            let text = std::fs::read_to_string(format!("/proc/{pid}/task/{id}/schedstat"));
+            text.ok().and_then(|t| parse_schedstat(&t))
+        };
+        // Bounded wait until the spinner has run a while (it outruns this sleeping thread).
+        for _ in 0..400 {
+            if spinner().is_some_and(|d| d > Duration::from_millis(20)) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let alone = spinner().expect("the spinner's schedstat");
+        let total = cpu_time(pid).unwrap();
+        stop.store(true, Ordering::Relaxed);
+        spin.join().unwrap();
+        assert!(total >= alone, "process {total:?} < one of its threads {alone:?}");
     }
 
     #[test]
