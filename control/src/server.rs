@@ -8,8 +8,8 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use dataplane::api::{Fingerprint, WorkerHandle};
 use axum::serve::ListenerExt as _;
+use dataplane::api::{Fingerprint, WorkerHandle};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 

@@ -37,6 +37,8 @@ use crate::subscriber::Subscriber;
 use crate::transport::Transport;
 use crate::udp::{RecvBatch, SendQueue};
 
+#[path = "worker_fanout.rs"]
+mod fanout_held;
 #[path = "worker_plain.rs"]
 mod plain_peers;
 #[path = "worker_send.rs"]
@@ -46,9 +48,9 @@ mod stats;
 
 pub use stats::{SharedStats, WorkerStats};
 
+use fanout_held::HeldFanout;
 use send::{
-    deliver, is_keyframe_request, requests_keyframe, send_keyframe_request, send_receiver_report,
-    Io,
+    is_keyframe_request, requests_keyframe, send_keyframe_request, send_receiver_report, Io,
 };
 
 pub(crate) const SOCKET: Token = Token(0);
@@ -110,6 +112,8 @@ pub(crate) struct Worker {
     events: SharedEventSink,
     mailboxes: Mailboxes,
     wakes: PendingWakes,
+    /// Local deliveries of the current receive batch or mailbox drain.
+    held: HeldFanout,
     peers: Slab<PeerEntry>,
     by_id: HashMap<PeerId, usize>,
     by_addr: HashMap<SocketAddr, usize>,
@@ -149,6 +153,7 @@ impl Worker {
             events,
             mailboxes,
             wakes: PendingWakes::new(n),
+            held: HeldFanout::new(),
             peers: Slab::new(),
             by_id: HashMap::new(),
             by_addr: HashMap::new(),
@@ -198,7 +203,7 @@ impl Worker {
                 }
             }
             self.handle_timers(now);
-            self.io.flush();
+            self.flush();
             self.wakes.flush(&self.mailboxes);
             if let Some(mb) = self.mailboxes.get(self.id.0) {
                 self.io.stats.dropped_fanout_full = mb.dropped();
@@ -220,7 +225,7 @@ impl Worker {
                             None => self.io.stats.dropped_unknown_source += 1,
                         }
                     }
-                    self.io.flush();
+                    self.flush();
                     self.wakes.flush(&self.mailboxes);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -392,8 +397,8 @@ impl Worker {
         }
     }
 
-    /// Delivers `msg` to the local subscribers of `stream` and queues it for the other workers
-    /// that host subscribers.
+    /// Queues `msg` for the other workers that host subscribers of `stream` and holds it for
+    /// the local ones (delivered by [`Self::flush`]).
     fn fan_out(&mut self, stream: StreamId, msg: FanoutMsg) {
         let Some(local) = self.streams.get(&stream) else {
             return;
@@ -405,9 +410,24 @@ impl Worker {
                 }
             }
         }
-        for &key in &local.subscribers {
-            deliver(&mut self.peers, &mut self.io, key, &msg);
+        if !local.subscribers.is_empty() {
+            self.hold(stream, msg);
         }
+    }
+
+    /// Holds `msg` for the local subscribers of `stream`, delivering early when enough is held.
+    fn hold(&mut self, stream: StreamId, msg: FanoutMsg) {
+        if self.held.hold(stream, msg) {
+            self.held
+                .deliver(&self.streams, &mut self.peers, &mut self.io);
+        }
+    }
+
+    /// Delivers what is held for local subscribers and sends everything queued.
+    fn flush(&mut self) {
+        self.held
+            .deliver(&self.streams, &mut self.peers, &mut self.io);
+        self.io.flush();
     }
 
     /// A subscriber (peer `key`) wants a keyframe: ask the publisher, here or on its worker.
@@ -451,12 +471,7 @@ impl Worker {
             match msg {
                 FanoutMsg::KeyframeRequest { stream } => self.keyframe_for_stream(now, stream),
                 FanoutMsg::Media { stream, .. } | FanoutMsg::SenderReport { stream, .. } => {
-                    let Some(local) = self.streams.get(&stream) else {
-                        continue;
-                    };
-                    for &key in &local.subscribers {
-                        deliver(&mut self.peers, &mut self.io, key, &msg);
-                    }
+                    self.hold(stream, msg);
                 }
             }
         }

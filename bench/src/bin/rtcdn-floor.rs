@@ -178,7 +178,10 @@ impl SendBatch {
                 done += 1;
             } else {
                 let r = r as usize;
-                self.sent += self.msgs[done..done + r].iter().map(|m| m.1 as u64).sum::<u64>();
+                self.sent += self.msgs[done..done + r]
+                    .iter()
+                    .map(|m| m.1 as u64)
+                    .sum::<u64>();
                 done += r;
             }
         }

@@ -144,7 +144,10 @@ mod tests {
         let total = cpu_time(pid).unwrap();
         stop.store(true, Ordering::Relaxed);
         spin.join().unwrap();
-        assert!(total >= alone, "process {total:?} < one of its threads {alone:?}");
+        assert!(
+            total >= alone,
+            "process {total:?} < one of its threads {alone:?}"
+        );
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The worker's send queue: datagrams written in place into reusable slots during one loop
-//! iteration, sent with `sendmmsg`, and with UDP GSO (`UDP_SEGMENT`) where several datagrams
-//! of one flush go to the same destination.
+//! iteration, sent with `sendmmsg`, and with UDP GSO (`UDP_SEGMENT`) where consecutive
+//! datagrams go to the same destination (the worker queues each subscriber's packets of a
+//! receive batch next to each other).
 //!
-//! Owns the slots, their destinations and the per-flush scratch (grouping order, message
-//! groups); allocates only when the worker starts. Knows nothing about what the datagrams are.
+//! Owns the slots, their destinations and the per-flush message groups; allocates only when
+//! the worker starts. Knows nothing about what the datagrams are.
 
 use std::io;
 use std::net::SocketAddr;
@@ -13,10 +14,9 @@ use socket2::SockAddr;
 
 use super::BATCH;
 
-/// Slots of a queue with GSO: room for one receive batch's fan-out to a few hundred
-/// subscribers, so a subscriber's packets of one burst leave in one GSO send (about 1.5 MiB
-/// per worker).
-pub(crate) const GSO_SLOTS: usize = 1024;
+/// Slots of a queue with GSO (about 384 KiB per worker): a flush forced by a full queue cuts at
+/// most one subscriber's run in two.
+pub(crate) const GSO_SLOTS: usize = 256;
 /// Datagrams (iovecs) handed to one `sendmmsg` call.
 const IOV_PER_CALL: usize = 256;
 const _: () = assert!(MAX_SEGMENTS <= IOV_PER_CALL);
@@ -40,8 +40,8 @@ pub(crate) struct FlushOutcome {
     pub gso_datagrams: u64,
 }
 
-/// A run of queued datagrams that leaves as one message: `count` entries of `order` from
-/// `start`, every one `segment` bytes long except a shorter last one.
+/// A run of queued datagrams that leaves as one message: `count` slots from `start`, every one
+/// `segment` bytes long except a shorter last one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Group {
     start: u16,
@@ -58,8 +58,7 @@ pub(crate) struct SendQueue {
     len: usize,
     /// Whether to group datagrams into GSO sends (cleared if the kernel refuses one).
     gso: bool,
-    /// Scratch of [`Self::flush`]: slot indices by destination, then the groups.
-    order: Vec<u16>,
+    /// Scratch of [`Self::flush`]: the messages.
     groups: Vec<Group>,
 }
 
@@ -76,7 +75,6 @@ impl SendQueue {
             keys: vec![unspecified; slots],
             len: 0,
             gso,
-            order: Vec::with_capacity(slots),
             groups: Vec::with_capacity(slots),
         }
     }
@@ -138,10 +136,10 @@ impl SendQueue {
         out
     }
 
-    /// Sends every queued datagram from `socket` and empties the queue. Never blocks: what the
-    /// kernel cannot take is dropped and counted. Datagrams to one destination keep their
-    /// order; with GSO, runs of equal-sized datagrams (the last may be shorter) to one
-    /// destination leave as one send.
+    /// Sends every queued datagram from `socket`, in queue order, and empties the queue. Never
+    /// blocks: what the kernel cannot take is dropped and counted. With GSO, a run of
+    /// consecutive datagrams to one destination, all of one size but the last (which may be
+    /// shorter), leaves as one send.
     pub(crate) fn flush(&mut self, socket: &UdpSocket) -> FlushOutcome {
         self.plan();
         let mut out = FlushOutcome::default();
@@ -198,11 +196,9 @@ impl SendQueue {
         out
     }
 
-    /// Fills `order` and `groups` for the queued datagrams.
+    /// Fills `groups` for the queued datagrams.
     fn plan(&mut self) {
-        self.order.clear();
         self.groups.clear();
-        self.order.extend(0..self.len as u16);
         if !self.gso {
             self.groups.extend((0..self.len as u16).map(|i| Group {
                 start: i,
@@ -211,20 +207,15 @@ impl SendQueue {
             }));
             return;
         }
-        // By destination, keeping each destination's datagrams in queue order.
-        let keys = &self.keys;
-        self.order
-            .sort_unstable_by(|&a, &b| keys[a as usize].cmp(&keys[b as usize]).then(a.cmp(&b)));
         let mut i = 0;
         while i < self.len {
-            let first = self.order[i] as usize;
-            let segment = self.slots[first].len();
+            let segment = self.slots[i].len();
             let mut count = 1;
             let mut bytes = segment;
             while i + count < self.len && count < MAX_SEGMENTS {
-                let next = self.order[i + count] as usize;
+                let next = i + count;
                 let len = self.slots[next].len();
-                if self.keys[next] != self.keys[first]
+                if self.keys[next] != self.keys[i]
                     || len > segment
                     || len == 0
                     || bytes + len > MAX_GSO_BYTES
@@ -282,7 +273,7 @@ impl SendQueue {
         for (i, g) in self.groups[from..from + count].iter().enumerate() {
             firsts[i] = iov_at;
             for k in 0..usize::from(g.count) {
-                let slot = &mut self.slots[self.order[usize::from(g.start) + k] as usize];
+                let slot = &mut self.slots[usize::from(g.start) + k];
                 iovs[iov_at].iov_base = slot.as_mut_ptr().cast();
                 iovs[iov_at].iov_len = slot.len();
                 iov_at += 1;
@@ -291,7 +282,7 @@ impl SendQueue {
         let iov_base = iovs.as_mut_ptr();
         let control_base = controls.as_mut_ptr();
         for (i, g) in self.groups[from..from + count].iter().enumerate() {
-            let dst = &self.dsts[self.order[usize::from(g.start)] as usize];
+            let dst = &self.dsts[usize::from(g.start)];
             let hdr = &mut hdrs[i].msg_hdr;
             hdr.msg_name = dst.as_ptr().cast_mut().cast();
             hdr.msg_namelen = dst.len();
@@ -339,7 +330,7 @@ impl SendQueue {
         _limit: usize,
     ) -> io::Result<usize> {
         // GSO is Linux-only: `new` callers pass `gso = false` elsewhere, so groups are single.
-        let i = self.order[usize::from(self.groups[from].start)] as usize;
+        let i = usize::from(self.groups[from].start);
         socket.send_to(&self.slots[i], self.keys[i])?;
         Ok(1)
     }
