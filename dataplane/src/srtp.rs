@@ -123,6 +123,9 @@ pub enum SrtpError {
     /// The crypto backend failed (or is unavailable).
     #[error("SRTP crypto backend failure")]
     Crypto,
+    /// More SSRCs than one outbound session tracks (8; we send two or three).
+    #[error("too many SSRCs in one SRTP session")]
+    TooManySsrcs,
 }
 
 impl SrtpError {

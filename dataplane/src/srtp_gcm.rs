@@ -49,8 +49,11 @@ pub(super) fn kdf(
     Ok(())
 }
 
+/// SSRCs one outbound session can send (a subscriber sends two or three).
+const MAX_SSRCS: usize = 8;
+
 /// The highest packet index sent on one SSRC (RFC 3711 §3.3.1: ROC · 2^16 + SEQ).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct SsrcIndex {
     ssrc: u32,
     highest: u64,
@@ -76,8 +79,11 @@ impl SsrcIndex {
 pub(super) struct GcmOutbound {
     key: LessSafeKey,
     salt: [u8; SALT_LEN],
-    /// One entry per SSRC sent (a subscriber sends two or three): a linear scan is cheapest.
-    ssrcs: Vec<SsrcIndex>,
+    /// One entry per SSRC sent, the first `ssrc_count` in use: a linear scan is cheapest, and
+    /// kept inline (not behind a pointer) because a fan-out touches many sessions per packet
+    /// and each pointer chase is a likely cache miss.
+    ssrcs: [SsrcIndex; MAX_SSRCS],
+    ssrc_count: usize,
 }
 
 impl GcmOutbound {
@@ -106,7 +112,8 @@ impl GcmOutbound {
         Ok(Self {
             key: LessSafeKey::new(unbound),
             salt,
-            ssrcs: Vec::with_capacity(4),
+            ssrcs: [SsrcIndex::default(); MAX_SSRCS],
+            ssrc_count: 0,
         })
     }
 
@@ -138,13 +145,19 @@ impl GcmOutbound {
     }
 
     fn index_of(&mut self, ssrc: u32, seq: u16) -> Result<u64, SrtpError> {
-        let index = match self.ssrcs.iter_mut().find(|s| s.ssrc == ssrc) {
+        let in_use = &mut self.ssrcs[..self.ssrc_count];
+        let index = match in_use.iter_mut().find(|s| s.ssrc == ssrc) {
             Some(s) => s.index_of(seq),
             None => {
-                self.ssrcs.push(SsrcIndex {
+                let slot = self
+                    .ssrcs
+                    .get_mut(self.ssrc_count)
+                    .ok_or(SrtpError::TooManySsrcs)?;
+                *slot = SsrcIndex {
                     ssrc,
                     highest: u64::from(seq),
-                });
+                };
+                self.ssrc_count += 1;
                 u64::from(seq)
             }
         };

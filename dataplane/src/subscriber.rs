@@ -20,7 +20,9 @@ struct TxTrack {
 
 /// Media state of one subscriber connection.
 pub struct Subscriber {
-    tracks: Vec<TxTrack>,
+    /// The audio and the video track (`slot`), inline: a fan-out visits every subscriber per
+    /// packet, and a pointer to a separate allocation would cost a cache miss each time.
+    tracks: [Option<TxTrack>; 2],
     /// Packets forwarded and dropped (not negotiated, waiting for a keyframe), for stats.
     pub forwarded: u64,
     pub held_back: u64,
@@ -29,7 +31,11 @@ pub struct Subscriber {
 impl Subscriber {
     /// State for the tracks negotiated in `spec` (their SSRCs were chosen by the answer).
     pub fn new(spec: &PeerSpec) -> Self {
-        let tracks = spec.tracks.iter().filter_map(tx_track).collect();
+        let mut tracks = [None, None];
+        for track in spec.tracks.iter().filter_map(tx_track) {
+            // The first track of each kind (a WCS stream has one of each).
+            tracks[slot(track.kind)].get_or_insert(track);
+        }
         Self {
             tracks,
             forwarded: 0,
@@ -39,7 +45,7 @@ impl Subscriber {
 
     /// True if this subscriber still waits for a video keyframe.
     pub fn wants_keyframe(&self) -> bool {
-        self.tracks.iter().any(|t| t.waiting_keyframe)
+        self.tracks.iter().flatten().any(|t| t.waiting_keyframe)
     }
 
     /// Copies `packet` (a shared, decrypted packet in canonical form) into `scratch` rewritten
@@ -51,7 +57,7 @@ impl Subscriber {
         packet: &[u8],
         scratch: &mut Vec<u8>,
     ) -> bool {
-        let Some(track) = self.tracks.iter_mut().find(|t| t.kind == kind) else {
+        let Some(track) = &mut self.tracks[slot(kind)] else {
             return false;
         };
         if track.waiting_keyframe {
@@ -82,7 +88,7 @@ impl Subscriber {
         info: &SenderInfo,
         out: &mut [u8],
     ) -> Option<usize> {
-        let track = self.tracks.iter().find(|t| t.kind == kind)?;
+        let track = self.tracks[slot(kind)].as_ref()?;
         rtcp::write_sender_report(
             out,
             track.ssrc,
@@ -92,6 +98,14 @@ impl Subscriber {
             info.octet_count,
         )
         .ok()
+    }
+}
+
+/// The index of `kind` in [`Subscriber::tracks`].
+fn slot(kind: MediaKind) -> usize {
+    match kind {
+        MediaKind::Audio => 0,
+        MediaKind::Video => 1,
     }
 }
 

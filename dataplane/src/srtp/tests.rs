@@ -267,6 +267,31 @@ fn in_place_protect_rejects_bad_rtp_and_leaves_the_buffer_alone() {
 }
 
 #[test]
+fn in_place_gcm_tracks_eight_ssrcs_and_refuses_a_ninth() {
+    let (mut client, mut server) = pair(SrtpProfile::AeadAes128Gcm);
+    let mut buf = Vec::with_capacity(2048);
+    let mut seal = |client: &mut SrtpSession, ssrc: u32, seq: u16| {
+        let plain = rtp_packet_with_ext(seq, ssrc, b"payload");
+        buf.clear();
+        buf.extend_from_slice(&plain);
+        client
+            .protect_rtp_in_place(&mut buf)
+            .map(|()| (plain, buf.clone()))
+    };
+    for ssrc in 1..=8u32 {
+        let (plain, sealed) = seal(&mut client, ssrc, 10).unwrap();
+        assert_eq!(&server.unprotect_rtp(&sealed).unwrap()[..], &plain[..]);
+    }
+    assert_eq!(
+        seal(&mut client, 9, 10).map(drop),
+        Err(SrtpError::TooManySsrcs)
+    );
+    // The eight keep working.
+    let (plain, sealed) = seal(&mut client, 8, 11).unwrap();
+    assert_eq!(&server.unprotect_rtp(&sealed).unwrap()[..], &plain[..]);
+}
+
+#[test]
 fn in_place_protect_works_for_the_cm_profile_too() {
     let (mut client, mut server) = pair(SrtpProfile::Aes128CmHmacSha1_80);
     let plain = rtp_packet_with_ext(9, 0x0101_0101, b"cm payload");
