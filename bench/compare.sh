@@ -205,6 +205,8 @@ pairs = [("rtcdn", "floor+gso"), ("rtcdn+media_gso=false", "floor"), ("rtcdn", "
 pairs = [(a, b) for a, b in pairs if a in servers and b in servers]
 if ("rtcdn", "floor+gso") in pairs:
     pairs.remove(("rtcdn", "floor"))
+if not pairs:
+    sys.exit(0)
 print("| subs | " + " | ".join(f"{a} / {b}" for a, b in pairs) + " |")
 print("|---|" + "---|" * len(pairs))
 for n in counts:
