@@ -15,9 +15,10 @@ mod common;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use common::media::{join, parse_rtp, pump_until, rtcp_packets, rtp_packet, Joined, MediaPeer};
+use common::media::{join, parse_rtp, pump_until, rtcp_packets, Joined, MediaPeer};
+use common::source::{assert_byte_exact, Source};
 use common::{ServerProcess, WcsClient, REPLY_TIMEOUT};
-use control::sdp::{build_offer, parse_answer, Codec, OfferSpec};
+use control::sdp::{build_offer, parse_answer, OfferSpec};
 use dataplane::dtls::DtlsCertificate;
 use serde_json::{json, Value};
 
@@ -51,51 +52,6 @@ fn start_origin(edges: &[&ServerProcess]) -> ServerProcess {
             ("cdn_relay_secret", SECRET),
         ],
         &[("loadbalancing.xml", &xml)],
-    )
-}
-
-/// Synthetic VP8 + Opus packets with unique payloads and a keyframe every 10 video packets.
-struct Source {
-    n: u32,
-    tag: &'static str,
-}
-
-impl Source {
-    /// The next video and audio packet (full RTP) and their payloads.
-    fn next(&mut self) -> ([Vec<u8>; 2], [Vec<u8>; 2]) {
-        let n = self.n;
-        self.n += 1;
-        let mut video = if n.is_multiple_of(10) {
-            vec![0x10, 0x00, 0x9d, 0x01, 0x2a]
-        } else {
-            vec![0x00, 0x01]
-        };
-        video.extend_from_slice(format!("{}-video-{n}", self.tag).as_bytes());
-        let audio = format!("{}-audio-{n}", self.tag).into_bytes();
-        let seq = (n & 0xffff) as u16;
-        let v = rtp_packet(96, seq, 3000 * n, VIDEO_SSRC, true, &video);
-        let a = rtp_packet(111, seq, 960 * n, AUDIO_SSRC, false, &audio);
-        ([v, a], [video, audio])
-    }
-
-    /// Sends one packet pair over a WebRTC publisher; returns the payloads.
-    fn send(&mut self, publisher: &mut MediaPeer) -> [Vec<u8>; 2] {
-        let (packets, payloads) = self.next();
-        for p in &packets {
-            publisher.send_rtp(p);
-        }
-        payloads
-    }
-}
-
-fn publisher_spec(cert: &DtlsCertificate) -> OfferSpec {
-    OfferSpec::publish(
-        "pubufrag",
-        "publisher-password-0123456789",
-        cert.fingerprint(),
-        Codec::vp8(96),
-        AUDIO_SSRC,
-        VIDEO_SSRC,
     )
 }
 
@@ -137,35 +93,6 @@ fn payloads(player: &Joined) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     (video, all)
 }
 
-/// Checks that `player` got exactly `sent` (video and audio, in order) with its own SSRCs.
-fn assert_byte_exact(i: usize, player: &Joined, sent: &[[Vec<u8>; 2]]) {
-    let a = player.answer.audio.as_ref().expect("audio answered");
-    let v = player.answer.video.as_ref().expect("video answered");
-    let (mut video, mut audio) = (Vec::new(), Vec::new());
-    for p in &player.peer.rtp {
-        let rtp = parse_rtp(p);
-        if rtp.pt == v.codec.payload_type {
-            assert_eq!(Some(rtp.ssrc), v.ssrc, "player {i}: its own video SSRC");
-            video.push(rtp.payload);
-        } else if rtp.pt == a.codec.payload_type {
-            assert_eq!(Some(rtp.ssrc), a.ssrc, "player {i}: its own audio SSRC");
-            audio.push(rtp.payload);
-        } else {
-            panic!("player {i}: unexpected payload type {}", rtp.pt);
-        }
-    }
-    let want_video: Vec<_> = sent.iter().map(|[v, _]| v.clone()).collect();
-    let want_audio: Vec<_> = sent.iter().map(|[_, a]| a.clone()).collect();
-    assert_eq!(
-        video, want_video,
-        "player {i}: every video packet, byte-exact"
-    );
-    assert_eq!(
-        audio, want_audio,
-        "player {i}: every audio packet, byte-exact"
-    );
-}
-
 #[test]
 fn origin_relays_plain_rtp_to_edges_sharing_the_secret_only() {
     let edges = [
@@ -175,9 +102,9 @@ fn origin_relays_plain_rtp_to_edges_sharing_the_secret_only() {
     ];
     let origin = start_origin(&[&edges[0], &edges[1], &edges[2]]);
     let cert = DtlsCertificate::generate().expect("client certificate");
-    let mut publisher = join(&origin, STREAM, &publisher_spec(&cert), &cert, true);
+    let mut source = Source::new("warm", AUDIO_SSRC, VIDEO_SSRC);
+    let mut publisher = join(&origin, STREAM, &source.publish_spec(&cert), &cert, true);
     connect_all(&mut [&mut publisher.peer]);
-    let mut source = Source { n: 0, tag: "warm" };
 
     // Both good edges get the stream.
     let deadline = Instant::now() + RELAY_WAIT;
@@ -218,10 +145,7 @@ fn origin_relays_plain_rtp_to_edges_sharing_the_secret_only() {
     for p in &mut players {
         p.peer.rtp.clear();
     }
-    let mut source = Source {
-        n: source.n,
-        tag: "live",
-    };
+    let mut source = source.retagged("live");
     let mut sent = Vec::new();
     for _ in 0..150 {
         sent.push(source.send(&mut publisher.peer));
@@ -285,6 +209,7 @@ fn origin_relays_plain_rtp_to_edges_sharing_the_secret_only() {
 /// Sends an rtp relay `publishStream` as an origin would; returns the mediaSessionId.
 fn relay_publish(wcs: &mut WcsClient, marker: Value, cert: &DtlsCertificate) -> String {
     let id = common::unique_id();
+    let offer = build_offer(&Source::new("relay", AUDIO_SSRC, VIDEO_SSRC).publish_spec(cert));
     wcs.send(
         "publishStream",
         json!({
@@ -296,7 +221,7 @@ fn relay_publish(wcs: &mut WcsClient, marker: Value, cert: &DtlsCertificate) -> 
             "status": "PENDING",
             "record": false,
             "mediaProvider": "WebRTC",
-            "sdp": build_offer(&publisher_spec(cert)),
+            "sdp": offer,
             "custom": {"rtcdnRelay": marker},
         }),
     );
@@ -362,7 +287,7 @@ fn edge_takes_relay_media_only_from_the_announced_source_with_the_secret() {
         UdpSocket::bind("127.0.0.1:0").expect("spoofer"),
         UdpSocket::bind(SocketAddr::new([127, 0, 0, 2].into(), src_addr.port())).expect("spoofer"),
     ];
-    let mut source = Source { n: 0, tag: "warm" };
+    let mut source = Source::new("warm", AUDIO_SSRC, VIDEO_SSRC);
     let deadline = Instant::now() + Duration::from_secs(10);
     while payloads(&viewer).0.is_empty() {
         assert!(Instant::now() < deadline, "no video from the plain source");
@@ -378,14 +303,8 @@ fn edge_takes_relay_media_only_from_the_announced_source_with_the_secret() {
     });
     viewer.peer.rtp.clear();
 
-    let mut live = Source {
-        n: source.n,
-        tag: "live",
-    };
-    let mut spoof = Source {
-        n: source.n,
-        tag: "spoof",
-    };
+    let mut live = source.retagged("live");
+    let mut spoof = source.retagged("spoof");
     let mut sent = Vec::new();
     for _ in 0..100 {
         let (packets, payload) = live.next();

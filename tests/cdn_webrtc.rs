@@ -8,9 +8,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::media::{join, parse_rtp, pump_until, rtp_packet, Joined, MediaPeer};
+use common::media::{join, parse_rtp, pump_until, Joined, MediaPeer};
+use common::source::{assert_byte_exact, has_video, warm_up, Source};
 use common::{ServerProcess, WcsClient};
-use control::sdp::{Codec, OfferSpec};
+use control::sdp::OfferSpec;
 use dataplane::dtls::DtlsCertificate;
 
 const AUDIO_SSRC: u32 = 0x3333_3333;
@@ -28,48 +29,6 @@ fn start_origin(edges: &[&ServerProcess]) -> ServerProcess {
             ("codecs", "opus,vp8,h264"),
         ],
         &[("loadbalancing.xml", &xml)],
-    )
-}
-
-/// Synthetic VP8 + Opus with a keyframe every `key_every` video packets; payloads are unique.
-struct Source {
-    n: u32,
-    key_every: u32,
-    tag: &'static str,
-}
-
-impl Source {
-    fn video_payload(&self) -> Vec<u8> {
-        let mut vp8 = if self.n.is_multiple_of(self.key_every) {
-            vec![0x10, 0x00, 0x9d, 0x01, 0x2a]
-        } else {
-            vec![0x00, 0x01]
-        };
-        vp8.extend_from_slice(format!("{}-video-{}", self.tag, self.n).as_bytes());
-        vp8
-    }
-
-    /// Sends one video and one audio packet; returns their payloads.
-    fn send(&mut self, publisher: &mut MediaPeer) -> (Vec<u8>, Vec<u8>) {
-        let n = self.n;
-        let video = self.video_payload();
-        let audio = format!("{}-audio-{n}", self.tag).into_bytes();
-        let seq = (n & 0xffff) as u16;
-        publisher.send_rtp(&rtp_packet(96, seq, 3000 * n, VIDEO_SSRC, true, &video));
-        publisher.send_rtp(&rtp_packet(111, seq, 960 * n, AUDIO_SSRC, false, &audio));
-        self.n += 1;
-        (video, audio)
-    }
-}
-
-fn publisher_spec(cert: &DtlsCertificate) -> OfferSpec {
-    OfferSpec::publish(
-        "pubufrag",
-        "publisher-password-0123456789",
-        cert.fingerprint(),
-        Codec::vp8(96),
-        AUDIO_SSRC,
-        VIDEO_SSRC,
     )
 }
 
@@ -122,30 +81,6 @@ fn wait_relayed(edge: &ServerProcess, publisher: &mut Joined, source: &mut Sourc
     }
 }
 
-/// Whether `player` received a video packet (video starts at a keyframe; audio does not wait).
-fn has_video(player: &Joined) -> bool {
-    let pt = player.answer.video.as_ref().map(|v| v.codec.payload_type);
-    player.peer.rtp.iter().any(|p| Some(parse_rtp(p).pt) == pt)
-}
-
-/// Streams until every player got at least one video packet (relay and players started).
-fn warm_up(publisher: &mut Joined, players: &mut [&mut Joined], source: &mut Source) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !players.iter().all(|p| has_video(p)) {
-        assert!(
-            Instant::now() < deadline,
-            "no media on the edges' players: {:?}",
-            players.iter().map(|p| p.peer.rtp.len()).collect::<Vec<_>>()
-        );
-        source.send(&mut publisher.peer);
-        publisher.peer.pump();
-        for p in players.iter_mut() {
-            p.peer.pump();
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// Sends `count` more packet pairs from `source` (sequence numbers continue) and checks that
 /// every player receives exactly them, byte-exact, in order, with its own payload types and
 /// SSRCs.
@@ -164,11 +99,9 @@ fn check_byte_exact(
     for p in players.iter_mut() {
         p.peer.rtp.clear();
     }
-    let (mut sent_video, mut sent_audio) = (Vec::new(), Vec::new());
+    let mut sent = Vec::new();
     for _ in 0..count {
-        let (v, a) = source.send(&mut publisher.peer);
-        sent_video.push(v);
-        sent_audio.push(a);
+        sent.push(source.send(&mut publisher.peer));
         publisher.peer.pump();
         for p in players.iter_mut() {
             p.peer.pump();
@@ -193,29 +126,7 @@ fn check_byte_exact(
             .collect::<Vec<_>>()
     );
     for (i, player) in players.iter().enumerate() {
-        let a = player.answer.audio.as_ref().expect("audio answered");
-        let v = player.answer.video.as_ref().expect("video answered");
-        let (mut video, mut audio) = (Vec::new(), Vec::new());
-        for p in &player.peer.rtp {
-            let rtp = parse_rtp(p);
-            if rtp.pt == v.codec.payload_type {
-                assert_eq!(Some(rtp.ssrc), v.ssrc, "player {i}: its own video SSRC");
-                video.push(rtp.payload);
-            } else if rtp.pt == a.codec.payload_type {
-                assert_eq!(Some(rtp.ssrc), a.ssrc, "player {i}: its own audio SSRC");
-                audio.push(rtp.payload);
-            } else {
-                panic!("player {i}: unexpected payload type {}", rtp.pt);
-            }
-        }
-        assert_eq!(
-            video, sent_video,
-            "player {i}: every video packet, byte-exact"
-        );
-        assert_eq!(
-            audio, sent_audio,
-            "player {i}: every audio packet, byte-exact"
-        );
+        assert_byte_exact(i, player, &sent);
     }
 }
 
@@ -227,13 +138,9 @@ fn origin_relays_to_two_edges_and_unpublish_stops_their_players() {
     ];
     let origin = start_origin(&[&edges[0], &edges[1]]);
     let cert = DtlsCertificate::generate().expect("client certificate");
-    let mut publisher = join(&origin, STREAM, &publisher_spec(&cert), &cert, true);
+    let mut source = Source::new("warm", AUDIO_SSRC, VIDEO_SSRC);
+    let mut publisher = join(&origin, STREAM, &source.publish_spec(&cert), &cert, true);
     connect_all(&mut [&mut publisher.peer]);
-    let mut source = Source {
-        n: 0,
-        key_every: 10,
-        tag: "warm",
-    };
     for edge in &edges {
         wait_relayed(edge, &mut publisher, &mut source);
     }
@@ -248,7 +155,7 @@ fn origin_relays_to_two_edges_and_unpublish_stops_their_players() {
         connect_all(&mut all);
     }
     let mut refs: Vec<&mut Joined> = players.iter_mut().collect();
-    warm_up(&mut publisher, &mut refs, &mut source);
+    warm_up(&mut publisher.peer, &mut refs, &mut source);
     check_byte_exact(&mut publisher, &mut refs, &mut source, 150);
 
     // The origin lists both live legs, WCS style: route id -> stream name.
@@ -285,19 +192,15 @@ fn killed_edge_is_re_relayed_after_restart_and_the_other_edge_loses_nothing() {
     let killed_port = edges[0].http_addr().port();
     let origin = start_origin(&[&edges[0], &edges[1]]);
     let cert = DtlsCertificate::generate().expect("client certificate");
-    let mut publisher = join(&origin, STREAM, &publisher_spec(&cert), &cert, true);
+    let mut source = Source::new("warm", AUDIO_SSRC, VIDEO_SSRC);
+    let mut publisher = join(&origin, STREAM, &source.publish_spec(&cert), &cert, true);
     connect_all(&mut [&mut publisher.peer]);
-    let mut source = Source {
-        n: 0,
-        key_every: 10,
-        tag: "warm",
-    };
     for edge in &edges {
         wait_relayed(edge, &mut publisher, &mut source);
     }
     let mut survivor = join(&edges[1], STREAM, &player_spec(1, &cert), &cert, false);
     connect_all(&mut [&mut survivor.peer, &mut publisher.peer]);
-    warm_up(&mut publisher, &mut [&mut survivor], &mut source);
+    warm_up(&mut publisher.peer, &mut [&mut survivor], &mut source);
 
     edges[0].kill();
     check_byte_exact(&mut publisher, &mut [&mut survivor], &mut source, 150);

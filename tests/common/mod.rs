@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod media;
+pub mod source;
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
