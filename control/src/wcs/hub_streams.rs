@@ -1,0 +1,257 @@
+//! The hub's stream lifecycle: `publishStream` and `playStream` (checks, SDP answer, worker
+//! placement, peer registration), `stop`/`unPublishStream`, and the end of a session with the
+//! notifications to its players. Like the rest of the hub it must not touch sockets or the
+//! clock; the SDP work is `crate::sdp`'s.
+
+// The hub's own types and imports: this file is the hub, split for size.
+use super::*;
+
+impl Hub {
+    pub(super) fn publish(&mut self, conn: ConnId, req: StreamRequest) {
+        if !self.check_new_session(conn, "publishStream", &req, true) {
+            return;
+        }
+        let relay_source = match self.relay_source(&req) {
+            Ok(source) => source,
+            Err(info) => return self.send_status(conn, &req, true, "FAILED", info),
+        };
+        if self.names.contains_key(&req.name) {
+            return self.send_status(conn, &req, true, "FAILED", "Stream name is already in use");
+        }
+        let Some(worker) = self.pick_worker() else {
+            return self.send_status(conn, &req, true, "FAILED", "Failed by error");
+        };
+        let local = self.local_transport(worker);
+        let negotiated = sdp::parse_offer(req.sdp.as_deref().unwrap_or_default())
+            .and_then(|offer| sdp::answer_publish(&offer, &self.video_codecs, &local));
+        let neg = match negotiated {
+            Ok(neg) => neg,
+            Err(e) => return self.send_status(conn, &req, true, "FAILED", &e.wcs_info()),
+        };
+        let peer = PeerId(self.next_peer);
+        let stream = StreamId(self.next_stream);
+        let spec = PeerSpec {
+            id: peer,
+            role: PeerRole::Publisher { stream },
+            local_ufrag: local.ufrag,
+            local_pwd: local.pwd,
+            remote_ufrag: neg.remote_ufrag,
+            remote_pwd: neg.remote_pwd,
+            remote_fingerprint: neg.remote_fingerprint,
+            tracks: neg.tracks,
+        };
+        let started = match relay_source {
+            Some(source) => self.add_plain_peer(worker, spec, source),
+            None => self.add_peer(worker, spec),
+        };
+        if !started {
+            return self.send_status(conn, &req, true, "FAILED", "Failed by error");
+        }
+        self.next_peer += 1;
+        self.next_stream += 1;
+        let worker_id = self.workers[worker].handle.id;
+        let (has_audio, has_video) = (neg.media.audio.is_some(), neg.media.video.is_some());
+        let id = req.media_session_id.clone();
+        self.streams.insert(
+            stream,
+            Stream {
+                publisher: id.clone(),
+                worker: worker_id,
+                media: neg.media,
+                players: HashSet::new(),
+                fanout: HashMap::new(),
+            },
+        );
+        self.names.insert(req.name.clone(), stream);
+        self.register(
+            conn,
+            &id,
+            peer,
+            worker_id,
+            stream,
+            &req.name,
+            Role::Publisher,
+            has_audio,
+            has_video,
+        );
+        tracing::info!(conn = conn.0, name = %req.name, %peer, %stream, "publishing");
+        self.send(conn, msg::set_remote_sdp(&id, &neg.answer));
+        self.send_session_status(&id, "PUBLISHING", "");
+        if let (Some(now), Some(media)) = (self.now, self.streams.get(&stream).map(|s| &s.media)) {
+            self.relays.stream_started(now, stream, &req.name, media);
+        }
+    }
+
+    pub(super) fn play(&mut self, conn: ConnId, req: StreamRequest) {
+        if !self.check_new_session(conn, "playStream", &req, false) {
+            return;
+        }
+        let Some(&stream) = self.names.get(&req.name) else {
+            return self.send_status(conn, &req, false, "FAILED", "Stream not found");
+        };
+        let Some(worker) = self.pick_worker() else {
+            return self.send_status(conn, &req, false, "FAILED", "Failed by error");
+        };
+        let local = self.local_transport(worker);
+        // Every name in `names` has its stream in `streams` (they are inserted and removed together).
+        let Some(source) = self.streams.get(&stream) else {
+            return self.send_status(conn, &req, false, "FAILED", "Stream not found");
+        };
+        let source_worker = source.worker;
+        let negotiated = sdp::parse_offer(req.sdp.as_deref().unwrap_or_default())
+            .and_then(|offer| sdp::answer_play(&offer, &source.media, &local));
+        let neg = match negotiated {
+            Ok(neg) => neg,
+            Err(e) => return self.send_status(conn, &req, false, "FAILED", &e.wcs_info()),
+        };
+        let peer = PeerId(self.next_peer);
+        let spec = PeerSpec {
+            id: peer,
+            role: PeerRole::Subscriber {
+                stream,
+                source: source_worker,
+            },
+            local_ufrag: local.ufrag,
+            local_pwd: local.pwd,
+            remote_ufrag: neg.remote_ufrag,
+            remote_pwd: neg.remote_pwd,
+            remote_fingerprint: neg.remote_fingerprint,
+            tracks: neg.tracks,
+        };
+        if !self.add_peer(worker, spec) {
+            return self.send_status(conn, &req, false, "FAILED", "Failed by error");
+        }
+        self.next_peer += 1;
+        let worker_id = self.workers[worker].handle.id;
+        if let Some(s) = self.streams.get_mut(&stream) {
+            s.players.insert(req.media_session_id.clone());
+        }
+        self.fanout_add(stream, worker_id);
+        let (has_audio, has_video) = (neg.media.audio.is_some(), neg.media.video.is_some());
+        let id = req.media_session_id.clone();
+        self.register(
+            conn,
+            &id,
+            peer,
+            worker_id,
+            stream,
+            &req.name,
+            Role::Player,
+            has_audio,
+            has_video,
+        );
+        tracing::info!(conn = conn.0, name = %req.name, %peer, %stream, "playing");
+        self.send(conn, msg::set_remote_sdp(&id, &neg.answer));
+        self.send_session_status(&id, "PLAYING", "");
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn register(
+        &mut self,
+        conn: ConnId,
+        id: &str,
+        peer: PeerId,
+        worker: WorkerId,
+        stream: StreamId,
+        name: &str,
+        role: Role,
+        has_audio: bool,
+        has_video: bool,
+    ) {
+        self.sessions.insert(
+            id.to_owned(),
+            Session {
+                conn,
+                peer,
+                worker,
+                stream,
+                name: name.to_owned(),
+                role,
+                has_audio,
+                has_video,
+                connected: false,
+            },
+        );
+        self.peers.insert(peer, id.to_owned());
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.sessions.insert(id.to_owned());
+        }
+    }
+
+    pub(super) fn stop(&mut self, conn: ConnId, api: &str, req: &StreamRequest) {
+        let role = match self.sessions.get(&req.media_session_id) {
+            Some(s) if s.conn == conn => s.role,
+            _ => {
+                tracing::debug!(conn = conn.0, api, id = %req.media_session_id, "stop of an unknown stream");
+                let published = api == "unPublishStream";
+                return self.send_status(conn, req, published, "FAILED", "Stream not found");
+            }
+        };
+        let status = match role {
+            Role::Publisher => "UNPUBLISHED",
+            Role::Player => "STOPPED",
+        };
+        self.end_session(&req.media_session_id, Some((status, "")), true);
+    }
+
+    /// Forgets a session: optionally tells its client `status`, removes its peer from the
+    /// worker (unless the worker already closed it), maintains fanout targets and, for a
+    /// publisher, stops every player and frees the name.
+    pub(super) fn end_session(
+        &mut self,
+        id: &str,
+        notify: Option<(&str, &str)>,
+        remove_peer: bool,
+    ) {
+        if let Some((status, info)) = notify {
+            self.send_session_status(id, status, info);
+        }
+        let Some(s) = self.sessions.remove(id) else {
+            return;
+        };
+        self.peers.remove(&s.peer);
+        if let Some(c) = self.conns.get_mut(&s.conn) {
+            c.sessions.remove(id);
+        }
+        if remove_peer {
+            self.command(s.worker, Command::RemovePeer(s.peer));
+        }
+        if let Some(w) = self.worker_mut(s.worker) {
+            w.peers = w.peers.saturating_sub(1);
+        }
+        match s.role {
+            Role::Player => {
+                let Some(stream) = self.streams.get_mut(&s.stream) else {
+                    return;
+                };
+                stream.players.remove(id);
+                self.fanout_remove(s.stream, s.worker);
+            }
+            Role::Publisher => {
+                let Some(stream) = self.streams.remove(&s.stream) else {
+                    return;
+                };
+                debug_assert_eq!(stream.publisher, id);
+                if self.names.get(&s.name) == Some(&s.stream) {
+                    self.names.remove(&s.name);
+                }
+                for player in &stream.players {
+                    self.end_session(player, Some(("STOPPED", PUBLISHER_STOPPED)), true);
+                }
+                for &worker in stream.fanout.keys() {
+                    self.command(
+                        stream.worker,
+                        Command::RemoveFanoutTarget {
+                            stream: s.stream,
+                            worker,
+                        },
+                    );
+                }
+                if let Some(now) = self.now {
+                    self.relays.stream_ended(now, s.stream);
+                }
+                tracing::info!(name = %s.name, stream = %s.stream, "unpublished");
+            }
+        }
+    }
+}
