@@ -51,6 +51,10 @@ struct Args {
     /// How long a join may take until its first media packet.
     #[arg(long, default_value = "15s", value_parser = parse_duration)]
     join_timeout: Duration,
+    /// Subscribers signalling at the same time (each in its own thread; ICE, DTLS and media
+    /// stay on the one event loop).
+    #[arg(long, default_value_t = 1)]
+    join_parallel: usize,
     /// Write the JSON result here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
         server_pids: args.server_pid,
         ramp: args.ramp,
         join_timeout: args.join_timeout,
+        join_parallel: args.join_parallel,
     };
     let report = match load::run(&cfg, !args.quiet) {
         Ok(r) => r,

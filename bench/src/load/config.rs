@@ -70,6 +70,8 @@ pub struct LoadConfig {
     /// How long joins may take before a client counts as failed.
     #[serde(serialize_with = "secs")]
     pub join_timeout: Duration,
+    /// Subscribers signalling at the same time (threads); 1 joins one after the other.
+    pub join_parallel: usize,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -92,6 +94,7 @@ impl LoadConfig {
             server_pids: Vec::new(),
             ramp: None,
             join_timeout: Duration::from_secs(15),
+            join_parallel: 1,
         }
     }
 
@@ -126,6 +129,12 @@ impl LoadConfig {
         }
         if self.duration.is_zero() {
             return Err("duration must be positive".into());
+        }
+        if !(1..=256).contains(&self.join_parallel) {
+            return Err(format!(
+                "join parallelism {} not in 1..=256",
+                self.join_parallel
+            ));
         }
         if self.play_server.is_some() && self.target != TargetKind::Wcs {
             return Err("a play server (an edge) needs the wcs target".into());

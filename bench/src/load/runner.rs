@@ -6,6 +6,8 @@
 //! Must not parse media: that is [`super::peer`].
 
 use std::io::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use dataplane::dtls::DtlsCertificate;
@@ -177,33 +179,58 @@ impl<'a> Runner<'a> {
         let mut failed = 0;
         let server = self.cfg.play_server.as_deref().unwrap_or(&self.cfg.server);
         let server = server.to_owned();
-        for i in have..count {
-            self.subscribers_wanted = i + 1;
-            let stream = stream_name(i % self.cfg.publishers);
-            if i < self.cfg.publishers && self.cfg.play_server.is_some() {
-                self.wait_relayed(&server, &stream);
+        let jobs: Vec<(usize, String)> = (have..count)
+            .map(|i| (i, stream_name(i % self.cfg.publishers)))
+            .collect();
+        if self.cfg.play_server.is_some() {
+            for (_, stream) in jobs.iter().filter(|(i, _)| *i < self.cfg.publishers) {
+                self.wait_relayed(&server, stream);
             }
-            let started = Instant::now();
-            let joined = Peer::join(
-                self.cfg.target,
-                &server,
-                Role::Play,
-                &stream,
-                &self.cert,
-                (0, 0),
-                started,
-                Instant::now,
-            );
-            match joined.and_then(|p| self.add(p)) {
-                Ok(()) => {}
-                Err(e) => {
-                    failed += 1;
-                    self.error(format!("subscriber {i}: {e}"));
+        }
+        // Signalling blocks, so it runs in `join_parallel` threads; each joined client comes
+        // back over a channel and the event loop keeps every handshake and stream going.
+        let (target, cert, parallel) = (self.cfg.target, self.cert.clone(), self.cfg.join_parallel);
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            let (tx, rx) = mpsc::channel();
+            for _ in 0..parallel.clamp(1, jobs.len().max(1)) {
+                let (tx, jobs, next, cert, server) = (tx.clone(), &jobs, &next, &cert, &server);
+                scope.spawn(move || {
+                    while let Some((i, stream)) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let started = Instant::now();
+                        let joined = Peer::join(
+                            target,
+                            server,
+                            Role::Play,
+                            stream,
+                            cert,
+                            (0, 0),
+                            started,
+                            Instant::now,
+                        );
+                        if tx.send((*i, joined)).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            loop {
+                match rx.try_recv() {
+                    Ok((i, joined)) => {
+                        self.subscribers_wanted = self.subscribers_wanted.max(i + 1);
+                        if let Err(e) = joined.and_then(|p| self.add(p)) {
+                            failed += 1;
+                            self.error(format!("subscriber {i}: {e}"));
+                        }
+                    }
+                    Err(mpsc::TryRecvError::Empty) => {
+                        let _ = self.turn(Some(Instant::now() + Duration::from_millis(1)));
+                    }
+                    Err(mpsc::TryRecvError::Disconnected) => break,
                 }
             }
-            // Let handshakes already under way progress between joins.
-            let _ = self.turn(Some(Instant::now()));
-        }
+        });
         let deadline = Instant::now() + self.cfg.join_timeout;
         while Instant::now() < deadline {
             // Measuring starts once audio and video (from a keyframe) reach everyone.
