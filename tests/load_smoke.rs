@@ -83,6 +83,7 @@ fn through_an_edge() {
     let mut cfg = LoadConfig::new(&origin.ws_url());
     cfg.play_server = Some(edge.ws_url());
     cfg.subscribers = 3;
+    cfg.join_parallel = 2; // two signalling threads
     cfg.duration = Duration::from_secs(2);
     cfg.bitrate = 500_000;
     cfg.join_timeout = Duration::from_secs(30);
