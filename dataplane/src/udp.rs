@@ -360,6 +360,39 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")]
+    fn a_refused_gso_send_falls_back_to_single_datagrams_and_loses_nothing() {
+        use std::os::fd::AsRawFd;
+        let tx = socket();
+        let rx = socket();
+        let dst = rx.local_addr().unwrap();
+        // Linux refuses UDP_SEGMENT on a socket without transmit checksums (EINVAL).
+        let one: libc::c_int = 1;
+        // SAFETY: a valid socket, option and option length.
+        let r = unsafe {
+            libc::setsockopt(
+                tx.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_NO_CHECK,
+                std::ptr::from_ref(&one).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(r, 0, "SO_NO_CHECK: {}", io::Error::last_os_error());
+        let mut q = SendQueue::new(64, true);
+        for i in 0..6u8 {
+            q.push(&tx, dst, &[i; 40]);
+        }
+        let out = q.flush(&tx);
+        assert!(!q.uses_gso(), "GSO is off after the refusal");
+        assert_eq!((out.sent, out.errors, out.gso_sends), (6, 0, 0), "{out:?}");
+        let mut batch = RecvBatch::new(64);
+        let got = by_destination(&recv_all(&mut batch, &rx, 6));
+        let want: Vec<Vec<u8>> = (0..6u8).map(|i| vec![i; 40]).collect();
+        assert_eq!(got, want, "every datagram, in order");
+    }
+
+    #[test]
     fn without_gso_every_datagram_is_its_own_send() {
         let tx = socket();
         let rx = socket();

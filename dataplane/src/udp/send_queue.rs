@@ -49,12 +49,22 @@ struct Group {
     segment: u16,
 }
 
+impl Group {
+    /// Slot `start` alone.
+    fn single(start: u16) -> Self {
+        Group {
+            start,
+            count: 1,
+            segment: 0,
+        }
+    }
+}
+
 /// Datagrams waiting for one flush, each in its own reusable buffer with its destination.
 pub(crate) struct SendQueue {
     slots: Vec<Vec<u8>>,
-    dsts: Vec<SockAddr>,
-    /// The destinations again, comparable, for grouping.
-    keys: Vec<SocketAddr>,
+    /// Each slot's destination (converted to a C socket address once per message, at send).
+    dsts: Vec<SocketAddr>,
     len: usize,
     /// Whether to group datagrams into GSO sends (cleared if the kernel refuses one).
     gso: bool,
@@ -71,8 +81,7 @@ impl SendQueue {
         let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
         Self {
             slots: (0..slots).map(|_| Vec::with_capacity(capacity)).collect(),
-            dsts: vec![SockAddr::from(unspecified); slots],
-            keys: vec![unspecified; slots],
+            dsts: vec![unspecified; slots],
             len: 0,
             gso,
             groups: Vec::with_capacity(slots),
@@ -111,8 +120,7 @@ impl SendQueue {
     /// Queues the buffer last returned by [`Self::slot`] for `dst`.
     pub(crate) fn commit(&mut self, dst: SocketAddr) {
         if let Some(d) = self.dsts.get_mut(self.len) {
-            *d = SockAddr::from(dst);
-            self.keys[self.len] = dst;
+            *d = dst;
             self.len += 1;
         }
     }
@@ -165,25 +173,12 @@ impl SendQueue {
                 }
                 Err(_) if self.groups[next].count > 1 => {
                     // The kernel or the route refuses GSO: from now on one datagram per
-                    // message, and this group goes that way at once.
+                    // message, starting with this group's.
                     self.gso = false;
-                    let g = self.groups[next];
-                    for i in 0..g.count {
-                        let single = Group {
-                            start: g.start + i,
-                            count: 1,
-                            segment: 0,
-                        };
-                        self.groups[next] = single;
-                        match self.send_groups_limited(socket, next, 1) {
-                            Ok(_) => out.sent += 1,
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                                out.dropped_full += 1
-                            }
-                            Err(_) => out.errors += 1,
-                        }
-                    }
-                    next += 1;
+                    let first = self.groups[next].start;
+                    self.groups.truncate(next);
+                    self.groups
+                        .extend((first..self.len as u16).map(Group::single));
                 }
                 Err(_) => {
                     // The first datagram was refused (e.g. ICMP unreachable): skip it only.
@@ -200,11 +195,7 @@ impl SendQueue {
     fn plan(&mut self) {
         self.groups.clear();
         if !self.gso {
-            self.groups.extend((0..self.len as u16).map(|i| Group {
-                start: i,
-                count: 1,
-                segment: 0,
-            }));
+            self.groups.extend((0..self.len as u16).map(Group::single));
             return;
         }
         let mut i = 0;
@@ -215,7 +206,7 @@ impl SendQueue {
             while i + count < self.len && count < MAX_SEGMENTS {
                 let next = i + count;
                 let len = self.slots[next].len();
-                if self.keys[next] != self.keys[i]
+                if self.dsts[next] != self.dsts[i]
                     || len > segment
                     || len == 0
                     || bytes + len > MAX_GSO_BYTES
@@ -239,17 +230,8 @@ impl SendQueue {
 
     /// Sends up to [`BATCH`] groups from `from`; returns how many the kernel took (at least
     /// one).
-    fn send_groups(&mut self, socket: &UdpSocket, from: usize) -> io::Result<usize> {
-        self.send_groups_limited(socket, from, BATCH)
-    }
-
     #[cfg(target_os = "linux")]
-    fn send_groups_limited(
-        &mut self,
-        socket: &UdpSocket,
-        from: usize,
-        limit: usize,
-    ) -> io::Result<usize> {
+    fn send_groups(&mut self, socket: &UdpSocket, from: usize) -> io::Result<usize> {
         use std::os::fd::AsRawFd;
         /// `CMSG_SPACE(sizeof(u16))` on every Linux ABI fits in 32 bytes (8-byte aligned).
         type Control = [u64; 4];
@@ -257,7 +239,7 @@ impl SendQueue {
         // MAX_SEGMENTS < IOV_PER_CALL, so at least one).
         let mut count = 0;
         let mut datagrams = 0;
-        for g in self.groups[from..].iter().take(limit.min(BATCH)) {
+        for g in self.groups[from..].iter().take(BATCH) {
             if datagrams + usize::from(g.count) > IOV_PER_CALL {
                 break;
             }
@@ -268,6 +250,8 @@ impl SendQueue {
         let mut iovs: [libc::iovec; IOV_PER_CALL] = unsafe { std::mem::zeroed() };
         let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
         let mut controls: [Control; BATCH] = [[0; 4]; BATCH];
+        // One C socket address per message, not per datagram.
+        let mut names: [Option<SockAddr>; BATCH] = [const { None }; BATCH];
         let mut firsts = [0usize; BATCH];
         let mut iov_at = 0;
         for (i, g) in self.groups[from..from + count].iter().enumerate() {
@@ -282,7 +266,7 @@ impl SendQueue {
         let iov_base = iovs.as_mut_ptr();
         let control_base = controls.as_mut_ptr();
         for (i, g) in self.groups[from..from + count].iter().enumerate() {
-            let dst = &self.dsts[usize::from(g.start)];
+            let dst = names[i].insert(SockAddr::from(self.dsts[usize::from(g.start)]));
             let hdr = &mut hdrs[i].msg_hdr;
             hdr.msg_name = dst.as_ptr().cast_mut().cast();
             hdr.msg_namelen = dst.len();
@@ -305,8 +289,8 @@ impl SendQueue {
             }
         }
         // SAFETY: the first `count` headers point at live, initialised buffers (slot bytes up
-        // to their length through `iovs`, a socket address of its stated length, a control
-        // message of its stated length) that outlive the call; the kernel only reads them and
+        // to their length through `iovs`, a socket address of its stated length in `names`, a
+        // control message of its stated length) that outlive the call; the kernel only reads them and
         // writes `msg_len`. MSG_DONTWAIT: never blocks.
         let n = unsafe {
             libc::sendmmsg(
@@ -323,15 +307,10 @@ impl SendQueue {
     }
 
     #[cfg(not(target_os = "linux"))]
-    fn send_groups_limited(
-        &mut self,
-        socket: &UdpSocket,
-        from: usize,
-        _limit: usize,
-    ) -> io::Result<usize> {
-        // GSO is Linux-only: `new` callers pass `gso = false` elsewhere, so groups are single.
+    fn send_groups(&mut self, socket: &UdpSocket, from: usize) -> io::Result<usize> {
+        // GSO is Linux-only (`new` turns it off elsewhere), so every group is one datagram.
         let i = usize::from(self.groups[from].start);
-        socket.send_to(&self.slots[i], self.keys[i])?;
+        socket.send_to(&self.slots[i], self.dsts[i])?;
         Ok(1)
     }
 }
