@@ -8,7 +8,7 @@
 //! beyond its wire format. Bounded: every wait has a deadline.
 
 use std::io::ErrorKind;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use mio::net::UdpSocket;
@@ -45,10 +45,7 @@ struct Totals {
 /// The floor's address from `udp://host:port` or `host:port`.
 pub fn floor_addr(server: &str) -> Result<SocketAddr, LoadError> {
     let hp = server.strip_prefix("udp://").unwrap_or(server);
-    hp.to_socket_addrs()
-        .map_err(|e| LoadError::Config(format!("floor address {server:?}: {e}")))?
-        .next()
-        .ok_or_else(|| LoadError::Config(format!("floor address {server:?}: none")))
+    super::signalling::resolve(hp).map_err(|e| LoadError::Config(format!("floor address {e}")))
 }
 
 fn bind() -> Result<UdpSocket, LoadError> {

@@ -16,13 +16,13 @@
 
 use std::fmt::Write as _;
 use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use control::sdp::{parse_offer, MediaSection, Offer};
 use serde_json::{json, Value};
 
-use super::signalling::{Role, SignalError, Signalling, REPLY_TIMEOUT};
+use super::signalling::{resolve, Role, SignalError, Signalling, REPLY_TIMEOUT};
 
 /// Interval of session keep-alives (Janus drops a session after 60 s of silence).
 pub const KEEPALIVE: Duration = Duration::from_secs(15);
@@ -170,12 +170,7 @@ pub fn answer_for(offer: &Offer, ours: &Offer) -> String {
             let _ = write!(out, "a=fmtp:{} {fmtp}\r\n", codec.payload_type);
         }
         if let Some(c) = ours.sections.iter().flat_map(|s| &s.candidates).next() {
-            let _ = write!(
-                out,
-                "a=candidate:1 1 udp 2130706431 {} {} typ host\r\na=end-of-candidates\r\n",
-                c.addr.ip(),
-                c.addr.port()
-            );
+            control::sdp::candidate_lines(&mut out, c.addr);
         }
     }
     out
@@ -229,11 +224,7 @@ impl JanusSignalling {
     /// plugin.
     pub fn connect(url: &str) -> Result<Self, SignalError> {
         let (host, path) = split_url(url)?;
-        let addr = host
-            .to_socket_addrs()
-            .map_err(|e| SignalError::Connect(format!("{host}: {e}")))?
-            .next()
-            .ok_or_else(|| SignalError::Connect(format!("{host}: no address")))?;
+        let addr = resolve(host).map_err(SignalError::Connect)?;
         let mut this = JanusSignalling {
             addr,
             host: host.to_owned(),

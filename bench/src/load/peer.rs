@@ -418,14 +418,8 @@ pub fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 /// socket's port.
 fn bind_toward(server: &str) -> Result<(mio::net::UdpSocket, SocketAddr), LoadError> {
     use socket2::{Domain, Protocol, Socket, Type};
-    use std::net::ToSocketAddrs;
-    let authority = server.split_once("://").map_or(server, |(_, rest)| rest);
-    let authority = authority.split('/').next().unwrap_or_default();
-    let remote = authority
-        .to_socket_addrs()
-        .map_err(|e| LoadError::Config(format!("server {server}: {e}")))?
-        .next()
-        .ok_or_else(|| LoadError::Config(format!("server {server}: no address")))?;
+    let remote = signalling::resolve(signalling::authority(server))
+        .map_err(|e| LoadError::Config(format!("server {e}")))?;
     let (domain, any): (Domain, SocketAddr) = if remote.is_ipv4() {
         (Domain::IPV4, ([0, 0, 0, 0], 0).into())
     } else {

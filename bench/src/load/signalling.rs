@@ -6,7 +6,7 @@
 //! is already there (answering keep-alive pings) and never blocks.
 
 use std::io::ErrorKind;
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -14,6 +14,21 @@ use tungstenite::{Message, WebSocket};
 
 /// Bound for connecting and for each reply during setup.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The `host:port` of a server URL (`scheme://host:port/path`; scheme and path optional).
+pub fn authority(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split('/').next().unwrap_or_default()
+}
+
+/// The first address `host_port` resolves to; the error names it.
+pub fn resolve(host_port: &str) -> Result<SocketAddr, String> {
+    host_port
+        .to_socket_addrs()
+        .map_err(|e| format!("{host_port}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{host_port}: no address"))
+}
 
 /// What a client does with a stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,15 +121,10 @@ pub struct WcsSignalling {
 impl WcsSignalling {
     /// Opens the websocket and runs `connection` → `getUserData`.
     pub fn connect(url: &str) -> Result<Self, SignalError> {
-        let authority = url
-            .strip_prefix("ws://")
-            .ok_or_else(|| SignalError::Connect(format!("not a ws:// URL: {url}")))?;
-        let host_port = authority.split('/').next().unwrap_or(authority);
-        let addr = host_port
-            .to_socket_addrs()
-            .map_err(|e| SignalError::Connect(format!("{host_port}: {e}")))?
-            .next()
-            .ok_or_else(|| SignalError::Connect(format!("{host_port}: no address")))?;
+        if !url.starts_with("ws://") {
+            return Err(SignalError::Connect(format!("not a ws:// URL: {url}")));
+        }
+        let addr = resolve(authority(url)).map_err(SignalError::Connect)?;
         let stream = TcpStream::connect_timeout(&addr, REPLY_TIMEOUT)
             .map_err(|e| SignalError::Connect(format!("{addr}: {e}")))?;
         stream
@@ -313,5 +323,24 @@ impl Signalling for WcsSignalling {
     fn close(&mut self) {
         let _ = self.ws.close(None);
         let _ = self.ws.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorities_and_addresses_of_server_urls() {
+        assert_eq!(authority("ws://10.0.0.1:8080"), "10.0.0.1:8080");
+        assert_eq!(authority("http://h:8088/janus/1"), "h:8088");
+        assert_eq!(authority("udp://127.0.0.1:9000"), "127.0.0.1:9000");
+        assert_eq!(authority("127.0.0.1:9000"), "127.0.0.1:9000");
+        assert_eq!(
+            resolve("127.0.0.1:9000"),
+            Ok("127.0.0.1:9000".parse().unwrap())
+        );
+        let err = resolve("no-port").unwrap_err();
+        assert!(err.starts_with("no-port:"), "{err}");
     }
 }

@@ -29,6 +29,7 @@ use dataplane::api::{Fingerprint, TrackSpec};
 pub use answer::{answer_play, answer_publish};
 pub use offer::{build_offer, parse_answer, Answer, AnswerTrack, OfferSpec, OfferTrack};
 pub use parse::{parse_offer, Candidate, Codec, Direction, Extmap, MediaSection, Offer};
+pub use write::candidate_lines;
 
 /// Largest SDP accepted, in bytes.
 pub const MAX_SDP_LEN: usize = 64 * 1024;

@@ -166,7 +166,7 @@ fn accepted_section(
 }
 
 /// `a=candidate` (host, UDP) and `a=end-of-candidates`.
-pub(super) fn candidate_lines(out: &mut String, addr: SocketAddr) {
+pub fn candidate_lines(out: &mut String, addr: SocketAddr) {
     let _ = write!(
         out,
         "a=candidate:1 1 udp 2130706431 {} {} typ host\r\na=end-of-candidates\r\n",
