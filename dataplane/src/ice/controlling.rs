@@ -61,11 +61,12 @@ enum State {
 #[derive(Debug)]
 pub struct IceControlling {
     cfg: IceConfig,
-    /// `<remote ufrag>:<local ufrag>`.
+    /// `<remote ufrag>:<local ufrag>`: our checks' USERNAME (the peer's checks carry the two
+    /// ufrags the other way round, see [`Self::ufrags`]).
     username: Box<[u8]>,
+    /// Length of the remote ufrag at the start of `username`.
+    remote_ufrag_len: usize,
     remote_pwd: Box<[u8]>,
-    local_ufrag: Box<[u8]>,
-    remote_ufrag: Box<[u8]>,
     local_pwd: Box<[u8]>,
     /// Success responses owed to the peer's checks (transaction ids), oldest first.
     responses: VecDeque<[u8; 12]>,
@@ -106,8 +107,7 @@ impl IceControlling {
             cfg,
             username: username.into_boxed_slice(),
             remote_pwd: remote_pwd.as_bytes().into(),
-            local_ufrag: local_ufrag.as_bytes().into(),
-            remote_ufrag: remote_ufrag.as_bytes().into(),
+            remote_ufrag_len: remote_ufrag.len(),
             local_pwd: local_pwd.as_bytes().into(),
             responses: VecDeque::new(),
             remote,
@@ -190,6 +190,12 @@ impl IceControlling {
         Ok(())
     }
 
+    /// `(local ufrag, remote ufrag)`, from our USERNAME.
+    fn ufrags(&self) -> (&[u8], &[u8]) {
+        let (remote, colon_local) = self.username.split_at(self.remote_ufrag_len);
+        (&colon_local[1..], remote)
+    }
+
     /// Queues a response to the peer's check `msg` if it is authentic and from `remote`.
     fn answer_check(
         &mut self,
@@ -200,7 +206,8 @@ impl IceControlling {
             return Err(IceError::UnexpectedSource);
         }
         let username = msg.username().ok_or(IceError::MissingUsername)?;
-        if !username_is(username, &self.local_ufrag, &self.remote_ufrag) {
+        let (local_ufrag, remote_ufrag) = self.ufrags();
+        if !username_is(username, local_ufrag, remote_ufrag) {
             return Err(IceError::WrongUsername);
         }
         check_integrity(msg, &self.local_pwd)?;
