@@ -14,9 +14,9 @@ use common::media::{parse_rtp, pump_until, rtcp_packets, rtp_packet, MediaPeer};
 use dataplane::api::{
     Command, Event, EventSink, MediaKind, PeerId, PeerRole, PeerSpec, StreamId, TrackSpec, WorkerId,
 };
-use dataplane::client::{LocalParams, RemoteParams};
 use dataplane::dtls::DtlsCertificate;
 use dataplane::srtp::SrtpProfile;
+use dataplane::transport::{LocalParams, RemoteParams};
 use dataplane::{Dataplane, DataplaneConfig};
 
 #[derive(Default)]

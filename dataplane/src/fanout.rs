@@ -3,8 +3,8 @@
 //!
 //! A packet is decrypted once on the publisher's worker and shared as [`Bytes`]
 //! (reference-counted): every worker that hosts subscribers of the stream receives the same
-//! buffer through its bounded [`ArrayQueue`] and is woken at most once per loop iteration of the
-//! sender. A full queue drops the message and counts it; it never blocks the sender.
+//! buffer through its bounded [`ArrayQueue`] and is woken at most once per batch of the sender
+//! (the sender's core reports whom to wake; its I/O shell wakes them). A full queue drops the message and counts it; it never blocks the sender.
 //! This module owns no sockets and no peers.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,19 +59,18 @@ pub struct SenderInfo {
     pub octet_count: u32,
 }
 
-/// One worker's inbox: a bounded lock-free queue plus the waker of its `Poll`.
+/// One worker's inbox: a bounded lock-free queue. Waking the owner is the I/O shell's job
+/// (the core reports whom to wake through [`PendingWakes`]).
 pub struct Mailbox {
     queue: ArrayQueue<FanoutMsg>,
-    waker: Arc<mio::Waker>,
     dropped: AtomicU64,
 }
 
 impl Mailbox {
     /// A mailbox holding at most `capacity` messages.
-    pub fn new(capacity: usize, waker: Arc<mio::Waker>) -> Self {
+    pub fn new(capacity: usize) -> Self {
         Self {
             queue: ArrayQueue::new(capacity.max(1)),
-            waker,
             dropped: AtomicU64::new(0),
         }
     }
@@ -90,15 +89,9 @@ impl Mailbox {
         self.queue.pop()
     }
 
-    /// Wakes the owning worker.
-    pub fn wake(&self) {
-        // A failed wake means the worker's Poll is gone (shutting down): nothing to do.
-        let _ = self.waker.wake();
-    }
-
-    /// The waker of the owning worker (shared with its control-plane `WorkerHandle`).
-    pub fn waker(&self) -> &Arc<mio::Waker> {
-        &self.waker
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
     }
 
     /// Messages dropped because the queue was full.
@@ -110,12 +103,18 @@ impl Mailbox {
 /// All workers' mailboxes, shared by every worker.
 pub type Mailboxes = Arc<[Mailbox]>;
 
-/// Remembers which workers were sent something during one loop iteration, so each is woken
-/// once per batch rather than once per packet.
+/// Builds `n` mailboxes of `capacity` messages each.
+pub fn mailboxes(n: usize, capacity: usize) -> Mailboxes {
+    (0..n).map(|_| Mailbox::new(capacity)).collect()
+}
+
+/// Remembers which workers were sent something since the last drain, so each is woken once
+/// per batch rather than once per packet.
 #[derive(Debug, Default)]
 pub struct PendingWakes {
     workers: Vec<bool>,
     any: bool,
+    cursor: usize,
 }
 
 impl PendingWakes {
@@ -124,10 +123,11 @@ impl PendingWakes {
         Self {
             workers: vec![false; n],
             any: false,
+            cursor: 0,
         }
     }
 
-    /// Marks `worker` to be woken at the end of the batch.
+    /// Marks `worker` to be woken.
     pub fn mark(&mut self, worker: WorkerId) {
         if let Some(w) = self.workers.get_mut(worker.0) {
             *w = true;
@@ -135,19 +135,21 @@ impl PendingWakes {
         }
     }
 
-    /// Wakes every marked worker once and clears the marks.
-    pub fn flush(&mut self, mailboxes: &[Mailbox]) {
+    /// The next marked worker (each once), clearing its mark.
+    pub fn poll(&mut self) -> Option<WorkerId> {
         if !self.any {
-            return;
+            return None;
         }
-        for (i, marked) in self.workers.iter_mut().enumerate() {
-            if std::mem::take(marked) {
-                if let Some(m) = mailboxes.get(i) {
-                    m.wake();
-                }
+        while self.cursor < self.workers.len() {
+            let i = self.cursor;
+            self.cursor += 1;
+            if std::mem::take(&mut self.workers[i]) {
+                return Some(WorkerId(i));
             }
         }
+        self.cursor = 0;
         self.any = false;
+        None
     }
 }
 
@@ -155,15 +157,9 @@ impl PendingWakes {
 mod tests {
     use super::*;
 
-    fn mailbox(poll: &mio::Poll, cap: usize) -> Mailbox {
-        let waker = mio::Waker::new(poll.registry(), mio::Token(0)).unwrap();
-        Mailbox::new(cap, Arc::new(waker))
-    }
-
     #[test]
     fn full_queue_drops_and_counts_without_blocking() {
-        let poll = mio::Poll::new().unwrap();
-        let m = mailbox(&poll, 2);
+        let m = Mailbox::new(2);
         let msg = FanoutMsg::KeyframeRequest {
             stream: StreamId(1),
         };
@@ -174,15 +170,14 @@ mod tests {
         assert!(m.pop().is_some());
         assert!(m.pop().is_some());
         assert!(m.pop().is_none());
+        assert!(m.is_empty());
     }
 
     #[test]
     fn shared_packet_is_not_copied() {
-        let (pa, pb) = (mio::Poll::new().unwrap(), mio::Poll::new().unwrap());
-        let a = mailbox(&pa, 4);
-        let b = mailbox(&pb, 4);
+        let boxes = mailboxes(2, 4);
         let packet = Bytes::from(vec![0x80u8, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 0xAA]);
-        for m in [&a, &b] {
+        for m in boxes.iter() {
             m.push(FanoutMsg::Media {
                 stream: StreamId(7),
                 kind: MediaKind::Video,
@@ -190,9 +185,9 @@ mod tests {
                 packet: packet.clone(),
             });
         }
-        let got: Vec<Bytes> = [a.pop(), b.pop()]
-            .into_iter()
-            .map(|m| match m {
+        let got: Vec<Bytes> = boxes
+            .iter()
+            .map(|m| match m.pop() {
                 Some(FanoutMsg::Media { packet, .. }) => packet,
                 other => panic!("unexpected {other:?}"),
             })
@@ -202,16 +197,19 @@ mod tests {
     }
 
     #[test]
-    fn pending_wakes_marks_each_worker_once() {
+    fn pending_wakes_yields_each_marked_worker_once() {
         let mut w = PendingWakes::new(3);
+        assert_eq!(w.poll(), None);
+        w.mark(WorkerId(2));
         w.mark(WorkerId(1));
         w.mark(WorkerId(1));
         w.mark(WorkerId(9)); // out of range: ignored
-        assert_eq!(w.workers, vec![false, true, false]);
-        let polls: Vec<mio::Poll> = (0..3).map(|_| mio::Poll::new().unwrap()).collect();
-        let boxes: Vec<Mailbox> = polls.iter().map(|p| mailbox(p, 1)).collect();
-        w.flush(&boxes);
-        assert_eq!(w.workers, vec![false, false, false]);
-        assert!(!w.any);
+        assert_eq!(w.poll(), Some(WorkerId(1)));
+        assert_eq!(w.poll(), Some(WorkerId(2)));
+        assert_eq!(w.poll(), None);
+        assert_eq!(w.poll(), None);
+        w.mark(WorkerId(0));
+        assert_eq!(w.poll(), Some(WorkerId(0)));
+        assert_eq!(w.poll(), None);
     }
 }

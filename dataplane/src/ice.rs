@@ -26,6 +26,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::stun::{StunError, StunMessage};
+pub use crate::transmit::Transmit;
 
 pub use controlling::IceControlling;
 pub use lite::IceLite;
@@ -70,15 +71,6 @@ impl Default for IceConfig {
             consent_interval: Duration::from_secs(2),
         }
     }
-}
-
-/// A datagram to send: `len` bytes written at the start of the caller's buffer, to `dst`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Transmit {
-    /// Destination address.
-    pub dst: SocketAddr,
-    /// Number of bytes written into the buffer given to `poll_transmit`.
-    pub len: usize,
 }
 
 /// Why an agent gave up. After it, the agent ignores all input.
@@ -167,34 +159,4 @@ fn check_integrity(msg: &StunMessage<'_>, key: &[u8]) -> Result<(), IceError> {
         return Err(IceError::BadIntegrity);
     }
     Ok(())
-}
-
-/// splitmix64: a tiny deterministic generator for transaction ids and consent jitter, seeded
-/// by the owner so that tests are repeatable.
-#[derive(Clone, Debug)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn transaction_id(&mut self) -> [u8; 12] {
-        let a = self.next_u64().to_be_bytes();
-        let b = self.next_u64().to_be_bytes();
-        let mut id = [0u8; 12];
-        id[..8].copy_from_slice(&a);
-        id[8..].copy_from_slice(&b[..4]);
-        id
-    }
-
-    /// `base` scaled by a factor uniform in [0.8, 1.2).
-    fn jitter(&mut self, base: Duration) -> Duration {
-        let unit = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        base.mul_f64(0.8 + 0.4 * unit)
-    }
 }

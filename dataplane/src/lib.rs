@@ -1,29 +1,34 @@
 //! rtcdn data plane.
 //!
-//! Owns the media path: N worker threads, each with its own mio `Poll` and UDP socket. Every
-//! protocol (STUN/ICE-lite, DTLS, SRTP, RTP/RTCP) is a sans-IO state machine in its own module
-//! that takes `now: Instant` as an argument; only [`worker`] touches sockets, the clock and the
-//! poller. The control plane talks to workers only through [`api`] (commands in, events out)
+//! Owns the media path: N worker threads, each an I/O shell ([`worker`]: one mio `Poll`, one
+//! UDP socket plus the relay legs' own sockets, `recvmmsg`/`sendmmsg`, the clock) around a
+//! sans-IO [`worker_core::WorkerCore`] that owns the peers, routing, streams, timers and
+//! fan-out. Every protocol (STUN/ICE, DTLS, SRTP, RTP/RTCP) is a sans-IO state machine in its
+//! own module that takes `now: Instant` as an argument; only the worker shell touches sockets,
+//! the clock and the poller, so the same core also runs on the in-memory [`sim`] network in
+//! tests. The control plane talks to workers only through [`api`] (commands in, events out)
 //! and never blocks them.
 
 pub mod api;
-pub mod client;
-pub mod connection;
 pub mod demux;
 pub mod dtls;
 pub mod fanout;
 pub mod ice;
-pub mod plain;
 pub mod publisher;
+mod rng;
 pub mod rtcp;
 pub mod rtp;
-mod secure;
+pub mod send_queue;
+pub mod sim;
 pub mod srtp;
+pub mod stats;
 pub mod stun;
 pub mod subscriber;
+pub mod transmit;
 pub mod transport;
 mod udp;
 mod worker;
+pub mod worker_core;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -35,8 +40,9 @@ use dtls::DtlsCertificate;
 use fanout::{Mailbox, Mailboxes};
 use ice::IceConfig;
 use srtp::SrtpProfile;
+use worker_core::{CoreConfig, WorkerCore};
 
-pub use worker::{SharedStats, WorkerStats};
+pub use stats::{SharedStats, WorkerStats};
 
 /// Which cores the worker threads run on.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -178,20 +184,11 @@ pub fn start(cfg: &DataplaneConfig, events: SharedEventSink) -> Result<Dataplane
         polls.push(poll);
         sockets.push(socket);
     }
-    let mailboxes: Mailboxes = wakers
-        .iter()
-        .map(|w| Mailbox::new(cfg.mailbox_capacity, w.clone()))
-        .collect::<Vec<_>>()
-        .into();
-    let settings = worker::WorkerSettings {
-        ice: IceConfig {
-            consent_timeout: cfg.consent_timeout,
-            ..IceConfig::default()
-        },
-        srtp_profiles: cfg.srtp_profiles.clone(),
-        certificate: certificate.clone(),
-        socket_buffer: cfg.socket_buffer,
-        gso: cfg.gso,
+    let wakers: Arc<[Arc<mio::Waker>]> = wakers.into();
+    let mailboxes = fanout::mailboxes(n, cfg.mailbox_capacity);
+    let ice = IceConfig {
+        consent_timeout: cfg.consent_timeout,
+        ..IceConfig::default()
     };
     let mut handles = Vec::with_capacity(n);
     let mut threads = Vec::with_capacity(n);
@@ -202,15 +199,28 @@ pub fn start(cfg: &DataplaneConfig, events: SharedEventSink) -> Result<Dataplane
             addr: SocketAddr::new(cfg.ip, 0),
             source,
         })?;
+        let core = WorkerCore::new(
+            CoreConfig {
+                id,
+                ice,
+                srtp_profiles: cfg.srtp_profiles.clone(),
+                certificate: certificate.clone(),
+                gso: cfg.gso,
+                seed: rand::random(),
+            },
+            mailboxes.clone(),
+        );
         let (tx, rx) = crossbeam_channel::unbounded();
         let w = worker::Worker::new(
-            id,
-            poll,
-            socket,
-            settings.clone(),
-            rx,
-            events.clone(),
-            mailboxes.clone(),
+            core,
+            worker::WorkerIo {
+                poll,
+                socket,
+                socket_buffer: cfg.socket_buffer,
+                commands: rx,
+                events: events.clone(),
+                wakers: wakers.clone(),
+            },
         )
         .map_err(DataplaneError::Poll)?;
         stats.push(w.shared_stats());
@@ -249,15 +259,4 @@ pub(crate) fn bind_udp(addr: SocketAddr, buffer: usize) -> std::io::Result<mio::
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     Ok(mio::net::UdpSocket::from_std(socket.into()))
-}
-
-/// The earlier of two optional deadlines.
-pub(crate) fn earliest(
-    a: Option<std::time::Instant>,
-    b: Option<std::time::Instant>,
-) -> Option<std::time::Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
 }

@@ -313,7 +313,6 @@ fn check_rtcp(buf: &[u8]) -> Result<(), SrtpError> {
     Ok(())
 }
 
-#[path = "srtp_gcm.rs"]
 mod gcm;
 
 #[cfg(test)]

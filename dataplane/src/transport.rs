@@ -1,37 +1,78 @@
-//! The kinds of transport a worker runs, behind one interface: the passive
-//! ICE-lite/DTLS-server [`Connection`] of browsers and other nodes that connect to us, the
-//! active ICE-controlling/DTLS-client [`ClientConnection`] of a relay leg we open toward another
-//! node, and the [`PlainTransport`] of the `stream_distribution="rtp"` relay (no ICE, no DTLS,
-//! no SRTP: the worker sends and uses its packets as they are).
+//! A peer's transport, behind one input path: a WebRTC [`Connection`] (ICE, DTLS, SRTP, in
+//! the passive role for browsers and other nodes' relay legs, in the active role for our relay
+//! legs toward other nodes), or the [`PlainTransport`] of the `stream_distribution="rtp"`
+//! relay (no ICE, no DTLS, no SRTP: packets are used and sent as they are).
 //!
-//! Sans-IO like both of them; the worker owns the sockets (a relay leg has its own).
+//! Sans-IO like its parts: the worker core passes datagrams and `now` in and drains transmits
+//! and events; the I/O shell owns the sockets. Owns nothing about streams or routing.
+
+#![forbid(unsafe_code)]
+
+mod connection;
+mod plain;
+mod secure;
 
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use bytes::BytesMut;
+pub use connection::{
+    Connection, ConnectionError, ConnectionEvent, LocalParams, Received, RemoteParams,
+};
+pub use plain::{PlainError, PlainTransport, KEEPALIVE_LEN};
 
-use crate::client::{ClientConnection, ClientEvent};
-use crate::connection::{Connection, ConnectionEvent, Transmit};
-use crate::plain::PlainTransport;
 use crate::srtp::SrtpProfile;
+use crate::transmit::Transmit;
+
+/// Why a transport did not accept a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    #[error(transparent)]
+    Connection(#[from] ConnectionError),
+    #[error(transparent)]
+    Plain(#[from] PlainError),
+}
+
+impl TransportError {
+    /// The datagram came from an address the transport does not accept input from (as opposed
+    /// to a malformed or unauthenticated one).
+    pub fn is_unknown_source(self) -> bool {
+        matches!(
+            self,
+            TransportError::Connection(ConnectionError::NotValidated)
+                | TransportError::Plain(PlainError::UnknownSource)
+        )
+    }
+}
 
 /// A peer's transport.
+// Inline on purpose: the fan-out seals every subscriber's packet through it, and a box would
+// cost a pointer chase (a cache miss) per subscriber per packet.
+#[allow(clippy::large_enum_variant)]
 pub enum Transport {
-    /// Browsers, and relay legs of other nodes: ICE-lite, DTLS server, on the worker socket.
-    Passive(Connection),
-    /// Our relay leg toward another node: ICE controlling, DTLS client, on its own socket.
-    Active(ClientConnection),
+    /// ICE + DTLS + SRTP (either role).
+    WebRtc(Connection),
     /// Plain RTP/RTCP with one fixed remote (the rtp relay, both ends).
     Plain(PlainTransport),
 }
 
 impl Transport {
-    /// Where media goes (the ICE-selected address, or the relay's remote candidate).
+    /// One datagram from `from`: what it carried, decrypted.
+    pub fn handle_input(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        buf: &[u8],
+    ) -> Result<Received, TransportError> {
+        match self {
+            Transport::WebRtc(c) => Ok(c.handle_input(now, from, buf)?),
+            Transport::Plain(p) => Ok(p.handle_input(now, from, buf)?),
+        }
+    }
+
+    /// Where media goes (the ICE-selected address, or the fixed remote).
     pub fn remote(&self) -> Option<SocketAddr> {
         match self {
-            Transport::Passive(c) => c.remote(),
-            Transport::Active(c) => Some(c.remote()),
+            Transport::WebRtc(c) => c.remote(),
             Transport::Plain(p) => Some(p.remote()),
         }
     }
@@ -39,53 +80,44 @@ impl Transport {
     /// True once media can flow (SRTP keys installed; a plain transport until it failed).
     pub fn is_connected(&self) -> bool {
         match self {
-            Transport::Passive(c) => c.is_connected(),
-            Transport::Active(c) => c.is_connected(),
+            Transport::WebRtc(c) => c.is_connected(),
             Transport::Plain(p) => p.is_connected(),
         }
     }
 
-    /// True for the plain transport: packets go to the socket as they are.
-    pub fn is_plain(&self) -> bool {
-        matches!(self, Transport::Plain(_))
-    }
-
-    /// The negotiated SRTP profile once connected.
+    /// The negotiated SRTP profile once connected (`None` for a plain transport).
     pub fn srtp_profile(&self) -> Option<SrtpProfile> {
         match self {
-            Transport::Passive(c) => c.srtp_profile(),
-            Transport::Active(c) => c.srtp_profile(),
+            Transport::WebRtc(c) => c.srtp_profile(),
             Transport::Plain(_) => None,
         }
     }
 
-    /// Encrypts a plain RTP packet; `None` if not connected, the packet is invalid or the
-    /// transport is plain (send the packet as it is, see [`Transport::is_plain`]).
-    pub fn protect_rtp(&mut self, plain: &[u8]) -> Option<BytesMut> {
+    /// Makes the plain RTP packet in `buf` ready to send, in place: encrypted on a WebRTC
+    /// transport, as it is on a plain one. False if it cannot be sent (not connected, invalid).
+    pub fn seal_rtp(&mut self, buf: &mut Vec<u8>) -> bool {
         match self {
-            Transport::Passive(c) => c.protect_rtp(plain).ok(),
-            Transport::Active(c) => c.protect_rtp(plain).ok(),
-            Transport::Plain(_) => None,
+            Transport::WebRtc(c) => c.protect_rtp_in_place(buf).is_ok(),
+            Transport::Plain(p) => p.is_connected(),
         }
     }
 
-    /// Encrypts the plain RTP packet in `buf` in place; false if not connected, the packet is
-    /// invalid or the transport is plain (then `buf` still holds the plain packet).
-    pub fn protect_rtp_in_place(&mut self, buf: &mut Vec<u8>) -> bool {
+    /// Writes the plain RTCP packet `plain` ready to send into `out`: encrypted on a WebRTC
+    /// transport, as it is on a plain one. False if it cannot be sent.
+    pub fn seal_rtcp(&mut self, plain: &[u8], out: &mut Vec<u8>) -> bool {
+        out.clear();
         match self {
-            Transport::Passive(c) => c.protect_rtp_in_place(buf).is_ok(),
-            Transport::Active(c) => c.protect_rtp_in_place(buf).is_ok(),
-            Transport::Plain(_) => false,
-        }
-    }
-
-    /// Encrypts a plain RTCP packet; `None` if not connected, the packet is invalid or the
-    /// transport is plain.
-    pub fn protect_rtcp(&mut self, plain: &[u8]) -> Option<BytesMut> {
-        match self {
-            Transport::Passive(c) => c.protect_rtcp(plain).ok(),
-            Transport::Active(c) => c.protect_rtcp(plain).ok(),
-            Transport::Plain(_) => None,
+            Transport::WebRtc(c) => match c.protect_rtcp(plain) {
+                Ok(enc) => {
+                    out.extend_from_slice(&enc);
+                    true
+                }
+                Err(_) => false,
+            },
+            Transport::Plain(p) => {
+                out.extend_from_slice(plain);
+                p.is_connected()
+            }
         }
     }
 
@@ -93,24 +125,16 @@ impl Transport {
     #[must_use]
     pub fn poll_transmit(&mut self, out: &mut [u8]) -> Option<Transmit> {
         match self {
-            Transport::Passive(c) => c.poll_transmit(out),
-            Transport::Active(c) => c.poll_transmit(out),
+            Transport::WebRtc(c) => c.poll_transmit(out),
             Transport::Plain(p) => p.poll_transmit(out),
         }
     }
 
-    /// The next event, in the passive transport's vocabulary.
+    /// The next event.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<ConnectionEvent> {
         match self {
-            Transport::Passive(c) => c.poll_event(),
-            Transport::Active(c) => {
-                let remote = c.remote();
-                c.poll_event().map(|ev| match ev {
-                    ClientEvent::Connected => ConnectionEvent::Connected(remote),
-                    ClientEvent::Failed(r) => ConnectionEvent::Failed(r),
-                })
-            }
+            Transport::WebRtc(c) => c.poll_event(),
             Transport::Plain(p) => p.poll_event(),
         }
     }
@@ -119,8 +143,7 @@ impl Transport {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self {
-            Transport::Passive(c) => c.poll_timeout(),
-            Transport::Active(c) => c.poll_timeout(),
+            Transport::WebRtc(c) => c.poll_timeout(),
             Transport::Plain(p) => p.poll_timeout(),
         }
     }
@@ -128,8 +151,7 @@ impl Transport {
     /// Runs the timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         match self {
-            Transport::Passive(c) => c.handle_timeout(now),
-            Transport::Active(c) => c.handle_timeout(now),
+            Transport::WebRtc(c) => c.handle_timeout(now),
             Transport::Plain(p) => p.handle_timeout(now),
         }
     }

@@ -1,10 +1,10 @@
-//! Batched UDP I/O for a worker: `recvmmsg` into a per-worker arena and `sendmmsg` (with UDP
-//! GSO) of the datagrams queued during one loop iteration (Linux; [`send_queue`]), one syscall
-//! per datagram elsewhere.
+//! Batched UDP I/O for a worker's I/O shell: `recvmmsg` into a per-worker arena, and
+//! `sendmmsg` (with UDP GSO) of the groups a [`SendQueue`] planned (Linux), one syscall per
+//! datagram elsewhere; and worker thread pinning.
 //!
-//! Owns the receive arena and the send queue (their buffers are allocated once, when the
-//! worker starts), worker thread pinning, and the only `unsafe` code of the data plane. It knows nothing about
-//! protocols, peers or routing, and never reads the clock.
+//! Owns the receive arena (allocated once, when the worker starts) and the only `unsafe` code
+//! of the data plane. It knows nothing about protocols, peers or routing, and never reads the
+//! clock.
 
 use std::io;
 use std::net::SocketAddr;
@@ -12,12 +12,11 @@ use std::net::SocketAddr;
 use mio::net::UdpSocket;
 use socket2::SockAddr;
 
-mod send_queue;
+use crate::send_queue::{FlushOutcome, Group, SendQueue, SocketId, BATCH, MAX_SEGMENTS};
 
-pub(crate) use send_queue::{FlushOutcome, SendQueue};
-
-/// Datagrams per `recvmmsg`/`sendmmsg` call.
-pub(crate) const BATCH: usize = 32;
+/// Datagrams (iovecs) handed to one `sendmmsg` call.
+const IOV_PER_CALL: usize = 256;
+const _: () = assert!(MAX_SEGMENTS <= IOV_PER_CALL);
 
 /// Space for `BATCH` received datagrams and their source addresses.
 pub(crate) struct RecvBatch {
@@ -115,6 +114,151 @@ impl RecvBatch {
     }
 }
 
+/// Sends every datagram queued in `queue` from its local socket (`sockets` finds it; a
+/// datagram whose socket is gone is counted as an error), in queue order, and empties the
+/// queue. Never blocks: what the kernel cannot take is dropped and counted. With GSO, each
+/// group the queue planned leaves as one message; if the kernel refuses GSO, the rest is sent
+/// one datagram per message, and so is everything after.
+pub(crate) fn send<'s>(
+    queue: &mut SendQueue,
+    sockets: impl Fn(SocketId) -> Option<&'s UdpSocket>,
+) -> FlushOutcome {
+    queue.plan();
+    let mut out = FlushOutcome::default();
+    let mut next = 0;
+    while next < queue.groups().len() {
+        let group = queue.groups()[next];
+        let Some(socket) = sockets(queue.group_addrs(group).0) else {
+            out.errors += u64::from(group.count);
+            next += 1;
+            continue;
+        };
+        match send_groups(queue, socket, next) {
+            Ok(n) => {
+                for g in &queue.groups()[next..next + n] {
+                    out.sent += u64::from(g.count);
+                    if g.count > 1 {
+                        out.gso_sends += 1;
+                        out.gso_datagrams += u64::from(g.count);
+                    }
+                }
+                next += n;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                // The socket buffer is full: what was for this socket in this flush is lost.
+                let id = queue.group_addrs(group).0;
+                while let Some(g) = queue.groups().get(next) {
+                    if queue.group_addrs(*g).0 != id {
+                        break;
+                    }
+                    out.dropped_full += u64::from(g.count);
+                    next += 1;
+                }
+            }
+            // The kernel or the route refuses GSO: from now on one datagram per message,
+            // starting with this group's.
+            Err(_) if group.count > 1 => queue.fall_back_to_single(next),
+            Err(_) => {
+                // The first datagram was refused (e.g. ICMP unreachable): skip it only.
+                out.errors += 1;
+                next += 1;
+            }
+        }
+    }
+    queue.clear();
+    out
+}
+
+/// Sends up to [`BATCH`] consecutive groups from `from` that leave `socket`; returns how many
+/// the kernel took (at least one).
+#[cfg(target_os = "linux")]
+fn send_groups(queue: &mut SendQueue, socket: &UdpSocket, from: usize) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    /// `CMSG_SPACE(sizeof(u16))` on every Linux ABI fits in 32 bytes (8-byte aligned).
+    type Control = [u64; 4];
+    let socket_id = queue.group_addrs(queue.groups()[from]).0;
+    // As many groups as fit BATCH messages and IOV_PER_CALL datagrams (a group has at most
+    // MAX_SEGMENTS < IOV_PER_CALL, so at least one), all from one socket.
+    let mut groups = [Group::default(); BATCH];
+    let mut count = 0;
+    let mut datagrams = 0;
+    for g in queue.groups()[from..].iter().take(BATCH) {
+        if datagrams + usize::from(g.count) > IOV_PER_CALL || queue.group_addrs(*g).0 != socket_id {
+            break;
+        }
+        datagrams += usize::from(g.count);
+        groups[count] = *g;
+        count += 1;
+    }
+    // SAFETY: all-zero bytes are a valid `iovec`, `mmsghdr` and control buffer.
+    let mut iovs: [libc::iovec; IOV_PER_CALL] = unsafe { std::mem::zeroed() };
+    let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+    let mut controls: [Control; BATCH] = [[0; 4]; BATCH];
+    // One C socket address per message, not per datagram.
+    let mut names: [Option<SockAddr>; BATCH] = [const { None }; BATCH];
+    let mut firsts = [0usize; BATCH];
+    let mut iov_at = 0;
+    for (i, g) in groups[..count].iter().enumerate() {
+        firsts[i] = iov_at;
+        for slot in queue.group_slots(*g) {
+            iovs[iov_at].iov_base = slot.as_mut_ptr().cast();
+            iovs[iov_at].iov_len = slot.len();
+            iov_at += 1;
+        }
+    }
+    let iov_base = iovs.as_mut_ptr();
+    let control_base = controls.as_mut_ptr();
+    for (i, g) in groups[..count].iter().enumerate() {
+        let dst = names[i].insert(SockAddr::from(queue.group_addrs(*g).1));
+        let hdr = &mut hdrs[i].msg_hdr;
+        hdr.msg_name = dst.as_ptr().cast_mut().cast();
+        hdr.msg_namelen = dst.len();
+        // SAFETY: `firsts[i] < iov_at <= IOV_PER_CALL`: inside `iovs`.
+        hdr.msg_iov = unsafe { iov_base.add(firsts[i]) };
+        hdr.msg_iovlen = usize::from(g.count) as _;
+        if g.count > 1 {
+            // SAFETY: `i < BATCH`: inside `controls`. CMSG_SPACE only computes a size.
+            hdr.msg_control = unsafe { control_base.add(i) }.cast();
+            hdr.msg_controllen = unsafe { libc::CMSG_SPACE(2) } as _;
+            // SAFETY: `hdr` points at its own 32 zeroed, 8-aligned control bytes, at least
+            // CMSG_SPACE(2) long, so the first header and its 2 data bytes lie inside.
+            unsafe {
+                let cmsg = libc::CMSG_FIRSTHDR(hdr);
+                (*cmsg).cmsg_level = libc::SOL_UDP;
+                (*cmsg).cmsg_type = libc::UDP_SEGMENT;
+                (*cmsg).cmsg_len = libc::CMSG_LEN(2) as _;
+                std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<u16>(), g.segment);
+            }
+        }
+    }
+    // SAFETY: the first `count` headers point at live, initialised buffers (slot bytes up to
+    // their length through `iovs`, a socket address of its stated length in `names`, a
+    // control message of its stated length) that outlive the call; the kernel only reads them
+    // and writes `msg_len`. MSG_DONTWAIT: never blocks.
+    let n = unsafe {
+        libc::sendmmsg(
+            socket.as_raw_fd(),
+            hdrs.as_mut_ptr(),
+            count as _,
+            libc::MSG_DONTWAIT as _,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usize::try_from(n).unwrap_or(0).max(1))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn send_groups(queue: &mut SendQueue, socket: &UdpSocket, from: usize) -> io::Result<usize> {
+    // GSO is Linux-only (the queue turns it off elsewhere), so every group is one datagram.
+    let g = queue.groups()[from];
+    let dst = queue.group_addrs(g).1;
+    socket.send_to(&queue.group_slots(g)[0], dst)?;
+    Ok(1)
+}
+
 /// Pins the calling thread to one core (Linux `sched_setaffinity`); elsewhere `Unsupported`.
 pub(crate) fn pin_current_thread(core: usize) -> io::Result<()> {
     #[cfg(target_os = "linux")]
@@ -147,6 +291,34 @@ mod tests {
 
     fn socket() -> UdpSocket {
         UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap()
+    }
+
+    fn add(total: &mut FlushOutcome, o: FlushOutcome) {
+        total.sent += o.sent;
+        total.errors += o.errors;
+        total.dropped_full += o.dropped_full;
+        total.gso_sends += o.gso_sends;
+        total.gso_datagrams += o.gso_datagrams;
+    }
+
+    /// Sends everything queued from `tx`.
+    fn flush(q: &mut SendQueue, tx: &UdpSocket) -> FlushOutcome {
+        send(q, |_| Some(tx))
+    }
+
+    /// Queues `bytes` for the worker socket `tx`, sending the queue first when it is full (as
+    /// the worker does); what that send did is added to `total`.
+    fn push(
+        q: &mut SendQueue,
+        tx: &UdpSocket,
+        dst: SocketAddr,
+        bytes: &[u8],
+        total: &mut FlushOutcome,
+    ) {
+        if q.is_full() {
+            add(total, flush(q, tx));
+        }
+        assert!(q.push(SocketId::WORKER, dst, bytes));
     }
 
     /// Receives until `want` datagrams arrived (the kernel delivers loopback datagrams
@@ -184,13 +356,12 @@ mod tests {
         let dst = rx.local_addr().unwrap();
         let mut q = SendQueue::new(64, false);
         let mut sent = FlushOutcome::default();
-        // More than one batch: the queue flushes itself when full.
+        // More than one batch: the queue is sent whenever it is full.
         for i in 0..(BATCH as u8 + 5) {
-            let o = q.push(&tx, dst, &[i, i, i]);
-            sent.sent += o.sent;
+            push(&mut q, &tx, dst, &[i, i, i], &mut sent);
         }
         assert_eq!(q.len(), 5);
-        sent.sent += q.flush(&tx).sent;
+        add(&mut sent, flush(&mut q, &tx));
         assert!(q.is_empty());
         assert_eq!(sent.sent, BATCH as u64 + 5);
 
@@ -217,8 +388,8 @@ mod tests {
             .unwrap()
             .extend_from_slice(b"dropped, never committed");
         q.slot().unwrap().extend_from_slice(b"kept");
-        q.commit(dst);
-        assert_eq!(q.flush(&tx).sent, 1);
+        q.commit(SocketId::WORKER, dst);
+        assert_eq!(flush(&mut q, &tx).sent, 1);
         let mut batch = RecvBatch::new(64);
         let got = recv_all(&mut batch, &rx, 1);
         assert_eq!(got[0].1, b"kept");
@@ -240,9 +411,16 @@ mod tests {
         let rx = socket();
         let mut q = SendQueue::new(64, false);
         // Port 0 is not a valid destination: the kernel refuses that datagram.
-        q.push(&tx, SocketAddr::from(([127, 0, 0, 1], 0)), b"bad");
-        q.push(&tx, rx.local_addr().unwrap(), b"good");
-        let out = q.flush(&tx);
+        let mut out = FlushOutcome::default();
+        push(
+            &mut q,
+            &tx,
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            b"bad",
+            &mut out,
+        );
+        push(&mut q, &tx, rx.local_addr().unwrap(), b"good", &mut out);
+        let out = flush(&mut q, &tx);
         assert_eq!(out.errors, 1);
         assert_eq!(out.sent, 1);
         let mut batch = RecvBatch::new(64);
@@ -277,10 +455,11 @@ mod tests {
             (dst_a, 10, 100),
             (dst_b, 11, 70),
         ];
+        let mut out = FlushOutcome::default();
         for (dst, tag, len) in plan {
-            q.push(&tx, dst, &vec![tag; len]);
+            push(&mut q, &tx, dst, &vec![tag; len], &mut out);
         }
-        let out = q.flush(&tx);
+        let out = flush(&mut q, &tx);
         assert_eq!(out.sent, 11);
         assert_eq!((out.dropped_full, out.errors), (0, 0));
         // Only adjacent datagrams merge: [1-4], [5], [6,7], then singles for the alternating
@@ -318,10 +497,11 @@ mod tests {
         let rx = socket();
         let dst = rx.local_addr().unwrap();
         let mut q = SendQueue::new(64, true);
+        let mut out = FlushOutcome::default();
         for i in 0..130u8 {
-            q.push(&tx, dst, &[i; 20]);
+            push(&mut q, &tx, dst, &[i; 20], &mut out);
         }
-        let out = q.flush(&tx);
+        let out = flush(&mut q, &tx);
         assert_eq!(out.sent, 130);
         assert_eq!(out.gso_sends, 3, "64 + 64 + 2");
         let mut batch = RecvBatch::new(64);
@@ -341,14 +521,12 @@ mod tests {
         let mut out = FlushOutcome::default();
         for rx in &rxs {
             for i in 0..120u8 {
-                let o = q.push(&tx, rx.local_addr().unwrap(), &[i; 10]);
-                (out.sent, out.gso_sends) = (out.sent + o.sent, out.gso_sends + o.gso_sends);
+                push(&mut q, &tx, rx.local_addr().unwrap(), &[i; 10], &mut out);
             }
         }
-        let last = q.flush(&tx);
-        (out.sent, out.gso_sends) = (out.sent + last.sent, out.gso_sends + last.gso_sends);
+        add(&mut out, flush(&mut q, &tx));
         assert_eq!(out.sent, 360);
-        // The queue (256 slots) flushes itself when full: 360 datagrams in 120-runs become
+        // The queue (256 slots) is sent when full: 360 datagrams in 120-runs become
         // sends of at most 64, one run cut by the full queue.
         assert!(out.gso_sends >= 6, "{out:?}");
         let mut batch = RecvBatch::new(64);
@@ -380,10 +558,11 @@ mod tests {
         };
         assert_eq!(r, 0, "SO_NO_CHECK: {}", io::Error::last_os_error());
         let mut q = SendQueue::new(64, true);
+        let mut out = FlushOutcome::default();
         for i in 0..6u8 {
-            q.push(&tx, dst, &[i; 40]);
+            push(&mut q, &tx, dst, &[i; 40], &mut out);
         }
-        let out = q.flush(&tx);
+        let out = flush(&mut q, &tx);
         assert!(!q.uses_gso(), "GSO is off after the refusal");
         assert_eq!((out.sent, out.errors, out.gso_sends), (6, 0, 0), "{out:?}");
         let mut batch = RecvBatch::new(64);
@@ -398,12 +577,46 @@ mod tests {
         let rx = socket();
         let dst = rx.local_addr().unwrap();
         let mut q = SendQueue::new(64, false);
+        let mut out = FlushOutcome::default();
         for i in 0..5u8 {
-            q.push(&tx, dst, &[i; 30]);
+            push(&mut q, &tx, dst, &[i; 30], &mut out);
         }
-        let out = q.flush(&tx);
+        let out = flush(&mut q, &tx);
         assert_eq!((out.sent, out.gso_sends, out.gso_datagrams), (5, 0, 0));
         let mut batch = RecvBatch::new(64);
         assert_eq!(recv_all(&mut batch, &rx, 5).len(), 5);
+    }
+
+    #[test]
+    fn each_datagram_leaves_from_its_own_socket() {
+        let worker = socket();
+        let leg = socket();
+        let rx = socket();
+        let dst = rx.local_addr().unwrap();
+        let mut q = SendQueue::new(64, true);
+        let leg_id = SocketId(1);
+        for (i, id) in [
+            SocketId::WORKER,
+            leg_id,
+            leg_id,
+            SocketId::WORKER,
+            SocketId(9),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            assert!(q.push(id, dst, &[i as u8; 8]));
+        }
+        let out = send(&mut q, |id| match id {
+            SocketId::WORKER => Some(&worker),
+            id if id == leg_id => Some(&leg),
+            _ => None,
+        });
+        assert_eq!((out.sent, out.errors), (4, 1), "socket 9 is gone: {out:?}");
+        let mut batch = RecvBatch::new(64);
+        let got = recv_all(&mut batch, &rx, 4);
+        let from: Vec<(SocketAddr, u8)> = got.iter().map(|(f, b)| (*f, b[0])).collect();
+        let (w, l) = (worker.local_addr().unwrap(), leg.local_addr().unwrap());
+        assert_eq!(from, [(w, 0), (l, 1), (l, 2), (w, 3)]);
     }
 }

@@ -1,4 +1,4 @@
-//! A blocking driver around the sans-IO `dataplane::client::ClientConnection`: one real UDP
+//! A blocking driver around the sans-IO `dataplane::transport::Connection` in its active role: one real UDP
 //! socket on 127.0.0.1, pumped by the test thread. It plays the browser's part: ICE
 //! controlling, DTLS client, SRTP.
 
@@ -6,9 +6,10 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use dataplane::client::{ClientConnection, ClientEvent, ClientInput, LocalParams, RemoteParams};
 use dataplane::dtls::DtlsCertificate;
+use dataplane::ice::IceConfig;
 use dataplane::srtp::SrtpProfile;
+use dataplane::transport::{Connection, ConnectionEvent, LocalParams, Received, RemoteParams};
 
 use super::WcsClient;
 use control::sdp::{build_offer, parse_answer, Answer, OfferSpec};
@@ -16,7 +17,7 @@ use control::sdp::{build_offer, parse_answer, Answer, OfferSpec};
 /// One test peer with its own socket.
 pub struct MediaPeer {
     pub socket: UdpSocket,
-    pub conn: ClientConnection,
+    pub conn: Connection,
     buf: Vec<u8>,
     pub rtp: Vec<BytesMut>,
     pub rtcp: Vec<BytesMut>,
@@ -34,8 +35,16 @@ impl MediaPeer {
     ) -> Self {
         let socket = UdpSocket::bind("127.0.0.1:0").expect("bind test socket");
         socket.set_nonblocking(true).expect("nonblocking");
-        let conn = ClientConnection::new(local, remote, cert, profiles, Instant::now())
-            .expect("client DTLS session");
+        let conn = Connection::active(
+            local,
+            remote,
+            cert,
+            profiles,
+            IceConfig::default(),
+            rand::random(),
+            Instant::now(),
+        )
+        .expect("client DTLS session");
         Self {
             socket,
             conn,
@@ -64,9 +73,9 @@ impl MediaPeer {
                 Ok((len, from)) => {
                     let now = Instant::now();
                     match self.conn.handle_input(now, from, &self.buf[..len]) {
-                        Ok(ClientInput::Rtp(p)) => self.rtp.push(p),
-                        Ok(ClientInput::Rtcp(p)) => self.rtcp.push(p),
-                        Ok(ClientInput::None) => {}
+                        Ok(Received::Rtp(p)) => self.rtp.push(p),
+                        Ok(Received::Rtcp(p)) => self.rtcp.push(p),
+                        Ok(Received::Transport) => {}
                         Err(_) => self.rejected += 1,
                     }
                     self.flush();
@@ -76,7 +85,7 @@ impl MediaPeer {
             }
         }
         while let Some(ev) = self.conn.poll_event() {
-            if let ClientEvent::Failed(r) = ev {
+            if let ConnectionEvent::Failed(r) = ev {
                 self.failed = Some(r);
             }
         }
@@ -92,17 +101,20 @@ impl MediaPeer {
     /// Encrypts and sends a plain RTP packet to the server.
     pub fn send_rtp(&mut self, plain: &[u8]) {
         let enc = self.conn.protect_rtp(plain).expect("protect rtp");
-        self.socket
-            .send_to(&enc, self.conn.remote())
-            .expect("send rtp");
+        self.socket.send_to(&enc, self.server()).expect("send rtp");
     }
 
     /// Encrypts and sends a plain RTCP packet to the server.
     pub fn send_rtcp(&mut self, plain: &[u8]) {
         let enc = self.conn.protect_rtcp(plain).expect("protect rtcp");
-        self.socket
-            .send_to(&enc, self.conn.remote())
-            .expect("send rtcp");
+        self.socket.send_to(&enc, self.server()).expect("send rtcp");
+    }
+
+    /// The server address media goes to.
+    pub fn server(&self) -> SocketAddr {
+        self.conn
+            .remote()
+            .expect("an active connection knows its server")
     }
 }
 

@@ -1,4 +1,4 @@
-//! One load client: its UDP socket, its [`ClientConnection`] (ICE, DTLS, SRTP), its
+//! One load client: its UDP socket, its [`Connection`] (ICE, DTLS, SRTP), its
 //! signalling session and what it does with media: a publisher sends [`Synth`] packets and
 //! answers PLI/FIR with a keyframe; a subscriber verifies, counts and times what arrives.
 //!
@@ -10,11 +10,14 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use control::sdp::{build_offer, parse_answer, Codec, OfferSpec};
-use dataplane::client::{ClientConnection, ClientError, ClientInput, LocalParams, RemoteParams};
 use dataplane::demux::{classify, PacketClass};
 use dataplane::dtls::DtlsCertificate;
+use dataplane::ice::IceConfig;
 use dataplane::rtcp::{RtcpCompound, RtcpPacket};
 use dataplane::srtp::SrtpProfile;
+use dataplane::transport::{
+    Connection, ConnectionError, ConnectionEvent, LocalParams, Received, RemoteParams,
+};
 
 use super::config::Verify;
 use super::histogram::Histogram;
@@ -80,7 +83,7 @@ pub struct Peer {
     /// The media socket (mio-registered by the runner).
     pub socket: mio::net::UdpSocket,
     /// ICE + DTLS + SRTP.
-    pub conn: ClientConnection,
+    pub conn: Connection,
     /// The signalling session (kept open: closing it ends the stream).
     pub signalling: Box<dyn Signalling>,
     /// Publisher or subscriber state.
@@ -151,11 +154,13 @@ impl Peer {
             fingerprint: answer.fingerprint,
             candidate,
         };
-        let conn = ClientConnection::new(
+        let conn = Connection::active(
             &LocalParams { ufrag, pwd },
             &remote,
             cert,
             &SrtpProfile::ALL,
+            IceConfig::default(),
+            rand::random(),
             now(),
         )
         .map_err(|e| LoadError::Answer(format!("DTLS client: {e}")))?;
@@ -220,7 +225,7 @@ impl Peer {
         }
         self.flush(out, counters);
         while let Some(ev) = self.conn.poll_event() {
-            if let dataplane::client::ClientEvent::Failed(r) = ev {
+            if let ConnectionEvent::Failed(r) = ev {
                 self.failed
                     .get_or_insert_with(|| format!("transport: {r:?}"));
             }
@@ -273,7 +278,7 @@ impl Peer {
         if let Kind::Subscriber(sub) = &mut self.kind {
             if classify(data) == PacketClass::Rtp
                 && self.conn.is_connected()
-                && from == self.conn.remote()
+                && Some(from) == self.conn.remote()
             {
                 let n = sub.received;
                 sub.received += 1;
@@ -287,7 +292,7 @@ impl Peer {
             }
         }
         match self.conn.handle_input(now, from, data) {
-            Ok(ClientInput::Rtp(plain)) => {
+            Ok(Received::Rtp(plain)) => {
                 if let Kind::Subscriber(sub) = &mut self.kind {
                     counters.received += 1;
                     counters.verified += 1;
@@ -304,7 +309,7 @@ impl Peer {
                     }
                 }
             }
-            Ok(ClientInput::Rtcp(plain)) => {
+            Ok(Received::Rtcp(plain)) => {
                 if let Kind::Publisher(p) = &mut self.kind {
                     let video = p.synth.video_ssrc();
                     for packet in RtcpCompound::iter(&plain).map_while(Result::ok) {
@@ -320,8 +325,8 @@ impl Peer {
                     }
                 }
             }
-            Ok(ClientInput::None) => {}
-            Err(ClientError::Srtp(_)) => counters.auth_failures += 1,
+            Ok(Received::Transport) => {}
+            Err(ConnectionError::Srtp(_)) => counters.auth_failures += 1,
             // Stray or late transport datagrams: nothing to account.
             Err(_) => {}
         }
@@ -384,16 +389,19 @@ fn record_seq(sub: &mut Subscriber, rtp: &[u8]) {
 }
 
 fn protect_send(
-    conn: &mut ClientConnection,
+    conn: &mut Connection,
     socket: &mio::net::UdpSocket,
     plain: &[u8],
     counters: &mut Counters,
 ) {
     match conn.protect_rtp(plain) {
-        Ok(enc) => {
-            counters.sent += 1;
-            send(socket, &enc, conn.remote(), counters);
-        }
+        Ok(enc) => match conn.remote() {
+            Some(dst) => {
+                counters.sent += 1;
+                send(socket, &enc, dst, counters);
+            }
+            None => counters.send_errors += 1,
+        },
         Err(_) => counters.send_errors += 1,
     }
 }

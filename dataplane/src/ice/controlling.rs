@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use super::{
     check_integrity, parse_checked, username_is, IceConfig, IceError, IceEvent, IceFailure,
-    SplitMix64, Transmit, CHECK_PRIORITY, MAX_QUEUED_RESPONSES,
+    Transmit, CHECK_PRIORITY, MAX_QUEUED_RESPONSES,
 };
+use crate::rng::SplitMix64;
 use crate::stun::{write_binding_request, write_binding_success, StunClass, METHOD_BINDING};
 
 /// How many recent transaction ids a response may answer.

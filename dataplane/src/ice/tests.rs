@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::rng::SplitMix64;
 use crate::stun::{
     write_binding_error, write_binding_request, write_binding_success,
     write_controlled_binding_request, StunClass,

@@ -10,9 +10,9 @@ use std::net::SocketAddr;
 use bytes::BytesMut;
 
 use crate::api::CloseReason;
-use crate::connection::Transmit;
 use crate::dtls::{DtlsEvent, DtlsSession};
 use crate::srtp::SrtpSession;
+use crate::transmit::Transmit;
 
 /// What a drain changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::udp::FlushOutcome;
+use crate::send_queue::FlushOutcome;
 
 /// Counters of one worker (read in tests and logs).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +53,8 @@ impl SharedStats {
         }
     }
 
-    pub(super) fn publish(&self, s: &WorkerStats) {
+    /// Stores `s` for other threads to read.
+    pub fn publish(&self, s: &WorkerStats) {
         let values = [
             s.datagrams_in,
             s.dropped_unknown_source,
@@ -73,7 +74,7 @@ impl SharedStats {
 
 impl WorkerStats {
     /// Adds the outcome of one send-queue flush.
-    pub(crate) fn count_flush(&mut self, out: FlushOutcome) {
+    pub fn count_flush(&mut self, out: FlushOutcome) {
         self.send_errors += out.errors;
         self.dropped_send_full += out.dropped_full;
         self.gso_sends += out.gso_sends;

@@ -6,8 +6,7 @@
 //! input from exactly its remote address, fails with [`CloseReason::ConsentExpired`] when the
 //! remote is silent for the idle timeout (the edge side, so a dead origin frees the name), and
 //! can emit a small RTCP keep-alive (the origin side, so an idle stream does not look dead).
-//! It is sans-IO: the worker owns the socket and passes `now` in; media bytes never pass
-//! through here.
+//! It is sans-IO: the worker owns the socket and passes `now` in.
 
 #![forbid(unsafe_code)]
 
@@ -15,8 +14,11 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::api::CloseReason;
-use crate::connection::{ConnectionEvent, Transmit};
+use bytes::BytesMut;
+
+use super::connection::{ConnectionEvent, Received};
 use crate::demux::{classify, PacketClass};
+use crate::transmit::{earliest, Transmit};
 
 /// Length of the keep-alive: an RTCP receiver report with no report blocks (RFC 3550 §6.4.2).
 pub const KEEPALIVE_LEN: usize = 8;
@@ -95,27 +97,27 @@ impl PlainTransport {
         !self.failed
     }
 
-    /// Checks a received datagram and counts it as a sign of life. `Ok` means the worker may
-    /// use it as plain RTP or RTCP.
+    /// Checks a received datagram and counts it as a sign of life. `Ok` holds the packet as it
+    /// came, in a buffer of its own (one copy into a shareable buffer, as decryption makes one).
     pub fn handle_input(
         &mut self,
         now: Instant,
         from: SocketAddr,
         buf: &[u8],
-    ) -> Result<PacketClass, PlainError> {
+    ) -> Result<Received, PlainError> {
         if self.failed {
             return Err(PlainError::Closed);
         }
         if from != self.remote {
             return Err(PlainError::UnknownSource);
         }
-        match classify(buf) {
-            class @ (PacketClass::Rtp | PacketClass::Rtcp) => {
-                self.last_rx = self.last_rx.max(now);
-                Ok(class)
-            }
-            _ => Err(PlainError::NotRtp),
-        }
+        let received = match classify(buf) {
+            PacketClass::Rtp => Received::Rtp(BytesMut::from(buf)),
+            PacketClass::Rtcp => Received::Rtcp(BytesMut::from(buf)),
+            _ => return Err(PlainError::NotRtp),
+        };
+        self.last_rx = self.last_rx.max(now);
+        Ok(received)
     }
 
     /// Writes a due keep-alive into `out` (at least [`KEEPALIVE_LEN`] bytes).
@@ -157,7 +159,7 @@ impl PlainTransport {
             return None;
         }
         let idle = self.idle_timeout.map(|t| self.last_rx + t);
-        crate::earliest(idle, self.next_keepalive)
+        earliest(idle, self.next_keepalive)
     }
 
     /// Runs the idle check and the keep-alive timer.
@@ -222,9 +224,15 @@ mod tests {
     fn accepts_only_rtp_and_rtcp_from_the_remote() {
         let now = Instant::now();
         let mut t = PlainTransport::receiver(addr(1), 30 * SECOND, now);
-        assert_eq!(t.handle_input(now, addr(1), &rtp()), Ok(PacketClass::Rtp));
+        assert_eq!(
+            t.handle_input(now, addr(1), &rtp()),
+            Ok(Received::Rtp(BytesMut::from(&rtp()[..])))
+        );
         let rr = [0x80, 201, 0, 1, 1, 2, 3, 4];
-        assert_eq!(t.handle_input(now, addr(1), &rr), Ok(PacketClass::Rtcp));
+        assert_eq!(
+            t.handle_input(now, addr(1), &rr),
+            Ok(Received::Rtcp(BytesMut::from(&rr[..])))
+        );
         assert_eq!(
             t.handle_input(now, addr(2), &rtp()),
             Err(PlainError::UnknownSource)

@@ -1,0 +1,87 @@
+//! A simulated browser: the project's own client transport ([`Connection`] in the active role:
+//! ICE controlling, DTLS client, SRTP) at one address of the simulated network, recording
+//! what it receives.
+//!
+//! Owns the client's transport and its received packets; the network carries its datagrams
+//! and passes `now` in.
+
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::BytesMut;
+
+use crate::api::CloseReason;
+use crate::transport::{Connection, ConnectionEvent, Received};
+
+/// One simulated client.
+pub struct SimClient {
+    pub addr: SocketAddr,
+    pub conn: Connection,
+    /// Decrypted RTP packets, in arrival order.
+    pub rtp: Vec<BytesMut>,
+    /// Decrypted RTCP compounds, in arrival order.
+    pub rtcp: Vec<BytesMut>,
+    /// Datagrams the transport rejected (unauthenticated, replayed, from a stranger).
+    pub rejected: usize,
+    /// When the transport connected (DTLS done), if it did.
+    pub connected_at: Option<Instant>,
+    /// Why the transport failed, if it did.
+    pub failed: Option<CloseReason>,
+}
+
+impl SimClient {
+    pub(super) fn new(addr: SocketAddr, conn: Connection) -> Self {
+        Self {
+            addr,
+            conn,
+            rtp: Vec::new(),
+            rtcp: Vec::new(),
+            rejected: 0,
+            connected_at: None,
+            failed: None,
+        }
+    }
+
+    pub(super) fn handle_input(&mut self, now: Instant, from: SocketAddr, buf: &[u8]) {
+        match self.conn.handle_input(now, from, buf) {
+            Ok(Received::Rtp(p)) => self.rtp.push(p),
+            Ok(Received::Rtcp(p)) => self.rtcp.push(p),
+            Ok(Received::Transport) => {}
+            Err(_) => self.rejected += 1,
+        }
+        self.drain_events(now);
+    }
+
+    pub(super) fn handle_timeout(&mut self, now: Instant) {
+        self.conn.handle_timeout(now);
+        self.drain_events(now);
+    }
+
+    fn drain_events(&mut self, now: Instant) {
+        while let Some(ev) = self.conn.poll_event() {
+            match ev {
+                ConnectionEvent::Connected(_) => {
+                    self.connected_at.get_or_insert(now);
+                }
+                ConnectionEvent::Failed(r) => self.failed = Some(r),
+                ConnectionEvent::Validated(_) | ConnectionEvent::Selected(_) => {}
+            }
+        }
+    }
+
+    /// Whether media can flow.
+    pub fn is_connected(&self) -> bool {
+        self.conn.is_connected()
+    }
+
+    /// The RTP sequence numbers received, in arrival order.
+    pub fn sequence_numbers(&self) -> Vec<u16> {
+        self.rtp
+            .iter()
+            .filter(|p| p.len() >= 4)
+            .map(|p| u16::from_be_bytes([p[2], p[3]]))
+            .collect()
+    }
+}

@@ -1,0 +1,711 @@
+//! The sans-IO worker core: everything a data-plane worker decides, without a socket, a
+//! poller or a clock.
+//!
+//! A [`WorkerCore`] owns the peers of one worker (a slab), the routing tables (by address,
+//! ufrag, id and local socket), the streams its peers take part in, the timer queue, the held
+//! fan-out and the send queue. Its inputs are datagrams with the local socket they arrived on
+//! ([`WorkerCore::handle_input`]), control-plane commands ([`WorkerCore::handle_command`]),
+//! the worker's cross-worker mailbox ([`WorkerCore::handle_mailbox`]) and timeouts
+//! ([`WorkerCore::handle_timeout`]); `now` is always passed in. Its outputs are polled:
+//!
+//! - [`WorkerCore::poll_transmit`]: the send queue, filled with the held fan-out as far as it
+//!   fits. The caller sends (or, in the simulated network, carries) every datagram in it,
+//!   clears it and polls again until `None`.
+//! - [`WorkerCore::poll_event`]: events for the control plane.
+//! - [`WorkerCore::poll_wake`]: other workers whose mailbox got messages.
+//! - [`WorkerCore::poll_released_socket`]: relay-leg sockets no peer uses any more.
+//! - [`WorkerCore::poll_timeout`]: when to call [`WorkerCore::handle_timeout`].
+//!
+//! The core never writes into a full send queue: between two inputs the caller checks
+//! [`WorkerCore::wants_flush`] and, when it says so, drains `poll_transmit` first. The I/O
+//! shell (`crate::worker`) and the simulated network (`crate::sim`) are its two drivers.
+//!
+//! A datagram is routed by local socket (a relay leg's own socket), else by source address
+//! (ICE-validated addresses only), else — a STUN check only — by our ICE ufrag. A
+//! publisher's packet is decrypted once, shared as a reference-counted buffer with the local
+//! subscribers and, through the lock-free mailboxes, with the other workers that host
+//! subscribers of the stream.
+
+#![forbid(unsafe_code)]
+
+mod held;
+mod outbox;
+mod peer;
+mod routes;
+mod streams;
+mod timers;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use slab::Slab;
+
+use crate::api::{CloseReason, Event, PeerId, PeerRole, PeerSpec, StreamId, WorkerId};
+use crate::demux::{classify, PacketClass};
+use crate::dtls::DtlsCertificate;
+use crate::fanout::{FanoutMsg, Mailboxes, PendingWakes, SenderInfo};
+use crate::ice::IceConfig;
+use crate::publisher::Publisher;
+use crate::rng::SplitMix64;
+use crate::rtcp::{RtcpCompound, RtcpPacket};
+use crate::send_queue::{SendQueue, SocketId};
+use crate::srtp::SrtpProfile;
+use crate::stats::WorkerStats;
+use crate::subscriber::Subscriber;
+use crate::transport::{
+    Connection, ConnectionEvent, LocalParams, PlainTransport, Received, RemoteParams, Transport,
+};
+
+use held::HeldFanout;
+use outbox::Outbox;
+use peer::{is_keyframe_request, Peer, Role};
+use routes::Routes;
+use streams::Streams;
+use timers::Timers;
+
+pub use outbox::{MAX_DATAGRAM, SRTP_OVERHEAD};
+
+/// Free send-queue slots the core keeps for what one input, command or timer writes outside
+/// the fan-out (ICE responses, a DTLS flight, RTCP).
+const RESERVE: usize = 16;
+
+/// How often an origin's plain leg sends its keep-alive, so an edge tells an idle stream from a
+/// dead origin (the edge closes after the consent timeout of silence).
+pub const PLAIN_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What every core of a data plane shares, plus its own id and seed.
+#[derive(Clone)]
+pub struct CoreConfig {
+    pub id: WorkerId,
+    pub ice: IceConfig,
+    /// SRTP profiles in order of preference.
+    pub srtp_profiles: Vec<SrtpProfile>,
+    pub certificate: DtlsCertificate,
+    /// Group each destination's runs of datagrams for UDP GSO sends.
+    pub gso: bool,
+    /// Seeds the core's pseudo-random choices (our RTCP SSRCs, relay legs' ICE tie-breakers).
+    pub seed: u64,
+}
+
+/// A control-plane command as the core takes it: sockets a peer needs were opened by the
+/// caller already.
+#[derive(Debug)]
+pub enum CoreCommand {
+    /// `api::Command::AddPeer`; a `Relay` role needs its own socket `leg` (`None`: the caller
+    /// could not open one, and the peer is refused).
+    AddPeer {
+        spec: Box<PeerSpec>,
+        leg: Option<SocketId>,
+    },
+    /// `api::Command::AddPlainPeer`; a `Relay` role's socket is `leg`.
+    AddPlainPeer {
+        spec: Box<PeerSpec>,
+        remote: SocketAddr,
+        leg: Option<SocketId>,
+    },
+    RemovePeer(PeerId),
+    AddFanoutTarget {
+        stream: StreamId,
+        worker: WorkerId,
+    },
+    RemoveFanoutTarget {
+        stream: StreamId,
+        worker: WorkerId,
+    },
+}
+
+/// The forwarding state of one worker. See the module documentation for the drive loop.
+pub struct WorkerCore {
+    config: CoreConfig,
+    rng: SplitMix64,
+    mailboxes: Mailboxes,
+    wakes: PendingWakes,
+    peers: Slab<Peer>,
+    routes: Routes,
+    streams: Streams,
+    timers: Timers,
+    held: HeldFanout,
+    outbox: Outbox,
+    events: VecDeque<Event>,
+    released: Vec<SocketId>,
+}
+
+impl WorkerCore {
+    /// A core with no peers; `mailboxes` are all workers' (this one's is `config.id`).
+    pub fn new(config: CoreConfig, mailboxes: Mailboxes) -> Self {
+        let n = mailboxes.len();
+        Self {
+            rng: SplitMix64(config.seed),
+            outbox: Outbox::new(config.gso),
+            config,
+            mailboxes,
+            wakes: PendingWakes::new(n),
+            peers: Slab::new(),
+            routes: Routes::default(),
+            streams: Streams::default(),
+            timers: Timers::default(),
+            held: HeldFanout::new(),
+            events: VecDeque::new(),
+            released: Vec::new(),
+        }
+    }
+
+    /// This core's worker id.
+    pub fn id(&self) -> WorkerId {
+        self.config.id
+    }
+
+    /// The worker's counters.
+    pub fn stats(&self) -> WorkerStats {
+        let mut stats = self.outbox.stats;
+        if let Some(mb) = self.mailboxes.get(self.config.id.0) {
+            stats.dropped_fanout_full = mb.dropped();
+        }
+        stats
+    }
+
+    /// Adds what one send of the queue did to the counters.
+    pub fn count_flush(&mut self, out: crate::send_queue::FlushOutcome) {
+        self.outbox.stats.count_flush(out);
+    }
+
+    /// Peers on this worker.
+    pub fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// Streams with a member on this worker.
+    pub fn stream_count(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// True when the caller must drain [`Self::poll_transmit`] before the next input: the held
+    /// fan-out is full or half delivered, or the send queue is nearly full.
+    pub fn wants_flush(&self) -> bool {
+        self.held.is_full() || self.held.in_progress() || self.outbox.queue.free() < RESERVE
+    }
+
+    /// One datagram that arrived on local socket `socket` from `from`.
+    pub fn handle_input(&mut self, now: Instant, socket: SocketId, from: SocketAddr, buf: &[u8]) {
+        self.outbox.stats.datagrams_in += 1;
+        let Some(key) = self.route(socket, from, buf) else {
+            // Media and DTLS only ever come from ICE-validated addresses.
+            self.outbox.stats.dropped_unknown_source += 1;
+            return;
+        };
+        match self.peers[key].transport.handle_input(now, from, buf) {
+            Ok(Received::Rtp(packet)) => self.on_rtp(now, key, packet),
+            Ok(Received::Rtcp(packet)) => self.on_rtcp(now, key, &packet),
+            Ok(Received::Transport) => self.after_peer_io(now, key),
+            Err(e) => {
+                if e.is_unknown_source() {
+                    self.outbox.stats.dropped_unknown_source += 1;
+                } else {
+                    self.outbox.stats.dropped_invalid += 1;
+                }
+                // A rejected record may still have ended the transport (a failed handshake).
+                self.after_peer_io(now, key);
+            }
+        }
+    }
+
+    fn route(&self, socket: SocketId, from: SocketAddr, buf: &[u8]) -> Option<usize> {
+        if socket != SocketId::WORKER {
+            return self.routes.by_socket(socket);
+        }
+        self.routes.by_addr(from).or_else(|| {
+            (classify(buf) == PacketClass::Stun)
+                .then(|| self.routes.first_check(buf))
+                .flatten()
+        })
+    }
+
+    fn on_rtp(&mut self, now: Instant, key: usize, mut packet: BytesMut) {
+        let peer = &mut self.peers[key];
+        let Role::Publisher(publisher) = &mut peer.role else {
+            return; // Subscribers send no media we use.
+        };
+        let Ok(rx) = publisher.on_rtp(now, &mut packet) else {
+            return; // RTX, FEC, RED or an unannounced SSRC: not forwarded.
+        };
+        let stream = peer.stream;
+        self.fan_out(
+            stream,
+            FanoutMsg::Media {
+                stream,
+                kind: rx.kind,
+                keyframe: rx.keyframe,
+                packet: packet.freeze(),
+            },
+        );
+    }
+
+    fn on_rtcp(&mut self, now: Instant, key: usize, plain: &[u8]) {
+        let peer = &mut self.peers[key];
+        let stream = peer.stream;
+        let mut reports = [None; 4];
+        let mut n_reports = 0;
+        let mut keyframe_wanted = false;
+        for pkt in RtcpCompound::iter(plain) {
+            let Ok(pkt) = pkt else {
+                self.outbox.stats.dropped_invalid += 1;
+                break;
+            };
+            match (&mut peer.role, pkt) {
+                (Role::Publisher(p), RtcpPacket::SenderReport(sr)) => {
+                    let info = SenderInfo {
+                        ntp: sr.ntp(),
+                        rtp_timestamp: sr.rtp_timestamp(),
+                        packet_count: sr.packet_count(),
+                        octet_count: sr.octet_count(),
+                    };
+                    if let Some(kind) = p.on_sender_report(now, sr.sender_ssrc(), info) {
+                        if n_reports < reports.len() {
+                            reports[n_reports] = Some((kind, info));
+                            n_reports += 1;
+                        }
+                    }
+                }
+                (Role::Subscriber { .. }, p) if is_keyframe_request(&p) => {
+                    keyframe_wanted = true;
+                }
+                _ => {}
+            }
+        }
+        for (kind, report) in reports.into_iter().flatten() {
+            self.fan_out(
+                stream,
+                FanoutMsg::SenderReport {
+                    stream,
+                    kind,
+                    report,
+                },
+            );
+        }
+        if keyframe_wanted {
+            // A viewer, or the other node's viewers up a relay leg, want a keyframe.
+            self.request_keyframe(now, key);
+        }
+    }
+
+    /// Applies one control-plane command.
+    pub fn handle_command(&mut self, now: Instant, cmd: CoreCommand) {
+        match cmd {
+            CoreCommand::AddPeer { spec, leg } => self.add_peer(now, *spec, leg),
+            CoreCommand::AddPlainPeer { spec, remote, leg } => {
+                self.add_plain_peer(now, *spec, remote, leg)
+            }
+            CoreCommand::RemovePeer(id) => {
+                if let Some(key) = self.routes.by_id(id) {
+                    self.remove_peer(key);
+                }
+            }
+            CoreCommand::AddFanoutTarget { stream, worker } => {
+                if worker != self.config.id {
+                    self.streams.add_target(stream, worker);
+                }
+            }
+            CoreCommand::RemoveFanoutTarget { stream, worker } => {
+                self.streams.remove_target(stream, worker)
+            }
+        }
+    }
+
+    fn add_peer(&mut self, now: Instant, spec: PeerSpec, leg: Option<SocketId>) {
+        if self.routes.by_id(spec.id).is_some() || self.routes.has_ufrag(&spec.local_ufrag) {
+            tracing::warn!(peer = %spec.id, "duplicate peer id or ufrag: ignored");
+            self.released.extend(leg);
+            return;
+        }
+        let local = LocalParams {
+            ufrag: spec.local_ufrag.clone(),
+            pwd: spec.local_pwd.clone(),
+        };
+        let (created, socket) = match (spec.role, leg) {
+            (PeerRole::Relay { remote, .. }, Some(leg)) => {
+                let remote = RemoteParams {
+                    ufrag: spec.remote_ufrag.clone(),
+                    pwd: spec.remote_pwd.clone(),
+                    fingerprint: spec.remote_fingerprint.clone(),
+                    candidate: remote,
+                };
+                let c = Connection::active(
+                    &local,
+                    &remote,
+                    &self.config.certificate,
+                    &self.config.srtp_profiles,
+                    self.config.ice,
+                    self.rng.next_u64(),
+                    now,
+                );
+                (c.map_err(|e| e.close_reason()), leg)
+            }
+            // The caller could not open the leg's socket.
+            (PeerRole::Relay { .. }, None) => {
+                (Err(Some(CloseReason::IceTimeout)), SocketId::WORKER)
+            }
+            (_, leg) => {
+                self.released.extend(leg);
+                let c = Connection::passive(
+                    &local,
+                    &spec.remote_ufrag,
+                    spec.remote_fingerprint.clone(),
+                    &self.config.certificate,
+                    &self.config.srtp_profiles,
+                    self.config.ice,
+                    now,
+                );
+                (c.map_err(|e| e.close_reason()), SocketId::WORKER)
+            }
+        };
+        match created {
+            Ok(conn) => self.insert_peer(now, spec, Transport::WebRtc(conn), socket, Vec::new()),
+            Err(reason) => {
+                let reason = reason.unwrap_or(CloseReason::DtlsError);
+                tracing::warn!(peer = %spec.id, "cannot start the peer's transport: {reason:?}");
+                if socket != SocketId::WORKER {
+                    self.released.push(socket);
+                }
+                self.events.push_back(Event::PeerClosed {
+                    peer: spec.id,
+                    reason,
+                });
+            }
+        }
+    }
+
+    /// Starts a plain peer (see `api::Command::AddPlainPeer`); refuses it with a `PeerClosed`
+    /// event.
+    fn add_plain_peer(
+        &mut self,
+        now: Instant,
+        spec: PeerSpec,
+        remote: SocketAddr,
+        leg: Option<SocketId>,
+    ) {
+        let id = spec.id;
+        match self.plain_transport(now, &spec, remote, leg) {
+            Ok((transport, socket, addrs)) => self.insert_peer(now, spec, transport, socket, addrs),
+            Err(why) => {
+                tracing::warn!(peer = %id, %remote, "plain peer refused: {why}");
+                self.released.extend(leg);
+                self.events.push_back(Event::PeerClosed {
+                    peer: id,
+                    reason: CloseReason::Refused,
+                });
+            }
+        }
+    }
+
+    /// The transport, the local socket and the addresses to route to a plain peer.
+    #[allow(clippy::type_complexity)]
+    fn plain_transport(
+        &mut self,
+        now: Instant,
+        spec: &PeerSpec,
+        remote: SocketAddr,
+        leg: Option<SocketId>,
+    ) -> Result<(Transport, SocketId, Vec<SocketAddr>), &'static str> {
+        if self.routes.by_id(spec.id).is_some() {
+            return Err("duplicate peer id");
+        }
+        match (spec.role, leg) {
+            (PeerRole::Publisher { .. }, None) => {
+                if self.routes.by_addr(remote).is_some() {
+                    return Err("source address already routed on this worker");
+                }
+                let idle = self.config.ice.consent_timeout;
+                let transport = Transport::Plain(PlainTransport::receiver(remote, idle, now));
+                Ok((transport, SocketId::WORKER, vec![remote]))
+            }
+            (PeerRole::Relay { .. }, Some(leg)) => {
+                let ssrc = spec.tracks.iter().find_map(|t| t.ssrc).unwrap_or(1);
+                let plain = PlainTransport::sender(remote, PLAIN_KEEPALIVE, ssrc, now);
+                Ok((Transport::Plain(plain), leg, Vec::new()))
+            }
+            (PeerRole::Publisher { .. }, Some(_)) => {
+                Err("a plain publisher uses the worker socket")
+            }
+            (PeerRole::Relay { .. }, None) => Err("a plain relay leg needs its socket"),
+            (PeerRole::Subscriber { .. }, _) => Err("a player cannot be plain"),
+        }
+    }
+
+    /// Registers a peer with `addrs` routed to it already, and runs its first I/O.
+    fn insert_peer(
+        &mut self,
+        now: Instant,
+        spec: PeerSpec,
+        transport: Transport,
+        socket: SocketId,
+        addrs: Vec<SocketAddr>,
+    ) {
+        let stream = spec.stream();
+        let role = match spec.role {
+            PeerRole::Publisher { .. } => {
+                Role::Publisher(Publisher::new(&spec, self.rng.next_u64() as u32, now))
+            }
+            PeerRole::Subscriber { source, .. } | PeerRole::Relay { source, .. } => {
+                Role::Subscriber {
+                    sub: Subscriber::new(&spec),
+                    source,
+                }
+            }
+        };
+        // Only passive transports on the worker socket receive first checks by ufrag.
+        let passive = socket == SocketId::WORKER && matches!(transport, Transport::WebRtc(_));
+        let publisher = matches!(role, Role::Publisher(_));
+        let key = self.peers.insert(Peer {
+            id: spec.id,
+            stream,
+            ufrag: spec.local_ufrag.clone(),
+            transport,
+            socket,
+            role,
+            addrs: addrs.clone(),
+            armed: None,
+        });
+        for a in addrs {
+            self.routes.insert_addr(a, key);
+        }
+        self.routes.insert_id(spec.id, key);
+        if passive {
+            self.routes.insert_ufrag(spec.local_ufrag, key);
+        }
+        if socket != SocketId::WORKER {
+            self.routes.insert_socket(socket, key);
+        }
+        if publisher {
+            self.streams.set_publisher(stream, key);
+        } else {
+            self.streams.add_subscriber(stream, key);
+        }
+        // A relay leg has its first connectivity check to send right away.
+        self.after_peer_io(now, key);
+    }
+
+    fn remove_peer(&mut self, key: usize) {
+        if !self.peers.contains(key) {
+            return;
+        }
+        let peer = self.peers.remove(key);
+        self.routes
+            .remove(key, peer.id, &peer.ufrag, &peer.addrs, peer.socket);
+        if peer.socket != SocketId::WORKER {
+            self.released.push(peer.socket);
+        }
+        self.streams.remove_peer(peer.stream, key);
+    }
+
+    /// Drains a peer's transmits and events after it took input or a timeout, and re-arms its
+    /// timer.
+    fn after_peer_io(&mut self, now: Instant, key: usize) {
+        let Some(peer) = self.peers.get_mut(key) else {
+            return;
+        };
+        peer.queue_transmits(&mut self.outbox);
+        let mut failed = None;
+        let mut connected = false;
+        while let Some(ev) = peer.transport.poll_event() {
+            match ev {
+                ConnectionEvent::Validated(addr) | ConnectionEvent::Selected(addr) => {
+                    // Only the worker socket is shared and routed by address.
+                    if peer.socket == SocketId::WORKER && !peer.addrs.contains(&addr) {
+                        peer.addrs.push(addr);
+                        self.routes.insert_addr(addr, key);
+                    }
+                }
+                ConnectionEvent::Connected(remote) => {
+                    connected = true;
+                    tracing::debug!(
+                        peer = %peer.id,
+                        %remote,
+                        profile = ?peer.transport.srtp_profile(),
+                        "connected"
+                    );
+                    self.events.push_back(Event::PeerConnected {
+                        peer: peer.id,
+                        remote,
+                    });
+                }
+                ConnectionEvent::Failed(reason) => failed = Some(reason),
+            }
+        }
+        let id = peer.id;
+        if let Some(reason) = failed {
+            self.events
+                .push_back(Event::PeerClosed { peer: id, reason });
+            self.remove_peer(key);
+            return;
+        }
+        let viewer =
+            matches!(peer.role, Role::Subscriber { .. }) && peer.socket == SocketId::WORKER;
+        if connected && viewer && !matches!(peer.transport, Transport::Plain(_)) {
+            // A new viewer needs a keyframe to show anything. A relay leg does not ask: the
+            // other node has no viewers yet, and its viewers' own requests come up the leg;
+            // asking now would only spend the publisher's one request per interval.
+            self.request_keyframe(now, key);
+        }
+        self.rearm(key);
+    }
+
+    /// Puts the peer's next deadline into the timer queue if it changed.
+    fn rearm(&mut self, key: usize) {
+        let Some(peer) = self.peers.get_mut(key) else {
+            return;
+        };
+        let next = peer.poll_timeout();
+        if next != peer.armed {
+            peer.armed = next;
+            if let Some(t) = next {
+                self.timers.schedule(t, key);
+            }
+        }
+    }
+
+    /// When [`Self::handle_timeout`] is next due.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        let peers = &self.peers;
+        self.timers
+            .peek(|key| peers.get(key).and_then(|p| p.armed))
+            .map(|(t, _)| t)
+    }
+
+    /// Runs the timers due at `now`. Stops early to keep room in the send queue; then
+    /// [`Self::poll_timeout`] is still due: drain [`Self::poll_transmit`] and call again.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        loop {
+            let peers = &self.peers;
+            let Some((t, key)) = self.timers.peek(|k| peers.get(k).and_then(|p| p.armed)) else {
+                return;
+            };
+            if t > now || self.outbox.queue.free() < RESERVE {
+                return;
+            }
+            self.timers.pop();
+            let peer = &mut self.peers[key];
+            peer.armed = None;
+            peer.handle_timeout(now, &mut self.outbox);
+            self.after_peer_io(now, key);
+        }
+    }
+
+    /// Queues `msg` for the other workers that host subscribers of `stream` and holds it for
+    /// the local ones.
+    fn fan_out(&mut self, stream: StreamId, msg: FanoutMsg) {
+        let Some(local) = self.streams.get(stream) else {
+            return;
+        };
+        for &w in &local.targets {
+            if let Some(mb) = self.mailboxes.get(w.0) {
+                if mb.push(msg.clone()) {
+                    self.wakes.mark(w);
+                }
+            }
+        }
+        if !local.subscribers.is_empty() {
+            self.hold(stream, msg);
+        }
+    }
+
+    /// Holds `msg` for the local subscribers of `stream`. If the caller ignored
+    /// [`Self::wants_flush`], what is held is delivered as far as the queue has room, and a
+    /// message that still finds no room is dropped and counted.
+    fn hold(&mut self, stream: StreamId, msg: FanoutMsg) {
+        if self.held.is_full() && !self.held.in_progress() {
+            self.held
+                .deliver(&self.streams, &mut self.peers, &mut self.outbox);
+        }
+        if !self.held.hold(stream, msg) {
+            self.outbox.stats.dropped_send_full += 1;
+        }
+    }
+
+    /// A subscriber (peer `key`) wants a keyframe: ask the publisher, here or on its worker.
+    fn request_keyframe(&mut self, now: Instant, key: usize) {
+        let Some(peer) = self.peers.get(key) else {
+            return;
+        };
+        let stream = peer.stream;
+        match peer.role {
+            Role::Subscriber { source, .. } if source != self.config.id => {
+                if let Some(mb) = self.mailboxes.get(source.0) {
+                    if mb.push(FanoutMsg::KeyframeRequest { stream }) {
+                        self.wakes.mark(source);
+                    }
+                }
+            }
+            _ => self.keyframe_for_stream(now, stream),
+        }
+    }
+
+    /// On the publisher's worker: send (or merge) a keyframe request to the publisher.
+    fn keyframe_for_stream(&mut self, now: Instant, stream: StreamId) {
+        let Some(key) = self.streams.get(stream).and_then(|s| s.publisher) else {
+            return;
+        };
+        let peer = &mut self.peers[key];
+        if let Role::Publisher(p) = &mut peer.role {
+            if p.keyframes.request(now) {
+                peer.send_keyframe_request(&mut self.outbox);
+            }
+        }
+        self.rearm(key);
+    }
+
+    /// Takes messages from this worker's mailbox: keyframe requests go to the local publisher,
+    /// media and sender reports are held for the local subscribers. Returns true when the
+    /// mailbox is empty; false when it stopped to let the caller drain
+    /// [`Self::poll_transmit`] (then call again).
+    pub fn handle_mailbox(&mut self, now: Instant) -> bool {
+        let mailboxes = self.mailboxes.clone();
+        let Some(mb) = mailboxes.get(self.config.id.0) else {
+            return true;
+        };
+        while !self.wants_flush() {
+            match mb.pop() {
+                None => return true,
+                Some(FanoutMsg::KeyframeRequest { stream }) => {
+                    self.keyframe_for_stream(now, stream)
+                }
+                Some(
+                    msg
+                    @ (FanoutMsg::Media { stream, .. } | FanoutMsg::SenderReport { stream, .. }),
+                ) => self.hold(stream, msg),
+            }
+        }
+        false
+    }
+
+    /// The send queue with datagrams to send, after delivering the held fan-out into it as
+    /// far as it fits. The caller sends every datagram in it and clears it
+    /// ([`SendQueue::clear`]), then polls again until `None`.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<&mut SendQueue> {
+        if !self.held.is_empty() {
+            self.held
+                .deliver(&self.streams, &mut self.peers, &mut self.outbox);
+        }
+        (!self.outbox.queue.is_empty()).then_some(&mut self.outbox.queue)
+    }
+
+    /// The next event for the control plane.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The next other worker to wake: its mailbox got messages since the last drain.
+    #[must_use]
+    pub fn poll_wake(&mut self) -> Option<WorkerId> {
+        self.wakes.poll()
+    }
+
+    /// The next relay-leg socket no peer uses any more (close it).
+    #[must_use]
+    pub fn poll_released_socket(&mut self) -> Option<SocketId> {
+        self.released.pop()
+    }
+}

@@ -1,0 +1,147 @@
+//! One peer as the worker core holds it: its transport, its media role (publisher or
+//! subscriber), the local socket it uses and the addresses routed to it; and the writes that
+//! go to one peer: a fanned-out packet or sender report rewritten for a subscriber, keyframe
+//! requests and receiver reports for a publisher, the transport's own datagrams.
+//!
+//! A media packet is rewritten and sealed in place in a slot of the send queue; RTCP is built
+//! in the outbox's buffer and sealed from there. Nothing here routes input, reads the clock or
+//! touches a socket.
+
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::outbox::Outbox;
+use crate::api::{PeerId, StreamId, WorkerId};
+use crate::fanout::FanoutMsg;
+use crate::publisher::Publisher;
+use crate::rtcp::RtcpPacket;
+use crate::send_queue::SocketId;
+use crate::subscriber::Subscriber;
+use crate::transmit::earliest;
+use crate::transport::Transport;
+
+/// What a peer does in its stream.
+// The subscriber variant is large on purpose: its tracks are inline so the fan-out, which
+// visits every subscriber per packet, does not chase a pointer (and miss the cache) for each.
+#[allow(clippy::large_enum_variant)]
+pub enum Role {
+    /// Sends the stream's media to us.
+    Publisher(Publisher),
+    /// Receives the stream's media (a viewer, or a relay leg toward another node), published
+    /// on worker `source`.
+    Subscriber { sub: Subscriber, source: WorkerId },
+}
+
+/// One peer connection on a worker.
+pub struct Peer {
+    pub id: PeerId,
+    pub stream: StreamId,
+    /// Our ICE ufrag (routes a passive peer's first check).
+    pub ufrag: String,
+    pub transport: Transport,
+    /// The local socket the peer's datagrams leave from (and arrive on).
+    pub socket: SocketId,
+    pub role: Role,
+    /// Addresses routed to this peer on the worker socket.
+    pub addrs: Vec<SocketAddr>,
+    /// The deadline currently in the timer queue.
+    pub armed: Option<Instant>,
+}
+
+impl Peer {
+    /// Queues the transport's pending datagrams (ICE, DTLS, keep-alives).
+    pub fn queue_transmits(&mut self, outbox: &mut Outbox) {
+        while let Some(t) = self.transport.poll_transmit(&mut outbox.out[..]) {
+            outbox.queue_out(self.socket, t.dst, t.len);
+        }
+    }
+
+    /// When the peer's next timer is due: its transport's, and once media flows a
+    /// publisher's receiver reports and merged keyframe requests.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let next = self.transport.poll_timeout();
+        match (&self.role, self.transport.is_connected()) {
+            (Role::Publisher(p), true) => earliest(next, p.poll_timeout()),
+            _ => next,
+        }
+    }
+
+    /// Runs the peer's timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant, outbox: &mut Outbox) {
+        self.transport.handle_timeout(now);
+        if let Role::Publisher(p) = &mut self.role {
+            if self.transport.is_connected() {
+                if p.keyframes.handle_timeout(now) {
+                    self.send_keyframe_request(outbox);
+                }
+                self.send_receiver_report(now, outbox);
+            }
+        }
+    }
+
+    /// Sends `msg` to this peer if it is a connected subscriber: media rewritten and sealed in
+    /// a queue slot, a sender report under the subscriber's SSRC. Needs one free slot.
+    pub fn deliver(&mut self, msg: &FanoutMsg, outbox: &mut Outbox) {
+        let Role::Subscriber { sub, .. } = &mut self.role else {
+            return;
+        };
+        let (Some(dst), true) = (self.transport.remote(), self.transport.is_connected()) else {
+            return;
+        };
+        match msg {
+            FanoutMsg::Media {
+                kind,
+                keyframe,
+                packet,
+                ..
+            } => {
+                let Some(buf) = outbox.queue.slot() else {
+                    outbox.stats.dropped_send_full += 1;
+                    return;
+                };
+                if !sub.prepare_rtp(*kind, *keyframe, packet, buf) || !self.transport.seal_rtp(buf)
+                {
+                    return;
+                }
+                outbox.stats.rtp_forwarded += 1;
+                outbox.queue.commit(self.socket, dst);
+            }
+            FanoutMsg::SenderReport { kind, report, .. } => {
+                let Some(len) = sub.write_sender_report(*kind, report, &mut outbox.out[..]) else {
+                    return;
+                };
+                outbox.queue_rtcp(&mut self.transport, self.socket, dst, len);
+            }
+            FanoutMsg::KeyframeRequest { .. } => {}
+        }
+    }
+
+    /// Sends a publisher its merged keyframe request (PLI).
+    pub fn send_keyframe_request(&mut self, outbox: &mut Outbox) {
+        let (Role::Publisher(p), Some(dst)) = (&mut self.role, self.transport.remote()) else {
+            return;
+        };
+        let Some(len) = p.write_keyframe_request(&mut outbox.out[..]) else {
+            return;
+        };
+        outbox.queue_rtcp(&mut self.transport, self.socket, dst, len);
+    }
+
+    /// Sends a publisher a receiver report if one is due at `now`.
+    fn send_receiver_report(&mut self, now: Instant, outbox: &mut Outbox) {
+        let (Role::Publisher(p), Some(dst)) = (&mut self.role, self.transport.remote()) else {
+            return;
+        };
+        let Some(len) = p.write_receiver_report(now, &mut outbox.out[..]) else {
+            return;
+        };
+        outbox.queue_rtcp(&mut self.transport, self.socket, dst, len);
+    }
+}
+
+/// Whether an RTCP packet asks for a keyframe (PLI or FIR).
+pub fn is_keyframe_request(p: &RtcpPacket<'_>) -> bool {
+    matches!(p, RtcpPacket::Pli(_) | RtcpPacket::Fir(_))
+}

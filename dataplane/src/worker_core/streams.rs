@@ -1,0 +1,82 @@
+//! The streams a worker core takes part in: for each, the local publisher, the local
+//! subscribers and (on the publisher's worker) the other workers that host subscribers.
+//!
+//! Owns the membership lists only (peers are slab keys of the core); forgets a stream when
+//! nothing is left of it.
+
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+
+use crate::api::{StreamId, WorkerId};
+
+/// One stream's members on this worker.
+#[derive(Default)]
+pub struct LocalStream {
+    pub publisher: Option<usize>,
+    pub subscribers: Vec<usize>,
+    /// Other workers hosting subscribers (only on the publisher's worker).
+    pub targets: Vec<WorkerId>,
+}
+
+impl LocalStream {
+    fn is_empty(&self) -> bool {
+        self.publisher.is_none() && self.subscribers.is_empty() && self.targets.is_empty()
+    }
+}
+
+/// Every stream with a member on this worker.
+#[derive(Default)]
+pub struct Streams(HashMap<StreamId, LocalStream>);
+
+impl Streams {
+    pub fn get(&self, stream: StreamId) -> Option<&LocalStream> {
+        self.0.get(&stream)
+    }
+
+    pub fn set_publisher(&mut self, stream: StreamId, key: usize) {
+        self.0.entry(stream).or_default().publisher = Some(key);
+    }
+
+    pub fn add_subscriber(&mut self, stream: StreamId, key: usize) {
+        self.0.entry(stream).or_default().subscribers.push(key);
+    }
+
+    /// Peer `key` left `stream`.
+    pub fn remove_peer(&mut self, stream: StreamId, key: usize) {
+        if let Some(s) = self.0.get_mut(&stream) {
+            if s.publisher == Some(key) {
+                s.publisher = None;
+            }
+            s.subscribers.retain(|k| *k != key);
+        }
+        self.forget_if_empty(stream);
+    }
+
+    /// Subscribers of `stream` on `worker` get its packets from here too.
+    pub fn add_target(&mut self, stream: StreamId, worker: WorkerId) {
+        let s = self.0.entry(stream).or_default();
+        if !s.targets.contains(&worker) {
+            s.targets.push(worker);
+        }
+    }
+
+    /// `worker` has no subscribers of `stream` left.
+    pub fn remove_target(&mut self, stream: StreamId, worker: WorkerId) {
+        if let Some(s) = self.0.get_mut(&stream) {
+            s.targets.retain(|w| *w != worker);
+        }
+        self.forget_if_empty(stream);
+    }
+
+    fn forget_if_empty(&mut self, stream: StreamId) {
+        if self.0.get(&stream).is_some_and(LocalStream::is_empty) {
+            self.0.remove(&stream);
+        }
+    }
+
+    /// Streams with a member on this worker.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}

@@ -1,0 +1,62 @@
+//! Fan-out on the simulated network: one publisher, many viewers on several workers.
+
+mod common;
+
+use std::time::Duration;
+
+use dataplane::api::{StreamId, WorkerId};
+use dataplane::sim::Sim;
+
+use common::*;
+
+const MS: Duration = Duration::from_millis(1);
+
+#[test]
+fn one_publisher_to_200_viewers_on_4_workers_is_byte_exact() {
+    let mut sim = Sim::new(4, 1);
+    let stream = StreamId(1);
+    let (publisher, _) = publisher(&mut sim, WorkerId(0), stream);
+    let viewers = viewers(&mut sim, stream, WorkerId(0), 4, 200);
+    // 100 packets at 100 packets/s, a keyframe first and every 30.
+    publish(&mut sim, publisher, 0..100, 30, 10 * MS);
+    sim.run_for(100 * MS);
+
+    let sent: Vec<Vec<u8>> = (0..100).map(|s| video_packet(s, 30)).collect();
+    for (i, &v) in viewers.iter().enumerate() {
+        let (pt, ssrc) = viewer_track(i);
+        let got: Vec<Vec<u8>> = sim.client(v).rtp.iter().map(|p| p.to_vec()).collect();
+        let want: Vec<Vec<u8>> = sent.iter().map(|p| rewritten(p, pt, ssrc)).collect();
+        assert_eq!(got.len(), want.len(), "viewer {i} got every packet");
+        assert!(
+            got == want,
+            "viewer {i} got every packet byte for byte, in order"
+        );
+        assert_eq!(sim.client(v).rejected, 0, "viewer {i}: nothing failed SRTP");
+    }
+    // Each worker forwarded to its own 50 viewers; the publisher's worker shared the packets
+    // with the three others through their mailboxes, none dropped.
+    for w in 0..4 {
+        let stats = sim.worker(WorkerId(w)).core.stats();
+        assert_eq!(stats.rtp_forwarded, 50 * 100, "worker {w}: {stats:?}");
+        assert_eq!(stats.dropped_fanout_full, 0);
+        assert_eq!(stats.dropped_send_full, 0, "worker {w}: {stats:?}");
+    }
+    assert_eq!(sim.undeliverable, 0);
+}
+
+#[test]
+fn a_viewer_that_leaves_gets_nothing_more_and_the_others_go_on() {
+    let mut sim = Sim::new(2, 2);
+    let stream = StreamId(3);
+    let (publisher, _) = publisher(&mut sim, WorkerId(0), stream);
+    let viewers = viewers(&mut sim, stream, WorkerId(0), 2, 4);
+    publish(&mut sim, publisher, 0..10, 30, 10 * MS);
+    // Viewer 1 (on worker 1) leaves: the control plane removes its peer.
+    let leaving = dataplane::api::PeerId(3); // publisher is peer 1, viewers 2..=5
+    sim.command(WorkerId(1), dataplane::api::Command::RemovePeer(leaving));
+    publish(&mut sim, publisher, 10..20, 30, 10 * MS);
+    sim.run_for(100 * MS);
+    let counts: Vec<usize> = viewers.iter().map(|&v| sim.client(v).rtp.len()).collect();
+    assert_eq!(counts, [20, 10, 20, 20]);
+    assert_eq!(sim.worker(WorkerId(1)).core.peer_count(), 1);
+}
