@@ -60,6 +60,13 @@ pub struct SimWorker {
     woken: bool,
 }
 
+impl SimWorker {
+    /// Its relay legs' sockets: id and address.
+    pub fn legs(&self) -> &[(SocketId, SocketAddr)] {
+        &self.legs
+    }
+}
+
 /// Where an address leads.
 #[derive(Clone, Copy, Debug)]
 enum Endpoint {

@@ -60,3 +60,28 @@ fn a_viewer_that_leaves_gets_nothing_more_and_the_others_go_on() {
     assert_eq!(counts, [20, 10, 20, 20]);
     assert_eq!(sim.worker(WorkerId(1)).core.peer_count(), 1);
 }
+
+#[test]
+fn without_gso_a_32_slot_queue_delivers_a_batch_to_100_viewers_in_several_sends() {
+    let mut sim = Sim::with_config(1, 6, dataplane::ice::IceConfig::default(), false);
+    let stream = StreamId(1);
+    let (publisher, _) = publisher(&mut sim, WorkerId(0), stream);
+    let viewers = viewers(&mut sim, stream, WorkerId(0), 1, 100);
+    // Bursts of 5 packets at once: one batch is 500 datagrams for a 32-slot queue.
+    for burst in 0..10u16 {
+        for seq in burst * 5..burst * 5 + 5 {
+            sim.send_rtp(publisher, &video_packet(seq, 25));
+        }
+        sim.run_for(40 * MS);
+    }
+    let sent: Vec<Vec<u8>> = (0..50).map(|s| video_packet(s, 25)).collect();
+    for (i, &v) in viewers.iter().enumerate() {
+        let (pt, ssrc) = viewer_track(i);
+        let got: Vec<Vec<u8>> = sim.client(v).rtp.iter().map(|p| p.to_vec()).collect();
+        let want: Vec<Vec<u8>> = sent.iter().map(|p| rewritten(p, pt, ssrc)).collect();
+        assert!(got == want, "viewer {i}: {} packets", got.len());
+    }
+    let stats = sim.worker(WorkerId(0)).core.stats();
+    assert_eq!(stats.rtp_forwarded, 100 * 50);
+    assert_eq!(stats.dropped_send_full, 0, "{stats:?}");
+}

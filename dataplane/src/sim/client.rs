@@ -21,8 +21,12 @@ pub struct SimClient {
     pub conn: Connection,
     /// Decrypted RTP packets, in arrival order.
     pub rtp: Vec<BytesMut>,
+    /// When each RTP packet arrived.
+    pub rtp_at: Vec<Instant>,
     /// Decrypted RTCP compounds, in arrival order.
     pub rtcp: Vec<BytesMut>,
+    /// When each RTCP compound arrived.
+    pub rtcp_at: Vec<Instant>,
     /// Datagrams the transport rejected (unauthenticated, replayed, from a stranger).
     pub rejected: usize,
     /// When the transport connected (DTLS done), if it did.
@@ -37,7 +41,9 @@ impl SimClient {
             addr,
             conn,
             rtp: Vec::new(),
+            rtp_at: Vec::new(),
             rtcp: Vec::new(),
+            rtcp_at: Vec::new(),
             rejected: 0,
             connected_at: None,
             failed: None,
@@ -46,8 +52,14 @@ impl SimClient {
 
     pub(super) fn handle_input(&mut self, now: Instant, from: SocketAddr, buf: &[u8]) {
         match self.conn.handle_input(now, from, buf) {
-            Ok(Received::Rtp(p)) => self.rtp.push(p),
-            Ok(Received::Rtcp(p)) => self.rtcp.push(p),
+            Ok(Received::Rtp(p)) => {
+                self.rtp.push(p);
+                self.rtp_at.push(now);
+            }
+            Ok(Received::Rtcp(p)) => {
+                self.rtcp.push(p);
+                self.rtcp_at.push(now);
+            }
             Ok(Received::Transport) => {}
             Err(_) => self.rejected += 1,
         }

@@ -3,9 +3,9 @@
 
 #![allow(dead_code)] // each test file uses its own part
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use dataplane::api::{PeerId, PeerRole, StreamId, WorkerId};
+use dataplane::api::{Event, PeerId, PeerRole, StreamId, WorkerId};
 use dataplane::sim::{self, ClientId, Sim};
 
 /// The publisher's video payload type and SSRC.
@@ -24,6 +24,19 @@ pub fn publisher(sim: &mut Sim, worker: WorkerId, stream: StreamId) -> (ClientId
         "the publisher connects"
     );
     (c, p)
+}
+
+/// Runs until the core reported peer `peer` connected (ICE and DTLS done).
+pub fn wait_connected(sim: &mut Sim, peer: PeerId) {
+    let connected = |s: &Sim| {
+        s.events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::PeerConnected { peer: p, .. } if *p == peer))
+    };
+    assert!(
+        sim.run_until_true(Duration::from_secs(5), connected),
+        "{peer} connects"
+    );
 }
 
 /// The payload type and SSRC viewer number `i` negotiated.
@@ -93,18 +106,54 @@ pub fn publish(
     }
 }
 
-/// The PLIs and FIRs a client received, as `(PLI count, FIR count)`.
-pub fn keyframe_requests(sim: &Sim, client: ClientId) -> (usize, usize) {
+/// When a client received PLIs and FIRs: `(time, is_fir)` per request, in order.
+pub fn keyframe_requests(sim: &Sim, client: ClientId) -> Vec<(Instant, bool)> {
     use dataplane::rtcp::{RtcpCompound, RtcpPacket};
-    let mut counts = (0, 0);
-    for compound in &sim.client(client).rtcp {
+    let c = sim.client(client);
+    let mut got = Vec::new();
+    for (compound, &at) in c.rtcp.iter().zip(&c.rtcp_at) {
         for p in RtcpCompound::iter(compound).map_while(Result::ok) {
             match p {
-                RtcpPacket::Pli(_) => counts.0 += 1,
-                RtcpPacket::Fir(_) => counts.1 += 1,
+                RtcpPacket::Pli(_) => got.push((at, false)),
+                RtcpPacket::Fir(_) => got.push((at, true)),
                 _ => {}
             }
         }
     }
-    counts
+    got
+}
+
+/// A publisher that behaves like a browser: packets `seqs` one every `interval`, a keyframe
+/// first if `start_with_keyframe` and then only when a new keyframe request (PLI or FIR)
+/// arrived. Returns the sequence numbers that started keyframes.
+pub fn publish_on_request(
+    sim: &mut Sim,
+    publisher: ClientId,
+    seqs: impl IntoIterator<Item = u16>,
+    interval: Duration,
+    start_with_keyframe: bool,
+) -> Vec<u16> {
+    let mut answered = keyframe_requests(sim, publisher).len();
+    let mut keyframes = Vec::new();
+    let mut first = start_with_keyframe;
+    for seq in seqs {
+        let requests = keyframe_requests(sim, publisher).len();
+        let keyframe = std::mem::take(&mut first) || requests > answered;
+        answered = requests;
+        let payload = if keyframe {
+            keyframes.push(seq);
+            sim::vp8_keyframe(seq, 600)
+        } else {
+            sim::vp8_delta(seq, 600)
+        };
+        let packet = sim::rtp_packet(PUB_PT, seq, u32::from(seq) * 3000, PUB_SSRC, &payload);
+        sim.send_rtp(publisher, &packet);
+        sim.run_for(interval);
+    }
+    keyframes
+}
+
+/// The RTP sequence number of an (S)RTP datagram (the header is in the clear).
+pub fn sequence_number(datagram: &[u8]) -> u16 {
+    u16::from_be_bytes([datagram[2], datagram[3]])
 }

@@ -1,0 +1,135 @@
+//! Keyframe gating and keyframe-request aggregation on the simulated network.
+
+mod common;
+
+use std::time::Duration;
+
+use dataplane::api::{PeerRole, StreamId, TrackSpec, WorkerId};
+use dataplane::rtcp;
+use dataplane::sim::{self, Sim};
+
+use common::*;
+
+const MS: Duration = Duration::from_millis(1);
+const SECOND: Duration = Duration::from_secs(1);
+
+#[test]
+fn a_viewer_joining_mid_stream_starts_at_a_keyframe_after_one_request() {
+    let mut sim = Sim::new(2, 3);
+    let stream = StreamId(1);
+    let (publisher, _) = publisher(&mut sim, WorkerId(0), stream);
+    let first = viewers(&mut sim, stream, WorkerId(0), 1, 1)[0];
+    // The first viewer's request is answered; then deltas flow for 2 s (the interval of the
+    // publisher's keyframe requests has long passed).
+    let kf1 = publish_on_request(&mut sim, publisher, 0..200, 10 * MS, true);
+    assert_eq!(kf1, [0], "one keyframe: the stream's first packet");
+    let requests_before = keyframe_requests(&sim, publisher).len();
+
+    // A viewer joins on the other worker while deltas flow.
+    let (pt, ssrc) = viewer_track(1);
+    let (late, _) = sim.add_client(
+        WorkerId(1),
+        PeerRole::Subscriber {
+            stream,
+            source: WorkerId(0),
+        },
+        vec![sim::video_track(pt, ssrc)],
+    );
+    let kf2 = publish_on_request(&mut sim, publisher, 200..400, 10 * MS, false);
+    let requests = &keyframe_requests(&sim, publisher)[requests_before..];
+    assert_eq!(
+        requests.len(),
+        1,
+        "exactly one request for the new viewer: {requests:?}"
+    );
+    assert!(!requests[0].1, "a PLI");
+    assert_eq!(kf2.len(), 1, "the publisher sent one keyframe for it");
+
+    // The late viewer's first packet is that keyframe; every packet from it on arrived;
+    // nothing before it (the deltas it could not decode) did.
+    assert!(
+        kf2[0] > 200,
+        "deltas were sent while the viewer waited: {kf2:?}"
+    );
+    let got = sim.client(late).sequence_numbers();
+    assert_eq!(got.first(), Some(&kf2[0]));
+    assert_eq!(got, (kf2[0]..400).collect::<Vec<_>>());
+    // The first viewer saw everything, in order.
+    assert_eq!(
+        sim.client(first).sequence_numbers(),
+        (0..400).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_burst_of_pli_and_fir_from_viewers_and_an_edge_reaches_the_publisher_once_per_interval() {
+    // Origin: workers 0 and 1. Edge: worker 2 (another node in the same network).
+    let mut sim = Sim::new(3, 4);
+    let stream = StreamId(1);
+    let edge_stream = StreamId(2);
+    let (publisher, _) = publisher(&mut sim, WorkerId(0), stream);
+    let viewers = viewers(&mut sim, stream, WorkerId(0), 2, 10);
+    let tracks: Vec<TrackSpec> = vec![sim::video_track(PUB_PT, PUB_SSRC)];
+    let (leg, _) = sim.add_relay(
+        WorkerId(1),
+        stream,
+        WorkerId(0),
+        WorkerId(2),
+        edge_stream,
+        tracks,
+    );
+    wait_connected(&mut sim, leg);
+    let (pt, ssrc) = viewer_track(99);
+    let (edge_viewer, _) = sim.add_client(
+        WorkerId(2),
+        PeerRole::Subscriber {
+            stream: edge_stream,
+            source: WorkerId(2),
+        },
+        vec![sim::video_track(pt, ssrc)],
+    );
+    assert!(sim.run_until_true(5 * SECOND, |s| s.client(edge_viewer).is_connected()));
+    publish_on_request(&mut sim, publisher, 0..300, 10 * MS, true);
+    assert!(
+        !sim.client(edge_viewer).rtp.is_empty(),
+        "the edge viewer gets the stream through the relay leg"
+    );
+    let before = keyframe_requests(&sim, publisher).len();
+    let burst_at = sim.now();
+
+    // Every viewer sends a PLI and a FIR at once; the edge viewer too (its request goes up the
+    // relay leg as the edge's own PLI).
+    for (i, &v) in viewers.iter().enumerate() {
+        let (_, ssrc) = viewer_track(i);
+        let mut buf = [0u8; 64];
+        let n = rtcp::write_pli(&mut buf, ssrc, PUB_SSRC).unwrap();
+        sim.send_rtcp(v, &buf[..n]);
+        let n = rtcp::write_fir(&mut buf, ssrc, PUB_SSRC, 1).unwrap();
+        sim.send_rtcp(v, &buf[..n]);
+    }
+    let mut buf = [0u8; 64];
+    let n = rtcp::write_pli(&mut buf, ssrc, PUB_SSRC).unwrap();
+    sim.send_rtcp(edge_viewer, &buf[..n]);
+    // And again 300 ms later: still inside the interval.
+    sim.run_for(300 * MS);
+    for (i, &v) in viewers.iter().enumerate() {
+        let (_, ssrc) = viewer_track(i);
+        let n = rtcp::write_pli(&mut buf, ssrc, PUB_SSRC).unwrap();
+        sim.send_rtcp(v, &buf[..n]);
+    }
+    sim.run_for(3 * SECOND);
+
+    let requests = &keyframe_requests(&sim, publisher)[before..];
+    let times: Vec<Duration> = requests
+        .iter()
+        .map(|(t, _)| t.duration_since(burst_at))
+        .collect();
+    // 43 requests became two: one at once, and the merged rest when the interval ended.
+    assert_eq!(requests.len(), 2, "{times:?}");
+    assert!(times[0] < 10 * MS, "the first goes at once: {times:?}");
+    assert_eq!(
+        times[1] - times[0],
+        dataplane::publisher::KEYFRAME_REQUEST_INTERVAL,
+        "the merged one when the interval ends"
+    );
+}
