@@ -103,6 +103,7 @@ pub struct Sim {
     pub undeliverable: u64,
     server_cert: DtlsCertificate,
     client_cert: DtlsCertificate,
+    client_profiles: Vec<SrtpProfile>,
     next_peer: u64,
     out: Vec<u8>,
 }
@@ -136,6 +137,7 @@ impl Sim {
             undeliverable: 0,
             server_cert: server_cert.clone(),
             client_cert,
+            client_profiles: SrtpProfile::ALL.to_vec(),
             next_peer: 1,
             out: vec![0; 2048],
         };
@@ -173,6 +175,16 @@ impl Sim {
     /// Worker `i`.
     pub fn worker(&self, id: WorkerId) -> &SimWorker {
         &self.workers[id.0]
+    }
+
+    /// Worker `i`, to drive its core directly (benches feed it datagrams themselves).
+    pub fn worker_mut(&mut self, id: WorkerId) -> &mut SimWorker {
+        &mut self.workers[id.0]
+    }
+
+    /// The SRTP profiles clients added from now on offer, in order (default: both, GCM first).
+    pub fn set_client_profiles(&mut self, profiles: &[SrtpProfile]) {
+        self.client_profiles = profiles.to_vec();
     }
 
     /// Client `id`.
@@ -287,7 +299,7 @@ impl Sim {
             &client,
             &remote,
             &self.client_cert,
-            &SrtpProfile::ALL,
+            &self.client_profiles,
             IceConfig::default(),
             self.rng.next_u64(),
             self.now,
