@@ -7,11 +7,12 @@ use std::net::SocketAddr;
 
 use dataplane::api::{Fingerprint, MediaKind};
 
-use super::parse::{parse_description, Codec, Direction, MediaSection};
+use super::error::SdpError;
+use super::parse::parse_description;
+use super::types::{Codec, Direction, MediaSection, NegotiatedCodec};
 use super::write::{
     candidate_lines, codec_lines, session_header, source_lines, transport_attributes, SendSource,
 };
-use super::{NegotiatedCodec, SdpError};
 
 /// One m-section of an offer we write.
 #[derive(Clone, Debug, PartialEq, Eq)]

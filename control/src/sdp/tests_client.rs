@@ -1,5 +1,7 @@
 //! Round trips for our own clients: build_offer → answer_publish / answer_play → parse_answer.
 
+use std::net::SocketAddr;
+
 use dataplane::api::{Fingerprint, MediaKind};
 
 use super::fixtures::local;

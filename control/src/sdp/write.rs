@@ -6,8 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use dataplane::api::Fingerprint;
 
-use super::parse::{Codec, Direction, MediaSection};
-use super::LocalTransport;
+use super::types::{Codec, Direction, LocalTransport, MediaSection};
 
 /// What we send in one m-section: identifiers announced with `a=msid` and `a=ssrc`.
 #[derive(Clone, Debug)]
