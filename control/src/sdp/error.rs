@@ -52,6 +52,11 @@ pub enum SdpError {
 }
 
 impl SdpError {
+    /// A [`SdpError::Malformed`] for 1-based input line `line`.
+    pub(super) fn malformed(line: usize, reason: &'static str) -> Self {
+        SdpError::Malformed { line, reason }
+    }
+
     /// The WCS `info` text for a stream that failed with this error.
     pub fn wcs_info(&self) -> String {
         match self {

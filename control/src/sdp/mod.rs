@@ -12,6 +12,7 @@
 mod answer;
 mod codec;
 mod error;
+mod grammar;
 mod offer;
 mod parse;
 mod types;
