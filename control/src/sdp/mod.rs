@@ -24,6 +24,8 @@ mod fixtures;
 mod tests;
 #[cfg(test)]
 mod tests_client;
+#[cfg(test)]
+mod tests_crate;
 
 pub use answer::{answer_play, answer_publish};
 pub use error::{SdpError, MAX_LINE_LEN, MAX_SDP_LEN, MAX_SECTIONS};
