@@ -9,9 +9,12 @@ use crate::config::VideoCodec;
 use super::codec::{
     choose_play_codec, choose_publish_audio, choose_publish_video, KNOWN_EXTENSIONS, VIDEO_FEEDBACK,
 };
-use super::parse::{Codec, Direction, MediaSection, Offer};
+use super::error::SdpError;
+use super::types::{
+    Codec, Direction, LocalTransport, MediaSection, Negotiated, NegotiatedCodec, Offer,
+    PublishedMedia,
+};
 use super::write::{write_answer, Accepted, AnswerSection, SendSource};
-use super::{LocalTransport, Negotiated, NegotiatedCodec, PublishedMedia, SdpError};
 
 /// Answers a publisher's offer: Opus audio and the first video codec of `prefs` it offers.
 pub fn answer_publish(

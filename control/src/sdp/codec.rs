@@ -4,8 +4,7 @@
 
 use crate::config::VideoCodec;
 
-use super::parse::Codec;
-use super::NegotiatedCodec;
+use super::types::{fmtp_param, Codec, NegotiatedCodec};
 
 /// Header extensions we accept from publishers (the worker forwards or remaps them).
 pub(super) const KNOWN_EXTENSIONS: [&str; 5] = [
@@ -27,14 +26,6 @@ pub(super) fn video_codec_name(codec: VideoCodec) -> &'static str {
         VideoCodec::Vp9 => "VP9",
         VideoCodec::Av1 => "AV1",
     }
-}
-
-/// The value of `key` in an fmtp parameter list (`a=1;b=2`), keys compared case-insensitively.
-pub(super) fn fmtp_param<'a>(fmtp: &'a str, key: &str) -> Option<&'a str> {
-    fmtp.split(';').find_map(|param| {
-        let (k, v) = param.split_once('=')?;
-        k.trim().eq_ignore_ascii_case(key).then(|| v.trim())
-    })
 }
 
 fn param<'a>(fmtp: Option<&'a str>, key: &str) -> Option<&'a str> {

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use dataplane::api::Fingerprint;
 
-use super::LocalTransport;
+use super::types::LocalTransport;
 
 /// The digest used in every fixture offer.
 pub(super) const OFFER_FINGERPRINT: &str = "3C:4A:A9:0F:11:52:7E:1D:9B:2C:44:F0:A1:B3:6E:77:\

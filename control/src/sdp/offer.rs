@@ -2,16 +2,18 @@
 //! relay): a Chrome-like offer ([`build_offer`]) and a reader for the server's answer
 //! ([`parse_answer`]).
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use dataplane::api::{Fingerprint, MediaKind};
+use rtc_sdp::description::common::Attribute;
 
-use super::parse::{parse_description, Codec, Direction, MediaSection};
+use super::error::SdpError;
+use super::parse::parse_description;
+use super::types::{Codec, Direction, MediaSection, NegotiatedCodec};
 use super::write::{
-    candidate_lines, codec_lines, session_header, source_lines, transport_attributes, SendSource,
+    bundle_attributes, candidate_attributes, codec_attributes, extmap_attributes, media, session,
+    source_attributes, transport_attributes, SendSource,
 };
-use super::{NegotiatedCodec, SdpError};
 
 /// One m-section of an offer we write.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -219,52 +221,37 @@ impl OfferSpec {
 /// Writes an offer for `spec` (BUNDLE, rtcp-mux, `setup:actpass`, the host candidate of
 /// `spec.candidate` if any: an ICE-lite answerer learns our address from our checks).
 pub fn build_offer(spec: &OfferSpec) -> String {
-    let mut out = String::with_capacity(2048);
-    session_header(&mut out, spec.session_id, [127, 0, 0, 1].into());
     let sections: Vec<(&str, &OfferTrack)> = [("audio", &spec.audio), ("video", &spec.video)]
         .into_iter()
         .filter_map(|(media, track)| track.as_ref().map(|t| (media, t)))
         .collect();
     let mids: Vec<String> = (0..sections.len()).map(|i| i.to_string()).collect();
-    if !mids.is_empty() {
-        let _ = write!(out, "a=group:BUNDLE {}\r\n", mids.join(" "));
-    }
+    let mid_refs: Vec<&str> = mids.iter().map(String::as_str).collect();
     let sends = spec.direction.sends();
     let streams = if sends { spec.stream_id.as_str() } else { "" };
-    let _ = write!(out, "a=msid-semantic: WMS {streams}\r\n");
-    for ((media, track), mid) in sections.iter().zip(&mids) {
-        let formats: Vec<String> = track
+    let mut attributes = Vec::new();
+    bundle_attributes(&mut attributes, &mid_refs, &format!("WMS {streams}"));
+    let mut desc = session(spec.session_id, [127, 0, 0, 1].into(), attributes);
+    for ((kind, track), mid) in sections.iter().zip(&mids) {
+        let formats = track
             .codecs
             .iter()
             .map(|c| c.payload_type.to_string())
             .collect();
-        let _ = write!(
-            out,
-            "m={media} 9 UDP/TLS/RTP/SAVPF {}\r\nc=IN IP4 0.0.0.0\r\n",
-            formats.join(" ")
-        );
-        transport_attributes(
-            &mut out,
-            &spec.ufrag,
-            &spec.pwd,
-            &spec.fingerprint,
-            "actpass",
-        );
-        let _ = write!(out, "a=mid:{mid}\r\n");
-        for (id, uri) in &track.extensions {
-            let _ = write!(out, "a=extmap:{id} {uri}\r\n");
+        let mut m = media(kind, 9, "UDP/TLS/RTP/SAVPF", formats, [0, 0, 0, 0].into());
+        let out = &mut m.attributes;
+        transport_attributes(out, &spec.ufrag, &spec.pwd, &spec.fingerprint, "actpass");
+        out.push(Attribute::new("mid".to_owned(), Some(mid.clone())));
+        extmap_attributes(out, &track.extensions);
+        for flag in [spec.direction.as_str(), "rtcp-mux", "rtcp-rsize"] {
+            out.push(Attribute::new(flag.to_owned(), None));
         }
-        let _ = write!(
-            out,
-            "a={}\r\na=rtcp-mux\r\na=rtcp-rsize\r\n",
-            spec.direction.as_str()
-        );
         for codec in &track.codecs {
-            codec_lines(&mut out, codec);
+            codec_attributes(out, codec);
         }
         if let (true, Some(ssrc)) = (sends, track.ssrc) {
-            source_lines(
-                &mut out,
+            source_attributes(
+                out,
                 &SendSource {
                     ssrc,
                     cname: spec.cname.clone(),
@@ -274,10 +261,11 @@ pub fn build_offer(spec: &OfferSpec) -> String {
             );
         }
         if let Some(addr) = spec.candidate {
-            candidate_lines(&mut out, addr);
+            candidate_attributes(out, addr);
         }
+        desc.media_descriptions.push(m);
     }
-    out
+    desc.marshal()
 }
 
 /// The answerer's side of one accepted m-section.

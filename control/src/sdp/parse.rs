@@ -1,197 +1,20 @@
-//! The tolerant SDP reader: LF or CRLF (mixed), unknown lines and attributes ignored, missing
-//! or duplicate `a=fmtp`, dangling `apt=`, Firefox `a=extmap:N/direction`. Lines we need and
-//! cannot read are [`SdpError::Malformed`]; sizes are bounded before anything is parsed.
+//! Reading SDP into our typed view. The grammar (line types, their order, the `m=`, `c=`, `o=`
+//! and `t=` fields) is `rtc-sdp`'s, through [`super::grammar`]; this module reads the attributes
+//! negotiation needs: rtpmap, duplicate `a=fmtp` lines merged, dangling `apt=`, rtcp-fb, ssrc and
+//! ssrc-group, candidates, fingerprints, Firefox `a=extmap:N/direction` (through the crate's
+//! `ExtMap`). Attributes we need and cannot read are [`SdpError::Malformed`] with their line.
 
 use std::net::{IpAddr, SocketAddr};
 
-use dataplane::api::{Fingerprint, MediaKind};
+use dataplane::api::Fingerprint;
 
-use super::{SdpError, MAX_LINE_LEN, MAX_SDP_LEN, MAX_SECTIONS};
+use rtc_sdp::description::common::ConnectionInformation;
+use rtc_sdp::extmap::ExtMap;
+use rtc_sdp::MediaDescription;
 
-/// Media direction attribute of an m-section (`a=sendrecv` when absent).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Direction {
-    /// `a=sendrecv`
-    #[default]
-    SendRecv,
-    /// `a=sendonly`
-    SendOnly,
-    /// `a=recvonly`
-    RecvOnly,
-    /// `a=inactive`
-    Inactive,
-}
-
-impl Direction {
-    /// The attribute name, e.g. `sendonly`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::SendRecv => "sendrecv",
-            Direction::SendOnly => "sendonly",
-            Direction::RecvOnly => "recvonly",
-            Direction::Inactive => "inactive",
-        }
-    }
-
-    /// Whether the writer of the SDP sends media in this direction.
-    pub fn sends(self) -> bool {
-        matches!(self, Direction::SendRecv | Direction::SendOnly)
-    }
-
-    /// Whether the writer of the SDP receives media in this direction.
-    pub fn receives(self) -> bool {
-        matches!(self, Direction::SendRecv | Direction::RecvOnly)
-    }
-
-    fn from_attr(name: &str) -> Option<Self> {
-        Some(match name {
-            "sendrecv" => Direction::SendRecv,
-            "sendonly" => Direction::SendOnly,
-            "recvonly" => Direction::RecvOnly,
-            "inactive" => Direction::Inactive,
-            _ => return None,
-        })
-    }
-}
-
-/// One payload type of an m-section: its rtpmap, fmtp and rtcp-fb lines.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Codec {
-    /// The payload type.
-    pub payload_type: u8,
-    /// The encoding name as written (`opus`, `VP8`, `rtx`, ...).
-    pub name: String,
-    /// RTP clock rate.
-    pub clock_rate: u32,
-    /// Channels from the rtpmap, if given.
-    pub channels: Option<u8>,
-    /// The `a=fmtp` parameters (duplicate lines merged, first value of a key wins).
-    pub fmtp: Option<String>,
-    /// `a=rtcp-fb` values for this PT (and `*`), e.g. `nack`, `nack pli`, `ccm fir`.
-    pub rtcp_fb: Vec<String>,
-}
-
-/// An `a=extmap` line.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Extmap {
-    /// The extension id.
-    pub id: u8,
-    /// The extension URI.
-    pub uri: String,
-}
-
-/// An `a=candidate` line with an IP address (mDNS names are skipped).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Candidate {
-    /// Component (1 = RTP).
-    pub component: u16,
-    /// `true` for UDP, `false` for TCP.
-    pub udp: bool,
-    /// Address and port.
-    pub addr: SocketAddr,
-}
-
-/// One parsed m-section, with session-level ICE/DTLS attributes filled in where the section
-/// has none.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MediaSection {
-    /// The media type token: `audio`, `video`, `application`, ...
-    pub media: String,
-    /// The port of the m= line (0 = rejected).
-    pub port: u16,
-    /// The protocol of the m= line, e.g. `UDP/TLS/RTP/SAVPF`.
-    pub protocol: String,
-    /// The format tokens of the m= line, in order.
-    pub formats: Vec<String>,
-    /// `a=mid`.
-    pub mid: Option<String>,
-    /// The direction attribute.
-    pub direction: Direction,
-    /// `a=ice-ufrag`.
-    pub ufrag: Option<String>,
-    /// `a=ice-pwd`.
-    pub pwd: Option<String>,
-    /// All `a=fingerprint` lines.
-    pub fingerprints: Vec<Fingerprint>,
-    /// `a=setup` value.
-    pub setup: Option<String>,
-    /// `a=rtcp-mux` present.
-    pub rtcp_mux: bool,
-    /// `a=rtcp-rsize` present.
-    pub rtcp_rsize: bool,
-    /// `a=bundle-only` present (port 0 then means "bundled", not "rejected").
-    pub bundle_only: bool,
-    /// Codecs with an rtpmap (or a well-known static PT), in m= line order.
-    pub codecs: Vec<Codec>,
-    /// Header extensions.
-    pub extmaps: Vec<Extmap>,
-    /// SSRCs from `a=ssrc`, in order of first appearance.
-    pub ssrcs: Vec<u32>,
-    /// `a=ssrc-group` lines: semantics and SSRCs.
-    pub ssrc_groups: Vec<(String, Vec<u32>)>,
-    /// `a=msid` (stream id and optional track id as one string).
-    pub msid: Option<String>,
-    /// Candidates with IP addresses.
-    pub candidates: Vec<Candidate>,
-    /// Address of the `c=` line, if it could be read.
-    pub connection: Option<IpAddr>,
-}
-
-impl MediaSection {
-    /// Audio or video; `None` for any other media type.
-    pub fn kind(&self) -> Option<MediaKind> {
-        match self.media.as_str() {
-            "audio" => Some(MediaKind::Audio),
-            "video" => Some(MediaKind::Video),
-            _ => None,
-        }
-    }
-
-    /// Whether the offerer wants this section: a non-zero port, or port 0 with `a=bundle-only`.
-    pub fn is_active(&self) -> bool {
-        self.port != 0 || self.bundle_only
-    }
-
-    /// The codec with payload type `pt`.
-    pub fn codec(&self, pt: u8) -> Option<&Codec> {
-        self.codecs.iter().find(|c| c.payload_type == pt)
-    }
-
-    /// The sender's primary SSRC: the first of `a=ssrc-group:FID`, else the first `a=ssrc`.
-    pub fn primary_ssrc(&self) -> Option<u32> {
-        self.ssrc_groups
-            .iter()
-            .find(|(semantics, ssrcs)| semantics.eq_ignore_ascii_case("FID") && !ssrcs.is_empty())
-            .map(|(_, ssrcs)| ssrcs[0])
-            .or_else(|| self.ssrcs.first().copied())
-    }
-
-    /// The sha-256 fingerprint of this section.
-    pub(super) fn sha256_fingerprint(&self) -> Result<&Fingerprint, SdpError> {
-        if self.fingerprints.is_empty() {
-            return Err(SdpError::NoFingerprint);
-        }
-        self.fingerprints
-            .iter()
-            .find(|f| f.algorithm == "sha-256")
-            .ok_or(SdpError::UnsupportedFingerprint)
-    }
-}
-
-/// A parsed offer (from a browser or any other offerer).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Offer {
-    /// All m-sections in order.
-    pub sections: Vec<MediaSection>,
-    /// The mids of `a=group:BUNDLE`, if offered.
-    pub bundle: Option<Vec<String>>,
-    /// The offerer's ICE ufrag (from its first audio/video section).
-    pub ufrag: String,
-    /// The offerer's ICE password.
-    pub pwd: String,
-    /// The offerer's sha-256 certificate fingerprint.
-    pub fingerprint: Fingerprint,
-}
+use super::error::SdpError;
+use super::grammar;
+use super::types::{fmtp_param, Candidate, Codec, Direction, Extmap, MediaSection, Offer};
 
 /// Parses an offer and checks it has media, ICE credentials and a sha-256 fingerprint.
 pub fn parse_offer(sdp: &str) -> Result<Offer, SdpError> {
@@ -240,63 +63,41 @@ struct SectionBuilder {
     rtcp_fbs: Vec<(Option<u8>, String)>,
 }
 
-/// Reads any SDP into its m-sections.
+/// Reads any SDP into its m-sections: the crate parses the grammar, we read the attributes.
 pub(super) fn parse_description(sdp: &str) -> Result<Description, SdpError> {
-    if sdp.len() > MAX_SDP_LEN {
-        return Err(SdpError::TooLarge);
-    }
-    let mut session = SessionLevel::default();
+    let parsed = grammar::read(sdp)?;
+    let mut session = SessionLevel {
+        connection: parsed
+            .desc
+            .connection_information
+            .as_ref()
+            .and_then(connection_ip),
+        ..SessionLevel::default()
+    };
     let mut bundle = None;
     let mut ice_lite = false;
-    let mut builders: Vec<SectionBuilder> = Vec::new();
-    for (index, raw) in sdp.split('\n').enumerate() {
-        let line_no = index + 1;
-        if raw.len() > MAX_LINE_LEN {
-            return Err(SdpError::LineTooLong { line: line_no });
-        }
-        let line = raw.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let bytes = line.as_bytes();
-        if bytes.len() < 2 || !bytes[0].is_ascii_alphabetic() || bytes[1] != b'=' {
-            return Err(malformed(line_no, "expected <type>=<value>"));
-        }
-        let value = &line[2..];
-        match bytes[0] {
-            b'm' => {
-                if builders.len() == MAX_SECTIONS {
-                    return Err(SdpError::TooManySections);
-                }
-                builders.push(parse_m_line(value, line_no)?);
-            }
-            b'c' => {
-                let addr = parse_connection(value);
-                match builders.last_mut() {
-                    Some(b) => b.section.connection = addr,
-                    None => session.connection = addr,
+    for (attribute, line) in parsed.session_attributes() {
+        let arg = attribute.value.as_deref().unwrap_or("");
+        match attribute.key.as_str() {
+            "group" => {
+                let mut tokens = arg.split_whitespace();
+                if tokens.next() == Some("BUNDLE") {
+                    bundle = Some(tokens.map(str::to_owned).collect());
                 }
             }
-            b'a' => {
-                let (name, arg) = value.split_once(':').unwrap_or((value, ""));
-                match builders.last_mut() {
-                    Some(b) => b.attribute(name, arg, line_no)?,
-                    None => match name {
-                        "group" => {
-                            let mut tokens = arg.split_whitespace();
-                            if tokens.next() == Some("BUNDLE") {
-                                bundle = Some(tokens.map(str::to_owned).collect());
-                            }
-                        }
-                        "ice-lite" => ice_lite = true,
-                        _ => session.attribute(name, arg, line_no)?,
-                    },
-                }
-            }
-            _ => {}
+            "ice-lite" => ice_lite = true,
+            name => session.attribute(name, arg, line)?,
         }
     }
-    let sections = builders.into_iter().map(|b| b.finish(&session)).collect();
+    let mut sections = Vec::with_capacity(parsed.desc.media_descriptions.len());
+    for (index, media) in parsed.desc.media_descriptions.iter().enumerate() {
+        let mut builder = SectionBuilder::new(media);
+        for (attribute, line) in parsed.media_attributes(index) {
+            let arg = attribute.value.as_deref().unwrap_or("");
+            builder.attribute(&attribute.key, arg, line)?;
+        }
+        sections.push(builder.finish(&session));
+    }
     Ok(Description {
         bundle,
         ice_lite,
@@ -305,7 +106,7 @@ pub(super) fn parse_description(sdp: &str) -> Result<Description, SdpError> {
 }
 
 fn malformed(line: usize, reason: &'static str) -> SdpError {
-    SdpError::Malformed { line, reason }
+    SdpError::malformed(line, reason)
 }
 
 impl SessionLevel {
@@ -326,52 +127,48 @@ fn non_empty(arg: &str) -> Option<String> {
     (!arg.is_empty()).then(|| arg.to_owned())
 }
 
-fn parse_m_line(value: &str, line: usize) -> Result<SectionBuilder, SdpError> {
-    let mut tokens = value.split_whitespace();
-    let (Some(media), Some(port), Some(protocol)) = (tokens.next(), tokens.next(), tokens.next())
-    else {
-        return Err(malformed(line, "m= line needs media, port and protocol"));
-    };
-    let port = port.split('/').next().unwrap_or(port);
-    let port = port
-        .parse::<u16>()
-        .map_err(|_| malformed(line, "bad m= port"))?;
-    Ok(SectionBuilder {
-        section: MediaSection {
-            media: media.to_owned(),
-            port,
-            protocol: protocol.to_owned(),
-            formats: tokens.map(str::to_owned).collect(),
-            mid: None,
-            direction: Direction::default(),
-            ufrag: None,
-            pwd: None,
-            fingerprints: Vec::new(),
-            setup: None,
-            rtcp_mux: false,
-            rtcp_rsize: false,
-            bundle_only: false,
-            codecs: Vec::new(),
-            extmaps: Vec::new(),
-            ssrcs: Vec::new(),
-            ssrc_groups: Vec::new(),
-            msid: None,
-            candidates: Vec::new(),
-            connection: None,
-        },
-        rtpmaps: Vec::new(),
-        fmtps: Vec::new(),
-        rtcp_fbs: Vec::new(),
-    })
+impl SectionBuilder {
+    /// An empty section for the crate's m= line (port, protocol and formats already checked).
+    fn new(media: &MediaDescription) -> Self {
+        let name = &media.media_name;
+        SectionBuilder {
+            section: MediaSection {
+                media: name.media.clone(),
+                // The crate read the port as a u16.
+                port: u16::try_from(name.port.value).unwrap_or(0),
+                protocol: name.protos.join("/"),
+                formats: name.formats.clone(),
+                mid: None,
+                direction: Direction::default(),
+                ufrag: None,
+                pwd: None,
+                fingerprints: Vec::new(),
+                setup: None,
+                rtcp_mux: false,
+                rtcp_rsize: false,
+                bundle_only: false,
+                codecs: Vec::new(),
+                extmaps: Vec::new(),
+                ssrcs: Vec::new(),
+                ssrc_groups: Vec::new(),
+                msid: None,
+                candidates: Vec::new(),
+                connection: media
+                    .connection_information
+                    .as_ref()
+                    .and_then(connection_ip),
+            },
+            rtpmaps: Vec::new(),
+            fmtps: Vec::new(),
+            rtcp_fbs: Vec::new(),
+        }
+    }
 }
 
-/// `IN IP4 1.2.3.4` → the address (anything else → `None`; `c=` is informational for us).
-fn parse_connection(value: &str) -> Option<IpAddr> {
-    let mut tokens = value.split_whitespace();
-    let _net = tokens.next()?;
-    let _family = tokens.next()?;
-    let addr = tokens.next()?;
-    addr.split('/').next()?.parse().ok()
+/// The address of a `c=` line, if it is an IP literal (`c=` is informational for us).
+fn connection_ip(connection: &ConnectionInformation) -> Option<IpAddr> {
+    let address = connection.address.as_ref()?;
+    address.address.split('/').next()?.parse().ok()
 }
 
 fn parse_pt(token: &str, line: usize) -> Result<u8, SdpError> {
@@ -454,20 +251,7 @@ impl SectionBuilder {
                 let fb = fb.split_whitespace().collect::<Vec<_>>().join(" ");
                 self.rtcp_fbs.push((pt, fb));
             }
-            "extmap" => {
-                let mut tokens = arg.split_whitespace();
-                let id = tokens.next().unwrap_or("");
-                let id = id.split('/').next().unwrap_or(id);
-                let id = match id.parse::<u8>() {
-                    Ok(id) if id > 0 => id,
-                    _ => return Err(malformed(line, "bad extmap id")),
-                };
-                let uri = tokens.next().ok_or(malformed(line, "extmap needs a URI"))?;
-                s.extmaps.push(Extmap {
-                    id,
-                    uri: uri.to_owned(),
-                });
-            }
+            "extmap" => s.extmaps.push(parse_extmap(arg, line)?),
             "ssrc" => {
                 let ssrc = parse_u32(arg.split_whitespace().next(), line, "bad ssrc")?;
                 if !s.ssrcs.contains(&ssrc) {
@@ -587,7 +371,7 @@ fn merged_fmtp(fmtps: &[(u8, String)], pt: u8) -> Option<String> {
     for extra in lines {
         for param in extra.split(';').map(str::trim).filter(|p| !p.is_empty()) {
             let key = param.split('=').next().unwrap_or(param).trim();
-            if super::codec::fmtp_param(&merged, key).is_none() {
+            if fmtp_param(&merged, key).is_none() {
                 if !merged.ends_with(';') {
                     merged.push(';');
                 }
@@ -596,6 +380,19 @@ fn merged_fmtp(fmtps: &[(u8, String)], pt: u8) -> Option<String> {
         }
     }
     Some(merged)
+}
+
+/// `a=extmap:<id>[/<direction>] <uri>` through the crate's [`ExtMap`] (ids 1-255, URI syntax).
+fn parse_extmap(arg: &str, line: usize) -> Result<Extmap, SdpError> {
+    let text = format!("extmap:{arg}");
+    let parsed =
+        ExtMap::unmarshal(&mut text.as_bytes()).map_err(|_| malformed(line, "bad extmap"))?;
+    let id = u8::try_from(parsed.value).map_err(|_| malformed(line, "bad extmap id"))?;
+    let uri = parsed.uri.ok_or(malformed(line, "extmap needs a URI"))?;
+    Ok(Extmap {
+        id,
+        uri: uri.to_string(),
+    })
 }
 
 /// `<foundation> <component> <transport> <priority> <address> <port> typ <type> ...`

@@ -14,6 +14,9 @@ use super::parse::parse_description;
 use super::*;
 use crate::config::VideoCodec;
 
+/// The session lines RFC 8866 requires before anything else.
+const HEADER: &str = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n";
+
 fn rng() -> StdRng {
     StdRng::seed_from_u64(7)
 }
@@ -511,11 +514,13 @@ fn transport_errors() {
             .len(),
         1
     );
-    assert_eq!(
+    assert_eq!(parse_offer(HEADER).unwrap_err(), SdpError::NoMedia);
+    assert!(matches!(
         parse_offer("v=0\r\ns=-\r\n").unwrap_err(),
-        SdpError::NoMedia
-    );
-    let data_only = "v=0\r\na=ice-ufrag:x\r\na=ice-pwd:y\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n";
+        SdpError::Malformed { line: 2, .. }
+    ));
+    let data_only = format!("{HEADER}a=ice-ufrag:x\r\na=ice-pwd:y\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n");
+    let data_only = data_only.as_str();
     assert_eq!(parse_offer(data_only).unwrap_err(), SdpError::NoMedia);
     assert_eq!(
         SdpError::NoMedia.wcs_info(),
@@ -548,10 +553,10 @@ fn size_limits() {
         matches!(parse_offer(&long_line).unwrap_err(), SdpError::LineTooLong { line } if line > 10)
     );
     let one = "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n";
-    let many = format!("v=0\r\n{}", one.repeat(MAX_SECTIONS + 1));
+    let many = format!("{HEADER}{}", one.repeat(MAX_SECTIONS + 1));
     assert_eq!(parse_offer(&many).unwrap_err(), SdpError::TooManySections);
     let exactly = format!(
-        "v=0\r\na=ice-ufrag:u\r\na=ice-pwd:p\r\n{}",
+        "{HEADER}a=ice-ufrag:u\r\na=ice-pwd:p\r\n{}",
         one.repeat(MAX_SECTIONS)
     );
     assert_eq!(parse_offer(&exactly).unwrap_err(), SdpError::NoFingerprint);
@@ -591,9 +596,10 @@ fn malformed_lines() {
     for (from, to) in cases {
         assert!(offer.contains(from), "fixture lacks {from}");
         let bad = offer.replacen(from, to, 1);
+        let expected_line = offer[..offer.find(from).unwrap()].matches('\n').count() + 1;
         match parse_offer(&bad) {
             Err(SdpError::Malformed { line, reason }) => {
-                assert!(line > 1, "{to}: line {line}");
+                assert_eq!(line, expected_line, "{to}: {reason}");
                 let info = SdpError::Malformed { line, reason }.wcs_info();
                 assert!(info.starts_with("Invalid SDP: line "), "{info}");
             }
@@ -606,7 +612,7 @@ fn malformed_lines() {
 fn unknown_lines_and_candidates_are_tolerated() {
     let offer = chrome_publish().replace(
         "a=rtcp-rsize\r\n",
-        "a=rtcp-rsize\r\nx=whatever\r\na=unknown-attr:1 2 3\r\nb=AS:500\r\na=candidate:1 1 udp 1 host.local 9 typ host\r\n\
+        "a=rtcp-rsize\r\na=unknown-attr:1 2 3\r\nb=AS:500\r\na=candidate:1 1 udp 1 host.local 9 typ host\r\n\
          a=candidate:2 1 udp 1 203.0.113.1 5000 typ host generation 0\r\n   \r\n",
     );
     let parsed = parse_offer(&offer).unwrap();
@@ -620,6 +626,20 @@ fn unknown_lines_and_candidates_are_tolerated() {
         "a=candidate:1 1 udp 1 1.2.3.4 port typ host\r\n",
     );
     assert!(matches!(parse_offer(&bad), Err(SdpError::Malformed { .. })));
+    // RFC 8866 section 5: a type letter the parser does not know makes the whole SDP unusable.
+    let unknown_type = chrome_publish().replacen("a=rtcp-rsize\r\n", "x=whatever\r\n", 1);
+    let line = unknown_type
+        .split("\r\n")
+        .position(|l| l == "x=whatever")
+        .unwrap()
+        + 1;
+    assert_eq!(
+        parse_offer(&unknown_type).unwrap_err(),
+        SdpError::Malformed {
+            line,
+            reason: "line type unknown or out of order (RFC 8866: v, o, s, t, then a and m)"
+        }
+    );
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! Round trips for our own clients: build_offer → answer_publish / answer_play → parse_answer.
 
+use std::net::SocketAddr;
+
 use dataplane::api::{Fingerprint, MediaKind};
 
 use super::fixtures::local;
@@ -166,7 +168,16 @@ fn parse_answer_errors_and_duplicates() {
         parse_answer(&no_ice).unwrap_err(),
         SdpError::NoIceCredentials
     );
-    assert_eq!(parse_answer("v=0\r\n").unwrap_err(), SdpError::NoMedia);
+    let session_only = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n";
+    assert_eq!(parse_answer(session_only).unwrap_err(), SdpError::NoMedia);
+    assert_eq!(parse_answer("").unwrap_err(), SdpError::NoMedia);
+    assert_eq!(
+        parse_answer("v=0\r\n").unwrap_err(),
+        SdpError::Malformed {
+            line: 1,
+            reason: "SDP ends early: v=, o=, s= and t= lines are required"
+        }
+    );
 }
 
 #[test]

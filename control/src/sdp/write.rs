@@ -1,13 +1,19 @@
-//! Writing SDP text: the lines shared by our answers and offers (session header, ICE/DTLS
-//! attributes, codecs with each `a=fmtp` directly after its `a=rtpmap`, candidates).
+//! Writing SDP: our answers and offers are built as `rtc-sdp` [`SessionDescription`]s and
+//! serialised by the crate (CRLF, `c=` right after `m=`, attributes in the order pushed). This
+//! module owns the attribute layout shared by answers and offers (ICE/DTLS attributes, each
+//! `a=fmtp` directly after its `a=rtpmap`, sources, candidates); what to accept is the
+//! answerer's business.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
 use dataplane::api::Fingerprint;
+use rtc_sdp::description::common::{Address, Attribute, ConnectionInformation};
+use rtc_sdp::description::media::{MediaName, RangedPort};
+use rtc_sdp::description::session::{Origin, TimeDescription, Timing};
+use rtc_sdp::{MediaDescription, SessionDescription};
 
-use super::parse::{Codec, Direction, MediaSection};
-use super::LocalTransport;
+use super::types::{Codec, Direction, LocalTransport, MediaSection};
 
 /// What we send in one m-section: identifiers announced with `a=msid` and `a=ssrc`.
 #[derive(Clone, Debug)]
@@ -34,11 +40,34 @@ pub(super) struct AnswerSection<'a> {
     pub(super) accepted: Option<Accepted>,
 }
 
-/// `IN IP4 a.b.c.d` or `IN IP6 ...`.
-fn net_addr(ip: IpAddr) -> String {
+/// `a=<key>:<value>`.
+fn attr(key: &str, value: impl Into<String>) -> Attribute {
+    Attribute::new(key.to_owned(), Some(value.into()))
+}
+
+/// `a=<key>` (a flag).
+fn flag(key: &str) -> Attribute {
+    Attribute::new(key.to_owned(), None)
+}
+
+/// `IP4`/`IP6` and the address text of `ip`.
+fn address_type(ip: IpAddr) -> &'static str {
     match ip {
-        IpAddr::V4(v4) => format!("IN IP4 {v4}"),
-        IpAddr::V6(v6) => format!("IN IP6 {v6}"),
+        IpAddr::V4(_) => "IP4",
+        IpAddr::V6(_) => "IP6",
+    }
+}
+
+/// `c=IN IP4 a.b.c.d` or `c=IN IP6 ...`.
+fn connection(ip: IpAddr) -> ConnectionInformation {
+    ConnectionInformation {
+        network_type: "IN".to_owned(),
+        address_type: address_type(ip).to_owned(),
+        address: Some(Address {
+            address: ip.to_string(),
+            ttl: None,
+            range: None,
+        }),
     }
 }
 
@@ -54,56 +83,133 @@ pub(super) fn fingerprint_hex(fingerprint: &Fingerprint) -> String {
     hex
 }
 
-/// `v=`, `o=`, `s=`, `t=` for a session from `ip`.
-pub(super) fn session_header(out: &mut String, session_id: u64, ip: IpAddr) {
-    let _ = write!(
-        out,
-        "v=0\r\no=rtcdn {session_id} 2 {}\r\ns=rtcdn\r\nt=0 0\r\n",
-        net_addr(ip)
-    );
+/// `v=0`, `o=rtcdn <id> 2 IN IP4 <ip>`, `s=rtcdn`, `t=0 0`, and the session attributes.
+pub(super) fn session(
+    session_id: u64,
+    ip: IpAddr,
+    attributes: Vec<Attribute>,
+) -> SessionDescription {
+    SessionDescription {
+        version: 0,
+        origin: Origin {
+            username: "rtcdn".to_owned(),
+            session_id,
+            session_version: 2,
+            network_type: "IN".to_owned(),
+            address_type: address_type(ip).to_owned(),
+            unicast_address: ip.to_string(),
+        },
+        session_name: "rtcdn".to_owned(),
+        time_descriptions: vec![TimeDescription {
+            timing: Timing {
+                start_time: 0,
+                stop_time: 0,
+            },
+            repeat_times: Vec::new(),
+        }],
+        attributes,
+        ..SessionDescription::default()
+    }
+}
+
+/// `a=group:BUNDLE <mids>` when there are mids, then `a=msid-semantic: <semantic>`.
+pub(super) fn bundle_attributes(out: &mut Vec<Attribute>, mids: &[&str], msid_semantic: &str) {
+    if !mids.is_empty() {
+        out.push(attr("group", format!("BUNDLE {}", mids.join(" "))));
+    }
+    // Chrome writes a space after the colon; keep its spelling.
+    out.push(attr("msid-semantic", format!(" {msid_semantic}")));
+}
+
+/// An m-section: `m=<media> <port> <protocol> <formats>` and `c=`.
+pub(super) fn media(
+    kind: &str,
+    port: u16,
+    protocol: &str,
+    formats: Vec<String>,
+    ip: IpAddr,
+) -> MediaDescription {
+    MediaDescription {
+        media_name: MediaName {
+            media: kind.to_owned(),
+            port: RangedPort {
+                // isize is at least 32 bits on every target we build for.
+                value: isize::try_from(port).unwrap_or(isize::MAX),
+                range: None,
+            },
+            protos: protocol.split('/').map(str::to_owned).collect(),
+            formats,
+        },
+        connection_information: Some(connection(ip)),
+        ..MediaDescription::default()
+    }
 }
 
 /// `a=ice-ufrag`, `a=ice-pwd`, `a=fingerprint` and `a=setup`.
 pub(super) fn transport_attributes(
-    out: &mut String,
+    out: &mut Vec<Attribute>,
     ufrag: &str,
     pwd: &str,
     fingerprint: &Fingerprint,
     setup: &str,
 ) {
-    let _ = write!(
-        out,
-        "a=ice-ufrag:{ufrag}\r\na=ice-pwd:{pwd}\r\na=fingerprint:{} {}\r\na=setup:{setup}\r\n",
-        fingerprint.algorithm,
-        fingerprint_hex(fingerprint)
-    );
+    out.push(attr("ice-ufrag", ufrag));
+    out.push(attr("ice-pwd", pwd));
+    out.push(attr(
+        "fingerprint",
+        format!("{} {}", fingerprint.algorithm, fingerprint_hex(fingerprint)),
+    ));
+    out.push(attr("setup", setup));
+}
+
+/// `a=extmap:<id> <uri>` for each extension.
+pub(super) fn extmap_attributes(out: &mut Vec<Attribute>, extensions: &[(u8, String)]) {
+    for (id, uri) in extensions {
+        out.push(attr("extmap", format!("{id} {uri}")));
+    }
 }
 
 /// `a=rtpmap`, then its `a=fmtp` right after, then `a=rtcp-fb` lines.
-pub(super) fn codec_lines(out: &mut String, codec: &Codec) {
+pub(super) fn codec_attributes(out: &mut Vec<Attribute>, codec: &Codec) {
     let pt = codec.payload_type;
-    let _ = write!(out, "a=rtpmap:{pt} {}/{}", codec.name, codec.clock_rate);
+    let mut rtpmap = format!("{pt} {}/{}", codec.name, codec.clock_rate);
     if let Some(channels) = codec.channels {
-        let _ = write!(out, "/{channels}");
+        let _ = write!(rtpmap, "/{channels}");
     }
-    out.push_str("\r\n");
+    out.push(attr("rtpmap", rtpmap));
     if let Some(fmtp) = &codec.fmtp {
-        let _ = write!(out, "a=fmtp:{pt} {fmtp}\r\n");
+        out.push(attr("fmtp", format!("{pt} {fmtp}")));
     }
     for fb in &codec.rtcp_fb {
-        let _ = write!(out, "a=rtcp-fb:{pt} {fb}\r\n");
+        out.push(attr("rtcp-fb", format!("{pt} {fb}")));
     }
 }
 
 /// `a=msid` and the `a=ssrc` cname/msid lines of a sender.
-pub(super) fn source_lines(out: &mut String, source: &SendSource) {
+pub(super) fn source_attributes(out: &mut Vec<Attribute>, source: &SendSource) {
     let msid = format!("{} {}", source.stream_id, source.track_id);
     let ssrc = source.ssrc;
-    let _ = write!(
-        out,
-        "a=msid:{msid}\r\na=ssrc:{ssrc} cname:{}\r\na=ssrc:{ssrc} msid:{msid}\r\n",
-        source.cname
-    );
+    out.push(attr("msid", msid.clone()));
+    out.push(attr("ssrc", format!("{ssrc} cname:{}", source.cname)));
+    out.push(attr("ssrc", format!("{ssrc} msid:{msid}")));
+}
+
+/// `a=candidate` (host, UDP) and `a=end-of-candidates`.
+pub(super) fn candidate_attributes(out: &mut Vec<Attribute>, addr: SocketAddr) {
+    out.push(attr(
+        "candidate",
+        format!("1 1 udp 2130706431 {} {} typ host", addr.ip(), addr.port()),
+    ));
+    out.push(flag("end-of-candidates"));
+}
+
+/// `a=candidate` (host, UDP) and `a=end-of-candidates` as SDP text, for SDP written elsewhere.
+pub fn candidate_lines(out: &mut String, addr: SocketAddr) {
+    let mut attributes = Vec::with_capacity(2);
+    candidate_attributes(&mut attributes, addr);
+    for attribute in attributes {
+        let _ = write!(out, "a={attribute}\r\n");
+    }
 }
 
 /// The whole answer text.
@@ -114,89 +220,73 @@ pub(super) fn write_answer(
     local: &LocalTransport,
     session_id: u64,
 ) -> String {
-    let mut out = String::with_capacity(2048);
-    let ip = local.candidate.ip();
-    session_header(&mut out, session_id, ip);
-    out.push_str("a=ice-lite\r\n");
-    if !bundle.is_empty() {
-        let _ = write!(out, "a=group:BUNDLE {}\r\n", bundle.join(" "));
-    }
-    let _ = write!(out, "a=msid-semantic: {msid_semantic}\r\n");
+    let mut attributes = vec![flag("ice-lite")];
+    bundle_attributes(&mut attributes, bundle, msid_semantic);
+    let mut desc = session(session_id, local.candidate.ip(), attributes);
     for section in sections {
-        match &section.accepted {
-            Some(accepted) => accepted_section(&mut out, section.offered, accepted, local),
-            None => rejected_section(&mut out, section.offered, local),
-        }
+        desc.media_descriptions.push(match &section.accepted {
+            Some(accepted) => accepted_section(section.offered, accepted, local),
+            None => rejected_section(section.offered, local),
+        });
     }
-    out
+    desc.marshal()
 }
 
 fn accepted_section(
-    out: &mut String,
     offered: &MediaSection,
     accepted: &Accepted,
     local: &LocalTransport,
-) {
+) -> MediaDescription {
     let addr = local.candidate;
-    let _ = write!(
-        out,
-        "m={} {} {} {}\r\nc={}\r\n",
-        offered.media,
+    let formats = vec![accepted.codec.payload_type.to_string()];
+    let mut m = media(
+        &offered.media,
         addr.port(),
-        offered.protocol,
-        accepted.codec.payload_type,
-        net_addr(addr.ip())
+        &offered.protocol,
+        formats,
+        addr.ip(),
     );
+    let out = &mut m.attributes;
     transport_attributes(out, &local.ufrag, &local.pwd, &local.fingerprint, "passive");
     if let Some(mid) = &offered.mid {
-        let _ = write!(out, "a=mid:{mid}\r\n");
+        out.push(attr("mid", mid.as_str()));
     }
-    for (id, uri) in &accepted.extensions {
-        let _ = write!(out, "a=extmap:{id} {uri}\r\n");
-    }
-    let _ = write!(out, "a={}\r\na=rtcp-mux\r\n", accepted.direction.as_str());
+    extmap_attributes(out, &accepted.extensions);
+    out.push(flag(accepted.direction.as_str()));
+    out.push(flag("rtcp-mux"));
     if offered.rtcp_rsize {
-        out.push_str("a=rtcp-rsize\r\n");
+        out.push(flag("rtcp-rsize"));
     }
-    codec_lines(out, &accepted.codec);
+    codec_attributes(out, &accepted.codec);
     if let Some(source) = &accepted.source {
-        source_lines(out, source);
+        source_attributes(out, source);
     }
-    candidate_lines(out, addr);
-}
-
-/// `a=candidate` (host, UDP) and `a=end-of-candidates`.
-pub fn candidate_lines(out: &mut String, addr: SocketAddr) {
-    let _ = write!(
-        out,
-        "a=candidate:1 1 udp 2130706431 {} {} typ host\r\na=end-of-candidates\r\n",
-        addr.ip(),
-        addr.port()
-    );
+    candidate_attributes(out, addr);
+    m
 }
 
 /// Port 0 and `a=inactive`, keeping the mid (and one offered format: an m= line needs one).
-fn rejected_section(out: &mut String, offered: &MediaSection, local: &LocalTransport) {
+fn rejected_section(offered: &MediaSection, local: &LocalTransport) -> MediaDescription {
     let format = offered.formats.first().map_or("0", String::as_str);
-    let unspecified = match local.candidate.ip() {
-        IpAddr::V4(_) => "IN IP4 0.0.0.0",
-        IpAddr::V6(_) => "IN IP6 ::",
+    let unspecified: IpAddr = match local.candidate.ip() {
+        IpAddr::V4(_) => [0, 0, 0, 0].into(),
+        IpAddr::V6(_) => [0u16; 8].into(),
     };
-    let _ = write!(
-        out,
-        "m={} 0 {} {format}\r\nc={unspecified}\r\n",
-        offered.media, offered.protocol
-    );
+    let formats = vec![format.to_owned()];
+    let mut m = media(&offered.media, 0, &offered.protocol, formats, unspecified);
+    let out = &mut m.attributes;
     transport_attributes(out, &local.ufrag, &local.pwd, &local.fingerprint, "passive");
     if let Some(mid) = &offered.mid {
-        let _ = write!(out, "a=mid:{mid}\r\n");
+        out.push(attr("mid", mid.as_str()));
     }
-    out.push_str("a=inactive\r\na=rtcp-mux\r\n");
+    out.push(flag("inactive"));
+    out.push(flag("rtcp-mux"));
     if let Some(codec) = format.parse().ok().and_then(|pt| offered.codec(pt)) {
         let codec = Codec {
             rtcp_fb: Vec::new(),
             ..codec.clone()
         };
-        codec_lines(out, &codec);
+        codec_attributes(out, &codec);
     }
+    m
 }
