@@ -7,6 +7,9 @@
 #          subset runs only those). "rtcdn+key=value" is rtcdn with one more
 #          flashphoner.properties line; "floor+gso" is the floor sending with UDP GSO.
 #        JANUS_DEBUG=3 (its log level) JANUS_ARGS= (more janus flags)
+#        RTCDN_BASELINE=/path/to/rtcdn: adds the row "baseline" (that binary, e.g. a build of an
+#          earlier commit, with rtcdn's settings) unless SERVERS is set, for before/after
+#          figures from one run
 #
 # Runs as root. Creates a network namespace with a veth pair whose addresses exist only inside
 # it (Janus gathers no loopback candidates), starts each server inside it in turn, drives it
@@ -20,7 +23,9 @@ DURATION=${DURATION:-10s}
 BITRATE=${BITRATE:-1000kbps}
 VERIFY=${VERIFY:-sample:10}
 NS=${NS:-rtcdn-bench}
-SERVERS=${SERVERS:-"rtcdn floor+gso rtcdn+media_gso=false floor janus"}
+DEFAULT_SERVERS="rtcdn floor+gso rtcdn+media_gso=false floor janus"
+[ -n "${RTCDN_BASELINE:-}" ] && DEFAULT_SERVERS="rtcdn baseline floor+gso rtcdn+media_gso=false floor janus"
+SERVERS=${SERVERS:-$DEFAULT_SERVERS}
 ADDR=10.99.0.1
 PEER_ADDR=10.99.0.2
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -77,11 +82,11 @@ wait_tcp() { # port
     log "port $1 did not open"; return 1
 }
 
-start_rtcdn() { # seconds [extra property line]
+start_rtcdn() { # seconds [extra property line] [binary]
     mkdir -p "$WORK/rtcdn"
     printf 'ip=%s\nws.port=8080\nmedia_port_from=31001\nworker_threads=1\n%s\n' $ADDR "${2:-}" \
         >"$WORK/rtcdn/flashphoner.properties"
-    "${NSENTER[@]}" "$BIN/rtcdn" --config-dir "$WORK/rtcdn" >>"$WORK/rtcdn.log" 2>&1 &
+    "${NSENTER[@]}" "${3:-$BIN/rtcdn}" --config-dir "$WORK/rtcdn" >>"$WORK/rtcdn.log" 2>&1 &
     local pid=$!; PIDS+=("$pid"); bounded "$1" "$pid"
     wait_tcp 8080 >&2; echo "$pid"
 }
@@ -140,11 +145,12 @@ for n in $COUNTS; do
         limit=$(( ${secs%.*} + 60 + n / 5 ))
         case $server in
             rtcdn+*) pid=$(start_rtcdn "$limit" "${server#rtcdn+}") ;;
+            baseline) pid=$(start_rtcdn "$limit" "" "${RTCDN_BASELINE:?RTCDN_BASELINE is not set}") ;;
             floor+gso) pid=$(start_floor "$limit" --gso) ;;
             *) pid=$("start_$server" "$limit") ;;
         esac
         case $server in
-            rtcdn*) target=wcs; url=ws://$ADDR:8080 ;;
+            rtcdn*|baseline) target=wcs; url=ws://$ADDR:8080 ;;
             floor*) target=floor; url=udp://$ADDR:9000 ;;
             janus) target=janus; url=http://$ADDR:8088/janus ;;
         esac
@@ -158,7 +164,7 @@ for n in $COUNTS; do
         then
             log "$server with $n subscribers failed: $(tail -3 "${json%.json}.out")"
         fi
-        if [[ $server == rtcdn* ]]; then
+        if [[ $server == rtcdn* || $server == baseline ]]; then
             log "$server worker counters: $(in_ns curl -s "http://$ADDR:8080/health" | tr -d ' \n' | head -c 400)"
         fi
         kill "$pid" 2>/dev/null || true
@@ -201,7 +207,8 @@ print()
 # Headline ratios of CPU per forwarded packet, for the pairs this run measured: rtcdn against
 # the floor with the same send path (GSO with GSO, plain sendmmsg with plain), Janus against
 # rtcdn as deployed (defaults).
-pairs = [("rtcdn", "floor+gso"), ("rtcdn+media_gso=false", "floor"), ("rtcdn", "floor"), ("janus", "rtcdn")]
+pairs = [("rtcdn", "floor+gso"), ("baseline", "floor+gso"), ("rtcdn", "baseline"),
+         ("rtcdn+media_gso=false", "floor"), ("rtcdn", "floor"), ("janus", "rtcdn")]
 pairs = [(a, b) for a, b in pairs if a in servers and b in servers]
 if ("rtcdn", "floor+gso") in pairs:
     pairs.remove(("rtcdn", "floor"))
