@@ -21,7 +21,7 @@ use dataplane::api::{
 use dataplane::fanout::CANONICAL_EXTENSIONS;
 use dataplane::rtp::RtpHeader;
 use dataplane::send_queue::SocketId;
-use dataplane::sim::{ClientId, Sim};
+use dataplane::sim::{self, ClientId, Sim};
 use dataplane::srtp::SrtpProfile;
 use dataplane::subscriber::Subscriber;
 
@@ -32,7 +32,8 @@ const VIEWERS: usize = 1_000;
 /// A negotiated video track with its own PT, SSRC and extension ids (abs-send-time, toffset
 /// and video-orientation, numbered as Chrome numbers them).
 fn video(pt: u8, ssrc: u32) -> TrackSpec {
-    let extensions = [
+    let mut track = sim::video_track(pt, ssrc);
+    track.extensions = [
         (3, CANONICAL_EXTENSIONS[1].1),
         (14, CANONICAL_EXTENSIONS[2].1),
         (13, CANONICAL_EXTENSIONS[3].1),
@@ -40,14 +41,7 @@ fn video(pt: u8, ssrc: u32) -> TrackSpec {
     .into_iter()
     .map(|(id, uri)| (id, uri.to_owned()))
     .collect();
-    TrackSpec {
-        kind: MediaKind::Video,
-        codec: "VP8".to_owned(),
-        payload_type: pt,
-        clock_rate: 90_000,
-        ssrc: Some(ssrc),
-        extensions,
-    }
+    track
 }
 
 /// The publisher's packet `seq` with its extension ids (3, 14, 13) as negotiated.
@@ -93,10 +87,7 @@ fn connected(profile: SrtpProfile) -> (Sim, ClientId) {
     let out = sim.client(viewers[VIEWERS - 1]).rtp[0].clone();
     let hdr = RtpHeader::parse(&out).expect("rewritten packet parses");
     assert_eq!(hdr.ssrc(), 0x1000_0000 + VIEWERS as u32 - 1);
-    let ids: Vec<u8> = hdr
-        .extensions(&out)
-        .map(|e| e.expect("valid").0)
-        .collect();
+    let ids: Vec<u8> = hdr.extensions(&out).map(|e| e.expect("valid").0).collect();
     assert_eq!(ids, [3, 14, 13], "each viewer's own extension ids");
     (sim, publisher)
 }

@@ -228,14 +228,8 @@ impl Sim {
                 let leg = matches!(spec.role, PeerRole::Relay { .. }).then(|| leg(self));
                 CoreCommand::AddPlainPeer { spec, remote, leg }
             }
-            Command::RemovePeer(id) => CoreCommand::RemovePeer(id),
-            Command::AddFanoutTarget { stream, worker } => {
-                CoreCommand::AddFanoutTarget { stream, worker }
-            }
-            Command::RemoveFanoutTarget { stream, worker } => {
-                CoreCommand::RemoveFanoutTarget { stream, worker }
-            }
             Command::Shutdown => return,
+            other => CoreCommand::try_from(other).expect("only peers need sockets"),
         };
         let now = self.now;
         self.workers[w].core.handle_command(now, cmd);
@@ -376,22 +370,22 @@ impl Sim {
 
     /// Sends a plain RTP packet from client `id` (encrypted with its SRTP session) now.
     pub fn send_rtp(&mut self, id: ClientId, plain: &[u8]) {
-        let c = &mut self.clients[id.0];
-        let (Ok(enc), Some(dst)) = (c.conn.protect_rtp(plain), c.conn.remote()) else {
-            panic!("client {id:?} cannot send media yet");
-        };
-        let from = c.addr;
-        self.send(from, dst, enc.to_vec());
+        let sealed = self.clients[id.0].conn.protect_rtp(plain).ok();
+        self.send_sealed(id, sealed.map(|b| b.to_vec()));
     }
 
     /// Sends a plain RTCP packet from client `id` (encrypted) now.
     pub fn send_rtcp(&mut self, id: ClientId, plain: &[u8]) {
-        let c = &mut self.clients[id.0];
-        let (Ok(enc), Some(dst)) = (c.conn.protect_rtcp(plain), c.conn.remote()) else {
-            panic!("client {id:?} cannot send RTCP yet");
+        let sealed = self.clients[id.0].conn.protect_rtcp(plain).ok();
+        self.send_sealed(id, sealed.map(|b| b.to_vec()));
+    }
+
+    fn send_sealed(&mut self, id: ClientId, sealed: Option<Vec<u8>>) {
+        let c = &self.clients[id.0];
+        let (Some(bytes), Some(dst)) = (sealed, c.conn.remote()) else {
+            panic!("client {id:?} cannot send SRTP yet");
         };
-        let from = c.addr;
-        self.send(from, dst, enc.to_vec());
+        self.send(c.addr, dst, bytes);
     }
 
     /// Puts a datagram on the link from `from` to `to`.

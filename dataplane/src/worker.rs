@@ -219,14 +219,8 @@ impl Worker {
                 });
                 CoreCommand::AddPlainPeer { spec, remote, leg }
             }
-            Command::RemovePeer(id) => CoreCommand::RemovePeer(id),
-            Command::AddFanoutTarget { stream, worker } => {
-                CoreCommand::AddFanoutTarget { stream, worker }
-            }
-            Command::RemoveFanoutTarget { stream, worker } => {
-                CoreCommand::RemoveFanoutTarget { stream, worker }
-            }
-            Command::Shutdown => unreachable!("handled by apply_commands"),
+            other => CoreCommand::try_from(other)
+                .expect("only peers need sockets, and apply_commands took Shutdown"),
         }
     }
 

@@ -42,7 +42,7 @@ use std::time::Instant;
 use bytes::BytesMut;
 use slab::Slab;
 
-use crate::api::{CloseReason, Event, PeerId, PeerRole, PeerSpec, StreamId, WorkerId};
+use crate::api::{CloseReason, Command, Event, PeerId, PeerRole, PeerSpec, StreamId, WorkerId};
 use crate::demux::{classify, PacketClass};
 use crate::dtls::DtlsCertificate;
 use crate::fanout::{FanoutMsg, Mailboxes, PendingWakes, SenderInfo};
@@ -114,6 +114,25 @@ pub enum CoreCommand {
         stream: StreamId,
         worker: WorkerId,
     },
+}
+
+impl TryFrom<Command> for CoreCommand {
+    /// A command that needs its relay leg's socket opened first (`AddPeer`, `AddPlainPeer`),
+    /// or `Shutdown`, which is the I/O shell's.
+    type Error = Command;
+
+    fn try_from(cmd: Command) -> Result<Self, Command> {
+        match cmd {
+            Command::RemovePeer(id) => Ok(CoreCommand::RemovePeer(id)),
+            Command::AddFanoutTarget { stream, worker } => {
+                Ok(CoreCommand::AddFanoutTarget { stream, worker })
+            }
+            Command::RemoveFanoutTarget { stream, worker } => {
+                Ok(CoreCommand::RemoveFanoutTarget { stream, worker })
+            }
+            other => Err(other),
+        }
+    }
 }
 
 /// The forwarding state of one worker. See the module documentation for the drive loop.

@@ -4,9 +4,9 @@ mod common;
 
 use std::time::Duration;
 
-use dataplane::api::{PeerRole, StreamId, TrackSpec, WorkerId};
+use dataplane::api::{StreamId, WorkerId};
 use dataplane::rtcp;
-use dataplane::sim::{self, Sim};
+use dataplane::sim::Sim;
 
 use common::*;
 
@@ -26,15 +26,7 @@ fn a_viewer_joining_mid_stream_starts_at_a_keyframe_after_one_request() {
     let requests_before = keyframe_requests(&sim, publisher).len();
 
     // A viewer joins on the other worker while deltas flow.
-    let (pt, ssrc) = viewer_track(1);
-    let (late, _) = sim.add_client(
-        WorkerId(1),
-        PeerRole::Subscriber {
-            stream,
-            source: WorkerId(0),
-        },
-        vec![sim::video_track(pt, ssrc)],
-    );
+    let late = add_viewer(&mut sim, WorkerId(1), stream, WorkerId(0), 1);
     let kf2 = publish_on_request(&mut sim, publisher, 200..400, 10 * MS, false);
     let requests = &keyframe_requests(&sim, publisher)[requests_before..];
     assert_eq!(
@@ -69,26 +61,15 @@ fn a_burst_of_pli_and_fir_from_viewers_and_an_edge_reaches_the_publisher_once_pe
     let edge_stream = StreamId(2);
     let (publisher, _) = publisher(&mut sim, WorkerId(0), stream);
     let viewers = viewers(&mut sim, stream, WorkerId(0), 2, 10);
-    let tracks: Vec<TrackSpec> = vec![sim::video_track(PUB_PT, PUB_SSRC)];
-    let (leg, _) = sim.add_relay(
+    relay(
+        &mut sim,
         WorkerId(1),
-        stream,
-        WorkerId(0),
+        (stream, WorkerId(0)),
         WorkerId(2),
         edge_stream,
-        tracks,
     );
-    wait_connected(&mut sim, leg);
-    let (pt, ssrc) = viewer_track(99);
-    let (edge_viewer, _) = sim.add_client(
-        WorkerId(2),
-        PeerRole::Subscriber {
-            stream: edge_stream,
-            source: WorkerId(2),
-        },
-        vec![sim::video_track(pt, ssrc)],
-    );
-    assert!(sim.run_until_true(5 * SECOND, |s| s.client(edge_viewer).is_connected()));
+    let edge_viewer = viewer(&mut sim, WorkerId(2), edge_stream, WorkerId(2), 99);
+    let (_, ssrc) = viewer_track(99);
     publish_on_request(&mut sim, publisher, 0..300, 10 * MS, true);
     assert!(
         !sim.client(edge_viewer).rtp.is_empty(),

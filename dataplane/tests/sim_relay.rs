@@ -4,9 +4,9 @@ mod common;
 
 use std::time::Duration;
 
-use dataplane::api::{CloseReason, Event, PeerRole, StreamId, WorkerId};
+use dataplane::api::{CloseReason, Event, StreamId, WorkerId};
 use dataplane::ice::IceConfig;
-use dataplane::sim::{self, LinkConfig, Sim};
+use dataplane::sim::{LinkConfig, Sim};
 
 use common::*;
 
@@ -19,16 +19,13 @@ fn a_relay_leg_carries_the_stream_byte_exact_to_viewers_on_two_edge_workers() {
     let mut sim = Sim::new(4, 8);
     let (stream, edge_stream) = (StreamId(1), StreamId(2));
     let (publisher, _) = publisher(&mut sim, WorkerId(0), stream);
-    let tracks = vec![sim::video_track(PUB_PT, PUB_SSRC)];
-    let (leg, _) = sim.add_relay(
+    relay(
+        &mut sim,
         WorkerId(1),
-        stream,
-        WorkerId(0),
+        (stream, WorkerId(0)),
         WorkerId(2),
         edge_stream,
-        tracks,
     );
-    wait_connected(&mut sim, leg);
     let edge_viewers = viewers(&mut sim, edge_stream, WorkerId(2), 4, 8)
         .into_iter()
         .enumerate()
@@ -65,26 +62,14 @@ fn a_leg_whose_edge_goes_silent_expires_by_consent_and_frees_its_socket() {
     let mut sim = Sim::with_config(3, 9, ice, true);
     let (stream, edge_stream) = (StreamId(1), StreamId(2));
     let (publisher, _) = publisher(&mut sim, WorkerId(0), stream);
-    let tracks = vec![sim::video_track(PUB_PT, PUB_SSRC)];
-    let (leg, edge) = sim.add_relay(
+    let (leg, edge) = relay(
+        &mut sim,
         WorkerId(0),
-        stream,
-        WorkerId(0),
+        (stream, WorkerId(0)),
         WorkerId(2),
         edge_stream,
-        tracks,
     );
-    wait_connected(&mut sim, leg);
-    let (pt, ssrc) = viewer_track(0);
-    let (viewer, _) = sim.add_client(
-        WorkerId(2),
-        PeerRole::Subscriber {
-            stream: edge_stream,
-            source: WorkerId(2),
-        },
-        vec![sim::video_track(pt, ssrc)],
-    );
-    assert!(sim.run_until_true(5 * SECOND, |s| s.client(viewer).is_connected()));
+    let viewer = viewer(&mut sim, WorkerId(2), edge_stream, WorkerId(2), 0);
     publish(&mut sim, publisher, 0..50, 30, 10 * MS);
     assert_eq!(sim.client(viewer).rtp.len(), 50);
 

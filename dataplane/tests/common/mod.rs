@@ -44,6 +44,37 @@ pub fn viewer_track(i: usize) -> (u8, u32) {
     (100 + (i % 20) as u8, 0x7000_0000 + i as u32)
 }
 
+/// Viewer number `i` of `stream` (published on worker `source`) on worker `worker`, not yet
+/// connected.
+pub fn add_viewer(
+    sim: &mut Sim,
+    worker: WorkerId,
+    stream: StreamId,
+    source: WorkerId,
+    i: usize,
+) -> ClientId {
+    let (pt, ssrc) = viewer_track(i);
+    let role = PeerRole::Subscriber { stream, source };
+    sim.add_client(worker, role, vec![sim::video_track(pt, ssrc)])
+        .0
+}
+
+/// Viewer number `i` of `stream` (published on worker `source`) on worker `worker`, connected.
+pub fn viewer(
+    sim: &mut Sim,
+    worker: WorkerId,
+    stream: StreamId,
+    source: WorkerId,
+    i: usize,
+) -> ClientId {
+    let v = add_viewer(sim, worker, stream, source, i);
+    assert!(
+        sim.run_until_true(Duration::from_secs(5), |s| s.client(v).is_connected()),
+        "viewer {i} connects"
+    );
+    v
+}
+
 /// `n` viewers of `stream` (published on worker `source`), viewer `i` on worker
 /// `i % workers`, all connected.
 pub fn viewers(
@@ -54,15 +85,7 @@ pub fn viewers(
     n: usize,
 ) -> Vec<ClientId> {
     let ids: Vec<ClientId> = (0..n)
-        .map(|i| {
-            let (pt, ssrc) = viewer_track(i);
-            sim.add_client(
-                WorkerId(i % workers),
-                PeerRole::Subscriber { stream, source },
-                vec![sim::video_track(pt, ssrc)],
-            )
-            .0
-        })
+        .map(|i| add_viewer(sim, WorkerId(i % workers), stream, source, i))
         .collect();
     assert!(
         sim.run_until_true(Duration::from_secs(10), |s| ids
@@ -70,6 +93,22 @@ pub fn viewers(
             .all(|&c| s.client(c).is_connected())),
         "every viewer connects"
     );
+    ids
+}
+
+/// A WebRTC relay leg of `stream` (published on worker `source`) from worker `leg` to worker
+/// `edge` of another node, where it is published as `edge_stream`; connected. Returns the
+/// leg's and the edge publisher's peer ids.
+pub fn relay(
+    sim: &mut Sim,
+    leg: WorkerId,
+    (stream, source): (StreamId, WorkerId),
+    edge: WorkerId,
+    edge_stream: StreamId,
+) -> (PeerId, PeerId) {
+    let tracks = vec![sim::video_track(PUB_PT, PUB_SSRC)];
+    let ids = sim.add_relay(leg, stream, source, edge, edge_stream, tracks);
+    wait_connected(sim, ids.0);
     ids
 }
 
