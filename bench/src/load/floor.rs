@@ -15,11 +15,13 @@ use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 
 use super::config::LoadConfig;
+use super::error::LoadError;
 use super::histogram::Histogram;
+use super::media::epoch;
 use super::media::{SeqStats, Synth, Tail, AUDIO_INTERVAL};
 use super::peer::FRAME_INTERVAL;
+use super::procstat;
 use super::report::{LoadReport, Percentiles, StepReport};
-use super::{epoch, procstat, LoadError};
 use crate::floor::{parse_welcome, SubscriberKey, HELLO};
 
 /// Token of the publisher's socket (subscribers use their index).
