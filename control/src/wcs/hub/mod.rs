@@ -9,6 +9,10 @@
 //! Invariants: a name maps to at most one live publisher; a mediaSessionId is live at most
 //! once; each player's worker is a fanout target of its publisher's worker exactly while it
 //! has at least one player of that stream.
+//!
+//! Layout: `state` holds [`Hub`] and its records (a leaf the other files build on); this file
+//! handles messages, keep-alive, data-plane events and worker placement; `streams` is the
+//! publish/play/stop lifecycle and `relay` the origin → edge relay hooks.
 
 mod relay;
 mod state;
