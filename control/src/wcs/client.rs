@@ -128,6 +128,8 @@ struct StreamPayload<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     sdp: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    custom: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     bitrate: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     min_bitrate: Option<u32>,
@@ -135,8 +137,6 @@ struct StreamPayload<'a> {
     max_bitrate: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     quality: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    custom: Option<&'a Value>,
 }
 
 impl<'a> StreamPayload<'a> {

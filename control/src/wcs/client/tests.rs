@@ -54,8 +54,14 @@ fn publish_has_the_sdk_fields_in_its_order() {
          \"record\":false,\"mediaProvider\":\"WebRTC\",\"sdp\":\"v=0\\r\\n\",\"bitrate\":0,\
          \"minBitrate\":0,\"maxBitrate\":0}]}"
     );
+    // `custom` follows the SDP, as in the SDK.
     let custom = json!({"rtcdnRelay": {"distribution": "rtp"}});
-    let v = json_of(&publish_stream(&CAM, "v=0", Some(&custom)));
+    let text = publish_stream(&CAM, "v=0", Some(&custom));
+    assert!(
+        text.contains(r#""sdp":"v=0","custom":{"rtcdnRelay":{"distribution":"rtp"}},"bitrate":0,"#),
+        "{text}"
+    );
+    let v = json_of(&text);
     assert_eq!(v["data"][0]["custom"], custom);
     assert_eq!(v["data"].as_array().map(Vec::len), Some(1));
 }
