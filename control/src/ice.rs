@@ -34,8 +34,12 @@ impl IceCredentials {
 /// `len` random ASCII letters and digits (all valid ice-chars, RFC 8839 §5.4).
 pub fn random_token(len: usize) -> String {
     // ThreadRng is a CSPRNG (ChaCha, seeded and reseeded from the OS): fine for passwords.
-    rand::thread_rng()
-        .sample_iter(&Alphanumeric)
+    random_token_with(&mut rand::thread_rng(), len)
+}
+
+/// [`random_token`] from the given source (tests pass a seeded one).
+pub fn random_token_with(rng: &mut impl Rng, len: usize) -> String {
+    rng.sample_iter(&Alphanumeric)
         .take(len)
         .map(char::from)
         .collect()
@@ -57,5 +61,14 @@ mod tests {
             .all(|c| c.is_ascii_alphanumeric()));
         assert_ne!(a, b);
         assert_eq!(random_token(16).len(), 16);
+    }
+
+    #[test]
+    fn a_seeded_source_gives_the_same_token() {
+        use rand::SeedableRng;
+        let token = |seed| random_token_with(&mut rand::rngs::StdRng::seed_from_u64(seed), 12);
+        assert_eq!(token(7), token(7));
+        assert_ne!(token(7), token(8));
+        assert_eq!(token(7).len(), 12);
     }
 }
