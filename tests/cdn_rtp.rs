@@ -19,6 +19,7 @@ use common::media::{join, parse_rtp, pump_until, rtcp_packets, Joined, MediaPeer
 use common::source::{assert_byte_exact, Source};
 use common::{ServerProcess, WcsClient, REPLY_TIMEOUT};
 use control::sdp::{build_offer, parse_answer, OfferSpec};
+use control::wcs::client::{self, ServerEvent, StreamDesc};
 use dataplane::dtls::DtlsCertificate;
 use serde_json::{json, Value};
 
@@ -210,21 +211,12 @@ fn origin_relays_plain_rtp_to_edges_sharing_the_secret_only() {
 fn relay_publish(wcs: &mut WcsClient, marker: Value, cert: &DtlsCertificate) -> String {
     let id = common::unique_id();
     let offer = build_offer(&Source::new("relay", AUDIO_SSRC, VIDEO_SSRC).publish_spec(cert));
-    wcs.send(
-        "publishStream",
-        json!({
-            "mediaSessionId": id,
-            "name": STREAM,
-            "published": true,
-            "hasVideo": true,
-            "hasAudio": true,
-            "status": "PENDING",
-            "record": false,
-            "mediaProvider": "WebRTC",
-            "sdp": offer,
-            "custom": {"rtcdnRelay": marker},
-        }),
-    );
+    let custom = json!({"rtcdnRelay": marker});
+    wcs.send_raw(&client::publish_stream(
+        &StreamDesc::av(&id, STREAM),
+        &offer,
+        Some(&custom),
+    ));
     id
 }
 
@@ -237,16 +229,22 @@ fn relay_outcome(wcs: &mut WcsClient, id: &str) -> Result<SocketAddr, String> {
         let value = wcs
             .recv_timeout(left)
             .expect("a reply to the relay publish");
-        if value["message"] == "setRemoteSDP" && value["data"][0] == id {
-            let sdp = value["data"][1].as_str().expect("answer SDP");
-            let parsed = parse_answer(sdp).expect("answer parses");
-            answer = Some(*parsed.candidates.first().expect("a candidate"));
-        } else if let Some((status, info)) = common::stream_status(&value, id) {
-            match status.as_str() {
-                "PUBLISHING" => return Ok(answer.expect("setRemoteSDP before PUBLISHING")),
-                "FAILED" => return Err(info),
-                _ => {}
+        match client::parse_server_value(&value) {
+            Ok(ServerEvent::RemoteSdp {
+                media_session_id,
+                sdp,
+            }) if media_session_id == id => {
+                let parsed = parse_answer(&sdp).expect("answer parses");
+                answer = Some(*parsed.candidates.first().expect("a candidate"));
             }
+            Ok(ServerEvent::StreamStatus(st)) if st.media_session_id == id => {
+                match st.status.as_str() {
+                    "PUBLISHING" => return Ok(answer.expect("setRemoteSDP before PUBLISHING")),
+                    "FAILED" => return Err(st.info),
+                    _ => {}
+                }
+            }
+            _ => {}
         }
     }
 }

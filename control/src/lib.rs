@@ -7,6 +7,7 @@ pub mod cdn;
 pub mod config;
 pub mod events;
 pub mod http;
+pub mod ice;
 pub mod sdp;
 pub mod server;
 pub mod wcs;

@@ -170,20 +170,6 @@ pub enum CloseReason {
     Refused,
 }
 
-impl CloseReason {
-    /// The WCS `info` string for a stream that failed for this reason.
-    pub fn wcs_info(self) -> &'static str {
-        match self {
-            CloseReason::IceTimeout => "Failed by ICE timeout",
-            CloseReason::ConsentExpired => "Failed by ICE keep alive",
-            CloseReason::DtlsError => "Failed by DTLS error",
-            CloseReason::DtlsFingerprint => "Failed by DTLS fingerprint error",
-            CloseReason::PeerClosed => "Stopped by user",
-            CloseReason::Refused => "Failed by error",
-        }
-    }
-}
-
 /// Worker → control plane.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {

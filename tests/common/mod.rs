@@ -2,8 +2,9 @@
 //!
 //! Owns: starting the real binary with a temporary `flashphoner.properties`, waiting for its
 //! listening line, killing it on drop, and a blocking WCS websocket client (tungstenite) that
-//! speaks the Flashphoner Web SDK's message envelope. It must not reach into the server's crates:
-//! everything goes through the process boundary (stdout, HTTP, websocket), like a browser would.
+//! speaks the Flashphoner Web SDK's messages, built and read by `control::wcs::client` (the wire
+//! format only). It must not reach into the server's state: everything goes through the process
+//! boundary (stdout, HTTP, websocket), like a browser would.
 //!
 //! Every wait is bounded; a timeout panics with what was seen so far.
 
@@ -24,7 +25,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::{json, Value};
+use control::wcs::client::{self, Hello, ServerEvent, StreamDesc};
+use serde_json::Value;
 use tungstenite::{Message, WebSocket};
 
 /// How long the server may take to print its listening line.
@@ -371,8 +373,7 @@ impl WcsClient {
 
     /// Sends `{"message": message, "data": [payload]}`.
     pub fn send(&mut self, message: &str, payload: Value) {
-        let text = json!({ "message": message, "data": [payload] }).to_string();
-        self.send_raw(&text);
+        self.send_raw(&client::frame(message, &payload));
     }
 
     /// Sends one text frame exactly as given (for malformed input).
@@ -406,7 +407,7 @@ impl WcsClient {
                         panic!("server sent a text frame that is not JSON: {text:?}");
                     };
                     if message_name(&value) == Some("ping") {
-                        self.send("pong", Value::Null);
+                        self.send_raw(&client::pong());
                     }
                     self.seen.push(value.clone());
                     return Incoming::Json(value);
@@ -491,28 +492,20 @@ impl WcsClient {
     /// Asks `availableStream` for `name`; true when the server answers the string "true".
     #[allow(dead_code)] // not every test binary asks
     pub fn is_available(&mut self, name: &str) -> bool {
-        self.send(
-            "availableStream",
-            serde_json::json!({"mediaSessionId": unique_id(), "name": name}),
-        );
+        self.send_raw(&client::available_stream(&unique_id(), name));
         let reply = self.expect("availableStream", |_| true, REPLY_TIMEOUT);
-        reply["data"][0]["status"] == "true"
+        matches!(
+            client::parse_server_value(&reply),
+            Ok(ServerEvent::Available {
+                available: true,
+                ..
+            })
+        )
     }
 
     /// Sends `connection` like the SDK does and waits for `getUserData`; returns its `data[0]`.
     pub fn create_session(&mut self) -> Value {
-        self.send(
-            "connection",
-            json!({
-                "appKey": "defaultApp",
-                "mediaProviders": ["WebRTC"],
-                "clientVersion": "2.0",
-                "clientOSVersion": "5.0 (X11; Linux x86_64)",
-                "clientBrowserVersion": "Mozilla/5.0 (X11; Linux x86_64) rtcdn-tests",
-                "msePacketizationVersion": 2,
-                "clientInfo": {},
-            }),
-        );
+        self.send_raw(&client::connection(&Hello::browser("rtcdn-tests")));
         let reply = self.expect("getUserData", |_| true, REPLY_TIMEOUT);
         reply["data"][0].clone()
     }
@@ -521,23 +514,11 @@ impl WcsClient {
     /// and status PUBLISHING arrived, `Err(info)` on status FAILED.
     pub fn publish(&mut self, name: &str, sdp: &str) -> Result<Negotiated, String> {
         let id = unique_id();
-        self.send(
-            "publishStream",
-            json!({
-                "mediaSessionId": id,
-                "name": name,
-                "published": true,
-                "hasVideo": true,
-                "hasAudio": true,
-                "status": "PENDING",
-                "record": false,
-                "mediaProvider": "WebRTC",
-                "sdp": sdp,
-                "bitrate": 0,
-                "minBitrate": 0,
-                "maxBitrate": 0,
-            }),
-        );
+        self.send_raw(&client::publish_stream(
+            &StreamDesc::av(&id, name),
+            sdp,
+            None,
+        ));
         self.negotiate(id, name, "PUBLISHING")
     }
 
@@ -545,26 +526,7 @@ impl WcsClient {
     /// and status PLAYING arrived, `Err(info)` on status FAILED.
     pub fn play(&mut self, name: &str, sdp: &str) -> Result<Negotiated, String> {
         let id = unique_id();
-        self.send(
-            "playStream",
-            json!({
-                "mediaSessionId": id,
-                "name": name,
-                "published": false,
-                "hasVideo": true,
-                "hasAudio": true,
-                "status": "PENDING",
-                "record": false,
-                "width": 0,
-                "height": 0,
-                "mediaProvider": "WebRTC",
-                "sdp": sdp,
-                "bitrate": 0,
-                "minBitrate": 0,
-                "maxBitrate": 0,
-                "quality": 0,
-            }),
-        );
+        self.send_raw(&client::play_stream(&StreamDesc::av(&id, name), sdp));
         self.negotiate(id, name, "PLAYING")
     }
 
@@ -590,17 +552,20 @@ impl WcsClient {
                     self.seen_summary()
                 ),
             };
-            if message_name_is(&value, "setRemoteSDP") && value["data"][0] == id.as_str() {
-                let sdp = value["data"][1].as_str().unwrap_or_else(|| {
-                    panic!("setRemoteSDP without an SDP string: {value}");
-                });
-                answer = Some(sdp.to_owned());
-            } else if let Some((status, info)) = stream_status(&value, &id) {
-                if status == success {
-                    succeeded = true;
-                } else if status == "FAILED" {
-                    return Err(info);
+            match client::parse_server_value(&value) {
+                Ok(ServerEvent::RemoteSdp {
+                    media_session_id,
+                    sdp,
+                }) if media_session_id == id => answer = Some(sdp),
+                Ok(ServerEvent::StreamStatus(st)) if st.media_session_id == id => {
+                    if st.status == success {
+                        succeeded = true;
+                    } else if st.status == "FAILED" {
+                        return Err(st.info);
+                    }
                 }
+                Err(e) => panic!("{name}: unreadable server message ({e}): {value}"),
+                Ok(_) => {}
             }
         }
     }
@@ -608,34 +573,16 @@ impl WcsClient {
     /// Sends `unPublishStream` for `stream` and returns the `(status, info)` the server answers
     /// for it (expected: UNPUBLISHED).
     pub fn unpublish(&mut self, stream: &Negotiated) -> (String, String) {
-        self.stop_message("unPublishStream", stream, true, "PUBLISHING")
+        let desc = StreamDesc::av(&stream.media_session_id, &stream.name);
+        self.send_raw(&client::unpublish_stream(&desc, "PUBLISHING"));
+        self.expect_status(&stream.media_session_id, |_| true, REPLY_TIMEOUT)
     }
 
     /// Sends `stopStream` for `stream` and returns the `(status, info)` the server answers for it
     /// (expected: STOPPED).
     pub fn stop(&mut self, stream: &Negotiated) -> (String, String) {
-        self.stop_message("stopStream", stream, false, "PLAYING")
-    }
-
-    fn stop_message(
-        &mut self,
-        message: &str,
-        stream: &Negotiated,
-        published: bool,
-        current: &str,
-    ) -> (String, String) {
-        self.send(
-            message,
-            json!({
-                "mediaSessionId": stream.media_session_id,
-                "name": stream.name,
-                "published": published,
-                "hasVideo": true,
-                "hasAudio": true,
-                "status": current,
-                "record": false,
-            }),
-        );
+        let desc = StreamDesc::av(&stream.media_session_id, &stream.name);
+        self.send_raw(&client::stop_stream(&desc, "PLAYING"));
         self.expect_status(&stream.media_session_id, |_| true, REPLY_TIMEOUT)
     }
 
@@ -694,16 +641,12 @@ fn message_name_is(value: &Value, name: &str) -> bool {
 
 /// `(status, info)` if `value` is a `notifyStreamStatusEvent` for `media_session_id`.
 pub fn stream_status(value: &Value, media_session_id: &str) -> Option<(String, String)> {
-    if !message_name_is(value, "notifyStreamStatusEvent") {
-        return None;
+    match client::parse_server_value(value) {
+        Ok(ServerEvent::StreamStatus(st)) if st.media_session_id == media_session_id => {
+            Some((st.status, st.info))
+        }
+        _ => None,
     }
-    let data = &value["data"][0];
-    if data["mediaSessionId"] != media_session_id {
-        return None;
-    }
-    let status = data["status"].as_str()?.to_owned();
-    let info = data["info"].as_str().unwrap_or_default().to_owned();
-    Some((status, info))
 }
 
 /// A `loadbalancing.xml` naming edges on 127.0.0.1 at their websocket ports, ROUNDROBIN, with

@@ -1,8 +1,9 @@
 //! `--target floor`: the same media workload pointed at `rtcdn-floor`. No signalling, no ICE,
 //! DTLS or SRTP setup: each subscriber registers its UDP socket with one `FLOORSUB` datagram
 //! and learns its key index; the publisher sends the same synthetic plain RTP ([`Synth`]) to
-//! the floor; subscribers open the AES-GCM-sealed packets ([`crate::floor`]) per [`Verify`],
-//! account sequence numbers and measure one-way latency from the payload's send timestamp.
+//! the floor; subscribers open the AES-GCM-sealed packets ([`crate::floor`]) per
+//! [`Verify`](super::config::Verify), account sequence numbers and measure one-way latency from
+//! the payload's send timestamp.
 //!
 //! Owns: this mode's loop and its one-step report. Must not assume anything of the floor
 //! beyond its wire format. Bounded: every wait has a deadline.
@@ -15,11 +16,13 @@ use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 
 use super::config::LoadConfig;
+use super::error::LoadError;
 use super::histogram::Histogram;
+use super::media::epoch;
 use super::media::{SeqStats, Synth, Tail, AUDIO_INTERVAL};
 use super::peer::FRAME_INTERVAL;
+use super::procstat;
 use super::report::{LoadReport, Percentiles, StepReport};
-use super::{epoch, procstat, LoadError};
 use crate::floor::{parse_welcome, SubscriberKey, HELLO};
 
 /// Token of the publisher's socket (subscribers use their index).

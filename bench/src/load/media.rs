@@ -6,7 +6,8 @@
 //! Owns: the byte layout of what publishers send. Must not touch sockets, SRTP or the clock:
 //! times come in as arguments. Packets are written into caller-provided buffers.
 
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// Bytes of the RTP header we write: 12 fixed + 12 of one-byte extensions.
 pub const HEADER_LEN: usize = 24;
@@ -319,6 +320,12 @@ impl SeqStats {
     pub fn lost(&self) -> u64 {
         self.expected().saturating_sub(self.received)
     }
+}
+
+/// The process-wide time origin of the send timestamps in payloads.
+pub fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use control::ice::IceCredentials;
 use control::sdp::{build_offer, parse_answer, Codec, OfferSpec};
 use dataplane::demux::{classify, PacketClass};
 use dataplane::dtls::DtlsCertificate;
@@ -20,10 +21,12 @@ use dataplane::transport::{
 };
 
 use super::config::Verify;
+use super::error::LoadError;
 use super::histogram::Histogram;
+use super::janus::JanusSignalling;
 use super::media::{SeqStats, Synth, Tail, AUDIO_INTERVAL, FPS};
-use super::signalling::{self, Role, Signalling, TargetKind};
-use super::LoadError;
+use super::signalling::{self, Role, SignalError, Signalling, TargetKind};
+use super::wcs::WcsSignalling;
 
 /// Interval between video frames.
 pub const FRAME_INTERVAL: Duration = Duration::from_nanos(1_000_000_000 / FPS as u64);
@@ -96,14 +99,14 @@ pub struct Peer {
     pub failed: Option<String>,
 }
 
-fn random_token(len: usize) -> String {
-    use rand::distributions::Alphanumeric;
-    use rand::Rng;
-    rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(len)
-        .map(char::from)
-        .collect()
+/// Opens a signalling session of `target` toward `server` (a `ws://host:port` URL for WCS,
+/// `http://host:port/janus` for Janus).
+fn connect(target: TargetKind, server: &str) -> Result<Box<dyn Signalling>, SignalError> {
+    match target {
+        TargetKind::Wcs => Ok(Box::new(WcsSignalling::connect(server)?)),
+        TargetKind::Janus => Ok(Box::new(JanusSignalling::connect(server)?)),
+        TargetKind::Floor => Err(SignalError::Unsupported(target)),
+    }
 }
 
 impl Peer {
@@ -121,8 +124,7 @@ impl Peer {
         join_started: Instant,
         now: impl Fn() -> Instant,
     ) -> Result<Peer, LoadError> {
-        let ufrag = random_token(8);
-        let pwd = random_token(24);
+        let IceCredentials { ufrag, pwd } = IceCredentials::random();
         let (socket, local_candidate) = bind_toward(server)?;
         let (mut spec, kind) = match role {
             Role::Publish => {
@@ -140,7 +142,7 @@ impl Peer {
             Role::Play => (OfferSpec::play(&ufrag, &pwd, cert.fingerprint()), (0, 0)),
         };
         spec.candidate = Some(local_candidate);
-        let mut sig = signalling::connect(target, server)?;
+        let mut sig = connect(target, server)?;
         let answer_sdp = sig.negotiate(role, stream, &build_offer(&spec))?;
         let answer =
             parse_answer(&answer_sdp).map_err(|e| LoadError::Answer(format!("{stream}: {e}")))?;

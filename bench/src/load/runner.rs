@@ -14,12 +14,14 @@ use dataplane::dtls::DtlsCertificate;
 use mio::{Events, Interest, Poll, Token};
 
 use super::config::LoadConfig;
+use super::error::LoadError;
 use super::histogram::Histogram;
+use super::media::epoch;
 use super::peer::{Counters, Peer};
 use super::procstat;
 use super::report::{LoadReport, Percentiles, Sample, StepReport};
-use super::signalling::{self, Role};
-use super::{epoch, LoadError};
+use super::signalling::Role;
+use super::wcs::WcsSignalling;
 
 /// Most errors kept in the report.
 const MAX_ERRORS: usize = 8;
@@ -159,8 +161,7 @@ impl<'a> Runner<'a> {
     fn wait_relayed(&mut self, server: &str, stream: &str) {
         let deadline = Instant::now() + self.cfg.join_timeout;
         while Instant::now() < deadline {
-            let available =
-                signalling::WcsSignalling::connect(server).and_then(|mut s| s.is_available(stream));
+            let available = WcsSignalling::connect(server).and_then(|mut s| s.is_available(stream));
             if available.unwrap_or(false) {
                 return;
             }

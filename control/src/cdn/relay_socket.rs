@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::relay::RelayConnId;
-use crate::wcs::connection::{HubInput, Outgoing};
+use crate::wcs::queue::{HubInput, Outgoing};
 
 /// Bound on TCP connect plus the websocket handshake.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

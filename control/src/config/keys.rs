@@ -7,9 +7,10 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{
-    Config, ConfigError, ConfigWarning, RelaySecret, VideoCodec, WarningKind, MAX_WORKER_THREADS,
-};
+use super::error::ConfigError;
+use super::model::{Config, RelaySecret, VideoCodec, MAX_WORKER_THREADS};
+use super::value::parse_bool;
+use super::warning::{ConfigWarning, WarningKind};
 use crate::cdn;
 use dataplane::CpuAffinity;
 
@@ -352,17 +353,6 @@ impl Loader {
         let (lb, warnings) = cdn::config::parse(&path, &text)?;
         self.warnings.extend(warnings);
         Ok(lb)
-    }
-}
-
-/// `true` or `false`, in any ASCII case.
-fn parse_bool(value: &str) -> Option<bool> {
-    if value.eq_ignore_ascii_case("true") {
-        Some(true)
-    } else if value.eq_ignore_ascii_case("false") {
-        Some(false)
-    } else {
-        None
     }
 }
 

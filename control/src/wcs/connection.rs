@@ -4,7 +4,6 @@
 //! [`HubInput`]s and receive their frames through a bounded per-connection queue (a client that
 //! does not read is disconnected instead of buffering without limit). Owns no protocol logic.
 
-use crate::cdn::relay::RelayRoute;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,76 +14,15 @@ use std::time::Instant;
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket};
 use tokio::sync::{mpsc, oneshot};
 
+pub use super::queue::{HubInput, Outgoing};
+
 use super::hub::{ConnId, Hub, HubStats, Output};
-use crate::cdn::relay::RelayConnId;
+use crate::cdn::relay::{RelayConnId, RelayRoute};
 use crate::cdn::relay_socket;
 use crate::events::EventReceiver;
 
 /// Frames queued for one connection before it is considered stuck and dropped.
 pub const OUTGOING_QUEUE: usize = 1024;
-
-/// Something for the hub task.
-#[derive(Debug)]
-pub enum HubInput {
-    /// A websocket was accepted; `out` receives its frames.
-    Open {
-        /// The new connection.
-        conn: ConnId,
-        /// The client's address.
-        client: SocketAddr,
-        /// Our listening address.
-        server: SocketAddr,
-        /// The connection's outgoing queue.
-        out: mpsc::Sender<Outgoing>,
-    },
-    /// A text frame from the client.
-    Text {
-        /// The connection.
-        conn: ConnId,
-        /// The frame.
-        text: Utf8Bytes,
-    },
-    /// A binary frame from the client (ignored).
-    Binary {
-        /// The connection.
-        conn: ConnId,
-    },
-    /// The websocket is gone.
-    Closed {
-        /// The connection.
-        conn: ConnId,
-    },
-    /// A request for the counters.
-    Stats(oneshot::Sender<HubStats>),
-    /// The live origin → edge relay legs, for `show_routes`.
-    Routes(oneshot::Sender<Vec<RelayRoute>>),
-    /// A relay websocket to an edge opened.
-    RelayOpened {
-        /// The relay connection.
-        conn: RelayConnId,
-    },
-    /// A text frame from an edge.
-    RelayText {
-        /// The relay connection.
-        conn: RelayConnId,
-        /// The frame.
-        text: String,
-    },
-    /// A relay websocket closed or could not be opened.
-    RelayClosed {
-        /// The relay connection.
-        conn: RelayConnId,
-    },
-}
-
-/// Something for one websocket task.
-#[derive(Debug)]
-pub enum Outgoing {
-    /// Write a text frame.
-    Text(String),
-    /// Close the websocket.
-    Close,
-}
 
 /// Cloneable access to the hub task.
 #[derive(Clone, Debug)]

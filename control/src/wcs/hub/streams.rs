@@ -3,8 +3,14 @@
 //! notifications to its players. Like the rest of the hub it must not touch sockets or the
 //! clock; the SDP work is `crate::sdp`'s.
 
-// The hub's own types and imports: this file is the hub, split for size.
-use super::*;
+use std::collections::{HashMap, HashSet};
+
+use dataplane::api::{Command, PeerId, PeerRole, PeerSpec, StreamId, WorkerId};
+
+use super::state::{ConnId, Hub, Role, Session, Stream};
+use crate::sdp;
+use crate::wcs::info;
+use crate::wcs::messages::{self as msg, StreamRequest};
 
 impl Hub {
     pub(super) fn publish(&mut self, conn: ConnId, req: StreamRequest) {
@@ -16,10 +22,10 @@ impl Hub {
             Err(info) => return self.send_status(conn, &req, true, "FAILED", info),
         };
         if self.names.contains_key(&req.name) {
-            return self.send_status(conn, &req, true, "FAILED", "Stream name is already in use");
+            return self.send_status(conn, &req, true, "FAILED", info::NAME_IN_USE);
         }
         let Some(worker) = self.pick_worker() else {
-            return self.send_status(conn, &req, true, "FAILED", "Failed by error");
+            return self.send_status(conn, &req, true, "FAILED", info::FAILED_BY_ERROR);
         };
         let local = self.local_transport(worker);
         let negotiated = sdp::parse_offer(req.sdp.as_deref().unwrap_or_default())
@@ -45,7 +51,7 @@ impl Hub {
             None => self.add_peer(worker, spec),
         };
         if !started {
-            return self.send_status(conn, &req, true, "FAILED", "Failed by error");
+            return self.send_status(conn, &req, true, "FAILED", info::FAILED_BY_ERROR);
         }
         self.next_peer += 1;
         self.next_stream += 1;
@@ -87,15 +93,15 @@ impl Hub {
             return;
         }
         let Some(&stream) = self.names.get(&req.name) else {
-            return self.send_status(conn, &req, false, "FAILED", "Stream not found");
+            return self.send_status(conn, &req, false, "FAILED", info::STREAM_NOT_FOUND);
         };
         let Some(worker) = self.pick_worker() else {
-            return self.send_status(conn, &req, false, "FAILED", "Failed by error");
+            return self.send_status(conn, &req, false, "FAILED", info::FAILED_BY_ERROR);
         };
         let local = self.local_transport(worker);
         // Every name in `names` has its stream in `streams` (they are inserted and removed together).
         let Some(source) = self.streams.get(&stream) else {
-            return self.send_status(conn, &req, false, "FAILED", "Stream not found");
+            return self.send_status(conn, &req, false, "FAILED", info::STREAM_NOT_FOUND);
         };
         let source_worker = source.worker;
         let negotiated = sdp::parse_offer(req.sdp.as_deref().unwrap_or_default())
@@ -119,7 +125,7 @@ impl Hub {
             tracks: neg.tracks,
         };
         if !self.add_peer(worker, spec) {
-            return self.send_status(conn, &req, false, "FAILED", "Failed by error");
+            return self.send_status(conn, &req, false, "FAILED", info::FAILED_BY_ERROR);
         }
         self.next_peer += 1;
         let worker_id = self.workers[worker].handle.id;
@@ -184,7 +190,7 @@ impl Hub {
             _ => {
                 tracing::debug!(conn = conn.0, api, id = %req.media_session_id, "stop of an unknown stream");
                 let published = api == "unPublishStream";
-                return self.send_status(conn, req, published, "FAILED", "Stream not found");
+                return self.send_status(conn, req, published, "FAILED", info::STREAM_NOT_FOUND);
             }
         };
         let status = match role {
@@ -236,7 +242,7 @@ impl Hub {
                     self.names.remove(&s.name);
                 }
                 for player in &stream.players {
-                    self.end_session(player, Some(("STOPPED", PUBLISHER_STOPPED)), true);
+                    self.end_session(player, Some(("STOPPED", info::PUBLISHER_STOPPED)), true);
                 }
                 for &worker in stream.fanout.keys() {
                     self.command(

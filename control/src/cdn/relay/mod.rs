@@ -2,7 +2,8 @@
 //!
 //! [`Relays`] is a sans-IO state machine with one *leg* per (published stream, edge node): it
 //! speaks the WCS client protocol to the edge (`connection`, `publishStream` with our offer,
-//! `unPublishStream`) through websocket connections the glue opens for it, and asks the hub to
+//! `unPublishStream`; the frames come from [`crate::wcs::client`]) through websocket
+//! connections the glue opens for it, and asks the hub to
 //! start and stop the leg's `PeerRole::Relay` peer. A leg that fails (edge unreachable,
 //! websocket closed, `FAILED` from the edge, the relay peer closed by its worker, no answer in
 //! time) is torn down and retried with exponential backoff for as long as the stream is
@@ -25,13 +26,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dataplane::api::{Fingerprint, MediaKind, PeerId, PeerSpec, StreamId, TrackSpec, WorkerId};
-use rand::distributions::Alphanumeric;
 use rand::Rng;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::config::NodeConfig;
 use crate::config::RelaySecret;
+use crate::ice::{random_token, IceCredentials};
 use crate::sdp::{self, Direction, NegotiatedCodec, OfferSpec, OfferTrack, PublishedMedia};
+use crate::wcs::client::{self, Hello, ServerEvent, StreamDesc, StreamStatusEvent};
 
 /// Delay before the first retry of a failed leg.
 pub const BACKOFF_INITIAL: Duration = Duration::from_millis(500);
@@ -43,9 +45,6 @@ pub const STABLE_AFTER: Duration = Duration::from_secs(10);
 pub const SIGNALLING_TIMEOUT: Duration = Duration::from_secs(10);
 /// Relay peers are numbered from here so they never collide with the hub's peers.
 const RELAY_PEER_BASE: u64 = 1 << 63;
-/// Length of our ICE ufrag and password (RFC 8839 minimums are 4 and 22).
-const UFRAG_LEN: usize = 8;
-const PWD_LEN: usize = 24;
 
 /// One websocket connection attempt of a leg, allocated here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -184,6 +183,18 @@ struct Attempt {
     plain: Option<(LegSocket, SocketAddr)>,
 }
 
+impl Attempt {
+    /// The leg's stream as the WCS messages about it name it.
+    fn stream_desc<'a>(&'a self, name: &'a str) -> StreamDesc<'a> {
+        StreamDesc {
+            media_session_id: &self.media_session_id,
+            name,
+            has_audio: self.offer.audio.is_some(),
+            has_video: self.offer.video.is_some(),
+        }
+    }
+}
+
 enum LegState {
     Waiting { until: Instant },
     Active(Box<Attempt>),
@@ -217,21 +228,8 @@ pub struct Relays {
     out: VecDeque<RelayOutput>,
 }
 
-fn random_string(len: usize) -> String {
-    // ThreadRng is a CSPRNG (ChaCha, seeded from the OS).
-    rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(len)
-        .map(char::from)
-        .collect()
-}
-
 fn ws_url(node: &NodeConfig) -> String {
     format!("ws://{}:{}/", node.url_host(), node.ws)
-}
-
-fn envelope(message: &str, payload: Value) -> String {
-    json!({"message": message, "data": [payload]}).to_string()
 }
 
 fn offer_track(codec: &NegotiatedCodec, kind: MediaKind, ssrc: u32) -> OfferTrack {
@@ -265,14 +263,15 @@ fn relay_offer(media: &PublishedMedia, fingerprint: &Fingerprint) -> OfferSpec {
     } else {
         video_ssrc.max(1)
     };
+    let IceCredentials { ufrag, pwd } = IceCredentials::random();
     OfferSpec {
         direction: Direction::SendOnly,
-        ufrag: random_string(UFRAG_LEN),
-        pwd: random_string(PWD_LEN),
+        ufrag,
+        pwd,
         fingerprint: fingerprint.clone(),
         session_id: rng.gen::<u64>() >> 2,
-        cname: random_string(16),
-        stream_id: random_string(16),
+        cname: random_token(16),
+        stream_id: random_token(16),
         audio: media
             .audio
             .as_ref()
@@ -437,19 +436,8 @@ impl Relays {
                 continue;
             };
             if matches!(a.phase, Phase::Status | Phase::Publishing { .. }) {
-                let payload = json!({
-                    "mediaSessionId": a.media_session_id,
-                    "name": info.name,
-                    "published": true,
-                    "hasAudio": a.offer.audio.is_some(),
-                    "hasVideo": a.offer.video.is_some(),
-                    "status": "PUBLISHING",
-                    "record": false,
-                });
-                self.out.push_back(RelayOutput::Send {
-                    conn: a.conn,
-                    text: envelope("unPublishStream", payload),
-                });
+                let text = client::unpublish_stream(&a.stream_desc(&info.name), "PUBLISHING");
+                self.out.push_back(RelayOutput::Send { conn: a.conn, text });
             }
             self.drop_attempt(&a);
         }
@@ -465,15 +453,9 @@ impl Relays {
             return;
         }
         a.phase = Phase::UserData;
-        let payload = json!({
-            "appKey": "defaultApp",
-            "mediaProviders": ["WebRTC"],
-            "clientVersion": "2.0",
-            "custom": {"rtcdnRelay": true},
-        });
         self.out.push_back(RelayOutput::Send {
             conn,
-            text: envelope("connection", payload),
+            text: client::connection(&Hello::relay()),
         });
     }
 
@@ -492,40 +474,29 @@ impl Relays {
         let Some(&key) = self.conns.get(&conn) else {
             return;
         };
-        let Ok(value) = serde_json::from_str::<Value>(text) else {
-            tracing::debug!(conn = conn.0, "relay: edge sent non-JSON");
-            return;
+        let event = match client::parse_server(text) {
+            Ok(event) => event,
+            Err(e) => {
+                tracing::debug!(conn = conn.0, error = %e, "relay: unreadable message from the edge");
+                return;
+            }
         };
-        let name = value["message"].as_str().unwrap_or_default();
-        let data = &value["data"];
-        match name {
-            "ping" => self.out.push_back(RelayOutput::Send {
+        match event {
+            ServerEvent::Ping => self.out.push_back(RelayOutput::Send {
                 conn,
-                text: json!({"message": "pong", "data": []}).to_string(),
+                text: client::pong(),
             }),
-            "getUserData" => self.on_user_data(key),
-            "setRemoteSDP" => {
-                let (Some(id), Some(sdp)) = (data[0].as_str(), data[1].as_str()) else {
-                    return;
-                };
-                self.on_answer(now, key, id, sdp);
-            }
-            "notifyStreamStatusEvent" => {
-                let (Some(id), Some(status)) = (
-                    data[0]["mediaSessionId"].as_str(),
-                    data[0]["status"].as_str(),
-                ) else {
-                    return;
-                };
-                let info = data[0]["info"].as_str().unwrap_or_default();
-                self.on_status(now, key, id, status, info);
-            }
-            "fail" => {
-                let info = data[0]["info"].as_str().unwrap_or_default();
+            ServerEvent::UserData(_) => self.on_user_data(key),
+            ServerEvent::RemoteSdp {
+                media_session_id,
+                sdp,
+            } => self.on_answer(now, key, &media_session_id, &sdp),
+            ServerEvent::StreamStatus(status) => self.on_status(now, key, &status),
+            ServerEvent::Fail { info, .. } => {
                 let publishing = self
                     .attempt_mut(conn)
                     .is_some_and(|a| matches!(a.phase, Phase::Publishing { .. }));
-                tracing::warn!(conn = conn.0, info, "relay: edge answered fail");
+                tracing::warn!(conn = conn.0, info = %info, "relay: edge answered fail");
                 if !publishing {
                     self.fail(now, key);
                 }
@@ -679,29 +650,21 @@ impl Relays {
             return;
         }
         a.phase = Phase::Answer;
-        let mut payload = json!({
-            "mediaSessionId": a.media_session_id,
-            "name": name,
-            "published": true,
-            "hasAudio": a.offer.audio.is_some(),
-            "hasVideo": a.offer.video.is_some(),
-            "status": "PENDING",
-            "record": false,
-            "mediaProvider": "WebRTC",
-            "sdp": sdp::build_offer(&a.offer),
-        });
-        if let (Some(secret), Some((_, source))) = (secret, &a.plain) {
-            payload["custom"] = json!({"rtcdnRelay": {
+        let custom = match (secret, &a.plain) {
+            (Some(secret), Some((_, source))) => Some(json!({"rtcdnRelay": {
                 "distribution": "rtp",
                 "secret": secret.expose(),
                 "source": source.to_string(),
-            }});
-        }
+            }})),
+            _ => None,
+        };
+        let text = client::publish_stream(
+            &a.stream_desc(&name),
+            &sdp::build_offer(&a.offer),
+            custom.as_ref(),
+        );
         let conn = a.conn;
-        self.out.push_back(RelayOutput::Send {
-            conn,
-            text: envelope("publishStream", payload),
-        });
+        self.out.push_back(RelayOutput::Send { conn, text });
     }
 
     fn on_answer(&mut self, now: Instant, key: LegKey, id: &str, answer: &str) {
@@ -748,13 +711,14 @@ impl Relays {
         }
     }
 
-    fn on_status(&mut self, now: Instant, key: LegKey, id: &str, status: &str, info: &str) {
+    fn on_status(&mut self, now: Instant, key: LegKey, event: &StreamStatusEvent) {
         let Some(a) = self.attempt_of(key) else {
             return;
         };
-        if a.media_session_id != id {
+        if a.media_session_id != event.media_session_id {
             return;
         }
+        let (status, info) = (event.status.as_str(), event.info.as_str());
         match status {
             "PUBLISHING" if a.phase == Phase::Status => {
                 a.phase = Phase::Publishing { since: now };
@@ -770,5 +734,4 @@ impl Relays {
 }
 
 #[cfg(test)]
-#[path = "relay_tests.rs"]
 mod tests;

@@ -9,157 +9,34 @@
 //! Invariants: a name maps to at most one live publisher; a mediaSessionId is live at most
 //! once; each player's worker is a fanout target of its publisher's worker exactly while it
 //! has at least one player of that stream.
+//!
+//! Layout: `state` holds [`Hub`] and its records (a leaf the other files build on); this file
+//! handles messages, keep-alive, data-plane events and worker placement; `streams` is the
+//! publish/play/stop lifecycle and `relay` the origin → edge relay hooks.
+
+mod relay;
+mod state;
+mod streams;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use dataplane::api::{
-    Command, Event, Fingerprint, PeerId, PeerRole, PeerSpec, StreamId, WorkerHandle, WorkerId,
-};
-use rand::distributions::Alphanumeric;
-use rand::Rng;
+use dataplane::api::{Command, Event, Fingerprint, PeerSpec, WorkerHandle, WorkerId};
 
+use state::{Conn, Role, Worker, RELAYED_EVENTS};
+pub use state::{ConnId, Hub, HubStats, Output, MAX_NAME_LEN};
+
+use super::info;
 use super::messages::{
     self as msg, ClientMessage, ServerMessage, StreamEventRequest, StreamRequest, StreamStatus,
 };
-use crate::cdn::relay::{RelayConnId, Relays};
-use crate::config::{Config, RelaySecret, VideoCodec};
-use crate::sdp::{self, LocalTransport, PublishedMedia};
-
-/// Longest accepted stream name and mediaSessionId, in characters.
-pub const MAX_NAME_LEN: usize = 256;
-/// Length of our ICE ufrag (RFC 8839 requires at least 4 characters).
-const UFRAG_LEN: usize = 8;
-/// Length of our ICE password (RFC 8839 requires at least 22 characters).
-const PWD_LEN: usize = 24;
-/// `sendStreamEvent` types relayed to players.
-const RELAYED_EVENTS: [&str; 5] = [
-    "data",
-    "audioMuted",
-    "audioUnmuted",
-    "videoMuted",
-    "videoUnmuted",
-];
-/// Info sent to players when their publisher goes away.
-pub const PUBLISHER_STOPPED: &str = "Stopped by publisher stop";
-
-/// One websocket connection, allocated by the glue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnId(pub u64);
-
-/// What the glue must do after feeding the hub.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Output {
-    /// Write this message as a text frame on the connection.
-    Send(ConnId, ServerMessage),
-    /// Close the connection (keep-alive expired). Its streams are already cleaned up.
-    Close(ConnId),
-    /// Open a relay websocket client to an edge (origin role); report it with
-    /// [`Hub::relay_opened`], [`Hub::relay_text`] and [`Hub::relay_closed`].
-    RelayConnect {
-        /// The relay connection.
-        conn: RelayConnId,
-        /// `ws://<edge>:<port>/`.
-        url: String,
-    },
-    /// Write this text frame on the relay connection.
-    RelaySend(RelayConnId, String),
-    /// Close the relay connection (the hub already forgot it).
-    RelayClose(RelayConnId),
-}
-
-/// Counters for `/health`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct HubStats {
-    /// Open websocket connections.
-    pub connections: usize,
-    /// Published streams.
-    pub streams: usize,
-    /// Peer connections (publishers plus players).
-    pub peers: usize,
-    /// Peer connections that play a stream.
-    pub players: usize,
-    /// Peers whose ICE+DTLS completed.
-    pub connected_peers: usize,
-}
-
-struct Conn {
-    client: SocketAddr,
-    server: SocketAddr,
-    sessions: HashSet<String>,
-    next_ping: Option<Instant>,
-    unanswered: u32,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Role {
-    Publisher,
-    Player,
-}
-
-struct Session {
-    conn: ConnId,
-    peer: PeerId,
-    worker: WorkerId,
-    stream: StreamId,
-    name: String,
-    role: Role,
-    has_audio: bool,
-    has_video: bool,
-    connected: bool,
-}
-
-struct Stream {
-    publisher: String,
-    worker: WorkerId,
-    media: PublishedMedia,
-    players: HashSet<String>,
-    /// Players per worker; a key exists exactly while that worker is a fanout target.
-    fanout: HashMap<WorkerId, usize>,
-}
-
-struct Worker {
-    handle: WorkerHandle,
-    peers: usize,
-}
-
-/// The sans-IO signalling state machine of one node. Drain order after each input:
-/// [`Hub::poll_output`] until `None`, then re-arm the timer with [`Hub::poll_timeout`].
-pub struct Hub {
-    workers: Vec<Worker>,
-    round_robin: usize,
-    fingerprint: Fingerprint,
-    video_codecs: Vec<VideoCodec>,
-    ping_interval: Option<Duration>,
-    probes: u32,
-    conns: HashMap<ConnId, Conn>,
-    sessions: HashMap<String, Session>,
-    peers: HashMap<PeerId, String>,
-    streams: HashMap<StreamId, Stream>,
-    names: HashMap<String, StreamId>,
-    pings: BTreeSet<(Instant, ConnId)>,
-    next_peer: u64,
-    next_stream: u64,
-    out: VecDeque<Output>,
-    /// Origin → edge relay legs (no nodes: not an origin).
-    relays: Relays,
-    /// Relay peers started on workers: their worker and stream.
-    relay_peers: HashMap<PeerId, (WorkerId, StreamId)>,
-    /// `cdn_relay_secret`: an origin's rtp relay publishes only if it presents this.
-    relay_secret: Option<RelaySecret>,
-    /// The time of the latest input, for work deferred to [`Hub::poll_output`].
-    now: Option<Instant>,
-}
-
-fn random_ice_string(len: usize) -> String {
-    // ThreadRng is a CSPRNG (ChaCha, seeded and reseeded from the OS).
-    rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(len)
-        .map(char::from)
-        .collect()
-}
+use crate::config::Config;
+use crate::ice::IceCredentials;
+use crate::sdp::LocalTransport;
 
 fn valid_id(s: &str) -> bool {
     !s.is_empty() && s.chars().count() <= MAX_NAME_LEN
@@ -172,7 +49,7 @@ impl Hub {
     /// With `cfg.load_balancing` set (origin role), every published stream is relayed to every
     /// node, over plain RTP with `cfg.cdn_relay_secret` for the rtp distribution.
     pub fn new(cfg: &Config, workers: Vec<WorkerHandle>, fingerprint: Fingerprint) -> Self {
-        let relays = relay_hooks::relays_for(cfg, &fingerprint);
+        let relays = relay::relays_for(cfg, &fingerprint);
         Self {
             relays,
             relay_peers: HashMap::new(),
@@ -342,7 +219,7 @@ impl Hub {
                 let info = if available {
                     "Available"
                 } else {
-                    "Stream not found"
+                    info::STREAM_NOT_FOUND
                 };
                 self.send(
                     conn,
@@ -378,7 +255,7 @@ impl Hub {
                     return;
                 };
                 tracing::info!(%peer, ?reason, "peer closed by worker");
-                self.end_session(&id, Some(("FAILED", reason.wcs_info())), false);
+                self.end_session(&id, Some(("FAILED", info::peer_closed(reason))), false);
             }
         }
     }
@@ -500,9 +377,10 @@ impl Hub {
     }
 
     fn local_transport(&self, worker: usize) -> LocalTransport {
+        let IceCredentials { ufrag, pwd } = IceCredentials::random();
         LocalTransport {
-            ufrag: random_ice_string(UFRAG_LEN),
-            pwd: random_ice_string(PWD_LEN),
+            ufrag,
+            pwd,
             fingerprint: self.fingerprint.clone(),
             candidate: self.workers[worker].handle.addr,
         }
@@ -522,7 +400,7 @@ impl Hub {
     fn relay_event(&mut self, conn: ConnId, req: StreamEventRequest) {
         let stream = match self.sessions.get(&req.media_session_id) {
             Some(s) if s.conn == conn && s.role == Role::Publisher => s.stream,
-            _ => return self.send(conn, msg::fail("sendStreamEvent", "Stream not found")),
+            _ => return self.send(conn, msg::fail("sendStreamEvent", info::STREAM_NOT_FOUND)),
         };
         let Some(kind) = RELAYED_EVENTS.iter().find(|k| **k == req.kind) else {
             return self.send(
@@ -546,12 +424,3 @@ impl Hub {
         }
     }
 }
-
-#[path = "hub_relay.rs"]
-mod relay_hooks;
-#[path = "hub_streams.rs"]
-mod streams;
-
-#[cfg(test)]
-#[path = "hub_tests/mod.rs"]
-mod tests;

@@ -12,7 +12,8 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use crate::config::{ConfigWarning, WarningKind};
+use crate::config::value::parse_bool;
+use crate::config::warning::{ConfigWarning, WarningKind};
 
 /// The file name, next to `flashphoner.properties`.
 pub const FILE_NAME: &str = "loadbalancing.xml";
@@ -401,17 +402,6 @@ impl<'a, 'input> Parser<'a, 'input> {
     }
 }
 
-/// `true`/`false` in any ASCII case.
-fn parse_bool(value: &str) -> Option<bool> {
-    if value.eq_ignore_ascii_case("true") {
-        Some(true)
-    } else if value.eq_ignore_ascii_case("false") {
-        Some(false)
-    } else {
-        None
-    }
-}
-
 /// An IP address (an IPv6 literal with or without brackets, stored without) or a DNS name
 /// (letters, digits, `-`, `_` and `.`, no empty label).
 fn parse_host(value: &str) -> Option<String> {
@@ -435,5 +425,4 @@ fn parse_host(value: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-#[path = "config_tests.rs"]
 mod tests;

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 
 use super::{ConnId, Hub, Output};
 use crate::config::{Config, VideoCodec};
+use crate::wcs::client::{self, StreamDesc};
 
 pub(super) const PUBLISH_OFFER: &str = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
 a=group:BUNDLE 0 1\r\na=extmap-allow-mixed\r\na=msid-semantic: WMS 5yZ0\r\n\
@@ -129,8 +130,7 @@ impl Harness {
         message: &str,
         data: Value,
     ) -> Vec<(ConnId, Value)> {
-        let text = json!({"message": message, "data": [data]}).to_string();
-        self.text(conn, &text)
+        self.text(conn, &client::frame(message, &data))
     }
 
     pub(super) fn drain(&mut self) -> Vec<(ConnId, Value)> {
@@ -156,13 +156,8 @@ impl Harness {
     }
 
     pub(super) fn publish(&mut self, conn: ConnId, id: &str, name: &str) -> Vec<(ConnId, Value)> {
-        self.send(
-            conn,
-            "publishStream",
-            json!({"mediaSessionId": id, "name": name, "published": true, "hasVideo": true,
-                   "hasAudio": true, "status": "PENDING", "record": false, "mediaProvider": "WebRTC",
-                   "sdp": PUBLISH_OFFER, "bitrate": 0, "minBitrate": 0, "maxBitrate": 0}),
-        )
+        let publish = client::publish_stream(&StreamDesc::av(id, name), PUBLISH_OFFER, None);
+        self.text(conn, &publish)
     }
 
     pub(super) fn play_with(
@@ -172,6 +167,8 @@ impl Harness {
         name: &str,
         sdp: &str,
     ) -> Vec<(ConnId, Value)> {
+        // Not `client::play_stream`: the width comes as a string, as the SDK sends it when it
+        // is taken from a page's URL parameters.
         self.send(
             conn,
             "playStream",

@@ -3,6 +3,7 @@
 use super::*;
 use crate::config::VideoCodec;
 use crate::sdp::{answer_publish, parse_offer, LocalTransport};
+use serde_json::Value;
 
 const STREAM: StreamId = StreamId(7);
 

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use dataplane::api::{Command, Event, Fingerprint, PeerId, PeerSpec, StreamId, WorkerId};
 
-use super::{Hub, Output};
+use super::state::{Hub, Output};
 use crate::cdn::config::StreamDistribution;
 use crate::cdn::relay::{is_relay_peer, RelayConnId, RelayOutput, RelayPeer, RelayRoute, Relays};
 use crate::config::Config;

@@ -1,0 +1,145 @@
+//! The configuration values: [`Config`] with its defaults, [`VideoCodec`] and [`RelaySecret`].
+//! A leaf of the config module: loading ([`super`]) and the per-key rules (`keys`) build on it,
+//! so it must not import them.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cdn::config::LoadBalancingConfig;
+
+/// The file [`Config::load`] reads inside the configuration directory.
+pub const FILE_NAME: &str = "flashphoner.properties";
+
+/// Upper bound of `worker_threads`.
+pub const MAX_WORKER_THREADS: usize = 256;
+
+/// Video codecs we can forward, in the operator's order of preference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VideoCodec {
+    /// H.264 (`h264` in WCS `codecs`).
+    H264,
+    /// VP8 (`vp8`).
+    Vp8,
+    /// VP9 (`vp9`).
+    Vp9,
+    /// AV1 (`av1`).
+    Av1,
+}
+
+impl VideoCodec {
+    /// Every supported video codec, in the default preference order.
+    pub const ALL: [VideoCodec; 4] = [Self::H264, Self::Vp8, Self::Vp9, Self::Av1];
+
+    /// The encoding name as written in SDP `a=rtpmap` (`H264`, `VP8`, `VP9`, `AV1`).
+    pub fn sdp_name(self) -> &'static str {
+        match self {
+            Self::H264 => "H264",
+            Self::Vp8 => "VP8",
+            Self::Vp9 => "VP9",
+            Self::Av1 => "AV1",
+        }
+    }
+
+    /// Parses a codec name as WCS writes it in `codecs` (or an SDP encoding name), ignoring
+    /// ASCII case. `None` for anything that is not a video codec we forward.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.sdp_name().eq_ignore_ascii_case(name))
+    }
+}
+
+/// The whole node configuration after defaults, file and command line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// `ip`: the address we bind and announce in SDP candidates (default 127.0.0.1).
+    pub ip: IpAddr,
+    /// `ws.port`: websocket signalling and HTTP (default 8080).
+    pub ws_port: u16,
+    /// `media_port_from`: worker `i` binds `media_port_from + i` (default 31001).
+    pub media_port_from: u16,
+    /// `media_port_to`: upper bound of the media port range (default 32000).
+    pub media_port_to: u16,
+    /// `worker_threads`: data-plane threads (default: one per core).
+    pub worker_threads: usize,
+    /// `codecs`: video codecs we accept for publishing, in preference order
+    /// (default H264 then VP8, then VP9 and AV1).
+    pub video_codecs: Vec<VideoCodec>,
+    /// `keep_alive.server_interval`: websocket ping interval (default 5 s).
+    pub keep_alive_interval: Duration,
+    /// `keep_alive.probes`: missed pongs before the websocket is closed (default 10).
+    pub keep_alive_probes: u32,
+    /// `ice_consent_timeout`: close a peer whose checks stop for this long (default 30 s).
+    pub ice_consent_timeout: Duration,
+    /// `web_dir`: serve files from this directory before the embedded demo pages (default none).
+    pub web_dir: Option<PathBuf>,
+    /// `load_balancing_enabled=true`: this node is a CDN origin with the edges of
+    /// `<config dir>/loadbalancing.xml` (default none: a single node or an edge).
+    pub load_balancing: Option<LoadBalancingConfig>,
+    /// `cdn_relay_secret`: the secret both ends of an `rtp` relay must share (default none).
+    pub cdn_relay_secret: Option<RelaySecret>,
+    /// `worker_cpu_affinity`: `none` (default), `auto` (worker i on core i) or a core list.
+    pub worker_cpu_affinity: dataplane::CpuAffinity,
+    /// `media_socket_buffer`: bytes of SO_RCVBUF/SO_SNDBUF per worker socket (default 4 MiB,
+    /// capped by the kernel at `net.core.rmem_max`/`wmem_max`).
+    pub media_socket_buffer: usize,
+    /// `fanout_queue_capacity`: packets each worker's cross-worker queue holds before it drops
+    /// (default 16384).
+    pub fanout_queue_capacity: usize,
+    /// `media_gso`: send a worker's runs of packets to one player as one UDP GSO send
+    /// (default true; off sends one datagram per message).
+    pub media_gso: bool,
+}
+
+/// A shared secret that never shows in logs or `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RelaySecret(String);
+
+impl RelaySecret {
+    /// Wraps a secret as configured.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The secret itself, to put on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Compares with what a peer presented, in time independent of where they differ.
+    pub fn matches(&self, presented: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), presented.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+impl std::fmt::Debug for RelaySecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RelaySecret(..)")
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            ws_port: 8080,
+            media_port_from: 31001,
+            media_port_to: 32000,
+            worker_threads: cores.clamp(1, MAX_WORKER_THREADS),
+            video_codecs: VideoCodec::ALL.to_vec(),
+            keep_alive_interval: Duration::from_millis(5000),
+            keep_alive_probes: 10,
+            ice_consent_timeout: Duration::from_secs(30),
+            web_dir: None,
+            load_balancing: None,
+            cdn_relay_secret: None,
+            worker_cpu_affinity: dataplane::CpuAffinity::None,
+            media_socket_buffer: dataplane::DataplaneConfig::default().socket_buffer,
+            fanout_queue_capacity: dataplane::DataplaneConfig::default().mailbox_capacity,
+            media_gso: dataplane::DataplaneConfig::default().gso,
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! The hub's state: [`Hub`] and the records it keeps (connections, sessions, streams,
+//! workers), plus the types the glue sees ([`ConnId`], [`Output`], [`HubStats`]).
+//!
+//! A leaf of the hub module: the behaviour lives in the parent (messages, timers, events),
+//! `streams` (publish/play/stop) and `relay` (the origin → edge relay hooks), which all build on
+//! these types; this file must not import them.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use dataplane::api::{Fingerprint, PeerId, StreamId, WorkerHandle, WorkerId};
+
+use crate::cdn::relay::{RelayConnId, Relays};
+use crate::config::{RelaySecret, VideoCodec};
+use crate::sdp::PublishedMedia;
+use crate::wcs::messages::ServerMessage;
+
+/// Longest accepted stream name and mediaSessionId, in characters.
+pub const MAX_NAME_LEN: usize = 256;
+/// `sendStreamEvent` types relayed to players.
+pub(super) const RELAYED_EVENTS: [&str; 5] = [
+    "data",
+    "audioMuted",
+    "audioUnmuted",
+    "videoMuted",
+    "videoUnmuted",
+];
+
+/// One websocket connection, allocated by the glue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+/// What the glue must do after feeding the hub.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// Write this message as a text frame on the connection.
+    Send(ConnId, ServerMessage),
+    /// Close the connection (keep-alive expired). Its streams are already cleaned up.
+    Close(ConnId),
+    /// Open a relay websocket client to an edge (origin role); report it with
+    /// [`Hub::relay_opened`], [`Hub::relay_text`] and [`Hub::relay_closed`].
+    RelayConnect {
+        /// The relay connection.
+        conn: RelayConnId,
+        /// `ws://<edge>:<port>/`.
+        url: String,
+    },
+    /// Write this text frame on the relay connection.
+    RelaySend(RelayConnId, String),
+    /// Close the relay connection (the hub already forgot it).
+    RelayClose(RelayConnId),
+}
+
+/// Counters for `/health`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HubStats {
+    /// Open websocket connections.
+    pub connections: usize,
+    /// Published streams.
+    pub streams: usize,
+    /// Peer connections (publishers plus players).
+    pub peers: usize,
+    /// Peer connections that play a stream.
+    pub players: usize,
+    /// Peers whose ICE+DTLS completed.
+    pub connected_peers: usize,
+}
+
+pub(super) struct Conn {
+    pub(super) client: SocketAddr,
+    pub(super) server: SocketAddr,
+    pub(super) sessions: HashSet<String>,
+    pub(super) next_ping: Option<Instant>,
+    pub(super) unanswered: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Role {
+    Publisher,
+    Player,
+}
+
+pub(super) struct Session {
+    pub(super) conn: ConnId,
+    pub(super) peer: PeerId,
+    pub(super) worker: WorkerId,
+    pub(super) stream: StreamId,
+    pub(super) name: String,
+    pub(super) role: Role,
+    pub(super) has_audio: bool,
+    pub(super) has_video: bool,
+    pub(super) connected: bool,
+}
+
+pub(super) struct Stream {
+    pub(super) publisher: String,
+    pub(super) worker: WorkerId,
+    pub(super) media: PublishedMedia,
+    pub(super) players: HashSet<String>,
+    /// Players per worker; a key exists exactly while that worker is a fanout target.
+    pub(super) fanout: HashMap<WorkerId, usize>,
+}
+
+pub(super) struct Worker {
+    pub(super) handle: WorkerHandle,
+    pub(super) peers: usize,
+}
+
+/// The sans-IO signalling state machine of one node. Drain order after each input:
+/// [`Hub::poll_output`] until `None`, then re-arm the timer with [`Hub::poll_timeout`].
+pub struct Hub {
+    pub(super) workers: Vec<Worker>,
+    pub(super) round_robin: usize,
+    pub(super) fingerprint: Fingerprint,
+    pub(super) video_codecs: Vec<VideoCodec>,
+    pub(super) ping_interval: Option<Duration>,
+    pub(super) probes: u32,
+    pub(super) conns: HashMap<ConnId, Conn>,
+    pub(super) sessions: HashMap<String, Session>,
+    pub(super) peers: HashMap<PeerId, String>,
+    pub(super) streams: HashMap<StreamId, Stream>,
+    pub(super) names: HashMap<String, StreamId>,
+    pub(super) pings: BTreeSet<(Instant, ConnId)>,
+    pub(super) next_peer: u64,
+    pub(super) next_stream: u64,
+    pub(super) out: VecDeque<Output>,
+    /// Origin → edge relay legs (no nodes: not an origin).
+    pub(super) relays: Relays,
+    /// Relay peers started on workers: their worker and stream.
+    pub(super) relay_peers: HashMap<PeerId, (WorkerId, StreamId)>,
+    /// `cdn_relay_secret`: an origin's rtp relay publishes only if it presents this.
+    pub(super) relay_secret: Option<RelaySecret>,
+    /// The time of the latest input, for work deferred to [`Hub::poll_output`].
+    pub(super) now: Option<Instant>,
+}

@@ -1,0 +1,52 @@
+//! The WCS `info` strings we send with a stream status (the exact texts the Web SDK and its
+//! demo pages know, see `STREAM_STATUS_INFO` in wcs-protocol.md §4.7), and the choice of one
+//! for each reason a worker closes a peer.
+//!
+//! Owns the wording only: the data plane reports a [`CloseReason`] and never a WCS string; the
+//! hub decides when each status is sent.
+
+use dataplane::api::CloseReason;
+
+/// Players of a stream whose publisher went away.
+pub const PUBLISHER_STOPPED: &str = "Stopped by publisher stop";
+/// No stream of that name is published here.
+pub const STREAM_NOT_FOUND: &str = "Stream not found";
+/// Another publisher holds the name.
+pub const NAME_IN_USE: &str = "Stream name is already in use";
+/// A failure of ours with no more specific WCS text (no worker, a command not delivered).
+pub const FAILED_BY_ERROR: &str = "Failed by error";
+
+/// The `info` of the FAILED status sent when a worker closed a stream's peer for `reason`.
+pub fn peer_closed(reason: CloseReason) -> &'static str {
+    match reason {
+        CloseReason::IceTimeout => "Failed by ICE timeout",
+        CloseReason::ConsentExpired => "Failed by ICE keep alive",
+        CloseReason::DtlsError => "Failed by DTLS error",
+        CloseReason::DtlsFingerprint => "Failed by DTLS fingerprint error",
+        CloseReason::PeerClosed => "Stopped by user",
+        CloseReason::Refused => FAILED_BY_ERROR,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_close_reason_has_the_sdk_text() {
+        let texts = [
+            (CloseReason::IceTimeout, "Failed by ICE timeout"),
+            (CloseReason::ConsentExpired, "Failed by ICE keep alive"),
+            (CloseReason::DtlsError, "Failed by DTLS error"),
+            (
+                CloseReason::DtlsFingerprint,
+                "Failed by DTLS fingerprint error",
+            ),
+            (CloseReason::PeerClosed, "Stopped by user"),
+            (CloseReason::Refused, "Failed by error"),
+        ];
+        for (reason, text) in texts {
+            assert_eq!(peer_closed(reason), text, "{reason:?}");
+        }
+    }
+}

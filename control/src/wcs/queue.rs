@@ -1,0 +1,75 @@
+//! What travels between the hub task and the websocket tasks: [`HubInput`] into the hub task,
+//! [`Outgoing`] frames out to each websocket (browser connections and relay legs alike).
+//!
+//! A leaf: the glue ([`super::connection`]) and the relay websocket client
+//! (`crate::cdn::relay_socket`) both speak it, so it must not import either of them.
+
+use axum::extract::ws::Utf8Bytes;
+use std::net::SocketAddr;
+use tokio::sync::{mpsc, oneshot};
+
+use super::hub::{ConnId, HubStats};
+use crate::cdn::relay::{RelayConnId, RelayRoute};
+
+/// Something for the hub task.
+#[derive(Debug)]
+pub enum HubInput {
+    /// A websocket was accepted; `out` receives its frames.
+    Open {
+        /// The new connection.
+        conn: ConnId,
+        /// The client's address.
+        client: SocketAddr,
+        /// Our listening address.
+        server: SocketAddr,
+        /// The connection's outgoing queue.
+        out: mpsc::Sender<Outgoing>,
+    },
+    /// A text frame from the client.
+    Text {
+        /// The connection.
+        conn: ConnId,
+        /// The frame.
+        text: Utf8Bytes,
+    },
+    /// A binary frame from the client (ignored).
+    Binary {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// The websocket is gone.
+    Closed {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// A request for the counters.
+    Stats(oneshot::Sender<HubStats>),
+    /// The live origin → edge relay legs, for `show_routes`.
+    Routes(oneshot::Sender<Vec<RelayRoute>>),
+    /// A relay websocket to an edge opened.
+    RelayOpened {
+        /// The relay connection.
+        conn: RelayConnId,
+    },
+    /// A text frame from an edge.
+    RelayText {
+        /// The relay connection.
+        conn: RelayConnId,
+        /// The frame.
+        text: String,
+    },
+    /// A relay websocket closed or could not be opened.
+    RelayClosed {
+        /// The relay connection.
+        conn: RelayConnId,
+    },
+}
+
+/// Something for one websocket task.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// Write a text frame.
+    Text(String),
+    /// Close the websocket.
+    Close,
+}
