@@ -5,6 +5,7 @@ use dataplane::api::{MediaKind, TrackSpec};
 use rand::Rng;
 
 use crate::config::VideoCodec;
+use crate::ice::random_token_with;
 
 use super::codec::{
     choose_play_codec, choose_publish_audio, choose_publish_video, KNOWN_EXTENSIONS, VIDEO_FEEDBACK,
@@ -97,8 +98,8 @@ pub(super) fn answer_play_with(
     local: &LocalTransport,
     rng: &mut impl Rng,
 ) -> Result<Negotiated, SdpError> {
-    let stream_id = random_token(rng, 16);
-    let cname = random_token(rng, 16);
+    let stream_id = random_token_with(rng, 16);
+    let cname = random_token_with(rng, 16);
     let mut used_ssrcs: Vec<u32> = Vec::new();
     let mut taken = (false, false);
     let mut sections = Vec::with_capacity(offer.sections.len());
@@ -149,7 +150,7 @@ pub(super) fn answer_play_with(
                             ssrc,
                             cname: cname.clone(),
                             stream_id: stream_id.clone(),
-                            track_id: random_token(rng, 16),
+                            track_id: random_token_with(rng, 16),
                         }),
                     }
                 })
@@ -256,12 +257,4 @@ fn random_ssrc(rng: &mut impl Rng, used: &[u32]) -> u32 {
             return ssrc;
         }
     }
-}
-
-/// A random alphanumeric token (msid stream/track ids, cname).
-pub(super) fn random_token(rng: &mut impl Rng, len: usize) -> String {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    (0..len)
-        .map(|_| char::from(CHARS[rng.gen_range(0..CHARS.len())]))
-        .collect()
 }
