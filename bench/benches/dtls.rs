@@ -9,7 +9,7 @@ use std::hint::black_box;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput};
 use dataplane::dtls::{DtlsCertificate, DtlsEvent, DtlsSession};
 use dataplane::srtp::{SrtpKeys, SrtpProfile, SrtpSession};
 
@@ -112,9 +112,4 @@ fn dtls(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group! {
-    name = benches;
-    config = common::criterion(20, Duration::from_secs(3));
-    targets = dtls
-}
-criterion_main!(benches);
+common::bench_main!(dtls, 20, Duration::from_secs(3));

@@ -14,7 +14,7 @@ mod common;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput};
 use dataplane::api::{
     Fingerprint, MediaKind, PeerId, PeerRole, PeerSpec, StreamId, TrackSpec, WorkerId,
 };
@@ -160,9 +160,4 @@ fn fanout(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group! {
-    name = benches;
-    config = common::criterion(20, Duration::from_secs(3));
-    targets = fanout
-}
-criterion_main!(benches);
+common::bench_main!(fanout, 20, Duration::from_secs(3));

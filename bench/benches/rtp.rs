@@ -7,7 +7,7 @@ mod common;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput};
 use dataplane::rtp::{is_keyframe, rewrite_extensions, ExtensionMap, RtpHeader, VideoCodecKind};
 
 use common::{rtp_packet, VP8_KEYFRAME_HEAD};
@@ -99,9 +99,4 @@ fn rtp(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group! {
-    name = benches;
-    config = common::criterion(50, Duration::from_secs(1));
-    targets = rtp
-}
-criterion_main!(benches);
+common::bench_main!(rtp, 50, Duration::from_secs(1));

@@ -11,7 +11,7 @@ mod common;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{BatchSize, Criterion, Throughput};
 use dataplane::srtp::SrtpProfile;
 
 use common::{profile_name, rtcp_compound, rtp_packet, set_seq, srtp_pair, VP8_KEYFRAME_HEAD};
@@ -106,9 +106,4 @@ fn srtp(c: &mut Criterion) {
     }
 }
 
-criterion_group! {
-    name = benches;
-    config = common::criterion(50, Duration::from_millis(1500));
-    targets = srtp
-}
-criterion_main!(benches);
+common::bench_main!(srtp, 50, Duration::from_millis(1500));

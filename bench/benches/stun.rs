@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput};
 use dataplane::ice::{IceConfig, IceLite, MAX_TRANSMIT_LEN};
 use dataplane::stun::{write_binding_success, StunMessage, MAGIC_COOKIE};
 use hmac::{Hmac, Mac};
@@ -130,9 +130,4 @@ fn stun(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group! {
-    name = benches;
-    config = common::criterion(50, Duration::from_secs(1));
-    targets = stun
-}
-criterion_main!(benches);
+common::bench_main!(stun, 50, Duration::from_secs(1));

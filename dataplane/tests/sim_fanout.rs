@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use dataplane::api::{StreamId, WorkerId};
+use dataplane::api::WorkerId;
 use dataplane::sim::Sim;
 
 use common::*;
@@ -14,9 +14,7 @@ const MS: Duration = Duration::from_millis(1);
 #[test]
 fn one_publisher_to_200_viewers_on_4_workers_is_byte_exact() {
     let mut sim = Sim::new(4, 1);
-    let stream = StreamId(1);
-    let (publisher, _) = publisher(&mut sim, WorkerId(0), stream);
-    let viewers = viewers(&mut sim, stream, WorkerId(0), 4, 200);
+    let (publisher, viewers) = stream_with_viewers(&mut sim, 4, 200);
     // 100 packets at 100 packets/s, a keyframe first and every 30.
     publish(&mut sim, publisher, 0..100, 30, 10 * MS);
     sim.run_for(100 * MS);
@@ -47,9 +45,7 @@ fn one_publisher_to_200_viewers_on_4_workers_is_byte_exact() {
 #[test]
 fn a_viewer_that_leaves_gets_nothing_more_and_the_others_go_on() {
     let mut sim = Sim::new(2, 2);
-    let stream = StreamId(3);
-    let (publisher, _) = publisher(&mut sim, WorkerId(0), stream);
-    let viewers = viewers(&mut sim, stream, WorkerId(0), 2, 4);
+    let (publisher, viewers) = stream_with_viewers(&mut sim, 2, 4);
     publish(&mut sim, publisher, 0..10, 30, 10 * MS);
     // Viewer 1 (on worker 1) leaves: the control plane removes its peer.
     let leaving = dataplane::api::PeerId(3); // publisher is peer 1, viewers 2..=5
@@ -64,9 +60,7 @@ fn a_viewer_that_leaves_gets_nothing_more_and_the_others_go_on() {
 #[test]
 fn without_gso_a_32_slot_queue_delivers_a_batch_to_100_viewers_in_several_sends() {
     let mut sim = Sim::with_config(1, 6, dataplane::ice::IceConfig::default(), false);
-    let stream = StreamId(1);
-    let (publisher, _) = publisher(&mut sim, WorkerId(0), stream);
-    let viewers = viewers(&mut sim, stream, WorkerId(0), 1, 100);
+    let (publisher, viewers) = stream_with_viewers(&mut sim, 1, 100);
     // Bursts of 5 packets at once: one batch is 500 datagrams for a 32-slot queue.
     for burst in 0..10u16 {
         for seq in burst * 5..burst * 5 + 5 {

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use dataplane::api::{StreamId, WorkerId};
+use dataplane::api::WorkerId;
 use dataplane::rtcp;
 use dataplane::sim::Sim;
 
@@ -16,9 +16,8 @@ const SECOND: Duration = Duration::from_secs(1);
 #[test]
 fn a_viewer_joining_mid_stream_starts_at_a_keyframe_after_one_request() {
     let mut sim = Sim::new(2, 3);
-    let stream = StreamId(1);
-    let (publisher, _) = publisher(&mut sim, WorkerId(0), stream);
-    let first = viewers(&mut sim, stream, WorkerId(0), 1, 1)[0];
+    let (publisher, first) = stream_with_viewers(&mut sim, 1, 1);
+    let first = first[0];
     // The first viewer's request is answered; then deltas flow for 2 s (the interval of the
     // publisher's keyframe requests has long passed).
     let kf1 = publish_on_request(&mut sim, publisher, 0..200, 10 * MS, true);
@@ -26,7 +25,7 @@ fn a_viewer_joining_mid_stream_starts_at_a_keyframe_after_one_request() {
     let requests_before = keyframe_requests(&sim, publisher).len();
 
     // A viewer joins on the other worker while deltas flow.
-    let late = add_viewer(&mut sim, WorkerId(1), stream, WorkerId(0), 1);
+    let late = add_viewer(&mut sim, WorkerId(1), (STREAM, WorkerId(0)), 1);
     let kf2 = publish_on_request(&mut sim, publisher, 200..400, 10 * MS, false);
     let requests = &keyframe_requests(&sim, publisher)[requests_before..];
     assert_eq!(
@@ -57,18 +56,10 @@ fn a_viewer_joining_mid_stream_starts_at_a_keyframe_after_one_request() {
 fn a_burst_of_pli_and_fir_from_viewers_and_an_edge_reaches_the_publisher_once_per_interval() {
     // Origin: workers 0 and 1. Edge: worker 2 (another node in the same network).
     let mut sim = Sim::new(3, 4);
-    let stream = StreamId(1);
-    let edge_stream = StreamId(2);
-    let (publisher, _) = publisher(&mut sim, WorkerId(0), stream);
-    let viewers = viewers(&mut sim, stream, WorkerId(0), 2, 10);
-    relay(
-        &mut sim,
-        WorkerId(1),
-        (stream, WorkerId(0)),
-        WorkerId(2),
-        edge_stream,
-    );
-    let edge_viewer = viewer(&mut sim, WorkerId(2), edge_stream, WorkerId(2), 99);
+    let (publisher, viewers) = stream_with_viewers(&mut sim, 2, 10);
+    relay(&mut sim, WorkerId(1), WorkerId(2));
+    let edge_viewer = add_viewer(&mut sim, WorkerId(2), (EDGE_STREAM, WorkerId(2)), 99);
+    let edge_viewer = connected(&mut sim, edge_viewer);
     let (_, ssrc) = viewer_track(99);
     publish_on_request(&mut sim, publisher, 0..300, 10 * MS, true);
     assert!(

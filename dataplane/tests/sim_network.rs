@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use dataplane::api::{StreamId, WorkerId};
+use dataplane::api::WorkerId;
 use dataplane::sim::{DropCause, LinkConfig, Sim};
 
 use common::*;
@@ -16,9 +16,8 @@ const MS: Duration = Duration::from_millis(1);
 /// viewer received and the sequence numbers the link dropped.
 fn run(seed: u64, link: LinkConfig) -> (Vec<u16>, Vec<u16>) {
     let mut sim = Sim::new(2, seed);
-    let stream = StreamId(1);
-    let (publisher, _) = publisher(&mut sim, WorkerId(0), stream);
-    let viewer = viewers(&mut sim, stream, WorkerId(0), 2, 2)[1];
+    let (publisher, viewers) = stream_with_viewers(&mut sim, 2, 2);
+    let viewer = viewers[1];
     // The first keyframe goes through a perfect link; from then on the link is lossy.
     publish(&mut sim, publisher, 0..1, 1000, 10 * MS);
     let from = sim.client(publisher).addr;

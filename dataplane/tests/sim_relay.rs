@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use dataplane::api::{CloseReason, Event, StreamId, WorkerId};
+use dataplane::api::{CloseReason, Event, WorkerId};
 use dataplane::ice::IceConfig;
 use dataplane::sim::{LinkConfig, Sim};
 
@@ -17,16 +17,9 @@ const SECOND: Duration = Duration::from_secs(1);
 fn a_relay_leg_carries_the_stream_byte_exact_to_viewers_on_two_edge_workers() {
     // Origin: workers 0 (publisher) and 1 (the leg). Edge: workers 2 (relayed publisher) and 3.
     let mut sim = Sim::new(4, 8);
-    let (stream, edge_stream) = (StreamId(1), StreamId(2));
-    let (publisher, _) = publisher(&mut sim, WorkerId(0), stream);
-    relay(
-        &mut sim,
-        WorkerId(1),
-        (stream, WorkerId(0)),
-        WorkerId(2),
-        edge_stream,
-    );
-    let edge_viewers = viewers(&mut sim, edge_stream, WorkerId(2), 4, 8)
+    let (publisher, _) = publisher(&mut sim, WorkerId(0), STREAM);
+    relay(&mut sim, WorkerId(1), WorkerId(2));
+    let edge_viewers = viewers(&mut sim, (EDGE_STREAM, WorkerId(2)), 4, 8)
         .into_iter()
         .enumerate()
         .filter(|(i, _)| i % 4 >= 2) // viewers on the edge's workers 2 and 3
@@ -60,16 +53,10 @@ fn a_leg_whose_edge_goes_silent_expires_by_consent_and_frees_its_socket() {
         ..IceConfig::default()
     };
     let mut sim = Sim::with_config(3, 9, ice, true);
-    let (stream, edge_stream) = (StreamId(1), StreamId(2));
-    let (publisher, _) = publisher(&mut sim, WorkerId(0), stream);
-    let (leg, edge) = relay(
-        &mut sim,
-        WorkerId(0),
-        (stream, WorkerId(0)),
-        WorkerId(2),
-        edge_stream,
-    );
-    let viewer = viewer(&mut sim, WorkerId(2), edge_stream, WorkerId(2), 0);
+    let (publisher, _) = publisher(&mut sim, WorkerId(0), STREAM);
+    let (leg, edge) = relay(&mut sim, WorkerId(0), WorkerId(2));
+    let viewer = add_viewer(&mut sim, WorkerId(2), (EDGE_STREAM, WorkerId(2)), 0);
+    let viewer = connected(&mut sim, viewer);
     publish(&mut sim, publisher, 0..50, 30, 10 * MS);
     assert_eq!(sim.client(viewer).rtp.len(), 50);
 

@@ -25,9 +25,8 @@ fn stranger() -> SocketAddr {
 #[test]
 fn media_and_checks_from_strangers_are_dropped_and_counted_and_answered_with_nothing() {
     let mut sim = Sim::new(1, 12);
-    let stream = StreamId(1);
-    let (publisher, _) = publisher(&mut sim, WorkerId(0), stream);
-    let viewer = viewers(&mut sim, stream, WorkerId(0), 1, 1)[0];
+    let (publisher, viewers) = stream_with_viewers(&mut sim, 1, 1);
+    let viewer = viewers[0];
     let worker = sim.worker(WorkerId(0)).addr;
     let before = sim.worker(WorkerId(0)).core.stats();
 
@@ -121,7 +120,7 @@ fn a_peer_nobody_connects_to_times_out_and_its_ufrag_is_free_again() {
 fn the_plain_rtp_relay_carries_a_stream_from_its_own_socket_to_its_announced_source_only() {
     // Origin worker 0 publishes; its plain leg goes to edge worker 1.
     let mut sim = Sim::new(2, 14);
-    let (stream, edge_stream) = (StreamId(1), StreamId(2));
+    let (stream, edge_stream) = (STREAM, EDGE_STREAM);
     let (publisher, _) = publisher(&mut sim, WorkerId(0), stream);
     let tracks = vec![sim::video_track(PUB_PT, PUB_SSRC)];
     let edge_addr = sim.worker(WorkerId(1)).addr;
@@ -177,7 +176,7 @@ fn the_plain_rtp_relay_carries_a_stream_from_its_own_socket_to_its_announced_sou
         connected.contains(&leg) && connected.contains(&edge),
         "at once"
     );
-    let edge_viewer = viewers(&mut sim, edge_stream, WorkerId(1), 1, 1)[0];
+    let edge_viewer = viewers(&mut sim, (edge_stream, WorkerId(1)), 1, 1)[0];
     publish(&mut sim, publisher, 0..40, 30, 10 * MS);
     let (pt, ssrc) = viewer_track(0);
     let got: Vec<Vec<u8>> = sim

@@ -25,6 +25,20 @@ pub fn criterion(sample_size: usize, measurement: Duration) -> Criterion {
         .measurement_time(measurement)
 }
 
+/// The bench binary's `main`: criterion with [`criterion`]`(samples, measurement)` running
+/// `target`.
+macro_rules! bench_main {
+    ($target:ident, $samples:expr, $measurement:expr) => {
+        criterion::criterion_group! {
+            name = benches;
+            config = common::criterion($samples, $measurement);
+            targets = $target
+        }
+        criterion::criterion_main!(benches);
+    };
+}
+pub(crate) use bench_main;
+
 /// A short name for a profile in bench ids.
 pub fn profile_name(profile: SrtpProfile) -> &'static str {
     match profile {

@@ -8,6 +8,13 @@ use std::time::{Duration, Instant};
 use dataplane::api::{Event, PeerId, PeerRole, StreamId, WorkerId};
 use dataplane::sim::{self, ClientId, Sim};
 
+/// The stream the tests publish (on worker 0), and the name an edge publishes it under.
+pub const STREAM: StreamId = StreamId(1);
+pub const EDGE_STREAM: StreamId = StreamId(2);
+
+/// A stream and the worker its publisher is on.
+pub type Published = (StreamId, WorkerId);
+
 /// The publisher's video payload type and SSRC.
 pub const PUB_PT: u8 = 96;
 pub const PUB_SSRC: u32 = 0x5000_0001;
@@ -44,13 +51,12 @@ pub fn viewer_track(i: usize) -> (u8, u32) {
     (100 + (i % 20) as u8, 0x7000_0000 + i as u32)
 }
 
-/// Viewer number `i` of `stream` (published on worker `source`) on worker `worker`, not yet
+/// Viewer number `i` of a stream (published on worker `source`) on worker `worker`, not yet
 /// connected.
 pub fn add_viewer(
     sim: &mut Sim,
     worker: WorkerId,
-    stream: StreamId,
-    source: WorkerId,
+    (stream, source): Published,
     i: usize,
 ) -> ClientId {
     let (pt, ssrc) = viewer_track(i);
@@ -59,33 +65,27 @@ pub fn add_viewer(
         .0
 }
 
-/// Viewer number `i` of `stream` (published on worker `source`) on worker `worker`, connected.
-pub fn viewer(
-    sim: &mut Sim,
-    worker: WorkerId,
-    stream: StreamId,
-    source: WorkerId,
-    i: usize,
-) -> ClientId {
-    let v = add_viewer(sim, worker, stream, source, i);
+/// Runs until client `c` is connected; returns it.
+pub fn connected(sim: &mut Sim, c: ClientId) -> ClientId {
     assert!(
-        sim.run_until_true(Duration::from_secs(5), |s| s.client(v).is_connected()),
-        "viewer {i} connects"
+        sim.run_until_true(Duration::from_secs(5), |s| s.client(c).is_connected()),
+        "{c:?} connects"
     );
-    v
+    c
 }
 
-/// `n` viewers of `stream` (published on worker `source`), viewer `i` on worker
+/// A connected publisher of [`STREAM`] on worker 0 and `n` connected viewers, viewer `i` on
+/// worker `i % workers`.
+pub fn stream_with_viewers(sim: &mut Sim, workers: usize, n: usize) -> (ClientId, Vec<ClientId>) {
+    let (publisher, _) = publisher(sim, WorkerId(0), STREAM);
+    (publisher, viewers(sim, (STREAM, WorkerId(0)), workers, n))
+}
+
+/// `n` viewers of a stream (published on worker `source`), viewer `i` on worker
 /// `i % workers`, all connected.
-pub fn viewers(
-    sim: &mut Sim,
-    stream: StreamId,
-    source: WorkerId,
-    workers: usize,
-    n: usize,
-) -> Vec<ClientId> {
+pub fn viewers(sim: &mut Sim, published: Published, workers: usize, n: usize) -> Vec<ClientId> {
     let ids: Vec<ClientId> = (0..n)
-        .map(|i| add_viewer(sim, WorkerId(i % workers), stream, source, i))
+        .map(|i| add_viewer(sim, WorkerId(i % workers), published, i))
         .collect();
     assert!(
         sim.run_until_true(Duration::from_secs(10), |s| ids
@@ -96,18 +96,12 @@ pub fn viewers(
     ids
 }
 
-/// A WebRTC relay leg of `stream` (published on worker `source`) from worker `leg` to worker
-/// `edge` of another node, where it is published as `edge_stream`; connected. Returns the
-/// leg's and the edge publisher's peer ids.
-pub fn relay(
-    sim: &mut Sim,
-    leg: WorkerId,
-    (stream, source): (StreamId, WorkerId),
-    edge: WorkerId,
-    edge_stream: StreamId,
-) -> (PeerId, PeerId) {
+/// A WebRTC relay leg of [`STREAM`] (published on worker 0) from worker `leg` to worker `edge`
+/// of another node, where it is published as [`EDGE_STREAM`]; connected. Returns the leg's
+/// and the edge publisher's peer ids.
+pub fn relay(sim: &mut Sim, leg: WorkerId, edge: WorkerId) -> (PeerId, PeerId) {
     let tracks = vec![sim::video_track(PUB_PT, PUB_SSRC)];
-    let ids = sim.add_relay(leg, stream, source, edge, edge_stream, tracks);
+    let ids = sim.add_relay(leg, STREAM, WorkerId(0), edge, EDGE_STREAM, tracks);
     wait_connected(sim, ids.0);
     ids
 }
