@@ -123,7 +123,7 @@ fn publish_without_media_sections_fails() {
         .publish("nomedia", no_media)
         .map(|n| n.answer_sdp)
         .expect_err("an offer without m= sections must fail");
-    assert!(!info.trim().is_empty(), "FAILED needs an info text");
+    assert_eq!(info, "Invalid SDP: no audio or video media section");
 }
 
 #[test]
@@ -133,7 +133,7 @@ fn publish_with_garbage_sdp_fails() {
         .publish("garbage", "this is not SDP\r\n\u{1}\u{2}m=\r\n")
         .map(|n| n.answer_sdp)
         .expect_err("garbage SDP must fail");
-    assert!(!info.trim().is_empty(), "FAILED needs an info text");
+    assert_eq!(info, "Invalid SDP: line 1: expected <type>=<value>");
     // The session keeps working: a real offer still publishes afterwards.
     client
         .publish("garbage", &publish_offer())
@@ -152,7 +152,7 @@ fn publish_without_fingerprint_fails() {
         .publish("nofp", &offer)
         .map(|n| n.answer_sdp)
         .expect_err("an offer without a DTLS fingerprint must fail");
-    assert!(!info.trim().is_empty(), "FAILED needs an info text");
+    assert_eq!(info, "Invalid SDP: no DTLS fingerprint");
 }
 
 #[test]
@@ -250,8 +250,14 @@ fn play_answer_is_sendonly_with_one_msid() {
         .filter_map(|l| l.strip_prefix("a=msid:"))
         .filter_map(|rest| rest.split_whitespace().next())
         .collect();
-    assert!(
-        stream_ids.windows(2).all(|w| w[0] == w[1]),
+    // One a=msid per m-section (audio and video), both naming the same stream id.
+    assert_eq!(
+        stream_ids.len(),
+        2,
+        "one a=msid line per m-section (audio, video):\n{sdp}"
+    );
+    assert_eq!(
+        stream_ids[0], stream_ids[1],
         "audio and video must share one msid stream id: {stream_ids:?}"
     );
 }
@@ -277,10 +283,12 @@ fn unpublish_stops_players_with_publisher_stop() {
     let (status, _) = publisher.unpublish(&published);
     assert_eq!(status, "UNPUBLISHED");
     for (player, id) in &mut players {
-        let (status, info) =
-            player.expect_status(id, |s| s == "STOPPED" || s == "FAILED", REPLY_TIMEOUT);
-        assert!(status == "STOPPED" || status == "FAILED");
-        assert_eq!(info, STOPPED_BY_PUBLISHER);
+        // The first status the player gets after the unpublish, whatever it is.
+        let (status, info) = player.expect_status(id, |_| true, REPLY_TIMEOUT);
+        assert_eq!(
+            (status.as_str(), info.as_str()),
+            ("STOPPED", STOPPED_BY_PUBLISHER)
+        );
     }
 
     // The name is free again and unknown to players.
@@ -309,13 +317,12 @@ fn publisher_disconnect_stops_players_with_publisher_stop() {
     let played = player.play("gone", &play_offer()).expect("play");
 
     publisher.close();
-    let (status, info) = player.expect_status(
-        &played.media_session_id,
-        |s| s == "STOPPED" || s == "FAILED",
-        REPLY_TIMEOUT,
+    // The first status the player gets after the publisher left, whatever it is.
+    let (status, info) = player.expect_status(&played.media_session_id, |_| true, REPLY_TIMEOUT);
+    assert_eq!(
+        (status.as_str(), info.as_str()),
+        ("STOPPED", STOPPED_BY_PUBLISHER)
     );
-    assert!(status == "STOPPED" || status == "FAILED");
-    assert_eq!(info, STOPPED_BY_PUBLISHER);
 
     // The disconnected publisher's name is released.
     let mut next = WcsClient::connect(&server.ws_url());
