@@ -1,8 +1,9 @@
 //! Smoke test of the load generator: the real `rtcdn` binary, `bench::load::run` in-process
 //! with one publisher and three subscribers for a few seconds, on one node and through an edge
-//! (publisher on the origin, subscribers on the edge). Checks that the run completes, every
-//! subscriber received verified media and the JSON result has its fields; no timing
-//! thresholds.
+//! (publisher on the origin, subscribers on the edge). Checks that the run went as asked
+//! (every subscriber received media in the measuring window), that every checked packet of
+//! every subscriber passed SRTP authentication (all of them, or exactly every Nth when
+//! sampling) and that the JSON result has its fields; no timing thresholds.
 
 mod common;
 
@@ -10,6 +11,38 @@ use std::time::Duration;
 
 use bench::load::{self, LoadConfig, Verify};
 use common::ServerProcess;
+
+/// Checks each subscriber's SRTP accounting: it received RTP, and exactly the packets
+/// `verify` picks (every one, or the 1st, (N+1)th, … of each subscriber) were checked and
+/// authentic. The RTP count comes from the clear header before any SRTP check, so a packet
+/// that fails authentication (or is dropped by the SRTP layer) makes the counts differ.
+fn assert_verified(report: &load::LoadReport, verify: Verify) {
+    let rtp = &report.rtp_per_subscriber;
+    let verified = &report.verified_per_subscriber;
+    assert_eq!(
+        rtp.len(),
+        report.config.subscribers,
+        "one count per subscriber"
+    );
+    assert!(
+        rtp.iter().all(|&n| n > 0),
+        "every subscriber got RTP: {rtp:?}"
+    );
+    let expected: Vec<u64> = match verify {
+        Verify::All => rtp.clone(),
+        Verify::Sample(n) => rtp.iter().map(|r| r.div_ceil(u64::from(n))).collect(),
+    };
+    assert_eq!(
+        verified, &expected,
+        "verified per subscriber with {verify:?} (rtp per subscriber: {rtp:?})"
+    );
+    for (rtp, distinct) in rtp.iter().zip(&report.received_per_subscriber) {
+        assert!(
+            rtp >= distinct,
+            "datagrams {rtp} < distinct packets {distinct}"
+        );
+    }
+}
 
 #[test]
 fn one_publisher_three_subscribers() {
@@ -24,8 +57,8 @@ fn one_publisher_three_subscribers() {
     let report = load::run(&cfg, false)
         .unwrap_or_else(|e| panic!("load run failed: {e}\n{}", server.stderr_output()));
 
-    assert!(report.completed);
     assert!(report.errors.is_empty(), "errors: {:?}", report.errors);
+    assert!(report.completed, "{}", report.summary());
     assert_eq!(report.received_per_subscriber.len(), 3);
     assert!(
         report.received_per_subscriber.iter().all(|&n| n > 0),
@@ -35,7 +68,7 @@ fn one_publisher_three_subscribers() {
     let t = &report.totals;
     assert_eq!(t.receiving_subscribers, 3);
     assert!(t.packets_sent > 0 && t.packets_received > 0);
-    assert_eq!(t.packets_verified, t.packets_received, "verify all");
+    assert_verified(&report, Verify::All);
     assert_eq!(t.auth_failures, 0);
     assert_eq!(t.corrupt, 0);
     assert!(t.latency_us.count > 0);
@@ -50,6 +83,8 @@ fn one_publisher_three_subscribers() {
         "config",
         "packets_sent",
         "packets_received",
+        "rtp_per_subscriber",
+        "verified_per_subscriber",
         "pps_out",
         "pps_in",
         "loss_pct",
@@ -86,6 +121,7 @@ fn through_an_edge() {
     cfg.join_parallel = 2; // two signalling threads
     cfg.duration = Duration::from_secs(2);
     cfg.bitrate = 500_000;
+    cfg.verify = Verify::Sample(4);
     cfg.join_timeout = Duration::from_secs(30);
     cfg.server_pids = origin.pid().into_iter().chain(edge.pid()).collect();
     let report = load::run(&cfg, false).unwrap_or_else(|e| {
@@ -96,10 +132,11 @@ fn through_an_edge() {
         )
     });
     assert!(report.errors.is_empty(), "errors: {:?}", report.errors);
+    assert!(report.completed, "{}", report.summary());
     let t = &report.totals;
     assert_eq!(t.receiving_subscribers, 3, "all play on the edge");
     assert!(report.received_per_subscriber.iter().all(|&n| n > 0));
-    assert_eq!(t.packets_verified, t.packets_received);
+    assert_verified(&report, Verify::Sample(4));
     assert_eq!(t.auth_failures, 0);
     // Both processes were measured: the sum exceeds either alone.
     let edge_rss = edge.pid().and_then(load::procstat::rss_kib).unwrap();

@@ -33,6 +33,7 @@ struct Sub {
     key: SubscriberKey,
     streams: Vec<(u32, SeqStats)>,
     received: u64,
+    verified: u64,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -108,6 +109,7 @@ pub fn run(cfg: &LoadConfig, progress: bool) -> Result<LoadReport, LoadError> {
                 key: SubscriberKey::for_index(k?),
                 streams: Vec::new(),
                 received: 0,
+                verified: 0,
             })
         })
         .collect();
@@ -128,6 +130,8 @@ pub fn run(cfg: &LoadConfig, progress: bool) -> Result<LoadReport, LoadError> {
     let warm_end = Instant::now() + cfg.join_timeout;
     let mut window: Option<(Instant, Totals, [u64; 3], Option<Duration>)> = None;
     let mut end = warm_end;
+    // Each subscriber's packet count when the window opened.
+    let mut received_at_window: Vec<u64> = Vec::new();
     let mut last_progress = Instant::now();
     loop {
         let now = Instant::now();
@@ -135,6 +139,7 @@ pub fn run(cfg: &LoadConfig, progress: bool) -> Result<LoadReport, LoadError> {
             latency.clear();
             let cpu = procstat::cpu_time_all(&cfg.server_pids);
             window = Some((now, totals, seq_totals(&subs), cpu));
+            received_at_window = subs.iter().map(|s| s.received).collect();
             end = now + cfg.duration;
         }
         if window.is_some() && now >= end {
@@ -185,7 +190,11 @@ pub fn run(cfg: &LoadConfig, progress: bool) -> Result<LoadReport, LoadError> {
     let (expected, lost) = (seq_b[0] - seq_a[0], seq_b[1].saturating_sub(seq_a[1]));
     let step = StepReport {
         subscribers: cfg.subscribers,
-        receiving_subscribers: subs.iter().filter(|s| s.received > 0).count(),
+        receiving_subscribers: subs
+            .iter()
+            .zip(&received_at_window)
+            .filter(|(s, &before)| s.received > before)
+            .count(),
         duration_s: secs,
         packets_sent: totals.sent - a.sent,
         packets_received: received,
@@ -216,7 +225,7 @@ pub fn run(cfg: &LoadConfig, progress: bool) -> Result<LoadReport, LoadError> {
         ..StepReport::default()
     };
     Ok(LoadReport {
-        completed: true,
+        completed: LoadReport::went_as_asked(cfg.subscribers, &step, &errors),
         config: cfg.clone(),
         totals: step.clone(),
         steps: vec![step],
@@ -224,6 +233,8 @@ pub fn run(cfg: &LoadConfig, progress: bool) -> Result<LoadReport, LoadError> {
             .iter()
             .map(|s| s.streams.iter().map(|(_, st)| st.received).sum())
             .collect(),
+        rtp_per_subscriber: subs.iter().map(|s| s.received).collect(),
+        verified_per_subscriber: subs.iter().map(|s| s.verified).collect(),
         timeseries: Vec::new(),
         errors,
     })
@@ -284,6 +295,7 @@ fn receive(
         match sub.key.open(pkt) {
             Ok(len) => {
                 totals.verified += 1;
+                sub.verified += 1;
                 match Tail::parse(&pkt[..len]) {
                     Some(t) => latency.record(now_ns.saturating_sub(t.sent_ns)),
                     None => totals.corrupt += 1,

@@ -69,8 +69,10 @@ pub struct Publisher {
 pub struct Subscriber {
     /// Per-SSRC sequence accounting.
     pub streams: Vec<(u32, SeqStats)>,
-    /// RTP packets received, for the sampling of [`Verify`].
+    /// RTP packets received (counted from the clear header), for the sampling of [`Verify`].
     pub received: u64,
+    /// Received RTP packets whose SRTP authentication was checked and passed.
+    pub verified: u64,
 }
 
 /// The role-specific part of a client.
@@ -198,6 +200,15 @@ impl Peer {
         }
     }
 
+    /// A subscriber's `(RTP packets received, of them verified)` so far; `(0, 0)` for a
+    /// publisher.
+    pub fn rtp_verified(&self) -> (u64, u64) {
+        match &self.kind {
+            Kind::Subscriber(s) => (s.received, s.verified),
+            Kind::Publisher(_) => (0, 0),
+        }
+    }
+
     /// Subscriber stream totals: `(expected, received distinct, lost, reordered, duplicates)`.
     pub fn seq_totals(&self) -> [u64; 5] {
         let mut t = [0; 5];
@@ -298,6 +309,7 @@ impl Peer {
                 if let Kind::Subscriber(sub) = &mut self.kind {
                     counters.received += 1;
                     counters.verified += 1;
+                    sub.verified += 1;
                     self.first_media.get_or_insert(now);
                     record_seq(sub, &plain);
                     match Tail::parse(&plain) {

@@ -38,7 +38,8 @@ impl Percentiles {
 pub struct StepReport {
     /// Subscribers asked for in this step.
     pub subscribers: usize,
-    /// Subscribers that received media during the window.
+    /// Subscribers that received media during the window (at least one RTP packet between
+    /// its start and its end) and had not failed.
     pub receiving_subscribers: usize,
     /// Measuring time, seconds.
     pub duration_s: f64,
@@ -116,7 +117,8 @@ pub struct Sample {
 /// the samples.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct LoadReport {
-    /// The run finished its last measuring window.
+    /// The run went as asked: every subscriber joined and received media during the last
+    /// measuring window, and no client failed or reported an error.
     pub completed: bool,
     /// What was asked for.
     pub config: LoadConfig,
@@ -125,8 +127,16 @@ pub struct LoadReport {
     pub totals: StepReport,
     /// Every step (one without `--ramp`).
     pub steps: Vec<StepReport>,
-    /// Packets each subscriber received over the whole run, in join order.
+    /// Packets each subscriber received over the whole run, in join order (distinct sequence
+    /// numbers of all its streams).
     pub received_per_subscriber: Vec<u64>,
+    /// RTP datagrams each subscriber received over the whole run, counted from their clear
+    /// header before any SRTP check (duplicates included), in join order.
+    pub rtp_per_subscriber: Vec<u64>,
+    /// Of those, the packets whose SRTP authentication was checked and passed, per subscriber:
+    /// `ceil(rtp / N)` with `Verify::Sample(N)` (every one with `Verify::All`) when every
+    /// checked packet is authentic.
+    pub verified_per_subscriber: Vec<u64>,
     /// Once-a-second samples.
     pub timeseries: Vec<Sample>,
     /// Why clients failed (first few).
@@ -134,6 +144,12 @@ pub struct LoadReport {
 }
 
 impl LoadReport {
+    /// [`LoadReport::completed`] of a run whose last step is `last`: every one of the
+    /// `subscribers` asked for received media in its window, no join failed, no error.
+    pub fn went_as_asked(subscribers: usize, last: &StepReport, errors: &[String]) -> bool {
+        errors.is_empty() && last.failed_joins == 0 && last.receiving_subscribers == subscribers
+    }
+
     /// The human summary printed at the end of a run.
     pub fn summary(&self) -> String {
         let mut s = String::new();

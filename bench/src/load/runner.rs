@@ -109,18 +109,21 @@ impl<'a> Runner<'a> {
         for p in &mut self.peers {
             p.signalling.close();
         }
-        let received_per_subscriber = self
-            .peers
-            .iter()
-            .filter(|p| p.is_subscriber())
-            .map(|p| p.seq_totals()[1])
-            .collect();
+        let subscribers: Vec<&Peer> = self.peers.iter().filter(|p| p.is_subscriber()).collect();
+        let received_per_subscriber = subscribers.iter().map(|p| p.seq_totals()[1]).collect();
+        let (rtp_per_subscriber, verified_per_subscriber) =
+            subscribers.iter().map(|p| p.rtp_verified()).unzip();
+        let totals = steps.last().cloned().unwrap_or_default();
+        let completed = LoadReport::went_as_asked(self.cfg.subscribers, &totals, &self.errors)
+            && self.peers.iter().all(|p| p.failed.is_none());
         Ok(LoadReport {
-            completed: true,
+            completed,
             config: self.cfg.clone(),
-            totals: steps.last().cloned().unwrap_or_default(),
+            totals,
             steps,
             received_per_subscriber,
+            rtp_per_subscriber,
+            verified_per_subscriber,
             timeseries: self.samples,
             errors: self.errors,
         })
@@ -279,6 +282,7 @@ impl<'a> Runner<'a> {
     fn measure(&mut self, count: usize) -> StepReport {
         let start = Instant::now();
         let a = self.snapshot(start);
+        let rtp_before: Vec<u64> = self.peers.iter().map(|p| p.rtp_verified().0).collect();
         self.counters.latency.clear();
         let end = start + self.cfg.duration;
         while Instant::now() < end {
@@ -293,10 +297,14 @@ impl<'a> Runner<'a> {
         let expected = b.seq[0] - a.seq[0];
         let lost = b.seq[2].saturating_sub(a.seq[2]);
         let cpu = b.cpu.zip(a.cpu).map(|(b, a)| b.saturating_sub(a));
+        // Subscribers that got RTP during this window (not merely at some time before it).
         let receiving = self
             .peers
             .iter()
-            .filter(|p| p.is_subscriber() && p.failed.is_none() && p.first_media.is_some())
+            .zip(rtp_before)
+            .filter(|(p, before)| {
+                p.is_subscriber() && p.failed.is_none() && p.rtp_verified().0 > *before
+            })
             .count();
         StepReport {
             subscribers: count,

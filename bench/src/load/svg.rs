@@ -222,6 +222,8 @@ mod tests {
                 })
                 .collect(),
             received_per_subscriber: vec![],
+            rtp_per_subscriber: vec![],
+            verified_per_subscriber: vec![],
             timeseries: (0..3)
                 .map(|i| Sample {
                     t_s: f64::from(i),
