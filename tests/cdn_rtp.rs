@@ -16,7 +16,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use common::media::{join, parse_rtp, pump_until, rtcp_packets, Joined, MediaPeer};
-use common::source::{assert_byte_exact, Source};
+use common::source::{assert_byte_exact, check_byte_exact, Source};
 use common::{ServerProcess, WcsClient, REPLY_TIMEOUT};
 use control::sdp::{build_offer, parse_answer, OfferSpec};
 use control::wcs::client::{self, ServerEvent, StreamDesc};
@@ -138,37 +138,9 @@ fn origin_relays_plain_rtp_to_edges_sharing_the_secret_only() {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    {
-        let mut all: Vec<&mut MediaPeer> = players.iter_mut().map(|p| &mut p.peer).collect();
-        all.push(&mut publisher.peer);
-        pump_until(&mut all, Duration::from_millis(300), |_| false);
-    }
-    for p in &mut players {
-        p.peer.rtp.clear();
-    }
     let mut source = source.retagged("live");
-    let mut sent = Vec::new();
-    for _ in 0..150 {
-        sent.push(source.send(&mut publisher.peer));
-        publisher.peer.pump();
-        for p in &mut players {
-            p.peer.pump();
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let want = 2 * sent.len();
-    let mut all: Vec<&mut MediaPeer> = players.iter_mut().map(|p| &mut p.peer).collect();
-    let got = pump_until(&mut all, Duration::from_secs(5), |ps| {
-        ps.iter().all(|p| p.rtp.len() >= want)
-    });
-    assert!(
-        got,
-        "players received {:?} of {want} packets",
-        all.iter().map(|p| p.rtp.len()).collect::<Vec<_>>()
-    );
-    for (i, p) in players.iter().enumerate() {
-        assert_byte_exact(i, p, &sent);
-    }
+    let mut refs: Vec<&mut Joined> = players.iter_mut().collect();
+    check_byte_exact(&mut publisher, &mut refs, &mut source, 150);
 
     // The edge with the wrong secret refused every attempt: no stream, players get not found.
     assert!(

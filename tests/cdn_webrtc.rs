@@ -8,8 +8,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::media::{join, parse_rtp, pump_until, Joined, MediaPeer};
-use common::source::{assert_byte_exact, has_video, warm_up, Source};
+use common::media::{join, pump_until, Joined, MediaPeer};
+use common::source::{check_byte_exact, has_video, stream_until, warm_up, Source};
 use common::{ServerProcess, WcsClient};
 use control::sdp::OfferSpec;
 use dataplane::dtls::DtlsCertificate;
@@ -59,75 +59,10 @@ fn connect_all(peers: &mut [&mut MediaPeer]) {
 fn wait_relayed(edge: &ServerProcess, publisher: &mut Joined, source: &mut Source) {
     let mut wcs = WcsClient::connect(&edge.ws_url());
     wcs.create_session();
-    let deadline = Instant::now() + RELAY_WAIT;
-    loop {
-        if wcs.is_available(STREAM) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{STREAM} was not relayed to {} within {RELAY_WAIT:?}",
-            edge.http_addr()
-        );
-        let until = Instant::now() + Duration::from_millis(200);
-        while Instant::now() < until {
-            source.send(&mut publisher.peer);
-            pump_until(
-                &mut [&mut publisher.peer],
-                Duration::from_millis(20),
-                |_| false,
-            );
-        }
-    }
-}
-
-/// Sends `count` more packet pairs from `source` (sequence numbers continue) and checks that
-/// every player receives exactly them, byte-exact, in order, with its own payload types and
-/// SSRCs.
-fn check_byte_exact(
-    publisher: &mut Joined,
-    players: &mut [&mut Joined],
-    source: &mut Source,
-    count: u32,
-) {
-    // Let warm-up packets drain, then start from a clean slate.
-    {
-        let mut all: Vec<&mut MediaPeer> = players.iter_mut().map(|p| &mut p.peer).collect();
-        all.push(&mut publisher.peer);
-        pump_until(&mut all, Duration::from_millis(300), |_| false);
-    }
-    for p in players.iter_mut() {
-        p.peer.rtp.clear();
-    }
-    let mut sent = Vec::new();
-    for _ in 0..count {
-        sent.push(source.send(&mut publisher.peer));
-        publisher.peer.pump();
-        for p in players.iter_mut() {
-            p.peer.pump();
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let want = 2 * count as usize;
-    let mut all: Vec<&mut MediaPeer> = players.iter_mut().map(|p| &mut p.peer).collect();
-    let got = pump_until(&mut all, Duration::from_secs(5), |ps| {
-        ps.iter().all(|p| p.rtp.len() >= want)
+    let what = format!("{STREAM} relayed to {}", edge.http_addr());
+    stream_until(&mut publisher.peer, source, (&what, RELAY_WAIT), || {
+        wcs.is_available(STREAM)
     });
-    assert!(
-        got,
-        "players received {:?} of {want} packets: {:?}",
-        all.iter().map(|p| p.rtp.len()).collect::<Vec<_>>(),
-        all.iter()
-            .map(|p| p
-                .rtp
-                .iter()
-                .map(|r| String::from_utf8_lossy(&parse_rtp(r).payload).into_owned())
-                .collect::<Vec<_>>())
-            .collect::<Vec<_>>()
-    );
-    for (i, player) in players.iter().enumerate() {
-        assert_byte_exact(i, player, &sent);
-    }
 }
 
 #[test]

@@ -11,10 +11,10 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::media::{join, pump_until, Joined};
-use common::source::{assert_byte_exact, warm_up, Source};
+use common::source::{check_byte_exact, stream_until, warm_up, Source};
 use common::{ServerProcess, WcsClient};
 use control::sdp::OfferSpec;
 use dataplane::dtls::DtlsCertificate;
@@ -82,32 +82,6 @@ fn routes(origin: &ServerProcess) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Streams from `source` (and keeps the publisher's ICE consent fresh) until `done` holds;
-/// panics with `what` after `bound`.
-fn stream_until(
-    publisher: &mut Joined,
-    source: &mut Source,
-    (what, bound): (&str, Duration),
-    mut done: impl FnMut() -> bool,
-) {
-    let deadline = Instant::now() + bound;
-    loop {
-        if done() {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{what} within {bound:?}");
-        let until = Instant::now() + Duration::from_millis(200);
-        while Instant::now() < until {
-            source.send(&mut publisher.peer);
-            pump_until(
-                &mut [&mut publisher.peer],
-                Duration::from_millis(20),
-                |_| false,
-            );
-        }
-    }
-}
-
 /// Whether `edge` has `STREAM` (asked on a fresh websocket).
 fn available(edge: &ServerProcess) -> bool {
     let mut wcs = WcsClient::connect(&edge.ws_url());
@@ -157,33 +131,6 @@ fn play_on_edge(
     player
 }
 
-/// Sends `count` packet pairs and checks that `player` gets exactly them.
-fn check_byte_exact(publisher: &mut Joined, player: &mut Joined, source: &mut Source, count: u32) {
-    pump_until(
-        &mut [&mut publisher.peer, &mut player.peer],
-        Duration::from_millis(300),
-        |_| false,
-    );
-    player.peer.rtp.clear();
-    let mut sent = Vec::new();
-    for _ in 0..count {
-        sent.push(source.send(&mut publisher.peer));
-        publisher.peer.pump();
-        player.peer.pump();
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let want = 2 * count as usize;
-    let got = pump_until(&mut [&mut player.peer], Duration::from_secs(5), |ps| {
-        ps[0].rtp.len() >= want
-    });
-    assert!(
-        got,
-        "player got {} of {want} packets",
-        player.peer.rtp.len()
-    );
-    assert_byte_exact(0, player, &sent);
-}
-
 #[test]
 fn stopped_edge_expires_by_consent_and_is_re_relayed() {
     let edge = ServerProcess::start(&PROPS);
@@ -202,13 +149,13 @@ fn stopped_edge_expires_by_consent_and_is_re_relayed() {
 
     // The leg works: the edge has the stream and a player there gets it byte-exact.
     stream_until(
-        &mut publisher,
+        &mut publisher.peer,
         &mut source,
         ("relayed to the edge", RELAY_WAIT),
         || available(&edge),
     );
     let mut first = play_on_edge(&edge, "first", &mut publisher, &mut source, &cert);
-    check_byte_exact(&mut publisher, &mut first, &mut source, 60);
+    check_byte_exact(&mut publisher, &mut [&mut first], &mut source, 60);
     let route = routes(&origin);
     assert_eq!(route.len(), 1, "one live route: {route:?}");
     assert_eq!(route[0].1, STREAM);
@@ -223,7 +170,7 @@ fn stopped_edge_expires_by_consent_and_is_re_relayed() {
     let stopped = Stopped::new(edge_pid);
     let mut source = source.retagged("while-stopped");
     stream_until(
-        &mut publisher,
+        &mut publisher.peer,
         &mut source,
         (
             "the origin dropped the route to the stopped edge",
@@ -258,7 +205,7 @@ fn stopped_edge_expires_by_consent_and_is_re_relayed() {
     // connection, the websocket handshake hangs until the origin gives up, and the next
     // attempt waits twice as long.
     stream_until(
-        &mut publisher,
+        &mut publisher.peer,
         &mut source,
         ("a retry toward the stopped edge timed out", RELAY_WAIT),
         || {
@@ -287,7 +234,7 @@ fn stopped_edge_expires_by_consent_and_is_re_relayed() {
     stopped.resume();
     let mut source = source.retagged("after");
     stream_until(
-        &mut publisher,
+        &mut publisher.peer,
         &mut source,
         ("re-relayed to the edge after SIGCONT", RELAY_WAIT),
         || !routes(&origin).is_empty() && available(&edge),
@@ -295,7 +242,7 @@ fn stopped_edge_expires_by_consent_and_is_re_relayed() {
     let route = routes(&origin);
     assert_eq!(route.len(), 1, "one live route again: {route:?}");
     let mut second = play_on_edge(&edge, "second", &mut publisher, &mut source, &cert);
-    check_byte_exact(&mut publisher, &mut second, &mut source, 60);
+    check_byte_exact(&mut publisher, &mut [&mut second], &mut source, 60);
 
     // The origin's own publisher never noticed.
     let id = publisher.negotiated.media_session_id.clone();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use control::sdp::{Codec, OfferSpec};
 use dataplane::dtls::DtlsCertificate;
 
-use super::media::{parse_rtp, rtp_packet, Joined, MediaPeer};
+use super::media::{parse_rtp, pump_until, rtp_packet, Joined, MediaPeer};
 
 /// A packet pair factory: `next` gives the `n`-th video and audio packet.
 pub struct Source {
@@ -129,4 +129,75 @@ pub fn assert_byte_exact(i: usize, player: &Joined, sent: &[[Vec<u8>; 2]]) {
         audio, want_audio,
         "player {i}: every audio packet, byte-exact"
     );
+}
+
+/// Streams from `source` over `publisher` (which keeps its ICE consent fresh meanwhile) until
+/// `done` holds, asking it every 200 ms; panics with `what` after `bound`.
+pub fn stream_until(
+    publisher: &mut MediaPeer,
+    source: &mut Source,
+    (what, bound): (&str, Duration),
+    mut done: impl FnMut() -> bool,
+) {
+    let deadline = Instant::now() + bound;
+    loop {
+        if done() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what} within {bound:?}");
+        let until = Instant::now() + Duration::from_millis(200);
+        while Instant::now() < until {
+            source.send(publisher);
+            pump_until(&mut [&mut *publisher], Duration::from_millis(20), |_| false);
+        }
+    }
+}
+
+/// Sends `count` more packet pairs from `source` (sequence numbers continue) and checks that
+/// every player receives exactly them, byte-exact, in order, with its own payload types and
+/// SSRCs.
+pub fn check_byte_exact(
+    publisher: &mut Joined,
+    players: &mut [&mut Joined],
+    source: &mut Source,
+    count: u32,
+) {
+    // Let warm-up packets drain, then start from a clean slate.
+    {
+        let mut all: Vec<&mut MediaPeer> = players.iter_mut().map(|p| &mut p.peer).collect();
+        all.push(&mut publisher.peer);
+        pump_until(&mut all, Duration::from_millis(300), |_| false);
+    }
+    for p in players.iter_mut() {
+        p.peer.rtp.clear();
+    }
+    let mut sent = Vec::new();
+    for _ in 0..count {
+        sent.push(source.send(&mut publisher.peer));
+        publisher.peer.pump();
+        for p in players.iter_mut() {
+            p.peer.pump();
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let want = 2 * count as usize;
+    let mut all: Vec<&mut MediaPeer> = players.iter_mut().map(|p| &mut p.peer).collect();
+    let got = pump_until(&mut all, Duration::from_secs(5), |ps| {
+        ps.iter().all(|p| p.rtp.len() >= want)
+    });
+    assert!(
+        got,
+        "players received {:?} of {want} packets: {:?}",
+        all.iter().map(|p| p.rtp.len()).collect::<Vec<_>>(),
+        all.iter()
+            .map(|p| p
+                .rtp
+                .iter()
+                .map(|r| String::from_utf8_lossy(&parse_rtp(r).payload).into_owned())
+                .collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    );
+    for (i, player) in players.iter().enumerate() {
+        assert_byte_exact(i, player, &sent);
+    }
 }
