@@ -71,6 +71,8 @@ fn spec(id: u64, role: PeerRole) -> Box<PeerSpec> {
             clock_rate: 90_000,
             ssrc: Some(0x0102_0304),
             extensions: Vec::new(),
+            nack: false,
+            rtx: None,
         }],
     })
 }

@@ -53,6 +53,8 @@ fn tracks(audio_ssrc: Option<u32>, video_ssrc: Option<u32>) -> Vec<TrackSpec> {
                 2,
                 "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time".into(),
             )],
+            nack: false,
+            rtx: None,
         },
         TrackSpec {
             kind: MediaKind::Video,
@@ -64,6 +66,8 @@ fn tracks(audio_ssrc: Option<u32>, video_ssrc: Option<u32>) -> Vec<TrackSpec> {
                 2,
                 "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time".into(),
             )],
+            nack: false,
+            rtx: None,
         },
     ]
 }

@@ -65,6 +65,24 @@ pub struct TrackSpec {
     pub ssrc: Option<u32>,
     /// Negotiated RTP header extensions of this peer: `(id, uri)`.
     pub extensions: Vec<(u8, String)>,
+    /// Generic NACK (`a=rtcp-fb:<pt> nack`, RFC 4585) negotiated for the codec: a publisher
+    /// is sent NACKs for what we lose from it; a subscriber's NACKs are answered from the
+    /// retransmission cache.
+    pub nack: bool,
+    /// RTX (RFC 4588) negotiated for the codec (`a=rtpmap:<pt> rtx/<rate>` with
+    /// `apt=<payload_type>`): retransmissions travel in their own payload type and SSRC.
+    pub rtx: Option<RtxSpec>,
+}
+
+/// The retransmission stream (RFC 4588) of one track.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RtxSpec {
+    /// The RTX payload type (whose `apt=` is the track's payload type).
+    pub payload_type: u8,
+    /// Publisher: the RTX SSRC from the offer's `a=ssrc-group:FID <media> <rtx>` (`None`:
+    /// learn it from the first packet with `payload_type`). Subscriber: the SSRC we send
+    /// retransmissions with (announced in our answer's FID group).
+    pub ssrc: Option<u32>,
 }
 
 /// What a peer does in a stream.

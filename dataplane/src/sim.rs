@@ -589,7 +589,8 @@ impl Sim {
     }
 }
 
-/// A video track as signalling negotiates it: VP8 with payload type `pt`, SSRC `ssrc`.
+/// A video track as signalling negotiates it: VP8 with payload type `pt`, SSRC `ssrc`, NACK
+/// (no RTX).
 pub fn video_track(pt: u8, ssrc: u32) -> TrackSpec {
     TrackSpec {
         kind: MediaKind::Video,
@@ -598,6 +599,8 @@ pub fn video_track(pt: u8, ssrc: u32) -> TrackSpec {
         clock_rate: 90_000,
         ssrc: Some(ssrc),
         extensions: Vec::new(),
+        nack: true,
+        rtx: None,
     }
 }
 
@@ -610,6 +613,8 @@ pub fn audio_track(pt: u8, ssrc: u32) -> TrackSpec {
         clock_rate: 48_000,
         ssrc: Some(ssrc),
         extensions: Vec::new(),
+        nack: false,
+        rtx: None,
     }
 }
 

@@ -71,6 +71,8 @@ pub(super) fn answer_publish_with(
                         clock_rate: codec.clock_rate,
                         ssrc: offered.primary_ssrc(),
                         extensions: extensions.clone(),
+                        nack: false,
+                        rtx: None,
                     });
                     match kind {
                         MediaKind::Audio => media.audio = Some(negotiated),
@@ -136,6 +138,8 @@ pub(super) fn answer_play_with(
                         clock_rate: codec.clock_rate,
                         ssrc: Some(ssrc),
                         extensions: extensions.clone(),
+                        nack: false,
+                        rtx: None,
                     });
                     let negotiated = negotiated(codec, &extensions);
                     match kind {

@@ -318,6 +318,8 @@ fn answered_tracks(offer: &OfferSpec, answer: &sdp::Answer) -> Vec<TrackSpec> {
                 clock_rate: codec.clock_rate,
                 ssrc: ours.ssrc,
                 extensions: theirs.codec.extensions.clone(),
+                nack: false,
+                rtx: None,
             })
         })
         .collect()
