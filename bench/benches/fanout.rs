@@ -136,7 +136,9 @@ fn fanout(c: &mut Criterion) {
 
     let packet = rtp_packet(4242, 0xCAFE_0001, true, &VP8_KEYFRAME_HEAD);
     let mut scratch = Vec::with_capacity(1500);
-    let mut subs: Vec<Subscriber> = (0..VIEWERS).map(|i| Subscriber::new(&spec(i))).collect();
+    let mut subs: Vec<Subscriber> = (0..VIEWERS)
+        .map(|i| Subscriber::new(&spec(i), i as u64, 0.5))
+        .collect();
     group.bench_function("prepare_only", |b| {
         b.iter(|| {
             let mut bytes = 0;

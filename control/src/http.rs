@@ -116,6 +116,10 @@ async fn health(state: &AppState) -> Response {
                 "send_errors": s.send_errors,
                 "gso_sends": s.gso_sends,
                 "gso_datagrams": s.gso_datagrams,
+                "nack_requested": s.nack_requested,
+                "retransmitted": s.retransmitted,
+                "retransmit_missed": s.retransmit_missed,
+                "retransmit_over_budget": s.retransmit_over_budget,
             })
         })
         .collect();

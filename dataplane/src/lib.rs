@@ -95,6 +95,10 @@ pub struct DataplaneConfig {
     /// Send runs of datagrams to one destination as one UDP GSO send (Linux; falls back to one
     /// datagram per send by itself if the kernel refuses).
     pub gso: bool,
+    /// How long forwarded video packets are kept to answer viewers' NACKs.
+    pub retransmit_cache: Duration,
+    /// Share of the bytes forwarded to a viewer that retransmissions to it may add.
+    pub retransmit_share: f32,
 }
 
 impl Default for DataplaneConfig {
@@ -109,6 +113,8 @@ impl Default for DataplaneConfig {
             socket_buffer: 4 * 1024 * 1024,
             cpu_affinity: CpuAffinity::None,
             gso: true,
+            retransmit_cache: CoreConfig::RETRANSMIT_CACHE,
+            retransmit_share: CoreConfig::RETRANSMIT_SHARE,
         }
     }
 }
@@ -207,6 +213,8 @@ pub fn start(cfg: &DataplaneConfig, events: SharedEventSink) -> Result<Dataplane
                 certificate: certificate.clone(),
                 gso: cfg.gso,
                 seed: rand::random(),
+                retransmit_cache: cfg.retransmit_cache,
+                retransmit_share: cfg.retransmit_share,
             },
             mailboxes.clone(),
         );

@@ -35,12 +35,14 @@
 
 mod ext;
 mod keyframe;
+mod rewriter;
 mod seq;
 #[cfg(test)]
 mod tests;
 
 pub use ext::{rewrite_extensions, ExtensionElements, ExtensionMap};
 pub use keyframe::{is_keyframe, VideoCodecKind};
+pub use rewriter::{SeqRewriter, MAX_SEQ_JUMP};
 pub use seq::SeqExtender;
 
 use std::ops::Range;

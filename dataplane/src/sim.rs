@@ -151,6 +151,8 @@ impl Sim {
                     certificate: server_cert.clone(),
                     gso,
                     seed: rng.next_u64(),
+                    retransmit_cache: CoreConfig::RETRANSMIT_CACHE,
+                    retransmit_share: CoreConfig::RETRANSMIT_SHARE,
                 },
                 mailboxes.clone(),
             );

@@ -27,13 +27,22 @@ pub struct WorkerStats {
     pub gso_sends: u64,
     /// Datagrams that left inside GSO sends.
     pub gso_datagrams: u64,
+    /// Packets subscribers asked for in NACKs.
+    pub nack_requested: u64,
+    /// Retransmissions sent from the cache (plain or RTX).
+    pub retransmitted: u64,
+    /// Requested packets that were not in the cache (too old, never received, or a track
+    /// without NACK).
+    pub retransmit_missed: u64,
+    /// Requested packets not sent because the subscriber's retransmission budget was spent.
+    pub retransmit_over_budget: u64,
 }
 
 /// A worker's counters as other threads read them: written with relaxed stores once per loop
 /// iteration by the worker, read with relaxed loads by anyone (e.g. the control plane).
 #[derive(Debug, Default)]
 pub struct SharedStats {
-    counters: [AtomicU64; 9],
+    counters: [AtomicU64; 13],
 }
 
 impl SharedStats {
@@ -50,6 +59,10 @@ impl SharedStats {
             dropped_fanout_full: c(6),
             gso_sends: c(7),
             gso_datagrams: c(8),
+            nack_requested: c(9),
+            retransmitted: c(10),
+            retransmit_missed: c(11),
+            retransmit_over_budget: c(12),
         }
     }
 
@@ -65,6 +78,10 @@ impl SharedStats {
             s.dropped_fanout_full,
             s.gso_sends,
             s.gso_datagrams,
+            s.nack_requested,
+            s.retransmitted,
+            s.retransmit_missed,
+            s.retransmit_over_budget,
         ];
         for (c, v) in self.counters.iter().zip(values) {
             c.store(v, Ordering::Relaxed);

@@ -1,13 +1,29 @@
 //! The sending side of one subscription: rewrites shared packets to what this subscriber
-//! negotiated (payload type, SSRC, header-extension ids) and holds back video until a
-//! keyframe so a new viewer starts with a decodable picture.
+//! negotiated (payload type, SSRC, header-extension ids) under its own sequence numbers and
+//! timestamps ([`SeqRewriter`]), holds back video until a keyframe so a new viewer starts with
+//! a decodable picture, and writes retransmissions of cached packets — as they were sent, or
+//! in RTX (RFC 4588) when the subscriber negotiated it — within a budget that is a share of
+//! what it forwards.
 //!
-//! Sans-IO: writes into the worker's scratch buffer; encryption and sending are the worker's.
+//! Sans-IO: writes into the caller's buffer; the retransmission cache, encryption and sending
+//! are the worker core's.
+
+#![forbid(unsafe_code)]
 
 use crate::api::{MediaKind, PeerSpec, TrackSpec};
 use crate::fanout::{SenderInfo, CANONICAL_EXTENSIONS};
 use crate::rtcp;
-use crate::rtp::{self, ExtensionMap, RtpHeader};
+use crate::rtp::{self, ExtensionMap, RtpHeader, SeqRewriter};
+
+/// Retransmission credit a subscriber can save up, in bytes (a burst of about 50 packets).
+const MAX_RETRANSMIT_CREDIT: f32 = 64_000.0;
+
+/// The RTX stream of a track: its payload type, SSRC and own sequence numbers.
+struct TxRtx {
+    payload_type: u8,
+    ssrc: u32,
+    next_seq: u16,
+}
 
 struct TxTrack {
     kind: MediaKind,
@@ -16,6 +32,28 @@ struct TxTrack {
     extensions: ExtensionMap,
     /// Video waits for a keyframe before the first packet is sent.
     waiting_keyframe: bool,
+    rewriter: SeqRewriter,
+    /// Timestamp step after a publisher discontinuity (one frame or audio packet).
+    frame_ticks: u32,
+    /// Whether the subscriber's NACKs for this track are answered.
+    nack: bool,
+    rtx: Option<TxRtx>,
+    /// Bytes of retransmission the subscriber may still be sent.
+    credit: f32,
+    /// For our sender reports: packets and payload octets sent on the SSRC.
+    packets: u32,
+    octets: u32,
+}
+
+/// Why a retransmission was not written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RetransmitError {
+    #[error("no such track, or NACK not negotiated for it")]
+    NotNegotiated,
+    #[error("retransmission budget spent")]
+    OverBudget,
+    #[error("malformed cached packet")]
+    Malformed,
 }
 
 /// Media state of one subscriber connection.
@@ -23,6 +61,8 @@ pub struct Subscriber {
     /// The audio and the video track (`slot`), inline: a fan-out visits every subscriber per
     /// packet, and a pointer to a separate allocation would cost a cache miss each time.
     tracks: [Option<TxTrack>; 2],
+    /// Share of the forwarded bytes that may be spent on retransmissions.
+    retransmit_share: f32,
     /// Packets forwarded and dropped (not negotiated, waiting for a keyframe), for stats.
     pub forwarded: u64,
     pub held_back: u64,
@@ -30,14 +70,20 @@ pub struct Subscriber {
 
 impl Subscriber {
     /// State for the tracks negotiated in `spec` (their SSRCs were chosen by the answer).
-    pub fn new(spec: &PeerSpec) -> Self {
+    /// `seed` picks each track's first sequence number and timestamp; retransmissions may
+    /// take up to `retransmit_share` of the bytes forwarded.
+    pub fn new(spec: &PeerSpec, seed: u64, retransmit_share: f32) -> Self {
         let mut tracks = [None, None];
-        for track in spec.tracks.iter().filter_map(tx_track) {
-            // The first track of each kind (a WCS stream has one of each).
-            tracks[slot(track.kind)].get_or_insert(track);
+        for (i, t) in spec.tracks.iter().enumerate() {
+            let salt = seed.rotate_left(17 * i as u32) ^ (i as u64);
+            if let Some(track) = tx_track(t, salt) {
+                // The first track of each kind (a WCS stream has one of each).
+                tracks[slot(track.kind)].get_or_insert(track);
+            }
         }
         Self {
             tracks,
+            retransmit_share,
             forwarded: 0,
             held_back: 0,
         }
@@ -72,16 +118,74 @@ impl Subscriber {
         let Ok(mut hdr) = RtpHeader::parse(scratch) else {
             return false;
         };
-        hdr.set_payload_type(scratch, track.payload_type);
-        hdr.set_ssrc(scratch, track.ssrc);
-        if rtp::rewrite_extensions(scratch, &hdr, &track.extensions).is_err() {
+        let (seq, ts) = track
+            .rewriter
+            .map(hdr.sequence(), hdr.timestamp(), track.frame_ticks);
+        if !track.rewrite(scratch, &mut hdr, seq, ts) {
             return false;
         }
+        let payload = hdr.payload_range().len() as u32;
+        track.packets = track.packets.wrapping_add(1);
+        track.octets = track.octets.wrapping_add(payload);
+        track.credit = (track.credit + self.retransmit_share * scratch.len() as f32)
+            .min(MAX_RETRANSMIT_CREDIT);
         self.forwarded += 1;
         true
     }
 
-    /// Writes the publisher's sender report for `kind` under this subscriber's SSRC.
+    /// The track a NACK for our SSRC `media_ssrc` is about, if NACK was negotiated for it.
+    pub fn nack_track(&self, media_ssrc: u32) -> Option<MediaKind> {
+        self.tracks
+            .iter()
+            .flatten()
+            .find(|t| t.ssrc == media_ssrc && t.nack)
+            .map(|t| t.kind)
+    }
+
+    /// The publisher's (canonical) sequence number of the packet this subscriber received as
+    /// `seq` on its `kind` track; `None` before the track started.
+    pub fn inbound_seq(&self, kind: MediaKind, seq: u16) -> Option<u16> {
+        self.tracks[slot(kind)].as_ref()?.rewriter.inbound_seq(seq)
+    }
+
+    /// Writes into `scratch` the retransmission of `packet` (a cached packet in canonical form
+    /// of the `kind` track): the packet as it was sent, or wrapped in RTX (its sequence number
+    /// first in the payload, the RTX payload type, SSRC and sequence numbers) when RTX was
+    /// negotiated. Spends retransmission budget.
+    pub fn prepare_retransmission(
+        &mut self,
+        kind: MediaKind,
+        packet: &[u8],
+        scratch: &mut Vec<u8>,
+    ) -> Result<(), RetransmitError> {
+        let track = self.tracks[slot(kind)]
+            .as_mut()
+            .filter(|t| t.nack)
+            .ok_or(RetransmitError::NotNegotiated)?;
+        let len = packet.len() as f32;
+        if track.credit < len {
+            return Err(RetransmitError::OverBudget);
+        }
+        scratch.clear();
+        scratch.extend_from_slice(packet);
+        let mut hdr = RtpHeader::parse(scratch).map_err(|_| RetransmitError::Malformed)?;
+        let (seq, ts) = track
+            .rewriter
+            .mapped(hdr.sequence(), hdr.timestamp())
+            .ok_or(RetransmitError::NotNegotiated)?;
+        if !track.rewrite(scratch, &mut hdr, seq, ts) {
+            return Err(RetransmitError::Malformed);
+        }
+        if let Some(rtx) = &mut track.rtx {
+            wrap_rtx(scratch, &hdr, rtx, seq).ok_or(RetransmitError::Malformed)?;
+        }
+        track.credit -= len;
+        Ok(())
+    }
+
+    /// Writes the publisher's sender report for `kind` under this subscriber's SSRC, with its
+    /// timestamp in the subscriber's timeline and the subscriber's own counts; `None` before
+    /// the track sent anything.
     pub fn write_sender_report(
         &self,
         kind: MediaKind,
@@ -89,16 +193,39 @@ impl Subscriber {
         out: &mut [u8],
     ) -> Option<usize> {
         let track = self.tracks[slot(kind)].as_ref()?;
-        rtcp::write_sender_report(
-            out,
-            track.ssrc,
-            info.ntp,
-            info.rtp_timestamp,
-            info.packet_count,
-            info.octet_count,
-        )
-        .ok()
+        let ts = track.rewriter.outbound_ts(info.rtp_timestamp)?;
+        rtcp::write_sender_report(out, track.ssrc, info.ntp, ts, track.packets, track.octets).ok()
     }
+}
+
+impl TxTrack {
+    /// Rewrites the packet in `buf` (header `hdr`) to this track: payload type, SSRC,
+    /// sequence number, timestamp and extension ids.
+    fn rewrite(&self, buf: &mut [u8], hdr: &mut RtpHeader, seq: u16, ts: u32) -> bool {
+        hdr.set_payload_type(buf, self.payload_type);
+        hdr.set_ssrc(buf, self.ssrc);
+        hdr.set_sequence(buf, seq);
+        hdr.set_timestamp(buf, ts);
+        rtp::rewrite_extensions(buf, hdr, &self.extensions).is_ok()
+    }
+}
+
+/// Turns the rewritten packet in `buf` into its RTX packet (RFC 4588 §4): the original
+/// sequence number `osn` first in the payload, padding dropped, the RTX payload type, SSRC
+/// and next sequence number.
+fn wrap_rtx(buf: &mut Vec<u8>, hdr: &RtpHeader, rtx: &mut TxRtx, osn: u16) -> Option<()> {
+    let payload = hdr.payload_range();
+    buf.truncate(payload.end);
+    buf.extend_from_slice(&[0, 0]);
+    buf.copy_within(payload.clone(), payload.start + 2);
+    buf[payload.start..payload.start + 2].copy_from_slice(&osn.to_be_bytes());
+    buf[0] &= !0x20; // no padding
+    let mut hdr = RtpHeader::parse(buf).ok()?;
+    hdr.set_payload_type(buf, rtx.payload_type);
+    hdr.set_ssrc(buf, rtx.ssrc);
+    hdr.set_sequence(buf, rtx.next_seq);
+    rtx.next_seq = rtx.next_seq.wrapping_add(1);
+    Some(())
 }
 
 /// The index of `kind` in [`Subscriber::tracks`].
@@ -109,17 +236,35 @@ fn slot(kind: MediaKind) -> usize {
     }
 }
 
-fn tx_track(t: &TrackSpec) -> Option<TxTrack> {
+fn tx_track(t: &TrackSpec, salt: u64) -> Option<TxTrack> {
     let to: Vec<(u8, &str)> = t
         .extensions
         .iter()
         .map(|(id, u)| (*id, u.as_str()))
         .collect();
+    let rtx = t.rtx.and_then(|r| {
+        Some(TxRtx {
+            payload_type: r.payload_type,
+            ssrc: r.ssrc?,
+            next_seq: (salt >> 48) as u16,
+        })
+    });
     Some(TxTrack {
         kind: t.kind,
         payload_type: t.payload_type,
         ssrc: t.ssrc?,
         extensions: ExtensionMap::new(CANONICAL_EXTENSIONS, &to),
         waiting_keyframe: t.kind == MediaKind::Video,
+        // RFC 3550 §5.1: random initial sequence number and timestamp.
+        rewriter: SeqRewriter::new(salt as u16, (salt >> 16) as u32),
+        frame_ticks: match t.kind {
+            MediaKind::Video => t.clock_rate / 30,
+            MediaKind::Audio => t.clock_rate / 50,
+        },
+        nack: t.nack,
+        rtx,
+        credit: 0.0,
+        packets: 0,
+        octets: 0,
     })
 }

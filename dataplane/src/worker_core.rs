@@ -28,6 +28,7 @@
 
 #![forbid(unsafe_code)]
 
+mod cache;
 mod held;
 mod outbox;
 mod peer;
@@ -37,12 +38,14 @@ mod timers;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use slab::Slab;
 
-use crate::api::{CloseReason, Command, Event, PeerId, PeerRole, PeerSpec, StreamId, WorkerId};
+use crate::api::{
+    CloseReason, Command, Event, MediaKind, PeerId, PeerRole, PeerSpec, StreamId, WorkerId,
+};
 use crate::demux::{classify, PacketClass};
 use crate::dtls::DtlsCertificate;
 use crate::fanout::{FanoutMsg, Mailboxes, PendingWakes, SenderInfo};
@@ -71,9 +74,12 @@ pub use outbox::{MAX_DATAGRAM, SRTP_OVERHEAD};
 /// the fan-out (ICE responses, a DTLS flight, RTCP).
 const RESERVE: usize = 16;
 
+/// Packets one RTCP compound may NACK; more are not answered (and counted as missed).
+const MAX_NACKED: usize = 128;
+
 /// How often an origin's plain leg sends its keep-alive, so an edge tells an idle stream from a
 /// dead origin (the edge closes after the consent timeout of silence).
-pub const PLAIN_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(2);
+pub const PLAIN_KEEPALIVE: Duration = Duration::from_secs(2);
 
 /// What every core of a data plane shares, plus its own id and seed.
 #[derive(Clone)]
@@ -85,8 +91,20 @@ pub struct CoreConfig {
     pub certificate: DtlsCertificate,
     /// Group each destination's runs of datagrams for UDP GSO sends.
     pub gso: bool,
-    /// Seeds the core's pseudo-random choices (our RTCP SSRCs, relay legs' ICE tie-breakers).
+    /// Seeds the core's pseudo-random choices (our RTCP SSRCs, relay legs' ICE tie-breakers,
+    /// viewers' first sequence numbers and timestamps).
     pub seed: u64,
+    /// How long forwarded video packets stay in the retransmission cache.
+    pub retransmit_cache: Duration,
+    /// Share of the bytes forwarded to a viewer that retransmissions to it may add.
+    pub retransmit_share: f32,
+}
+
+impl CoreConfig {
+    /// Retransmission cache length by default.
+    pub const RETRANSMIT_CACHE: Duration = Duration::from_millis(1000);
+    /// Retransmission share by default.
+    pub const RETRANSMIT_SHARE: f32 = 0.5;
 }
 
 /// A control-plane command as the core takes it: sockets a peer needs were opened by the
@@ -251,6 +269,7 @@ impl WorkerCore {
         };
         let stream = peer.stream;
         self.fan_out(
+            now,
             stream,
             FanoutMsg::Media {
                 stream,
@@ -267,6 +286,9 @@ impl WorkerCore {
         let mut reports = [None; 4];
         let mut n_reports = 0;
         let mut keyframe_wanted = false;
+        // The packets NACKed in this compound (more than fit are counted as missed).
+        let mut nacked = [(0u32, 0u16); MAX_NACKED];
+        let mut n_nacked = 0;
         for pkt in RtcpCompound::iter(plain) {
             let Ok(pkt) = pkt else {
                 self.outbox.stats.dropped_invalid += 1;
@@ -290,11 +312,21 @@ impl WorkerCore {
                 (Role::Subscriber { .. }, p) if is_keyframe_request(&p) => {
                     keyframe_wanted = true;
                 }
+                (Role::Subscriber { .. }, RtcpPacket::Nack(n)) => {
+                    for seq in n.lost() {
+                        match nacked.get_mut(n_nacked) {
+                            Some(slot) => *slot = (n.media_ssrc, seq),
+                            None => self.outbox.stats.retransmit_missed += 1,
+                        }
+                        n_nacked += 1;
+                    }
+                }
                 _ => {}
             }
         }
         for (kind, report) in reports.into_iter().flatten() {
             self.fan_out(
+                now,
                 stream,
                 FanoutMsg::SenderReport {
                     stream,
@@ -302,6 +334,9 @@ impl WorkerCore {
                     report,
                 },
             );
+        }
+        for &(media_ssrc, seq) in &nacked[..n_nacked.min(MAX_NACKED)] {
+            self.answer_nack(now, key, media_ssrc, &[seq]);
         }
         if keyframe_wanted {
             // A viewer, or the other node's viewers up a relay leg, want a keyframe.
@@ -468,7 +503,7 @@ impl WorkerCore {
             }
             PeerRole::Subscriber { source, .. } | PeerRole::Relay { source, .. } => {
                 Role::Subscriber {
-                    sub: Subscriber::new(&spec),
+                    sub: Subscriber::new(&spec, self.rng.next_u64(), self.config.retransmit_share),
                     source,
                 }
             }
@@ -613,7 +648,7 @@ impl WorkerCore {
 
     /// Queues `msg` for the other workers that host subscribers of `stream` and holds it for
     /// the local ones.
-    fn fan_out(&mut self, stream: StreamId, msg: FanoutMsg) {
+    fn fan_out(&mut self, now: Instant, stream: StreamId, msg: FanoutMsg) {
         let Some(local) = self.streams.get(stream) else {
             return;
         };
@@ -625,7 +660,55 @@ impl WorkerCore {
             }
         }
         if !local.subscribers.is_empty() {
+            self.keep_for_retransmission(now, stream, &msg);
             self.hold(stream, msg);
+        }
+    }
+
+    /// Puts a video packet for local subscribers into the stream's retransmission cache.
+    fn keep_for_retransmission(&mut self, now: Instant, stream: StreamId, msg: &FanoutMsg) {
+        if let FanoutMsg::Media {
+            kind: MediaKind::Video,
+            packet,
+            ..
+        } = msg
+        {
+            if let Some(seq) = packet.get(2..4) {
+                let seq = u16::from_be_bytes([seq[0], seq[1]]);
+                let age = self.config.retransmit_cache;
+                self.streams.cache_video(stream, now, seq, packet, age);
+            }
+        }
+    }
+
+    /// A subscriber (peer `key`) asked in a NACK for the packets `seqs` of its SSRC
+    /// `media_ssrc`: retransmit those still cached (the publisher is never asked for them).
+    fn answer_nack(&mut self, now: Instant, key: usize, media_ssrc: u32, seqs: &[u16]) {
+        self.outbox.stats.nack_requested += seqs.len() as u64;
+        let Some(peer) = self.peers.get_mut(key) else {
+            return;
+        };
+        let Role::Subscriber { sub, .. } = &peer.role else {
+            return;
+        };
+        let video = sub.nack_track(media_ssrc) == Some(MediaKind::Video);
+        let cache = self
+            .streams
+            .get(peer.stream)
+            .and_then(|s| s.video_cache.as_ref())
+            .filter(|_| video);
+        for &seq in seqs {
+            let Role::Subscriber { sub, .. } = &peer.role else {
+                return;
+            };
+            let packet = cache.and_then(|cache| {
+                let seq = sub.inbound_seq(MediaKind::Video, seq)?;
+                cache.get(now, seq)
+            });
+            match packet {
+                Some(packet) => peer.retransmit(MediaKind::Video, packet, &mut self.outbox),
+                None => self.outbox.stats.retransmit_missed += 1,
+            }
         }
     }
 
@@ -692,7 +775,10 @@ impl WorkerCore {
                 Some(
                     msg
                     @ (FanoutMsg::Media { stream, .. } | FanoutMsg::SenderReport { stream, .. }),
-                ) => self.hold(stream, msg),
+                ) => {
+                    self.keep_for_retransmission(now, stream, &msg);
+                    self.hold(stream, msg)
+                }
             }
         }
         false

@@ -21,15 +21,7 @@ fn one_publisher_to_200_viewers_on_4_workers_is_byte_exact() {
 
     let sent: Vec<Vec<u8>> = (0..100).map(|s| video_packet(s, 30)).collect();
     for (i, &v) in viewers.iter().enumerate() {
-        let (pt, ssrc) = viewer_track(i);
-        let got: Vec<Vec<u8>> = sim.client(v).rtp.iter().map(|p| p.to_vec()).collect();
-        let want: Vec<Vec<u8>> = sent.iter().map(|p| rewritten(p, pt, ssrc)).collect();
-        assert_eq!(got.len(), want.len(), "viewer {i} got every packet");
-        assert!(
-            got == want,
-            "viewer {i} got every packet byte for byte, in order"
-        );
-        assert_eq!(sim.client(v).rejected, 0, "viewer {i}: nothing failed SRTP");
+        assert_forwarded(&sim, v, i, &sent);
     }
     // Each worker forwarded to its own 50 viewers; the publisher's worker shared the packets
     // with the three others through their mailboxes, none dropped.
@@ -70,10 +62,7 @@ fn without_gso_a_32_slot_queue_delivers_a_batch_to_100_viewers_in_several_sends(
     }
     let sent: Vec<Vec<u8>> = (0..50).map(|s| video_packet(s, 25)).collect();
     for (i, &v) in viewers.iter().enumerate() {
-        let (pt, ssrc) = viewer_track(i);
-        let got: Vec<Vec<u8>> = sim.client(v).rtp.iter().map(|p| p.to_vec()).collect();
-        let want: Vec<Vec<u8>> = sent.iter().map(|p| rewritten(p, pt, ssrc)).collect();
-        assert!(got == want, "viewer {i}: {} packets", got.len());
+        assert_forwarded(&sim, v, i, &sent);
     }
     let stats = sim.worker(WorkerId(0)).core.stats();
     assert_eq!(stats.rtp_forwarded, 100 * 50);

@@ -42,14 +42,11 @@ fn a_viewer_joining_mid_stream_starts_at_a_keyframe_after_one_request() {
         kf2[0] > 200,
         "deltas were sent while the viewer waited: {kf2:?}"
     );
-    let got = sim.client(late).sequence_numbers();
+    let got = published_seqs(&sim, late);
     assert_eq!(got.first(), Some(&kf2[0]));
     assert_eq!(got, (kf2[0]..400).collect::<Vec<_>>());
     // The first viewer saw everything, in order.
-    assert_eq!(
-        sim.client(first).sequence_numbers(),
-        (0..400).collect::<Vec<_>>()
-    );
+    assert_eq!(published_seqs(&sim, first), (0..400).collect::<Vec<_>>());
 }
 
 #[test]

@@ -28,7 +28,7 @@ fn run(seed: u64, link: LinkConfig) -> (Vec<u16>, Vec<u16>) {
     let dropped = sim.link(from, to).unwrap().dropped.iter();
     assert!(dropped.clone().all(|d| d.cause == DropCause::Loss));
     let dropped = dropped.map(|d| sequence_number(&d.bytes)).collect();
-    (sim.client(viewer).sequence_numbers(), dropped)
+    (published_seqs(&sim, viewer), dropped)
 }
 
 #[test]

@@ -29,15 +29,7 @@ fn a_relay_leg_carries_the_stream_byte_exact_to_viewers_on_two_edge_workers() {
     sim.run_for(200 * MS);
     let sent: Vec<Vec<u8>> = (0..100).map(|s| video_packet(s, 30)).collect();
     for (i, v) in edge_viewers {
-        let (pt, ssrc) = viewer_track(i);
-        let got: Vec<Vec<u8>> = sim.client(v).rtp.iter().map(|p| p.to_vec()).collect();
-        let want: Vec<Vec<u8>> = sent.iter().map(|p| rewritten(p, pt, ssrc)).collect();
-        assert!(
-            got == want,
-            "edge viewer {i}: {} of {} packets, byte for byte",
-            got.len(),
-            want.len()
-        );
+        assert_forwarded(&sim, v, i, &sent);
     }
     assert_eq!(
         sim.worker(WorkerId(1)).legs().len(),

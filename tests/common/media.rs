@@ -268,3 +268,14 @@ pub fn rtcp_packets(p: &[u8]) -> Vec<(u8, u8, Vec<u8>)> {
     }
     out
 }
+
+/// `(sequence number, payload)` pairs with each sequence number made relative to the first:
+/// the server numbers each subscriber's packets itself (from a random start), so what must
+/// match the publisher's is the steps, gaps included, and the payloads.
+pub fn relative_seqs(packets: &[(u16, Vec<u8>)]) -> Vec<(u16, Vec<u8>)> {
+    let first = packets.first().map_or(0, |p| p.0);
+    packets
+        .iter()
+        .map(|(seq, payload)| (seq.wrapping_sub(first), payload.clone()))
+        .collect()
+}

@@ -13,12 +13,12 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::outbox::Outbox;
-use crate::api::{PeerId, StreamId, WorkerId};
+use crate::api::{MediaKind, PeerId, StreamId, WorkerId};
 use crate::fanout::FanoutMsg;
 use crate::publisher::Publisher;
 use crate::rtcp::RtcpPacket;
 use crate::send_queue::SocketId;
-use crate::subscriber::Subscriber;
+use crate::subscriber::{RetransmitError, Subscriber};
 use crate::transmit::earliest;
 use crate::transport::Transport;
 
@@ -115,6 +115,30 @@ impl Peer {
                 outbox.queue_rtcp(&mut self.transport, self.socket, dst, len);
             }
             FanoutMsg::KeyframeRequest { .. } => {}
+        }
+    }
+
+    /// Sends a subscriber the retransmission of `packet` (a cached packet of its `kind` track,
+    /// in canonical form), as it was sent or in RTX, if its budget allows. Needs one free slot.
+    pub fn retransmit(&mut self, kind: MediaKind, packet: &[u8], outbox: &mut Outbox) {
+        let Role::Subscriber { sub, .. } = &mut self.role else {
+            return;
+        };
+        let (Some(dst), true) = (self.transport.remote(), self.transport.is_connected()) else {
+            return;
+        };
+        let Some(buf) = outbox.queue.slot() else {
+            outbox.stats.dropped_send_full += 1;
+            return;
+        };
+        match sub.prepare_retransmission(kind, packet, buf) {
+            Ok(()) if self.transport.seal_rtp(buf) => {
+                outbox.stats.retransmitted += 1;
+                outbox.queue.commit(self.socket, dst);
+            }
+            Ok(()) => {}
+            Err(RetransmitError::OverBudget) => outbox.stats.retransmit_over_budget += 1,
+            Err(_) => outbox.stats.retransmit_missed += 1,
         }
     }
 

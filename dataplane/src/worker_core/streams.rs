@@ -1,13 +1,18 @@
 //! The streams a worker core takes part in: for each, the local publisher, the local
-//! subscribers and (on the publisher's worker) the other workers that host subscribers.
+//! subscribers, (on the publisher's worker) the other workers that host subscribers, and the
+//! video retransmission cache the local subscribers' NACKs are answered from.
 //!
-//! Owns the membership lists only (peers are slab keys of the core); forgets a stream when
-//! nothing is left of it.
+//! Owns the membership lists (peers are slab keys of the core) and the caches; forgets a
+//! stream when nothing is left of it.
 
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
+use super::cache::RetransmitCache;
 use crate::api::{StreamId, WorkerId};
 
 /// One stream's members on this worker.
@@ -17,6 +22,8 @@ pub struct LocalStream {
     pub subscribers: Vec<usize>,
     /// Other workers hosting subscribers (only on the publisher's worker).
     pub targets: Vec<WorkerId>,
+    /// The video packets forwarded to local subscribers lately (created with the first one).
+    pub video_cache: Option<RetransmitCache>,
 }
 
 impl LocalStream {
@@ -72,6 +79,23 @@ impl Streams {
     fn forget_if_empty(&mut self, stream: StreamId) {
         if self.0.get(&stream).is_some_and(LocalStream::is_empty) {
             self.0.remove(&stream);
+        }
+    }
+
+    /// Keeps a video packet (publisher's sequence number `seq`) of `stream` for
+    /// retransmissions to its local subscribers, for `max_age`.
+    pub fn cache_video(
+        &mut self,
+        stream: StreamId,
+        now: Instant,
+        seq: u16,
+        packet: &Bytes,
+        max_age: Duration,
+    ) {
+        if let Some(s) = self.0.get_mut(&stream) {
+            s.video_cache
+                .get_or_insert_with(|| RetransmitCache::new(max_age))
+                .insert(now, seq, packet.clone());
         }
     }
 

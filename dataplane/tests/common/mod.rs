@@ -116,13 +116,68 @@ pub fn video_packet(seq: u16, gop: u16) -> Vec<u8> {
     sim::rtp_packet(PUB_PT, seq, u32::from(seq) * 3000, PUB_SSRC, &payload)
 }
 
-/// What a viewer with `pt`/`ssrc` must receive for the publisher's `packet`: the same bytes
-/// with its own payload type and SSRC.
-pub fn rewritten(packet: &[u8], pt: u8, ssrc: u32) -> Vec<u8> {
+/// What viewer `i` must receive for the publisher's `packet`: the same bytes with its own
+/// payload type and SSRC, and its sequence number and timestamp moved by `offsets` (each
+/// viewer's numbering is its own).
+pub fn rewritten(packet: &[u8], i: usize, (seq_offset, ts_offset): (u16, u32)) -> Vec<u8> {
+    let (pt, ssrc) = viewer_track(i);
     let mut p = packet.to_vec();
     p[1] = (p[1] & 0x80) | pt;
+    let seq = sequence_number(&p).wrapping_add(seq_offset);
+    p[2..4].copy_from_slice(&seq.to_be_bytes());
+    let ts = timestamp(&p).wrapping_add(ts_offset);
+    p[4..8].copy_from_slice(&ts.to_be_bytes());
     p[8..12].copy_from_slice(&ssrc.to_be_bytes());
     p
+}
+
+/// The publisher's sequence numbers of the packets a client received (each test packet
+/// carries its original number in its payload), after checking that the client's own
+/// numbering follows them: the same steps, so a gap in one is the same gap in the other.
+pub fn published_seqs(sim: &Sim, client: ClientId) -> Vec<u16> {
+    let rtp = &sim.client(client).rtp;
+    let tags: Vec<u16> = rtp
+        .iter()
+        .map(|p| u16::from_be_bytes([p[14], p[15]]))
+        .collect();
+    if let (Some(first), Some(&tag0)) = (rtp.first(), tags.first()) {
+        let seq0 = sequence_number(first);
+        for (p, &tag) in rtp.iter().zip(&tags) {
+            assert_eq!(
+                sequence_number(p).wrapping_sub(seq0),
+                tag.wrapping_sub(tag0),
+                "the viewer's sequence numbers step like the publisher's"
+            );
+        }
+    }
+    tags
+}
+
+/// The RTP timestamp of a packet.
+pub fn timestamp(packet: &[u8]) -> u32 {
+    u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]])
+}
+
+/// Asserts that viewer number `i` (client `viewer`) received exactly `sent`, in order, byte
+/// for byte as [`rewritten`] for it, with consecutive sequence numbers from wherever its own
+/// numbering started, and that none of its packets failed SRTP.
+pub fn assert_forwarded(sim: &Sim, viewer: ClientId, i: usize, sent: &[Vec<u8>]) {
+    let got: Vec<Vec<u8>> = sim.client(viewer).rtp.iter().map(|p| p.to_vec()).collect();
+    assert_eq!(got.len(), sent.len(), "viewer {i}: every packet");
+    let offsets = (
+        sequence_number(&got[0]).wrapping_sub(sequence_number(&sent[0])),
+        timestamp(&got[0]).wrapping_sub(timestamp(&sent[0])),
+    );
+    let want: Vec<Vec<u8>> = sent.iter().map(|p| rewritten(p, i, offsets)).collect();
+    assert!(
+        got == want,
+        "viewer {i}: every packet byte for byte, in order"
+    );
+    assert_eq!(
+        sim.client(viewer).rejected,
+        0,
+        "viewer {i}: nothing failed SRTP"
+    );
 }
 
 /// Sends the publisher's packets `seqs`, one every `interval`.
