@@ -120,6 +120,8 @@ async fn health(state: &AppState) -> Response {
                 "retransmitted": s.retransmitted,
                 "retransmit_missed": s.retransmit_missed,
                 "retransmit_over_budget": s.retransmit_over_budget,
+                "nack_sent": s.nack_sent,
+                "rtx_received": s.rtx_received,
             })
         })
         .collect();

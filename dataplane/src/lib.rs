@@ -14,6 +14,7 @@ pub mod demux;
 pub mod dtls;
 pub mod fanout;
 pub mod ice;
+pub mod nack;
 pub mod publisher;
 mod rng;
 pub mod rtcp;

@@ -1,13 +1,18 @@
-//! The receiving side of a published stream: which packets of a publisher are media, their
-//! receive statistics, receiver reports, and the keyframe requests sent to the publisher.
+//! The receiving side of a published stream: which packets of a publisher are media (RTX
+//! retransmissions unwrapped to the packets they repair), their receive statistics, receiver
+//! reports, the NACKs for what went missing ([`NackGenerator`]) and the keyframe requests sent
+//! to the publisher.
 //!
 //! Sans-IO: works on decrypted buffers handed in by the worker and writes RTCP into the
 //! worker's buffer. Owns no transport state (see `connection`) and no routing (see `worker`).
 
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
+
 use crate::api::{MediaKind, PeerSpec, TrackSpec};
 use crate::fanout::{SenderInfo, CANONICAL_EXTENSIONS};
+use crate::nack::{Arrival, NackGenerator};
 use crate::rtcp::{self, ReceiverStats, ReportBlock};
 use crate::rtp::{self, ExtensionMap, RtpHeader, VideoCodecKind};
 
@@ -18,12 +23,20 @@ pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_secs(1);
 /// Receiver reports go to the publisher this often.
 pub const RECEIVER_REPORT_INTERVAL: Duration = Duration::from_secs(1);
 
+/// NACK pairs one request carries at most.
+const MAX_NACK_PAIRS: usize = 32;
+
 /// A media packet recognised on a publisher's connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Received {
     pub kind: MediaKind,
     /// The packet starts a keyframe.
     pub keyframe: bool,
+    /// It was an RTX packet, now unwrapped to the packet it repairs.
+    pub unwrapped: bool,
+    /// What it meant for loss tracking (a new gap schedules a NACK; a gap too large to
+    /// repair calls for a keyframe).
+    pub arrival: Arrival,
 }
 
 /// Why a decrypted packet of a publisher is not forwarded.
@@ -35,6 +48,8 @@ pub enum PublisherError {
     UnknownPayloadType,
     #[error("SSRC differs from the announced one")]
     UnknownSsrc,
+    #[error("RTX packet without an original sequence number (padding only)")]
+    RtxPadding,
 }
 
 struct RxTrack {
@@ -45,6 +60,10 @@ struct RxTrack {
     extensions: ExtensionMap,
     stats: Option<ReceiverStats>,
     clock_rate: u32,
+    /// Loss tracking, when NACK was negotiated for a video track.
+    nack: Option<NackGenerator>,
+    /// The RTX payload type and (announced or learnt) SSRC.
+    rtx: Option<(u8, Option<u32>)>,
 }
 
 /// Merges keyframe requests so that the publisher sees at most one per interval.
@@ -118,9 +137,28 @@ impl Publisher {
         }
     }
 
-    /// Classifies a decrypted RTP packet, updates statistics and rewrites its header
+    /// Classifies a decrypted RTP packet (an RTX packet is first unwrapped, in place, to the
+    /// packet it repairs), updates statistics and loss tracking, and rewrites its header
     /// extensions in place to the canonical ids shared by all subscribers.
-    pub fn on_rtp(&mut self, now: Instant, packet: &mut [u8]) -> Result<Received, PublisherError> {
+    pub fn on_rtp(
+        &mut self,
+        now: Instant,
+        packet: &mut BytesMut,
+    ) -> Result<Received, PublisherError> {
+        let hdr = RtpHeader::parse(packet).map_err(|_| PublisherError::Malformed)?;
+        let pt = hdr.payload_type();
+        let unwrapped = match self.tracks.iter_mut().find(|t| t.payload_type == pt) {
+            Some(_) => false,
+            None => {
+                let track = self
+                    .tracks
+                    .iter_mut()
+                    .find(|t| t.rtx.is_some_and(|(rtx_pt, _)| rtx_pt == pt))
+                    .ok_or(PublisherError::UnknownPayloadType)?;
+                unwrap_rtx(track, packet, &hdr)?;
+                true
+            }
+        };
         let hdr = RtpHeader::parse(packet).map_err(|_| PublisherError::Malformed)?;
         let pt = hdr.payload_type();
         let track = self
@@ -138,6 +176,10 @@ impl Publisher {
             .stats
             .get_or_insert_with(|| ReceiverStats::new(ssrc, track.clock_rate))
             .on_packet(hdr.sequence(), hdr.timestamp(), now);
+        let arrival = match &mut track.nack {
+            Some(nack) => nack.on_packet(now, hdr.sequence()),
+            None => Arrival::InOrder,
+        };
         // Extension ids are local to the publisher's SDP: bring them to the canonical ids.
         let _ = rtp::rewrite_extensions(packet, &hdr, &track.extensions);
         let keyframe = match track.codec {
@@ -147,7 +189,36 @@ impl Publisher {
         Ok(Received {
             kind: track.kind,
             keyframe,
+            unwrapped,
+            arrival,
         })
+    }
+
+    /// Writes a NACK for what is due to be asked for at `now` into `out`; returns its length
+    /// and how many packets it asks for.
+    pub fn write_nack(&mut self, now: Instant, out: &mut [u8]) -> Option<(usize, u64)> {
+        let track = self.tracks.iter_mut().find(|t| t.nack.is_some())?;
+        let media = track.ssrc?;
+        let nack = track.nack.as_mut()?;
+        let before = nack.stats.requested;
+        let mut pairs = [(0u16, 0u16); MAX_NACK_PAIRS];
+        let n = nack.poll_nack(now, &mut pairs);
+        if n == 0 {
+            return None;
+        }
+        let requested = nack.stats.requested - before;
+        let len = rtcp::write_nack(out, self.rtcp_ssrc, media, &pairs[..n]).ok()?;
+        Some((len, requested))
+    }
+
+    /// Whether a missing packet was given up since the last call: the picture cannot be
+    /// repaired, ask for a keyframe.
+    pub fn take_unrepairable(&mut self) -> bool {
+        let mut any = false;
+        for nack in self.tracks.iter_mut().filter_map(|t| t.nack.as_mut()) {
+            any |= nack.take_gave_up();
+        }
+        any
     }
 
     /// A sender report from the publisher: returns the track it describes and its sender info.
@@ -175,10 +246,16 @@ impl Publisher {
         rtcp::write_pli(out, self.rtcp_ssrc, media).ok()
     }
 
-    /// When the next receiver report or merged keyframe request is due.
+    /// When the next receiver report, merged keyframe request or NACK is due.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let kf = self.keyframes.poll_timeout();
-        Some(kf.map_or(self.next_report, |k| k.min(self.next_report)))
+        let nack = self
+            .tracks
+            .iter()
+            .filter_map(|t| t.nack.as_ref()?.poll_timeout())
+            .min();
+        let next = crate::transmit::earliest(kf, nack);
+        Some(next.map_or(self.next_report, |k| k.min(self.next_report)))
     }
 
     /// Writes a receiver report into `out` if one is due at `now`.
@@ -216,7 +293,43 @@ fn rx_track(t: &TrackSpec) -> RxTrack {
         extensions: ExtensionMap::new(&from, CANONICAL_EXTENSIONS),
         stats: None,
         clock_rate: t.clock_rate,
+        nack: (t.nack && t.kind == MediaKind::Video).then(NackGenerator::new),
+        rtx: t.rtx.map(|r| (r.payload_type, r.ssrc)),
     }
+}
+
+/// Turns an RTX packet (RFC 4588 §4) of `track` in `packet` back into the packet it repairs,
+/// in place: the original sequence number from the first two payload bytes, the track's
+/// payload type and SSRC, padding dropped.
+fn unwrap_rtx(
+    track: &mut RxTrack,
+    packet: &mut BytesMut,
+    hdr: &RtpHeader,
+) -> Result<(), PublisherError> {
+    let (_, rtx_ssrc) = track
+        .rtx
+        .as_mut()
+        .ok_or(PublisherError::UnknownPayloadType)?;
+    match *rtx_ssrc {
+        Some(s) if s != hdr.ssrc() => return Err(PublisherError::UnknownSsrc),
+        Some(_) => {}
+        None => *rtx_ssrc = Some(hdr.ssrc()),
+    }
+    let media_ssrc = track.ssrc.ok_or(PublisherError::UnknownSsrc)?;
+    let payload = hdr.payload_range();
+    if payload.len() < 2 {
+        // Padding-only RTX: bandwidth probing, nothing to repair.
+        return Err(PublisherError::RtxPadding);
+    }
+    let osn = u16::from_be_bytes([packet[payload.start], packet[payload.start + 1]]);
+    packet.copy_within(payload.start + 2..payload.end, payload.start);
+    packet.truncate(payload.end - 2);
+    packet[0] &= !0x20; // no padding
+    let mut hdr = *hdr;
+    hdr.set_payload_type(packet, track.payload_type);
+    hdr.set_ssrc(packet, media_ssrc);
+    hdr.set_sequence(packet, osn);
+    Ok(())
 }
 
 /// The keyframe-detection codec of a video track.

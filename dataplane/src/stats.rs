@@ -36,13 +36,17 @@ pub struct WorkerStats {
     pub retransmit_missed: u64,
     /// Requested packets not sent because the subscriber's retransmission budget was spent.
     pub retransmit_over_budget: u64,
+    /// Packets asked of publishers (and of origins over relay legs) in NACKs, each try.
+    pub nack_sent: u64,
+    /// RTX packets from publishers unwrapped to the packets they repair.
+    pub rtx_received: u64,
 }
 
 /// A worker's counters as other threads read them: written with relaxed stores once per loop
 /// iteration by the worker, read with relaxed loads by anyone (e.g. the control plane).
 #[derive(Debug, Default)]
 pub struct SharedStats {
-    counters: [AtomicU64; 13],
+    counters: [AtomicU64; 15],
 }
 
 impl SharedStats {
@@ -63,6 +67,8 @@ impl SharedStats {
             retransmitted: c(10),
             retransmit_missed: c(11),
             retransmit_over_budget: c(12),
+            nack_sent: c(13),
+            rtx_received: c(14),
         }
     }
 
@@ -82,6 +88,8 @@ impl SharedStats {
             s.retransmitted,
             s.retransmit_missed,
             s.retransmit_over_budget,
+            s.nack_sent,
+            s.rtx_received,
         ];
         for (c, v) in self.counters.iter().zip(values) {
             c.store(v, Ordering::Relaxed);

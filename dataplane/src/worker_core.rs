@@ -50,6 +50,7 @@ use crate::demux::{classify, PacketClass};
 use crate::dtls::DtlsCertificate;
 use crate::fanout::{FanoutMsg, Mailboxes, PendingWakes, SenderInfo};
 use crate::ice::IceConfig;
+use crate::nack::Arrival;
 use crate::publisher::Publisher;
 use crate::rng::SplitMix64;
 use crate::rtcp::{RtcpCompound, RtcpPacket};
@@ -265,8 +266,11 @@ impl WorkerCore {
             return; // Subscribers send no media we use.
         };
         let Ok(rx) = publisher.on_rtp(now, &mut packet) else {
-            return; // RTX, FEC, RED or an unannounced SSRC: not forwarded.
+            return; // FEC, RED, RTX padding or an unannounced SSRC: not forwarded.
         };
+        if rx.unwrapped {
+            self.outbox.stats.rtx_received += 1;
+        }
         let stream = peer.stream;
         self.fan_out(
             now,
@@ -278,6 +282,13 @@ impl WorkerCore {
                 packet: packet.freeze(),
             },
         );
+        match rx.arrival {
+            // A new gap: its NACK is due soon.
+            Arrival::Gap => self.rearm(key),
+            // Too much is missing to repair: only a keyframe helps.
+            Arrival::TooLarge => self.keyframe_for_stream(now, stream),
+            Arrival::InOrder | Arrival::Repaired => {}
+        }
     }
 
     fn on_rtcp(&mut self, now: Instant, key: usize, plain: &[u8]) {

@@ -71,13 +71,17 @@ impl Peer {
     /// Runs the peer's timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant, outbox: &mut Outbox) {
         self.transport.handle_timeout(now);
-        if let Role::Publisher(p) = &mut self.role {
-            if self.transport.is_connected() {
-                if p.keyframes.handle_timeout(now) {
-                    self.send_keyframe_request(outbox);
-                }
-                self.send_receiver_report(now, outbox);
+        if matches!(self.role, Role::Publisher(_)) && self.transport.is_connected() {
+            self.send_nack(now, outbox);
+            let Role::Publisher(p) = &mut self.role else {
+                return;
+            };
+            // A gap given up: ask for a keyframe (merged with the others).
+            if (p.take_unrepairable() && p.keyframes.request(now)) | p.keyframes.handle_timeout(now)
+            {
+                self.send_keyframe_request(outbox);
             }
+            self.send_receiver_report(now, outbox);
         }
     }
 
@@ -150,6 +154,18 @@ impl Peer {
         let Some(len) = p.write_keyframe_request(&mut outbox.out[..]) else {
             return;
         };
+        outbox.queue_rtcp(&mut self.transport, self.socket, dst, len);
+    }
+
+    /// Sends a publisher the NACK due at `now`, if any.
+    fn send_nack(&mut self, now: Instant, outbox: &mut Outbox) {
+        let (Role::Publisher(p), Some(dst)) = (&mut self.role, self.transport.remote()) else {
+            return;
+        };
+        let Some((len, requested)) = p.write_nack(now, &mut outbox.out[..]) else {
+            return;
+        };
+        outbox.stats.nack_sent += requested;
         outbox.queue_rtcp(&mut self.transport, self.socket, dst, len);
     }
 
