@@ -32,6 +32,8 @@ fn main() -> anyhow::Result<()> {
             mailbox_capacity: config.fanout_queue_capacity,
             cpu_affinity: config.worker_cpu_affinity.clone(),
             gso: config.media_gso,
+            retransmit_cache: config.retransmit_cache,
+            retransmit_share: f32::from(config.retransmit_share) / 100.0,
             ..DataplaneConfig::default()
         },
         sink,

@@ -267,7 +267,10 @@ fn a_relay_leg_is_repaired_by_the_edge_asking_the_origin() {
         sim.worker(WorkerId(0)).core.stats(),
         sim.worker(WorkerId(1)).core.stats(),
     );
-    assert!(edge.nack_sent >= dropped, "each lost packet asked for: {edge:?}");
+    assert!(
+        edge.nack_sent >= dropped,
+        "each lost packet asked for: {edge:?}"
+    );
     assert_eq!(
         origin.nack_requested, edge.nack_sent,
         "the edge's requests reach the origin"

@@ -31,9 +31,11 @@ pub(super) const WORKER_CPU_AFFINITY: &str = "worker_cpu_affinity";
 pub(super) const MEDIA_SOCKET_BUFFER: &str = "media_socket_buffer";
 pub(super) const FANOUT_QUEUE_CAPACITY: &str = "fanout_queue_capacity";
 pub(super) const MEDIA_GSO: &str = "media_gso";
+pub(super) const RETRANSMIT_CACHE: &str = "retransmit_cache";
+pub(super) const RETRANSMIT_SHARE: &str = "retransmit_share";
 
 /// Every key we apply, in the order the README documents them.
-const IMPLEMENTED: [&str; 16] = [
+const IMPLEMENTED: [&str; 18] = [
     IP,
     WS_PORT,
     MEDIA_PORT_FROM,
@@ -50,6 +52,8 @@ const IMPLEMENTED: [&str; 16] = [
     MEDIA_SOCKET_BUFFER,
     FANOUT_QUEUE_CAPACITY,
     MEDIA_GSO,
+    RETRANSMIT_CACHE,
+    RETRANSMIT_SHARE,
 ];
 
 pub(super) const NOT_A_PORT: &str = "is not a port number (1-65535)";
@@ -65,6 +69,8 @@ const NOT_BOOL: &str = "is not true or false";
 const BAD_AFFINITY: &str = "must be none, auto or a list of core numbers like 0,1,2";
 const BAD_SOCKET_BUFFER: &str = "must be a number of bytes from 65536 to 1073741824";
 const BAD_QUEUE_CAPACITY: &str = "must be a number of packets from 64 to 16777216";
+const BAD_RETRANSMIT_CACHE: &str = "must be a number of milliseconds from 100 to 10000";
+const BAD_RETRANSMIT_SHARE: &str = "must be a percentage from 0 to 100";
 
 /// WCS settings (exact names) that rtcdn recognises and ignores with a warning.
 const WCS_KEYS: &[&str] = &[
@@ -244,6 +250,8 @@ impl Loader {
             MEDIA_SOCKET_BUFFER => cfg.media_socket_buffer = d.media_socket_buffer,
             FANOUT_QUEUE_CAPACITY => cfg.fanout_queue_capacity = d.fanout_queue_capacity,
             MEDIA_GSO => cfg.media_gso = d.media_gso,
+            RETRANSMIT_CACHE => cfg.retransmit_cache = d.retransmit_cache,
+            RETRANSMIT_SHARE => cfg.retransmit_share = d.retransmit_share,
             CODECS => cfg.video_codecs.clone_from(&d.video_codecs),
             LOAD_BALANCING_ENABLED => self.load_balancing = false,
             // An empty secret is no secret (the rtp relay stays refused).
@@ -417,6 +425,21 @@ fn apply_scalar(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static
                 .ok()
                 .filter(|n| (64..=16 * 1024 * 1024).contains(n))
                 .ok_or(BAD_QUEUE_CAPACITY)?;
+        }
+        RETRANSMIT_CACHE => {
+            cfg.retransmit_cache = value
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (100..=10_000).contains(n))
+                .map(Duration::from_millis)
+                .ok_or(BAD_RETRANSMIT_CACHE)?;
+        }
+        RETRANSMIT_SHARE => {
+            cfg.retransmit_share = value
+                .parse::<u8>()
+                .ok()
+                .filter(|n| *n <= 100)
+                .ok_or(BAD_RETRANSMIT_SHARE)?;
         }
         _ => unreachable!("apply() routes only single-valued IMPLEMENTED keys here"),
     }

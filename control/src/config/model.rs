@@ -90,6 +90,12 @@ pub struct Config {
     /// `media_gso`: send a worker's runs of packets to one player as one UDP GSO send
     /// (default true; off sends one datagram per message).
     pub media_gso: bool,
+    /// `retransmit_cache`: how long forwarded video stays in each worker's retransmission
+    /// cache to answer viewers' NACKs (default 1000 ms).
+    pub retransmit_cache: Duration,
+    /// `retransmit_share`: retransmissions to a viewer may add at most this percentage of the
+    /// bytes forwarded to it (default 50; 0 answers no NACK).
+    pub retransmit_share: u8,
 }
 
 /// A shared secret that never shows in logs or `Debug` output.
@@ -140,6 +146,9 @@ impl Default for Config {
             media_socket_buffer: dataplane::DataplaneConfig::default().socket_buffer,
             fanout_queue_capacity: dataplane::DataplaneConfig::default().mailbox_capacity,
             media_gso: dataplane::DataplaneConfig::default().gso,
+            retransmit_cache: dataplane::DataplaneConfig::default().retransmit_cache,
+            retransmit_share: (dataplane::DataplaneConfig::default().retransmit_share * 100.0)
+                as u8,
         }
     }
 }

@@ -612,3 +612,24 @@ fn cpu_affinity_maps_workers_to_cores() {
     );
     assert_eq!(CpuAffinity::Auto.core_for(0), Some(0));
 }
+
+#[test]
+fn retransmission_keys() {
+    let d = Config::default();
+    assert_eq!(d.retransmit_cache, Duration::from_millis(1000));
+    assert_eq!(d.retransmit_share, 50);
+    let cfg = ok("retransmit_cache=2500\nretransmit_share=0");
+    assert_eq!(cfg.retransmit_cache, Duration::from_millis(2500));
+    assert_eq!(cfg.retransmit_share, 0);
+    for (text, key) in [
+        ("retransmit_cache=99", "retransmit_cache"),
+        ("retransmit_cache=10001", "retransmit_cache"),
+        ("retransmit_cache=1s", "retransmit_cache"),
+        ("retransmit_share=101", "retransmit_share"),
+        ("retransmit_share=-1", "retransmit_share"),
+        ("retransmit_share=0.5", "retransmit_share"),
+    ] {
+        let (line, k, _, _) = bad(text);
+        assert_eq!((line, k.as_str()), (1, key), "{text}");
+    }
+}
