@@ -370,6 +370,73 @@ impl Sim {
         (leg, edge)
     }
 
+    /// A plain RTP relay leg (`stream_distribution="rtp"`) of `stream` (published on worker
+    /// `source`) from worker `from` to worker `to`, published there as `to_stream`: the
+    /// origin's leg first (its socket, as the control plane binds it), then the edge's
+    /// publisher accepting exactly that socket's address. Returns the leg's and the edge
+    /// publisher's ids; both are connected at once.
+    pub fn add_plain_relay(
+        &mut self,
+        from: WorkerId,
+        (stream, source): (StreamId, WorkerId),
+        to: WorkerId,
+        to_stream: StreamId,
+        tracks: Vec<TrackSpec>,
+    ) -> (PeerId, PeerId) {
+        let plain = |id, role| PeerSpec {
+            id,
+            role,
+            local_ufrag: String::new(),
+            local_pwd: String::new(),
+            remote_ufrag: String::new(),
+            remote_pwd: String::new(),
+            remote_fingerprint: crate::api::Fingerprint {
+                algorithm: String::new(),
+                digest: Vec::new(),
+            },
+            tracks: tracks.clone(),
+        };
+        let (leg, edge) = (self.peer_id(), self.peer_id());
+        if source != from {
+            self.command(
+                source,
+                Command::AddFanoutTarget {
+                    stream,
+                    worker: from,
+                },
+            );
+        }
+        let remote = self.workers[to.0].addr;
+        let role = PeerRole::Relay {
+            stream,
+            source,
+            remote,
+        };
+        let spec = Box::new(plain(leg, role));
+        self.command(
+            from,
+            Command::AddPlainPeer {
+                spec,
+                remote,
+                socket: None,
+            },
+        );
+        let Some(&(_, leg_addr)) = self.workers[from.0].legs.last() else {
+            return (leg, edge);
+        };
+        let role = PeerRole::Publisher { stream: to_stream };
+        let spec = Box::new(plain(edge, role));
+        self.command(
+            to,
+            Command::AddPlainPeer {
+                spec,
+                remote: leg_addr,
+                socket: None,
+            },
+        );
+        (leg, edge)
+    }
+
     /// Sends a plain RTP packet from client `id` (encrypted with its SRTP session) now.
     pub fn send_rtp(&mut self, id: ClientId, plain: &[u8]) {
         let sealed = self.clients[id.0].conn.protect_rtp(plain).ok();

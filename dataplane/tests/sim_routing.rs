@@ -124,45 +124,12 @@ fn the_plain_rtp_relay_carries_a_stream_from_its_own_socket_to_its_announced_sou
     let (publisher, _) = publisher(&mut sim, WorkerId(0), stream);
     let tracks = vec![sim::video_track(PUB_PT, PUB_SSRC)];
     let edge_addr = sim.worker(WorkerId(1)).addr;
-    let spec = |id, role| PeerSpec {
-        id,
-        role,
-        local_ufrag: String::new(),
-        local_pwd: String::new(),
-        remote_ufrag: String::new(),
-        remote_pwd: String::new(),
-        remote_fingerprint: Fingerprint {
-            algorithm: String::new(),
-            digest: Vec::new(),
-        },
-        tracks: tracks.clone(),
-    };
-    let leg = sim.peer_id();
-    let role = PeerRole::Relay {
-        stream,
-        source: WorkerId(0),
-        remote: edge_addr,
-    };
-    sim.command(
+    let (leg, edge) = sim.add_plain_relay(
         WorkerId(0),
-        Command::AddPlainPeer {
-            spec: Box::new(spec(leg, role)),
-            remote: edge_addr,
-            socket: None,
-        },
-    );
-    let leg_addr = sim.worker(WorkerId(0)).legs()[0].1;
-    let edge = sim.peer_id();
-    let role = PeerRole::Publisher {
-        stream: edge_stream,
-    };
-    sim.command(
+        (stream, WorkerId(0)),
         WorkerId(1),
-        Command::AddPlainPeer {
-            spec: Box::new(spec(edge, role)),
-            remote: leg_addr,
-            socket: None,
-        },
+        edge_stream,
+        tracks,
     );
     let connected: Vec<PeerId> = sim
         .events

@@ -277,3 +277,35 @@ fn a_relay_leg_is_repaired_by_the_edge_asking_the_origin() {
     );
     assert!(origin.retransmitted > 0 && origin.retransmitted <= origin.nack_requested);
 }
+
+#[test]
+fn a_plain_rtp_relay_leg_is_repaired_the_same_way() {
+    let mut sim = Sim::new(2, 45);
+    let (publisher, _) = publisher(&mut sim, WorkerId(0), STREAM);
+    let tracks: Vec<TrackSpec> = vec![sim::video_track(PUB_PT, PUB_SSRC)];
+    sim.add_plain_relay(
+        WorkerId(0),
+        (STREAM, WorkerId(0)),
+        WorkerId(1),
+        EDGE_STREAM,
+        tracks,
+    );
+    let viewer = viewers(&mut sim, (EDGE_STREAM, WorkerId(1)), 1, 1)[0];
+    publish(&mut sim, publisher, 0..1, 1000, 10 * MS);
+    let (leg_addr, edge) = (
+        sim.worker(WorkerId(0)).legs()[0].1,
+        sim.worker(WorkerId(1)).addr,
+    );
+    sim.set_link(leg_addr, edge, LinkConfig::lossy(0.05));
+    publish(&mut sim, publisher, 1..400, 1000, 10 * MS);
+    sim.run_for(SECOND);
+    every_packet(&sim, viewer, 400);
+    let (origin, edge) = (
+        sim.worker(WorkerId(0)).core.stats(),
+        sim.worker(WorkerId(1)).core.stats(),
+    );
+    assert!(
+        edge.nack_sent > 0 && origin.retransmitted > 0,
+        "{origin:?} {edge:?}"
+    );
+}
