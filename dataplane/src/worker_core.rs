@@ -28,6 +28,7 @@
 
 #![forbid(unsafe_code)]
 
+mod admission;
 mod cache;
 mod held;
 mod outbox;
@@ -58,10 +59,9 @@ use crate::send_queue::{SendQueue, SocketId};
 use crate::srtp::SrtpProfile;
 use crate::stats::WorkerStats;
 use crate::subscriber::Subscriber;
-use crate::transport::{
-    Connection, ConnectionEvent, LocalParams, PlainTransport, Received, RemoteParams, Transport,
-};
+use crate::transport::{ConnectionEvent, Received, Transport};
 
+use admission::WebRtcSettings;
 use held::HeldFanout;
 use outbox::Outbox;
 use peer::{is_keyframe_request, Peer, Role};
@@ -69,6 +69,7 @@ use routes::Routes;
 use streams::Streams;
 use timers::Timers;
 
+pub use admission::PLAIN_KEEPALIVE;
 pub use outbox::{MAX_DATAGRAM, SRTP_OVERHEAD};
 
 /// Free send-queue slots the core keeps for what one input, command or timer writes outside
@@ -77,10 +78,6 @@ const RESERVE: usize = 16;
 
 /// Packets one RTCP compound may NACK; more are not answered (and counted as missed).
 const MAX_NACKED: usize = 128;
-
-/// How often an origin's plain leg sends its keep-alive, so an edge tells an idle stream from a
-/// dead origin (the edge closes after the consent timeout of silence).
-pub const PLAIN_KEEPALIVE: Duration = Duration::from_secs(2);
 
 /// What every core of a data plane shares, plus its own id and seed.
 #[derive(Clone)]
@@ -384,55 +381,20 @@ impl WorkerCore {
             self.released.extend(leg);
             return;
         }
-        let local = LocalParams {
-            ufrag: spec.local_ufrag.clone(),
-            pwd: spec.local_pwd.clone(),
+        let settings = WebRtcSettings {
+            certificate: &self.config.certificate,
+            srtp_profiles: &self.config.srtp_profiles,
+            ice: self.config.ice,
         };
-        let (created, socket) = match (spec.role, leg) {
-            (PeerRole::Relay { remote, .. }, Some(leg)) => {
-                let remote = RemoteParams {
-                    ufrag: spec.remote_ufrag.clone(),
-                    pwd: spec.remote_pwd.clone(),
-                    fingerprint: spec.remote_fingerprint.clone(),
-                    candidate: remote,
-                };
-                let c = Connection::active(
-                    &local,
-                    &remote,
-                    &self.config.certificate,
-                    &self.config.srtp_profiles,
-                    self.config.ice,
-                    self.rng.next_u64(),
-                    now,
-                );
-                (c.map_err(|e| e.close_reason()), leg)
+        match admission::webrtc(&settings, &spec, leg, self.rng.next_u64(), now) {
+            Ok((transport, socket)) => {
+                // A leg given to a peer that does not use one is closed again.
+                self.released.extend(leg.filter(|l| *l != socket));
+                self.insert_peer(now, spec, transport, socket, Vec::new())
             }
-            // The caller could not open the leg's socket.
-            (PeerRole::Relay { .. }, None) => {
-                (Err(Some(CloseReason::IceTimeout)), SocketId::WORKER)
-            }
-            (_, leg) => {
-                self.released.extend(leg);
-                let c = Connection::passive(
-                    &local,
-                    &spec.remote_ufrag,
-                    spec.remote_fingerprint.clone(),
-                    &self.config.certificate,
-                    &self.config.srtp_profiles,
-                    self.config.ice,
-                    now,
-                );
-                (c.map_err(|e| e.close_reason()), SocketId::WORKER)
-            }
-        };
-        match created {
-            Ok(conn) => self.insert_peer(now, spec, Transport::WebRtc(conn), socket, Vec::new()),
             Err(reason) => {
-                let reason = reason.unwrap_or(CloseReason::DtlsError);
                 tracing::warn!(peer = %spec.id, "cannot start the peer's transport: {reason:?}");
-                if socket != SocketId::WORKER {
-                    self.released.push(socket);
-                }
+                self.released.extend(leg);
                 self.events.push_back(Event::PeerClosed {
                     peer: spec.id,
                     reason,
@@ -451,7 +413,14 @@ impl WorkerCore {
         leg: Option<SocketId>,
     ) {
         let id = spec.id;
-        match self.plain_transport(now, &spec, remote, leg) {
+        let created = if self.routes.by_id(spec.id).is_some() {
+            Err("duplicate peer id")
+        } else {
+            let routed = self.routes.by_addr(remote).is_some();
+            let idle = self.config.ice.consent_timeout;
+            admission::plain(&spec, remote, leg, routed, idle, now)
+        };
+        match created {
             Ok((transport, socket, addrs)) => self.insert_peer(now, spec, transport, socket, addrs),
             Err(why) => {
                 tracing::warn!(peer = %id, %remote, "plain peer refused: {why}");
@@ -461,40 +430,6 @@ impl WorkerCore {
                     reason: CloseReason::Refused,
                 });
             }
-        }
-    }
-
-    /// The transport, the local socket and the addresses to route to a plain peer.
-    #[allow(clippy::type_complexity)]
-    fn plain_transport(
-        &mut self,
-        now: Instant,
-        spec: &PeerSpec,
-        remote: SocketAddr,
-        leg: Option<SocketId>,
-    ) -> Result<(Transport, SocketId, Vec<SocketAddr>), &'static str> {
-        if self.routes.by_id(spec.id).is_some() {
-            return Err("duplicate peer id");
-        }
-        match (spec.role, leg) {
-            (PeerRole::Publisher { .. }, None) => {
-                if self.routes.by_addr(remote).is_some() {
-                    return Err("source address already routed on this worker");
-                }
-                let idle = self.config.ice.consent_timeout;
-                let transport = Transport::Plain(PlainTransport::receiver(remote, idle, now));
-                Ok((transport, SocketId::WORKER, vec![remote]))
-            }
-            (PeerRole::Relay { .. }, Some(leg)) => {
-                let ssrc = spec.tracks.iter().find_map(|t| t.ssrc).unwrap_or(1);
-                let plain = PlainTransport::sender(remote, PLAIN_KEEPALIVE, ssrc, now);
-                Ok((Transport::Plain(plain), leg, Vec::new()))
-            }
-            (PeerRole::Publisher { .. }, Some(_)) => {
-                Err("a plain publisher uses the worker socket")
-            }
-            (PeerRole::Relay { .. }, None) => Err("a plain relay leg needs its socket"),
-            (PeerRole::Subscriber { .. }, _) => Err("a player cannot be plain"),
         }
     }
 
