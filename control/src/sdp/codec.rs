@@ -29,13 +29,18 @@ pub(super) fn has_nack(codec: &Codec) -> bool {
     codec.rtcp_fb.iter().any(|fb| fb == NACK)
 }
 
+/// Whether `codec` is an RTX payload type (`rtx` in its rtpmap).
+pub(super) fn is_rtx(codec: &Codec) -> bool {
+    codec.name.eq_ignore_ascii_case("rtx")
+}
+
 /// The RTX codec (RFC 4588) among `offered` that retransmits `media`: the first `rtx` payload
 /// type in m= order whose `apt=` is `media`'s payload type and whose clock rate is `media`'s.
 /// An `rtx` with a missing or unreadable `apt=`, an `apt=` naming another (or no) payload type,
 /// or another clock rate is ignored.
 pub(super) fn rtx_codec<'a>(offered: &'a [Codec], media: &Codec) -> Option<&'a Codec> {
     offered.iter().find(|c| {
-        c.name.eq_ignore_ascii_case("rtx")
+        is_rtx(c)
             && c.payload_type != media.payload_type
             && c.clock_rate == media.clock_rate
             && c.fmtp

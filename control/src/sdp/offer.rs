@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use dataplane::api::{Fingerprint, MediaKind, RtxSpec};
 use rtc_sdp::description::common::Attribute;
 
-use super::codec::{has_nack, rtx_codec, rtx_line};
+use super::codec::{has_nack, is_rtx, rtx_codec, rtx_line};
 use super::error::SdpError;
 use super::parse::parse_description;
 use super::types::{Codec, Direction, MediaSection, NegotiatedCodec};
@@ -285,10 +285,6 @@ impl OfferSpec {
         }
         out
     }
-}
-
-fn is_rtx(codec: &Codec) -> bool {
-    codec.name.eq_ignore_ascii_case("rtx")
 }
 
 /// Writes an offer for `spec` (BUNDLE, rtcp-mux, `setup:actpass`, the host candidate of
