@@ -283,6 +283,9 @@ fn sdk_strip_codecs_leftovers_are_tolerated() {
     assert!(video.codec(96).is_none() && video.codec(97).is_some());
     let negotiated = publish(&offer, &[VideoCodec::Vp8, VideoCodec::H264]).unwrap();
     assert_eq!(negotiated.tracks[1].payload_type, 108);
+    // The dangling RTX 97 (apt=96) is not the chosen codec's: 109 is.
+    let rtx = negotiated.tracks[1].rtx.unwrap();
+    assert_eq!((rtx.payload_type, rtx.ssrc), (109, Some(2_271_560_481)));
     assert_fmtp_after_rtpmap(&negotiated.answer);
 }
 
