@@ -1,14 +1,21 @@
 //! The answerer: publish (`sendonly` offer → `recvonly` answer) and play (`recvonly` offer →
 //! `sendonly` answer), always ICE-lite, DTLS passive, rtcp-mux and BUNDLE when offered.
+//!
+//! Loss repair is negotiated on what the offerer listed for the chosen codec: generic NACK
+//! (answered for audio too when offered; video also gets `nack pli` and `ccm fir`), and for
+//! video the offer's RTX payload type whose `apt=` is the chosen one (RFC 4588; no other RTX,
+//! RED or FEC is answered). A publisher's RTX SSRC comes from its `a=ssrc-group:FID`; to a
+//! player we announce our own random RTX SSRC in a FID group.
 
-use dataplane::api::{MediaKind, TrackSpec};
+use dataplane::api::{MediaKind, RtxSpec, TrackSpec};
 use rand::Rng;
 
 use crate::config::VideoCodec;
 use crate::ice::random_token_with;
 
 use super::codec::{
-    choose_play_codec, choose_publish_audio, choose_publish_video, KNOWN_EXTENSIONS, VIDEO_FEEDBACK,
+    choose_play_codec, choose_publish_audio, choose_publish_video, has_nack, rtx_codec, rtx_line,
+    AUDIO_FEEDBACK, KNOWN_EXTENSIONS, VIDEO_FEEDBACK,
 };
 use super::error::SdpError;
 use super::types::{
@@ -64,15 +71,21 @@ pub(super) fn answer_publish_with(
                         .map(|e| (e.id, e.uri.clone()))
                         .collect::<Vec<_>>();
                     let negotiated = negotiated(codec, &extensions);
+                    let answered = answered_codec(kind, codec);
+                    let rtx = accepted_rtx(kind, offered, codec);
+                    let ssrc = offered.primary_ssrc();
                     tracks.push(TrackSpec {
                         kind,
                         codec: codec.name.clone(),
                         payload_type: codec.payload_type,
                         clock_rate: codec.clock_rate,
-                        ssrc: offered.primary_ssrc(),
+                        ssrc,
                         extensions: extensions.clone(),
-                        nack: false,
-                        rtx: None,
+                        nack: has_nack(&answered),
+                        rtx: rtx.as_ref().map(|rtx| RtxSpec {
+                            payload_type: rtx.payload_type,
+                            ssrc: ssrc.and_then(|media| offered.rtx_ssrc(media)),
+                        }),
                     });
                     match kind {
                         MediaKind::Audio => media.audio = Some(negotiated),
@@ -80,7 +93,8 @@ pub(super) fn answer_publish_with(
                     }
                     Accepted {
                         direction: Direction::RecvOnly,
-                        codec: answered_codec(kind, codec),
+                        codec: answered,
+                        rtx,
                         extensions,
                         source: None,
                     }
@@ -102,7 +116,13 @@ pub(super) fn answer_play_with(
 ) -> Result<Negotiated, SdpError> {
     let stream_id = random_token_with(rng, 16);
     let cname = random_token_with(rng, 16);
-    let mut used_ssrcs: Vec<u32> = Vec::new();
+    // Ours must differ from each other and from the player's own (RTCP) SSRCs.
+    let mut used_ssrcs: Vec<u32> = offer
+        .sections
+        .iter()
+        .flat_map(|s| &s.ssrcs)
+        .copied()
+        .collect();
     let mut taken = (false, false);
     let mut sections = Vec::with_capacity(offer.sections.len());
     let mut media = PublishedMedia::default();
@@ -131,6 +151,13 @@ pub(super) fn answer_play_with(
                         .collect::<Vec<_>>();
                     let ssrc = random_ssrc(rng, &used_ssrcs);
                     used_ssrcs.push(ssrc);
+                    let answered = answered_codec(kind, codec);
+                    let rtx = accepted_rtx(kind, offered, codec);
+                    let rtx_ssrc = rtx.as_ref().map(|_| {
+                        let rtx_ssrc = random_ssrc(rng, &used_ssrcs);
+                        used_ssrcs.push(rtx_ssrc);
+                        rtx_ssrc
+                    });
                     tracks.push(TrackSpec {
                         kind,
                         codec: codec.name.clone(),
@@ -138,8 +165,11 @@ pub(super) fn answer_play_with(
                         clock_rate: codec.clock_rate,
                         ssrc: Some(ssrc),
                         extensions: extensions.clone(),
-                        nack: false,
-                        rtx: None,
+                        nack: has_nack(&answered),
+                        rtx: rtx.as_ref().map(|rtx| RtxSpec {
+                            payload_type: rtx.payload_type,
+                            ssrc: rtx_ssrc,
+                        }),
                     });
                     let negotiated = negotiated(codec, &extensions);
                     match kind {
@@ -148,10 +178,12 @@ pub(super) fn answer_play_with(
                     }
                     Accepted {
                         direction: Direction::SendOnly,
-                        codec: answered_codec(kind, codec),
+                        codec: answered,
+                        rtx,
                         extensions,
                         source: Some(SendSource {
                             ssrc,
+                            rtx_ssrc,
                             cname: cname.clone(),
                             stream_id: stream_id.clone(),
                             track_id: random_token_with(rng, 16),
@@ -193,19 +225,32 @@ fn negotiated(codec: &Codec, extensions: &[(u8, String)]) -> NegotiatedCodec {
     }
 }
 
-/// The offered codec with only the feedback we implement (video: nack, pli, fir).
+/// The offered codec with only the offered feedback we implement (video: nack, pli, fir;
+/// audio: nack).
 fn answered_codec(kind: MediaKind, offered: &Codec) -> Codec {
-    let rtcp_fb = match kind {
-        MediaKind::Audio => Vec::new(),
-        MediaKind::Video => VIDEO_FEEDBACK
-            .iter()
-            .filter(|fb| offered.rtcp_fb.iter().any(|o| o == *fb))
-            .map(|fb| (*fb).to_owned())
-            .collect(),
+    let implemented: &[&str] = match kind {
+        MediaKind::Audio => &AUDIO_FEEDBACK,
+        MediaKind::Video => &VIDEO_FEEDBACK,
     };
+    let rtcp_fb = implemented
+        .iter()
+        .filter(|fb| offered.rtcp_fb.iter().any(|o| o == *fb))
+        .map(|fb| (*fb).to_owned())
+        .collect();
     Codec {
         rtcp_fb,
         ..offered.clone()
+    }
+}
+
+/// The RTX payload type we answer for the chosen video `codec` of `offered`, as we write it
+/// (`apt=<codec pt>`); never for audio.
+fn accepted_rtx(kind: MediaKind, offered: &MediaSection, codec: &Codec) -> Option<Codec> {
+    match kind {
+        MediaKind::Audio => None,
+        MediaKind::Video => {
+            rtx_codec(&offered.codecs, codec).map(|rtx| rtx_line(rtx.payload_type, codec))
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Codec rules: which offered codec a publisher may use, which player codec carries what a
 //! publisher sends (name, clock rate, channels and the fmtp parameters that change the
-//! bitstream), and which header extensions we accept.
+//! bitstream), which header extensions we accept, and the loss-repair rules: generic NACK
+//! (`a=rtcp-fb:<pt> nack`) and the RTX payload type (RFC 4588, `rtx` with `apt=`) of a codec.
 
 use crate::config::VideoCodec;
 
@@ -16,7 +17,52 @@ pub(super) const KNOWN_EXTENSIONS: [&str; 5] = [
 ];
 
 /// RTCP feedback we answer for video (when the offer lists it for the chosen PT).
-pub(super) const VIDEO_FEEDBACK: [&str; 3] = ["nack", "nack pli", "ccm fir"];
+pub(super) const VIDEO_FEEDBACK: [&str; 3] = [NACK, "nack pli", "ccm fir"];
+/// RTCP feedback we answer for audio (when the offer lists it; Chrome does not).
+pub(super) const AUDIO_FEEDBACK: [&str; 1] = [NACK];
+
+/// The generic NACK feedback value (RFC 4585 `a=rtcp-fb:<pt> nack`).
+pub(super) const NACK: &str = "nack";
+
+/// Whether `codec` lists generic NACK (not just `nack pli`).
+pub(super) fn has_nack(codec: &Codec) -> bool {
+    codec.rtcp_fb.iter().any(|fb| fb == NACK)
+}
+
+/// Whether `codec` is an RTX payload type (`rtx` in its rtpmap).
+pub(super) fn is_rtx(codec: &Codec) -> bool {
+    codec.name.eq_ignore_ascii_case("rtx")
+}
+
+/// The RTX codec (RFC 4588) among `offered` that retransmits `media`: the first `rtx` payload
+/// type in m= order whose `apt=` is `media`'s payload type and whose clock rate is `media`'s.
+/// An `rtx` with a missing or unreadable `apt=`, an `apt=` naming another (or no) payload type,
+/// or another clock rate is ignored.
+pub(super) fn rtx_codec<'a>(offered: &'a [Codec], media: &Codec) -> Option<&'a Codec> {
+    offered.iter().find(|c| {
+        is_rtx(c)
+            && c.payload_type != media.payload_type
+            && c.clock_rate == media.clock_rate
+            && c.fmtp
+                .as_deref()
+                .and_then(|f| fmtp_param(f, "apt"))
+                .and_then(|apt| apt.parse::<u8>().ok())
+                == Some(media.payload_type)
+    })
+}
+
+/// The RTX codec as we write it for `media`: `a=rtpmap:<pt> rtx/<rate>` and
+/// `a=fmtp:<pt> apt=<media pt>`, no feedback.
+pub(super) fn rtx_line(payload_type: u8, media: &Codec) -> Codec {
+    Codec {
+        payload_type,
+        name: "rtx".to_owned(),
+        clock_rate: media.clock_rate,
+        channels: None,
+        fmtp: Some(format!("apt={}", media.payload_type)),
+        rtcp_fb: Vec::new(),
+    }
+}
 
 /// The rtpmap encoding name of a video codec.
 pub(super) fn video_codec_name(codec: VideoCodec) -> &'static str {

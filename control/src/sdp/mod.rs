@@ -3,7 +3,10 @@
 //! Owns reading SDP ([`parse_offer`], [`parse_answer`]), the answerer side of publish and play
 //! ([`answer_publish`], [`answer_play`]) and the offerer side for our own clients
 //! ([`build_offer`]). It produces the [`TrackSpec`](dataplane::api::TrackSpec)s and ICE/DTLS
-//! parameters the data plane needs, but it must not touch sockets, the clock, stream registries
+//! parameters the data plane needs, loss repair included: generic NACK and RTX (RFC 4588) are
+//! negotiated in every exchange (answers keep the offerer's RTX payload type of the chosen
+//! codec and report its FID-group SSRC, or announce ours when we send; our offers carry one
+//! RTX payload type per video codec), but it must not touch sockets, the clock, stream registries
 //! or the data plane: callers pass in everything (local transport, codec preferences, what a
 //! publisher sends). Not on the per-packet path; every input is bounded ([`MAX_SDP_LEN`],
 //! [`MAX_LINE_LEN`], [`MAX_SECTIONS`]) and malformed input is a typed [`SdpError`] naming the
@@ -11,7 +14,9 @@
 //!
 //! Layout (imports go one way, top to bottom): `error` and `types` are leaves; `grammar` hands
 //! the text to `rtc-sdp`; `parse` reads attributes into `types`; `codec` holds the codec
-//! rules; `write` builds `rtc-sdp` descriptions; `answer` and `offer` negotiate.
+//! rules (NACK and RTX included); `write` builds `rtc-sdp` descriptions; `answer` and `offer`
+//! negotiate. Tests: `tests` (parser, answerer), `tests_client` (our offers), `tests_crate`
+//! (the crate evaluation), `tests_rtx` (NACK/RTX).
 //!
 //! # `rtc-sdp` (webrtc-rs) evaluation, issue 8 item 5
 //!
@@ -61,10 +66,12 @@ mod tests;
 mod tests_client;
 #[cfg(test)]
 mod tests_crate;
+#[cfg(test)]
+mod tests_rtx;
 
 pub use answer::{answer_play, answer_publish};
 pub use error::{SdpError, MAX_LINE_LEN, MAX_SDP_LEN, MAX_SECTIONS};
-pub use offer::{build_offer, parse_answer, Answer, AnswerTrack, OfferSpec, OfferTrack};
+pub use offer::{build_offer, parse_answer, Answer, AnswerTrack, OfferRtx, OfferSpec, OfferTrack};
 pub use parse::parse_offer;
 pub use types::{
     Candidate, Codec, Direction, Extmap, LocalTransport, MediaSection, Negotiated, NegotiatedCodec,

@@ -1,12 +1,18 @@
 //! The offerer side for our own WebRTC clients (test client, load generator, origin→edge
 //! relay): a Chrome-like offer ([`build_offer`]) and a reader for the server's answer
 //! ([`parse_answer`]).
+//!
+//! Loss repair: video codecs offer `nack`, `nack pli` and `ccm fir`; a section with
+//! [`OfferTrack::rtx`] offers one RTX payload type per codec (RFC 4588, `apt=`, numbered by
+//! [`OfferSpec::rtx_payload_types`]) and, when sending, an `a=ssrc-group:FID` with its RTX SSRC.
+//! [`AnswerTrack`] reports the NACK and RTX the answerer accepted.
 
 use std::net::SocketAddr;
 
-use dataplane::api::{Fingerprint, MediaKind};
+use dataplane::api::{Fingerprint, MediaKind, RtxSpec};
 use rtc_sdp::description::common::Attribute;
 
+use super::codec::{has_nack, is_rtx, rtx_codec, rtx_line};
 use super::error::SdpError;
 use super::parse::parse_description;
 use super::types::{Codec, Direction, MediaSection, NegotiatedCodec};
@@ -24,8 +30,18 @@ pub struct OfferTrack {
     pub extensions: Vec<(u8, String)>,
     /// The SSRC we send with (sendonly offers); `None` for receive-only sections.
     pub ssrc: Option<u32>,
+    /// RTX (RFC 4588): `Some` offers an RTX payload type for every codec of the section.
+    pub rtx: Option<OfferRtx>,
     /// The msid track id of what we send.
     pub track_id: String,
+}
+
+/// The RTX offered in one section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OfferRtx {
+    /// The SSRC we send retransmissions with, announced as `a=ssrc-group:FID <ssrc> <rtx>`
+    /// (sendonly offers with an [`OfferTrack::ssrc`]); `None` for receive-only sections.
+    pub ssrc: Option<u32>,
 }
 
 /// Everything [`build_offer`] writes.
@@ -149,7 +165,9 @@ impl Codec {
 }
 
 impl OfferSpec {
-    /// A publish offer like Chrome's: Opus 111 and one `video` codec, sendonly, with SSRCs.
+    /// A publish offer like Chrome's: Opus 111 and one `video` codec, sendonly, with SSRCs and
+    /// RTX for the video (its SSRC is [`OfferSpec::derived_rtx_ssrc`]; set
+    /// `video.rtx = None` to offer none).
     pub fn publish(
         ufrag: &str,
         pwd: &str,
@@ -170,12 +188,16 @@ impl OfferSpec {
                 codecs: vec![Codec::opus(111)],
                 extensions: extensions(&AUDIO_EXTENSIONS),
                 ssrc: Some(audio_ssrc),
+                rtx: None,
                 track_id: format!("audio{audio_ssrc:08x}"),
             }),
             video: Some(OfferTrack {
                 codecs: vec![video],
                 extensions: extensions(&VIDEO_EXTENSIONS),
                 ssrc: Some(video_ssrc),
+                rtx: Some(OfferRtx {
+                    ssrc: Some(Self::derived_rtx_ssrc(audio_ssrc, video_ssrc)),
+                }),
                 track_id: format!("video{video_ssrc:08x}"),
             }),
             candidate: None,
@@ -183,7 +205,7 @@ impl OfferSpec {
     }
 
     /// A play offer like Chrome's: recvonly, Opus 111, VP8 96, H264 102/104/106/108, VP9 98,
-    /// AV1 45.
+    /// AV1 45, each video codec with an RTX payload type (97, 103, 105, 107, 109, 99, 46).
     pub fn play(ufrag: &str, pwd: &str, fingerprint: Fingerprint) -> Self {
         OfferSpec {
             direction: Direction::RecvOnly,
@@ -197,6 +219,7 @@ impl OfferSpec {
                 codecs: vec![Codec::opus(111)],
                 extensions: extensions(&AUDIO_EXTENSIONS),
                 ssrc: None,
+                rtx: None,
                 track_id: String::new(),
             }),
             video: Some(OfferTrack {
@@ -211,20 +234,69 @@ impl OfferSpec {
                 ],
                 extensions: extensions(&VIDEO_EXTENSIONS),
                 ssrc: None,
+                rtx: Some(OfferRtx { ssrc: None }),
                 track_id: String::new(),
             }),
             candidate: None,
         }
+    }
+
+    /// The RTX SSRC [`OfferSpec::publish`] pairs with `video_ssrc`: a fixed scramble of it,
+    /// never 0 and never one of the two media SSRCs.
+    pub fn derived_rtx_ssrc(audio_ssrc: u32, video_ssrc: u32) -> u32 {
+        let mut rtx = video_ssrc.rotate_left(16) ^ 0x5254_5800;
+        while rtx == 0 || rtx == audio_ssrc || rtx == video_ssrc {
+            rtx = rtx.wrapping_add(1);
+        }
+        rtx
+    }
+
+    /// The RTX payload types [`build_offer`] writes, as `(kind, codec pt, rtx pt)` in offer
+    /// order, for the sections with [`OfferTrack::rtx`]: the codec's payload type + 1 when no
+    /// codec of the offer uses it (Chrome's numbering), else the first free one of 96–127,
+    /// then 35–63. A codec gets none when no payload type is left.
+    pub fn rtx_payload_types(&self) -> Vec<(MediaKind, u8, u8)> {
+        let tracks = [
+            (MediaKind::Audio, &self.audio),
+            (MediaKind::Video, &self.video),
+        ];
+        let mut used: Vec<u8> = tracks
+            .iter()
+            .filter_map(|(_, t)| t.as_ref())
+            .flat_map(|t| t.codecs.iter().map(|c| c.payload_type))
+            .collect();
+        let mut out = Vec::new();
+        for (kind, track) in tracks {
+            let Some(track) = track.as_ref().filter(|t| t.rtx.is_some()) else {
+                continue;
+            };
+            for codec in track.codecs.iter().filter(|c| !is_rtx(c)) {
+                let next = codec.payload_type.checked_add(1).filter(|pt| *pt <= 127);
+                let free = next
+                    .into_iter()
+                    .chain(96..=127)
+                    .chain(35..=63)
+                    .find(|pt| !used.contains(pt));
+                if let Some(rtx) = free {
+                    used.push(rtx);
+                    out.push((kind, codec.payload_type, rtx));
+                }
+            }
+        }
+        out
     }
 }
 
 /// Writes an offer for `spec` (BUNDLE, rtcp-mux, `setup:actpass`, the host candidate of
 /// `spec.candidate` if any: an ICE-lite answerer learns our address from our checks).
 pub fn build_offer(spec: &OfferSpec) -> String {
-    let sections: Vec<(&str, &OfferTrack)> = [("audio", &spec.audio), ("video", &spec.video)]
-        .into_iter()
-        .filter_map(|(media, track)| track.as_ref().map(|t| (media, t)))
-        .collect();
+    let sections: Vec<(MediaKind, &str, &OfferTrack)> = [
+        (MediaKind::Audio, "audio", &spec.audio),
+        (MediaKind::Video, "video", &spec.video),
+    ]
+    .into_iter()
+    .filter_map(|(kind, media, track)| track.as_ref().map(|t| (kind, media, t)))
+    .collect();
     let mids: Vec<String> = (0..sections.len()).map(|i| i.to_string()).collect();
     let mid_refs: Vec<&str> = mids.iter().map(String::as_str).collect();
     let sends = spec.direction.sends();
@@ -232,13 +304,28 @@ pub fn build_offer(spec: &OfferSpec) -> String {
     let mut attributes = Vec::new();
     bundle_attributes(&mut attributes, &mid_refs, &format!("WMS {streams}"));
     let mut desc = session(spec.session_id, [127, 0, 0, 1].into(), attributes);
-    for ((kind, track), mid) in sections.iter().zip(&mids) {
-        let formats = track
+    let rtx_pts = spec.rtx_payload_types();
+    for ((kind, media_name, track), mid) in sections.iter().zip(&mids) {
+        // Each codec followed by its RTX payload type, as Chrome lists them.
+        let codecs: Vec<Codec> = track
             .codecs
             .iter()
-            .map(|c| c.payload_type.to_string())
+            .flat_map(|codec| {
+                let rtx = rtx_pts
+                    .iter()
+                    .find(|(k, apt, _)| k == kind && *apt == codec.payload_type)
+                    .map(|(_, _, rtx)| rtx_line(*rtx, codec));
+                std::iter::once(codec.clone()).chain(rtx)
+            })
             .collect();
-        let mut m = media(kind, 9, "UDP/TLS/RTP/SAVPF", formats, [0, 0, 0, 0].into());
+        let formats = codecs.iter().map(|c| c.payload_type.to_string()).collect();
+        let mut m = media(
+            media_name,
+            9,
+            "UDP/TLS/RTP/SAVPF",
+            formats,
+            [0, 0, 0, 0].into(),
+        );
         let out = &mut m.attributes;
         transport_attributes(out, &spec.ufrag, &spec.pwd, &spec.fingerprint, "actpass");
         out.push(Attribute::new("mid".to_owned(), Some(mid.clone())));
@@ -246,14 +333,19 @@ pub fn build_offer(spec: &OfferSpec) -> String {
         for flag in [spec.direction.as_str(), "rtcp-mux", "rtcp-rsize"] {
             out.push(Attribute::new(flag.to_owned(), None));
         }
-        for codec in &track.codecs {
+        for codec in &codecs {
             codec_attributes(out, codec);
         }
         if let (true, Some(ssrc)) = (sends, track.ssrc) {
+            let rtx_ssrc = track
+                .rtx
+                .and_then(|rtx| rtx.ssrc)
+                .filter(|rtx| *rtx != ssrc && codecs.iter().any(is_rtx));
             source_attributes(
                 out,
                 &SendSource {
                     ssrc,
+                    rtx_ssrc,
                     cname: spec.cname.clone(),
                     stream_id: spec.stream_id.clone(),
                     track_id: track.track_id.clone(),
@@ -275,10 +367,17 @@ pub struct AnswerTrack {
     pub mid: Option<String>,
     /// The answerer's direction.
     pub direction: Direction,
-    /// The chosen codec (the first format of the m= line) with the section's extensions.
+    /// The chosen codec (the first non-RTX format of the m= line) with the section's
+    /// extensions.
     pub codec: NegotiatedCodec,
     /// The answerer's SSRC from `a=ssrc` (primary of `ssrc-group:FID`), if announced.
     pub ssrc: Option<u32>,
+    /// Generic NACK (`a=rtcp-fb:<pt> nack`) accepted for the chosen codec.
+    pub nack: bool,
+    /// RTX accepted for the chosen codec: the answer's `rtx` payload type whose `apt=` is the
+    /// chosen one, with the answerer's RTX SSRC from its `a=ssrc-group:FID` if it announced
+    /// one (a sendonly answerer does; ours, when we send, is in the offer).
+    pub rtx: Option<RtxSpec>,
 }
 
 /// A parsed answer from a server.
@@ -350,7 +449,9 @@ fn answer_track(section: &MediaSection) -> Option<AnswerTrack> {
     let codec = section
         .formats
         .iter()
-        .find_map(|f| section.codec(f.parse().ok()?))?;
+        .filter_map(|f| section.codec(f.parse().ok()?))
+        .find(|c| !is_rtx(c))?;
+    let ssrc = section.primary_ssrc();
     Some(AnswerTrack {
         mid: section.mid.clone(),
         direction: section.direction,
@@ -366,6 +467,11 @@ fn answer_track(section: &MediaSection) -> Option<AnswerTrack> {
                 .map(|e| (e.id, e.uri.clone()))
                 .collect(),
         },
-        ssrc: section.primary_ssrc(),
+        ssrc,
+        nack: has_nack(codec),
+        rtx: rtx_codec(&section.codecs, codec).map(|rtx| RtxSpec {
+            payload_type: rtx.payload_type,
+            ssrc: ssrc.and_then(|media| section.rtx_ssrc(media)),
+        }),
     })
 }

@@ -17,17 +17,17 @@ use crate::config::VideoCodec;
 /// The session lines RFC 8866 requires before anything else.
 const HEADER: &str = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n";
 
-fn rng() -> StdRng {
+pub(super) fn rng() -> StdRng {
     StdRng::seed_from_u64(7)
 }
 
-fn publish(offer: &str, prefs: &[VideoCodec]) -> Result<Negotiated, SdpError> {
+pub(super) fn publish(offer: &str, prefs: &[VideoCodec]) -> Result<Negotiated, SdpError> {
     let offer = parse_offer(offer)?;
     answer_publish_with(&offer, prefs, &local("192.0.2.10:31001"), &mut rng())
 }
 
 /// The answer's lines, checking every line ends with CRLF.
-fn lines(sdp: &str) -> Vec<&str> {
+pub(super) fn lines(sdp: &str) -> Vec<&str> {
     assert!(sdp.ends_with("\r\n"));
     let body = &sdp[..sdp.len() - 2];
     assert!(!body.contains('\n') || body.split("\r\n").all(|l| !l.contains('\n')));
@@ -35,7 +35,7 @@ fn lines(sdp: &str) -> Vec<&str> {
 }
 
 /// The lines of m-section `index` (0-based), from its m= line to the next one.
-fn section(sdp: &str, index: usize) -> Vec<&str> {
+pub(super) fn section(sdp: &str, index: usize) -> Vec<&str> {
     let all = lines(sdp);
     let starts: Vec<usize> = (0..all.len())
         .filter(|&i| all[i].starts_with("m="))
@@ -45,7 +45,7 @@ fn section(sdp: &str, index: usize) -> Vec<&str> {
 }
 
 /// Every `a=fmtp:<pt>` comes directly after `a=rtpmap:<pt>`.
-fn assert_fmtp_after_rtpmap(sdp: &str) {
+pub(super) fn assert_fmtp_after_rtpmap(sdp: &str) {
     let all = lines(sdp);
     for (i, line) in all.iter().enumerate() {
         if let Some(rest) = line.strip_prefix("a=fmtp:") {
@@ -164,7 +164,7 @@ fn publish_answer_h264_line_by_line() {
         .any(|l| l.starts_with("a=rtcp-fb") || l.starts_with("a=ssrc")));
 
     let video = section(answer, 1);
-    assert_eq!(video[0], "m=video 31001 UDP/TLS/RTP/SAVPF 108");
+    assert_eq!(video[0], "m=video 31001 UDP/TLS/RTP/SAVPF 108 109");
     let codec_lines: Vec<&str> = video
         .iter()
         .copied()
@@ -180,6 +180,8 @@ fn publish_answer_h264_line_by_line() {
             "a=rtcp-fb:108 nack",
             "a=rtcp-fb:108 nack pli",
             "a=rtcp-fb:108 ccm fir",
+            "a=rtpmap:109 rtx/90000",
+            "a=fmtp:109 apt=108",
         ]
     );
     let extmaps: Vec<&str> = video
@@ -281,6 +283,9 @@ fn sdk_strip_codecs_leftovers_are_tolerated() {
     assert!(video.codec(96).is_none() && video.codec(97).is_some());
     let negotiated = publish(&offer, &[VideoCodec::Vp8, VideoCodec::H264]).unwrap();
     assert_eq!(negotiated.tracks[1].payload_type, 108);
+    // The dangling RTX 97 (apt=96) is not the chosen codec's: 109 is.
+    let rtx = negotiated.tracks[1].rtx.unwrap();
+    assert_eq!((rtx.payload_type, rtx.ssrc), (109, Some(2_271_560_481)));
     assert_fmtp_after_rtpmap(&negotiated.answer);
 }
 
@@ -335,7 +340,7 @@ fn play_answer_maps_chrome_player() {
     let audio = section(answer, 0);
     let video = section(answer, 1);
     assert_eq!(audio[0], "m=audio 31002 UDP/TLS/RTP/SAVPF 111");
-    assert_eq!(video[0], "m=video 31002 UDP/TLS/RTP/SAVPF 108");
+    assert_eq!(video[0], "m=video 31002 UDP/TLS/RTP/SAVPF 108 109");
     assert!(audio.contains(&"a=sendonly") && video.contains(&"a=sendonly"));
 
     let msid = |lines: &[&str]| {
@@ -383,7 +388,7 @@ fn play_answer_uses_player_payload_types_and_fmtp() {
     let video = section(answer, 1);
     assert_eq!(audio[0], "m=audio 31002 UDP/TLS/RTP/SAVPF 109");
     assert!(audio.contains(&"a=fmtp:109 maxplaybackrate=48000;stereo=1;useinbandfec=1"));
-    assert_eq!(video[0], "m=video 31002 UDP/TLS/RTP/SAVPF 126");
+    assert_eq!(video[0], "m=video 31002 UDP/TLS/RTP/SAVPF 126 127");
     assert!(video.contains(
         &"a=fmtp:126 profile-level-id=42e01f;level-asymmetry-allowed=1;packetization-mode=1"
     ));
@@ -414,7 +419,7 @@ fn play_rejects_kinds_without_a_match() {
     let negotiated = answer_play_with(&offer, &vp9, &local, &mut rng()).unwrap();
     assert_eq!(
         section(&negotiated.answer, 1)[0],
-        "m=video 31002 UDP/TLS/RTP/SAVPF 121"
+        "m=video 31002 UDP/TLS/RTP/SAVPF 121 125"
     );
 
     let av1 = publish(&chrome_publish(), &[VideoCodec::Av1])
@@ -691,6 +696,6 @@ fn bundle_only_sections_are_answered() {
     assert_eq!(accepted.tracks.len(), 2);
     assert_eq!(
         section(&accepted.answer, 1)[0],
-        "m=video 31001 UDP/TLS/RTP/SAVPF 96"
+        "m=video 31001 UDP/TLS/RTP/SAVPF 96 97"
     );
 }

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use dataplane::api::{Fingerprint, MediaKind};
+use dataplane::api::{Fingerprint, MediaKind, RtxSpec};
 
 use super::fixtures::local;
 use super::*;
@@ -15,16 +15,22 @@ fn client_fingerprint() -> Fingerprint {
     }
 }
 
-#[test]
-fn publish_round_trip() {
-    let spec = OfferSpec::publish(
+/// A publish offer with `video`, audio SSRC 1111 and video SSRC 2222.
+fn client_publish(video: Codec) -> OfferSpec {
+    let fingerprint = client_fingerprint();
+    OfferSpec::publish(
         "cliU",
         "clientpassword9876543210",
-        client_fingerprint(),
-        Codec::h264(102, "42e01f", 1),
+        fingerprint,
+        video,
         1111,
         2222,
-    );
+    )
+}
+
+#[test]
+fn publish_round_trip() {
+    let spec = client_publish(Codec::h264(102, "42e01f", 1));
     let offer_text = build_offer(&spec);
     let offer = parse_offer(&offer_text).unwrap();
     assert_eq!(offer.sections.len(), 2);
@@ -196,17 +202,94 @@ fn offer_announces_host_candidate_in_every_section() {
         assert_eq!(found, vec![addr], "section {:?}", section.mid);
     }
     // A publish offer with a candidate is answered as one without.
-    let mut publish = OfferSpec::publish(
-        "cliU",
-        "clientpassword9876543210",
-        client_fingerprint(),
-        Codec::vp8(96),
-        1111,
-        2222,
-    );
+    let mut publish = client_publish(Codec::vp8(96));
     publish.candidate = Some(addr);
     let offer = parse_offer(&build_offer(&publish)).unwrap();
     let server = local("127.0.0.1:31001");
     let negotiated = answer_publish(&offer, &[VideoCodec::Vp8], &server).unwrap();
     assert_eq!(negotiated.tracks.len(), 2);
+}
+
+#[test]
+fn offers_nack_and_rtx_and_reads_what_was_accepted() {
+    let spec = client_publish(Codec::vp8(96));
+    let rtx_ssrc = OfferSpec::derived_rtx_ssrc(1111, 2222);
+    assert!(![0, 1111, 2222].contains(&rtx_ssrc));
+    let text = build_offer(&spec);
+    for line in [
+        "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n",
+        "m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\n",
+        "a=rtcp-fb:96 nack\r\n",
+        "a=rtcp-fb:96 nack pli\r\n",
+        "a=rtcp-fb:96 ccm fir\r\n",
+        "a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n",
+        &format!("a=ssrc-group:FID 2222 {rtx_ssrc}\r\na=ssrc:2222 cname:rtcdn00000457\r\n"),
+        &format!("a=ssrc:{rtx_ssrc} cname:rtcdn00000457\r\n"),
+        &format!("a=ssrc:{rtx_ssrc} msid:stream000008ae video000008ae\r\n"),
+    ] {
+        assert!(text.contains(line), "{line}");
+    }
+    assert_eq!(text.matches("rtx/").count(), 1, "no RTX for audio");
+    let server = local("127.0.0.1:31001");
+    let negotiated =
+        answer_publish(&parse_offer(&text).unwrap(), &[VideoCodec::Vp8], &server).unwrap();
+    let rtx = |payload_type, ssrc| Some(RtxSpec { payload_type, ssrc });
+    let tracks: Vec<_> = negotiated.tracks.iter().map(|t| (t.nack, t.rtx)).collect();
+    assert_eq!(tracks, [(false, None), (true, rtx(97, Some(rtx_ssrc)))]);
+    let answer = parse_answer(&negotiated.answer).unwrap();
+    let (audio, video) = (answer.audio.unwrap(), answer.video.unwrap());
+    assert_eq!((audio.nack, audio.rtx), (false, None));
+    // A recvonly answerer announces no SSRC of its own.
+    assert_eq!((video.nack, video.rtx), (true, rtx(97, None)));
+
+    // Play: the server's RTX SSRC comes back from its FID group.
+    let play = OfferSpec::play("plyU", "playerpassword0000000000", client_fingerprint());
+    assert_eq!(
+        play.rtx_payload_types(),
+        [96, 102, 104, 106, 108, 98, 45].map(|pt| (MediaKind::Video, pt, pt + 1))
+    );
+    let text = build_offer(&play);
+    assert!(text.contains(
+        "m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 104 105 106 107 108 109 98 99 45 46\r\n"
+    ));
+    assert!(!text.contains("a=ssrc"));
+    let negotiated = answer_play(&parse_offer(&text).unwrap(), &negotiated.media, &server).unwrap();
+    let answer = parse_answer(&negotiated.answer).unwrap();
+    let video = answer.video.unwrap();
+    assert_eq!((video.nack, video.rtx), (true, negotiated.tracks[1].rtx));
+    assert_eq!(video.rtx.unwrap().payload_type, 97);
+    assert!(video.rtx.unwrap().ssrc.is_some());
+    assert_eq!(video.ssrc, negotiated.tracks[1].ssrc);
+    assert_eq!(answer.audio.unwrap().rtx, None);
+}
+
+#[test]
+fn offered_rtx_payload_types_avoid_every_used_one() {
+    let mut spec = OfferSpec::play("cliU", "clientpassword9876543210", client_fingerprint());
+    spec.audio.as_mut().unwrap().codecs = vec![Codec::opus(98)];
+    spec.video.as_mut().unwrap().codecs = vec![Codec::vp8(96), Codec::vp8(97), Codec::vp8(127)];
+    assert_eq!(
+        spec.rtx_payload_types(),
+        [
+            (MediaKind::Video, 96, 99),
+            (MediaKind::Video, 97, 100),
+            (MediaKind::Video, 127, 101)
+        ]
+    );
+    let offer = parse_offer(&build_offer(&spec)).unwrap();
+    let pts: Vec<u8> = offer.sections[1]
+        .codecs
+        .iter()
+        .map(|c| c.payload_type)
+        .collect();
+    assert_eq!(pts, [96, 99, 97, 100, 127, 101]);
+    // No RTX asked: none offered and no FID group.
+    let mut publish = OfferSpec::publish("u", "p", client_fingerprint(), Codec::vp8(96), 1, 2);
+    publish.video.as_mut().unwrap().rtx = None;
+    let text = build_offer(&publish);
+    assert!(!text.contains("rtx") && !text.contains("FID"));
+    assert!(publish.rtx_payload_types().is_empty());
+    // The derived RTX SSRC skips 0 and the media SSRCs.
+    let zero = 0x5254_5800u32.rotate_right(16);
+    assert_eq!(OfferSpec::derived_rtx_ssrc(1, zero), 2);
 }

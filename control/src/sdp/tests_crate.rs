@@ -14,12 +14,14 @@ use super::fixtures::{chrome_play, chrome_publish, firefox_play, local, sdk_stri
 use super::*;
 use crate::config::VideoCodec;
 
-const CHROME_PUBLISH: &str = include_str!("../../../tests/fixtures/chrome_publish_offer.sdp");
-const CHROME_PLAY: &str = include_str!("../../../tests/fixtures/chrome_play_offer.sdp");
-const FIREFOX_PUBLISH: &str = include_str!("../../../tests/fixtures/firefox_publish_offer.sdp");
+pub(super) const CHROME_PUBLISH: &str =
+    include_str!("../../../tests/fixtures/chrome_publish_offer.sdp");
+pub(super) const CHROME_PLAY: &str = include_str!("../../../tests/fixtures/chrome_play_offer.sdp");
+pub(super) const FIREFOX_PUBLISH: &str =
+    include_str!("../../../tests/fixtures/firefox_publish_offer.sdp");
 
 /// The fixture files are stored with LF; browsers send CRLF.
-fn crlf(text: &str) -> String {
+pub(super) fn crlf(text: &str) -> String {
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| format!("{}\r\n", l.trim_end_matches('\r')))

@@ -157,13 +157,37 @@ impl MediaSection {
         self.codecs.iter().find(|c| c.payload_type == pt)
     }
 
-    /// The sender's primary SSRC: the first of `a=ssrc-group:FID`, else the first `a=ssrc`.
-    pub fn primary_ssrc(&self) -> Option<u32> {
+    /// The `a=ssrc-group:FID <media> <rtx>` pairs (RFC 4588 §8.2) in order. A group is used
+    /// only if it names exactly two different SSRCs that both have `a=ssrc` lines: a group
+    /// naming an SSRC the section does not announce says nothing we can trust.
+    pub fn fid_pairs(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
         self.ssrc_groups
             .iter()
-            .find(|(semantics, ssrcs)| semantics.eq_ignore_ascii_case("FID") && !ssrcs.is_empty())
-            .map(|(_, ssrcs)| ssrcs[0])
+            .filter(|(semantics, _)| semantics.eq_ignore_ascii_case("FID"))
+            .filter_map(|(_, ssrcs)| match ssrcs[..] {
+                [media, rtx]
+                    if media != rtx && self.ssrcs.contains(&media) && self.ssrcs.contains(&rtx) =>
+                {
+                    Some((media, rtx))
+                }
+                _ => None,
+            })
+    }
+
+    /// The sender's primary SSRC: the media SSRC of the first usable `a=ssrc-group:FID` (see
+    /// [`MediaSection::fid_pairs`]), else the first `a=ssrc`.
+    pub fn primary_ssrc(&self) -> Option<u32> {
+        self.fid_pairs()
+            .next()
+            .map(|(media, _)| media)
             .or_else(|| self.ssrcs.first().copied())
+    }
+
+    /// The RTX SSRC paired with `media` by a usable `a=ssrc-group:FID`, if any.
+    pub fn rtx_ssrc(&self, media: u32) -> Option<u32> {
+        self.fid_pairs()
+            .find(|(m, _)| *m == media)
+            .map(|(_, rtx)| rtx)
     }
 
     /// The sha-256 fingerprint of this section.

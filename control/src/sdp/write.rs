@@ -1,8 +1,9 @@
 //! Writing SDP: our answers and offers are built as `rtc-sdp` [`SessionDescription`]s and
 //! serialised by the crate (CRLF, `c=` right after `m=`, attributes in the order pushed). This
 //! module owns the attribute layout shared by answers and offers (ICE/DTLS attributes, each
-//! `a=fmtp` directly after its `a=rtpmap`, sources, candidates); what to accept is the
-//! answerer's business.
+//! `a=fmtp` directly after its `a=rtpmap`, a codec's RTX payload type right after the codec,
+//! sources with their `a=ssrc-group:FID`, candidates); what to accept is the answerer's
+//! business.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -19,6 +20,8 @@ use super::types::{Codec, Direction, LocalTransport, MediaSection};
 #[derive(Clone, Debug)]
 pub(super) struct SendSource {
     pub(super) ssrc: u32,
+    /// The RTX SSRC paired with `ssrc` (`a=ssrc-group:FID <ssrc> <rtx>`), if RTX is sent.
+    pub(super) rtx_ssrc: Option<u32>,
     pub(super) cname: String,
     pub(super) stream_id: String,
     pub(super) track_id: String,
@@ -30,6 +33,8 @@ pub(super) struct Accepted {
     pub(super) direction: Direction,
     /// The codec as we answer it: PT, rtpmap, fmtp and the rtcp-fb values to write.
     pub(super) codec: Codec,
+    /// The codec's RTX payload type as we answer it (written right after `codec`), if accepted.
+    pub(super) rtx: Option<Codec>,
     pub(super) extensions: Vec<(u8, String)>,
     pub(super) source: Option<SendSource>,
 }
@@ -185,13 +190,18 @@ pub(super) fn codec_attributes(out: &mut Vec<Attribute>, codec: &Codec) {
     }
 }
 
-/// `a=msid` and the `a=ssrc` cname/msid lines of a sender.
+/// `a=msid`, `a=ssrc-group:FID <ssrc> <rtx>` when RTX is sent, and the `a=ssrc` cname/msid
+/// lines of the media SSRC and then of the RTX SSRC (Chrome's layout).
 pub(super) fn source_attributes(out: &mut Vec<Attribute>, source: &SendSource) {
     let msid = format!("{} {}", source.stream_id, source.track_id);
-    let ssrc = source.ssrc;
     out.push(attr("msid", msid.clone()));
-    out.push(attr("ssrc", format!("{ssrc} cname:{}", source.cname)));
-    out.push(attr("ssrc", format!("{ssrc} msid:{msid}")));
+    if let Some(rtx) = source.rtx_ssrc {
+        out.push(attr("ssrc-group", format!("FID {} {rtx}", source.ssrc)));
+    }
+    for ssrc in std::iter::once(source.ssrc).chain(source.rtx_ssrc) {
+        out.push(attr("ssrc", format!("{ssrc} cname:{}", source.cname)));
+        out.push(attr("ssrc", format!("{ssrc} msid:{msid}")));
+    }
 }
 
 /// `a=candidate` (host, UDP) and `a=end-of-candidates`.
@@ -238,7 +248,10 @@ fn accepted_section(
     local: &LocalTransport,
 ) -> MediaDescription {
     let addr = local.candidate;
-    let formats = vec![accepted.codec.payload_type.to_string()];
+    let formats = std::iter::once(&accepted.codec)
+        .chain(&accepted.rtx)
+        .map(|c| c.payload_type.to_string())
+        .collect();
     let mut m = media(
         &offered.media,
         addr.port(),
@@ -258,6 +271,9 @@ fn accepted_section(
         out.push(flag("rtcp-rsize"));
     }
     codec_attributes(out, &accepted.codec);
+    if let Some(rtx) = &accepted.rtx {
+        codec_attributes(out, rtx);
+    }
     if let Some(source) = &accepted.source {
         source_attributes(out, source);
     }

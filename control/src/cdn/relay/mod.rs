@@ -7,7 +7,9 @@
 //! start and stop the leg's `PeerRole::Relay` peer. A leg that fails (edge unreachable,
 //! websocket closed, `FAILED` from the edge, the relay peer closed by its worker, no answer in
 //! time) is torn down and retried with exponential backoff for as long as the stream is
-//! published; legs are independent of each other and of the origin's own sessions.
+//! published; legs are independent of each other and of the origin's own sessions. The
+//! leg's SDP (`offer`) negotiates NACK and RTX on the video like a browser publisher would, so
+//! the edge NACKs the origin over the leg and the origin retransmits from its cache with RTX.
 //!
 //! With `stream_distribution="rtp"` ([`Relays::with_plain`]) the signalling is the same, but
 //! the `publishStream` also carries `custom.rtcdnRelay = {distribution: "rtp", secret, source}`
@@ -25,15 +27,18 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dataplane::api::{Fingerprint, MediaKind, PeerId, PeerSpec, StreamId, TrackSpec, WorkerId};
-use rand::Rng;
+use dataplane::api::{Fingerprint, PeerId, PeerSpec, StreamId, TrackSpec, WorkerId};
 use serde_json::json;
 
 use super::config::NodeConfig;
 use crate::config::RelaySecret;
-use crate::ice::{random_token, IceCredentials};
-use crate::sdp::{self, Direction, NegotiatedCodec, OfferSpec, OfferTrack, PublishedMedia};
+use crate::sdp::{self, OfferSpec, PublishedMedia};
 use crate::wcs::client::{self, Hello, ServerEvent, StreamDesc, StreamStatusEvent};
+
+mod offer;
+
+pub use offer::AnswerError;
+use offer::{answered_tracks, relay_offer};
 
 /// Delay before the first retry of a failed leg.
 pub const BACKOFF_INITIAL: Duration = Duration::from_millis(500);
@@ -230,99 +235,6 @@ pub struct Relays {
 
 fn ws_url(node: &NodeConfig) -> String {
     format!("ws://{}:{}/", node.url_host(), node.ws)
-}
-
-fn offer_track(codec: &NegotiatedCodec, kind: MediaKind, ssrc: u32) -> OfferTrack {
-    let rtcp_fb = match kind {
-        MediaKind::Audio => Vec::new(),
-        MediaKind::Video => vec!["ccm fir".to_owned(), "nack pli".to_owned()],
-    };
-    OfferTrack {
-        codecs: vec![sdp::Codec {
-            payload_type: codec.payload_type,
-            name: codec.name.clone(),
-            clock_rate: codec.clock_rate,
-            channels: codec.channels,
-            fmtp: codec.fmtp.clone(),
-            rtcp_fb,
-        }],
-        extensions: codec.extensions.clone(),
-        ssrc: Some(ssrc),
-        track_id: format!("relay{ssrc:08x}"),
-    }
-}
-
-/// A sendonly offer with exactly the publisher's codecs, PTs and extension ids, fresh SSRCs
-/// and ICE credentials.
-fn relay_offer(media: &PublishedMedia, fingerprint: &Fingerprint) -> OfferSpec {
-    let mut rng = rand::thread_rng();
-    let (audio_ssrc, video_ssrc): (u32, u32) = (rng.gen(), rng.gen());
-    let audio_ssrc = audio_ssrc.max(1);
-    let video_ssrc = if video_ssrc == audio_ssrc {
-        audio_ssrc.wrapping_add(1).max(1)
-    } else {
-        video_ssrc.max(1)
-    };
-    let IceCredentials { ufrag, pwd } = IceCredentials::random();
-    OfferSpec {
-        direction: Direction::SendOnly,
-        ufrag,
-        pwd,
-        fingerprint: fingerprint.clone(),
-        session_id: rng.gen::<u64>() >> 2,
-        cname: random_token(16),
-        stream_id: random_token(16),
-        audio: media
-            .audio
-            .as_ref()
-            .map(|c| offer_track(c, MediaKind::Audio, audio_ssrc)),
-        video: media
-            .video
-            .as_ref()
-            .map(|c| offer_track(c, MediaKind::Video, video_ssrc)),
-        candidate: None,
-    }
-}
-
-/// Why an answer from an edge cannot start a relay peer (logged; the leg is retried).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum AnswerError {
-    /// The SDP did not parse.
-    #[error("unreadable answer SDP")]
-    Sdp,
-    /// No candidate to send checks to.
-    #[error("answer has no UDP candidate")]
-    NoCandidate,
-    /// The edge accepted no track or a codec we did not offer.
-    #[error("answer accepts none of our tracks")]
-    NoTracks,
-}
-
-/// The tracks we send as the edge accepted them.
-fn answered_tracks(offer: &OfferSpec, answer: &sdp::Answer) -> Vec<TrackSpec> {
-    let pairs = [
-        (MediaKind::Audio, &offer.audio, &answer.audio),
-        (MediaKind::Video, &offer.video, &answer.video),
-    ];
-    pairs
-        .into_iter()
-        .filter_map(|(kind, ours, theirs)| {
-            let (ours, theirs) = (ours.as_ref()?, theirs.as_ref()?);
-            let codec = ours.codecs.first()?;
-            let same = codec.payload_type == theirs.codec.payload_type
-                && codec.name.eq_ignore_ascii_case(&theirs.codec.name);
-            same.then(|| TrackSpec {
-                kind,
-                codec: codec.name.clone(),
-                payload_type: codec.payload_type,
-                clock_rate: codec.clock_rate,
-                ssrc: ours.ssrc,
-                extensions: theirs.codec.extensions.clone(),
-                nack: false,
-                rtx: None,
-            })
-        })
-        .collect()
 }
 
 impl Relays {

@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::config::VideoCodec;
-use crate::sdp::{answer_publish, parse_offer, LocalTransport};
+use crate::sdp::{answer_publish, parse_offer, LocalTransport, NegotiatedCodec};
+use dataplane::api::{MediaKind, RtxSpec};
 use serde_json::Value;
 
 const STREAM: StreamId = StreamId(7);
@@ -84,8 +85,8 @@ fn msg(name: &str, data: Value) -> String {
     json!({"message": name, "data": data}).to_string()
 }
 
-/// What the edge answers to our `publishStream`, from the real answerer.
-fn edge_answer(offer_sdp: &str) -> String {
+/// The edge's answer to our `publishStream` and its tracks, from the real answerer.
+fn edge_negotiated(offer_sdp: &str) -> sdp::Negotiated {
     let local = LocalTransport {
         ufrag: "edgeufrg".into(),
         pwd: "edge-password-0123456789".into(),
@@ -93,9 +94,12 @@ fn edge_answer(offer_sdp: &str) -> String {
         candidate: "127.0.0.1:40000".parse().unwrap(),
     };
     let offer = parse_offer(offer_sdp).unwrap();
-    answer_publish(&offer, &[VideoCodec::Vp8, VideoCodec::H264], &local)
-        .unwrap()
-        .answer
+    answer_publish(&offer, &[VideoCodec::Vp8, VideoCodec::H264], &local).unwrap()
+}
+
+/// What the edge answers to our `publishStream`.
+fn edge_answer(offer_sdp: &str) -> String {
+    edge_negotiated(offer_sdp).answer
 }
 
 struct Signalled {
@@ -142,6 +146,16 @@ fn signal(r: &mut Relays, now: Instant, conn: RelayConnId) -> Signalled {
         offer,
         peer: (**peer).clone(),
     }
+}
+
+/// One relay (one node) with the stream started and its leg signalled up to `AddPeer`.
+fn signalled_leg() -> (Relays, Instant, RelayConnId, Signalled) {
+    let mut r = relays(1);
+    let now = Instant::now();
+    r.stream_started(now, STREAM, "cam", &media());
+    let conn = connects(&drain(&mut r))[0].0;
+    let s = signal(&mut r, now, conn);
+    (r, now, conn, s)
 }
 
 fn publishing(r: &mut Relays, now: Instant, conn: RelayConnId, id: &str) {
@@ -296,11 +310,7 @@ fn a_leg_that_stayed_up_retries_fast_again() {
 
 #[test]
 fn unpublish_reaches_the_edge_then_closes_and_stops_the_peer() {
-    let mut r = relays(1);
-    let now = Instant::now();
-    r.stream_started(now, STREAM, "cam", &media());
-    let conn = connects(&drain(&mut r))[0].0;
-    let s = signal(&mut r, now, conn);
+    let (mut r, now, conn, s) = signalled_leg();
     publishing(&mut r, now, conn, &s.id);
     r.stream_ended(now, STREAM);
     let out = drain(&mut r);
@@ -332,11 +342,7 @@ fn unpublish_while_waiting_to_retry_cancels_the_retry() {
 
 #[test]
 fn peer_closed_by_its_worker_closes_the_socket_and_retries() {
-    let mut r = relays(1);
-    let now = Instant::now();
-    r.stream_started(now, STREAM, "cam", &media());
-    let conn = connects(&drain(&mut r))[0].0;
-    let s = signal(&mut r, now, conn);
+    let (mut r, now, conn, s) = signalled_leg();
     publishing(&mut r, now, conn, &s.id);
     r.peer_closed(now, s.peer.id);
     assert_eq!(drain(&mut r), [RelayOutput::Close { conn }]);
@@ -345,11 +351,7 @@ fn peer_closed_by_its_worker_closes_the_socket_and_retries() {
 
 #[test]
 fn failed_from_the_edge_or_a_bad_answer_fails_the_leg() {
-    let mut r = relays(1);
-    let now = Instant::now();
-    r.stream_started(now, STREAM, "cam", &media());
-    let conn = connects(&drain(&mut r))[0].0;
-    let s = signal(&mut r, now, conn);
+    let (mut r, now, conn, s) = signalled_leg();
     let failed =
         json!([{"mediaSessionId": s.id, "status": "FAILED", "info": "Failed by ICE timeout"}]);
     r.handle_text(now, conn, &msg("notifyStreamStatusEvent", failed));
@@ -431,4 +433,78 @@ fn no_nodes_means_no_relay() {
     r.stream_started(Instant::now(), STREAM, "cam", &media());
     assert!(drain(&mut r).is_empty());
     assert_eq!(r.poll_timeout(), None);
+}
+
+type Repair = (MediaKind, bool, Option<RtxSpec>);
+
+fn repair(tracks: &[TrackSpec]) -> Vec<Repair> {
+    tracks.iter().map(|t| (t.kind, t.nack, t.rtx)).collect()
+}
+
+#[test]
+fn both_ends_of_the_leg_agree_on_nack_and_rtx() {
+    let (_relays, _, _, s) = signalled_leg();
+
+    // Our offer: NACK for the video, RTX 97 (apt=96) with its own SSRC in a FID group.
+    let offer = parse_offer(&s.offer).unwrap();
+    let video = &offer.sections[1];
+    assert!(s.offer.contains("m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\n"));
+    for line in [
+        "a=rtcp-fb:96 nack\r\n",
+        "a=rtpmap:97 rtx/90000\r\n",
+        "a=fmtp:97 apt=96\r\n",
+    ] {
+        assert!(s.offer.contains(line), "{line}");
+    }
+    let (media_ssrc, rtx_ssrc) = video.fid_pairs().next().unwrap();
+    let audio_ssrc = offer.sections[0].primary_ssrc().unwrap();
+    assert!(rtx_ssrc != 0 && rtx_ssrc != audio_ssrc && rtx_ssrc != media_ssrc);
+    assert!(!offer.sections[0].codecs.iter().any(|c| c.name == "rtx"));
+
+    // The origin sends what the edge receives.
+    let expected = [
+        (MediaKind::Audio, false, None),
+        (
+            MediaKind::Video,
+            true,
+            Some(RtxSpec {
+                payload_type: 97,
+                ssrc: Some(rtx_ssrc),
+            }),
+        ),
+    ];
+    assert_eq!(repair(&s.peer.tracks), expected);
+    assert_eq!(repair(&edge_negotiated(&s.offer).tracks), expected);
+    assert_eq!(s.peer.tracks[1].ssrc, Some(media_ssrc));
+}
+
+#[test]
+fn relay_peer_repairs_only_what_the_edge_accepted() {
+    let spec = relay_offer(&media(), &fingerprint(0xAB));
+    let answer = edge_answer(&sdp::build_offer(&spec));
+    let tracks = |answer: &str| answered_tracks(&spec, &sdp::parse_answer(answer).unwrap());
+    assert!(tracks(&answer)[1].nack && tracks(&answer)[1].rtx.is_some());
+    // An edge that answers without RTX, or with an RTX we did not offer, or without NACK.
+    let without_rtx: String = answer
+        .split_inclusive("\r\n")
+        .filter(|l| !l.contains("rtx/") && !l.contains("apt="))
+        .collect();
+    let other_rtx = answer
+        .replace("a=rtpmap:97 rtx", "a=rtpmap:98 rtx")
+        .replace("a=fmtp:97", "a=fmtp:98")
+        .replace(" 96 97\r\n", " 96 98\r\n");
+    let without_nack = answer.replace("a=rtcp-fb:96 nack\r\n", "");
+    assert_eq!(
+        repair(&tracks(&without_rtx))[1],
+        (MediaKind::Video, true, None)
+    );
+    assert_eq!(
+        repair(&tracks(&other_rtx))[1],
+        (MediaKind::Video, true, None)
+    );
+    let no_nack = repair(&tracks(&without_nack));
+    assert_eq!(
+        (no_nack[1].1, no_nack[1].2.map(|r| r.payload_type)),
+        (false, Some(97))
+    );
 }

@@ -1,0 +1,134 @@
+//! The SDP of a relay leg: the origin's sendonly offer to an edge and the [`TrackSpec`]s of
+//! the origin's relay peer from the edge's answer.
+//!
+//! The offer repeats the publisher's codecs, payload types and extension ids with fresh SSRCs,
+//! and offers loss repair on the video: `nack` (with `nack pli`, `ccm fir`) and an RTX payload
+//! type with its own SSRC in an `a=ssrc-group:FID`. The edge answers it as any publisher's
+//! offer (its `Publisher` track gets the RTX payload type and SSRC from our offer); the relay
+//! peer's `nack`/`rtx` are what the edge accepted, with our RTX SSRC, so both ends of the leg
+//! agree: the edge NACKs the origin and the origin retransmits with RTX.
+
+use dataplane::api::{Fingerprint, MediaKind, RtxSpec, TrackSpec};
+use rand::Rng;
+
+use crate::ice::{random_token, IceCredentials};
+use crate::sdp::{
+    self, Direction, NegotiatedCodec, OfferRtx, OfferSpec, OfferTrack, PublishedMedia,
+};
+
+/// Why an answer from an edge cannot start a relay peer (logged; the leg is retried).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AnswerError {
+    /// The SDP did not parse.
+    #[error("unreadable answer SDP")]
+    Sdp,
+    /// No candidate to send checks to.
+    #[error("answer has no UDP candidate")]
+    NoCandidate,
+    /// The edge accepted no track or a codec we did not offer.
+    #[error("answer accepts none of our tracks")]
+    NoTracks,
+}
+
+fn offer_track(codec: &NegotiatedCodec, kind: MediaKind, ssrc: u32, rtx_ssrc: u32) -> OfferTrack {
+    let (rtcp_fb, rtx) = match kind {
+        MediaKind::Audio => (Vec::new(), None),
+        MediaKind::Video => (
+            ["ccm fir", "nack", "nack pli"].map(str::to_owned).to_vec(),
+            Some(OfferRtx {
+                ssrc: Some(rtx_ssrc),
+            }),
+        ),
+    };
+    OfferTrack {
+        codecs: vec![sdp::Codec {
+            payload_type: codec.payload_type,
+            name: codec.name.clone(),
+            clock_rate: codec.clock_rate,
+            channels: codec.channels,
+            fmtp: codec.fmtp.clone(),
+            rtcp_fb,
+        }],
+        extensions: codec.extensions.clone(),
+        ssrc: Some(ssrc),
+        rtx,
+        track_id: format!("relay{ssrc:08x}"),
+    }
+}
+
+/// `n` different non-zero random SSRCs.
+fn distinct_ssrcs<const N: usize>(rng: &mut impl Rng) -> [u32; N] {
+    let mut out = [0u32; N];
+    for i in 0..N {
+        out[i] = loop {
+            let ssrc = rng.gen::<u32>();
+            if ssrc != 0 && !out[..i].contains(&ssrc) {
+                break ssrc;
+            }
+        };
+    }
+    out
+}
+
+/// A sendonly offer with exactly the publisher's codecs, PTs and extension ids, fresh SSRCs
+/// (audio, video, video RTX) and ICE credentials.
+pub(super) fn relay_offer(media: &PublishedMedia, fingerprint: &Fingerprint) -> OfferSpec {
+    let mut rng = rand::thread_rng();
+    let [audio_ssrc, video_ssrc, rtx_ssrc] = distinct_ssrcs(&mut rng);
+    let IceCredentials { ufrag, pwd } = IceCredentials::random();
+    OfferSpec {
+        direction: Direction::SendOnly,
+        ufrag,
+        pwd,
+        fingerprint: fingerprint.clone(),
+        session_id: rng.gen::<u64>() >> 2,
+        cname: random_token(16),
+        stream_id: random_token(16),
+        audio: media
+            .audio
+            .as_ref()
+            .map(|c| offer_track(c, MediaKind::Audio, audio_ssrc, rtx_ssrc)),
+        video: media
+            .video
+            .as_ref()
+            .map(|c| offer_track(c, MediaKind::Video, video_ssrc, rtx_ssrc)),
+        candidate: None,
+    }
+}
+
+/// The tracks we send as the edge accepted them: its extensions, its NACK, and RTX when it
+/// accepted the RTX payload type we offered for the codec (sent with our offer's RTX SSRC).
+pub(super) fn answered_tracks(offer: &OfferSpec, answer: &sdp::Answer) -> Vec<TrackSpec> {
+    let rtx_pts = offer.rtx_payload_types();
+    let pairs = [
+        (MediaKind::Audio, &offer.audio, &answer.audio),
+        (MediaKind::Video, &offer.video, &answer.video),
+    ];
+    pairs
+        .into_iter()
+        .filter_map(|(kind, ours, theirs)| {
+            let (ours, theirs) = (ours.as_ref()?, theirs.as_ref()?);
+            let codec = ours.codecs.first()?;
+            let same = codec.payload_type == theirs.codec.payload_type
+                && codec.name.eq_ignore_ascii_case(&theirs.codec.name);
+            let rtx = theirs
+                .rtx
+                .filter(|r| rtx_pts.contains(&(kind, codec.payload_type, r.payload_type)))
+                .zip(ours.rtx.and_then(|r| r.ssrc))
+                .map(|(r, ssrc)| RtxSpec {
+                    payload_type: r.payload_type,
+                    ssrc: Some(ssrc),
+                });
+            same.then(|| TrackSpec {
+                kind,
+                codec: codec.name.clone(),
+                payload_type: codec.payload_type,
+                clock_rate: codec.clock_rate,
+                ssrc: ours.ssrc,
+                extensions: theirs.codec.extensions.clone(),
+                nack: theirs.nack && codec.rtcp_fb.iter().any(|fb| fb == "nack"),
+                rtx,
+            })
+        })
+        .collect()
+}
