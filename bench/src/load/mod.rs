@@ -4,16 +4,21 @@
 //!
 //! Owns: the load run ([`run`]) and its parts: configuration ([`config`]), the signalling seam
 //! ([`signalling`], implemented by [`wcs`] and [`janus`]), errors ([`error`]), synthetic media
-//! and receive accounting ([`media`]), clients ([`peer`]), the event loop ([`runner`]), `/proc`
-//! readings ([`procstat`]), results ([`report`]) and the chart ([`svg`]). Must not reach into the server's internals: everything goes through the
-//! network and `/proc`, as for any other server.
+//! and receive accounting ([`media`]), clients ([`peer`]), their network impairment
+//! ([`impair`]), browser-like repair of what they receive ([`nack`]) and frame/freeze accounting
+//! ([`freeze`]), the event loop ([`runner`]), `/proc` readings ([`procstat`]), results
+//! ([`report`]) and the chart ([`svg`]). Must not reach into the server's internals: everything
+//! goes through the network and `/proc`, as for any other server.
 
 pub mod config;
 pub mod error;
 pub mod floor;
+pub mod freeze;
 pub mod histogram;
+pub mod impair;
 pub mod janus;
 pub mod media;
+pub mod nack;
 pub mod peer;
 pub mod procstat;
 pub mod report;
