@@ -15,7 +15,7 @@ use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::config::parse_duration;
+use super::units::parse_duration;
 
 /// Largest datagram a queue slot holds (longer ones are truncated; none of ours are).
 pub const MAX_DATAGRAM: usize = 2048;
