@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use super::impair::ImpairConfig;
+use super::nack::NackConfig;
 use super::signalling::TargetKind;
 
 /// How many received packets have their SRTP authentication checked and payload decrypted.
@@ -71,6 +73,13 @@ pub struct LoadConfig {
     pub join_timeout: Duration,
     /// Subscribers signalling at the same time (threads); 1 joins one after the other.
     pub join_parallel: usize,
+    /// What every client does to the datagrams it sends and receives (none by default).
+    pub impair: ImpairConfig,
+    /// When subscribers NACK again and give up (`max_retries` 0: they never NACK).
+    pub nack: NackConfig,
+    /// A subscriber completing no video frame for longer than this is frozen.
+    #[serde(serialize_with = "secs")]
+    pub freeze_threshold: Duration,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -94,6 +103,9 @@ impl LoadConfig {
             ramp: None,
             join_timeout: Duration::from_secs(15),
             join_parallel: 1,
+            impair: ImpairConfig::default(),
+            nack: NackConfig::default(),
+            freeze_threshold: Duration::from_millis(500),
         }
     }
 
@@ -134,6 +146,16 @@ impl LoadConfig {
                 "join parallelism {} not in 1..=256",
                 self.join_parallel
             ));
+        }
+        if self.impair.queue == 0 {
+            return Err("the impairment queue needs room for at least one datagram".into());
+        }
+        if self.nack.interval.is_zero() || self.freeze_threshold.is_zero() {
+            return Err("the NACK interval and the freeze threshold must be positive".into());
+        }
+        let impaired = !(self.impair.send.is_none() && self.impair.recv.is_none());
+        if impaired && self.target == TargetKind::Floor {
+            return Err("the floor target has no impairment (nor repair)".into());
         }
         if self.play_server.is_some() && self.target != TargetKind::Wcs {
             return Err("a play server (an edge) needs the wcs target".into());

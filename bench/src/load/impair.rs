@@ -119,6 +119,49 @@ impl ImpairSpec {
     }
 }
 
+/// The impairment of every client of a run: one spec per direction, the run's seed (each
+/// client and direction gets its own generator derived from it) and the queue bound.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct ImpairConfig {
+    /// What each client does to the datagrams it sends.
+    pub send: ImpairSpec,
+    /// What each client does to the datagrams it receives.
+    pub recv: ImpairSpec,
+    /// The run's seed.
+    pub seed: u64,
+    /// Held datagrams per client and direction at most.
+    pub queue: usize,
+}
+
+impl Default for ImpairConfig {
+    fn default() -> Self {
+        ImpairConfig {
+            send: ImpairSpec::default(),
+            recv: ImpairSpec::default(),
+            seed: 1,
+            queue: DEFAULT_QUEUE,
+        }
+    }
+}
+
+impl ImpairConfig {
+    /// The send and receive impairments of client number `client`.
+    pub fn for_client(&self, client: u64) -> (Impairment, Impairment) {
+        (
+            Impairment::new(
+                self.send,
+                client_seed(self.seed, client, Direction::Send),
+                self.queue,
+            ),
+            Impairment::new(
+                self.recv,
+                client_seed(self.seed, client, Direction::Receive),
+                self.queue,
+            ),
+        )
+    }
+}
+
 /// SplitMix64: a small seeded generator whose sequence is fixed by its seed (and by nothing
 /// else: no crate version can change a run's drop pattern).
 #[derive(Clone, Debug)]
@@ -177,6 +220,17 @@ pub enum Verdict {
     Hold(Instant),
 }
 
+/// What [`Impairment::admit`] did with a datagram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admit {
+    /// The caller delivers it now.
+    Now,
+    /// Copied into the queue: [`Impairment::pop_due`] gives it back at its time.
+    Held,
+    /// Lost (random loss, or the queue was full).
+    Dropped,
+}
+
 /// Counters of one direction.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ImpairStats {
@@ -190,6 +244,19 @@ pub struct ImpairStats {
     pub reordered: u64,
     /// Dropped because the queue of held datagrams was full.
     pub overflow: u64,
+}
+
+impl ImpairStats {
+    /// The change since `before` (field by field, never below zero).
+    pub fn since(&self, before: &ImpairStats) -> ImpairStats {
+        ImpairStats {
+            datagrams: self.datagrams.saturating_sub(before.datagrams),
+            dropped: self.dropped.saturating_sub(before.dropped),
+            delayed: self.delayed.saturating_sub(before.delayed),
+            reordered: self.reordered.saturating_sub(before.reordered),
+            overflow: self.overflow.saturating_sub(before.overflow),
+        }
+    }
 }
 
 impl std::ops::AddAssign for ImpairStats {
@@ -337,20 +404,20 @@ impl Impairment {
         }
     }
 
-    /// Applies [`Impairment::verdict`] to `data` (to or from `addr`): `true` if the caller
-    /// should deliver it now; a held datagram is copied into the queue (or, the queue being
-    /// full, counted as overflow and dropped).
-    pub fn admit(&mut self, now: Instant, data: &[u8], addr: SocketAddr) -> bool {
+    /// Applies [`Impairment::verdict`] to `data` (to or from `addr`): a held datagram is
+    /// copied into the queue (or, the queue being full, counted as overflow and dropped).
+    pub fn admit(&mut self, now: Instant, data: &[u8], addr: SocketAddr) -> Admit {
         match self.verdict(now) {
-            Verdict::Pass => true,
-            Verdict::Drop => false,
+            Verdict::Pass => Admit::Now,
+            Verdict::Drop => Admit::Dropped,
             Verdict::Hold(at) => {
                 if self.queue.push(at, data, addr) {
                     self.stats.delayed += 1;
+                    Admit::Held
                 } else {
                     self.stats.overflow += 1;
+                    Admit::Dropped
                 }
-                false
             }
         }
     }
@@ -451,7 +518,7 @@ mod tests {
         let spec = ImpairSpec::parse("delay=20ms").unwrap();
         let mut imp = Impairment::new(spec, 1, 8);
         let t0 = Instant::now();
-        assert!(!imp.admit(t0, b"hello", addr()));
+        assert_eq!(imp.admit(t0, b"hello", addr()), Admit::Held);
         let at = t0 + Duration::from_millis(20);
         assert_eq!(imp.next_release(), Some(at));
         let mut out = [0u8; 64];
@@ -472,7 +539,7 @@ mod tests {
         let t0 = Instant::now();
         for i in 0..200u16 {
             let now = t0 + Duration::from_millis(u64::from(i));
-            assert!(!imp.admit(now, &i.to_be_bytes(), addr()));
+            assert_eq!(imp.admit(now, &i.to_be_bytes(), addr()), Admit::Held);
         }
         let mut out = [0u8; 2];
         let mut released = Vec::new();
@@ -504,7 +571,7 @@ mod tests {
         let t0 = Instant::now();
         let mut passed = 0;
         for i in 0..100u8 {
-            if imp.admit(t0, &[i], addr()) {
+            if imp.admit(t0, &[i], addr()) == Admit::Now {
                 passed += 1;
             }
         }

@@ -4,10 +4,10 @@
 //!
 //! Owns: the load run ([`run`]) and its parts: configuration ([`config`], [`units`]), the
 //! signalling seam ([`signalling`], implemented by [`wcs`] and [`janus`]), errors ([`error`]),
-//! synthetic media and receive accounting ([`media`]), clients ([`peer`]), their network impairment
-//! ([`impair`]), browser-like repair of what they receive ([`nack`]) and frame/freeze accounting
-//! ([`freeze`]), the event loop ([`runner`]), `/proc` readings ([`procstat`]), results
-//! ([`report`]) and the chart ([`svg`]). Must not reach into the server's internals: everything
+//! synthetic media and receive accounting ([`media`], [`receiver`]), clients ([`peer`]), their
+//! socket ([`link`]) and network impairment ([`impair`]), browser-like repair of what they
+//! receive ([`nack`]) and frame/freeze accounting ([`freeze`]), the event loop ([`runner`]),
+//! `/proc` readings ([`procstat`]), results ([`report`]) and the chart ([`svg`]). Must not reach into the server's internals: everything
 //! goes through the network and `/proc`, as for any other server.
 
 pub mod config;
@@ -17,10 +17,12 @@ pub mod freeze;
 pub mod histogram;
 pub mod impair;
 pub mod janus;
+pub mod link;
 pub mod media;
 pub mod nack;
 pub mod peer;
 pub mod procstat;
+pub mod receiver;
 pub mod report;
 pub mod runner;
 pub mod signalling;

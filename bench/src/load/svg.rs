@@ -224,6 +224,11 @@ mod tests {
             received_per_subscriber: vec![],
             rtp_per_subscriber: vec![],
             verified_per_subscriber: vec![],
+            video_expected_per_subscriber: vec![],
+            residual_lost_per_subscriber: vec![],
+            impaired_video_per_subscriber: vec![],
+            nacks_per_subscriber: vec![],
+            freezes_per_subscriber: vec![],
             timeseries: (0..3)
                 .map(|i| Sample {
                     t_s: f64::from(i),
