@@ -239,6 +239,7 @@ pub fn run(cfg: &LoadConfig, progress: bool) -> Result<LoadReport, LoadError> {
         residual_lost_per_subscriber: Vec::new(),
         impaired_video_per_subscriber: Vec::new(),
         nacks_per_subscriber: Vec::new(),
+        repaired_per_subscriber: Vec::new(),
         freezes_per_subscriber: Vec::new(),
         timeseries: Vec::new(),
         errors,

@@ -190,6 +190,8 @@ pub struct LoadReport {
     pub impaired_video_per_subscriber: Vec<u64>,
     /// NACK packets each subscriber sent over the whole run.
     pub nacks_per_subscriber: Vec<u64>,
+    /// Retransmissions that filled a gap, per subscriber over the whole run.
+    pub repaired_per_subscriber: Vec<u64>,
     /// Freezes of each subscriber over the whole run.
     pub freezes_per_subscriber: Vec<u64>,
     /// Once-a-second samples.

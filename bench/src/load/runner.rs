@@ -136,6 +136,7 @@ impl<'a> Runner<'a> {
             residual_lost_per_subscriber: repair.iter().map(|r| r.residual_lost).collect(),
             impaired_video_per_subscriber: repair.iter().map(|r| r.impaired_video).collect(),
             nacks_per_subscriber: repair.iter().map(|r| r.nacks_sent).collect(),
+            repaired_per_subscriber: repair.iter().map(|r| r.retransmissions_useful).collect(),
             freezes_per_subscriber: repair.iter().map(|r| r.freezes).collect(),
             timeseries: self.samples,
             errors: self.errors,

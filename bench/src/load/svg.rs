@@ -228,6 +228,7 @@ mod tests {
             residual_lost_per_subscriber: vec![],
             impaired_video_per_subscriber: vec![],
             nacks_per_subscriber: vec![],
+            repaired_per_subscriber: vec![],
             freezes_per_subscriber: vec![],
             timeseries: (0..3)
                 .map(|i| Sample {
