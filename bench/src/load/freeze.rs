@@ -166,15 +166,23 @@ mod tests {
         [0, 1, 2].map(|i| (100 + 3 * f + i, ts, i == 2, 33 * f))
     }
 
-    #[test]
-    fn complete_frames_without_loss_never_freeze() {
+    /// A tracker fed frames `0..frames` at their times, without the packet `missing`.
+    fn fed(frames: u64, missing: Option<u64>) -> (FrameTracker, Instant) {
         let t0 = Instant::now();
         let mut t = FrameTracker::new(ms(500));
-        for f in 0..30 {
+        for f in 0..frames {
             for (seq, ts, m, at) in frame(f) {
-                t.on_packet(seq, ts, m, t0 + ms(at));
+                if Some(seq) != missing {
+                    t.on_packet(seq, ts, m, t0 + ms(at));
+                }
             }
         }
+        (t, t0)
+    }
+
+    #[test]
+    fn complete_frames_without_loss_never_freeze() {
+        let (t, t0) = fed(30, None);
         let f = t.freezes(t0 + ms(33 * 29 + 100));
         assert_eq!((f.frames, f.count, f.time), (30, 0, Duration::ZERO));
         // Nothing for 600 ms: a freeze going on, counted once with its length so far.
@@ -186,15 +194,7 @@ mod tests {
     /// at that time and the wait is a freeze if longer than the threshold.
     #[test]
     fn a_hole_holds_frames_until_repaired() {
-        let t0 = Instant::now();
-        let mut t = FrameTracker::new(ms(500));
-        for f in 0..30 {
-            for (seq, ts, m, at) in frame(f) {
-                if seq != 100 + 3 * 5 + 1 {
-                    t.on_packet(seq, ts, m, t0 + ms(at));
-                }
-            }
-        }
+        let (mut t, t0) = fed(30, Some(100 + 3 * 5 + 1));
         assert_eq!(t.freezes(t0 + ms(33 * 5)).frames, 5);
         // Repaired 800 ms after frame 4 completed: frames 5..30 complete at once.
         let at = t0 + ms(33 * 4 + 800);
@@ -212,15 +212,7 @@ mod tests {
     /// A packet given up breaks its frame (never complete) but lets the next frames complete.
     #[test]
     fn given_up_packet_skips_its_frame() {
-        let t0 = Instant::now();
-        let mut t = FrameTracker::new(ms(500));
-        for f in 0..10 {
-            for (seq, ts, m, at) in frame(f) {
-                if seq != 100 + 3 * 2 + 1 {
-                    t.on_packet(seq, ts, m, t0 + ms(at));
-                }
-            }
-        }
+        let (mut t, t0) = fed(10, Some(100 + 3 * 2 + 1));
         assert_eq!(t.freezes(t0 + ms(300)).frames, 2);
         t.give_up(100 + 7, t0 + ms(1000));
         let f = t.freezes(t0 + ms(1000));

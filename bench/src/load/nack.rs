@@ -12,6 +12,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use super::units::serialize_ms as ms;
+
 /// Most `(PID, BLP)` pairs in one NACK (each covers up to 17 packets).
 pub const MAX_PAIRS: usize = 32;
 /// Most packets missing at once; older ones are given up when more go missing.
@@ -28,10 +30,6 @@ pub struct NackConfig {
     /// A packet missing this long is lost for good.
     #[serde(serialize_with = "ms")]
     pub deadline: Duration,
-}
-
-fn ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64() * 1e3)
 }
 
 impl Default for NackConfig {

@@ -65,6 +65,21 @@ pub struct Counters {
     pub latency_tick: Histogram,
 }
 
+/// What the runner lends a client for one turn: the payload time origin, the SRTP sampling,
+/// two reused buffers (datagrams in, datagrams out) and the run's counters.
+pub struct Io<'a> {
+    /// The time origin of payload send timestamps.
+    pub epoch: Instant,
+    /// Which received packets have their SRTP checked.
+    pub verify: Verify,
+    /// A datagram read, or released from the receive queue.
+    pub buf: &'a mut [u8],
+    /// A datagram to send, or a plain RTCP packet being built.
+    pub out: &'a mut [u8],
+    /// The run's counters.
+    pub counters: &'a mut Counters,
+}
+
 /// What a publisher keeps.
 pub struct Publisher {
     /// The packet factory.
@@ -257,18 +272,11 @@ impl Peer {
 
     /// Runs due timers: the transport's, held datagrams due (sent, or received and handled),
     /// a subscriber's NACKs and PLIs.
-    pub fn handle_timeout(
-        &mut self,
-        epoch: Instant,
-        now: Instant,
-        verify: Verify,
-        (buf, out): (&mut [u8], &mut [u8]),
-        counters: &mut Counters,
-    ) {
+    pub fn handle_timeout(&mut self, now: Instant, io: &mut Io<'_>) {
         if self.conn.poll_timeout().is_some_and(|t| t <= now) {
             self.conn.handle_timeout(now);
         }
-        self.service(epoch, now, verify, (buf, out), counters);
+        self.service(now, io);
         while let Some(ev) = self.conn.poll_event() {
             if let ConnectionEvent::Failed(r) = ev {
                 self.failed
@@ -279,20 +287,15 @@ impl Peer {
 
     /// Handles the held received datagrams due at `now`, sends a subscriber's feedback, the
     /// transport's datagrams and the held sends due.
-    fn service(
-        &mut self,
-        epoch: Instant,
-        now: Instant,
-        verify: Verify,
-        (buf, out): (&mut [u8], &mut [u8]),
-        counters: &mut Counters,
-    ) {
-        while let Some((len, from)) = self.link.pop_received(now, buf) {
-            self.datagram(epoch, now, from, &buf[..len], verify, counters);
+    fn service(&mut self, now: Instant, io: &mut Io<'_>) {
+        while let Some((len, from)) = self.link.pop_received(now, io.buf) {
+            let (epoch, verify) = (io.epoch, io.verify);
+            self.datagram(epoch, now, from, &io.buf[..len], verify, io.counters);
         }
+        let counters = &mut *io.counters;
         if let (Kind::Subscriber(sub), true) = (&mut self.kind, self.conn.is_connected()) {
             let (conn, link) = (&mut self.conn, &mut self.link);
-            sub.poll_feedback(now, out, |plain| {
+            sub.poll_feedback(now, io.out, |plain| {
                 match (conn.protect_rtcp(plain), conn.remote()) {
                     (Ok(enc), Some(dst)) => {
                         if !link.send(now, &enc, dst) {
@@ -303,8 +306,8 @@ impl Peer {
                 }
             });
         }
-        self.flush(now, out, counters);
-        counters.send_errors += self.link.release_sends(now, out);
+        self.flush(now, io.out, counters);
+        counters.send_errors += self.link.release_sends(now, io.out);
     }
 
     /// When this client next needs the runner: a transport timer, a held datagram, a
@@ -321,26 +324,20 @@ impl Peer {
     }
 
     /// Reads every datagram the socket holds, each through the receive impairment.
-    pub fn receive(
-        &mut self,
-        epoch: Instant,
-        now: Instant,
-        verify: Verify,
-        (buf, out): (&mut [u8], &mut [u8]),
-        counters: &mut Counters,
-    ) {
-        while let Some((len, from)) = self.link.read(buf) {
-            match self.link.admit(now, &buf[..len], from) {
-                Admit::Now => self.datagram(epoch, now, from, &buf[..len], verify, counters),
+    pub fn receive(&mut self, now: Instant, io: &mut Io<'_>) {
+        while let Some((len, from)) = self.link.read(io.buf) {
+            let data = &io.buf[..len];
+            match self.link.admit(now, data, from) {
+                Admit::Now => self.datagram(io.epoch, now, from, data, io.verify, io.counters),
                 Admit::Held => {}
                 Admit::Dropped => {
                     if let Kind::Subscriber(sub) = &mut self.kind {
-                        sub.on_impaired(&buf[..len]);
+                        sub.on_impaired(data);
                     }
                 }
             }
         }
-        self.service(epoch, now, verify, (buf, out), counters);
+        self.service(now, io);
     }
 
     fn datagram(

@@ -18,7 +18,7 @@ use super::error::LoadError;
 use super::histogram::Histogram;
 use super::impair::ImpairStats;
 use super::media::epoch;
-use super::peer::{Counters, Peer};
+use super::peer::{Counters, Io, Peer};
 use super::procstat;
 use super::receiver::RepairTotals;
 use super::report::{LoadReport, Percentiles, Sample, StepReport};
@@ -423,15 +423,16 @@ impl<'a> Runner<'a> {
         let now = Instant::now();
         let epoch = epoch();
         let mut due = Some(self.next_tick);
+        let mut io = Io {
+            epoch,
+            verify: self.cfg.verify,
+            buf: &mut self.buf,
+            out: &mut self.out,
+            counters: &mut self.counters,
+        };
         for p in &mut self.peers {
-            p.publish_due(epoch, now, &mut self.scratch, &mut self.counters);
-            p.handle_timeout(
-                epoch,
-                now,
-                self.cfg.verify,
-                (&mut self.buf, &mut self.out),
-                &mut self.counters,
-            );
+            p.publish_due(epoch, now, &mut self.scratch, io.counters);
+            p.handle_timeout(now, &mut io);
             due = super::peer::earliest(due, p.next_due());
         }
         let due = super::peer::earliest(due, until).unwrap_or(now + MAX_WAIT);
@@ -444,13 +445,7 @@ impl<'a> Runner<'a> {
         let now = Instant::now();
         for ev in &self.events {
             if let Some(p) = self.peers.get_mut(ev.token().0) {
-                p.receive(
-                    epoch,
-                    now,
-                    self.cfg.verify,
-                    (&mut self.buf, &mut self.out),
-                    &mut self.counters,
-                );
+                p.receive(now, &mut io);
             }
         }
         if now >= self.next_tick {

@@ -39,6 +39,11 @@ pub fn parse_bitrate(s: &str) -> Result<u64, String> {
     Ok(bps as u64)
 }
 
+/// Serializes a duration as milliseconds (a float), for reports.
+pub fn serialize_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64() * 1e3)
+}
+
 fn split_unit(s: &str) -> (&str, &str) {
     let at = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
