@@ -255,6 +255,18 @@ struct Slot {
     buf: Box<[u8; MAX_DATAGRAM]>,
     len: usize,
     addr: SocketAddr,
+    since: Instant,
+}
+
+/// A held datagram given back, copied into the caller's buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Released {
+    /// Its length.
+    pub len: usize,
+    /// Where it goes to or came from.
+    pub addr: SocketAddr,
+    /// When it was held (for a received datagram: when it reached the socket).
+    pub since: Instant,
 }
 
 /// Held datagrams in release order (time, then arrival), at most `capacity` of them. Slots
@@ -280,8 +292,9 @@ impl DelayQueue {
         }
     }
 
-    /// Holds a copy of `data` (to or from `addr`) until `at`; false if the queue is full.
-    pub fn push(&mut self, at: Instant, data: &[u8], addr: SocketAddr) -> bool {
+    /// Holds a copy of `data` (to or from `addr`), taken at `since`, until `at`; false if the
+    /// queue is full.
+    pub fn push(&mut self, (since, at): (Instant, Instant), data: &[u8], addr: SocketAddr) -> bool {
         let i = match self.free.pop() {
             Some(i) => i,
             None if self.slots.len() < self.capacity => {
@@ -289,6 +302,7 @@ impl DelayQueue {
                     buf: Box::new([0; MAX_DATAGRAM]),
                     len: 0,
                     addr,
+                    since,
                 });
                 self.slots.len() - 1
             }
@@ -299,13 +313,14 @@ impl DelayQueue {
         slot.buf[..len].copy_from_slice(&data[..len]);
         slot.len = len;
         slot.addr = addr;
+        slot.since = since;
         self.order += 1;
         self.heap.push(Reverse((at, self.order, i)));
         true
     }
 
-    /// Copies the earliest datagram due at `now` into `out`: its length and address.
-    pub fn pop_due(&mut self, now: Instant, out: &mut [u8]) -> Option<(usize, SocketAddr)> {
+    /// Copies the earliest datagram due at `now` into `out`.
+    pub fn pop_due(&mut self, now: Instant, out: &mut [u8]) -> Option<Released> {
         let &Reverse((at, _, i)) = self.heap.peek()?;
         if at > now {
             return None;
@@ -315,7 +330,11 @@ impl DelayQueue {
         let slot = &self.slots[i];
         let len = slot.len.min(out.len());
         out[..len].copy_from_slice(&slot.buf[..len]);
-        Some((len, slot.addr))
+        Some(Released {
+            len,
+            addr: slot.addr,
+            since: slot.since,
+        })
     }
 
     /// When the earliest held datagram is due.
@@ -391,7 +410,7 @@ impl Impairment {
             Verdict::Pass => Admit::Now,
             Verdict::Drop => Admit::Dropped,
             Verdict::Hold(at) => {
-                if self.queue.push(at, data, addr) {
+                if self.queue.push((now, at), data, addr) {
                     self.stats.delayed += 1;
                     Admit::Held
                 } else {
@@ -403,7 +422,7 @@ impl Impairment {
     }
 
     /// The next held datagram due at `now`, copied into `out`.
-    pub fn pop_due(&mut self, now: Instant, out: &mut [u8]) -> Option<(usize, SocketAddr)> {
+    pub fn pop_due(&mut self, now: Instant, out: &mut [u8]) -> Option<Released> {
         self.queue.pop_due(now, out)
     }
 
@@ -492,7 +511,12 @@ mod tests {
         assert_eq!(imp.next_release(), Some(at));
         let mut out = [0u8; 64];
         assert_eq!(imp.pop_due(at - Duration::from_nanos(1), &mut out), None);
-        assert_eq!(imp.pop_due(at, &mut out), Some((5, addr())));
+        let released = Released {
+            len: 5,
+            addr: addr(),
+            since: t0,
+        };
+        assert_eq!(imp.pop_due(at, &mut out), Some(released));
         assert_eq!(&out[..5], b"hello");
         assert_eq!(imp.pop_due(at, &mut out), None);
         assert_eq!(imp.next_release(), None);
@@ -514,8 +538,8 @@ mod tests {
         while let Some(at) = imp.next_release() {
             assert!(at >= last, "released in time order");
             last = at;
-            let (n, _) = imp.pop_due(at, &mut out).unwrap();
-            assert_eq!(n, 2);
+            let r = imp.pop_due(at, &mut out).unwrap();
+            assert_eq!(r.len, 2);
             let i = u16::from_be_bytes(out);
             let sent = t0 + Duration::from_millis(u64::from(i));
             let d = at - sent;
@@ -559,9 +583,9 @@ mod tests {
         );
         // Reused slots: the queue takes four more without growing.
         for i in 0..4 {
-            assert!(imp.queue.push(t0, &[i], addr()));
+            assert!(imp.queue.push((t0, t0), &[i], addr()));
         }
-        assert!(!imp.queue.push(t0, &[9], addr()));
+        assert!(!imp.queue.push((t0, t0), &[9], addr()));
         assert_eq!(imp.queue.len(), 4);
     }
 }

@@ -10,7 +10,7 @@ use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::impair::{Admit, ImpairStats, Impairment};
+use super::impair::{Admit, ImpairStats, Impairment, Released};
 
 /// A client's socket and impairments.
 #[derive(Debug)]
@@ -40,8 +40,8 @@ impl Link {
     /// refused.
     pub fn release_sends(&mut self, now: Instant, scratch: &mut [u8]) -> u64 {
         let mut refused = 0;
-        while let Some((len, to)) = self.send.pop_due(now, scratch) {
-            if self.socket.send_to(&scratch[..len], to).is_err() {
+        while let Some(r) = self.send.pop_due(now, scratch) {
+            if self.socket.send_to(&scratch[..r.len], r.addr).is_err() {
                 refused += 1;
             }
         }
@@ -66,7 +66,7 @@ impl Link {
     }
 
     /// The next held received datagram due at `now`, copied into `buf`.
-    pub fn pop_received(&mut self, now: Instant, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
+    pub fn pop_received(&mut self, now: Instant, buf: &mut [u8]) -> Option<Released> {
         self.recv.pop_due(now, buf)
     }
 

@@ -47,9 +47,10 @@ impl Default for NackConfig {
 pub enum Arrival {
     /// Beyond everything seen before (the first packet too).
     New,
-    /// It filled a gap; `nacked` if it had been asked for.
+    /// It filled a gap; `nacked` if it reached the client after the first request for it
+    /// went out (so it may be a retransmission; before, it was surely the original, late).
     Filled {
-        /// The packet had been requested at least once.
+        /// The packet arrived after it had been requested.
         nacked: bool,
     },
     /// At or below the highest seen and not missing: a duplicate, or a packet already given up.
@@ -73,6 +74,7 @@ struct Missing {
     since: Instant,
     next: Instant,
     sent: u32,
+    first_request: Option<Instant>,
 }
 
 /// What one [`NackGenerator::poll`] produced.
@@ -120,10 +122,22 @@ impl NackGenerator {
         }
     }
 
-    /// Accounts a packet with sequence number `seq` arriving at `now`; a gap it opens is
-    /// requested by the next [`NackGenerator::poll`]. Gap seqs given up because too many are
-    /// missing are passed to `gave_up`.
-    pub fn on_packet(&mut self, seq: u16, now: Instant, mut gave_up: impl FnMut(u64)) -> Arrival {
+    /// Accounts a packet with sequence number `seq` handled at `now` (which is also when it
+    /// reached the client); a gap it opens is requested by the next [`NackGenerator::poll`].
+    /// Gap seqs given up because too many are missing are passed to `gave_up`.
+    pub fn on_packet(&mut self, seq: u16, now: Instant, gave_up: impl FnMut(u64)) -> Arrival {
+        self.on_packet_arrived(seq, now, now, gave_up)
+    }
+
+    /// [`NackGenerator::on_packet`] of a packet that reached the client at `arrived` (before
+    /// `now` if the client's own impairment held it).
+    pub fn on_packet_arrived(
+        &mut self,
+        seq: u16,
+        now: Instant,
+        arrived: Instant,
+        mut gave_up: impl FnMut(u64),
+    ) -> Arrival {
         let s = self.extend(seq);
         let Some(max) = self.max else {
             self.max = Some(s);
@@ -142,6 +156,7 @@ impl NackGenerator {
                     since: now,
                     next: now,
                     sent: 0,
+                    first_request: None,
                 });
             }
             self.max = Some(s);
@@ -150,7 +165,9 @@ impl NackGenerator {
         match self.missing.binary_search_by_key(&s, |m| m.seq) {
             Ok(i) => {
                 let m = self.missing.remove(i).expect("index from binary_search");
-                Arrival::Filled { nacked: m.sent > 0 }
+                Arrival::Filled {
+                    nacked: m.first_request.is_some_and(|t| arrived > t),
+                }
             }
             Err(_) => Arrival::Old,
         }
@@ -198,6 +215,7 @@ impl NackGenerator {
                 }
             }
             m.sent += 1;
+            m.first_request.get_or_insert(now);
             m.next = now + cfg.interval;
             out.requested += 1;
         }
@@ -317,8 +335,14 @@ mod tests {
         assert_eq!(g.poll_timeout(), Some(t0 + ms(50)));
         // A retransmission fills its gap; a duplicate is old.
         assert_eq!(
-            g.on_packet(65535, t0, none),
+            g.on_packet(65535, t0 + ms(1), none),
             Arrival::Filled { nacked: true }
+        );
+        // Held by the client's own impairment since before the NACK: the late original.
+        let mut late = g.clone();
+        assert_eq!(
+            late.on_packet_arrived(65534, t0 + ms(5), t0, none),
+            Arrival::Filled { nacked: false }
         );
         assert_eq!(g.on_packet(65535, t0, none), Arrival::Old);
         assert_eq!(g.on_packet(1, t0, none), Arrival::Old);

@@ -288,9 +288,9 @@ impl Peer {
     /// Handles the held received datagrams due at `now`, sends a subscriber's feedback, the
     /// transport's datagrams and the held sends due.
     fn service(&mut self, now: Instant, io: &mut Io<'_>) {
-        while let Some((len, from)) = self.link.pop_received(now, io.buf) {
-            let (epoch, verify) = (io.epoch, io.verify);
-            self.datagram(epoch, now, from, &io.buf[..len], verify, io.counters);
+        while let Some(r) = self.link.pop_received(now, io.buf) {
+            let (epoch, verify, at) = (io.epoch, io.verify, (now, r.since));
+            self.datagram(epoch, at, r.addr, &io.buf[..r.len], verify, io.counters);
         }
         let counters = &mut *io.counters;
         if let (Kind::Subscriber(sub), true) = (&mut self.kind, self.conn.is_connected()) {
@@ -328,7 +328,10 @@ impl Peer {
         while let Some((len, from)) = self.link.read(io.buf) {
             let data = &io.buf[..len];
             match self.link.admit(now, data, from) {
-                Admit::Now => self.datagram(io.epoch, now, from, data, io.verify, io.counters),
+                Admit::Now => {
+                    let at = (now, now);
+                    self.datagram(io.epoch, at, from, data, io.verify, io.counters);
+                }
                 Admit::Held => {}
                 Admit::Dropped => {
                     if let Kind::Subscriber(sub) = &mut self.kind {
@@ -340,10 +343,12 @@ impl Peer {
         self.service(now, io);
     }
 
+    /// One datagram from `from` that reached the socket at `arrived` (before `now` if the
+    /// receive impairment held it).
     fn datagram(
         &mut self,
         epoch: Instant,
-        now: Instant,
+        (now, arrived): (Instant, Instant),
         from: SocketAddr,
         data: &[u8],
         verify: Verify,
@@ -373,7 +378,7 @@ impl Peer {
                     // Counted from the clear header; SRTP not checked for this one.
                     counters.received += 1;
                     self.first_media.get_or_insert(now);
-                    sub.on_rtp(data, now, false);
+                    sub.on_rtp(data, (now, arrived), false);
                     return;
                 }
             }
@@ -385,7 +390,7 @@ impl Peer {
                     counters.verified += 1;
                     sub.verified += 1;
                     self.first_media.get_or_insert(now);
-                    sub.on_rtp(&plain, now, false);
+                    sub.on_rtp(&plain, (now, arrived), false);
                     match Tail::parse(&plain) {
                         Some(tail) => {
                             let now_ns = now.saturating_duration_since(epoch).as_nanos() as u64;

@@ -209,13 +209,13 @@ impl Subscriber {
         let len = buf.len();
         if let Some(n) = unwrap_rtx(buf, len, rtx, media) {
             self.counts.rtx += 1;
-            self.on_rtp(&buf[..n], now, true);
+            self.on_rtp(&buf[..n], (now, now), true);
         }
     }
 
-    /// An RTP packet (plain, or only its clear header trusted) arrived at `now`;
-    /// `retransmission` if it came as RTX.
-    pub fn on_rtp(&mut self, rtp: &[u8], now: Instant, retransmission: bool) {
+    /// An RTP packet (plain, or only its clear header trusted) handled at `now`, having reached
+    /// the client at `arrived`; `retransmission` if it came as RTX.
+    pub fn on_rtp(&mut self, rtp: &[u8], (now, arrived): (Instant, Instant), retransmission: bool) {
         let Some(h) = header(rtp) else {
             return;
         };
@@ -245,7 +245,7 @@ impl Subscriber {
         let v = &mut self.video[i];
         let (nack, frames) = (&mut v.nack, &mut v.frames);
         let mut gave_up = false;
-        let arrival = nack.on_packet(h.seq, now, |s| {
+        let arrival = nack.on_packet_arrived(h.seq, now, arrived, |s| {
             gave_up = true;
             frames.give_up(s, now);
         });
@@ -367,9 +367,9 @@ mod tests {
         let t0 = Instant::now();
         let mut s = Subscriber::new(cfg());
         for seq in [1u16, 2, 5, 6] {
-            s.on_rtp(&rtp(96, 0xAAAA, seq, true), t0, false);
+            s.on_rtp(&rtp(96, 0xAAAA, seq, true), (t0, t0), false);
         }
-        s.on_rtp(&rtp(111, 0xCCCC, 1, true), t0, false); // audio: not repaired
+        s.on_rtp(&rtp(111, 0xCCCC, 1, true), (t0, t0), false); // audio: not repaired
         let mut nacks = Vec::new();
         let mut scratch = [0u8; 1500];
         s.poll_feedback(t0, &mut scratch, |p| nacks.push(p.to_vec()));
@@ -383,12 +383,13 @@ mod tests {
         };
         assert_eq!(lost, vec![3, 4]);
         // 3 comes back as a plain retransmission, 4 as RTX (OSN 4), then 3 again.
-        s.on_rtp(&rtp(96, 0xAAAA, 3, false), t0, false);
+        let t1 = t0 + Duration::from_millis(1);
+        s.on_rtp(&rtp(96, 0xAAAA, 3, false), (t1, t1), false);
         let mut r = rtp(97, 0xBBBB, 900, false);
         r.splice(12..12, 4u16.to_be_bytes());
         assert!(s.is_rtx(&r));
         s.on_rtx(&mut r, t0);
-        s.on_rtp(&rtp(96, 0xAAAA, 3, false), t0, false);
+        s.on_rtp(&rtp(96, 0xAAAA, 3, false), (t0, t0), false);
         let t = s.totals(t0);
         assert_eq!((t.retransmissions, t.retransmissions_useful), (3, 2));
         assert_eq!((t.retransmissions_duplicate, t.rtx), (1, 1));
@@ -399,7 +400,7 @@ mod tests {
             "RTX counts on the original"
         );
         // 7 lost and never repaired: given up after the deadline, one PLI.
-        s.on_rtp(&rtp(96, 0xAAAA, 8, true), t0, false);
+        s.on_rtp(&rtp(96, 0xAAAA, 8, true), (t0, t0), false);
         let mut out = Vec::new();
         let deadline = t0 + Duration::from_secs(1);
         let mut now = t0;
