@@ -13,8 +13,8 @@
 
 use std::time::{Duration, Instant};
 
-/// Packets remembered beyond the horizon.
-const RING: usize = 2048;
+/// Packets remembered beyond the horizon (more than the NACK generator keeps missing).
+const RING: usize = 1024;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum State {

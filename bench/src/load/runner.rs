@@ -493,13 +493,14 @@ impl<'a> Runner<'a> {
             let mut err = std::io::stderr().lock();
             let _ = write!(
                 err,
-                "\r[{:6.1}s] subs {}/{}  out {:.0} pps  in {:.0} pps  loss {:.2}%  p99 {:.0} us  server cpu {}   ",
+                "\r[{:6.1}s] subs {}/{}  out {:.0} pps  in {:.0} pps  loss {:.2}% (after repair {:.2}%)  p99 {:.0} us  server cpu {}   ",
                 sample.t_s,
                 sample.subscribers,
                 self.subscribers_wanted.max(self.cfg.subscribers),
                 sample.pps_out,
                 sample.pps_in,
                 sample.loss_pct,
+                sample.residual_loss_pct,
                 sample.latency_p99_us,
                 cpu.map_or("-".to_owned(), |c| format!("{c:.1}%"))
             );
