@@ -7,7 +7,7 @@
 //! synthetic media and receive accounting ([`media`], [`receiver`]), clients ([`peer`]), their
 //! socket ([`link`]) and network impairment ([`impair`]), browser-like repair of what they
 //! receive ([`nack`]) and frame/freeze accounting ([`freeze`]), the event loop ([`runner`]),
-//! `/proc` readings ([`procstat`]), results ([`report`]) and the chart ([`svg`]). Must not reach into the server's internals: everything
+//! a publisher's copies of what it sent ([`sent_cache`]), `/proc` readings ([`procstat`]), results ([`report`]) and the chart ([`svg`]). Must not reach into the server's internals: everything
 //! goes through the network and `/proc`, as for any other server.
 
 pub mod config;
@@ -25,6 +25,7 @@ pub mod procstat;
 pub mod receiver;
 pub mod report;
 pub mod runner;
+pub mod sent_cache;
 pub mod signalling;
 pub mod svg;
 pub mod units;

@@ -28,6 +28,7 @@ use super::janus::JanusSignalling;
 use super::link::Link;
 use super::media::{Synth, Tail, AUDIO_INTERVAL, FPS};
 use super::receiver::{ReceiveConfig, RepairTotals, Subscriber};
+use super::sent_cache::SentCache;
 use super::signalling::{self, Role, SignalError, Signalling, TargetKind};
 use super::wcs::WcsSignalling;
 
@@ -57,8 +58,10 @@ pub struct Counters {
     pub plis_received: u64,
     /// Of those, FIRs.
     pub firs_received: u64,
-    /// NACK packets publishers received (they do not answer them).
+    /// NACK packets publishers received.
     pub nacks_received: u64,
+    /// Plain retransmissions publishers sent in answer (packets still in their cache).
+    pub retransmissions_sent: u64,
     /// One-way latency of verified packets, ns, this measuring window.
     pub latency: Histogram,
     /// The same for the current progress second.
@@ -84,6 +87,8 @@ pub struct Io<'a> {
 pub struct Publisher {
     /// The packet factory.
     pub synth: Synth,
+    /// The video packets sent lately, for NACKs.
+    sent: SentCache,
     next_audio: Option<Instant>,
     next_frame: Option<Instant>,
 }
@@ -186,6 +191,7 @@ impl Peer {
         let kind = match role {
             Role::Publish => Kind::Publisher(Box::new(Publisher {
                 synth: Synth::new(kind.0, kind.1, bitrate, packet_size),
+                sent: SentCache::default(),
                 next_audio: None,
                 next_frame: None,
             })),
@@ -415,8 +421,15 @@ impl Peer {
                                 counters.firs_received += 1;
                                 true
                             }
-                            RtcpPacket::Nack(_) => {
+                            RtcpPacket::Nack(nack) => {
                                 counters.nacks_received += 1;
+                                let lost = nack.lost().filter(|_| nack.media_ssrc == video);
+                                for packet in lost.filter_map(|seq| p.sent.get(seq)) {
+                                    let (conn, link) = (&mut self.conn, &mut self.link);
+                                    if protect_send(conn, link, now, packet, counters) {
+                                        counters.retransmissions_sent += 1;
+                                    }
+                                }
                                 false
                             }
                             _ => false,
@@ -456,13 +469,10 @@ impl Peer {
         }
         while *next_audio <= now {
             let len = p.synth.audio_packet(sent_ns, scratch);
-            protect_send(
-                &mut self.conn,
-                &mut self.link,
-                now,
-                &scratch[..len],
-                counters,
-            );
+            let (conn, link) = (&mut self.conn, &mut self.link);
+            if protect_send(conn, link, now, &scratch[..len], counters) {
+                counters.sent += 1;
+            }
             *next_audio += AUDIO_INTERVAL;
         }
         let next_frame = p.next_frame.get_or_insert(now);
@@ -470,10 +480,13 @@ impl Peer {
             *next_frame = now;
         }
         while *next_frame <= now {
-            let (conn, link) = (&mut self.conn, &mut self.link);
+            let (conn, link, cache) = (&mut self.conn, &mut self.link, &mut p.sent);
             let mut frame = [0u8; 1500];
             p.synth.video_frame(sent_ns, &mut frame, |packet| {
-                protect_send(conn, link, now, packet, counters);
+                cache.store(packet);
+                if protect_send(conn, link, now, packet, counters) {
+                    counters.sent += 1;
+                }
             });
             *next_frame += FRAME_INTERVAL;
         }
@@ -481,24 +494,32 @@ impl Peer {
     }
 }
 
+/// Encrypts `plain` and sends it through the link; true if it was handed to the link (the
+/// caller counts it), else a send error is counted.
 fn protect_send(
     conn: &mut Connection,
     link: &mut Link,
     now: Instant,
     plain: &[u8],
     counters: &mut Counters,
-) {
+) -> bool {
     match conn.protect_rtp(plain) {
         Ok(enc) => match conn.remote() {
             Some(dst) => {
-                counters.sent += 1;
                 if !link.send(now, &enc, dst) {
                     counters.send_errors += 1;
                 }
+                true
             }
-            None => counters.send_errors += 1,
+            None => {
+                counters.send_errors += 1;
+                false
+            }
         },
-        Err(_) => counters.send_errors += 1,
+        Err(_) => {
+            counters.send_errors += 1;
+            false
+        }
     }
 }
 

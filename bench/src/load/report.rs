@@ -118,8 +118,11 @@ pub struct StepReport {
     pub plis_received: u64,
     /// FIRs publishers received.
     pub firs_received: u64,
-    /// NACK packets publishers received (not answered).
+    /// NACK packets publishers received.
     pub nacks_received: u64,
+    /// Plain retransmissions publishers sent in answer (requested packets still in their
+    /// cache of the last 256 video packets).
+    pub retransmissions_sent: u64,
     /// Video frames subscribers completed (every packet up to the marker received).
     pub frames_completed: u64,
     /// Freezes: no complete frame for longer than the threshold (one going on at the window's
@@ -264,7 +267,7 @@ fn step_lines(s: &mut String, st: &StepReport) {
             s,
             "    repair: residual loss {:.3}% ({} of {} video), nacks {} ({} requests, {} given up), \
              retransmissions {} ({} useful, {} dup, {} rtx), pli sent {} received {}, fir {}, \
-             frames {}, freezes {} ({:.0} ms)",
+             publishers: nacks {} retransmitted {}; frames {}, freezes {} ({:.0} ms)",
             st.residual_loss_pct,
             st.residual_lost,
             st.video_expected,
@@ -278,6 +281,8 @@ fn step_lines(s: &mut String, st: &StepReport) {
             st.plis_sent,
             st.plis_received,
             st.firs_received,
+            st.nacks_received,
+            st.retransmissions_sent,
             st.frames_completed,
             st.freezes,
             st.freeze_ms
