@@ -3,7 +3,9 @@
 //! [`NackConfig::interval`] up to [`NackConfig::max_retries`] times or until
 //! [`NackConfig::deadline`], then given up ([`NackGenerator`]); a retransmission with the
 //! original SSRC and sequence number fills its gap, and an RTX packet (RFC 4588) is turned
-//! back into the original ([`unwrap_rtx`]).
+//! back into the original ([`unwrap_rtx`]). Like a browser using its RTT, it waits at least the
+//! measured repair time (NACK to retransmission, smoothed, from packets asked for once) before
+//! asking again, so a retransmission on its way is not asked for twice.
 //!
 //! Owns: the missing list and its timers, the `(PID, BLP)` packing and RTX unwrapping. Must
 //! not touch sockets, SRTP or the clock: `now` comes in, NACK pairs go out into the caller's
@@ -22,7 +24,8 @@ const MAX_MISSING: usize = 1000;
 /// When a subscriber asks again and when it gives up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct NackConfig {
-    /// Between two requests of the same packet (about a round trip).
+    /// Between two requests of the same packet at least (the wait is 1.25 × the measured
+    /// repair time when that is longer).
     #[serde(serialize_with = "ms")]
     pub interval: Duration,
     /// Requests per packet at most.
@@ -94,6 +97,8 @@ pub struct NackGenerator {
     cfg: NackConfig,
     max: Option<u64>,
     missing: VecDeque<Missing>,
+    /// Smoothed time from a packet's only request to its repair.
+    repair_time: Option<Duration>,
     /// What it did.
     pub stats: NackStats,
 }
@@ -165,8 +170,17 @@ impl NackGenerator {
         match self.missing.binary_search_by_key(&s, |m| m.seq) {
             Ok(i) => {
                 let m = self.missing.remove(i).expect("index from binary_search");
+                let nacked = m.first_request.filter(|&t| arrived > t);
+                if let (Some(t), 1) = (nacked, m.sent) {
+                    // Asked once: the sample is unambiguous (Karn).
+                    let sample = arrived - t;
+                    self.repair_time = Some(match self.repair_time {
+                        Some(rt) => (rt * 7 + sample) / 8,
+                        None => sample,
+                    });
+                }
                 Arrival::Filled {
-                    nacked: m.first_request.is_some_and(|t| arrived > t),
+                    nacked: nacked.is_some(),
                 }
             }
             Err(_) => Arrival::Old,
@@ -193,6 +207,7 @@ impl NackGenerator {
             !expired
         });
         self.stats.given_up += out.given_up as u64;
+        let retry = self.retry_interval();
         let mut current: Option<(u64, u16)> = None;
         for m in self.missing.iter_mut() {
             if m.next > now || m.sent >= cfg.max_retries {
@@ -216,7 +231,7 @@ impl NackGenerator {
             }
             m.sent += 1;
             m.first_request.get_or_insert(now);
-            m.next = now + cfg.interval;
+            m.next = now + retry;
             out.requested += 1;
         }
         if let Some((pid, blp)) = current {
@@ -228,6 +243,13 @@ impl NackGenerator {
             self.stats.requested += out.requested as u64;
         }
         out
+    }
+
+    /// The wait between two requests of a packet: the configured interval, or 1.25 × the
+    /// measured repair time if longer.
+    pub fn retry_interval(&self) -> Duration {
+        let measured = self.repair_time.map_or(Duration::ZERO, |rt| rt + rt / 4);
+        self.cfg.interval.max(measured)
     }
 
     /// When [`NackGenerator::poll`] next has something to do.
@@ -425,6 +447,36 @@ mod tests {
         assert_eq!(g.poll(t0 + ms(120), &mut pairs, |_| {}).given_up, 1);
         // A late packet after giving up is old.
         assert_eq!(g.on_packet(11, t0, |_| {}), Arrival::Old);
+    }
+
+    /// A repair of a packet asked for once measures the repair time; retries then wait
+    /// 1.25 × that when it is longer than the interval. Packets asked for twice do not count.
+    #[test]
+    fn retries_wait_for_the_measured_repair_time() {
+        let t0 = Instant::now();
+        let mut g = NackGenerator::new(NackConfig::default());
+        let none = |_| panic!("nothing given up");
+        g.on_packet(10, t0, none);
+        g.on_packet(14, t0, none); // 11, 12, 13 missing
+        let mut pairs = [(0, 0); MAX_PAIRS];
+        assert_eq!(g.poll(t0, &mut pairs, none).requested, 3);
+        assert_eq!(g.retry_interval(), ms(50));
+        g.on_packet(11, t0 + ms(80), none);
+        assert_eq!(g.retry_interval(), ms(100), "1.25 x 80 ms");
+        assert_eq!(
+            g.poll(t0 + ms(80), &mut pairs, none).requested,
+            2,
+            "due at 50 ms"
+        );
+        assert_eq!(g.poll_timeout(), Some(t0 + ms(180)));
+        // 12 was asked twice: its repair time is not a sample.
+        g.on_packet(12, t0 + ms(300), none);
+        assert_eq!(g.retry_interval(), ms(100));
+        // Smoothing: 7/8 of the old plus 1/8 of a new sample.
+        g.on_packet(20, t0 + ms(300), none);
+        g.poll(t0 + ms(300), &mut pairs, none);
+        g.on_packet(15, t0 + ms(300) + ms(160), none);
+        assert_eq!(g.retry_interval(), (ms(80) * 7 + ms(160)) / 8 * 5 / 4);
     }
 
     /// Too many missing at once: the oldest are given up.

@@ -15,7 +15,7 @@ use dataplane::demux::{classify, PacketClass};
 use dataplane::dtls::DtlsCertificate;
 use dataplane::ice::IceConfig;
 use dataplane::rtcp::{RtcpCompound, RtcpPacket};
-use dataplane::srtp::SrtpProfile;
+use dataplane::srtp::{SrtpError, SrtpProfile};
 use dataplane::transport::{
     Connection, ConnectionError, ConnectionEvent, LocalParams, Received, RemoteParams,
 };
@@ -50,6 +50,9 @@ pub struct Counters {
     pub verified: u64,
     /// Received packets whose SRTP authentication failed.
     pub auth_failures: u64,
+    /// Received packets SRTP refused as replays: copies of packets already here (duplicate
+    /// retransmissions) or older than the replay window.
+    pub srtp_replays: u64,
     /// Verified packets without our payload tail.
     pub corrupt: u64,
     /// Keyframe requests (PLI/FIR) publishers received.
@@ -373,6 +376,7 @@ impl Peer {
                             counters.verified += 1;
                             sub.on_rtx(&mut plain, now);
                         }
+                        Err(ConnectionError::Srtp(SrtpError::Replay)) => counters.srtp_replays += 1,
                         Err(ConnectionError::Srtp(_)) => counters.auth_failures += 1,
                         _ => {}
                     }
@@ -442,6 +446,15 @@ impl Peer {
                 }
             }
             Ok(Received::Transport) => {}
+            Err(ConnectionError::Srtp(SrtpError::Replay)) => {
+                counters.srtp_replays += 1;
+                if let (Kind::Subscriber(sub), PacketClass::Rtp) = (&mut self.kind, classify(data))
+                {
+                    // A copy of a packet already here: account it from its clear header.
+                    counters.received += 1;
+                    sub.on_rtp(data, (now, arrived), false);
+                }
+            }
             Err(ConnectionError::Srtp(_)) => counters.auth_failures += 1,
             // Stray or late transport datagrams: nothing to account.
             Err(_) => {}

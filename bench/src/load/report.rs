@@ -52,6 +52,9 @@ pub struct StepReport {
     pub packets_verified: u64,
     /// Packets whose SRTP authentication failed.
     pub auth_failures: u64,
+    /// Packets SRTP refused as replays (copies of packets already here, e.g. duplicate
+    /// retransmissions, or older than the replay window); accounted from their clear header.
+    pub srtp_replays: u64,
     /// Verified packets without the load generator's payload tail.
     pub corrupt: u64,
     /// Publisher packets/s.
@@ -237,7 +240,7 @@ fn step_lines(s: &mut String, st: &StepReport) {
     let _ = writeln!(
         s,
         "  {} subs ({} receiving) over {:.1}s: out {:.0} pps, in {:.0} pps, loss {:.3}% ({} of {}), \
-         reordered {}, dup {}, auth failures {}",
+         reordered {}, dup {}, auth failures {}, srtp replays {}",
         st.subscribers,
         st.receiving_subscribers,
         st.duration_s,
@@ -248,7 +251,8 @@ fn step_lines(s: &mut String, st: &StepReport) {
         st.expected,
         st.reordered,
         st.duplicates,
-        st.auth_failures
+        st.auth_failures,
+        st.srtp_replays
     );
     let _ = writeln!(
         s,
