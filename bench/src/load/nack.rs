@@ -319,6 +319,15 @@ mod tests {
         Duration::from_millis(n)
     }
 
+    /// A default generator that got `seqs` at `t0`.
+    fn fed(seqs: &[u16], t0: Instant) -> NackGenerator {
+        let mut g = NackGenerator::new(NackConfig::default());
+        for &s in seqs {
+            g.on_packet(s, t0, |_| panic!("nothing given up"));
+        }
+        g
+    }
+
     fn lost(pairs: &[(u16, u16)]) -> Vec<u16> {
         let mut v = Vec::new();
         for &(pid, blp) in pairs {
@@ -380,11 +389,8 @@ mod tests {
     #[test]
     fn pairs_split_and_reordering() {
         let t0 = Instant::now();
-        let mut g = NackGenerator::new(NackConfig::default());
+        let mut g = fed(&[100, 102, 130], t0);
         let none = |_| panic!("nothing given up");
-        g.on_packet(100, t0, none);
-        g.on_packet(102, t0, none);
-        g.on_packet(130, t0, none);
         assert_eq!(
             g.on_packet(103, t0, none),
             Arrival::Filled { nacked: false }
@@ -454,10 +460,8 @@ mod tests {
     #[test]
     fn retries_wait_for_the_measured_repair_time() {
         let t0 = Instant::now();
-        let mut g = NackGenerator::new(NackConfig::default());
+        let mut g = fed(&[10, 14], t0); // 11, 12, 13 missing
         let none = |_| panic!("nothing given up");
-        g.on_packet(10, t0, none);
-        g.on_packet(14, t0, none); // 11, 12, 13 missing
         let mut pairs = [(0, 0); MAX_PAIRS];
         assert_eq!(g.poll(t0, &mut pairs, none).requested, 3);
         assert_eq!(g.retry_interval(), ms(50));
