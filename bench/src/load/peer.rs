@@ -1,7 +1,8 @@
 //! One load client: its UDP socket behind its impairments ([`Link`]), its [`Connection`]
 //! (ICE, DTLS, SRTP), its signalling session and what it does with media: a publisher sends
-//! [`Synth`] packets and answers PLI/FIR with a keyframe; a subscriber verifies, counts and
-//! times what arrives and sends NACKs and PLIs like a browser ([`Subscriber`]).
+//! [`Synth`] packets, answers PLI/FIR with a keyframe and NACKs with retransmissions from its
+//! [`SentCache`]; a subscriber verifies, counts and times what arrives and sends NACKs and PLIs
+//! like a browser ([`Subscriber`]).
 //!
 //! Owns: per-client state and the per-datagram work. Must not read the clock (`now` comes
 //! from the runner) or block: sockets are non-blocking, signalling was done before.
