@@ -271,8 +271,9 @@ impl NackGenerator {
 pub struct RtxTrack {
     /// The RTX payload type.
     pub pt: u8,
-    /// The RTX SSRC.
-    pub ssrc: u32,
+    /// The RTX SSRC, if the answer announced it (`a=ssrc-group:FID`); `None`: any SSRC with
+    /// the RTX payload type.
+    pub ssrc: Option<u32>,
     /// The payload type of the original (`apt=`).
     pub apt: u8,
 }
@@ -287,7 +288,8 @@ pub fn unwrap_rtx(buf: &mut [u8], len: usize, rtx: RtxTrack, media_ssrc: u32) ->
     if p.len() < 12 || p[0] >> 6 != 2 {
         return None;
     }
-    if p[1] & 0x7f != rtx.pt || u32::from_be_bytes([p[8], p[9], p[10], p[11]]) != rtx.ssrc {
+    let ssrc = u32::from_be_bytes([p[8], p[9], p[10], p[11]]);
+    if p[1] & 0x7f != rtx.pt || rtx.ssrc.is_some_and(|s| s != ssrc) {
         return None;
     }
     let mut header = 12 + 4 * usize::from(p[0] & 0x0f);
@@ -517,7 +519,7 @@ mod tests {
     fn rtx_unwraps_to_the_original() {
         let rtx = RtxTrack {
             pt: 97,
-            ssrc: 0xAAAA_AAAA,
+            ssrc: Some(0xAAAA_AAAA),
             apt: 96,
         };
         for (ext, padding) in [(false, 0), (true, 0), (true, 4)] {
@@ -536,12 +538,25 @@ mod tests {
                 assert_eq!(&p[n - 7..n], b"payload");
             }
         }
+        // SSRC not announced: any SSRC with the RTX payload type.
+        let mut p = rtx_packet(false, 0);
+        let len = p.len();
+        let any = RtxTrack { ssrc: None, ..rtx };
+        assert_eq!(unwrap_rtx(&mut p, len, any, 9), Some(len - 2));
         // Not this RTX stream, or no OSN.
         let mut p = rtx_packet(false, 0);
         let len = p.len();
         assert_eq!(unwrap_rtx(&mut p, len, RtxTrack { pt: 98, ..rtx }, 1), None);
         assert_eq!(
-            unwrap_rtx(&mut p, len, RtxTrack { ssrc: 5, ..rtx }, 1),
+            unwrap_rtx(
+                &mut p,
+                len,
+                RtxTrack {
+                    ssrc: Some(5),
+                    ..rtx
+                },
+                1
+            ),
             None
         );
         assert_eq!(unwrap_rtx(&mut p, 13, rtx, 1), None);

@@ -201,9 +201,10 @@ impl Peer {
             })),
             Role::Play => Kind::Subscriber(Box::new(Subscriber::new(ReceiveConfig {
                 video_pt: answer.video.as_ref().map(|v| v.codec.payload_type),
-                // RTX: `control::sdp::AnswerTrack` does not carry the negotiated RTX payload
-                // type and SSRC yet; once it does, build the `RtxTrack` from the video
-                // track's here (the only place RTX is wired to the answer).
+                // RTX, the only place it is wired to the answer: `control::sdp::AnswerTrack`
+                // has no `rtx` yet in this tree. Once it has (`Option<RtxSpec>`), this is
+                // `answer.video.as_ref().and_then(|v| v.rtx.map(|r| RtxTrack { pt:
+                // r.payload_type, ssrc: r.ssrc, apt: v.codec.payload_type }))`.
                 rtx: None,
                 nack: cfg.nack,
                 freeze_threshold: cfg.freeze_threshold,

@@ -184,7 +184,7 @@ impl Subscriber {
     /// encrypted, so it must be decrypted before [`Subscriber::on_rtx`].
     pub fn is_rtx(&self, rtp: &[u8]) -> bool {
         match (self.cfg.rtx, header(rtp)) {
-            (Some(rtx), Some(h)) => h.pt == rtx.pt && h.ssrc == rtx.ssrc,
+            (Some(rtx), Some(h)) => h.pt == rtx.pt && rtx.ssrc.is_none_or(|s| s == h.ssrc),
             _ => false,
         }
     }
@@ -207,7 +207,12 @@ impl Subscriber {
             return;
         };
         let len = buf.len();
+        let ssrc = header(buf).map(|h| h.ssrc);
         if let Some(n) = unwrap_rtx(buf, len, rtx, media) {
+            // Not announced in the answer: the first RTX packet names it.
+            if let Some(rtx) = self.cfg.rtx.as_mut().filter(|r| r.ssrc.is_none()) {
+                rtx.ssrc = ssrc;
+            }
             self.counts.rtx += 1;
             self.on_rtp(&buf[..n], (now, now), true);
         }
@@ -342,7 +347,7 @@ mod tests {
             video_pt: Some(96),
             rtx: Some(RtxTrack {
                 pt: 97,
-                ssrc: 0xBBBB,
+                ssrc: Some(0xBBBB),
                 apt: 96,
             }),
             nack: NackConfig::default(),
@@ -413,6 +418,24 @@ mod tests {
         let t = s.totals(now);
         assert_eq!((t.residual_lost, t.nack_given_up, t.plis_sent), (1, 1, 1));
         assert_eq!(t.nack_requests, 2 + 10, "ten requests of 7");
+    }
+
+    /// An RTX SSRC the answer did not announce is learnt from the first RTX packet.
+    #[test]
+    fn rtx_ssrc_learnt() {
+        let mut c = cfg();
+        c.rtx = c.rtx.map(|r| RtxTrack { ssrc: None, ..r });
+        let mut s = Subscriber::new(c);
+        let t0 = Instant::now();
+        s.on_rtp(&rtp(96, 0xAAAA, 1, true), (t0, t0), false);
+        s.on_rtp(&rtp(96, 0xAAAA, 3, true), (t0, t0), false);
+        let mut r = rtp(97, 0xCCCC, 50, false);
+        r.splice(12..12, 2u16.to_be_bytes());
+        assert!(s.is_rtx(&r));
+        s.on_rtx(&mut r, t0);
+        assert_eq!(s.totals(t0).rtx, 1);
+        assert_eq!(s.totals(t0).residual_lost, 0);
+        assert!(!s.is_rtx(&rtp(97, 0xDDDD, 1, false)), "now only 0xCCCC");
     }
 
     /// Dropped video (original or RTX) is counted; audio and RTCP are not.
