@@ -10,6 +10,11 @@
 #        RTCDN_BASELINE=/path/to/rtcdn: adds the row "baseline" (that binary, e.g. a build of an
 #          earlier commit, with rtcdn's settings) unless SERVERS is set, for before/after
 #          figures from one run
+#        IMPAIR="loss=5,delay=20ms,jitter=5ms": every rtcdn, baseline and janus row runs a second
+#          time with this impairment on every client, both directions (rtcdn-load --impair; the
+#          row is named "<server> @impair"); floor rows stay lossless (the floor repairs
+#          nothing). SEED=1 seeds the impairment. The table then shows residual loss after
+#          repair, NACKs, retransmissions and freezes.
 #
 # Runs as root. Creates a network namespace with a veth pair whose addresses exist only inside
 # it (Janus gathers no loopback candidates), starts each server inside it in turn, drives it
@@ -22,6 +27,8 @@ COUNTS=${1:-${COUNTS:-"50 200 500"}}
 DURATION=${DURATION:-10s}
 BITRATE=${BITRATE:-1000kbps}
 VERIFY=${VERIFY:-sample:10}
+IMPAIR=${IMPAIR:-}
+SEED=${SEED:-1}
 NS=${NS:-rtcdn-bench}
 DEFAULT_SERVERS="rtcdn floor+gso rtcdn+media_gso=false floor janus"
 [ -n "${RTCDN_BASELINE:-}" ] && DEFAULT_SERVERS="rtcdn baseline floor+gso rtcdn+media_gso=false floor janus"
@@ -140,8 +147,20 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 secs=${DURATION%s}
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
+RUNS=()
+for server in $SERVERS; do
+    RUNS+=("$server")
+    if [ -n "$IMPAIR" ] && [[ $server != floor* ]]; then RUNS+=("$server@impair"); fi
+done
 for n in $COUNTS; do
-    for server in $SERVERS; do
+    for run in "${RUNS[@]}"; do
+        server=${run%@impair}
+        impair=()
+        label=$server
+        if [[ $run == *@impair ]]; then
+            impair=(--impair "$IMPAIR" --seed "$SEED")
+            label="$server @impair"
+        fi
         limit=$(( ${secs%.*} + 60 + n / 5 ))
         case $server in
             rtcdn+*) pid=$(start_rtcdn "$limit" "${server#rtcdn+}") ;;
@@ -156,26 +175,27 @@ for n in $COUNTS; do
         esac
         idle=$(rss_kib "$pid")
         log "server process: $(tr "\0" " " </proc/$pid/cmdline 2>/dev/null)"
-        log "$server, $n subscribers (pid $pid, idle rss $idle KiB)"
-        json=$WORK/${server//[^a-z0-9_-]/_}-$n.json
+        log "$label, $n subscribers (pid $pid, idle rss $idle KiB)"
+        json=$WORK/${run//[^a-z0-9_-]/_}-$n.json
         if ! in_ns timeout "$limit" "$BIN/rtcdn-load" --target $target --server "$url" \
             --subscribers "$n" --duration "$DURATION" --bitrate "$BITRATE" --verify "$VERIFY" \
-            --server-pid "$pid" --join-timeout 30s --json "$json" --quiet >"${json%.json}.out" 2>&1
+            "${impair[@]}" --server-pid "$pid" --join-timeout 30s --json "$json" --quiet \
+            >"${json%.json}.out" 2>&1
         then
-            log "$server with $n subscribers failed: $(tail -3 "${json%.json}.out")"
+            log "$label with $n subscribers failed: $(tail -3 "${json%.json}.out")"
         fi
         if [[ $server == rtcdn* || $server == baseline ]]; then
             log "$server worker counters: $(in_ns curl -s "http://$ADDR:8080/health" | tr -d ' \n' | head -c 400)"
         fi
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
-        printf '%s\t%s\t%s\t%s\n' "$server" "$n" "$idle" "$json" >>"$RESULTS"
+        printf '%s\t%s\t%s\t%s\n' "$label" "$n" "$idle" "$json" >>"$RESULTS"
         sleep 0.5
     done
 done
 
 # --- table ---------------------------------------------------------------------------------
-python3 - "$RESULTS" <<'EOF'
+python3 - "$RESULTS" "$IMPAIR" <<'EOF'
 import json, os, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 res = {}
@@ -186,29 +206,38 @@ for server, n, idle, path in rows:
     res[(server, int(n))] = (r, int(idle or 0))
 def fmt(v, f="{:.2f}"):
     return "-" if v is None else f.format(v)
-print("| server | subs | receiving | CPU-µs / fwd pkt | pkts/s at 50 % core | loss % | p50 / p99 latency µs | RSS KiB / sub |")
-print("|---|---|---|---|---|---|---|---|")
+impaired = bool(sys.argv[2])
+if impaired:
+    print(f"@impair: rtcdn-load --impair {sys.argv[2]} (every client, both directions)\n")
+repair_head = " residual loss % | NACKs / retx / freezes |" if impaired else ""
+print("| server | subs | receiving | CPU-µs / fwd pkt | pkts/s at 50 % core | loss % | p50 / p99 latency µs | RSS KiB / sub |" + repair_head)
+print("|---|---|---|---|---|---|---|---|" + ("---|---|" if impaired else ""))
 counts = sorted({n for _, n in res})
 servers = list(dict.fromkeys(s for s, _ in res))
 for n in counts:
     for server in servers:
         r, idle = res.get((server, n), (None, 0))
         if r is None:
-            print(f"| {server} | {n} | failed | - | - | - | - | - |")
+            print(f"| {server} | {n} | failed | - | - | - | - | - |" + (" - | - |" if impaired else ""))
             continue
         us = r.get("cpu_us_per_forwarded_packet")
         pps = 0.5e6 / us if us else None
         rss = r.get("server_rss_kib")
         per = (rss - idle) / n if rss and n else None
         lat = r["latency_us"]
+        repair = ""
+        if impaired:
+            repair = (f" {fmt(r.get('residual_loss_pct'), '{:.3f}')} | {r.get('nacks_sent', '-')} / "
+                      f"{r.get('retransmissions_received', '-')} / {r.get('freezes', '-')} |")
         print(f"| {server} | {n} | {r['receiving_subscribers']} | {fmt(us)} | {fmt(pps, '{:,.0f}')} "
-              f"| {r['loss_pct']:.3f} | {lat['p50']:.0f} / {lat['p99']:.0f} | {fmt(per, '{:.1f}')} |")
+              f"| {r['loss_pct']:.3f} | {lat['p50']:.0f} / {lat['p99']:.0f} | {fmt(per, '{:.1f}')} |" + repair)
 print()
 # Headline ratios of CPU per forwarded packet, for the pairs this run measured: rtcdn against
 # the floor with the same send path (GSO with GSO, plain sendmmsg with plain), Janus against
 # rtcdn as deployed (defaults).
 pairs = [("rtcdn", "floor+gso"), ("baseline", "floor+gso"), ("rtcdn", "baseline"),
-         ("rtcdn+media_gso=false", "floor"), ("rtcdn", "floor"), ("janus", "rtcdn")]
+         ("rtcdn+media_gso=false", "floor"), ("rtcdn", "floor"), ("janus", "rtcdn"),
+         ("rtcdn @impair", "rtcdn"), ("janus @impair", "rtcdn @impair")]
 pairs = [(a, b) for a, b in pairs if a in servers and b in servers]
 if ("rtcdn", "floor+gso") in pairs:
     pairs.remove(("rtcdn", "floor"))

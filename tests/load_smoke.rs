@@ -3,12 +3,15 @@
 //! (publisher on the origin, subscribers on the edge). Checks that the run went as asked
 //! (every subscriber received media in the measuring window), that every checked packet of
 //! every subscriber passed SRTP authentication (all of them, or exactly every Nth when
-//! sampling) and that the JSON result has its fields; no timing thresholds.
+//! sampling) and that the JSON result has its fields; no timing thresholds. With 3 % loss on
+//! the subscribers' receive side: NACKs go out and the residual loss is consistent with what
+//! the impairment dropped, whether or not the server repairs.
 
 mod common;
 
 use std::time::Duration;
 
+use bench::load::impair::ImpairSpec;
 use bench::load::{self, LoadConfig, Verify};
 use common::ServerProcess;
 
@@ -141,6 +144,104 @@ fn through_an_edge() {
     // Both processes were measured: the sum exceeds either alone.
     let edge_rss = edge.pid().and_then(load::procstat::rss_kib).unwrap();
     assert!(t.server_rss_kib.is_some_and(|kib| kib > edge_rss));
+}
+
+/// Subscribers drop 3 % of what they receive (seeded). Whatever the server does with their
+/// NACKs, every gap they saw came from a dropped datagram, so: NACKs were sent; the residual
+/// loss plus the gaps retransmissions filled is at most what was dropped; and if nothing was
+/// retransmitted (a server that does not answer NACKs) the residual loss is what was dropped,
+/// but for drops before a stream's first packet or after its last, which open no gap.
+#[test]
+fn receive_loss_is_nacked_and_accounted() {
+    let server = ServerProcess::start(&[("worker_threads", "1")]);
+    let mut cfg = LoadConfig::new(&server.ws_url());
+    cfg.subscribers = 3;
+    cfg.duration = Duration::from_secs(3);
+    cfg.bitrate = 500_000;
+    cfg.verify = Verify::Sample(3);
+    cfg.impair.recv = ImpairSpec::parse("loss=3").unwrap();
+    cfg.impair.seed = 42;
+    let report = load::run(&cfg, false)
+        .unwrap_or_else(|e| panic!("load run failed: {e}\n{}", server.stderr_output()));
+    let t = &report.totals;
+    let summary = report.summary();
+    eprintln!(
+        "{summary}residual {:?} dropped {:?} nacks {:?} expected {:?}",
+        report.residual_lost_per_subscriber,
+        report.impaired_video_per_subscriber,
+        report.nacks_per_subscriber,
+        report.video_expected_per_subscriber
+    );
+    assert_eq!(t.receiving_subscribers, 3, "{summary}");
+    assert_eq!(t.auth_failures, 0, "{summary}");
+    assert!(t.impair_recv.dropped > 0, "{summary}");
+    assert_eq!(t.impair_send.dropped, 0, "nothing dropped on the send side");
+    assert!(t.nacks_sent > 0 && t.nack_requests > 0, "{summary}");
+    assert!(t.video_expected > 0 && t.frames_completed > 0, "{summary}");
+    assert_eq!(
+        t.retransmissions_received,
+        t.retransmissions_useful + t.retransmissions_duplicate
+    );
+    let json: serde_json::Value = serde_json::to_value(&report).expect("serializes");
+    for field in [
+        "residual_loss_pct",
+        "residual_lost",
+        "retransmissions_received",
+        "nacks_sent",
+        "nack_requests",
+        "plis_sent",
+        "plis_received",
+        "freezes",
+        "freeze_ms",
+        "impair_recv",
+        "residual_lost_per_subscriber",
+        "impaired_video_per_subscriber",
+    ] {
+        assert!(json.get(field).is_some(), "JSON has {field}");
+    }
+
+    // Whole run, per subscriber.
+    let n = report.config.subscribers;
+    assert_eq!(report.residual_lost_per_subscriber.len(), n);
+    assert_eq!(report.impaired_video_per_subscriber.len(), n);
+    assert_eq!(report.nacks_per_subscriber.len(), n);
+    assert_eq!(report.repaired_per_subscriber.len(), n);
+    let per_subscriber = report
+        .residual_lost_per_subscriber
+        .iter()
+        .zip(&report.impaired_video_per_subscriber)
+        .zip(&report.nacks_per_subscriber)
+        .zip(&report.repaired_per_subscriber);
+    for (i, (((&lost, &dropped), &nacks), &repaired)) in per_subscriber.enumerate() {
+        // Each gap came from a drop; each either stayed open or a retransmission filled it.
+        assert!(
+            lost + repaired <= dropped,
+            "subscriber {i}: residual {lost} + repaired {repaired} > dropped {dropped}: {summary}"
+        );
+        // A gap it saw was NACKed at once (a subscriber may see none at 3 %).
+        assert!(
+            lost + repaired == 0 || nacks > 0,
+            "subscriber {i}: {summary}"
+        );
+        if repaired == 0 {
+            // Not repaired: every drop inside the stream is a residual loss. A drop before the
+            // first or after the last packet (at most a few at 3 %) opens no gap.
+            assert!(
+                lost + 4 >= dropped,
+                "subscriber {i}: residual {lost} vs dropped {dropped}: {summary}"
+            );
+        }
+    }
+    let residual: u64 = report.residual_lost_per_subscriber.iter().sum();
+    let dropped: u64 = report.impaired_video_per_subscriber.iter().sum();
+    let expected: u64 = report.video_expected_per_subscriber.iter().sum();
+    assert!(dropped > 0 && residual <= expected, "{summary}");
+    if report.repaired_per_subscriber.iter().all(|&r| r == 0) {
+        assert!(
+            residual > 0,
+            "nothing repaired, so something is lost: {summary}"
+        );
+    }
 }
 
 #[test]

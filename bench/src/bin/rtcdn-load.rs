@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use bench::load::impair::{ImpairConfig, ImpairSpec, DEFAULT_QUEUE};
+use bench::load::nack::NackConfig;
 use bench::load::{self, parse_bitrate, parse_duration, LoadConfig, TargetKind, Verify};
 use clap::Parser;
 
@@ -55,6 +57,37 @@ struct Args {
     /// stay on the one event loop).
     #[arg(long, default_value_t = 1)]
     join_parallel: usize,
+    /// Impairment every client applies to what it sends and receives:
+    /// `loss=5,delay=20ms,jitter=5ms,reorder=1,reorder_delay=10ms` (any subset; loss and
+    /// reorder in percent; jitter is uniform, delay ± jitter).
+    #[arg(long, value_parser = parse_impair)]
+    impair: Option<ImpairSpec>,
+    /// Impairment of what clients send only (replaces `--impair` for that direction).
+    #[arg(long, value_parser = parse_impair)]
+    impair_send: Option<ImpairSpec>,
+    /// Impairment of what clients receive only (replaces `--impair` for that direction).
+    #[arg(long, value_parser = parse_impair)]
+    impair_recv: Option<ImpairSpec>,
+    /// Seed of the impairments' generators: the same seed repeats the same drop pattern for
+    /// the same datagrams.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Held (delayed) datagrams per client and direction at most; more are dropped and
+    /// counted as overflow.
+    #[arg(long, default_value_t = DEFAULT_QUEUE)]
+    impair_queue: usize,
+    /// Subscribers ask again for a missing packet after this long.
+    #[arg(long, default_value = "50ms", value_parser = parse_duration)]
+    nack_interval: Duration,
+    /// Requests per missing packet at most (0: subscribers never NACK).
+    #[arg(long, default_value_t = 10)]
+    nack_retries: u32,
+    /// A packet missing this long is lost for good (and a PLI is sent).
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    nack_deadline: Duration,
+    /// No complete video frame for longer than this is a freeze.
+    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
+    freeze_threshold: Duration,
     /// Write the JSON result here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -75,6 +108,10 @@ fn parse_target(s: &str) -> Result<TargetKind, String> {
     }
 }
 
+fn parse_impair(s: &str) -> Result<ImpairSpec, String> {
+    ImpairSpec::parse(s).map_err(|e| e.to_string())
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let cfg = LoadConfig {
@@ -91,6 +128,18 @@ fn main() -> ExitCode {
         ramp: args.ramp,
         join_timeout: args.join_timeout,
         join_parallel: args.join_parallel,
+        impair: ImpairConfig {
+            send: args.impair_send.or(args.impair).unwrap_or_default(),
+            recv: args.impair_recv.or(args.impair).unwrap_or_default(),
+            seed: args.seed,
+            queue: args.impair_queue,
+        },
+        nack: NackConfig {
+            interval: args.nack_interval,
+            max_retries: args.nack_retries,
+            deadline: args.nack_deadline,
+        },
+        freeze_threshold: args.freeze_threshold,
     };
     let report = match load::run(&cfg, !args.quiet) {
         Ok(r) => r,

@@ -1,10 +1,11 @@
-//! What one load run does ([`LoadConfig`]) and the parsers of its human-friendly values
-//! (`10s`, `1000kbps`, `sample:10`).
+//! What one load run does ([`LoadConfig`]) and the parser of `--verify` (`all`, `sample:10`).
 //!
 //! Owns: configuration values and their validation. Must not touch sockets.
 
 use std::time::Duration;
 
+use super::impair::ImpairConfig;
+use super::nack::NackConfig;
 use super::signalling::TargetKind;
 
 /// How many received packets have their SRTP authentication checked and payload decrypted.
@@ -72,6 +73,13 @@ pub struct LoadConfig {
     pub join_timeout: Duration,
     /// Subscribers signalling at the same time (threads); 1 joins one after the other.
     pub join_parallel: usize,
+    /// What every client does to the datagrams it sends and receives (none by default).
+    pub impair: ImpairConfig,
+    /// When subscribers NACK again and give up (`max_retries` 0: they never NACK).
+    pub nack: NackConfig,
+    /// A subscriber completing no video frame for longer than this is frozen.
+    #[serde(serialize_with = "secs")]
+    pub freeze_threshold: Duration,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -95,6 +103,9 @@ impl LoadConfig {
             ramp: None,
             join_timeout: Duration::from_secs(15),
             join_parallel: 1,
+            impair: ImpairConfig::default(),
+            nack: NackConfig::default(),
+            freeze_threshold: Duration::from_millis(500),
         }
     }
 
@@ -136,6 +147,16 @@ impl LoadConfig {
                 self.join_parallel
             ));
         }
+        if self.impair.queue == 0 {
+            return Err("the impairment queue needs room for at least one datagram".into());
+        }
+        if self.nack.interval.is_zero() || self.freeze_threshold.is_zero() {
+            return Err("the NACK interval and the freeze threshold must be positive".into());
+        }
+        let impaired = !(self.impair.send.is_none() && self.impair.recv.is_none());
+        if impaired && self.target == TargetKind::Floor {
+            return Err("the floor target has no impairment (nor repair)".into());
+        }
         if self.play_server.is_some() && self.target != TargetKind::Wcs {
             return Err("a play server (an edge) needs the wcs target".into());
         }
@@ -143,73 +164,9 @@ impl LoadConfig {
     }
 }
 
-/// Parses `10s`, `500ms`, `2m` or a plain number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = split_unit(s);
-    let v: f64 = num.parse().map_err(|_| format!("bad duration {s:?}"))?;
-    let secs = match unit {
-        "" | "s" => v,
-        "ms" => v / 1000.0,
-        "m" | "min" => v * 60.0,
-        _ => return Err(format!("bad duration unit in {s:?}")),
-    };
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("bad duration {s:?}"));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
-/// Parses `1000kbps`, `1.5mbps`, `800k`, `2M` or plain bits per second.
-pub fn parse_bitrate(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (num, unit) = split_unit(s);
-    let v: f64 = num.parse().map_err(|_| format!("bad bitrate {s:?}"))?;
-    let mult = match unit.to_ascii_lowercase().trim_end_matches("bps") {
-        "" | "b" => 1.0,
-        "k" => 1e3,
-        "m" => 1e6,
-        "g" => 1e9,
-        _ => return Err(format!("bad bitrate unit in {s:?}")),
-    };
-    let bps = v * mult;
-    if !bps.is_finite() || bps < 0.0 {
-        return Err(format!("bad bitrate {s:?}"));
-    }
-    Ok(bps as u64)
-}
-
-fn split_unit(s: &str) -> (&str, &str) {
-    let at = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    s.split_at(at)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        assert!(parse_duration("").is_err());
-        assert!(parse_duration("10h").is_err());
-        assert!(parse_duration("s").is_err());
-    }
-
-    #[test]
-    fn bitrates() {
-        assert_eq!(parse_bitrate("1000kbps"), Ok(1_000_000));
-        assert_eq!(parse_bitrate("1.5Mbps"), Ok(1_500_000));
-        assert_eq!(parse_bitrate("800k"), Ok(800_000));
-        assert_eq!(parse_bitrate("64000"), Ok(64_000));
-        assert!(parse_bitrate("fast").is_err());
-        assert!(parse_bitrate("10xbps").is_err());
-    }
 
     #[test]
     fn verify_modes() {

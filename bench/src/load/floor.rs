@@ -235,6 +235,12 @@ pub fn run(cfg: &LoadConfig, progress: bool) -> Result<LoadReport, LoadError> {
             .collect(),
         rtp_per_subscriber: subs.iter().map(|s| s.received).collect(),
         verified_per_subscriber: subs.iter().map(|s| s.verified).collect(),
+        video_expected_per_subscriber: Vec::new(),
+        residual_lost_per_subscriber: Vec::new(),
+        impaired_video_per_subscriber: Vec::new(),
+        nacks_per_subscriber: Vec::new(),
+        repaired_per_subscriber: Vec::new(),
+        freezes_per_subscriber: Vec::new(),
         timeseries: Vec::new(),
         errors,
     })

@@ -2,31 +2,41 @@
 //! media to a server and play it back, measuring throughput, loss, reordering, one-way latency,
 //! join rate and the server's CPU and memory.
 //!
-//! Owns: the load run ([`run`]) and its parts: configuration ([`config`]), the signalling seam
-//! ([`signalling`], implemented by [`wcs`] and [`janus`]), errors ([`error`]), synthetic media
-//! and receive accounting ([`media`]), clients ([`peer`]), the event loop ([`runner`]), `/proc`
-//! readings ([`procstat`]), results ([`report`]) and the chart ([`svg`]). Must not reach into the server's internals: everything goes through the
-//! network and `/proc`, as for any other server.
+//! Owns: the load run ([`run`]) and its parts: configuration ([`config`], [`units`]), the
+//! signalling seam ([`signalling`], implemented by [`wcs`] and [`janus`]), errors ([`error`]),
+//! synthetic media and receive accounting ([`media`], [`receiver`]), clients ([`peer`]), their
+//! socket ([`link`]) and network impairment ([`impair`]), browser-like repair of what they
+//! receive ([`nack`]) and frame/freeze accounting ([`freeze`]), the event loop ([`runner`]),
+//! a publisher's copies of what it sent ([`sent_cache`]), `/proc` readings ([`procstat`]), results ([`report`]) and the chart ([`svg`]). Must not reach into the server's internals: everything
+//! goes through the network and `/proc`, as for any other server.
 
 pub mod config;
 pub mod error;
 pub mod floor;
+pub mod freeze;
 pub mod histogram;
+pub mod impair;
 pub mod janus;
+pub mod link;
 pub mod media;
+pub mod nack;
 pub mod peer;
 pub mod procstat;
+pub mod receiver;
 pub mod report;
 pub mod runner;
+pub mod sent_cache;
 pub mod signalling;
 pub mod svg;
+pub mod units;
 pub mod wcs;
 
-pub use config::{parse_bitrate, parse_duration, LoadConfig, Verify};
+pub use config::{LoadConfig, Verify};
 pub use error::LoadError;
 pub use media::epoch;
 pub use report::{LoadReport, Sample, StepReport};
 pub use signalling::{Signalling, TargetKind};
+pub use units::{parse_bitrate, parse_duration};
 
 /// Runs the load described by `cfg`; `progress` prints a refreshed line on stderr once a
 /// second.

@@ -1,11 +1,12 @@
-//! One load client: its UDP socket, its [`Connection`] (ICE, DTLS, SRTP), its
-//! signalling session and what it does with media: a publisher sends [`Synth`] packets and
-//! answers PLI/FIR with a keyframe; a subscriber verifies, counts and times what arrives.
+//! One load client: its UDP socket behind its impairments ([`Link`]), its [`Connection`]
+//! (ICE, DTLS, SRTP), its signalling session and what it does with media: a publisher sends
+//! [`Synth`] packets, answers PLI/FIR with a keyframe and NACKs with retransmissions from its
+//! [`SentCache`]; a subscriber verifies, counts and times what arrives and sends NACKs and PLIs
+//! like a browser ([`Subscriber`]).
 //!
 //! Owns: per-client state and the per-datagram work. Must not read the clock (`now` comes
 //! from the runner) or block: sockets are non-blocking, signalling was done before.
 
-use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -15,16 +16,20 @@ use dataplane::demux::{classify, PacketClass};
 use dataplane::dtls::DtlsCertificate;
 use dataplane::ice::IceConfig;
 use dataplane::rtcp::{RtcpCompound, RtcpPacket};
-use dataplane::srtp::SrtpProfile;
+use dataplane::srtp::{SrtpError, SrtpProfile};
 use dataplane::transport::{
     Connection, ConnectionError, ConnectionEvent, LocalParams, Received, RemoteParams,
 };
 
-use super::config::Verify;
+use super::config::{LoadConfig, Verify};
 use super::error::LoadError;
 use super::histogram::Histogram;
+use super::impair::{Admit, ImpairStats};
 use super::janus::JanusSignalling;
-use super::media::{SeqStats, Synth, Tail, AUDIO_INTERVAL, FPS};
+use super::link::Link;
+use super::media::{Synth, Tail, AUDIO_INTERVAL, FPS};
+use super::receiver::{ReceiveConfig, RepairTotals, Subscriber};
+use super::sent_cache::SentCache;
 use super::signalling::{self, Role, SignalError, Signalling, TargetKind};
 use super::wcs::WcsSignalling;
 
@@ -46,33 +51,50 @@ pub struct Counters {
     pub verified: u64,
     /// Received packets whose SRTP authentication failed.
     pub auth_failures: u64,
+    /// Received packets SRTP refused as replays: copies of packets already here (duplicate
+    /// retransmissions) or older than the replay window.
+    pub srtp_replays: u64,
     /// Verified packets without our payload tail.
     pub corrupt: u64,
     /// Keyframe requests (PLI/FIR) publishers received.
     pub keyframe_requests: u64,
+    /// Of those, PLIs.
+    pub plis_received: u64,
+    /// Of those, FIRs.
+    pub firs_received: u64,
+    /// NACK packets publishers received.
+    pub nacks_received: u64,
+    /// Plain retransmissions publishers sent in answer (packets still in their cache).
+    pub retransmissions_sent: u64,
     /// One-way latency of verified packets, ns, this measuring window.
     pub latency: Histogram,
     /// The same for the current progress second.
     pub latency_tick: Histogram,
 }
 
+/// What the runner lends a client for one turn: the payload time origin, the SRTP sampling,
+/// two reused buffers (datagrams in, datagrams out) and the run's counters.
+pub struct Io<'a> {
+    /// The time origin of payload send timestamps.
+    pub epoch: Instant,
+    /// Which received packets have their SRTP checked.
+    pub verify: Verify,
+    /// A datagram read, or released from the receive queue.
+    pub buf: &'a mut [u8],
+    /// A datagram to send, or a plain RTCP packet being built.
+    pub out: &'a mut [u8],
+    /// The run's counters.
+    pub counters: &'a mut Counters,
+}
+
 /// What a publisher keeps.
 pub struct Publisher {
     /// The packet factory.
     pub synth: Synth,
+    /// The video packets sent lately, for NACKs.
+    sent: SentCache,
     next_audio: Option<Instant>,
     next_frame: Option<Instant>,
-}
-
-/// What a subscriber keeps.
-#[derive(Default)]
-pub struct Subscriber {
-    /// Per-SSRC sequence accounting.
-    pub streams: Vec<(u32, SeqStats)>,
-    /// RTP packets received (counted from the clear header), for the sampling of [`Verify`].
-    pub received: u64,
-    /// Received RTP packets whose SRTP authentication was checked and passed.
-    pub verified: u64,
 }
 
 /// The role-specific part of a client.
@@ -80,13 +102,13 @@ pub enum Kind {
     /// Sends media.
     Publisher(Box<Publisher>),
     /// Receives media.
-    Subscriber(Subscriber),
+    Subscriber(Box<Subscriber>),
 }
 
 /// One client.
 pub struct Peer {
-    /// The media socket (mio-registered by the runner).
-    pub socket: mio::net::UdpSocket,
+    /// The media socket behind the client's impairments.
+    pub link: Link,
     /// ICE + DTLS + SRTP.
     pub conn: Connection,
     /// The signalling session (kept open: closing it ends the stream).
@@ -112,20 +134,22 @@ fn connect(target: TargetKind, server: &str) -> Result<Box<dyn Signalling>, Sign
 }
 
 impl Peer {
-    /// Runs signalling for `role` on `stream` (blocking) and starts ICE; a publisher will
-    /// send `bitrate` bits/s in packets of at most `packet_size` bytes. `join_started` is when
-    /// the caller began the join; `now` is asked once signalling is done.
+    /// Runs signalling for `role` on `stream` at `server` (blocking) and starts ICE, as
+    /// client number `client` of the run `cfg` (its impairment seed); a publisher sends
+    /// `cfg.bitrate` bits/s in packets of at most `cfg.packet_size` bytes. `join_started` is
+    /// when the caller began the join; `now` is asked once signalling is done.
     #[allow(clippy::too_many_arguments)]
     pub fn join(
-        target: TargetKind,
+        cfg: &LoadConfig,
         server: &str,
         role: Role,
         stream: &str,
+        client: u64,
         cert: &DtlsCertificate,
-        (bitrate, packet_size): (u64, usize),
         join_started: Instant,
         now: impl Fn() -> Instant,
     ) -> Result<Peer, LoadError> {
+        let (target, bitrate, packet_size) = (cfg.target, cfg.bitrate, cfg.packet_size);
         let IceCredentials { ufrag, pwd } = IceCredentials::random();
         let (socket, local_candidate) = bind_toward(server)?;
         let (mut spec, kind) = match role {
@@ -171,13 +195,24 @@ impl Peer {
         let kind = match role {
             Role::Publish => Kind::Publisher(Box::new(Publisher {
                 synth: Synth::new(kind.0, kind.1, bitrate, packet_size),
+                sent: SentCache::default(),
                 next_audio: None,
                 next_frame: None,
             })),
-            Role::Play => Kind::Subscriber(Subscriber::default()),
+            Role::Play => Kind::Subscriber(Box::new(Subscriber::new(ReceiveConfig {
+                video_pt: answer.video.as_ref().map(|v| v.codec.payload_type),
+                // RTX, the only place it is wired to the answer: `control::sdp::AnswerTrack`
+                // has no `rtx` yet in this tree. Once it has (`Option<RtxSpec>`), this is
+                // `answer.video.as_ref().and_then(|v| v.rtx.map(|r| RtxTrack { pt:
+                // r.payload_type, ssrc: r.ssrc, apt: v.codec.payload_type }))`.
+                rtx: None,
+                nack: cfg.nack,
+                freeze_threshold: cfg.freeze_threshold,
+                ssrc: rand::random(),
+            }))),
         };
         Ok(Peer {
-            socket,
+            link: Link::new(socket, cfg.impair.for_client(client)),
             conn,
             signalling: sig,
             kind,
@@ -224,19 +259,35 @@ impl Peer {
         t
     }
 
-    /// Sends the ICE/DTLS datagrams the connection has queued.
-    pub fn flush(&mut self, out: &mut [u8], counters: &mut Counters) {
-        while let Some(t) = self.conn.poll_transmit(out) {
-            send(&self.socket, &out[..t.len], t.dst, counters);
+    /// A subscriber's repair figures at `now` (zero for a publisher).
+    pub fn repair_totals(&self, now: Instant) -> RepairTotals {
+        match &self.kind {
+            Kind::Subscriber(s) => s.totals(now),
+            Kind::Publisher(_) => RepairTotals::default(),
         }
     }
 
-    /// Runs due timers.
-    pub fn handle_timeout(&mut self, now: Instant, out: &mut [u8], counters: &mut Counters) {
+    /// What the impairments did: `(send, receive)`.
+    pub fn impair_stats(&self) -> (ImpairStats, ImpairStats) {
+        self.link.stats()
+    }
+
+    /// Sends the ICE/DTLS datagrams the connection has queued.
+    pub fn flush(&mut self, now: Instant, out: &mut [u8], counters: &mut Counters) {
+        while let Some(t) = self.conn.poll_transmit(out) {
+            if !self.link.send(now, &out[..t.len], t.dst) {
+                counters.send_errors += 1;
+            }
+        }
+    }
+
+    /// Runs due timers: the transport's, held datagrams due (sent, or received and handled),
+    /// a subscriber's NACKs and PLIs.
+    pub fn handle_timeout(&mut self, now: Instant, io: &mut Io<'_>) {
         if self.conn.poll_timeout().is_some_and(|t| t <= now) {
             self.conn.handle_timeout(now);
         }
-        self.flush(out, counters);
+        self.service(now, io);
         while let Some(ev) = self.conn.poll_event() {
             if let ConnectionEvent::Failed(r) = ev {
                 self.failed
@@ -245,44 +296,70 @@ impl Peer {
         }
     }
 
-    /// When this client next needs the runner: a transport timer or a publisher's next packet.
+    /// Handles the held received datagrams due at `now`, sends a subscriber's feedback, the
+    /// transport's datagrams and the held sends due.
+    fn service(&mut self, now: Instant, io: &mut Io<'_>) {
+        while let Some(r) = self.link.pop_received(now, io.buf) {
+            let (epoch, verify, at) = (io.epoch, io.verify, (now, r.since));
+            self.datagram(epoch, at, r.addr, &io.buf[..r.len], verify, io.counters);
+        }
+        let counters = &mut *io.counters;
+        if let (Kind::Subscriber(sub), true) = (&mut self.kind, self.conn.is_connected()) {
+            let (conn, link) = (&mut self.conn, &mut self.link);
+            sub.poll_feedback(now, io.out, |plain| {
+                match (conn.protect_rtcp(plain), conn.remote()) {
+                    (Ok(enc), Some(dst)) => {
+                        if !link.send(now, &enc, dst) {
+                            counters.send_errors += 1;
+                        }
+                    }
+                    _ => counters.send_errors += 1,
+                }
+            });
+        }
+        self.flush(now, io.out, counters);
+        counters.send_errors += self.link.release_sends(now, io.out);
+    }
+
+    /// When this client next needs the runner: a transport timer, a held datagram, a
+    /// subscriber's feedback or a publisher's next packet.
     pub fn next_due(&self) -> Option<Instant> {
-        let t = self.conn.poll_timeout();
+        let t = earliest(self.conn.poll_timeout(), self.link.next_release());
         match &self.kind {
             Kind::Publisher(p) if self.conn.is_connected() => {
                 earliest(t, earliest(p.next_audio, p.next_frame))
             }
-            _ => t,
+            Kind::Subscriber(s) => earliest(t, s.poll_timeout()),
+            Kind::Publisher(_) => t,
         }
     }
 
-    /// Reads every datagram the socket holds.
-    pub fn receive(
-        &mut self,
-        epoch: Instant,
-        now: Instant,
-        verify: Verify,
-        buf: &mut [u8],
-        out: &mut [u8],
-        counters: &mut Counters,
-    ) {
-        loop {
-            let (len, from) = match self.socket.recv_from(buf) {
-                Ok(r) => r,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                // ICMP errors (port unreachable) surface here on Linux; nothing to read.
-                Err(_) => break,
-            };
-            self.datagram(epoch, now, from, &buf[..len], verify, counters);
+    /// Reads every datagram the socket holds, each through the receive impairment.
+    pub fn receive(&mut self, now: Instant, io: &mut Io<'_>) {
+        while let Some((len, from)) = self.link.read(io.buf) {
+            let data = &io.buf[..len];
+            match self.link.admit(now, data, from) {
+                Admit::Now => {
+                    let at = (now, now);
+                    self.datagram(io.epoch, at, from, data, io.verify, io.counters);
+                }
+                Admit::Held => {}
+                Admit::Dropped => {
+                    if let Kind::Subscriber(sub) = &mut self.kind {
+                        sub.on_impaired(data);
+                    }
+                }
+            }
         }
-        self.flush(out, counters);
+        self.service(now, io);
     }
 
+    /// One datagram from `from` that reached the socket at `arrived` (before `now` if the
+    /// receive impairment held it).
     fn datagram(
         &mut self,
         epoch: Instant,
-        now: Instant,
+        (now, arrived): (Instant, Instant),
         from: SocketAddr,
         data: &[u8],
         verify: Verify,
@@ -293,13 +370,27 @@ impl Peer {
                 && self.conn.is_connected()
                 && Some(from) == self.conn.remote()
             {
+                if sub.is_rtx(data) {
+                    // The original sequence number is encrypted: always decrypt RTX.
+                    match self.conn.handle_input(now, from, data) {
+                        Ok(Received::Rtp(mut plain)) => {
+                            counters.received += 1;
+                            counters.verified += 1;
+                            sub.on_rtx(&mut plain, now);
+                        }
+                        Err(ConnectionError::Srtp(SrtpError::Replay)) => counters.srtp_replays += 1,
+                        Err(ConnectionError::Srtp(_)) => counters.auth_failures += 1,
+                        _ => {}
+                    }
+                    return;
+                }
                 let n = sub.received;
                 sub.received += 1;
                 if !verify.checks(n) {
                     // Counted from the clear header; SRTP not checked for this one.
                     counters.received += 1;
                     self.first_media.get_or_insert(now);
-                    record_seq(sub, data);
+                    sub.on_rtp(data, (now, arrived), false);
                     return;
                 }
             }
@@ -311,7 +402,7 @@ impl Peer {
                     counters.verified += 1;
                     sub.verified += 1;
                     self.first_media.get_or_insert(now);
-                    record_seq(sub, &plain);
+                    sub.on_rtp(&plain, (now, arrived), false);
                     match Tail::parse(&plain) {
                         Some(tail) => {
                             let now_ns = now.saturating_duration_since(epoch).as_nanos() as u64;
@@ -328,8 +419,25 @@ impl Peer {
                     let video = p.synth.video_ssrc();
                     for packet in RtcpCompound::iter(&plain).map_while(Result::ok) {
                         let wanted = match packet {
-                            RtcpPacket::Pli(pli) => pli.media_ssrc == video,
-                            RtcpPacket::Fir(_) => true,
+                            RtcpPacket::Pli(pli) => {
+                                counters.plis_received += 1;
+                                pli.media_ssrc == video
+                            }
+                            RtcpPacket::Fir(_) => {
+                                counters.firs_received += 1;
+                                true
+                            }
+                            RtcpPacket::Nack(nack) => {
+                                counters.nacks_received += 1;
+                                let lost = nack.lost().filter(|_| nack.media_ssrc == video);
+                                for packet in lost.filter_map(|seq| p.sent.get(seq)) {
+                                    let (conn, link) = (&mut self.conn, &mut self.link);
+                                    if protect_send(conn, link, now, packet, counters) {
+                                        counters.retransmissions_sent += 1;
+                                    }
+                                }
+                                false
+                            }
                             _ => false,
                         };
                         if wanted {
@@ -340,6 +448,15 @@ impl Peer {
                 }
             }
             Ok(Received::Transport) => {}
+            Err(ConnectionError::Srtp(SrtpError::Replay)) => {
+                counters.srtp_replays += 1;
+                if let (Kind::Subscriber(sub), PacketClass::Rtp) = (&mut self.kind, classify(data))
+                {
+                    // A copy of a packet already here: account it from its clear header.
+                    counters.received += 1;
+                    sub.on_rtp(data, (now, arrived), false);
+                }
+            }
             Err(ConnectionError::Srtp(_)) => counters.auth_failures += 1,
             // Stray or late transport datagrams: nothing to account.
             Err(_) => {}
@@ -367,7 +484,10 @@ impl Peer {
         }
         while *next_audio <= now {
             let len = p.synth.audio_packet(sent_ns, scratch);
-            protect_send(&mut self.conn, &self.socket, &scratch[..len], counters);
+            let (conn, link) = (&mut self.conn, &mut self.link);
+            if protect_send(conn, link, now, &scratch[..len], counters) {
+                counters.sent += 1;
+            }
             *next_audio += AUDIO_INTERVAL;
         }
         let next_frame = p.next_frame.get_or_insert(now);
@@ -375,10 +495,13 @@ impl Peer {
             *next_frame = now;
         }
         while *next_frame <= now {
-            let (conn, socket) = (&mut self.conn, &self.socket);
+            let (conn, link, cache) = (&mut self.conn, &mut self.link, &mut p.sent);
             let mut frame = [0u8; 1500];
             p.synth.video_frame(sent_ns, &mut frame, |packet| {
-                protect_send(conn, socket, packet, counters);
+                cache.store(packet);
+                if protect_send(conn, link, now, packet, counters) {
+                    counters.sent += 1;
+                }
             });
             *next_frame += FRAME_INTERVAL;
         }
@@ -386,43 +509,32 @@ impl Peer {
     }
 }
 
-fn record_seq(sub: &mut Subscriber, rtp: &[u8]) {
-    if rtp.len() < 12 {
-        return;
-    }
-    let seq = u16::from_be_bytes([rtp[2], rtp[3]]);
-    let ssrc = u32::from_be_bytes([rtp[8], rtp[9], rtp[10], rtp[11]]);
-    match sub.streams.iter_mut().find(|(s, _)| *s == ssrc) {
-        Some((_, st)) => st.record(seq),
-        None => {
-            let mut st = SeqStats::default();
-            st.record(seq);
-            sub.streams.push((ssrc, st));
-        }
-    }
-}
-
+/// Encrypts `plain` and sends it through the link; true if it was handed to the link (the
+/// caller counts it), else a send error is counted.
 fn protect_send(
     conn: &mut Connection,
-    socket: &mio::net::UdpSocket,
+    link: &mut Link,
+    now: Instant,
     plain: &[u8],
     counters: &mut Counters,
-) {
+) -> bool {
     match conn.protect_rtp(plain) {
         Ok(enc) => match conn.remote() {
             Some(dst) => {
-                counters.sent += 1;
-                send(socket, &enc, dst, counters);
+                if !link.send(now, &enc, dst) {
+                    counters.send_errors += 1;
+                }
+                true
             }
-            None => counters.send_errors += 1,
+            None => {
+                counters.send_errors += 1;
+                false
+            }
         },
-        Err(_) => counters.send_errors += 1,
-    }
-}
-
-fn send(socket: &mio::net::UdpSocket, data: &[u8], to: SocketAddr, counters: &mut Counters) {
-    if socket.send_to(data, to).is_err() {
-        counters.send_errors += 1;
+        Err(_) => {
+            counters.send_errors += 1;
+            false
+        }
     }
 }
 

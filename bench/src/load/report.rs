@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use super::config::LoadConfig;
 use super::histogram::Histogram;
+use super::impair::ImpairStats;
 
 /// Percentiles of a histogram of nanoseconds, in microseconds (joins: milliseconds).
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
@@ -51,6 +52,9 @@ pub struct StepReport {
     pub packets_verified: u64,
     /// Packets whose SRTP authentication failed.
     pub auth_failures: u64,
+    /// Packets SRTP refused as replays (copies of packets already here, e.g. duplicate
+    /// retransmissions, or older than the replay window); accounted from their clear header.
+    pub srtp_replays: u64,
     /// Verified packets without the load generator's payload tail.
     pub corrupt: u64,
     /// Publisher packets/s.
@@ -90,6 +94,51 @@ pub struct StepReport {
     pub cpu_us_per_forwarded_packet: Option<f64>,
     /// Server resident memory at the end of the window, KiB.
     pub server_rss_kib: Option<u64>,
+    /// Video packets expected by sequence number in the window (the streams subscribers NACK).
+    pub video_expected: u64,
+    /// Of those, neither received nor repaired (at the window's end).
+    pub residual_lost: u64,
+    /// `residual_lost / video_expected` in percent: the loss left after repair.
+    pub residual_loss_pct: f64,
+    /// Retransmissions subscribers received (RTX, and original-SSRC packets that filled a
+    /// NACKed gap or were already here).
+    pub retransmissions_received: u64,
+    /// Of those, the ones that filled a gap.
+    pub retransmissions_useful: u64,
+    /// Of those, copies of packets already here or given up.
+    pub retransmissions_duplicate: u64,
+    /// Of the retransmissions, RTX packets.
+    pub rtx_received: u64,
+    /// NACK packets subscribers sent.
+    pub nacks_sent: u64,
+    /// Packets those NACKs requested (each request counts).
+    pub nack_requests: u64,
+    /// Packets subscribers gave up on (NACK retries or deadline exhausted).
+    pub nack_given_up: u64,
+    /// PLIs subscribers sent (one per loss given up, at most one per 300 ms).
+    pub plis_sent: u64,
+    /// PLIs publishers received.
+    pub plis_received: u64,
+    /// FIRs publishers received.
+    pub firs_received: u64,
+    /// NACK packets publishers received.
+    pub nacks_received: u64,
+    /// Plain retransmissions publishers sent in answer (requested packets still in their
+    /// cache of the last 256 video packets).
+    pub retransmissions_sent: u64,
+    /// Video frames subscribers completed (every packet up to the marker received).
+    pub frames_completed: u64,
+    /// Freezes: no complete frame for longer than the threshold (one going on at the window's
+    /// end included).
+    pub freezes: u64,
+    /// Their total duration, ms.
+    pub freeze_ms: f64,
+    /// Video RTP datagrams the subscribers' receive impairment dropped.
+    pub impaired_video: u64,
+    /// What the clients' send impairments did.
+    pub impair_send: ImpairStats,
+    /// What the clients' receive impairments did.
+    pub impair_recv: ImpairStats,
 }
 
 /// One progress second.
@@ -105,6 +154,8 @@ pub struct Sample {
     pub pps_in: f64,
     /// Loss in this second, percent.
     pub loss_pct: f64,
+    /// Video loss left after repair in this second, percent.
+    pub residual_loss_pct: f64,
     /// Latency p50 in this second, µs.
     pub latency_p50_us: f64,
     /// Latency p99 in this second, µs.
@@ -137,6 +188,18 @@ pub struct LoadReport {
     /// `ceil(rtp / N)` with `Verify::Sample(N)` (every one with `Verify::All`) when every
     /// checked packet is authentic.
     pub verified_per_subscriber: Vec<u64>,
+    /// Video packets each subscriber expected over the whole run (by sequence number).
+    pub video_expected_per_subscriber: Vec<u64>,
+    /// Of those, the ones neither received nor repaired by the end of the run, per subscriber.
+    pub residual_lost_per_subscriber: Vec<u64>,
+    /// Video RTP datagrams each subscriber's receive impairment dropped over the whole run.
+    pub impaired_video_per_subscriber: Vec<u64>,
+    /// NACK packets each subscriber sent over the whole run.
+    pub nacks_per_subscriber: Vec<u64>,
+    /// Retransmissions that filled a gap, per subscriber over the whole run.
+    pub repaired_per_subscriber: Vec<u64>,
+    /// Freezes of each subscriber over the whole run.
+    pub freezes_per_subscriber: Vec<u64>,
     /// Once-a-second samples.
     pub timeseries: Vec<Sample>,
     /// Why clients failed (first few).
@@ -177,7 +240,7 @@ fn step_lines(s: &mut String, st: &StepReport) {
     let _ = writeln!(
         s,
         "  {} subs ({} receiving) over {:.1}s: out {:.0} pps, in {:.0} pps, loss {:.3}% ({} of {}), \
-         reordered {}, dup {}, auth failures {}",
+         reordered {}, dup {}, auth failures {}, srtp replays {}",
         st.subscribers,
         st.receiving_subscribers,
         st.duration_s,
@@ -188,7 +251,8 @@ fn step_lines(s: &mut String, st: &StepReport) {
         st.expected,
         st.reordered,
         st.duplicates,
-        st.auth_failures
+        st.auth_failures,
+        st.srtp_replays
     );
     let _ = writeln!(
         s,
@@ -202,6 +266,41 @@ fn step_lines(s: &mut String, st: &StepReport) {
         st.join_ms.p50,
         st.join_ms.p99
     );
+    if st.video_expected > 0 {
+        let _ = writeln!(
+            s,
+            "    repair: residual loss {:.3}% ({} of {} video), nacks {} ({} requests, {} given up), \
+             retransmissions {} ({} useful, {} dup, {} rtx), pli sent {} received {}, fir {}, \
+             publishers: nacks {} retransmitted {}; frames {}, freezes {} ({:.0} ms)",
+            st.residual_loss_pct,
+            st.residual_lost,
+            st.video_expected,
+            st.nacks_sent,
+            st.nack_requests,
+            st.nack_given_up,
+            st.retransmissions_received,
+            st.retransmissions_useful,
+            st.retransmissions_duplicate,
+            st.rtx_received,
+            st.plis_sent,
+            st.plis_received,
+            st.firs_received,
+            st.nacks_received,
+            st.retransmissions_sent,
+            st.frames_completed,
+            st.freezes,
+            st.freeze_ms
+        );
+    }
+    for (dir, i) in [("send", &st.impair_send), ("recv", &st.impair_recv)] {
+        if i.dropped + i.delayed + i.overflow > 0 {
+            let _ = writeln!(
+                s,
+                "    impairment {dir}: {} datagrams, dropped {}, delayed {} (reordered {}), overflow {}",
+                i.datagrams, i.dropped, i.delayed, i.reordered, i.overflow
+            );
+        }
+    }
     if let (Some(cpu), Some(pct)) = (st.server_cpu_s, st.server_cpu_pct) {
         let _ = writeln!(
             s,

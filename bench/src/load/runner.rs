@@ -16,9 +16,11 @@ use mio::{Events, Interest, Poll, Token};
 use super::config::LoadConfig;
 use super::error::LoadError;
 use super::histogram::Histogram;
+use super::impair::ImpairStats;
 use super::media::epoch;
-use super::peer::{Counters, Peer};
+use super::peer::{Counters, Io, Peer};
 use super::procstat;
+use super::receiver::RepairTotals;
 use super::report::{LoadReport, Percentiles, Sample, StepReport};
 use super::signalling::Role;
 use super::wcs::WcsSignalling;
@@ -36,10 +38,15 @@ struct Snapshot {
     received: u64,
     verified: u64,
     auth_failures: u64,
+    srtp_replays: u64,
     corrupt: u64,
     send_errors: u64,
     keyframe_requests: u64,
+    /// PLIs, FIRs and NACKs publishers received, retransmissions they sent.
+    publisher_feedback: [u64; 4],
     seq: [u64; 5],
+    repair: RepairTotals,
+    impair: (ImpairStats, ImpairStats),
     cpu: Option<Duration>,
 }
 
@@ -110,6 +117,8 @@ impl<'a> Runner<'a> {
             p.signalling.close();
         }
         let subscribers: Vec<&Peer> = self.peers.iter().filter(|p| p.is_subscriber()).collect();
+        let end = Instant::now();
+        let repair: Vec<RepairTotals> = subscribers.iter().map(|p| p.repair_totals(end)).collect();
         let received_per_subscriber = subscribers.iter().map(|p| p.seq_totals()[1]).collect();
         let (rtp_per_subscriber, verified_per_subscriber) =
             subscribers.iter().map(|p| p.rtp_verified()).unzip();
@@ -124,6 +133,12 @@ impl<'a> Runner<'a> {
             received_per_subscriber,
             rtp_per_subscriber,
             verified_per_subscriber,
+            video_expected_per_subscriber: repair.iter().map(|r| r.video_expected).collect(),
+            residual_lost_per_subscriber: repair.iter().map(|r| r.residual_lost).collect(),
+            impaired_video_per_subscriber: repair.iter().map(|r| r.impaired_video).collect(),
+            nacks_per_subscriber: repair.iter().map(|r| r.nacks_sent).collect(),
+            repaired_per_subscriber: repair.iter().map(|r| r.retransmissions_useful).collect(),
+            freezes_per_subscriber: repair.iter().map(|r| r.freezes).collect(),
             timeseries: self.samples,
             errors: self.errors,
         })
@@ -133,12 +148,12 @@ impl<'a> Runner<'a> {
         for i in 0..self.cfg.publishers {
             let started = Instant::now();
             let peer = Peer::join(
-                self.cfg.target,
+                self.cfg,
                 &self.cfg.server,
                 Role::Publish,
                 &stream_name(i),
+                i as u64,
                 &self.cert,
-                (self.cfg.bitrate, self.cfg.packet_size),
                 started,
                 Instant::now,
             )?;
@@ -193,7 +208,7 @@ impl<'a> Runner<'a> {
         }
         // Signalling blocks, so it runs in `join_parallel` threads; each joined client comes
         // back over a channel and the event loop keeps every handshake and stream going.
-        let (target, cert, parallel) = (self.cfg.target, self.cert.clone(), self.cfg.join_parallel);
+        let (cfg, cert, parallel) = (self.cfg, self.cert.clone(), self.cfg.join_parallel);
         let next = AtomicUsize::new(0);
         std::thread::scope(|scope| {
             let (tx, rx) = mpsc::channel();
@@ -203,12 +218,12 @@ impl<'a> Runner<'a> {
                     while let Some((i, stream)) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
                         let started = Instant::now();
                         let joined = Peer::join(
-                            target,
+                            cfg,
                             server,
                             Role::Play,
                             stream,
+                            (cfg.publishers + i) as u64,
                             cert,
-                            (0, 0),
                             started,
                             Instant::now,
                         );
@@ -297,6 +312,7 @@ impl<'a> Runner<'a> {
         let expected = b.seq[0] - a.seq[0];
         let lost = b.seq[2].saturating_sub(a.seq[2]);
         let cpu = b.cpu.zip(a.cpu).map(|(b, a)| b.saturating_sub(a));
+        let r = b.repair.since(&a.repair);
         // Subscribers that got RTP during this window (not merely at some time before it).
         let receiving = self
             .peers
@@ -314,6 +330,7 @@ impl<'a> Runner<'a> {
             packets_received: received,
             packets_verified: b.verified - a.verified,
             auth_failures: b.auth_failures - a.auth_failures,
+            srtp_replays: b.srtp_replays - a.srtp_replays,
             corrupt: b.corrupt - a.corrupt,
             pps_out: (b.sent - a.sent) as f64 / secs,
             pps_in: received as f64 / secs,
@@ -331,16 +348,43 @@ impl<'a> Runner<'a> {
                 .filter(|_| received > 0)
                 .map(|c| c.as_secs_f64() * 1e6 / received as f64),
             server_rss_kib: procstat::rss_kib_all(&self.cfg.server_pids),
+            video_expected: r.video_expected,
+            residual_lost: r.residual_lost,
+            residual_loss_pct: percent(r.residual_lost, r.video_expected),
+            retransmissions_received: r.retransmissions,
+            retransmissions_useful: r.retransmissions_useful,
+            retransmissions_duplicate: r.retransmissions_duplicate,
+            rtx_received: r.rtx,
+            nacks_sent: r.nacks_sent,
+            nack_requests: r.nack_requests,
+            nack_given_up: r.nack_given_up,
+            plis_sent: r.plis_sent,
+            plis_received: b.publisher_feedback[0] - a.publisher_feedback[0],
+            firs_received: b.publisher_feedback[1] - a.publisher_feedback[1],
+            nacks_received: b.publisher_feedback[2] - a.publisher_feedback[2],
+            retransmissions_sent: b.publisher_feedback[3] - a.publisher_feedback[3],
+            frames_completed: r.frames,
+            freezes: r.freezes,
+            freeze_ms: r.freeze_ns as f64 / 1e6,
+            impaired_video: r.impaired_video,
+            impair_send: b.impair.0.since(&a.impair.0),
+            impair_recv: b.impair.1.since(&a.impair.1),
             ..StepReport::default()
         }
     }
 
     fn snapshot(&self, at: Instant) -> Snapshot {
         let mut seq = [0u64; 5];
+        let mut repair = RepairTotals::default();
+        let mut impair = (ImpairStats::default(), ImpairStats::default());
         for p in &self.peers {
             for (s, v) in seq.iter_mut().zip(p.seq_totals()) {
                 *s += v;
             }
+            repair.add(&p.repair_totals(at));
+            let (send, recv) = p.impair_stats();
+            impair.0 += send;
+            impair.1 += recv;
         }
         let c = &self.counters;
         Snapshot {
@@ -349,10 +393,19 @@ impl<'a> Runner<'a> {
             received: c.received,
             verified: c.verified,
             auth_failures: c.auth_failures,
+            srtp_replays: c.srtp_replays,
             corrupt: c.corrupt,
             send_errors: c.send_errors,
             keyframe_requests: c.keyframe_requests,
+            publisher_feedback: [
+                c.plis_received,
+                c.firs_received,
+                c.nacks_received,
+                c.retransmissions_sent,
+            ],
             seq,
+            repair,
+            impair,
             cpu: procstat::cpu_time_all(&self.cfg.server_pids),
         }
     }
@@ -361,8 +414,8 @@ impl<'a> Runner<'a> {
         let token = Token(self.peers.len());
         self.poll
             .registry()
-            .register(&mut peer.socket, token, Interest::READABLE)?;
-        peer.flush(&mut self.out, &mut self.counters);
+            .register(&mut peer.link.socket, token, Interest::READABLE)?;
+        peer.flush(Instant::now(), &mut self.out, &mut self.counters);
         self.peers.push(peer);
         Ok(())
     }
@@ -379,9 +432,16 @@ impl<'a> Runner<'a> {
         let now = Instant::now();
         let epoch = epoch();
         let mut due = Some(self.next_tick);
+        let mut io = Io {
+            epoch,
+            verify: self.cfg.verify,
+            buf: &mut self.buf,
+            out: &mut self.out,
+            counters: &mut self.counters,
+        };
         for p in &mut self.peers {
-            p.publish_due(epoch, now, &mut self.scratch, &mut self.counters);
-            p.handle_timeout(now, &mut self.out, &mut self.counters);
+            p.publish_due(epoch, now, &mut self.scratch, io.counters);
+            p.handle_timeout(now, &mut io);
             due = super::peer::earliest(due, p.next_due());
         }
         let due = super::peer::earliest(due, until).unwrap_or(now + MAX_WAIT);
@@ -394,14 +454,7 @@ impl<'a> Runner<'a> {
         let now = Instant::now();
         for ev in &self.events {
             if let Some(p) = self.peers.get_mut(ev.token().0) {
-                p.receive(
-                    epoch,
-                    now,
-                    self.cfg.verify,
-                    &mut self.buf,
-                    &mut self.out,
-                    &mut self.counters,
-                );
+                p.receive(now, &mut io);
             }
         }
         if now >= self.next_tick {
@@ -432,12 +485,14 @@ impl<'a> Runner<'a> {
             .map(|(b, a)| 100.0 * b.saturating_sub(a).as_secs_f64() / secs);
         let expected = snap.seq[0].saturating_sub(last.seq[0]);
         let lost = snap.seq[2].saturating_sub(last.seq[2]);
+        let r = snap.repair.since(&last.repair);
         let sample = Sample {
             t_s: now.saturating_duration_since(self.started).as_secs_f64(),
             subscribers: self.peers.len() - self.cfg.publishers.min(self.peers.len()),
             pps_out: (snap.sent - last.sent) as f64 / secs,
             pps_in: (snap.received - last.received) as f64 / secs,
             loss_pct: percent(lost, expected),
+            residual_loss_pct: percent(r.residual_lost, r.video_expected),
             latency_p50_us: self.counters.latency_tick.quantile(0.5) as f64 / 1e3,
             latency_p99_us: self.counters.latency_tick.quantile(0.99) as f64 / 1e3,
             server_cpu_pct: cpu,
@@ -447,13 +502,14 @@ impl<'a> Runner<'a> {
             let mut err = std::io::stderr().lock();
             let _ = write!(
                 err,
-                "\r[{:6.1}s] subs {}/{}  out {:.0} pps  in {:.0} pps  loss {:.2}%  p99 {:.0} us  server cpu {}   ",
+                "\r[{:6.1}s] subs {}/{}  out {:.0} pps  in {:.0} pps  loss {:.2}% (after repair {:.2}%)  p99 {:.0} us  server cpu {}   ",
                 sample.t_s,
                 sample.subscribers,
                 self.subscribers_wanted.max(self.cfg.subscribers),
                 sample.pps_out,
                 sample.pps_in,
                 sample.loss_pct,
+                sample.residual_loss_pct,
                 sample.latency_p99_us,
                 cpu.map_or("-".to_owned(), |c| format!("{c:.1}%"))
             );

@@ -1,6 +1,7 @@
 //! A hand-written SVG line chart of a load report: with several steps (a ramp), server CPU µs
 //! per forwarded packet and loss against the subscriber count; with one step, packets/s in
-//! and latency p99 over time.
+//! and latency p99 over time, or, when the clients were impaired, packets/s in and the video
+//! loss left after repair over time.
 //!
 //! Owns: the chart's markup. Must not read files or the clock.
 
@@ -60,21 +61,34 @@ pub fn chart(report: &LoadReport) -> String {
                 .map(|s| (s.t_s, s.pps_in))
                 .collect(),
         };
-        let lat = Series {
-            name: "latency p99 µs",
-            color: "#ff7f0e",
-            points: report
-                .timeseries
-                .iter()
-                .map(|s| (s.t_s, s.latency_p99_us))
-                .collect(),
+        let impair = &report.config.impair;
+        let (title, second) = if impair.send.is_none() && impair.recv.is_none() {
+            let lat = Series {
+                name: "latency p99 µs",
+                color: "#ff7f0e",
+                points: report
+                    .timeseries
+                    .iter()
+                    .map(|s| (s.t_s, s.latency_p99_us))
+                    .collect(),
+            };
+            ("rtcdn-load: throughput and latency over time", lat)
+        } else {
+            let residual = Series {
+                name: "video loss after repair %",
+                color: "#d62728",
+                points: report
+                    .timeseries
+                    .iter()
+                    .map(|s| (s.t_s, s.residual_loss_pct))
+                    .collect(),
+            };
+            (
+                "rtcdn-load: throughput and residual loss over time (impaired)",
+                residual,
+            )
         };
-        render(
-            "rtcdn-load: throughput and latency over time",
-            "seconds",
-            &pps,
-            &lat,
-        )
+        render(title, "seconds", &pps, &second)
     }
 }
 
@@ -224,6 +238,12 @@ mod tests {
             received_per_subscriber: vec![],
             rtp_per_subscriber: vec![],
             verified_per_subscriber: vec![],
+            video_expected_per_subscriber: vec![],
+            residual_lost_per_subscriber: vec![],
+            impaired_video_per_subscriber: vec![],
+            nacks_per_subscriber: vec![],
+            repaired_per_subscriber: vec![],
+            freezes_per_subscriber: vec![],
             timeseries: (0..3)
                 .map(|i| Sample {
                     t_s: f64::from(i),
@@ -251,6 +271,9 @@ mod tests {
         assert!(svg.contains("seconds"));
         assert_eq!(svg.matches("<circle").count(), 6);
         let mut r = report(1);
+        r.config.impair.recv.loss_pct = 3.0;
+        let svg = chart(&r);
+        assert!(svg.contains("residual loss") && svg.contains("after repair"));
         r.timeseries.clear();
         let svg = chart(&r);
         assert!(!svg.contains("NaN"));
