@@ -28,6 +28,7 @@ use super::impair::{Admit, ImpairStats};
 use super::janus::JanusSignalling;
 use super::link::Link;
 use super::media::{Synth, Tail, AUDIO_INTERVAL, FPS};
+use super::nack::RtxTrack;
 use super::receiver::{ReceiveConfig, RepairTotals, Subscriber};
 use super::sent_cache::SentCache;
 use super::signalling::{self, Role, SignalError, Signalling, TargetKind};
@@ -201,11 +202,14 @@ impl Peer {
             })),
             Role::Play => Kind::Subscriber(Box::new(Subscriber::new(ReceiveConfig {
                 video_pt: answer.video.as_ref().map(|v| v.codec.payload_type),
-                // RTX, the only place it is wired to the answer: `control::sdp::AnswerTrack`
-                // has no `rtx` yet in this tree. Once it has (`Option<RtxSpec>`), this is
-                // `answer.video.as_ref().and_then(|v| v.rtx.map(|r| RtxTrack { pt:
-                // r.payload_type, ssrc: r.ssrc, apt: v.codec.payload_type }))`.
-                rtx: None,
+                // RTX as the server answered it (its payload type, and its SSRC if announced).
+                rtx: answer.video.as_ref().and_then(|v| {
+                    v.rtx.map(|r| RtxTrack {
+                        pt: r.payload_type,
+                        ssrc: r.ssrc,
+                        apt: v.codec.payload_type,
+                    })
+                }),
                 nack: cfg.nack,
                 freeze_threshold: cfg.freeze_threshold,
                 ssrc: rand::random(),
