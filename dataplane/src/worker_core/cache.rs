@@ -125,7 +125,11 @@ mod tests {
         let mut c = RetransmitCache::new(100 * MS);
         // 10 ms apart: at most 11 packets are ever 100 ms old or younger.
         for i in 0..50u16 {
-            c.insert(t0 + u32::from(i) * 10 * MS, i, Bytes::from(vec![i as u8; 100]));
+            c.insert(
+                t0 + u32::from(i) * 10 * MS,
+                i,
+                Bytes::from(vec![i as u8; 100]),
+            );
             assert!(c.held() <= 11, "{} held after {i}", c.held());
         }
         assert_eq!(c.held(), 11);
