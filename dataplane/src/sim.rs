@@ -531,22 +531,15 @@ impl Sim {
             };
             self.deliver(d);
         }
+        let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
         for w in 0..self.workers.len() {
-            while self.workers[w]
-                .core
-                .poll_timeout()
-                .is_some_and(|t| t <= now)
-            {
+            while due(self.workers[w].core.poll_timeout()) {
                 self.workers[w].core.handle_timeout(now);
                 self.flush_worker(w);
             }
         }
         for c in 0..self.clients.len() {
-            if self.clients[c]
-                .conn
-                .poll_timeout()
-                .is_some_and(|t| t <= now)
-            {
+            if due(self.clients[c].conn.poll_timeout()) {
                 self.clients[c].handle_timeout(now);
                 self.flush_client(c);
             }

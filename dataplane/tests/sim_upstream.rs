@@ -226,14 +226,23 @@ fn a_gap_nobody_repairs_becomes_one_keyframe_request() {
     publish(&mut sim, publisher, 11..250, 1000, 10 * MS);
     let requests = &keyframe_requests(&sim, publisher)[before..];
     assert_eq!(requests.len(), 1, "{requests:?}");
-    let nacks: usize = sim
-        .client(publisher)
-        .rtcp
-        .iter()
-        .flat_map(|c| RtcpCompound::iter(c).map_while(Result::ok))
-        .filter(|p| matches!(p, RtcpPacket::Nack(_)))
-        .count();
+    let nacks = nacks_received(&sim, publisher);
     assert!((2..=10).contains(&nacks), "retried, then given up: {nacks}");
+}
+
+/// Publishes 400 packets while the leg from worker 0 to the edge (worker 1) loses 5 %, checks
+/// that the edge's viewer got every one, and returns how many the leg lost.
+fn stream_over_lossy_leg(sim: &mut Sim, publisher: ClientId, viewer: ClientId) -> u64 {
+    publish(sim, publisher, 0..1, 1000, 10 * MS);
+    let (leg, edge) = (
+        sim.worker(WorkerId(0)).legs()[0].1,
+        sim.worker(WorkerId(1)).addr,
+    );
+    sim.set_link(leg, edge, LinkConfig::lossy(0.05));
+    publish(sim, publisher, 1..400, 1000, 10 * MS);
+    sim.run_for(SECOND);
+    every_packet(sim, viewer, 400);
+    sim.link(leg, edge).unwrap().dropped.len() as u64
 }
 
 #[test]
@@ -252,16 +261,7 @@ fn a_relay_leg_is_repaired_by_the_edge_asking_the_origin() {
     );
     wait_connected(&mut sim, leg);
     let viewer = viewers(&mut sim, (EDGE_STREAM, WorkerId(1)), 1, 1)[0];
-    publish(&mut sim, publisher, 0..1, 1000, 10 * MS);
-    let (leg_addr, edge) = (
-        sim.worker(WorkerId(0)).legs()[0].1,
-        sim.worker(WorkerId(1)).addr,
-    );
-    sim.set_link(leg_addr, edge, LinkConfig::lossy(0.05));
-    publish(&mut sim, publisher, 1..400, 1000, 10 * MS);
-    sim.run_for(SECOND);
-    every_packet(&sim, viewer, 400);
-    let dropped = sim.link(leg_addr, edge).unwrap().dropped.len() as u64;
+    let dropped = stream_over_lossy_leg(&mut sim, publisher, viewer);
     assert!(dropped > 5);
     let (origin, edge) = (
         sim.worker(WorkerId(0)).core.stats(),
@@ -291,15 +291,7 @@ fn a_plain_rtp_relay_leg_is_repaired_the_same_way() {
         tracks,
     );
     let viewer = viewers(&mut sim, (EDGE_STREAM, WorkerId(1)), 1, 1)[0];
-    publish(&mut sim, publisher, 0..1, 1000, 10 * MS);
-    let (leg_addr, edge) = (
-        sim.worker(WorkerId(0)).legs()[0].1,
-        sim.worker(WorkerId(1)).addr,
-    );
-    sim.set_link(leg_addr, edge, LinkConfig::lossy(0.05));
-    publish(&mut sim, publisher, 1..400, 1000, 10 * MS);
-    sim.run_for(SECOND);
-    every_packet(&sim, viewer, 400);
+    stream_over_lossy_leg(&mut sim, publisher, viewer);
     let (origin, edge) = (
         sim.worker(WorkerId(0)).core.stats(),
         sim.worker(WorkerId(1)).core.stats(),

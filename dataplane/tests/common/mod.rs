@@ -245,3 +245,14 @@ pub fn publish_on_request(
 pub fn sequence_number(datagram: &[u8]) -> u16 {
     u16::from_be_bytes([datagram[2], datagram[3]])
 }
+
+/// The generic NACKs (RTCP RTPFB FMT 1) a client received.
+pub fn nacks_received(sim: &Sim, client: ClientId) -> usize {
+    use dataplane::rtcp::{RtcpCompound, RtcpPacket};
+    sim.client(client)
+        .rtcp
+        .iter()
+        .flat_map(|c| RtcpCompound::iter(c).map_while(Result::ok))
+        .filter(|p| matches!(p, RtcpPacket::Nack(_)))
+        .count()
+}
