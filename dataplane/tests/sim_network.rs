@@ -82,3 +82,42 @@ fn delay_jitter_reordering_and_duplicates_reach_the_viewer_as_the_link_made_them
         "jitter and reordering changed the order"
     );
 }
+
+/// Known bug, kept here to reproduce it: with 5 % loss and jitter (15 ms ± 10 ms) on both
+/// directions, about 5 of 100 DTLS handshakes time out on both sides (rtc-dtls flight
+/// retransmissions); loss alone or jitter alone connect all 100. Run with `--ignored`.
+#[test]
+#[ignore = "DTLS handshakes time out under loss with reordering: to be fixed"]
+fn every_handshake_completes_over_a_lossy_jittery_link() {
+    use dataplane::api::PeerRole;
+    use dataplane::sim;
+    let link = LinkConfig {
+        loss: 0.05,
+        delay: 15 * MS,
+        jitter: 10 * MS,
+        ..LinkConfig::default()
+    };
+    let mut sim = Sim::new(1, 77);
+    publisher(&mut sim, WorkerId(0), STREAM);
+    let worker = sim.worker(WorkerId(0)).addr;
+    let viewers: Vec<_> = (0..100)
+        .map(|i| {
+            let (pt, ssrc) = viewer_track(i);
+            let role = PeerRole::Subscriber {
+                stream: STREAM,
+                source: WorkerId(0),
+            };
+            let (c, _) = sim.add_client(WorkerId(0), role, vec![sim::video_track(pt, ssrc)]);
+            let a = sim.client(c).addr;
+            sim.set_link(a, worker, link);
+            sim.set_link(worker, a, link);
+            c
+        })
+        .collect();
+    sim.run_for(Duration::from_secs(30));
+    let connected = viewers
+        .iter()
+        .filter(|&&c| sim.client(c).is_connected())
+        .count();
+    assert_eq!(connected, 100);
+}
