@@ -14,6 +14,16 @@
 //! [`DtlsSession::poll_timeout`]. An error for which [`DtlsError::is_fatal`] holds means the
 //! session is dead (still drain its transmits: they may carry an alert); other errors mean
 //! "drop this datagram".
+//!
+//! # Lost flights
+//!
+//! rtc-dtls 0.21 does not always repeat a flight the peer missed: a server whose client repeats
+//! its ClientHello before the server's own retransmission timer fires drops that timer, and a
+//! client does not retransmit its last flight. Over a lossy path with reordering about 5 in
+//! 100 handshakes stalled (`dataplane/tests/sim_network.rs`). The session therefore keeps a copy
+//! of its last flight and sends it again itself when the peer repeats its own flight and the
+//! endpoint stays silent (RFC 6347 §4.2.4), and a client resends it after a silence (1 s,
+//! doubling, at most 7 times).
 
 #![forbid(unsafe_code)]
 
@@ -51,6 +61,10 @@ const SRTP_EXPORTER_LABEL: &str = "EXTRACTOR-dtls_srtp";
 const MAX_PENDING_DATAGRAMS: usize = 4;
 /// How long held ClientHello fragments wait for the rest before we configure blind.
 const PENDING_FLUSH: Duration = Duration::from_millis(500);
+/// A client resends its last handshake flight after this long without an answer (doubling).
+const RESEND_AFTER: Duration = Duration::from_millis(1000);
+/// Resends before the client gives the handshake up.
+const MAX_RESENDS: u32 = 7;
 
 /// Why a DTLS operation failed. Small and `Copy`; see [`DtlsError::is_fatal`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -243,6 +257,17 @@ pub struct DtlsSession {
     /// The profile set the server was configured with (for tests and diagnostics).
     configured_profiles: Vec<SrtpProfile>,
     events: VecDeque<DtlsEvent>,
+    /// Datagrams to send, drained from the endpoint (and our own resends).
+    outbox: VecDeque<(SocketAddr, BytesMut)>,
+    /// Copies of the datagrams of our last handshake flight, and whether the next datagram
+    /// the endpoint sends starts a new one.
+    last_flight: Vec<BytesMut>,
+    new_flight: bool,
+    /// The highest handshake message sequence number the peer sent (epoch 0).
+    peer_message_seq: Option<u16>,
+    /// Client: when its last flight is resent if nothing came back, and how often it was.
+    resend_at: Option<Instant>,
+    resends: u32,
 }
 
 impl fmt::Debug for DtlsSession {
@@ -319,6 +344,12 @@ impl DtlsSession {
             pending_since: None,
             configured_profiles: Vec::new(),
             events: VecDeque::new(),
+            outbox: VecDeque::new(),
+            last_flight: Vec::new(),
+            new_flight: false,
+            peer_message_seq: None,
+            resend_at: None,
+            resends: 0,
         })
     }
 
@@ -375,11 +406,13 @@ impl DtlsSession {
             return Err(DtlsError::Config);
         }
         let config = self.config(&self.profiles, remote)?;
+        self.new_flight = true;
         self.endpoint
             .connect(now, remote, config, None)
             .map_err(|e| self.fail(&e))?;
         self.remote = Some(remote);
         self.phase = Phase::Handshaking;
+        self.resend_at = Some(now + RESEND_AFTER);
         Ok(())
     }
 
@@ -459,10 +492,32 @@ impl DtlsSession {
     }
 
     fn read(&mut self, now: Instant, from: SocketAddr, data: BytesMut) -> Result<(), DtlsError> {
-        let events = self
-            .endpoint
-            .read(now, from, None, data)
-            .map_err(|e| self.fail(&e))?;
+        // A side that sees the other repeat its flight must repeat its own (RFC 6347 §4.2.4):
+        // the other side missed it. rtc-dtls 0.21 does not always: a server whose client's
+        // repeat arrives before its own retransmission timer fires drops that timer, and a
+        // client whose last flight was lost does not retransmit it — the handshake stalls.
+        // So the session resends its last flight itself when the endpoint stays silent.
+        let seq = handshake_message_seq(&data);
+        let repeated = matches!(self.phase, Phase::Handshaking | Phase::Connected)
+            && seq.is_some_and(|s| self.peer_message_seq.is_some_and(|max| s <= max));
+        if let Some(s) = seq {
+            self.peer_message_seq = Some(self.peer_message_seq.map_or(s, |m| m.max(s)));
+        }
+        self.pull();
+        let queued = self.outbox.len();
+        self.new_flight = true;
+        if self.is_client {
+            self.resend_at = Some(now + RESEND_AFTER);
+            self.resends = 0;
+        }
+        let result = self.endpoint.read(now, from, None, data);
+        self.pull();
+        if repeated && self.outbox.len() == queued {
+            for datagram in &self.last_flight {
+                self.outbox.push_back((from, datagram.clone()));
+            }
+        }
+        let events = result.map_err(|e| self.fail(&e))?;
         for event in events {
             match event {
                 EndpointEvent::HandshakeComplete => self.on_connected(from)?,
@@ -482,6 +537,7 @@ impl DtlsSession {
         match keys {
             Ok(keys) => {
                 self.phase = Phase::Connected;
+                self.resend_at = None;
                 self.events.push_back(DtlsEvent::Connected(keys));
                 Ok(())
             }
@@ -532,9 +588,22 @@ impl DtlsSession {
     /// The next datagram to send and its destination. Drain after every call into the session.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<(SocketAddr, BytesMut)> {
-        self.endpoint
-            .poll_transmit()
-            .map(|t| (t.transport.peer_addr, t.message))
+        self.pull();
+        self.outbox.pop_front()
+    }
+
+    /// Moves the endpoint's datagrams into the outbox, keeping a copy of our last handshake
+    /// flight.
+    fn pull(&mut self) {
+        while let Some(t) = self.endpoint.poll_transmit() {
+            if self.phase == Phase::Handshaking {
+                if std::mem::take(&mut self.new_flight) {
+                    self.last_flight.clear();
+                }
+                self.last_flight.push(t.message.clone());
+            }
+            self.outbox.push_back((t.transport.peer_addr, t.message));
+        }
     }
 
     /// The next event. Drain after every call into the session.
@@ -548,9 +617,11 @@ impl DtlsSession {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.phase {
             Phase::Idle => self.pending_since.map(|t| t + PENDING_FLUSH),
-            Phase::Handshaking | Phase::Connected => {
-                self.remote.and_then(|r| self.endpoint.poll_timeout(&r))
+            Phase::Handshaking => {
+                let endpoint = self.remote.and_then(|r| self.endpoint.poll_timeout(&r));
+                crate::transmit::earliest(endpoint, self.resend_at)
             }
+            Phase::Connected => self.remote.and_then(|r| self.endpoint.poll_timeout(&r)),
             Phase::Closed | Phase::Failed => None,
         }
     }
@@ -570,6 +641,21 @@ impl DtlsSession {
                 let Some(remote) = self.remote else {
                     return Ok(());
                 };
+                self.pull();
+                if self.phase == Phase::Handshaking && self.resend_at.is_some_and(|t| now >= t) {
+                    // The client heard nothing since its last flight: send it again, backing
+                    // off, as long as rtc-dtls would retransmit.
+                    if self.resends >= MAX_RESENDS {
+                        self.phase = Phase::Failed;
+                        return Err(DtlsError::Timeout);
+                    }
+                    self.resends += 1;
+                    self.resend_at = Some(now + RESEND_AFTER * (1 << self.resends.min(3)));
+                    for datagram in &self.last_flight {
+                        self.outbox.push_back((remote, datagram.clone()));
+                    }
+                }
+                self.new_flight = true;
                 self.endpoint.handle_timeout(remote, now).map_err(|e| {
                     let kind = self.fail(&e);
                     if kind == DtlsError::Handshake {
@@ -592,4 +678,26 @@ impl DtlsSession {
             self.phase = Phase::Closed;
         }
     }
+}
+
+/// The highest handshake message sequence number of the epoch-0 handshake records in a
+/// datagram (RFC 6347 §4.2.2), if it has any.
+fn handshake_message_seq(datagram: &[u8]) -> Option<u16> {
+    let mut max = None;
+    let mut at = 0;
+    while let Some(header) = datagram.get(at..at + 13) {
+        let len = usize::from(u16::from_be_bytes([header[11], header[12]]));
+        let epoch = u16::from_be_bytes([header[3], header[4]]);
+        if header[0] == 22 && epoch == 0 {
+            if let Some(body) = datagram
+                .get(at + 13..at + 13 + len)
+                .filter(|b| b.len() >= 12)
+            {
+                let seq = u16::from_be_bytes([body[4], body[5]]);
+                max = Some(max.map_or(seq, |m: u16| m.max(seq)));
+            }
+        }
+        at += 13 + len;
+    }
+    max
 }

@@ -44,6 +44,9 @@ pub use link::{DropCause, Dropped, Link, LinkConfig};
 /// livelock fails the test instead of hanging it).
 const MAX_STEPS: u64 = 50_000_000;
 
+/// A datagram as it was put on a link: when, from, to, its bytes.
+pub type Captured = (Instant, SocketAddr, SocketAddr, Vec<u8>);
+
 /// A client's index in the simulation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ClientId(pub usize);
@@ -101,6 +104,9 @@ pub struct Sim {
     pub events: Vec<(WorkerId, Event)>,
     /// Datagrams sent to an address nobody has.
     pub undeliverable: u64,
+    /// When set, every datagram put on a link, in sending order (`(time, from, to, bytes)`),
+    /// for tests that look at the wire.
+    pub capture: Option<Vec<Captured>>,
     server_cert: DtlsCertificate,
     client_cert: DtlsCertificate,
     client_profiles: Vec<SrtpProfile>,
@@ -135,6 +141,7 @@ impl Sim {
             mailboxes: mailboxes.clone(),
             events: Vec::new(),
             undeliverable: 0,
+            capture: None,
             server_cert: server_cert.clone(),
             client_cert,
             client_profiles: SrtpProfile::ALL.to_vec(),
@@ -459,6 +466,9 @@ impl Sim {
 
     /// Puts a datagram on the link from `from` to `to`.
     pub fn send(&mut self, from: SocketAddr, to: SocketAddr, bytes: Vec<u8>) {
+        if let Some(capture) = &mut self.capture {
+            capture.push((self.now, from, to, bytes.clone()));
+        }
         let default = self.default_link;
         let link = self
             .links
