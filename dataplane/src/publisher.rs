@@ -145,27 +145,22 @@ impl Publisher {
         now: Instant,
         packet: &mut BytesMut,
     ) -> Result<Received, PublisherError> {
-        let hdr = RtpHeader::parse(packet).map_err(|_| PublisherError::Malformed)?;
+        let mut hdr = RtpHeader::parse(packet).map_err(|_| PublisherError::Malformed)?;
         let pt = hdr.payload_type();
-        let unwrapped = match self.tracks.iter_mut().find(|t| t.payload_type == pt) {
-            Some(_) => false,
+        let (index, unwrapped) = match self.tracks.iter().position(|t| t.payload_type == pt) {
+            Some(i) => (i, false),
             None => {
-                let track = self
+                let i = self
                     .tracks
-                    .iter_mut()
-                    .find(|t| t.rtx.is_some_and(|(rtx_pt, _)| rtx_pt == pt))
+                    .iter()
+                    .position(|t| t.rtx.is_some_and(|(rtx_pt, _)| rtx_pt == pt))
                     .ok_or(PublisherError::UnknownPayloadType)?;
-                unwrap_rtx(track, packet, &hdr)?;
-                true
+                unwrap_rtx(&mut self.tracks[i], packet, &hdr)?;
+                hdr = RtpHeader::parse(packet).map_err(|_| PublisherError::Malformed)?;
+                (i, true)
             }
         };
-        let hdr = RtpHeader::parse(packet).map_err(|_| PublisherError::Malformed)?;
-        let pt = hdr.payload_type();
-        let track = self
-            .tracks
-            .iter_mut()
-            .find(|t| t.payload_type == pt)
-            .ok_or(PublisherError::UnknownPayloadType)?;
+        let track = &mut self.tracks[index];
         let ssrc = hdr.ssrc();
         match track.ssrc {
             Some(s) if s != ssrc => return Err(PublisherError::UnknownSsrc),

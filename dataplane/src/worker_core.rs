@@ -324,7 +324,10 @@ impl WorkerCore {
                     for seq in n.lost() {
                         match nacked.get_mut(n_nacked) {
                             Some(slot) => *slot = (n.media_ssrc, seq),
-                            None => self.outbox.stats.retransmit_missed += 1,
+                            None => {
+                                self.outbox.stats.nack_requested += 1;
+                                self.outbox.stats.retransmit_missed += 1;
+                            }
                         }
                         n_nacked += 1;
                     }
@@ -343,8 +346,8 @@ impl WorkerCore {
                 },
             );
         }
-        for &(media_ssrc, seq) in &nacked[..n_nacked.min(MAX_NACKED)] {
-            self.answer_nack(now, key, media_ssrc, &[seq]);
+        if n_nacked > 0 {
+            self.answer_nack(now, key, &nacked[..n_nacked.min(MAX_NACKED)]);
         }
         if keyframe_wanted {
             // A viewer, or the other node's viewers up a relay leg, want a keyframe.
@@ -627,30 +630,24 @@ impl WorkerCore {
         }
     }
 
-    /// A subscriber (peer `key`) asked in a NACK for the packets `seqs` of its SSRC
-    /// `media_ssrc`: retransmit those still cached (the publisher is never asked for them).
-    fn answer_nack(&mut self, now: Instant, key: usize, media_ssrc: u32, seqs: &[u16]) {
-        self.outbox.stats.nack_requested += seqs.len() as u64;
+    /// A subscriber (peer `key`) asked in NACKs for the packets `nacked` (`(its SSRC, its
+    /// sequence number)`): retransmit those still cached (the publisher is never asked).
+    fn answer_nack(&mut self, now: Instant, key: usize, nacked: &[(u32, u16)]) {
+        self.outbox.stats.nack_requested += nacked.len() as u64;
         let Some(peer) = self.peers.get_mut(key) else {
             return;
         };
-        let Role::Subscriber { sub, .. } = &peer.role else {
-            return;
-        };
-        let video = sub.nack_track(media_ssrc) == Some(MediaKind::Video);
         let cache = self
             .streams
             .get(peer.stream)
-            .and_then(|s| s.video_cache.as_ref())
-            .filter(|_| video);
-        for &seq in seqs {
+            .and_then(|s| s.video_cache.as_ref());
+        for &(media_ssrc, seq) in nacked {
             let Role::Subscriber { sub, .. } = &peer.role else {
                 return;
             };
-            let packet = cache.and_then(|cache| {
-                let seq = sub.inbound_seq(MediaKind::Video, seq)?;
-                cache.get(now, seq)
-            });
+            let packet = cache
+                .filter(|_| sub.nack_track(media_ssrc) == Some(MediaKind::Video))
+                .and_then(|cache| cache.get(now, sub.inbound_seq(MediaKind::Video, seq)?));
             match packet {
                 Some(packet) => peer.retransmit(MediaKind::Video, packet, &mut self.outbox),
                 None => self.outbox.stats.retransmit_missed += 1,

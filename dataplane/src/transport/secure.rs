@@ -1,13 +1,8 @@
 //! DTLS that turns into SRTP: the part of a WebRTC transport that the passive (browser-facing)
-//! and the active (relay) roles share. Queues the DTLS flights for the owner to send, and
+//! and the active (relay) roles share. Hands the DTLS flights to the owner to send, and
 //! installs the SRTP session once the handshake completes.
 //!
 //! Sans-IO; owns no ICE state (the owner decides which addresses may reach it).
-
-use std::collections::VecDeque;
-use std::net::SocketAddr;
-
-use bytes::BytesMut;
 
 use crate::api::CloseReason;
 use crate::dtls::{DtlsEvent, DtlsSession};
@@ -23,20 +18,15 @@ pub(crate) enum Outcome {
     Failed(CloseReason),
 }
 
-/// A DTLS session, its queued datagrams and, once connected, its SRTP session.
+/// A DTLS session and, once connected, its SRTP session.
 pub(crate) struct DtlsSrtp {
     dtls: DtlsSession,
     srtp: Option<SrtpSession>,
-    outbox: VecDeque<(SocketAddr, BytesMut)>,
 }
 
 impl DtlsSrtp {
     pub(crate) fn new(dtls: DtlsSession) -> Self {
-        Self {
-            dtls,
-            srtp: None,
-            outbox: VecDeque::new(),
-        }
+        Self { dtls, srtp: None }
     }
 
     /// The DTLS session, for input and timers.
@@ -64,12 +54,8 @@ impl DtlsSrtp {
         self.srtp.is_some()
     }
 
-    /// Queues the DTLS session's datagrams and applies its events. Call after every DTLS input
-    /// or timeout.
+    /// Applies the DTLS session's events. Call after every DTLS input or timeout.
     pub(crate) fn drain(&mut self) -> Option<Outcome> {
-        while let Some(t) = self.dtls.poll_transmit() {
-            self.outbox.push_back(t);
-        }
         let mut outcome = None;
         while let Some(ev) = self.dtls.poll_event() {
             outcome = Some(match ev {
@@ -89,9 +75,9 @@ impl DtlsSrtp {
         outcome
     }
 
-    /// Copies the next queued DTLS datagram into `out`.
+    /// Copies the DTLS session's next datagram into `out`.
     pub(crate) fn pop_transmit(&mut self, out: &mut [u8]) -> Option<Transmit> {
-        while let Some((dst, bytes)) = self.outbox.pop_front() {
+        while let Some((dst, bytes)) = self.dtls.poll_transmit() {
             // rtc-dtls fragments to its MTU, so a datagram larger than `out` is never queued.
             if let Some(slot) = out.get_mut(..bytes.len()) {
                 slot.copy_from_slice(&bytes);
