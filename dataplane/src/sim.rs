@@ -245,6 +245,14 @@ impl Sim {
         self.drain();
     }
 
+    /// Has worker `source` (where `stream` is published) fan it out to `worker`, as the
+    /// control plane does for a subscriber or a relay leg on another worker.
+    fn fan_out_to(&mut self, stream: StreamId, source: WorkerId, worker: WorkerId) {
+        if source != worker {
+            self.command(source, Command::AddFanoutTarget { stream, worker });
+        }
+    }
+
     /// A new peer id.
     pub fn peer_id(&mut self) -> PeerId {
         let id = PeerId(self.next_peer);
@@ -277,9 +285,7 @@ impl Sim {
             pwd: format!("client-password-{n:08}"),
         };
         if let PeerRole::Subscriber { stream, source } = role {
-            if source != worker {
-                self.command(source, Command::AddFanoutTarget { stream, worker });
-            }
+            self.fan_out_to(stream, source, worker);
         }
         let spec = PeerSpec {
             id,
@@ -339,15 +345,7 @@ impl Sim {
             format!("edge-password-{:08}", edge.0),
         );
         let fingerprint = self.server_cert.fingerprint();
-        if source != from {
-            self.command(
-                source,
-                Command::AddFanoutTarget {
-                    stream,
-                    worker: from,
-                },
-            );
-        }
+        self.fan_out_to(stream, source, from);
         let edge_spec = PeerSpec {
             id: edge,
             role: PeerRole::Publisher { stream: to_stream },
@@ -404,15 +402,7 @@ impl Sim {
             tracks: tracks.clone(),
         };
         let (leg, edge) = (self.peer_id(), self.peer_id());
-        if source != from {
-            self.command(
-                source,
-                Command::AddFanoutTarget {
-                    stream,
-                    worker: from,
-                },
-            );
-        }
+        self.fan_out_to(stream, source, from);
         let remote = self.workers[to.0].addr;
         let role = PeerRole::Relay {
             stream,

@@ -149,7 +149,7 @@ impl Worker {
                     for i in 0..n {
                         match batch.get(i) {
                             Some((from, buf)) => self.core.handle_input(now, socket, from, buf),
-                            None => self.core.handle_input(now, socket, unspecified(), &[]),
+                            None => self.core.count_unroutable(),
                         }
                         if self.core.wants_flush() {
                             self.flush();
@@ -291,9 +291,4 @@ impl Worker {
 /// The socket id of leg slab key `key`.
 fn leg_socket_id(key: usize) -> SocketId {
     SocketId(u32::try_from(key + 1).unwrap_or(u32::MAX))
-}
-
-/// Stands for a datagram whose source was not an IP address (counted, then dropped).
-fn unspecified() -> SocketAddr {
-    SocketAddr::from(([0, 0, 0, 0], 0))
 }

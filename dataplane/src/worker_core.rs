@@ -222,6 +222,12 @@ impl WorkerCore {
         self.held.is_full() || self.held.in_progress() || self.outbox.queue.free() < RESERVE
     }
 
+    /// A datagram arrived whose source is not an IP address: counted and dropped.
+    pub fn count_unroutable(&mut self) {
+        self.outbox.stats.datagrams_in += 1;
+        self.outbox.stats.dropped_unknown_source += 1;
+    }
+
     /// One datagram that arrived on local socket `socket` from `from`.
     pub fn handle_input(&mut self, now: Instant, socket: SocketId, from: SocketAddr, buf: &[u8]) {
         self.outbox.stats.datagrams_in += 1;
