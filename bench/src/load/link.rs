@@ -10,6 +10,8 @@ use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use dataplane::transmit::earliest;
+
 use super::impair::{Admit, ImpairStats, Impairment, Released};
 
 /// A client's socket and impairments.
@@ -72,11 +74,7 @@ impl Link {
 
     /// When the next held datagram (either way) is due.
     pub fn next_release(&self) -> Option<Instant> {
-        match (self.send.next_release(), self.recv.next_release()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, None) => a,
-            (None, b) => b,
-        }
+        earliest(self.send.next_release(), self.recv.next_release())
     }
 
     /// `(send, receive)` counters.

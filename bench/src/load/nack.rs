@@ -14,6 +14,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use dataplane::rtp::SeqExtender;
+
 use super::units::serialize_ms as ms;
 
 /// Most `(PID, BLP)` pairs in one NACK (each covers up to 17 packets).
@@ -95,7 +97,10 @@ pub struct NackPoll {
 #[derive(Clone, Debug, Default)]
 pub struct NackGenerator {
     cfg: NackConfig,
-    max: Option<u64>,
+    /// Extends the 16-bit sequence numbers; its maximum is the highest one seen.
+    ext: SeqExtender,
+    /// The extended number of the last packet accounted.
+    last: u64,
     missing: VecDeque<Missing>,
     /// Smoothed time from a packet's only request to its repair.
     repair_time: Option<Duration>,
@@ -112,19 +117,9 @@ impl NackGenerator {
         }
     }
 
-    /// Extends a 16-bit sequence number to the one nearest the highest seen.
-    pub fn extend(&self, seq: u16) -> u64 {
-        let Some(max) = self.max else {
-            return (1 << 32) | u64::from(seq);
-        };
-        let base = (max & !0xffff) | u64::from(seq);
-        if base + 0x8000 < max {
-            base + 0x1_0000
-        } else if base > max + 0x8000 && base >= 0x1_0000 {
-            base - 0x1_0000
-        } else {
-            base
-        }
+    /// The extended sequence number of the last packet accounted.
+    pub fn last_extended(&self) -> u64 {
+        self.last
     }
 
     /// Accounts a packet with sequence number `seq` handled at `now` (which is also when it
@@ -143,9 +138,10 @@ impl NackGenerator {
         arrived: Instant,
         mut gave_up: impl FnMut(u64),
     ) -> Arrival {
-        let s = self.extend(seq);
-        let Some(max) = self.max else {
-            self.max = Some(s);
+        let prev = self.ext.max();
+        let s = self.ext.extend(seq);
+        self.last = s;
+        let Some(max) = prev else {
             return Arrival::New;
         };
         if s > max {
@@ -164,7 +160,6 @@ impl NackGenerator {
                     first_request: None,
                 });
             }
-            self.max = Some(s);
             return Arrival::New;
         }
         match self.missing.binary_search_by_key(&s, |m| m.seq) {

@@ -17,6 +17,7 @@ use dataplane::dtls::DtlsCertificate;
 use dataplane::ice::IceConfig;
 use dataplane::rtcp::{RtcpCompound, RtcpPacket};
 use dataplane::srtp::{SrtpError, SrtpProfile};
+use dataplane::transmit::earliest;
 use dataplane::transport::{
     Connection, ConnectionError, ConnectionEvent, LocalParams, Received, RemoteParams,
 };
@@ -539,15 +540,6 @@ fn protect_send(
             counters.send_errors += 1;
             false
         }
-    }
-}
-
-/// The earlier of two optional instants.
-pub fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, None) => a,
-        (None, b) => b,
     }
 }
 

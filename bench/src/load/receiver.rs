@@ -273,7 +273,7 @@ impl Subscriber {
             }
             Arrival::Filled { .. } | Arrival::New => {}
         }
-        let ext = v.nack.extend(h.seq);
+        let ext = v.nack.last_extended();
         v.frames.on_packet(ext, h.ts, h.marker, now);
     }
 

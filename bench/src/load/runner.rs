@@ -11,6 +11,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use dataplane::dtls::DtlsCertificate;
+use dataplane::transmit::earliest;
 use mio::{Events, Interest, Poll, Token};
 
 use super::config::LoadConfig;
@@ -442,9 +443,9 @@ impl<'a> Runner<'a> {
         for p in &mut self.peers {
             p.publish_due(epoch, now, &mut self.scratch, io.counters);
             p.handle_timeout(now, &mut io);
-            due = super::peer::earliest(due, p.next_due());
+            due = earliest(due, p.next_due());
         }
-        let due = super::peer::earliest(due, until).unwrap_or(now + MAX_WAIT);
+        let due = earliest(due, until).unwrap_or(now + MAX_WAIT);
         let wait = due.saturating_duration_since(now).min(MAX_WAIT);
         if let Err(e) = self.poll.poll(&mut self.events, Some(wait)) {
             if e.kind() != std::io::ErrorKind::Interrupted {
