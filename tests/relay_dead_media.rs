@@ -220,9 +220,10 @@ fn stopped_edge_expires_by_consent_and_is_re_relayed() {
         .filter(|l| l.contains("relay leg failed; retrying"))
         .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("delay=")))
         .collect();
+    // A third retry may already be logged if polling was slow: the first two are the backoff.
     assert_eq!(
-        delays,
-        ["delay=500ms", "delay=1s"],
+        delays.get(..2),
+        Some(&["delay=500ms", "delay=1s"][..]),
         "backoff after the consent expiry, then after the hung connect:\n{log}"
     );
     assert!(
