@@ -1,6 +1,6 @@
 //! Random ICE credentials (RFC 8839 `ice-ufrag`/`ice-pwd`) and the alphanumeric tokens our SDP
-//! carries besides them (cname, msid ids). One generator for the hub's answers, the relay's
-//! offers and the load generator's clients.
+//! carries besides them (cname, msid ids), and SSRCs. One generator for the hub's answers,
+//! the relay's offers and the load generator's clients.
 //!
 //! Owns randomness of identifiers only: it must not build SDP or keep state.
 
@@ -43,6 +43,16 @@ pub fn random_token_with(rng: &mut impl Rng, len: usize) -> String {
         .take(len)
         .map(char::from)
         .collect()
+}
+
+/// A random SSRC that is not 0 and not in `used`.
+pub fn random_ssrc(rng: &mut impl Rng, used: &[u32]) -> u32 {
+    loop {
+        let ssrc = rng.gen::<u32>();
+        if ssrc != 0 && !used.contains(&ssrc) {
+            return ssrc;
+        }
+    }
 }
 
 #[cfg(test)]

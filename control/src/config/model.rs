@@ -148,7 +148,7 @@ impl Default for Config {
             media_gso: dataplane::DataplaneConfig::default().gso,
             retransmit_cache: dataplane::DataplaneConfig::default().retransmit_cache,
             retransmit_share: (dataplane::DataplaneConfig::default().retransmit_share * 100.0)
-                as u8,
+                .round() as u8,
         }
     }
 }

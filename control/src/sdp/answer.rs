@@ -11,7 +11,7 @@ use dataplane::api::{MediaKind, RtxSpec, TrackSpec};
 use rand::Rng;
 
 use crate::config::VideoCodec;
-use crate::ice::random_token_with;
+use crate::ice::{random_ssrc, random_token_with};
 
 use super::codec::{
     choose_play_codec, choose_publish_audio, choose_publish_video, has_nack, rtx_codec, rtx_line,
@@ -296,14 +296,4 @@ fn finish(
         remote_fingerprint,
         media,
     })
-}
-
-/// A random non-zero SSRC not in `used`.
-fn random_ssrc(rng: &mut impl Rng, used: &[u32]) -> u32 {
-    loop {
-        let ssrc = rng.gen::<u32>();
-        if ssrc != 0 && !used.contains(&ssrc) {
-            return ssrc;
-        }
-    }
 }

@@ -25,7 +25,7 @@ pub(super) const AUDIO_FEEDBACK: [&str; 1] = [NACK];
 pub(super) const NACK: &str = "nack";
 
 /// Whether `codec` lists generic NACK (not just `nack pli`).
-pub(super) fn has_nack(codec: &Codec) -> bool {
+pub(crate) fn has_nack(codec: &Codec) -> bool {
     codec.rtcp_fb.iter().any(|fb| fb == NACK)
 }
 

@@ -70,6 +70,7 @@ mod tests_crate;
 mod tests_rtx;
 
 pub use answer::{answer_play, answer_publish};
+pub(crate) use codec::has_nack;
 pub use error::{SdpError, MAX_LINE_LEN, MAX_SDP_LEN, MAX_SECTIONS};
 pub use offer::{build_offer, parse_answer, Answer, AnswerTrack, OfferRtx, OfferSpec, OfferTrack};
 pub use parse::parse_offer;

@@ -14,7 +14,7 @@ use std::time::Instant;
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket};
 use tokio::sync::{mpsc, oneshot};
 
-pub use super::queue::{HubInput, Outgoing};
+use super::queue::{HubInput, Outgoing};
 
 use super::hub::{ConnId, Hub, HubStats, Output};
 use crate::cdn::relay::{RelayConnId, RelayRoute};

@@ -11,7 +11,7 @@
 use dataplane::api::{Fingerprint, MediaKind, RtxSpec, TrackSpec};
 use rand::Rng;
 
-use crate::ice::{random_token, IceCredentials};
+use crate::ice::{random_ssrc, random_token, IceCredentials};
 use crate::sdp::{
     self, Direction, NegotiatedCodec, OfferRtx, OfferSpec, OfferTrack, PublishedMedia,
 };
@@ -56,25 +56,13 @@ fn offer_track(codec: &NegotiatedCodec, kind: MediaKind, ssrc: u32, rtx_ssrc: u3
     }
 }
 
-/// `n` different non-zero random SSRCs.
-fn distinct_ssrcs<const N: usize>(rng: &mut impl Rng) -> [u32; N] {
-    let mut out = [0u32; N];
-    for i in 0..N {
-        out[i] = loop {
-            let ssrc = rng.gen::<u32>();
-            if ssrc != 0 && !out[..i].contains(&ssrc) {
-                break ssrc;
-            }
-        };
-    }
-    out
-}
-
 /// A sendonly offer with exactly the publisher's codecs, PTs and extension ids, fresh SSRCs
 /// (audio, video, video RTX) and ICE credentials.
 pub(super) fn relay_offer(media: &PublishedMedia, fingerprint: &Fingerprint) -> OfferSpec {
     let mut rng = rand::thread_rng();
-    let [audio_ssrc, video_ssrc, rtx_ssrc] = distinct_ssrcs(&mut rng);
+    let audio_ssrc = random_ssrc(&mut rng, &[]);
+    let video_ssrc = random_ssrc(&mut rng, &[audio_ssrc]);
+    let rtx_ssrc = random_ssrc(&mut rng, &[audio_ssrc, video_ssrc]);
     let IceCredentials { ufrag, pwd } = IceCredentials::random();
     OfferSpec {
         direction: Direction::SendOnly,
@@ -126,7 +114,7 @@ pub(super) fn answered_tracks(offer: &OfferSpec, answer: &sdp::Answer) -> Vec<Tr
                 clock_rate: codec.clock_rate,
                 ssrc: ours.ssrc,
                 extensions: theirs.codec.extensions.clone(),
-                nack: theirs.nack && codec.rtcp_fb.iter().any(|fb| fb == "nack"),
+                nack: theirs.nack && sdp::has_nack(codec),
                 rtx,
             })
         })
