@@ -69,20 +69,15 @@ impl Hub {
             },
         );
         self.names.insert(req.name.clone(), stream);
-        self.register(
+        let tracks = (has_audio, has_video);
+        self.accept(
             conn,
-            &id,
-            peer,
-            worker_id,
-            stream,
-            &req.name,
+            &req,
+            (peer, worker_id, stream),
             Role::Publisher,
-            has_audio,
-            has_video,
+            tracks,
+            &neg.answer,
         );
-        tracing::info!(conn = conn.0, name = %req.name, %peer, %stream, "publishing");
-        self.send(conn, msg::set_remote_sdp(&id, &neg.answer));
-        self.send_session_status(&id, "PUBLISHING", "");
         if let (Some(now), Some(media)) = (self.now, self.streams.get(&stream).map(|s| &s.media)) {
             self.relays.stream_started(now, stream, &req.name, media);
         }
@@ -134,21 +129,39 @@ impl Hub {
         }
         self.fanout_add(stream, worker_id);
         let (has_audio, has_video) = (neg.media.audio.is_some(), neg.media.video.is_some());
+        let tracks = (has_audio, has_video);
+        self.accept(
+            conn,
+            &req,
+            (peer, worker_id, stream),
+            Role::Player,
+            tracks,
+            &neg.answer,
+        );
+    }
+
+    /// Registers an accepted publish or play of `req` and answers it: the SDP answer, then
+    /// PUBLISHING or PLAYING.
+    fn accept(
+        &mut self,
+        conn: ConnId,
+        req: &StreamRequest,
+        (peer, worker_id, stream): (PeerId, WorkerId, StreamId),
+        role: Role,
+        (has_audio, has_video): (bool, bool),
+        answer: &str,
+    ) {
         let id = req.media_session_id.clone();
         self.register(
-            conn,
-            &id,
-            peer,
-            worker_id,
-            stream,
-            &req.name,
-            Role::Player,
-            has_audio,
-            has_video,
+            conn, &id, peer, worker_id, stream, &req.name, role, has_audio, has_video,
         );
-        tracing::info!(conn = conn.0, name = %req.name, %peer, %stream, "playing");
-        self.send(conn, msg::set_remote_sdp(&id, &neg.answer));
-        self.send_session_status(&id, "PLAYING", "");
+        let (status, what) = match role {
+            Role::Publisher => ("PUBLISHING", "publishing"),
+            Role::Player => ("PLAYING", "playing"),
+        };
+        tracing::info!(conn = conn.0, name = %req.name, %peer, %stream, "{what}");
+        self.send(conn, msg::set_remote_sdp(&id, answer));
+        self.send_session_status(&id, status, "");
     }
 
     #[allow(clippy::too_many_arguments)]
