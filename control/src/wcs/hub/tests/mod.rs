@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 
 use super::{ConnId, Hub, Output};
 use crate::config::{Config, VideoCodec};
+use crate::sdp::{answer_publish, parse_offer, LocalTransport};
 use crate::wcs::client::{self, StreamDesc};
 
 pub(super) const PUBLISH_OFFER: &str = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
@@ -215,4 +216,20 @@ pub(super) fn only_status(out: &[(ConnId, Value)], conn: ConnId) -> (String, Str
 
 pub(super) fn failed(info: &str) -> (String, String) {
     ("FAILED".to_owned(), info.to_owned())
+}
+
+/// The edge's answer (VP8) to a relay's publish offer.
+pub(super) fn edge_answer(offer: &str) -> String {
+    let local = LocalTransport {
+        ufrag: "edgeufrg".into(),
+        pwd: "edge-password-0123456789".into(),
+        fingerprint: Fingerprint {
+            algorithm: "sha-256".into(),
+            digest: vec![0xCD; 32],
+        },
+        candidate: "127.0.0.1:40000".parse().unwrap(),
+    };
+    answer_publish(&parse_offer(offer).unwrap(), &[VideoCodec::Vp8], &local)
+        .unwrap()
+        .answer
 }

@@ -4,7 +4,6 @@
 use super::*;
 use crate::cdn::config::{LoadBalancingConfig, Mode, NodeConfig, StreamDistribution};
 use crate::cdn::relay::RelayConnId;
-use crate::sdp::{answer_publish, parse_offer, LocalTransport};
 
 fn origin(workers: usize) -> Harness {
     let mut h = harness(workers);
@@ -34,21 +33,6 @@ fn origin(workers: usize) -> Harness {
 
 fn relay_outputs(h: &mut Harness) -> Vec<Output> {
     std::iter::from_fn(|| h.hub.poll_output()).collect()
-}
-
-fn edge_answer(offer: &str) -> String {
-    let local = LocalTransport {
-        ufrag: "edgeufrg".into(),
-        pwd: "edge-password-0123456789".into(),
-        fingerprint: Fingerprint {
-            algorithm: "sha-256".into(),
-            digest: vec![0xCD; 32],
-        },
-        candidate: "127.0.0.1:40000".parse().unwrap(),
-    };
-    answer_publish(&parse_offer(offer).unwrap(), &[VideoCodec::Vp8], &local)
-        .unwrap()
-        .answer
 }
 
 /// Publishes `cam` on the origin and runs the edge's side; returns the relay connection and

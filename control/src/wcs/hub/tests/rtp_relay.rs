@@ -5,7 +5,6 @@
 use super::*;
 use crate::cdn::config::{LoadBalancingConfig, Mode, NodeConfig, StreamDistribution};
 use crate::config::RelaySecret;
-use crate::sdp::{answer_publish, parse_offer, LocalTransport};
 
 const SECRET: &str = "s3cret";
 const SOURCE: &str = "10.1.2.3:40123";
@@ -166,19 +165,7 @@ fn rtp_origin_announces_its_leg_socket_and_hands_it_to_the_worker() {
     assert_eq!(source.ip(), cfg.ip, "bound on the media IP");
     assert_ne!(source.port(), 0);
 
-    let local = LocalTransport {
-        ufrag: "edgeufrg".into(),
-        pwd: "edge-password-0123456789".into(),
-        fingerprint: Fingerprint {
-            algorithm: "sha-256".into(),
-            digest: vec![0xCD; 32],
-        },
-        candidate: "127.0.0.1:40000".parse().unwrap(),
-    };
-    let offer = parse_offer(data["sdp"].as_str().unwrap()).unwrap();
-    let answer = answer_publish(&offer, &[VideoCodec::Vp8], &local)
-        .unwrap()
-        .answer;
+    let answer = edge_answer(data["sdp"].as_str().unwrap());
     let id = data["mediaSessionId"].as_str().unwrap();
     let text = json!({"message": "setRemoteSDP", "data": [id, answer]}).to_string();
     h.hub.relay_text(h.now, conn, &text);
