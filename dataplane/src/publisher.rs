@@ -16,9 +16,8 @@ use crate::nack::{Arrival, NackGenerator};
 use crate::rtcp::{self, ReceiverStats, ReportBlock};
 use crate::rtp::{self, ExtensionMap, RtpHeader, VideoCodecKind};
 
-/// Keyframe requests to one publisher are sent at most this often (requests in between are
-/// merged into one sent when the interval ends).
-pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_secs(1);
+mod keyframes;
+pub use keyframes::{KeyframeRequester, KEYFRAME_REQUEST_INTERVAL, KEYFRAME_REQUEST_RETRIES};
 
 /// Receiver reports go to the publisher this often.
 pub const RECEIVER_REPORT_INTERVAL: Duration = Duration::from_secs(1);
@@ -64,56 +63,6 @@ struct RxTrack {
     nack: Option<NackGenerator>,
     /// The RTX payload type and (announced or learnt) SSRC.
     rtx: Option<(u8, Option<u32>)>,
-}
-
-/// Merges keyframe requests so that the publisher sees at most one per interval.
-#[derive(Debug, Default)]
-pub struct KeyframeRequester {
-    last_sent: Option<Instant>,
-    pending: bool,
-    fir_seq: u8,
-}
-
-impl KeyframeRequester {
-    /// Records a request; returns true if a PLI should be sent now.
-    pub fn request(&mut self, now: Instant) -> bool {
-        match self.last_sent {
-            Some(t) if now < t + KEYFRAME_REQUEST_INTERVAL => {
-                self.pending = true;
-                false
-            }
-            _ => {
-                self.last_sent = Some(now);
-                self.pending = false;
-                true
-            }
-        }
-    }
-
-    /// When a merged request becomes due.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.pending, self.last_sent) {
-            (true, Some(t)) => Some(t + KEYFRAME_REQUEST_INTERVAL),
-            _ => None,
-        }
-    }
-
-    /// Returns true if a merged request is due at `now` (and marks it sent).
-    pub fn handle_timeout(&mut self, now: Instant) -> bool {
-        match self.poll_timeout() {
-            Some(t) if now >= t => {
-                self.pending = false;
-                self.last_sent = Some(now);
-                true
-            }
-            _ => false,
-        }
-    }
-
-    fn next_fir_seq(&mut self) -> u8 {
-        self.fir_seq = self.fir_seq.wrapping_add(1);
-        self.fir_seq
-    }
 }
 
 /// Media state of one publisher connection.
@@ -181,6 +130,9 @@ impl Publisher {
             Some(codec) => rtp::is_keyframe(codec, hdr.payload(packet)),
             None => false,
         };
+        if keyframe {
+            self.keyframes.keyframe_received();
+        }
         Ok(Received {
             kind: track.kind,
             keyframe,
@@ -338,27 +290,5 @@ pub fn video_codec(t: &TrackSpec) -> Option<VideoCodecKind> {
         "VP9" => Some(VideoCodecKind::Vp9),
         "AV1" | "AV1X" => Some(VideoCodecKind::Av1),
         _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keyframe_requests_are_merged_per_interval() {
-        let t0 = Instant::now();
-        let mut k = KeyframeRequester::default();
-        assert!(k.request(t0));
-        assert_eq!(k.poll_timeout(), None);
-        assert!(!k.request(t0 + Duration::from_millis(100)));
-        assert!(!k.request(t0 + Duration::from_millis(200)));
-        assert_eq!(k.poll_timeout(), Some(t0 + KEYFRAME_REQUEST_INTERVAL));
-        assert!(!k.handle_timeout(t0 + Duration::from_millis(999)));
-        assert!(k.handle_timeout(t0 + KEYFRAME_REQUEST_INTERVAL));
-        assert_eq!(k.poll_timeout(), None);
-        // The next request inside the new interval waits again.
-        assert!(!k.request(t0 + Duration::from_millis(1500)));
-        assert!(k.request(t0 + Duration::from_millis(2001)));
     }
 }
