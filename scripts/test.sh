@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The one test command: installs the test dependencies (Chromium from Debian, the npm packages of
-# tests/browser/package.json into .cache/browser) when missing, then runs fmt, clippy, build,
+# The one test command: installs the test dependencies (Chromium and nftables from Debian, the npm
+# packages of tests/browser/package.json into .cache/browser) when missing, then runs fmt, clippy, build,
 # the Rust tests and the browser tests. Idempotent; exits non-zero on the first failing step.
 set -euo pipefail
 
@@ -24,6 +24,18 @@ else
   export DEBIAN_FRONTEND=noninteractive
   apt-get update
   apt-get install -y chromium
+fi
+
+step "nftables (the lossy-link browser tests drop packets with nft in network namespaces)"
+if command -v nft >/dev/null 2>&1; then
+  echo "present: $(nft --version)"
+else
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "nft is missing and installing it needs root: apt-get install -y nftables" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y nftables || { apt-get update && apt-get install -y nftables; }
 fi
 
 step "npm packages of tests/browser/package.json -> .cache/browser"

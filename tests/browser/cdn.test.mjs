@@ -7,70 +7,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { expectVideoPlaying, launchBrowser, startCdn, streamName, waitInPage, withTimeout } from './helpers.mjs';
-
-const STATUS_TIMEOUT_MS = 15000;
-/** The origin marks edges reachable after its first stat poll (once a second). */
-const BALANCER_READY_MS = 15000;
-
-/** Polls the origin's balancer until it has named every edge port in `ports` (ROUNDROBIN). */
-async function waitBalancerKnows(origin, ports) {
-  const seen = new Set();
-  let last = '';
-  const deadline = Date.now() + BALANCER_READY_MS;
-  while (Date.now() < deadline) {
-    try {
-      const res = await withTimeout(fetch(`${origin.httpUrl}/?action=balance`), 3000, 'balancer request');
-      last = `${res.status} ${await res.text()}`;
-      if (res.status === 200) seen.add(Number(JSON.parse(last.slice(4)).ws));
-    } catch (e) {
-      last = e.message;
-    }
-    if (ports.every((p) => seen.has(p))) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(
-    `the origin's balancer did not name every edge ${JSON.stringify(ports)} within ${BALANCER_READY_MS} ms ` +
-      `(named ${JSON.stringify([...seen])}, last answer: ${last})`,
-  );
-}
-
-/** Waits for one of `statuses` in the page's log (or a dead session); returns the entry. */
-async function waitStatus(page, statuses, label, kind = 'stream') {
-  try {
-    return await waitInPage(
-      page,
-      ([st, k]) =>
-        window.rt.log.find((e) => e.kind === k && st.indexOf(e.status) >= 0) ||
-        window.rt.log.find((e) => e.kind === 'session' && (e.status === 'FAILED' || e.status === 'DISCONNECTED')),
-      [statuses, kind],
-      STATUS_TIMEOUT_MS,
-      `${label}: no ${kind} status among ${statuses.join('/')}`,
-    );
-  } catch (e) {
-    const log = await page.evaluate(() => window.rt && window.rt.log).catch(() => null);
-    throw new Error(`${e.message}\n${label} status log: ${JSON.stringify(log)}`);
-  }
-}
-
-async function openClient(browser, pageUrl, label) {
-  const page = await browser.newPage(label);
-  await page.goto(pageUrl, { timeout: STATUS_TIMEOUT_MS });
-  await waitInPage(
-    page,
-    () => typeof window.Flashphoner === 'object' && typeof window.rtStart === 'function',
-    undefined,
-    5000,
-    `${label}: the SDK (flashphoner.js) or sdk_client.js did not load from web_dir`,
-  );
-  return page;
-}
-
-/** The port of a `ws://host:port` URL, or NaN. */
-function wsPort(url) {
-  const m = /^ws:\/\/[^/]+:(\d+)\/?$/.exec(url || '');
-  return m ? Number(m[1]) : NaN;
-}
+import { expectVideoPlaying, launchBrowser, startCdn, streamName } from './helpers.mjs';
+import { droppedSessions, openSdkClient, waitBalancerKnows, waitStatus, wsPort } from './sdk_page.mjs';
 
 /** `performance.now()` of `field` in `page`, converted to the shared epoch clock (ms). */
 async function epochOf(page, field) {
@@ -86,12 +24,12 @@ test('CDN: SDK publishes on the origin, a viewer with lbUrl lands on an edge and
     await waitBalancerKnows(origin, edgePorts);
 
     browser = await launchBrowser();
-    const publisher = await openClient(browser, `${origin.httpUrl}/sdk_client.html`, 'publisher');
+    const publisher = await openSdkClient(browser, `${origin.httpUrl}/sdk_client.html`, 'publisher');
     // The viewer's page comes from another web origin (localhost vs 127.0.0.1), so the SDK's
     // balancer request is cross-origin and needs the balancer's CORS header, as on a real site.
     const viewerPage = `http://localhost:${origin.port}/sdk_client.html`;
-    const player = await openClient(browser, viewerPage, 'player on edge');
-    const second = await openClient(browser, viewerPage, 'second viewer');
+    const player = await openSdkClient(browser, viewerPage, 'player on edge');
+    const second = await openSdkClient(browser, viewerPage, 'second viewer');
     const lbUrl = `${origin.httpUrl}/?action=balance`;
     const name = streamName('cdn');
 
@@ -106,7 +44,7 @@ test('CDN: SDK publishes on the origin, a viewer with lbUrl lands on an edge and
     const published = await waitStatus(publisher, ['PUBLISHING', 'FAILED'], 'publisher');
     assert.equal(published.status, 'PUBLISHING', `publish on the origin failed: ${published.info}`);
 
-    const established = await waitStatus(player, ['ESTABLISHED'], 'player session', 'session');
+    const established = await waitStatus(player, ['ESTABLISHED'], 'player session', { kind: 'session' });
     assert.equal(established.status, 'ESTABLISHED', 'player session');
     const playerUrl = await player.evaluate(() => window.rtServerUrl());
     const playerEdge = edgePorts.indexOf(wsPort(playerUrl));
@@ -122,7 +60,7 @@ test('CDN: SDK publishes on the origin, a viewer with lbUrl lands on an edge and
 
     // ROUNDROBIN: the next viewer's session goes to the other edge.
     await second.evaluate(([url, lb]) => window.rtStart('connect', url, '', { lbUrl: lb }), [origin.wsUrl, lbUrl]);
-    await waitStatus(second, ['ESTABLISHED'], 'second viewer session', 'session');
+    await waitStatus(second, ['ESTABLISHED'], 'second viewer session', { kind: 'session' });
     const secondUrl = await second.evaluate(() => window.rtServerUrl());
     const secondEdge = edgePorts.indexOf(wsPort(secondUrl));
     assert.ok(secondEdge >= 0 && secondEdge !== playerEdge, `second viewer went to ${secondUrl}; player is on ${playerUrl}`);
@@ -158,9 +96,7 @@ test('CDN: SDK publishes on the origin, a viewer with lbUrl lands on an edge and
       { kind: 'stream', status: 'STOPPED', info: 'Stopped by publisher stop' },
       'edge player after the publisher stopped',
     );
-    const dropped = await player.evaluate(() =>
-      window.rt.log.filter((e) => e.kind === 'session' && (e.status === 'FAILED' || e.status === 'DISCONNECTED')),
-    );
+    const dropped = await droppedSessions(player);
     assert.deepEqual(dropped, [], 'the edge player\'s session must stay up');
     console.log(`[cdn] edge player after the origin's unpublish: ${ended.status} "${ended.info}"`);
   } catch (e) {

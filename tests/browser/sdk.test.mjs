@@ -4,58 +4,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  expectVideoPlaying,
-  launchBrowser,
-  startServer,
-  streamName,
-  waitInPage,
-  withTimeout,
-} from './helpers.mjs';
-
-const STATUS_TIMEOUT_MS = 10000;
-
-/**
- * Waits until the page's SDK client logged one of the stream `statuses` (or its session failed);
- * returns that log entry.
- */
-async function waitStatus(page, statuses, label) {
-  try {
-    return await waitInPage(
-      page,
-      // A dead session ends the wait at once (its entry has kind "session").
-      (st) =>
-        window.rtFind(st) ||
-        window.rt.log.find((e) => e.kind === 'session' && (e.status === 'FAILED' || e.status === 'DISCONNECTED')),
-      statuses,
-      STATUS_TIMEOUT_MS,
-      `${label}: no stream status among ${statuses.join('/')}`,
-    );
-  } catch (e) {
-    const log = await page.evaluate(() => window.rt && window.rt.log).catch(() => null);
-    throw new Error(`${e.message}\n${label} status log: ${JSON.stringify(log)}`);
-  }
-}
+import { expectVideoPlaying, launchBrowser, startServer, streamName, withTimeout } from './helpers.mjs';
+import { droppedSessions, openSdkClient, waitStatus } from './sdk_page.mjs';
 
 /** Fails if the page's session was dropped (DISCONNECTED or FAILED logged). */
 async function assertSessionAlive(page, label) {
-  const dead = await page.evaluate(() =>
-    window.rt.log.filter((e) => e.kind === 'session' && (e.status === 'FAILED' || e.status === 'DISCONNECTED')),
-  );
-  assert.deepEqual(dead, [], `${label}: the session must stay up`);
-}
-
-async function openClient(browser, server, label) {
-  const page = await browser.newPage(label);
-  await page.goto(`${server.httpUrl}/sdk_client.html`, { timeout: STATUS_TIMEOUT_MS });
-  await waitInPage(
-    page,
-    () => typeof window.Flashphoner === 'object' && typeof window.rtStart === 'function',
-    undefined,
-    5000,
-    `${label}: the SDK (flashphoner.js) or sdk_client.js did not load from web_dir`,
-  );
-  return page;
+  assert.deepEqual(await droppedSessions(page), [], `${label}: the session must stay up`);
 }
 
 const CASES = [
@@ -69,8 +23,8 @@ for (const { codecs, mimeType } of CASES) {
     let browser = null;
     try {
       browser = await launchBrowser();
-      const publisher = await openClient(browser, server, 'publisher');
-      const player = await openClient(browser, server, 'player');
+      const publisher = await openSdkClient(browser, `${server.httpUrl}/sdk_client.html`, 'publisher');
+      const player = await openSdkClient(browser, `${server.httpUrl}/sdk_client.html`, 'player');
       const name = streamName('sdk');
 
       await publisher.evaluate(([url, n]) => window.rtStart('publish', url, n), [server.wsUrl, name]);

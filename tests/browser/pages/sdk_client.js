@@ -27,7 +27,9 @@ function rtVideo() {
  * - `lbUrl`: passed to createSession: the SDK asks that load balancer which server to connect
  *   to (and falls back to urlServer only if the request times out);
  * - `waitAvailable`: a player first polls `stream.available()` every 100 ms until the server
- *   has the stream (e.g. until an origin relayed it to this edge), then plays.
+ *   has the stream (e.g. until an origin relayed it to this edge), then plays;
+ * - `video`: a publisher's video constraints (e.g. `{ width: 640, height: 480 }`), passed to
+ *   createStream as `constraints.video` (the SDK's default otherwise).
  */
 window.rtStart = function (role, urlServer, name, options) {
   var SESSION_STATUS = Flashphoner.constants.SESSION_STATUS;
@@ -46,10 +48,10 @@ window.rtStart = function (role, urlServer, name, options) {
       }
       if (role === 'play' && options && options.waitAvailable) {
         rtWhenAvailable(session, name, function () {
-          rtCreateAndStart(session, role, name);
+          rtCreateAndStart(session, role, name, options);
         });
       } else {
-        rtCreateAndStart(session, role, name);
+        rtCreateAndStart(session, role, name, options);
       }
     })
     .on(SESSION_STATUS.DISCONNECTED, function () {
@@ -78,9 +80,13 @@ function rtWhenAvailable(session, name, done) {
 }
 
 /** Creates the page's stream in `session` and publishes or plays it; sets rt.startedAt. */
-function rtCreateAndStart(session, role, name) {
+function rtCreateAndStart(session, role, name, options) {
   var STREAM_STATUS = Flashphoner.constants.STREAM_STATUS;
-  var stream = session.createStream({ name: name, display: document.getElementById('display') });
+  var streamOptions = { name: name, display: document.getElementById('display') };
+  if (options && options.video) {
+    streamOptions.constraints = { audio: true, video: options.video };
+  }
+  var stream = session.createStream(streamOptions);
   window.rt.stream = stream;
   [
     STREAM_STATUS.PENDING,
@@ -123,13 +129,6 @@ window.rtStop = function () {
   window.rt.stream.stop();
 };
 
-/** The first stream status equal to one of `statuses`, or null. */
-window.rtFind = function (statuses) {
-  return window.rt.log.find(function (e) {
-    return e.kind === 'stream' && statuses.indexOf(e.status) >= 0;
-  }) || null;
-};
-
 /**
  * The inbound video codec of the played stream, via the SDK's stream.getStats(cb, true)
  * (raw RTCStatsReport grouped by type): resolves to a mimeType such as "video/H264", or null.
@@ -148,6 +147,39 @@ window.rtInboundVideoCodec = function () {
         return c.id === inbound.codecId;
       })[0];
       resolve(codec ? codec.mimeType : null);
+    }, true);
+  });
+};
+
+/**
+ * The video counters of the page's stream, via the SDK's stream.getStats(cb, true): for a
+ * player the inbound-rtp report, for a publisher the outbound-rtp report (the fields below that
+ * the report has; Chromium's names). Resolves to null before the stream has video statistics.
+ */
+window.rtVideoStats = function () {
+  var FIELDS = [
+    'framesDecoded', 'framesReceived', 'framesDropped', 'freezeCount', 'totalFreezesDuration',
+    'pauseCount', 'totalPausesDuration', 'packetsReceived', 'packetsLost', 'nackCount', 'pliCount',
+    'firCount', 'retransmittedPacketsReceived', 'framesEncoded', 'framesSent', 'packetsSent',
+    'retransmittedPacketsSent', 'frameWidth', 'frameHeight', 'framesPerSecond', 'keyFramesDecoded',
+    'keyFramesEncoded', 'jitterBufferDelay', 'jitterBufferEmittedCount',
+  ];
+  return new Promise(function (resolve) {
+    window.rt.stream.getStats(function (raw) {
+      var rtp = (raw['inbound-rtp'] || []).concat(raw['outbound-rtp'] || []).filter(function (r) {
+        return r.kind === 'video';
+      })[0];
+      if (!rtp) {
+        resolve(null);
+        return;
+      }
+      var out = { type: rtp.type };
+      FIELDS.forEach(function (f) {
+        if (typeof rtp[f] === 'number') {
+          out[f] = rtp[f];
+        }
+      });
+      resolve(out);
     }, true);
   });
 };
