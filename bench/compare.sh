@@ -5,7 +5,9 @@
 # Env:   DURATION=10s BITRATE=1000kbps VERIFY=sample:10 NS=rtcdn-bench KEEP=1 (keep work dir)
 #        SERVERS="rtcdn floor+gso rtcdn+media_gso=false floor janus": the rows, in order (a
 #          subset runs only those). "rtcdn+key=value" is rtcdn with one more
-#          flashphoner.properties line; "floor+gso" is the floor sending with UDP GSO.
+#          flashphoner.properties line; "floor+gso" is the floor sending with UDP GSO;
+#          "rtcdn-edge" is an origin (publisher) and an edge (subscribers, rtcdn-load
+#          --play-server) relaying over WebRTC, CPU and RSS summed over both processes.
 #        JANUS_DEBUG=3 (its log level) JANUS_ARGS= (more janus flags)
 #        RTCDN_BASELINE=/path/to/rtcdn: adds the row "baseline" (that binary, e.g. a build of an
 #          earlier commit, with rtcdn's settings) unless SERVERS is set, for before/after
@@ -89,13 +91,31 @@ wait_tcp() { # port
     log "port $1 did not open"; return 1
 }
 
-start_rtcdn() { # seconds [extra property line] [binary]
-    mkdir -p "$WORK/rtcdn"
-    printf 'ip=%s\nws.port=8080\nmedia_port_from=31001\nworker_threads=1\n%s\n' $ADDR "${2:-}" \
-        >"$WORK/rtcdn/flashphoner.properties"
-    "${NSENTER[@]}" "${3:-$BIN/rtcdn}" --config-dir "$WORK/rtcdn" >>"$WORK/rtcdn.log" 2>&1 &
+start_rtcdn_at() { # seconds dir ws_port media_port_from [extra property line] [binary]
+    mkdir -p "$WORK/$2"
+    printf 'ip=%s\nws.port=%s\nmedia_port_from=%s\nworker_threads=1\n%s\n' $ADDR "$3" "$4" "${5:-}" \
+        >"$WORK/$2/flashphoner.properties"
+    "${NSENTER[@]}" "${6:-$BIN/rtcdn}" --config-dir "$WORK/$2" >>"$WORK/$2.log" 2>&1 &
     local pid=$!; PIDS+=("$pid"); bounded "$1" "$pid"
-    wait_tcp 8080 >&2; echo "$pid"
+    wait_tcp "$3" >&2; echo "$pid"
+}
+
+start_rtcdn() { # seconds [extra property line] [binary]
+    start_rtcdn_at "$1" rtcdn 8080 31001 "${2:-}" "${3:-}"
+}
+
+start_rtcdn_edge() { # seconds: an edge on 8081, then an origin on 8080 relaying every stream to
+    # it (loadbalancing.xml, stream_distribution="webrtc"); prints "origin-pid edge-pid"
+    local edge origin
+    edge=$(start_rtcdn_at "$1" edge 8081 33001)
+    mkdir -p "$WORK/origin"
+    cat >"$WORK/origin/loadbalancing.xml" <<EOF
+<loadbalancer mode="ROUNDROBIN" stream_distribution="webrtc">
+  <node id="1"><ip>$ADDR</ip><ws>8081</ws></node>
+</loadbalancer>
+EOF
+    origin=$(start_rtcdn_at "$1" origin 8080 31001 "load_balancing_enabled=true")
+    echo "$origin $edge"
 }
 
 start_floor() { # seconds [more flags]
@@ -164,22 +184,31 @@ for n in $COUNTS; do
         limit=$(( ${secs%.*} + 60 + n / 5 ))
         case $server in
             rtcdn+*) pid=$(start_rtcdn "$limit" "${server#rtcdn+}") ;;
+            rtcdn-edge) pid=$(start_rtcdn_edge "$limit") ;;
             baseline) pid=$(start_rtcdn "$limit" "" "${RTCDN_BASELINE:?RTCDN_BASELINE is not set}") ;;
             floor+gso) pid=$(start_floor "$limit" --gso) ;;
             *) pid=$("start_$server" "$limit") ;;
         esac
+        play=()
         case $server in
+            rtcdn-edge) target=wcs; url=ws://$ADDR:8080; play=(--play-server "ws://$ADDR:8081") ;;
             rtcdn*|baseline) target=wcs; url=ws://$ADDR:8080 ;;
             floor*) target=floor; url=udp://$ADDR:9000 ;;
             janus) target=janus; url=http://$ADDR:8088/janus ;;
         esac
-        idle=$(rss_kib "$pid")
-        log "server process: $(tr "\0" " " </proc/$pid/cmdline 2>/dev/null)"
+        read -r -a pids <<<"$pid"
+        idle=0
+        pid_flags=()
+        for p in "${pids[@]}"; do
+            idle=$(( idle + $(rss_kib "$p") ))
+            pid_flags+=(--server-pid "$p")
+            log "server process: $(tr "\0" " " </proc/$p/cmdline 2>/dev/null)"
+        done
         log "$label, $n subscribers (pid $pid, idle rss $idle KiB)"
         json=$WORK/${run//[^a-z0-9_-]/_}-$n.json
-        if ! in_ns timeout "$limit" "$BIN/rtcdn-load" --target $target --server "$url" \
+        if ! in_ns timeout "$limit" "$BIN/rtcdn-load" --target $target --server "$url" "${play[@]}" \
             --subscribers "$n" --duration "$DURATION" --bitrate "$BITRATE" --verify "$VERIFY" \
-            "${impair[@]}" --server-pid "$pid" --join-timeout 30s --json "$json" --quiet \
+            "${impair[@]}" "${pid_flags[@]}" --join-timeout 30s --json "$json" --quiet \
             >"${json%.json}.out" 2>&1
         then
             log "$label with $n subscribers failed: $(tail -3 "${json%.json}.out")"
@@ -187,8 +216,11 @@ for n in $COUNTS; do
         if [[ $server == rtcdn* || $server == baseline ]]; then
             log "$server worker counters: $(in_ns curl -s "http://$ADDR:8080/health" | tr -d ' \n' | head -c 400)"
         fi
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
+        if [[ $server == rtcdn-edge ]]; then
+            log "edge worker counters: $(in_ns curl -s "http://$ADDR:8081/health" | tr -d ' \n' | head -c 400)"
+        fi
+        for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+        for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
         printf '%s\t%s\t%s\t%s\n' "$label" "$n" "$idle" "$json" >>"$RESULTS"
         sleep 0.5
     done
@@ -237,7 +269,8 @@ print()
 # rtcdn as deployed (defaults).
 pairs = [("rtcdn", "floor+gso"), ("baseline", "floor+gso"), ("rtcdn", "baseline"),
          ("rtcdn+media_gso=false", "floor"), ("rtcdn", "floor"), ("janus", "rtcdn"),
-         ("rtcdn @impair", "rtcdn"), ("janus @impair", "rtcdn @impair")]
+         ("rtcdn @impair", "rtcdn"), ("janus @impair", "rtcdn @impair"),
+         ("rtcdn-edge", "rtcdn"), ("rtcdn-edge @impair", "rtcdn-edge")]
 pairs = [(a, b) for a, b in pairs if a in servers and b in servers]
 if ("rtcdn", "floor+gso") in pairs:
     pairs.remove(("rtcdn", "floor"))

@@ -222,10 +222,15 @@ fn a_gap_nobody_repairs_becomes_one_keyframe_request() {
     lossy_uplink(&mut sim, publisher, 1.0);
     publish(&mut sim, publisher, 10..11, 1000, 10 * MS);
     lossy_uplink(&mut sim, publisher, 0.0);
-    // The publisher ignores NACKs; packets go on.
-    publish(&mut sim, publisher, 11..250, 1000, 10 * MS);
+    // The publisher ignores NACKs; packets go on, and it answers the keyframe request.
+    let keyframes = publish_on_request(&mut sim, publisher, 11..250, 10 * MS, false);
     let requests = &keyframe_requests(&sim, publisher)[before..];
     assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(
+        keyframes.len(),
+        1,
+        "answered, so not repeated: {keyframes:?}"
+    );
     let nacks = nacks_received(&sim, publisher);
     assert!((2..=10).contains(&nacks), "retried, then given up: {nacks}");
 }
