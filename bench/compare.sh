@@ -107,7 +107,7 @@ start_rtcdn() { # seconds [extra property line] [binary]
 start_rtcdn_edge() { # seconds: an edge on 8081, then an origin on 8080 relaying every stream to
     # it (loadbalancing.xml, stream_distribution="webrtc"); prints "origin-pid edge-pid"
     local edge origin
-    edge=$(start_rtcdn_at "$1" edge 8081 33001)
+    edge=$(start_rtcdn_at "$1" edge 8081 33001 "media_port_to=34000")
     mkdir -p "$WORK/origin"
     cat >"$WORK/origin/loadbalancing.xml" <<EOF
 <loadbalancer mode="ROUNDROBIN" stream_distribution="webrtc">

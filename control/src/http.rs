@@ -120,6 +120,8 @@ async fn health(state: &AppState) -> Response {
                 "retransmitted": s.retransmitted,
                 "retransmit_missed": s.retransmit_missed,
                 "retransmit_over_budget": s.retransmit_over_budget,
+                "retransmit_deferred": s.retransmit_deferred,
+                "retransmit_suppressed": s.retransmit_suppressed,
                 "nack_sent": s.nack_sent,
                 "rtx_received": s.rtx_received,
             })

@@ -9,6 +9,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use crossbeam_queue::ArrayQueue;
@@ -54,6 +55,9 @@ pub enum FanoutMsg {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SenderInfo {
     pub ntp: u64,
+    /// When this node received the report (its NTP stamp's moment on our clock): round trips
+    /// to subscribers are measured from it.
+    pub received_at: Instant,
     pub rtp_timestamp: u32,
     pub packet_count: u32,
     pub octet_count: u32,

@@ -34,8 +34,15 @@ pub struct WorkerStats {
     /// Requested packets that were not in the cache (too old, never received, or a track
     /// without NACK).
     pub retransmit_missed: u64,
-    /// Requested packets not sent because the subscriber's retransmission budget was spent.
+    /// Requested packets not sent because the subscriber's retransmission budget was spent
+    /// and too many were already deferred.
     pub retransmit_over_budget: u64,
+    /// Requests deferred because the budget was spent at the time: sent later, paced, as it
+    /// refills (then counted in `retransmitted`), or missed once no longer cached.
+    pub retransmit_deferred: u64,
+    /// Repeated requests not answered because the packet was resent to that subscriber less
+    /// than its round trip before (the retransmission was still on its way).
+    pub retransmit_suppressed: u64,
     /// Packets asked of publishers (and of origins over relay legs) in NACKs, each try.
     pub nack_sent: u64,
     /// RTX packets from publishers unwrapped to the packets they repair.
@@ -46,7 +53,7 @@ pub struct WorkerStats {
 /// iteration by the worker, read with relaxed loads by anyone (e.g. the control plane).
 #[derive(Debug, Default)]
 pub struct SharedStats {
-    counters: [AtomicU64; 15],
+    counters: [AtomicU64; 17],
 }
 
 impl SharedStats {
@@ -69,6 +76,8 @@ impl SharedStats {
             retransmit_over_budget: c(12),
             nack_sent: c(13),
             rtx_received: c(14),
+            retransmit_deferred: c(15),
+            retransmit_suppressed: c(16),
         }
     }
 
@@ -90,6 +99,8 @@ impl SharedStats {
             s.retransmit_over_budget,
             s.nack_sent,
             s.rtx_received,
+            s.retransmit_deferred,
+            s.retransmit_suppressed,
         ];
         for (c, v) in self.counters.iter().zip(values) {
             c.store(v, Ordering::Relaxed);

@@ -3,20 +3,26 @@
 //! timestamps ([`SeqRewriter`]), holds back video until a keyframe so a new viewer starts with
 //! a decodable picture, and writes retransmissions of cached packets — as they were sent, or
 //! in RTX (RFC 4588) when the subscriber negotiated it — within a budget that is a share of
-//! what it forwards.
+//! what it forwards, once per round trip per packet, and paced ([`retransmissions`]).
 //!
 //! Sans-IO: writes into the caller's buffer; the retransmission cache, encryption and sending
 //! are the worker core's.
 
 #![forbid(unsafe_code)]
 
+use std::time::{Duration, Instant};
+
 use crate::api::{MediaKind, PeerSpec, TrackSpec};
 use crate::fanout::{SenderInfo, CANONICAL_EXTENSIONS};
-use crate::rtcp;
+use crate::rtcp::{self, ReportBlock};
 use crate::rtp::{self, ExtensionMap, RtpHeader, SeqRewriter};
 
-/// Retransmission credit a subscriber can save up, in bytes (a burst of about 50 packets).
-const MAX_RETRANSMIT_CREDIT: f32 = 64_000.0;
+pub mod retransmissions;
+use retransmissions::{Retransmissions, RttEstimator, PACE_BURST};
+
+/// Retransmission credit a subscriber can save up, in bytes (a burst of about 12 packets);
+/// requests beyond it wait for the credit to refill ([`retransmissions`]).
+const MAX_RETRANSMIT_CREDIT: f32 = 16_000.0;
 
 /// The RTX stream of a track: its payload type, SSRC and own sequence numbers.
 struct TxRtx {
@@ -52,6 +58,8 @@ pub enum RetransmitError {
     NotNegotiated,
     #[error("retransmission budget spent")]
     OverBudget,
+    #[error("resent less than a round trip ago")]
+    Recent,
     #[error("malformed cached packet")]
     Malformed,
 }
@@ -66,6 +74,10 @@ pub struct Subscriber {
     /// Packets forwarded and dropped (not negotiated, waiting for a keyframe), for stats.
     pub forwarded: u64,
     pub held_back: u64,
+    /// The subscriber's round trip, from its reports on the video track.
+    rtt: RttEstimator,
+    /// Recent and deferred retransmissions (allocated on the first).
+    retransmissions: Option<Box<Retransmissions>>,
 }
 
 impl Subscriber {
@@ -86,6 +98,8 @@ impl Subscriber {
             retransmit_share,
             forwarded: 0,
             held_back: 0,
+            rtt: RttEstimator::default(),
+            retransmissions: None,
         }
     }
 
@@ -151,9 +165,11 @@ impl Subscriber {
     /// Writes into `scratch` the retransmission of `packet` (a cached packet in canonical form
     /// of the `kind` track): the packet as it was sent, or wrapped in RTX (its sequence number
     /// first in the payload, the RTX payload type, SSRC and sequence numbers) when RTX was
-    /// negotiated. Spends retransmission budget.
+    /// negotiated. Spends retransmission budget; refuses a packet resent less than a round
+    /// trip before `now` (that retransmission may still be on its way).
     pub fn prepare_retransmission(
         &mut self,
+        now: Instant,
         kind: MediaKind,
         packet: &[u8],
         scratch: &mut Vec<u8>,
@@ -162,6 +178,13 @@ impl Subscriber {
             .as_mut()
             .filter(|t| t.nack)
             .ok_or(RetransmitError::NotNegotiated)?;
+        let canonical = RtpHeader::parse(packet)
+            .map_err(|_| RetransmitError::Malformed)?
+            .sequence();
+        let log = self.retransmissions.get_or_insert_with(Box::default);
+        if log.recently_resent(now, canonical, &self.rtt) {
+            return Err(RetransmitError::Recent);
+        }
         let len = packet.len() as f32;
         if track.credit < len {
             return Err(RetransmitError::OverBudget);
@@ -180,21 +203,77 @@ impl Subscriber {
             wrap_rtx(scratch, &hdr, rtx, seq).ok_or(RetransmitError::Malformed)?;
         }
         track.credit -= len;
+        log.resent(now, canonical);
         Ok(())
+    }
+
+    /// Keeps a request for the packet with the publisher's sequence number `seq`, refused for
+    /// budget at `now`, to be sent when the budget allows; false if it cannot be kept.
+    pub fn defer_retransmission(&mut self, now: Instant, seq: u16) -> bool {
+        self.retransmissions
+            .get_or_insert_with(Box::default)
+            .defer(now, seq)
+    }
+
+    /// At a pacing tick: copies the deferred requests to try now into `out` and returns how
+    /// many; give back those still refused with [`Self::put_back_retransmissions`].
+    pub fn take_due_retransmissions(&mut self, now: Instant, out: &mut [u16; PACE_BURST]) -> usize {
+        let Some(log) = self.retransmissions.as_mut() else {
+            return 0;
+        };
+        let mut n = 0;
+        for (slot, seq) in out.iter_mut().zip(log.take_due(now)) {
+            *slot = seq;
+            n += 1;
+        }
+        n
+    }
+
+    /// Returns deferred requests that still could not be sent, ahead of the others.
+    pub fn put_back_retransmissions(&mut self, seqs: &[u16]) {
+        if let Some(log) = self.retransmissions.as_mut() {
+            log.put_back(seqs);
+        }
+    }
+
+    /// When deferred retransmissions are due to be tried.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.retransmissions.as_ref()?.poll_timeout()
+    }
+
+    /// A report block from the subscriber's receiver report: measures its round trip when
+    /// the block is about our video track.
+    pub fn on_report_block(&mut self, now: Instant, block: &ReportBlock) {
+        let video = self.tracks[slot(MediaKind::Video)].as_ref();
+        if video.is_some_and(|t| t.ssrc == block.ssrc) {
+            self.rtt
+                .on_report(now, block.last_sr, block.delay_since_last_sr);
+        }
+    }
+
+    /// The subscriber's round-trip time, once a receiver report measured it.
+    pub fn rtt(&self) -> Option<Duration> {
+        self.rtt.rtt()
     }
 
     /// Writes the publisher's sender report for `kind` under this subscriber's SSRC, with its
     /// timestamp in the subscriber's timeline and the subscriber's own counts; `None` before
     /// the track sent anything.
     pub fn write_sender_report(
-        &self,
+        &mut self,
         kind: MediaKind,
         info: &SenderInfo,
         out: &mut [u8],
     ) -> Option<usize> {
         let track = self.tracks[slot(kind)].as_ref()?;
         let ts = track.rewriter.outbound_ts(info.rtp_timestamp)?;
-        rtcp::write_sender_report(out, track.ssrc, info.ntp, ts, track.packets, track.octets).ok()
+        let len =
+            rtcp::write_sender_report(out, track.ssrc, info.ntp, ts, track.packets, track.octets)
+                .ok()?;
+        if kind == MediaKind::Video {
+            self.rtt.sender_report_sent(info.ntp, info.received_at);
+        }
+        Some(len)
     }
 }
 

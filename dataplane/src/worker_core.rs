@@ -33,6 +33,7 @@ mod cache;
 mod held;
 mod outbox;
 mod peer;
+mod repair;
 mod routes;
 mod streams;
 mod timers;
@@ -44,9 +45,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use slab::Slab;
 
-use crate::api::{
-    CloseReason, Command, Event, MediaKind, PeerId, PeerRole, PeerSpec, StreamId, WorkerId,
-};
+use crate::api::{CloseReason, Command, Event, PeerId, PeerRole, PeerSpec, StreamId, WorkerId};
 use crate::demux::{classify, PacketClass};
 use crate::dtls::DtlsCertificate;
 use crate::fanout::{FanoutMsg, Mailboxes, PendingWakes, SenderInfo};
@@ -312,6 +311,7 @@ impl WorkerCore {
                 (Role::Publisher(p), RtcpPacket::SenderReport(sr)) => {
                     let info = SenderInfo {
                         ntp: sr.ntp(),
+                        received_at: now,
                         rtp_timestamp: sr.rtp_timestamp(),
                         packet_count: sr.packet_count(),
                         octet_count: sr.octet_count(),
@@ -325,6 +325,16 @@ impl WorkerCore {
                 }
                 (Role::Subscriber { .. }, p) if is_keyframe_request(&p) => {
                     keyframe_wanted = true;
+                }
+                (Role::Subscriber { sub, .. }, RtcpPacket::ReceiverReport(rr)) => {
+                    for block in rr.report_blocks() {
+                        sub.on_report_block(now, &block);
+                    }
+                }
+                (Role::Subscriber { sub, .. }, RtcpPacket::SenderReport(sr)) => {
+                    for block in sr.report_blocks() {
+                        sub.on_report_block(now, &block);
+                    }
                 }
                 (Role::Subscriber { .. }, RtcpPacket::Nack(n)) => {
                     for seq in n.lost() {
@@ -597,6 +607,7 @@ impl WorkerCore {
             let peer = &mut self.peers[key];
             peer.armed = None;
             peer.handle_timeout(now, &mut self.outbox);
+            self.send_deferred_retransmissions(now, key);
             self.after_peer_io(now, key);
         }
     }
@@ -617,47 +628,6 @@ impl WorkerCore {
         if !local.subscribers.is_empty() {
             self.keep_for_retransmission(now, stream, &msg);
             self.hold(stream, msg);
-        }
-    }
-
-    /// Puts a video packet for local subscribers into the stream's retransmission cache.
-    fn keep_for_retransmission(&mut self, now: Instant, stream: StreamId, msg: &FanoutMsg) {
-        if let FanoutMsg::Media {
-            kind: MediaKind::Video,
-            packet,
-            ..
-        } = msg
-        {
-            if let Some(seq) = packet.get(2..4) {
-                let seq = u16::from_be_bytes([seq[0], seq[1]]);
-                let age = self.config.retransmit_cache;
-                self.streams.cache_video(stream, now, seq, packet, age);
-            }
-        }
-    }
-
-    /// A subscriber (peer `key`) asked in NACKs for the packets `nacked` (`(its SSRC, its
-    /// sequence number)`): retransmit those still cached (the publisher is never asked).
-    fn answer_nack(&mut self, now: Instant, key: usize, nacked: &[(u32, u16)]) {
-        self.outbox.stats.nack_requested += nacked.len() as u64;
-        let Some(peer) = self.peers.get_mut(key) else {
-            return;
-        };
-        let cache = self
-            .streams
-            .get(peer.stream)
-            .and_then(|s| s.video_cache.as_ref());
-        for &(media_ssrc, seq) in nacked {
-            let Role::Subscriber { sub, .. } = &peer.role else {
-                return;
-            };
-            let packet = cache
-                .filter(|_| sub.nack_track(media_ssrc) == Some(MediaKind::Video))
-                .and_then(|cache| cache.get(now, sub.inbound_seq(MediaKind::Video, seq)?));
-            match packet {
-                Some(packet) => peer.retransmit(MediaKind::Video, packet, &mut self.outbox),
-                None => self.outbox.stats.retransmit_missed += 1,
-            }
         }
     }
 

@@ -420,6 +420,13 @@ impl Peer {
                 }
             }
             Ok(Received::Rtcp(plain)) => {
+                if let Kind::Subscriber(sub) = &mut self.kind {
+                    for packet in RtcpCompound::iter(&plain).map_while(Result::ok) {
+                        if let RtcpPacket::SenderReport(sr) = packet {
+                            sub.on_sender_report(sr.sender_ssrc(), sr.ntp(), now);
+                        }
+                    }
+                }
                 if let Kind::Publisher(p) = &mut self.kind {
                     let video = p.synth.video_ssrc();
                     for packet in RtcpCompound::iter(&plain).map_while(Result::ok) {

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use dataplane::rtcp::{write_nack, write_pli};
+use dataplane::rtcp::{write_nack, write_pli, write_receiver_report, ReceiverStats};
 
 use super::freeze::FrameTracker;
 use super::media::SeqStats;
@@ -41,7 +41,16 @@ struct VideoRx {
     frames: FrameTracker,
     /// A packet was given up: the decoder needs a keyframe.
     pli_wanted: bool,
+    /// Reception statistics for the receiver reports (LSR/DLSR let the server measure the
+    /// round trip, as a browser's reports do).
+    stats: ReceiverStats,
+    next_report: Instant,
 }
+
+/// A subscriber sends a receiver report this often (a browser's video receiver: about 1 s).
+const REPORT_INTERVAL: Duration = Duration::from_secs(1);
+/// RTP clock rate of video, for the jitter in the reports.
+const VIDEO_CLOCK_RATE: u32 = 90_000;
 
 /// A subscriber's repair figures (sums over its video streams), additive over subscribers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -243,11 +252,14 @@ impl Subscriber {
                     nack: NackGenerator::new(self.cfg.nack),
                     frames: FrameTracker::new(self.cfg.freeze_threshold),
                     pli_wanted: false,
+                    stats: ReceiverStats::new(h.ssrc, VIDEO_CLOCK_RATE),
+                    next_report: now + REPORT_INTERVAL,
                 });
                 self.video.len() - 1
             }
         };
         let v = &mut self.video[i];
+        v.stats.on_packet(h.seq, h.ts, arrived);
         let (nack, frames) = (&mut v.nack, &mut v.frames);
         let mut gave_up = false;
         let arrival = nack.on_packet_arrived(h.seq, now, arrived, |s| {
@@ -277,9 +289,16 @@ impl Subscriber {
         v.frames.on_packet(ext, h.ts, h.marker, now);
     }
 
+    /// A sender report from the server about `ssrc`, with NTP timestamp `ntp`, arrived at `now`.
+    pub fn on_sender_report(&mut self, ssrc: u32, ntp: u64, now: Instant) {
+        if let Some(v) = self.video.iter_mut().find(|v| v.ssrc == ssrc) {
+            v.stats.on_sender_report(ntp, now);
+        }
+    }
+
     /// Writes the feedback due at `now` into `scratch` and hands each plain RTCP packet to
     /// `emit`: NACKs of what is missing, a PLI (at most one per [`PLI_INTERVAL`]) when a packet
-    /// was given up.
+    /// was given up, a receiver report every [`REPORT_INTERVAL`].
     pub fn poll_feedback(&mut self, now: Instant, scratch: &mut [u8], mut emit: impl FnMut(&[u8])) {
         let mut pairs = [(0u16, 0u16); MAX_PAIRS];
         let me = self.cfg.ssrc;
@@ -305,6 +324,13 @@ impl Subscriber {
                 }
                 v.pli_wanted = false;
             }
+            if now >= v.next_report {
+                let block = v.stats.report_block(now);
+                if let Ok(n) = write_receiver_report(scratch, me, &[block]) {
+                    emit(&scratch[..n]);
+                }
+                v.next_report = now + REPORT_INTERVAL;
+            }
         }
     }
 
@@ -313,7 +339,13 @@ impl Subscriber {
         let pli = self.last_pli.map(|t| t + PLI_INTERVAL);
         self.video
             .iter()
-            .flat_map(|v| [v.nack.poll_timeout(), pli.filter(|_| v.pli_wanted)])
+            .flat_map(|v| {
+                [
+                    v.nack.poll_timeout(),
+                    pli.filter(|_| v.pli_wanted),
+                    Some(v.next_report),
+                ]
+            })
             .flatten()
             .min()
     }
@@ -409,15 +441,41 @@ mod tests {
         let mut out = Vec::new();
         let deadline = t0 + Duration::from_secs(1);
         let mut now = t0;
-        while let Some(at) = s.poll_timeout() {
+        // Receiver reports go on every second: look until the PLI is due at the latest.
+        while let Some(at) = s.poll_timeout().filter(|&at| at <= deadline + PLI_INTERVAL) {
             now = at;
             s.poll_feedback(now, &mut scratch, |p| out.push(p[1]));
-            assert!(now <= deadline + PLI_INTERVAL);
         }
         assert_eq!(out.iter().filter(|&&pt| pt == 206).count(), 1, "one PLI");
+        assert!(out.contains(&201), "a receiver report: {out:?}");
         let t = s.totals(now);
         assert_eq!((t.residual_lost, t.nack_given_up, t.plis_sent), (1, 1, 1));
         assert_eq!(t.nack_requests, 2 + 10, "ten requests of 7");
+    }
+
+    /// Each second a receiver report about the video, naming the last sender report and how
+    /// long ago it came (the server measures its round trip to the subscriber from them).
+    #[test]
+    fn receiver_reports_name_the_last_sender_report() {
+        let t0 = Instant::now();
+        let mut s = Subscriber::new(cfg());
+        s.on_rtp(&rtp(96, 0xAAAA, 1, true), (t0, t0), false);
+        s.on_sender_report(0xAAAA, 0x0001_2345_6789_0000, t0 + Duration::from_millis(500));
+        let mut out = Vec::new();
+        let mut scratch = [0u8; 1500];
+        s.poll_feedback(t0 + REPORT_INTERVAL, &mut scratch, |p| out.push(p.to_vec()));
+        let blocks: Vec<_> = out
+            .iter()
+            .flat_map(|p| dataplane::rtcp::RtcpCompound::iter(p).map_while(Result::ok))
+            .filter_map(|p| match p {
+                dataplane::rtcp::RtcpPacket::ReceiverReport(rr) => Some(rr.report_blocks()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert_eq!(blocks.len(), 1, "{out:?}");
+        assert_eq!((blocks[0].ssrc, blocks[0].last_sr), (0xAAAA, 0x2345_6789));
+        assert_eq!(blocks[0].delay_since_last_sr, 65_536 / 2, "held 500 ms");
     }
 
     /// An RTX SSRC the answer did not announce is learnt from the first RTX packet.

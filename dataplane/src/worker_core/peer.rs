@@ -59,11 +59,13 @@ impl Peer {
     }
 
     /// When the peer's next timer is due: its transport's, and once media flows a
-    /// publisher's receiver reports and merged keyframe requests.
+    /// publisher's receiver reports, NACKs and keyframe requests, or a subscriber's deferred
+    /// retransmissions.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let next = self.transport.poll_timeout();
         match (&self.role, self.transport.is_connected()) {
             (Role::Publisher(p), true) => earliest(next, p.poll_timeout()),
+            (Role::Subscriber { sub, .. }, true) => earliest(next, sub.poll_timeout()),
             _ => next,
         }
     }
@@ -123,27 +125,39 @@ impl Peer {
     }
 
     /// Sends a subscriber the retransmission of `packet` (a cached packet of its `kind` track,
-    /// in canonical form), as it was sent or in RTX, if its budget allows. Needs one free slot.
-    pub fn retransmit(&mut self, kind: MediaKind, packet: &[u8], outbox: &mut Outbox) {
+    /// in canonical form), as it was sent or in RTX, if its budget allows and it was not resent
+    /// less than a round trip ago. Needs one free slot. Counts every outcome but
+    /// `OverBudget`, which the caller defers or counts.
+    pub fn retransmit(
+        &mut self,
+        now: Instant,
+        kind: MediaKind,
+        packet: &[u8],
+        outbox: &mut Outbox,
+    ) -> Result<(), RetransmitError> {
         let Role::Subscriber { sub, .. } = &mut self.role else {
-            return;
+            return Err(RetransmitError::NotNegotiated);
         };
         let (Some(dst), true) = (self.transport.remote(), self.transport.is_connected()) else {
-            return;
+            return Err(RetransmitError::NotNegotiated);
         };
         let Some(buf) = outbox.queue.slot() else {
             outbox.stats.dropped_send_full += 1;
-            return;
+            return Ok(());
         };
-        match sub.prepare_retransmission(kind, packet, buf) {
+        let result = sub.prepare_retransmission(now, kind, packet, buf);
+        match result {
             Ok(()) if self.transport.seal_rtp(buf) => {
                 outbox.stats.retransmitted += 1;
                 outbox.queue.commit(self.socket, dst);
             }
-            Ok(()) => {}
-            Err(RetransmitError::OverBudget) => outbox.stats.retransmit_over_budget += 1,
-            Err(_) => outbox.stats.retransmit_missed += 1,
+            Ok(()) | Err(RetransmitError::OverBudget) => {}
+            Err(RetransmitError::Recent) => outbox.stats.retransmit_suppressed += 1,
+            Err(RetransmitError::NotNegotiated | RetransmitError::Malformed) => {
+                outbox.stats.retransmit_missed += 1
+            }
         }
+        result
     }
 
     /// Sends a publisher its merged keyframe request (PLI).
