@@ -272,7 +272,7 @@ pairs = [("rtcdn", "floor+gso"), ("baseline", "floor+gso"), ("rtcdn", "baseline"
          ("rtcdn @impair", "rtcdn"), ("janus @impair", "rtcdn @impair"),
          ("rtcdn-edge", "rtcdn"), ("rtcdn-edge @impair", "rtcdn-edge")]
 pairs = [(a, b) for a, b in pairs if a in servers and b in servers]
-if ("rtcdn", "floor+gso") in pairs:
+if ("rtcdn", "floor+gso") in pairs and ("rtcdn", "floor") in pairs:
     pairs.remove(("rtcdn", "floor"))
 if not pairs:
     sys.exit(0)
