@@ -460,7 +460,11 @@ mod tests {
         let t0 = Instant::now();
         let mut s = Subscriber::new(cfg());
         s.on_rtp(&rtp(96, 0xAAAA, 1, true), (t0, t0), false);
-        s.on_sender_report(0xAAAA, 0x0001_2345_6789_0000, t0 + Duration::from_millis(500));
+        s.on_sender_report(
+            0xAAAA,
+            0x0001_2345_6789_0000,
+            t0 + Duration::from_millis(500),
+        );
         let mut out = Vec::new();
         let mut scratch = [0u8; 1500];
         s.poll_feedback(t0 + REPORT_INTERVAL, &mut scratch, |p| out.push(p.to_vec()));
