@@ -111,6 +111,7 @@ async fn health(state: &AppState) -> Response {
                 "rtp_forwarded": s.rtp_forwarded,
                 "dropped_unknown_source": s.dropped_unknown_source,
                 "dropped_invalid": s.dropped_invalid,
+                "dropped_duplicate": s.dropped_duplicate,
                 "dropped_send_full": s.dropped_send_full,
                 "dropped_fanout_full": s.dropped_fanout_full,
                 "send_errors": s.send_errors,

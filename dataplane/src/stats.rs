@@ -15,6 +15,9 @@ pub struct WorkerStats {
     pub dropped_unknown_source: u64,
     /// Dropped: failed to parse, authenticate or decrypt.
     pub dropped_invalid: u64,
+    /// Dropped: an SRTP or SRTCP packet received before (duplicated on the path, or resent
+    /// after it had only been late).
+    pub dropped_duplicate: u64,
     /// RTP packets handed to the kernel (or queued for it) for subscribers.
     pub rtp_forwarded: u64,
     /// Datagrams the kernel refused (unreachable destination, bad address…).
@@ -53,7 +56,7 @@ pub struct WorkerStats {
 /// iteration by the worker, read with relaxed loads by anyone (e.g. the control plane).
 #[derive(Debug, Default)]
 pub struct SharedStats {
-    counters: [AtomicU64; 17],
+    counters: [AtomicU64; 18],
 }
 
 impl SharedStats {
@@ -78,6 +81,7 @@ impl SharedStats {
             rtx_received: c(14),
             retransmit_deferred: c(15),
             retransmit_suppressed: c(16),
+            dropped_duplicate: c(17),
         }
     }
 
@@ -101,6 +105,7 @@ impl SharedStats {
             s.rtx_received,
             s.retransmit_deferred,
             s.retransmit_suppressed,
+            s.dropped_duplicate,
         ];
         for (c, v) in self.counters.iter().zip(values) {
             c.store(v, Ordering::Relaxed);

@@ -20,7 +20,7 @@ pub use connection::{
 };
 pub use plain::{PlainError, PlainTransport, KEEPALIVE_LEN};
 
-use crate::srtp::SrtpProfile;
+use crate::srtp::{SrtpError, SrtpProfile};
 use crate::transmit::Transmit;
 
 /// Why a transport did not accept a datagram.
@@ -40,6 +40,15 @@ impl TransportError {
             self,
             TransportError::Connection(ConnectionError::NotValidated)
                 | TransportError::Plain(PlainError::UnknownSource)
+        )
+    }
+
+    /// The datagram was an SRTP/SRTCP packet already received (a duplicate on the path, or a
+    /// retransmission of a packet that had only been late): valid, but nothing new.
+    pub fn is_replay(self) -> bool {
+        matches!(
+            self,
+            TransportError::Connection(ConnectionError::Srtp(SrtpError::Replay))
         )
     }
 }

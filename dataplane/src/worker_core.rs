@@ -242,6 +242,8 @@ impl WorkerCore {
             Err(e) => {
                 if e.is_unknown_source() {
                     self.outbox.stats.dropped_unknown_source += 1;
+                } else if e.is_replay() {
+                    self.outbox.stats.dropped_duplicate += 1;
                 } else {
                     self.outbox.stats.dropped_invalid += 1;
                 }

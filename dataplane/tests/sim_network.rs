@@ -120,3 +120,27 @@ fn every_handshake_completes_over_a_lossy_jittery_link() {
         .count();
     assert_eq!(connected, 100);
 }
+
+#[test]
+fn duplicated_datagrams_are_dropped_as_duplicates_not_as_invalid_input() {
+    let mut sim = Sim::new(1, 71);
+    let (publisher, viewers) = stream_with_viewers(&mut sim, 1, 1);
+    publish(&mut sim, publisher, 0..1, 1000, 10 * MS);
+    let (from, to) = (sim.client(publisher).addr, sim.worker(WorkerId(0)).addr);
+    let twice = LinkConfig {
+        duplicate: 1.0,
+        ..LinkConfig::default()
+    };
+    sim.set_link(from, to, twice);
+    publish(&mut sim, publisher, 1..101, 1000, 10 * MS);
+    let stats = sim.worker(WorkerId(0)).core.stats();
+    assert_eq!(
+        (stats.dropped_duplicate, stats.dropped_invalid),
+        (100, 0),
+        "{stats:?}"
+    );
+    assert_eq!(
+        published_seqs(&sim, viewers[0]),
+        (0..101).collect::<Vec<_>>()
+    );
+}
