@@ -16,6 +16,7 @@ mod sdes;
 mod stats;
 #[cfg(test)]
 mod tests;
+mod twcc;
 
 pub use feedback::{
     write_fir, write_nack, write_pli, write_remb, Feedback, Fir, FirEntries, FirEntry, Nack,
@@ -27,6 +28,7 @@ pub use report::{
 };
 pub use sdes::{write_bye, write_sdes_cname, App, Bye, Sdes, SdesItem, SdesItems, SDES_CNAME};
 pub use stats::ReceiverStats;
+pub use twcc::{write_twcc, TransportCc, DELTA_TICK_US, REFERENCE_TICK_US, TWCC_URI};
 
 /// RTCP packet type: sender report.
 pub const PT_SR: u8 = 200;
