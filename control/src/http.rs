@@ -125,6 +125,7 @@ async fn health(state: &AppState) -> Response {
                 "retransmit_suppressed": s.retransmit_suppressed,
                 "nack_sent": s.nack_sent,
                 "rtx_received": s.rtx_received,
+                "transport_feedback_sent": s.transport_feedback_sent,
             })
         })
         .collect();

@@ -175,7 +175,7 @@ fn signalling_http_and_limits() {
             "send_errors": 0, "gso_sends": 0, "gso_datagrams": 0, "nack_requested": 0,
             "retransmitted": 0, "retransmit_missed": 0, "retransmit_over_budget": 0,
             "retransmit_deferred": 0, "retransmit_suppressed": 0,
-            "nack_sent": 0, "rtx_received": 0,
+            "nack_sent": 0, "rtx_received": 0, "transport_feedback_sent": 0,
         }]})
     );
 

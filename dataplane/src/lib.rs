@@ -27,6 +27,7 @@ pub mod stun;
 pub mod subscriber;
 pub mod transmit;
 pub mod transport;
+pub mod twcc;
 mod udp;
 mod worker;
 pub mod worker_core;

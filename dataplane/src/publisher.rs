@@ -1,7 +1,8 @@
 //! The receiving side of a published stream: which packets of a publisher are media (RTX
 //! retransmissions unwrapped to the packets they repair), their receive statistics, receiver
-//! reports, the NACKs for what went missing ([`NackGenerator`]) and the keyframe requests sent
-//! to the publisher.
+//! reports, the NACKs for what went missing ([`NackGenerator`]), the keyframe requests sent
+//! to the publisher, and transport-wide congestion feedback when negotiated ([`TwccRecorder`]).
+
 //!
 //! Sans-IO: works on decrypted buffers handed in by the worker and writes RTCP into the
 //! worker's buffer. Owns no transport state (see `connection`) and no routing (see `worker`).
@@ -13,8 +14,9 @@ use bytes::BytesMut;
 use crate::api::{MediaKind, PeerSpec, TrackSpec};
 use crate::fanout::{SenderInfo, CANONICAL_EXTENSIONS};
 use crate::nack::{Arrival, NackGenerator};
-use crate::rtcp::{self, ReceiverStats, ReportBlock};
+use crate::rtcp::{self, ReceiverStats, ReportBlock, TWCC_URI};
 use crate::rtp::{self, ExtensionMap, RtpHeader, VideoCodecKind};
+use crate::twcc::TwccRecorder;
 
 mod keyframes;
 pub use keyframes::{KeyframeRequester, KEYFRAME_REQUEST_INTERVAL, KEYFRAME_REQUEST_RETRIES};
@@ -72,6 +74,10 @@ pub struct Publisher {
     rtcp_ssrc: u32,
     pub keyframes: KeyframeRequester,
     next_report: Instant,
+    /// The transport-wide sequence number's extension id and the arrivals, when negotiated.
+    twcc: Option<(u8, TwccRecorder)>,
+    /// A packet armed the transport-wide feedback timer (see [`Self::take_feedback_armed`]).
+    feedback_armed: bool,
 }
 
 impl Publisher {
@@ -83,6 +89,13 @@ impl Publisher {
             rtcp_ssrc,
             keyframes: KeyframeRequester::default(),
             next_report: now + RECEIVER_REPORT_INTERVAL,
+            twcc: spec
+                .tracks
+                .iter()
+                .flat_map(|t| &t.extensions)
+                .find(|(_, uri)| uri == TWCC_URI)
+                .map(|&(id, _)| (id, TwccRecorder::default())),
+            feedback_armed: false,
         }
     }
 
@@ -95,6 +108,13 @@ impl Publisher {
         packet: &mut BytesMut,
     ) -> Result<Received, PublisherError> {
         let mut hdr = RtpHeader::parse(packet).map_err(|_| PublisherError::Malformed)?;
+        if let Some((id, arrivals)) = &mut self.twcc {
+            // Every packet counts for congestion control, RTX and padding-only probes too:
+            // recorded before anything can turn the packet away.
+            if let Some(seq) = transport_seq(packet, &hdr, *id) {
+                self.feedback_armed |= arrivals.on_packet(now, seq);
+            }
+        }
         let pt = hdr.payload_type();
         let (index, unwrapped) = match self.tracks.iter().position(|t| t.payload_type == pt) {
             Some(i) => (i, false),
@@ -193,9 +213,31 @@ impl Publisher {
         rtcp::write_pli(out, self.rtcp_ssrc, media).ok()
     }
 
-    /// When the next receiver report, merged keyframe request or NACK is due.
+    /// Whether packets since the last call armed the transport-wide feedback timer (the owner
+    /// then re-reads [`Self::poll_timeout`]).
+    pub fn take_feedback_armed(&mut self) -> bool {
+        std::mem::take(&mut self.feedback_armed)
+    }
+
+    /// Writes the transport-wide feedback due at `now` into `out`; call again while it
+    /// returns `Some` (a long stretch takes several messages).
+    pub fn write_transport_feedback(&mut self, now: Instant, out: &mut [u8]) -> Option<usize> {
+        let (_, arrivals) = self.twcc.as_mut()?;
+        let media = self
+            .tracks
+            .iter()
+            .filter_map(|t| Some((t.kind, t.ssrc?)))
+            .max_by_key(|(kind, _)| *kind == MediaKind::Video)
+            .map_or(0, |(_, ssrc)| ssrc);
+        arrivals.write_feedback(now, self.rtcp_ssrc, media, out)
+    }
+
+    /// When the next receiver report, merged keyframe request, NACK or transport-wide
+    /// feedback is due.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let kf = self.keyframes.poll_timeout();
+        let kf =
+            crate::transmit::earliest(kf, self.twcc.as_ref().and_then(|(_, a)| a.poll_timeout()));
         let nack = self
             .tracks
             .iter()
@@ -291,4 +333,12 @@ pub fn video_codec(t: &TrackSpec) -> Option<VideoCodecKind> {
         "AV1" | "AV1X" => Some(VideoCodecKind::Av1),
         _ => None,
     }
+}
+
+/// The transport-wide sequence number in extension `id` of the packet, if it carries one.
+fn transport_seq(packet: &[u8], hdr: &RtpHeader, id: u8) -> Option<u16> {
+    hdr.extensions(packet)
+        .map_while(Result::ok)
+        .find(|(i, _)| *i == id)
+        .and_then(|(_, data)| Some(u16::from_be_bytes([*data.first()?, *data.get(1)?])))
 }

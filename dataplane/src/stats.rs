@@ -50,13 +50,15 @@ pub struct WorkerStats {
     pub nack_sent: u64,
     /// RTX packets from publishers unwrapped to the packets they repair.
     pub rtx_received: u64,
+    /// Transport-wide congestion control feedback messages sent to publishers.
+    pub transport_feedback_sent: u64,
 }
 
 /// A worker's counters as other threads read them: written with relaxed stores once per loop
 /// iteration by the worker, read with relaxed loads by anyone (e.g. the control plane).
 #[derive(Debug, Default)]
 pub struct SharedStats {
-    counters: [AtomicU64; 18],
+    counters: [AtomicU64; 19],
 }
 
 impl SharedStats {
@@ -82,6 +84,7 @@ impl SharedStats {
             retransmit_deferred: c(15),
             retransmit_suppressed: c(16),
             dropped_duplicate: c(17),
+            transport_feedback_sent: c(18),
         }
     }
 
@@ -106,6 +109,7 @@ impl SharedStats {
             s.retransmit_deferred,
             s.retransmit_suppressed,
             s.dropped_duplicate,
+            s.transport_feedback_sent,
         ];
         for (c, v) in self.counters.iter().zip(values) {
             c.store(v, Ordering::Relaxed);

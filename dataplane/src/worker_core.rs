@@ -269,13 +269,19 @@ impl WorkerCore {
         let Role::Publisher(publisher) = &mut peer.role else {
             return; // Subscribers send no media we use.
         };
-        let Ok(rx) = publisher.on_rtp(now, &mut packet) else {
+        let received = publisher.on_rtp(now, &mut packet);
+        // Transport-wide feedback became due: the peer's deadline moved.
+        let rearm = publisher.take_feedback_armed();
+        let stream = peer.stream;
+        if rearm {
+            self.rearm(key);
+        }
+        let Ok(rx) = received else {
             return; // FEC, RED, RTX padding or an unannounced SSRC: not forwarded.
         };
         if rx.unwrapped {
             self.outbox.stats.rtx_received += 1;
         }
-        let stream = peer.stream;
         self.fan_out(
             now,
             stream,

@@ -59,7 +59,14 @@ async function healthCounters(server) {
 
 /** `after - before` for every numeric field of `after` (gauges such as frameWidth kept as is). */
 function delta(before, after) {
-  const gauges = new Set(['frameWidth', 'frameHeight', 'framesPerSecond', 'type']);
+  const gauges = new Set([
+    'frameWidth',
+    'frameHeight',
+    'framesPerSecond',
+    'type',
+    'targetBitrate',
+    'availableOutgoingBitrate',
+  ]);
   const out = {};
   for (const [k, v] of Object.entries(after || {})) {
     out[k] = gauges.has(k) || typeof v !== 'number' ? v : v - ((before && before[k]) || 0);

@@ -6,8 +6,13 @@
 //! video the offer's RTX payload type whose `apt=` is the chosen one (RFC 4588; no other RTX,
 //! RED or FEC is answered). A publisher's RTX SSRC comes from its `a=ssrc-group:FID`; to a
 //! player we announce our own random RTX SSRC in a FID group.
+//!
+//! Congestion control: a publisher that offers the transport-wide sequence number extension
+//! and `transport-cc` feedback gets both (the node sends it transport-wide feedback); players
+//! are not offered it yet (the node does not stamp what it sends them).
 
 use dataplane::api::{MediaKind, RtxSpec, TrackSpec};
+use dataplane::rtcp::TWCC_URI;
 use rand::Rng;
 
 use crate::config::VideoCodec;
@@ -15,7 +20,7 @@ use crate::ice::{random_ssrc, random_token_with};
 
 use super::codec::{
     choose_play_codec, choose_publish_audio, choose_publish_video, has_nack, rtx_codec, rtx_line,
-    AUDIO_FEEDBACK, KNOWN_EXTENSIONS, VIDEO_FEEDBACK,
+    AUDIO_FEEDBACK, KNOWN_EXTENSIONS, TRANSPORT_CC, VIDEO_FEEDBACK,
 };
 use super::error::SdpError;
 use super::types::{
@@ -67,11 +72,12 @@ pub(super) fn answer_publish_with(
                     let extensions = offered
                         .extmaps
                         .iter()
-                        .filter(|e| KNOWN_EXTENSIONS.contains(&e.uri.as_str()))
+                        .filter(|e| KNOWN_EXTENSIONS.contains(&e.uri.as_str()) || e.uri == TWCC_URI)
                         .map(|e| (e.id, e.uri.clone()))
                         .collect::<Vec<_>>();
                     let negotiated = negotiated(codec, &extensions);
-                    let answered = answered_codec(kind, codec);
+                    let transport_cc = extensions.iter().any(|(_, uri)| uri == TWCC_URI);
+                    let answered = answered_codec(kind, codec, transport_cc);
                     let rtx = accepted_rtx(kind, offered, codec);
                     let ssrc = offered.primary_ssrc();
                     tracks.push(TrackSpec {
@@ -146,12 +152,13 @@ pub(super) fn answer_play_with(
                     let extensions = offered
                         .extmaps
                         .iter()
+                        .filter(|e| e.uri != TWCC_URI)
                         .filter(|e| sent.extensions.iter().any(|(_, uri)| *uri == e.uri))
                         .map(|e| (e.id, e.uri.clone()))
                         .collect::<Vec<_>>();
                     let ssrc = random_ssrc(rng, &used_ssrcs);
                     used_ssrcs.push(ssrc);
-                    let answered = answered_codec(kind, codec);
+                    let answered = answered_codec(kind, codec, false);
                     let rtx = accepted_rtx(kind, offered, codec);
                     let rtx_ssrc = rtx.as_ref().map(|_| {
                         let rtx_ssrc = random_ssrc(rng, &used_ssrcs);
@@ -226,14 +233,16 @@ fn negotiated(codec: &Codec, extensions: &[(u8, String)]) -> NegotiatedCodec {
 }
 
 /// The offered codec with only the offered feedback we implement (video: nack, pli, fir;
-/// audio: nack).
-fn answered_codec(kind: MediaKind, offered: &Codec) -> Codec {
+/// audio: nack; both `transport-cc` when `transport_cc`).
+fn answered_codec(kind: MediaKind, offered: &Codec, transport_cc: bool) -> Codec {
     let implemented: &[&str] = match kind {
         MediaKind::Audio => &AUDIO_FEEDBACK,
         MediaKind::Video => &VIDEO_FEEDBACK,
     };
+    let congestion = transport_cc.then_some(TRANSPORT_CC);
     let rtcp_fb = implemented
         .iter()
+        .chain(congestion.as_ref())
         .filter(|fb| offered.rtcp_fb.iter().any(|o| o == *fb))
         .map(|fb| (*fb).to_owned())
         .collect();

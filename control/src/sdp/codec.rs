@@ -21,6 +21,10 @@ pub(super) const VIDEO_FEEDBACK: [&str; 3] = [NACK, "nack pli", "ccm fir"];
 /// RTCP feedback we answer for audio (when the offer lists it; Chrome does not).
 pub(super) const AUDIO_FEEDBACK: [&str; 1] = [NACK];
 
+/// Transport-wide congestion control feedback (`a=rtcp-fb:<pt> transport-cc`), answered to
+/// publishers that also offer the transport-wide sequence number extension.
+pub(super) const TRANSPORT_CC: &str = "transport-cc";
+
 /// The generic NACK feedback value (RFC 4585 `a=rtcp-fb:<pt> nack`).
 pub(super) const NACK: &str = "nack";
 

@@ -126,7 +126,10 @@ fn publish_answer_h264_line_by_line() {
         ]
     );
     assert_fmtp_after_rtpmap(answer);
-    assert!(!answer.contains("transport-cc") && !answer.contains("goog-remb"));
+    // Transport-wide congestion feedback for the publisher (extension and rtcp-fb), no REMB.
+    assert!(answer.contains("a=rtcp-fb:111 transport-cc"));
+    assert!(answer.contains("transport-wide-cc-extensions-01"));
+    assert!(!answer.contains("goog-remb"));
 
     let audio = section(answer, 0);
     assert_eq!(audio[0], "m=audio 31001 UDP/TLS/RTP/SAVPF 111");
@@ -157,11 +160,15 @@ fn publish_answer_h264_line_by_line() {
     assert!(fingerprint.ends_with(":1E:1F"));
     assert_eq!(
         audio.iter().filter(|l| l.starts_with("a=extmap:")).count(),
-        3
+        4
     );
-    assert!(!audio
+    let audio_fb: Vec<&str> = audio
         .iter()
-        .any(|l| l.starts_with("a=rtcp-fb") || l.starts_with("a=ssrc")));
+        .copied()
+        .filter(|l| l.starts_with("a=rtcp-fb"))
+        .collect();
+    assert_eq!(audio_fb, ["a=rtcp-fb:111 transport-cc"]);
+    assert!(!audio.iter().any(|l| l.starts_with("a=ssrc")));
 
     let video = section(answer, 1);
     assert_eq!(video[0], "m=video 31001 UDP/TLS/RTP/SAVPF 108 109");
@@ -180,6 +187,7 @@ fn publish_answer_h264_line_by_line() {
             "a=rtcp-fb:108 nack",
             "a=rtcp-fb:108 nack pli",
             "a=rtcp-fb:108 ccm fir",
+            "a=rtcp-fb:108 transport-cc",
             "a=rtpmap:109 rtx/90000",
             "a=fmtp:109 apt=108",
         ]
@@ -195,6 +203,7 @@ fn publish_answer_h264_line_by_line() {
             "a=extmap:14 urn:ietf:params:rtp-hdrext:toffset",
             "a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
             "a=extmap:13 urn:3gpp:video-orientation",
+            "a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
             "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid",
         ]
     );
@@ -214,7 +223,7 @@ fn publish_answer_h264_line_by_line() {
         (v.kind, v.payload_type, v.clock_rate, v.ssrc),
         (MediaKind::Video, 108, 90_000, Some(305_419_896))
     );
-    assert_eq!(v.extensions.len(), 4);
+    assert_eq!(v.extensions.len(), 5);
     let video_media = negotiated.media.video.unwrap();
     assert_eq!(video_media.name, "H264");
     assert_eq!(video_media.extensions, v.extensions);

@@ -71,9 +71,9 @@ fn publish_round_trip() {
         ),
         ("H264", 102, None)
     );
-    // Chrome's transport-cc id 3 is not accepted; the known ones keep the offer's ids.
+    // The known extensions and transport-cc's (3) keep the offer's ids.
     let ids: Vec<u8> = video.codec.extensions.iter().map(|(id, _)| *id).collect();
-    assert_eq!(ids, [14, 2, 13, 4]);
+    assert_eq!(ids, [14, 2, 13, 3, 4]);
 }
 
 #[test]

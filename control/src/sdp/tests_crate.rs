@@ -193,7 +193,7 @@ fn firefox_publish_parses_and_is_answered() {
         .iter()
         .map(|(id, _)| *id)
         .collect();
-    assert_eq!(video_ids, [3, 4, 5]);
+    assert_eq!(video_ids, [3, 4, 5, 7], "7: transport-wide-cc");
     // Simulcast is not negotiated: no a=rid / a=simulcast in the answer, one encoding.
     assert!(!negotiated.answer.contains("a=rid") && !negotiated.answer.contains("simulcast"));
 }

@@ -171,10 +171,12 @@ fn publish_answer_keeps_only_the_chosen_codecs_rtx() {
     let opus = [
         "a=rtpmap:111 opus/48000/2",
         "a=fmtp:111 minptime=10;useinbandfec=1",
+        "a=rtcp-fb:111 transport-cc",
     ];
     assert_eq!(codec_lines(&audio), opus);
-    let feedback =
-        |pt: u8| ["nack", "nack pli", "ccm fir"].map(|fb| format!("a=rtcp-fb:{pt} {fb}"));
+    let feedback = |pt: u8| {
+        ["nack", "nack pli", "ccm fir", "transport-cc"].map(|fb| format!("a=rtcp-fb:{pt} {fb}"))
+    };
     let chrome_vp8 = [
         vec!["a=rtpmap:96 VP8/90000".to_owned()],
         feedback(96).to_vec(),
@@ -403,6 +405,7 @@ fn audio_gets_nack_when_offered_and_never_rtx() {
             "a=rtpmap:111 opus/48000/2",
             "a=fmtp:111 minptime=10;useinbandfec=1",
             "a=rtcp-fb:111 nack",
+            "a=rtcp-fb:111 transport-cc",
         ]
     );
     let negotiated = play(

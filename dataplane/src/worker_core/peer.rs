@@ -75,6 +75,7 @@ impl Peer {
         self.transport.handle_timeout(now);
         if matches!(self.role, Role::Publisher(_)) && self.transport.is_connected() {
             self.send_nack(now, outbox);
+            self.send_transport_feedback(now, outbox);
             let Role::Publisher(p) = &mut self.role else {
                 return;
             };
@@ -181,6 +182,17 @@ impl Peer {
         };
         outbox.stats.nack_sent += requested;
         outbox.queue_rtcp(&mut self.transport, self.socket, dst, len);
+    }
+
+    /// Sends a publisher the transport-wide feedback due at `now`, if any.
+    fn send_transport_feedback(&mut self, now: Instant, outbox: &mut Outbox) {
+        let (Role::Publisher(p), Some(dst)) = (&mut self.role, self.transport.remote()) else {
+            return;
+        };
+        while let Some(len) = p.write_transport_feedback(now, &mut outbox.out[..]) {
+            outbox.stats.transport_feedback_sent += 1;
+            outbox.queue_rtcp(&mut self.transport, self.socket, dst, len);
+        }
     }
 
     /// Sends a publisher a receiver report if one is due at `now`.

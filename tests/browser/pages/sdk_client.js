@@ -154,7 +154,9 @@ window.rtInboundVideoCodec = function () {
 /**
  * The video counters of the page's stream, via the SDK's stream.getStats(cb, true): for a
  * player the inbound-rtp report, for a publisher the outbound-rtp report (the fields below that
- * the report has; Chromium's names). Resolves to null before the stream has video statistics.
+ * the report has; Chromium's names) and the sender's bandwidth estimate
+ * (`availableOutgoingBitrate` of the nominated candidate pair). Resolves to null before the
+ * stream has video statistics.
  */
 window.rtVideoStats = function () {
   var FIELDS = [
@@ -162,7 +164,8 @@ window.rtVideoStats = function () {
     'pauseCount', 'totalPausesDuration', 'packetsReceived', 'packetsLost', 'nackCount', 'pliCount',
     'firCount', 'retransmittedPacketsReceived', 'framesEncoded', 'framesSent', 'packetsSent',
     'retransmittedPacketsSent', 'frameWidth', 'frameHeight', 'framesPerSecond', 'keyFramesDecoded',
-    'keyFramesEncoded', 'jitterBufferDelay', 'jitterBufferEmittedCount',
+    'keyFramesEncoded', 'jitterBufferDelay', 'jitterBufferEmittedCount', 'targetBitrate',
+    'bytesSent', 'bytesReceived',
   ];
   return new Promise(function (resolve) {
     window.rt.stream.getStats(function (raw) {
@@ -177,6 +180,12 @@ window.rtVideoStats = function () {
       FIELDS.forEach(function (f) {
         if (typeof rtp[f] === 'number') {
           out[f] = rtp[f];
+        }
+      });
+      // The sender's bandwidth estimate (on the selected candidate pair).
+      (raw['candidate-pair'] || []).forEach(function (p) {
+        if (p.nominated && typeof p.availableOutgoingBitrate === 'number') {
+          out.availableOutgoingBitrate = p.availableOutgoingBitrate;
         }
       });
       resolve(out);

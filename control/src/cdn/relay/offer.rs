@@ -49,7 +49,13 @@ fn offer_track(codec: &NegotiatedCodec, kind: MediaKind, ssrc: u32, rtx_ssrc: u3
             fmtp: codec.fmtp.clone(),
             rtcp_fb,
         }],
-        extensions: codec.extensions.clone(),
+        // The origin does not stamp transport-wide sequence numbers on what it relays.
+        extensions: codec
+            .extensions
+            .iter()
+            .filter(|(_, uri)| uri != dataplane::rtcp::TWCC_URI)
+            .cloned()
+            .collect(),
         ssrc: Some(ssrc),
         rtx,
         track_id: format!("relay{ssrc:08x}"),

@@ -508,3 +508,15 @@ fn relay_peer_repairs_only_what_the_edge_accepted() {
         (false, Some(97))
     );
 }
+
+#[test]
+fn the_relay_offer_leaves_out_transport_cc_the_publisher_negotiated() {
+    let mut published = media();
+    let video = published.video.as_mut().unwrap();
+    video
+        .extensions
+        .push((3, dataplane::rtcp::TWCC_URI.to_owned()));
+    let offer = sdp::build_offer(&relay_offer(&published, &fingerprint(0xAB)));
+    assert!(offer.contains("abs-send-time"), "{offer}");
+    assert!(!offer.contains("transport-wide-cc"), "{offer}");
+}
