@@ -33,9 +33,10 @@ pub(super) const FANOUT_QUEUE_CAPACITY: &str = "fanout_queue_capacity";
 pub(super) const MEDIA_GSO: &str = "media_gso";
 pub(super) const RETRANSMIT_CACHE: &str = "retransmit_cache";
 pub(super) const RETRANSMIT_SHARE: &str = "retransmit_share";
+pub(super) const TRANSPORT_CC: &str = "transport_cc";
 
 /// Every key we apply, in the order the README documents them.
-const IMPLEMENTED: [&str; 18] = [
+const IMPLEMENTED: [&str; 19] = [
     IP,
     WS_PORT,
     MEDIA_PORT_FROM,
@@ -54,6 +55,7 @@ const IMPLEMENTED: [&str; 18] = [
     MEDIA_GSO,
     RETRANSMIT_CACHE,
     RETRANSMIT_SHARE,
+    TRANSPORT_CC,
 ];
 
 pub(super) const NOT_A_PORT: &str = "is not a port number (1-65535)";
@@ -252,6 +254,7 @@ impl Loader {
             MEDIA_GSO => cfg.media_gso = d.media_gso,
             RETRANSMIT_CACHE => cfg.retransmit_cache = d.retransmit_cache,
             RETRANSMIT_SHARE => cfg.retransmit_share = d.retransmit_share,
+            TRANSPORT_CC => cfg.transport_cc = d.transport_cc,
             CODECS => cfg.video_codecs.clone_from(&d.video_codecs),
             LOAD_BALANCING_ENABLED => self.load_balancing = false,
             // An empty secret is no secret (the rtp relay stays refused).
@@ -412,6 +415,7 @@ fn apply_scalar(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static
         }
         WORKER_CPU_AFFINITY => cfg.worker_cpu_affinity = parse_affinity(value)?,
         MEDIA_GSO => cfg.media_gso = parse_bool(value).ok_or(NOT_BOOL)?,
+        TRANSPORT_CC => cfg.transport_cc = parse_bool(value).ok_or(NOT_BOOL)?,
         MEDIA_SOCKET_BUFFER => {
             cfg.media_socket_buffer = value
                 .parse::<usize>()

@@ -90,6 +90,9 @@ pub struct Config {
     /// `media_gso`: send a worker's runs of packets to one player as one UDP GSO send
     /// (default true; off sends one datagram per message).
     pub media_gso: bool,
+    /// `transport_cc`: answer transport-wide congestion feedback to publishers that offer it
+    /// (default true; off, their browsers estimate from receiver reports alone).
+    pub transport_cc: bool,
     /// `retransmit_cache`: how long forwarded video stays in each worker's retransmission
     /// cache to answer viewers' NACKs (default 1000 ms).
     pub retransmit_cache: Duration,
@@ -146,6 +149,7 @@ impl Default for Config {
             media_socket_buffer: dataplane::DataplaneConfig::default().socket_buffer,
             fanout_queue_capacity: dataplane::DataplaneConfig::default().mailbox_capacity,
             media_gso: dataplane::DataplaneConfig::default().gso,
+            transport_cc: true,
             retransmit_cache: dataplane::DataplaneConfig::default().retransmit_cache,
             retransmit_share: (dataplane::DataplaneConfig::default().retransmit_share * 100.0)
                 .round() as u8,

@@ -564,6 +564,8 @@ fn performance_keys_parse_and_reject_bad_values() {
     assert!(d.media_gso);
     assert!(!ok("media_gso=false").media_gso);
     assert!(ok("media_gso=TRUE").media_gso);
+    assert!(d.transport_cc);
+    assert!(!ok("transport_cc=false").transport_cc);
 
     let cfg =
         ok("worker_cpu_affinity=AUTO\nmedia_socket_buffer=8388608\nfanout_queue_capacity=4096");
@@ -588,6 +590,7 @@ fn performance_keys_parse_and_reject_bad_values() {
         ("fanout_queue_capacity=0", "fanout_queue_capacity"),
         ("fanout_queue_capacity=lots", "fanout_queue_capacity"),
         ("media_gso=yes", "media_gso"),
+        ("transport_cc=maybe", "transport_cc"),
     ] {
         let (line, k, _, _) = bad(text);
         assert_eq!((line, k.as_str()), (1, key), "{text}");

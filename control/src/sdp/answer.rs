@@ -29,13 +29,25 @@ use super::types::{
 };
 use super::write::{write_answer, Accepted, AnswerSection, SendSource};
 
-/// Answers a publisher's offer: Opus audio and the first video codec of `prefs` it offers.
+/// Answers a publisher's offer: Opus audio and the first video codec of `prefs` it offers;
+/// transport-wide congestion feedback when the offer has it.
 pub fn answer_publish(
     offer: &Offer,
     prefs: &[VideoCodec],
     local: &LocalTransport,
 ) -> Result<Negotiated, SdpError> {
     answer_publish_with(offer, prefs, local, &mut rand::thread_rng())
+}
+
+/// [`answer_publish`], with transport-wide congestion feedback answered only if
+/// `transport_cc` (the `transport_cc` setting).
+pub fn answer_publish_cc(
+    offer: &Offer,
+    prefs: &[VideoCodec],
+    transport_cc: bool,
+    local: &LocalTransport,
+) -> Result<Negotiated, SdpError> {
+    answer_publish_inner(offer, prefs, transport_cc, local, &mut rand::thread_rng())
 }
 
 /// Answers a player's offer with what `source` (the publisher) sends, on the player's PTs.
@@ -51,6 +63,16 @@ pub fn answer_play(
 pub(super) fn answer_publish_with(
     offer: &Offer,
     prefs: &[VideoCodec],
+    local: &LocalTransport,
+    rng: &mut impl Rng,
+) -> Result<Negotiated, SdpError> {
+    answer_publish_inner(offer, prefs, true, local, rng)
+}
+
+fn answer_publish_inner(
+    offer: &Offer,
+    prefs: &[VideoCodec],
+    transport_cc: bool,
     local: &LocalTransport,
     rng: &mut impl Rng,
 ) -> Result<Negotiated, SdpError> {
@@ -72,7 +94,10 @@ pub(super) fn answer_publish_with(
                     let extensions = offered
                         .extmaps
                         .iter()
-                        .filter(|e| KNOWN_EXTENSIONS.contains(&e.uri.as_str()) || e.uri == TWCC_URI)
+                        .filter(|e| {
+                            KNOWN_EXTENSIONS.contains(&e.uri.as_str())
+                                || (transport_cc && e.uri == TWCC_URI)
+                        })
                         .map(|e| (e.id, e.uri.clone()))
                         .collect::<Vec<_>>();
                     let negotiated = negotiated(codec, &extensions);

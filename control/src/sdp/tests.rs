@@ -708,3 +708,24 @@ fn bundle_only_sections_are_answered() {
         "m=video 31001 UDP/TLS/RTP/SAVPF 96 97"
     );
 }
+
+#[test]
+fn transport_cc_off_answers_neither_the_extension_nor_the_feedback() {
+    let offer = parse_offer(&chrome_publish()).unwrap();
+    let off = answer_publish_cc(
+        &offer,
+        &[VideoCodec::Vp8],
+        false,
+        &local("192.0.2.10:31001"),
+    )
+    .unwrap();
+    assert!(!off.answer.contains("transport-cc"), "{}", off.answer);
+    assert!(!off.answer.contains("transport-wide-cc"), "{}", off.answer);
+    assert!(off.tracks.iter().all(|t| t
+        .extensions
+        .iter()
+        .all(|(_, u)| !u.contains("transport-wide"))));
+    let on =
+        answer_publish_cc(&offer, &[VideoCodec::Vp8], true, &local("192.0.2.10:31001")).unwrap();
+    assert!(on.answer.contains("a=rtcp-fb:96 transport-cc"));
+}

@@ -62,6 +62,7 @@ impl Hub {
             round_robin: 0,
             fingerprint,
             video_codecs: cfg.video_codecs.clone(),
+            transport_cc: cfg.transport_cc,
             ping_interval: Some(cfg.keep_alive_interval).filter(|d| !d.is_zero()),
             probes: cfg.keep_alive_probes,
             conns: HashMap::new(),

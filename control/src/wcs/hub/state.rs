@@ -114,6 +114,8 @@ pub struct Hub {
     pub(super) round_robin: usize,
     pub(super) fingerprint: Fingerprint,
     pub(super) video_codecs: Vec<VideoCodec>,
+    /// Answer transport-wide congestion feedback to publishers (`transport_cc`).
+    pub(super) transport_cc: bool,
     pub(super) ping_interval: Option<Duration>,
     pub(super) probes: u32,
     pub(super) conns: HashMap<ConnId, Conn>,

@@ -28,8 +28,10 @@ impl Hub {
             return self.send_status(conn, &req, true, "FAILED", info::FAILED_BY_ERROR);
         };
         let local = self.local_transport(worker);
-        let negotiated = sdp::parse_offer(req.sdp.as_deref().unwrap_or_default())
-            .and_then(|offer| sdp::answer_publish(&offer, &self.video_codecs, &local));
+        let negotiated =
+            sdp::parse_offer(req.sdp.as_deref().unwrap_or_default()).and_then(|offer| {
+                sdp::answer_publish_cc(&offer, &self.video_codecs, self.transport_cc, &local)
+            });
         let neg = match negotiated {
             Ok(neg) => neg,
             Err(e) => return self.send_status(conn, &req, true, "FAILED", &e.wcs_info()),
