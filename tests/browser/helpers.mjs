@@ -85,10 +85,11 @@ export function sdkFile(name) {
  * Starts `rtcdn --config-dir <tmp>` with ws.port=0, media_port_from=0, worker_threads=2 and
  * `codecs`, serving tests/browser/pages/* and the SDK's flashphoner.js from a temporary web_dir.
  * `extra` adds or overrides properties; `files` (`{ name: contents }`, e.g. `loadbalancing.xml`)
- * are written into the config directory. Resolves once the listening line is printed. Returns
+ * are written into the config directory; `launcher` (e.g. `['nsenter', '--net=/run/netns/x']`)
+ * runs it through a program that execs it in place. Resolves once the listening line is printed. Returns
  * `{ httpUrl, wsUrl, port, output(), stop() }`; `stop()` kills the process and removes the dirs.
  */
-export async function startServer({ codecs = 'opus,h264', extra = {}, files = {} } = {}) {
+export async function startServer({ codecs = 'opus,h264', extra = {}, files = {}, launcher = [] } = {}) {
   if (!fs.existsSync(serverBin)) {
     throw new Error(`server binary ${serverBin} is missing: run cargo build (or set RTCDN_BIN)`);
   }
@@ -121,7 +122,10 @@ export async function startServer({ codecs = 'opus,h264', extra = {}, files = {}
     fs.writeFileSync(path.join(configDir, name), contents);
   }
 
-  const child = spawn(serverBin, ['--config-dir', configDir], {
+  // `launcher` runs the server through another program that execs it in place (e.g.
+  // `nsenter --net=...` to put it into another network namespace).
+  const [program, ...args] = [...launcher, serverBin, '--config-dir', configDir];
+  const child = spawn(program, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
   });
@@ -236,17 +240,18 @@ export function playwright() {
 }
 
 /**
- * Launches headless Chromium with a fake camera and microphone in a fresh profile directory.
+ * Launches headless Chromium with a fake camera and microphone in a fresh profile directory
+ * (`extraArgs` adds command-line flags).
  * Returns `{ context, newPage(label), close() }`; pages log their console errors with `label`.
  */
-export async function launchBrowser() {
+export async function launchBrowser({ extraArgs = [] } = {}) {
   const { chromium } = playwright();
   const profile = tempDir('rtcdn-chromium-');
   const context = await withTimeout(
     chromium.launchPersistentContext(profile, {
       executablePath: chromiumPath,
       headless: true,
-      args: CHROMIUM_ARGS,
+      args: [...CHROMIUM_ARGS, ...extraArgs],
     }),
     20000,
     `Chromium (${chromiumPath}) did not start`,

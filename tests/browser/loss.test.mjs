@@ -10,9 +10,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runInNamespace } from './netns.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RUNNER = path.join(here, 'lossy_path.mjs');
@@ -20,36 +20,6 @@ const LEVELS = (process.env.RTCDN_LOSS_LEVELS || '0 1 3 5').trim().split(/\s+/).
 const SECONDS = Number(process.env.RTCDN_LOSS_SECONDS || 30);
 /** Set-up (servers, Chromium, handshakes over loss) on top of the measured window. */
 const RUN_OVERHEAD_MS = 150000;
-
-/** Runs lossy_path.mjs in a new network namespace; resolves to its result object. */
-function measureInNamespace(loss, seconds) {
-  return new Promise((resolve, reject) => {
-    const child = spawn('unshare', ['--net', '--', process.execPath, RUNNER, String(loss), String(seconds)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    const timer = setTimeout(() => {
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-    }, seconds * 1000 + RUN_OVERHEAD_MS);
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot run unshare (needs root and util-linux): ${e.message}`));
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
-      if (code === 0 && line) {
-        resolve(JSON.parse(line.slice('RESULT '.length)));
-      } else {
-        reject(new Error(`the ${loss} % run failed (code ${code}, signal ${signal}):\n${stderr.slice(-12000)}`));
-      }
-    });
-  });
-}
 
 function row(r, lossless) {
   const p = r.player;
@@ -67,7 +37,7 @@ function row(r, lossless) {
 test(`CDN over lossy links: frames, freezes and repair at ${LEVELS.join('/')} % loss`, { timeout: LEVELS.length * (SECONDS * 1000 + RUN_OVERHEAD_MS) }, async () => {
   const results = [];
   for (const loss of LEVELS) {
-    results.push(await measureInNamespace(loss, SECONDS));
+    results.push(await runInNamespace(RUNNER, [loss, SECONDS], SECONDS * 1000 + RUN_OVERHEAD_MS));
   }
   const lossless = results.find((r) => r.loss === 0);
   console.log(

@@ -3,6 +3,24 @@
 // every status with a timestamp in window.rt.log for the Node test to poll.
 'use strict';
 
+// Every RTCPeerConnection the SDK creates, for tests that change a sender's parameters (the
+// SDK itself is untouched: the page wraps the browser's constructor before it is used).
+window.rtPeerConnections = [];
+(function () {
+  var Native = window.RTCPeerConnection;
+  if (!Native) {
+    return;
+  }
+  var Wrapped = function (config, constraints) {
+    var pc = new Native(config, constraints);
+    window.rtPeerConnections.push(pc);
+    return pc;
+  };
+  Wrapped.prototype = Native.prototype;
+  Object.setPrototypeOf(Wrapped, Native);
+  window.RTCPeerConnection = Wrapped;
+})();
+
 window.rt = {
   log: [],
   stream: null,
@@ -177,9 +195,20 @@ window.rtVideoStats = function () {
         return;
       }
       var out = { type: rtp.type };
+      if (rtp.qualityLimitationReason) {
+        out.qualityLimitationReason = rtp.qualityLimitationReason;
+      }
       FIELDS.forEach(function (f) {
         if (typeof rtp[f] === 'number') {
           out[f] = rtp[f];
+        }
+      });
+      // What the other end reported about our video (round trip and loss from its RTCP).
+      (raw['remote-inbound-rtp'] || []).forEach(function (r) {
+        if (r.kind === 'video') {
+          out.remoteRoundTripTime = r.roundTripTime;
+          out.remotePacketsLost = r.packetsLost;
+          out.remoteFractionLost = r.fractionLost;
         }
       });
       // The sender's bandwidth estimate (on the selected candidate pair).
@@ -190,5 +219,25 @@ window.rtVideoStats = function () {
       });
       resolve(out);
     }, true);
+  });
+};
+
+/**
+ * Makes every video sender keep its resolution when bandwidth or CPU are short (it lowers
+ * quality and frame rate instead): resolves to the number of senders changed.
+ */
+window.rtMaintainResolution = function () {
+  var changes = [];
+  window.rtPeerConnections.forEach(function (pc) {
+    pc.getSenders().forEach(function (sender) {
+      if (sender.track && sender.track.kind === 'video') {
+        var params = sender.getParameters();
+        params.degradationPreference = 'maintain-resolution';
+        changes.push(sender.setParameters(params));
+      }
+    });
+  });
+  return Promise.all(changes).then(function () {
+    return changes.length;
   });
 };
