@@ -34,9 +34,11 @@ pub(super) const MEDIA_GSO: &str = "media_gso";
 pub(super) const RETRANSMIT_CACHE: &str = "retransmit_cache";
 pub(super) const RETRANSMIT_SHARE: &str = "retransmit_share";
 pub(super) const TRANSPORT_CC: &str = "transport_cc";
+pub(super) const WEBRTC_CC_MIN_BITRATE: &str = "webrtc_cc_min_bitrate";
+pub(super) const WEBRTC_CC_MAX_BITRATE: &str = "webrtc_cc_max_bitrate";
 
 /// Every key we apply, in the order the README documents them.
-const IMPLEMENTED: [&str; 19] = [
+const IMPLEMENTED: [&str; 21] = [
     IP,
     WS_PORT,
     MEDIA_PORT_FROM,
@@ -56,6 +58,8 @@ const IMPLEMENTED: [&str; 19] = [
     RETRANSMIT_CACHE,
     RETRANSMIT_SHARE,
     TRANSPORT_CC,
+    WEBRTC_CC_MIN_BITRATE,
+    WEBRTC_CC_MAX_BITRATE,
 ];
 
 pub(super) const NOT_A_PORT: &str = "is not a port number (1-65535)";
@@ -73,6 +77,16 @@ const BAD_SOCKET_BUFFER: &str = "must be a number of bytes from 65536 to 1073741
 const BAD_QUEUE_CAPACITY: &str = "must be a number of packets from 64 to 16777216";
 const BAD_RETRANSMIT_CACHE: &str = "must be a number of milliseconds from 100 to 10000";
 const BAD_RETRANSMIT_SHARE: &str = "must be a percentage from 0 to 100";
+const BAD_BITRATE: &str = "must be a bitrate in bits per second from 30000 to 100000000";
+
+/// A publisher bitrate bound in bits/s (WCS's `webrtc_cc_*_bitrate` unit).
+fn parse_bitrate(value: &str) -> Result<u32, &'static str> {
+    value
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (30_000..=100_000_000).contains(n))
+        .ok_or(BAD_BITRATE)
+}
 
 /// WCS settings (exact names) that rtcdn recognises and ignores with a warning.
 const WCS_KEYS: &[&str] = &[
@@ -255,6 +269,8 @@ impl Loader {
             RETRANSMIT_CACHE => cfg.retransmit_cache = d.retransmit_cache,
             RETRANSMIT_SHARE => cfg.retransmit_share = d.retransmit_share,
             TRANSPORT_CC => cfg.transport_cc = d.transport_cc,
+            WEBRTC_CC_MIN_BITRATE => cfg.webrtc_cc_min_bitrate = d.webrtc_cc_min_bitrate,
+            WEBRTC_CC_MAX_BITRATE => cfg.webrtc_cc_max_bitrate = d.webrtc_cc_max_bitrate,
             CODECS => cfg.video_codecs.clone_from(&d.video_codecs),
             LOAD_BALANCING_ENABLED => self.load_balancing = false,
             // An empty secret is no secret (the rtp relay stays refused).
@@ -416,6 +432,8 @@ fn apply_scalar(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static
         WORKER_CPU_AFFINITY => cfg.worker_cpu_affinity = parse_affinity(value)?,
         MEDIA_GSO => cfg.media_gso = parse_bool(value).ok_or(NOT_BOOL)?,
         TRANSPORT_CC => cfg.transport_cc = parse_bool(value).ok_or(NOT_BOOL)?,
+        WEBRTC_CC_MIN_BITRATE => cfg.webrtc_cc_min_bitrate = Some(parse_bitrate(value)?),
+        WEBRTC_CC_MAX_BITRATE => cfg.webrtc_cc_max_bitrate = Some(parse_bitrate(value)?),
         MEDIA_SOCKET_BUFFER => {
             cfg.media_socket_buffer = value
                 .parse::<usize>()

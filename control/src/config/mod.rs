@@ -121,6 +121,15 @@ impl Config {
                 format!("is above media_port_to ({})", self.media_port_to),
             );
         }
+        if let (Some(min), Some(max)) = (self.webrtc_cc_min_bitrate, self.webrtc_cc_max_bitrate) {
+            if min > max {
+                return invalid(
+                    keys::WEBRTC_CC_MIN_BITRATE,
+                    min.to_string(),
+                    format!("is above webrtc_cc_max_bitrate ({max})"),
+                );
+            }
+        }
         if self.worker_threads == 0 || self.worker_threads > MAX_WORKER_THREADS {
             return invalid(
                 keys::WORKER_THREADS,

@@ -93,6 +93,11 @@ pub struct Config {
     /// `transport_cc`: answer transport-wide congestion feedback to publishers that offer it
     /// (default true; off, their browsers estimate from receiver reports alone).
     pub transport_cc: bool,
+    /// `webrtc_cc_min_bitrate` / `webrtc_cc_max_bitrate` (WCS's keys, bits/s): the least and
+    /// the most video bitrate a publisher's congestion control may choose (unset: the
+    /// browser's own bounds).
+    pub webrtc_cc_min_bitrate: Option<u32>,
+    pub webrtc_cc_max_bitrate: Option<u32>,
     /// `retransmit_cache`: how long forwarded video stays in each worker's retransmission
     /// cache to answer viewers' NACKs (default 1000 ms).
     pub retransmit_cache: Duration,
@@ -150,6 +155,8 @@ impl Default for Config {
             fanout_queue_capacity: dataplane::DataplaneConfig::default().mailbox_capacity,
             media_gso: dataplane::DataplaneConfig::default().gso,
             transport_cc: true,
+            webrtc_cc_min_bitrate: None,
+            webrtc_cc_max_bitrate: None,
             retransmit_cache: dataplane::DataplaneConfig::default().retransmit_cache,
             retransmit_share: (dataplane::DataplaneConfig::default().retransmit_share * 100.0)
                 .round() as u8,

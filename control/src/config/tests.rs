@@ -480,7 +480,9 @@ global_bandwidth_check_enabled=false
     let (cfg, w) = parse(text).unwrap();
     assert_eq!(cfg.ws_port, 8080);
     assert_eq!(cfg.video_codecs, vec![VideoCodec::H264, VideoCodec::Vp8]);
-    assert_eq!(w.len(), 21, "{w:#?}");
+    // webrtc_cc_min_bitrate is read (bits/s), not warned about.
+    assert_eq!(cfg.webrtc_cc_min_bitrate, Some(100_000));
+    assert_eq!(w.len(), 20, "{w:#?}");
     assert!(
         w.iter().all(|w| w.kind == WarningKind::NotImplemented),
         "{w:#?}"
@@ -635,4 +637,36 @@ fn retransmission_keys() {
         let (line, k, _, _) = bad(text);
         assert_eq!((line, k.as_str()), (1, key), "{text}");
     }
+}
+
+#[test]
+fn publisher_bitrate_bounds_are_read_in_bits_per_second_and_checked() {
+    let d = Config::default();
+    assert_eq!(
+        (d.webrtc_cc_min_bitrate, d.webrtc_cc_max_bitrate),
+        (None, None)
+    );
+    let cfg = ok("webrtc_cc_min_bitrate=100000\nwebrtc_cc_max_bitrate=2500000");
+    assert_eq!(
+        (cfg.webrtc_cc_min_bitrate, cfg.webrtc_cc_max_bitrate),
+        (Some(100_000), Some(2_500_000))
+    );
+    for (text, key) in [
+        ("webrtc_cc_max_bitrate=2.5M", "webrtc_cc_max_bitrate"),
+        ("webrtc_cc_max_bitrate=1000", "webrtc_cc_max_bitrate"),
+        ("webrtc_cc_min_bitrate=-1", "webrtc_cc_min_bitrate"),
+    ] {
+        let (line, k, _, _) = bad(text);
+        assert_eq!((line, k.as_str()), (1, key), "{text}");
+    }
+    let (line, key, value, shown) =
+        bad("webrtc_cc_max_bitrate=500000\nwebrtc_cc_min_bitrate=900000\n");
+    assert_eq!(
+        (line, key.as_str(), value.as_str()),
+        (2, "webrtc_cc_min_bitrate", "900000")
+    );
+    assert!(
+        shown.contains("is above webrtc_cc_max_bitrate (500000)"),
+        "{shown}"
+    );
 }

@@ -39,15 +39,37 @@ pub fn answer_publish(
     answer_publish_with(offer, prefs, local, &mut rand::thread_rng())
 }
 
-/// [`answer_publish`], with transport-wide congestion feedback answered only if
-/// `transport_cc` (the `transport_cc` setting).
-pub fn answer_publish_cc(
+/// What an answer to a publisher allows it beyond the codec: congestion feedback and the
+/// bounds of its video bitrate (the operator's settings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PublishPolicy {
+    /// Answer transport-wide congestion feedback when offered (`transport_cc`).
+    pub transport_cc: bool,
+    /// The least video bitrate the sender's congestion control may choose, bits/s
+    /// (`webrtc_cc_min_bitrate`; Chrome's `x-google-min-bitrate` in the answer's fmtp).
+    pub min_bitrate: Option<u32>,
+    /// The most, bits/s (`webrtc_cc_max_bitrate`; `b=AS` on the video section).
+    pub max_bitrate: Option<u32>,
+}
+
+impl Default for PublishPolicy {
+    fn default() -> Self {
+        Self {
+            transport_cc: true,
+            min_bitrate: None,
+            max_bitrate: None,
+        }
+    }
+}
+
+/// [`answer_publish`] under the operator's `policy`.
+pub fn answer_publish_with_policy(
     offer: &Offer,
     prefs: &[VideoCodec],
-    transport_cc: bool,
+    policy: &PublishPolicy,
     local: &LocalTransport,
 ) -> Result<Negotiated, SdpError> {
-    answer_publish_inner(offer, prefs, transport_cc, local, &mut rand::thread_rng())
+    answer_publish_inner(offer, prefs, policy, local, &mut rand::thread_rng())
 }
 
 /// Answers a player's offer with what `source` (the publisher) sends, on the player's PTs.
@@ -66,13 +88,13 @@ pub(super) fn answer_publish_with(
     local: &LocalTransport,
     rng: &mut impl Rng,
 ) -> Result<Negotiated, SdpError> {
-    answer_publish_inner(offer, prefs, true, local, rng)
+    answer_publish_inner(offer, prefs, &PublishPolicy::default(), local, rng)
 }
 
 fn answer_publish_inner(
     offer: &Offer,
     prefs: &[VideoCodec],
-    transport_cc: bool,
+    policy: &PublishPolicy,
     local: &LocalTransport,
     rng: &mut impl Rng,
 ) -> Result<Negotiated, SdpError> {
@@ -96,13 +118,16 @@ fn answer_publish_inner(
                         .iter()
                         .filter(|e| {
                             KNOWN_EXTENSIONS.contains(&e.uri.as_str())
-                                || (transport_cc && e.uri == TWCC_URI)
+                                || (policy.transport_cc && e.uri == TWCC_URI)
                         })
                         .map(|e| (e.id, e.uri.clone()))
                         .collect::<Vec<_>>();
                     let negotiated = negotiated(codec, &extensions);
                     let transport_cc = extensions.iter().any(|(_, uri)| uri == TWCC_URI);
-                    let answered = answered_codec(kind, codec, transport_cc);
+                    let mut answered = answered_codec(kind, codec, transport_cc);
+                    if let (MediaKind::Video, Some(min)) = (kind, policy.min_bitrate) {
+                        answered.fmtp = Some(with_min_bitrate(answered.fmtp.as_deref(), min));
+                    }
                     let rtx = accepted_rtx(kind, offered, codec);
                     let ssrc = offered.primary_ssrc();
                     tracks.push(TrackSpec {
@@ -128,6 +153,7 @@ fn answer_publish_inner(
                         rtx,
                         extensions,
                         source: None,
+                        max_bitrate: policy.max_bitrate.filter(|_| kind == MediaKind::Video),
                     }
                 })
             }
@@ -213,6 +239,7 @@ pub(super) fn answer_play_with(
                         codec: answered,
                         rtx,
                         extensions,
+                        max_bitrate: None,
                         source: Some(SendSource {
                             ssrc,
                             rtx_ssrc,
@@ -255,6 +282,18 @@ fn negotiated(codec: &Codec, extensions: &[(u8, String)]) -> NegotiatedCodec {
         fmtp: codec.fmtp.clone(),
         extensions: extensions.to_vec(),
     }
+}
+
+/// `fmtp` with Chrome's `x-google-min-bitrate` (kbit/s) set to `bps` (replacing one there).
+fn with_min_bitrate(fmtp: Option<&str>, bps: u32) -> String {
+    let kept = fmtp
+        .into_iter()
+        .flat_map(|f| f.split(';'))
+        .filter(|p| !p.is_empty() && !p.trim_start().starts_with("x-google-min-bitrate="));
+    let min = format!("x-google-min-bitrate={}", bps / 1000);
+    kept.chain(std::iter::once(min.as_str()))
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 /// The offered codec with only the offered feedback we implement (video: nack, pli, fir;

@@ -69,7 +69,7 @@ mod tests_crate;
 #[cfg(test)]
 mod tests_rtx;
 
-pub use answer::{answer_play, answer_publish, answer_publish_cc};
+pub use answer::{answer_play, answer_publish, answer_publish_with_policy, PublishPolicy};
 pub(crate) use codec::has_nack;
 pub use error::{SdpError, MAX_LINE_LEN, MAX_SDP_LEN, MAX_SECTIONS};
 pub use offer::{build_offer, parse_answer, Answer, AnswerTrack, OfferRtx, OfferSpec, OfferTrack};

@@ -712,20 +712,45 @@ fn bundle_only_sections_are_answered() {
 #[test]
 fn transport_cc_off_answers_neither_the_extension_nor_the_feedback() {
     let offer = parse_offer(&chrome_publish()).unwrap();
-    let off = answer_publish_cc(
-        &offer,
-        &[VideoCodec::Vp8],
-        false,
-        &local("192.0.2.10:31001"),
-    )
-    .unwrap();
+    let policy = PublishPolicy {
+        transport_cc: false,
+        ..PublishPolicy::default()
+    };
+    let local = local("192.0.2.10:31001");
+    let off = answer_publish_with_policy(&offer, &[VideoCodec::Vp8], &policy, &local).unwrap();
     assert!(!off.answer.contains("transport-cc"), "{}", off.answer);
     assert!(!off.answer.contains("transport-wide-cc"), "{}", off.answer);
     assert!(off.tracks.iter().all(|t| t
         .extensions
         .iter()
         .all(|(_, u)| !u.contains("transport-wide"))));
-    let on =
-        answer_publish_cc(&offer, &[VideoCodec::Vp8], true, &local("192.0.2.10:31001")).unwrap();
+    let on = answer_publish(&offer, &[VideoCodec::Vp8], &local).unwrap();
     assert!(on.answer.contains("a=rtcp-fb:96 transport-cc"));
+}
+
+#[test]
+fn bitrate_bounds_go_into_the_video_section_only() {
+    let offer = parse_offer(&chrome_publish()).unwrap();
+    let policy = PublishPolicy {
+        min_bitrate: Some(300_000),
+        max_bitrate: Some(1_500_000),
+        ..PublishPolicy::default()
+    };
+    let local = local("192.0.2.10:31001");
+    let negotiated =
+        answer_publish_with_policy(&offer, &[VideoCodec::H264], &policy, &local).unwrap();
+    let audio = section(&negotiated.answer, 0);
+    let video = section(&negotiated.answer, 1);
+    assert!(!audio
+        .iter()
+        .any(|l| l.starts_with("b=") || l.contains("x-google")));
+    // b= right after c= (RFC 4566 order), in kbit/s.
+    let c = video.iter().position(|l| l.starts_with("c=")).unwrap();
+    assert_eq!(video[c + 1], "b=AS:1500");
+    let fmtp = "a=fmtp:108 level-asymmetry-allowed=1;packetization-mode=1;\
+                profile-level-id=42e01f;x-google-min-bitrate=300";
+    assert!(video.contains(&fmtp), "{video:#?}");
+    // Without bounds: neither.
+    let plain = publish(&chrome_publish(), &[VideoCodec::H264]).unwrap();
+    assert!(!plain.answer.contains("b=AS") && !plain.answer.contains("x-google"));
 }

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
 use dataplane::api::Fingerprint;
-use rtc_sdp::description::common::{Address, Attribute, ConnectionInformation};
+use rtc_sdp::description::common::{Address, Attribute, Bandwidth, ConnectionInformation};
 use rtc_sdp::description::media::{MediaName, RangedPort};
 use rtc_sdp::description::session::{Origin, TimeDescription, Timing};
 use rtc_sdp::{MediaDescription, SessionDescription};
@@ -37,6 +37,8 @@ pub(super) struct Accepted {
     pub(super) rtx: Option<Codec>,
     pub(super) extensions: Vec<(u8, String)>,
     pub(super) source: Option<SendSource>,
+    /// `b=AS` for the section: the most the sender may send, bits/s.
+    pub(super) max_bitrate: Option<u32>,
 }
 
 /// One m-section of an answer: the offered section and what we accept (`None`: rejected).
@@ -259,6 +261,13 @@ fn accepted_section(
         formats,
         addr.ip(),
     );
+    if let Some(bps) = accepted.max_bitrate {
+        m.bandwidth.push(Bandwidth {
+            experimental: false,
+            bandwidth_type: "AS".to_owned(),
+            bandwidth: u64::from(bps / 1000),
+        });
+    }
     let out = &mut m.attributes;
     transport_attributes(out, &local.ufrag, &local.pwd, &local.fingerprint, "passive");
     if let Some(mid) = &offered.mid {

@@ -62,7 +62,11 @@ impl Hub {
             round_robin: 0,
             fingerprint,
             video_codecs: cfg.video_codecs.clone(),
-            transport_cc: cfg.transport_cc,
+            publish_policy: crate::sdp::PublishPolicy {
+                transport_cc: cfg.transport_cc,
+                min_bitrate: cfg.webrtc_cc_min_bitrate,
+                max_bitrate: cfg.webrtc_cc_max_bitrate,
+            },
             ping_interval: Some(cfg.keep_alive_interval).filter(|d| !d.is_zero()),
             probes: cfg.keep_alive_probes,
             conns: HashMap::new(),

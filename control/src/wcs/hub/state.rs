@@ -114,8 +114,8 @@ pub struct Hub {
     pub(super) round_robin: usize,
     pub(super) fingerprint: Fingerprint,
     pub(super) video_codecs: Vec<VideoCodec>,
-    /// Answer transport-wide congestion feedback to publishers (`transport_cc`).
-    pub(super) transport_cc: bool,
+    /// What publishers' answers allow (`transport_cc`, `webrtc_cc_min/max_bitrate`).
+    pub(super) publish_policy: crate::sdp::PublishPolicy,
     pub(super) ping_interval: Option<Duration>,
     pub(super) probes: u32,
     pub(super) conns: HashMap<ConnId, Conn>,

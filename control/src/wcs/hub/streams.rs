@@ -30,7 +30,12 @@ impl Hub {
         let local = self.local_transport(worker);
         let negotiated =
             sdp::parse_offer(req.sdp.as_deref().unwrap_or_default()).and_then(|offer| {
-                sdp::answer_publish_cc(&offer, &self.video_codecs, self.transport_cc, &local)
+                sdp::answer_publish_with_policy(
+                    &offer,
+                    &self.video_codecs,
+                    &self.publish_policy,
+                    &local,
+                )
             });
         let neg = match negotiated {
             Ok(neg) => neg,
