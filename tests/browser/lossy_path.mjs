@@ -11,8 +11,8 @@
 //
 // Refuses to run outside a namespace that has only `lo` (it would drop the host's UDP).
 
-import { execFileSync } from 'node:child_process';
 import { expectVideoPlaying, launchBrowser, startCdn, streamName, withTimeout } from './helpers.mjs';
+import { ownLoopback, printResult, sh } from './netns.mjs';
 import { openSdkClient, videoStats, waitBalancerKnows, waitStatus, wsPort } from './sdk_page.mjs';
 
 /** VP8, as in the report that opened the loss-recovery work. */
@@ -26,17 +26,9 @@ const WARMUP_MS = 3000;
 /** The whole run must end by then, whatever hangs. */
 const RUN_DEADLINE_MS = 150000;
 
-function sh(cmd, args) {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
 /** Brings `lo` up and drops `loss` % of the UDP datagrams it delivers (input hook). */
 function impairLoopback(loss) {
-  const links = sh('ip', ['-o', 'link', 'show']).trim().split('\n');
-  if (links.length !== 1 || !/: lo:/.test(links[0])) {
-    throw new Error(`not in a private network namespace (links: ${links.join(' | ')}); run under unshare --net`);
-  }
-  sh('ip', ['link', 'set', 'lo', 'up']);
+  ownLoopback();
   if (loss > 0) {
     sh('nft', ['add', 'table', 'inet', 'lossy']);
     sh('nft', ['add', 'chain', 'inet', 'lossy', 'inp', '{ type filter hook input priority 0; }']);
@@ -141,18 +133,4 @@ if (!(loss >= 0 && loss < 100) || !(seconds > 0)) {
   console.error('usage: node lossy_path.mjs <loss %> <seconds>   (inside unshare --net)');
   process.exit(2);
 }
-const deadline = setTimeout(() => {
-  console.error(`lossy_path: no result within ${RUN_DEADLINE_MS} ms`);
-  process.exit(1);
-}, RUN_DEADLINE_MS);
-deadline.unref();
-// A SIGTERM from the test still runs the exit hooks that kill the servers and Chromium.
-process.on('SIGTERM', () => process.exit(1));
-try {
-  const result = await measure(loss, seconds);
-  console.log(`RESULT ${JSON.stringify(result)}`);
-  process.exit(0);
-} catch (e) {
-  console.error(`lossy_path: ${e.stack || e.message}`);
-  process.exit(1);
-}
+await printResult('lossy_path', RUN_DEADLINE_MS, () => measure(loss, seconds));

@@ -4,7 +4,7 @@
 //
 // Owns only the child process; the scripts set up their namespace and clean it up themselves.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 
 /** Runs `script args` under `unshare --net`; resolves to its result, rejects with its stderr. */
 export function runInNamespace(script, args, timeoutMs) {
@@ -34,4 +34,44 @@ export function runInNamespace(script, args, timeoutMs) {
       }
     });
   });
+}
+
+/**
+ * The other side of [`runInNamespace`]: runs `measure()` in a measurement script, prints its
+ * result as the `RESULT {json}` line and exits; exits 1 with the error (or after `deadlineMs`
+ * without a result). A SIGTERM from the test still runs the exit hooks that kill the servers
+ * and Chromium.
+ */
+export async function printResult(name, deadlineMs, measure) {
+  const deadline = setTimeout(() => {
+    console.error(`${name}: no result within ${deadlineMs} ms`);
+    process.exit(1);
+  }, deadlineMs);
+  deadline.unref();
+  process.on('SIGTERM', () => process.exit(1));
+  try {
+    const result = await measure();
+    console.log(`RESULT ${JSON.stringify(result)}`);
+    process.exit(0);
+  } catch (e) {
+    console.error(`${name}: ${e.stack || e.message}`);
+    process.exit(1);
+  }
+}
+
+/** Runs a command and returns its stdout (throws with its stderr when it fails). */
+export function sh(cmd, args) {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/**
+ * Brings `lo` up after checking that this is a private namespace holding only `lo` (so a
+ * script run by hand outside `unshare --net` cannot change the host's network).
+ */
+export function ownLoopback() {
+  const links = sh('ip', ['-o', 'link', 'show']).trim().split('\n');
+  if (links.length !== 1 || !/: lo:/.test(links[0])) {
+    throw new Error(`not in a private network namespace (links: ${links.join(' | ')}); run under unshare --net`);
+  }
+  sh('ip', ['link', 'set', 'lo', 'up']);
 }

@@ -12,11 +12,11 @@
 // Refuses to run outside a namespace that has only `lo`. The server's namespace is deleted on
 // exit.
 
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { launchBrowser, startServer, streamName, tempDir, withTimeout } from './helpers.mjs';
+import { ownLoopback, printResult, sh } from './netns.mjs';
 import { openSdkClient, videoStats, waitStatus } from './sdk_page.mjs';
 
 const UPLINK = { rate: '1mbit', burst: '16kb', latency: '400ms' };
@@ -26,10 +26,6 @@ const SERVER_ADDR = '10.77.0.2';
 // that size on two cores without scaling down for CPU (at 1280x720 it falls back to 320x180).
 const VIDEO = { width: 640, height: 480 };
 const RUN_DEADLINE_MS = 150000;
-
-function sh(cmd, args) {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
 
 /** Writes `frames` frames of random 4:2:0 noise at VIDEO's size as a y4m file. */
 function noiseFile(dir, frames) {
@@ -47,10 +43,7 @@ function noiseFile(dir, frames) {
 
 /** The server's namespace and the shaped veth pair to it; returns `{ ns, remove() }`. */
 function network() {
-  const links = sh('ip', ['-o', 'link', 'show']).trim().split('\n');
-  if (links.length !== 1 || !/: lo:/.test(links[0])) {
-    throw new Error(`not in a private network namespace (links: ${links.join(' | ')}); run under unshare --net`);
-  }
+  ownLoopback();
   const ns = `rtcdn-uplink-${process.pid}`;
   const remove = () => {
     try {
@@ -59,7 +52,6 @@ function network() {
       // already gone
     }
   };
-  sh('ip', ['link', 'set', 'lo', 'up']);
   sh('ip', ['netns', 'add', ns]);
   process.on('exit', remove);
   sh('ip', ['link', 'add', 'vpub', 'type', 'veth', 'peer', 'name', 'vsrv', 'netns', ns]);
@@ -145,17 +137,4 @@ if (!['true', 'false'].includes(cc) || !(seconds > 0)) {
   console.error('usage: node uplink_path.mjs <true|false> <seconds>   (inside unshare --net)');
   process.exit(2);
 }
-const deadline = setTimeout(() => {
-  console.error(`uplink_path: no result within ${RUN_DEADLINE_MS} ms`);
-  process.exit(1);
-}, RUN_DEADLINE_MS);
-deadline.unref();
-process.on('SIGTERM', () => process.exit(1));
-try {
-  const result = await measure(cc === 'true', seconds);
-  console.log(`RESULT ${JSON.stringify(result)}`);
-  process.exit(0);
-} catch (e) {
-  console.error(`uplink_path: ${e.stack || e.message}`);
-  process.exit(1);
-}
+await printResult('uplink_path', RUN_DEADLINE_MS, () => measure(cc === 'true', seconds));

@@ -4,7 +4,7 @@
 use super::{be32, put32, write_header, RtcpError, RtcpPacket, PT_PSFB, PT_RTPFB};
 
 const FMT_NACK: u8 = 1;
-const FMT_TWCC: u8 = 15;
+pub(super) const FMT_TWCC: u8 = 15;
 const FMT_PLI: u8 = 1;
 const FMT_FIR: u8 = 4;
 const FMT_AFB: u8 = 15;

@@ -8,13 +8,13 @@
 //! unsigned byte when it fits 0..=255, two signed bytes otherwise. Statuses come in 16-bit
 //! chunks: a run of one status (up to 8191), or a vector of 14 one-bit or 7 two-bit statuses.
 
+use super::feedback::FMT_TWCC;
 use super::{put32, write_header, Feedback, RtcpError, PT_RTPFB};
 
 /// The RTP header extension carrying the transport-wide sequence number.
 pub const TWCC_URI: &str =
     "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
 
-const FMT_TWCC: u8 = 15;
 /// One delta tick in µs.
 pub const DELTA_TICK_US: i64 = 250;
 /// One reference-time tick in µs.
