@@ -10,6 +10,7 @@
 //! and never blocks them.
 
 pub mod api;
+pub mod bwe;
 pub mod demux;
 pub mod dtls;
 pub mod fanout;

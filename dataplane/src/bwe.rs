@@ -1,0 +1,349 @@
+//! A send-side bandwidth estimate for one viewer from its transport-wide feedback, in the
+//! manner of Google Congestion Control (draft-ietf-rmcat-gcc-02, libwebrtc's goog_cc):
+//!
+//! - **delay-based**: packets sent within 5 ms form a group; the growth of one-way delay
+//!   between groups (arrival spacing minus send spacing) is accumulated, smoothed and fitted
+//!   with a line over the last 20 groups ([`Trendline`]). A slope over an adaptive threshold
+//!   for more than 10 ms is overuse (a queue is building): the estimate drops to 85 % of what
+//!   the viewer acknowledged receiving; under it the path is drained (hold); otherwise the
+//!   estimate grows by 8 % a second, never beyond 1.5 × the acknowledged rate.
+//! - **loss-based**: over each second of feedback, more than 10 % lost cuts the estimate by
+//!   half the loss, not below 85 % of the acknowledged rate; less leaves the delay-based
+//!   estimate in charge. (GCC also holds the
+//!   estimate between 2 and 10 %; a viewer on a link with steady random loss would then stay
+//!   at its first estimate for good, while a really full queue shows as delay first.)
+//!
+//! The estimate is the smaller of the two, within `[min, max]`. Sans-IO: the owner gives the
+//! send time and size of each reported packet ([`PacketResult`]) with `now`; no clock, no
+//! allocation after creation (fixed windows).
+
+use std::time::{Duration, Instant};
+
+/// Packets sent within this span of the first of a group are one group (a burst).
+const GROUP_SPAN_US: i64 = 5_000;
+/// Groups in the trendline's window.
+const TRENDLINE_WINDOW: usize = 20;
+const SMOOTHING: f64 = 0.9;
+const THRESHOLD_GAIN: f64 = 4.0;
+/// The overuse threshold adapts between these (ms of modified trend).
+const MIN_THRESHOLD: f64 = 6.0;
+const MAX_THRESHOLD: f64 = 600.0;
+const INITIAL_THRESHOLD: f64 = 12.5;
+const K_UP: f64 = 0.0087;
+const K_DOWN: f64 = 0.039;
+/// The trend must stay over the threshold this long to count as overuse.
+const OVERUSE_TIME_US: i64 = 10_000;
+/// Multiplicative increase per second while the path is not congested.
+const INCREASE_PER_SECOND: f64 = 1.08;
+/// On overuse the estimate becomes this share of the acknowledged bitrate.
+const BETA: f64 = 0.85;
+/// The acknowledged bitrate is measured over this window of arrival time.
+const ACKED_WINDOW_US: i64 = 500_000;
+/// Loss is judged over feedback of at least this span.
+const LOSS_WINDOW: Duration = Duration::from_secs(1);
+const LOSS_HIGH: f64 = 0.10;
+/// Arrivals remembered for the acknowledged bitrate.
+const ACKED_SLOTS: usize = 512;
+
+/// One packet of a feedback message as the sender knows it: when it left (µs, our clock),
+/// how large it was, and when it arrived (µs, the receiver's clock) if it did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PacketResult {
+    pub send_us: i64,
+    pub size: u32,
+    pub arrival_us: Option<i64>,
+}
+
+/// What the delay trend says about the path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Usage {
+    Normal,
+    Overusing,
+    Underusing,
+}
+
+/// The slope of the accumulated one-way delay variation over the last groups.
+#[derive(Debug)]
+struct Trendline {
+    accumulated_ms: f64,
+    smoothed_ms: f64,
+    /// (arrival ms since the first group, smoothed delay ms), a ring of `TRENDLINE_WINDOW`.
+    points: [(f64, f64); TRENDLINE_WINDOW],
+    len: usize,
+    next: usize,
+    first_arrival_us: Option<i64>,
+    deltas: u32,
+    threshold: f64,
+    last_threshold_update_us: Option<i64>,
+    overuse_us: i64,
+    overuse_count: u32,
+    prev_trend: f64,
+    usage: Usage,
+}
+
+impl Trendline {
+    fn new() -> Self {
+        Self {
+            accumulated_ms: 0.0,
+            smoothed_ms: 0.0,
+            points: [(0.0, 0.0); TRENDLINE_WINDOW],
+            len: 0,
+            next: 0,
+            first_arrival_us: None,
+            deltas: 0,
+            threshold: INITIAL_THRESHOLD,
+            last_threshold_update_us: None,
+            overuse_us: 0,
+            overuse_count: 0,
+            prev_trend: 0.0,
+            usage: Usage::Normal,
+        }
+    }
+
+    /// One more group: its delay variation against the previous group, and its arrival.
+    fn update(&mut self, delay_variation_ms: f64, send_delta_us: i64, arrival_us: i64) {
+        self.deltas = self.deltas.saturating_add(1);
+        self.accumulated_ms += delay_variation_ms;
+        self.smoothed_ms = SMOOTHING * self.smoothed_ms + (1.0 - SMOOTHING) * self.accumulated_ms;
+        let first = *self.first_arrival_us.get_or_insert(arrival_us);
+        let x = (arrival_us - first) as f64 / 1000.0;
+        self.points[self.next] = (x, self.smoothed_ms);
+        self.next = (self.next + 1) % TRENDLINE_WINDOW;
+        self.len = (self.len + 1).min(TRENDLINE_WINDOW);
+        if self.len < TRENDLINE_WINDOW {
+            return;
+        }
+        let Some(slope) = self.slope() else {
+            return;
+        };
+        let trend = f64::from(self.deltas.min(60)) * slope * THRESHOLD_GAIN;
+        self.detect(trend, send_delta_us, arrival_us);
+    }
+
+    /// Least-squares slope of the window's points.
+    fn slope(&self) -> Option<f64> {
+        let n = self.len as f64;
+        let (sx, sy) = self.points[..self.len]
+            .iter()
+            .fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
+        let (mx, my) = (sx / n, sy / n);
+        let (num, den) = self.points[..self.len]
+            .iter()
+            .fold((0.0, 0.0), |(num, den), (x, y)| {
+                (num + (x - mx) * (y - my), den + (x - mx) * (x - mx))
+            });
+        (den > 0.0).then(|| num / den)
+    }
+
+    fn detect(&mut self, trend: f64, send_delta_us: i64, arrival_us: i64) {
+        if trend > self.threshold {
+            self.overuse_us += send_delta_us.max(0);
+            self.overuse_count += 1;
+            if self.overuse_us > OVERUSE_TIME_US
+                && self.overuse_count > 1
+                && trend >= self.prev_trend
+            {
+                self.overuse_us = 0;
+                self.overuse_count = 0;
+                self.usage = Usage::Overusing;
+            }
+        } else if trend < -self.threshold {
+            self.overuse_us = 0;
+            self.overuse_count = 0;
+            self.usage = Usage::Underusing;
+        } else {
+            self.overuse_us = 0;
+            self.overuse_count = 0;
+            self.usage = Usage::Normal;
+        }
+        self.prev_trend = trend;
+        self.adapt_threshold(trend, arrival_us);
+    }
+
+    fn adapt_threshold(&mut self, trend: f64, arrival_us: i64) {
+        let last = self.last_threshold_update_us.replace(arrival_us);
+        // A sudden large trend (a route change, a burst) does not drag the threshold up.
+        if trend.abs() > self.threshold + 15.0 {
+            return;
+        }
+        let dt_ms = last.map_or(0.0, |l| ((arrival_us - l) as f64 / 1000.0).min(100.0));
+        let k = if trend.abs() < self.threshold {
+            K_DOWN
+        } else {
+            K_UP
+        };
+        self.threshold += k * (trend.abs() - self.threshold) * dt_ms;
+        self.threshold = self.threshold.clamp(MIN_THRESHOLD, MAX_THRESHOLD);
+    }
+}
+
+/// A group of packets sent within `GROUP_SPAN_US`.
+#[derive(Clone, Copy, Debug)]
+struct Group {
+    first_send_us: i64,
+    last_send_us: i64,
+    last_arrival_us: i64,
+}
+
+/// One viewer's bandwidth estimate.
+#[derive(Debug)]
+pub struct BandwidthEstimator {
+    min_bps: f64,
+    max_bps: f64,
+    delay_based: f64,
+    loss_based: f64,
+    trendline: Trendline,
+    current: Option<Group>,
+    previous: Option<Group>,
+    last_update: Option<Instant>,
+    /// Received (arrival µs, bytes), a ring for the acknowledged bitrate.
+    acked: Box<[(i64, u32)]>,
+    acked_next: usize,
+    acked_len: usize,
+    loss_since: Option<Instant>,
+    loss_sent: u32,
+    loss_lost: u32,
+}
+
+impl BandwidthEstimator {
+    /// An estimator starting at `initial_bps`, kept within `[min_bps, max_bps]`.
+    pub fn new(initial_bps: u64, min_bps: u64, max_bps: u64) -> Self {
+        let initial = (initial_bps as f64).clamp(min_bps as f64, max_bps as f64);
+        Self {
+            min_bps: min_bps as f64,
+            max_bps: max_bps as f64,
+            delay_based: initial,
+            loss_based: initial,
+            trendline: Trendline::new(),
+            current: None,
+            previous: None,
+            last_update: None,
+            acked: vec![(0, 0); ACKED_SLOTS].into_boxed_slice(),
+            acked_next: 0,
+            acked_len: 0,
+            loss_since: None,
+            loss_sent: 0,
+            loss_lost: 0,
+        }
+    }
+
+    /// The estimate, bits/s.
+    pub fn estimate(&self) -> u64 {
+        self.delay_based
+            .min(self.loss_based)
+            .clamp(self.min_bps, self.max_bps) as u64
+    }
+
+    /// What the delay trend said last.
+    pub fn usage(&self) -> Usage {
+        self.trendline.usage
+    }
+
+    /// What the viewer acknowledged receiving over the last half second, bits/s.
+    pub fn acknowledged(&self) -> Option<u64> {
+        let newest = (0..self.acked_len).map(|k| self.acked[k].0).max()?;
+        let bytes: u64 = self.acked[..self.acked_len]
+            .iter()
+            .filter(|(at, _)| newest - at < ACKED_WINDOW_US)
+            .map(|&(_, b)| u64::from(b))
+            .sum();
+        Some(bytes * 8 * 1_000_000 / ACKED_WINDOW_US as u64)
+    }
+
+    /// The packets of one feedback message (in transport-wide order), received at `now`.
+    pub fn on_feedback(&mut self, now: Instant, packets: &[PacketResult]) {
+        let mut sent = 0;
+        let mut lost = 0;
+        for p in packets {
+            sent += 1;
+            let Some(arrival) = p.arrival_us else {
+                lost += 1;
+                continue;
+            };
+            self.acked[self.acked_next] = (arrival, p.size);
+            self.acked_next = (self.acked_next + 1) % ACKED_SLOTS;
+            self.acked_len = (self.acked_len + 1).min(ACKED_SLOTS);
+            self.on_arrival(p.send_us, arrival);
+        }
+        self.update_delay_based(now);
+        self.update_loss_based(now, sent, lost);
+    }
+
+    fn on_arrival(&mut self, send_us: i64, arrival_us: i64) {
+        match &mut self.current {
+            Some(g) if send_us - g.first_send_us <= GROUP_SPAN_US && send_us >= g.first_send_us => {
+                g.last_send_us = g.last_send_us.max(send_us);
+                g.last_arrival_us = g.last_arrival_us.max(arrival_us);
+            }
+            Some(g) if send_us < g.first_send_us => {} // reordered into an older group
+            _ => {
+                if let (Some(done), Some(prev)) = (self.current, self.previous) {
+                    let send_delta = done.last_send_us - prev.last_send_us;
+                    let arrival_delta = done.last_arrival_us - prev.last_arrival_us;
+                    let variation_ms = (arrival_delta - send_delta) as f64 / 1000.0;
+                    self.trendline
+                        .update(variation_ms, send_delta, done.last_arrival_us);
+                }
+                if self.current.is_some() {
+                    self.previous = self.current;
+                }
+                self.current = Some(Group {
+                    first_send_us: send_us,
+                    last_send_us: send_us,
+                    last_arrival_us: arrival_us,
+                });
+            }
+        }
+    }
+
+    fn update_delay_based(&mut self, now: Instant) {
+        let dt = self
+            .last_update
+            .replace(now)
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t))
+            .min(Duration::from_secs(1));
+        let acked = self.acknowledged().map(|a| a as f64);
+        match self.trendline.usage {
+            Usage::Overusing => {
+                let base = acked.unwrap_or(self.delay_based);
+                self.delay_based = (BETA * base).min(self.delay_based);
+            }
+            Usage::Underusing => {} // hold: let the queue drain
+            Usage::Normal => {
+                let grown = self.delay_based * INCREASE_PER_SECOND.powf(dt.as_secs_f64());
+                // Never far beyond what the viewer is shown to receive.
+                let cap = acked.map_or(f64::MAX, |a| 1.5 * a + 10_000.0);
+                self.delay_based = grown.min(cap.max(self.delay_based));
+            }
+        }
+        self.delay_based = self.delay_based.clamp(self.min_bps, self.max_bps);
+    }
+
+    fn update_loss_based(&mut self, now: Instant, sent: u32, lost: u32) {
+        let since = *self.loss_since.get_or_insert(now);
+        self.loss_sent += sent;
+        self.loss_lost += lost;
+        if now.saturating_duration_since(since) < LOSS_WINDOW || self.loss_sent == 0 {
+            return;
+        }
+        let loss = f64::from(self.loss_lost) / f64::from(self.loss_sent);
+        if loss > LOSS_HIGH {
+            let cut = self.loss_based.min(self.delay_based) * (1.0 - 0.5 * loss);
+            // Not below what the viewer is shown to receive: a stream that cannot slow down
+            // (no lower layer) keeps losing, and the estimate would otherwise fall for good
+            // instead of saying what the path carries.
+            let floor = self.acknowledged().map_or(0.0, |a| BETA * a as f64);
+            self.loss_based = cut.max(floor);
+        } else {
+            // Not limiting: follow the delay-based estimate (up too).
+            self.loss_based = self.delay_based;
+        }
+        self.loss_based = self.loss_based.clamp(self.min_bps, self.max_bps);
+        self.loss_since = Some(now);
+        self.loss_sent = 0;
+        self.loss_lost = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests;
