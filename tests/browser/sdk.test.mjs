@@ -77,3 +77,29 @@ for (const { codecs, mimeType } of CASES) {
     }
   });
 }
+
+test('webrtc_cc_max_bitrate caps what the SDK publisher sends', { timeout: 45000 }, async () => {
+  const server = await startServer({ codecs: 'opus,vp8', extra: { webrtc_cc_max_bitrate: '300000' } });
+  let browser = null;
+  try {
+    browser = await launchBrowser();
+    const publisher = await openSdkClient(browser, `${server.httpUrl}/sdk_client.html`, 'publisher');
+    await publisher.evaluate(
+      ([url, n]) => window.rtStart('publish', url, n, { video: { width: 1280, height: 720 } }),
+      [server.wsUrl, streamName('capped')],
+    );
+    const published = await waitStatus(publisher, ['PUBLISHING', 'FAILED'], 'publisher');
+    assert.equal(published.status, 'PUBLISHING', `publish failed: ${published.info}`);
+    // Chrome's own limit for 1280x720 is about 2.5 Mbit/s; the answer's b=AS caps it.
+    await new Promise((r) => setTimeout(r, 6000));
+    const stats = await withTimeout(publisher.evaluate(() => window.rtVideoStats()), 5000, 'getStats');
+    console.log(`[capped] target ${stats.targetBitrate} bit/s at ${stats.frameWidth}x${stats.frameHeight}`);
+    assert.ok(stats.targetBitrate > 0 && stats.targetBitrate <= 300000, `target bitrate ${stats.targetBitrate}`);
+  } catch (e) {
+    console.log(`--- rtcdn output (last 4000 chars) ---\n${server.output().slice(-4000)}`);
+    throw e;
+  } finally {
+    if (browser) await browser.close();
+    await server.stop();
+  }
+});
