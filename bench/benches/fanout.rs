@@ -143,7 +143,13 @@ fn fanout(c: &mut Criterion) {
         b.iter(|| {
             let mut bytes = 0;
             for sub in subs.iter_mut() {
-                if sub.prepare_rtp(MediaKind::Video, true, black_box(&packet), &mut scratch) {
+                if sub.prepare_rtp(
+                    None,
+                    MediaKind::Video,
+                    true,
+                    black_box(&packet),
+                    &mut scratch,
+                ) {
                     bytes += scratch.len();
                 }
             }

@@ -126,6 +126,7 @@ async fn health(state: &AppState) -> Response {
                 "nack_sent": s.nack_sent,
                 "rtx_received": s.rtx_received,
                 "transport_feedback_sent": s.transport_feedback_sent,
+                "transport_feedback_received": s.transport_feedback_received,
             })
         })
         .collect();

@@ -27,6 +27,7 @@ pub const CANONICAL_EXTENSIONS: &[(u8, &str)] = &[
     ),
     (3, "urn:ietf:params:rtp-hdrext:toffset"),
     (4, "urn:3gpp:video-orientation"),
+    (5, crate::rtcp::TWCC_URI),
 ];
 
 /// Messages between workers.

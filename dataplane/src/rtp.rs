@@ -40,7 +40,7 @@ mod seq;
 #[cfg(test)]
 mod tests;
 
-pub use ext::{rewrite_extensions, ExtensionElements, ExtensionMap};
+pub use ext::{rewrite_extensions, stamp_u16_extension, ExtensionElements, ExtensionMap};
 pub use keyframe::{is_keyframe, VideoCodecKind};
 pub use rewriter::{SeqRewriter, MAX_SEQ_JUMP};
 pub use seq::SeqExtender;

@@ -52,13 +52,15 @@ pub struct WorkerStats {
     pub rtx_received: u64,
     /// Transport-wide congestion control feedback messages sent to publishers.
     pub transport_feedback_sent: u64,
+    /// Transport-wide feedback messages received from players (their bandwidth estimates).
+    pub transport_feedback_received: u64,
 }
 
 /// A worker's counters as other threads read them: written with relaxed stores once per loop
 /// iteration by the worker, read with relaxed loads by anyone (e.g. the control plane).
 #[derive(Debug, Default)]
 pub struct SharedStats {
-    counters: [AtomicU64; 19],
+    counters: [AtomicU64; 20],
 }
 
 impl SharedStats {
@@ -85,6 +87,7 @@ impl SharedStats {
             retransmit_suppressed: c(16),
             dropped_duplicate: c(17),
             transport_feedback_sent: c(18),
+            transport_feedback_received: c(19),
         }
     }
 
@@ -110,6 +113,7 @@ impl SharedStats {
             s.retransmit_suppressed,
             s.dropped_duplicate,
             s.transport_feedback_sent,
+            s.transport_feedback_received,
         ];
         for (c, v) in self.counters.iter().zip(values) {
             c.store(v, Ordering::Relaxed);

@@ -14,10 +14,12 @@ use std::time::{Duration, Instant};
 
 use crate::api::{MediaKind, PeerSpec, TrackSpec};
 use crate::fanout::{SenderInfo, CANONICAL_EXTENSIONS};
-use crate::rtcp::{self, ReportBlock};
+use crate::rtcp::{self, Feedback, ReportBlock, TransportCc, TWCC_URI};
 use crate::rtp::{self, ExtensionMap, RtpHeader, SeqRewriter};
 
+pub mod congestion;
 pub mod retransmissions;
+use congestion::SubscriberCongestion;
 use retransmissions::{Retransmissions, RttEstimator, PACE_BURST};
 
 /// Retransmission credit a subscriber can save up, in bytes (a burst of about 12 packets);
@@ -78,6 +80,9 @@ pub struct Subscriber {
     rtt: RttEstimator,
     /// Recent and deferred retransmissions (allocated on the first).
     retransmissions: Option<Box<Retransmissions>>,
+    /// Transport-wide numbering and the bandwidth estimate, when the subscriber negotiated
+    /// transport-wide congestion control.
+    congestion: Option<Box<SubscriberCongestion>>,
 }
 
 impl Subscriber {
@@ -100,6 +105,12 @@ impl Subscriber {
             held_back: 0,
             rtt: RttEstimator::default(),
             retransmissions: None,
+            congestion: spec
+                .tracks
+                .iter()
+                .flat_map(|t| &t.extensions)
+                .find(|(_, uri)| uri == TWCC_URI)
+                .map(|&(id, _)| Box::new(SubscriberCongestion::new(id))),
         }
     }
 
@@ -109,9 +120,11 @@ impl Subscriber {
     }
 
     /// Copies `packet` (a shared, decrypted packet in canonical form) into `scratch` rewritten
-    /// for this subscriber. Returns false when the packet is not for this subscriber.
+    /// for this subscriber (and numbered transport-wide, as sent at `now`, when it negotiated
+    /// that). Returns false when the packet is not for this subscriber.
     pub fn prepare_rtp(
         &mut self,
+        now: Option<Instant>,
         kind: MediaKind,
         keyframe: bool,
         packet: &[u8],
@@ -137,6 +150,9 @@ impl Subscriber {
             .map(hdr.sequence(), hdr.timestamp(), track.frame_ticks);
         if !track.rewrite(scratch, &mut hdr, seq, ts) {
             return false;
+        }
+        if let (Some(congestion), Some(now)) = (&mut self.congestion, now) {
+            congestion.stamp(now, scratch, &hdr);
         }
         let payload = hdr.payload_range().len() as u32;
         track.packets = track.packets.wrapping_add(1);
@@ -202,9 +218,29 @@ impl Subscriber {
         if let Some(rtx) = &mut track.rtx {
             wrap_rtx(scratch, &hdr, rtx, seq).ok_or(RetransmitError::Malformed)?;
         }
+        if let Some(congestion) = &mut self.congestion {
+            // A retransmission is a transmission of its own: its own transport-wide number.
+            if let Ok(hdr) = RtpHeader::parse(scratch) {
+                congestion.stamp(now, scratch, &hdr);
+            }
+        }
         track.credit -= len;
         log.resent(now, canonical);
         Ok(())
+    }
+
+    /// The subscriber's transport-wide feedback (RTPFB FMT 15), received at `now`: feeds its
+    /// bandwidth estimate. Ignored when it did not negotiate it or the message is malformed.
+    pub fn on_transport_feedback(&mut self, now: Instant, fb: &Feedback<'_>) {
+        if let (Some(congestion), Ok(tcc)) = (&mut self.congestion, TransportCc::parse(fb)) {
+            congestion.on_feedback(now, &tcc);
+        }
+    }
+
+    /// The bandwidth estimate toward this subscriber (bits/s), when it negotiated
+    /// transport-wide congestion control.
+    pub fn bandwidth_estimate(&self) -> Option<u64> {
+        self.congestion.as_ref().map(|c| c.estimate())
     }
 
     /// Keeps a request for the packet with the publisher's sequence number `seq`, refused for

@@ -205,6 +205,15 @@ impl WorkerCore {
         self.outbox.stats.count_flush(out);
     }
 
+    /// The bandwidth estimate toward subscriber `peer` (bits/s), when it negotiated
+    /// transport-wide congestion control.
+    pub fn bandwidth_estimate(&self, peer: PeerId) -> Option<u64> {
+        match &self.peers.get(self.routes.by_id(peer)?)?.role {
+            Role::Subscriber { sub, .. } => sub.bandwidth_estimate(),
+            Role::Publisher(_) => None,
+        }
+    }
+
     /// Peers on this worker.
     pub fn peer_count(&self) -> usize {
         self.peers.len()
@@ -229,6 +238,7 @@ impl WorkerCore {
 
     /// One datagram that arrived on local socket `socket` from `from`.
     pub fn handle_input(&mut self, now: Instant, socket: SocketId, from: SocketAddr, buf: &[u8]) {
+        self.outbox.now = Some(now);
         self.outbox.stats.datagrams_in += 1;
         let Some(key) = self.route(socket, from, buf) else {
             // Media and DTLS only ever come from ICE-validated addresses.
@@ -334,6 +344,10 @@ impl WorkerCore {
                 (Role::Subscriber { .. }, p) if is_keyframe_request(&p) => {
                     keyframe_wanted = true;
                 }
+                (Role::Subscriber { sub, .. }, RtcpPacket::Twcc(fb)) => {
+                    self.outbox.stats.transport_feedback_received += 1;
+                    sub.on_transport_feedback(now, &fb);
+                }
                 (Role::Subscriber { sub, .. }, RtcpPacket::ReceiverReport(rr)) => {
                     for block in rr.report_blocks() {
                         sub.on_report_block(now, &block);
@@ -381,6 +395,7 @@ impl WorkerCore {
 
     /// Applies one control-plane command.
     pub fn handle_command(&mut self, now: Instant, cmd: CoreCommand) {
+        self.outbox.now = Some(now);
         match cmd {
             CoreCommand::AddPeer { spec, leg } => self.add_peer(now, *spec, leg),
             CoreCommand::AddPlainPeer { spec, remote, leg } => {
@@ -603,6 +618,7 @@ impl WorkerCore {
     /// Runs the timers due at `now`. Stops early to keep room in the send queue; then
     /// [`Self::poll_timeout`] is still due: drain [`Self::poll_transmit`] and call again.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.outbox.now = Some(now);
         loop {
             let peers = &self.peers;
             let Some((t, key)) = self.timers.peek(|k| peers.get(k).and_then(|p| p.armed)) else {
@@ -689,6 +705,7 @@ impl WorkerCore {
     /// mailbox is empty; false when it stopped to let the caller drain
     /// [`Self::poll_transmit`] (then call again).
     pub fn handle_mailbox(&mut self, now: Instant) -> bool {
+        self.outbox.now = Some(now);
         let mailboxes = self.mailboxes.clone();
         let Some(mb) = mailboxes.get(self.config.id.0) else {
             return true;

@@ -127,3 +127,101 @@ fn without_the_extension_negotiated_no_feedback_is_sent() {
         0
     );
 }
+
+/// The transport-wide number in extension `id` of a received packet.
+fn transport_seq(packet: &[u8], id: u8) -> Option<u16> {
+    let hdr = dataplane::rtp::RtpHeader::parse(packet).ok()?;
+    hdr.extensions(packet)
+        .map_while(Result::ok)
+        .find(|(i, _)| *i == id)
+        .map(|(_, d)| u16::from_be_bytes([d[0], d[1]]))
+}
+
+/// A viewer of [`STREAM`] that negotiated the transport-wide number as extension `id`.
+fn twcc_viewer(sim: &mut Sim, i: usize, id: u8) -> (ClientId, dataplane::api::PeerId) {
+    let (pt, ssrc) = viewer_track(i);
+    let mut track = sim::video_track(pt, ssrc);
+    track.extensions.push((id, TWCC_URI.to_owned()));
+    let role = PeerRole::Subscriber {
+        stream: STREAM,
+        source: WorkerId(0),
+    };
+    let (c, p) = sim.add_client(WorkerId(0), role, vec![track]);
+    (connected(sim, c), p)
+}
+
+/// Sends `viewer` the transport-wide feedback a browser would for what it received since
+/// `*reported` (its packets' numbers in extension `id`, their arrival times).
+fn feed_back(sim: &mut Sim, viewer: ClientId, id: u8, reported: &mut usize) {
+    let c = sim.client(viewer);
+    let got: Vec<(u16, i64)> = c.rtp[*reported..]
+        .iter()
+        .zip(&c.rtp_at[*reported..])
+        .filter_map(|(p, at)| {
+            let us = at
+                .duration_since(sim.client(viewer).connected_at?)
+                .as_micros() as i64;
+            Some((transport_seq(p, id)?, us))
+        })
+        .collect();
+    *reported = c.rtp.len();
+    let Some(&(first, _)) = got.first() else {
+        return;
+    };
+    let last = got.last().unwrap().0;
+    let mut arrivals = vec![None; usize::from(last.wrapping_sub(first)) + 1];
+    for (seq, us) in got {
+        arrivals[usize::from(seq.wrapping_sub(first))] = Some(us);
+    }
+    let mut buf = [0u8; 1500];
+    let n = dataplane::rtcp::write_twcc(&mut buf, 0x1234, 0, 0, first, &arrivals).unwrap();
+    sim.send_rtcp(viewer, &buf[..n]);
+}
+
+#[test]
+fn each_viewer_gets_its_own_transport_wide_numbers_and_an_estimate_from_its_feedback() {
+    let mut sim = Sim::new(1, 83);
+    let mut track = sim::video_track(PUB_PT, PUB_SSRC);
+    track.extensions.push((TWCC_ID, TWCC_URI.to_owned()));
+    let (publisher, _) = sim.add_client(
+        WorkerId(0),
+        PeerRole::Publisher { stream: STREAM },
+        vec![track],
+    );
+    let publisher = connected(&mut sim, publisher);
+    let (thin, thin_peer) = twcc_viewer(&mut sim, 0, 9);
+    let (wide, wide_peer) = twcc_viewer(&mut sim, 1, 9);
+    // The thin viewer's downlink carries 320 kbit/s with a 500 ms queue; the stream is about
+    // 500 kbit/s (612-byte packets every 10 ms).
+    let (w, v) = (sim.worker(WorkerId(0)).addr, sim.client(thin).addr);
+    let thin_link = LinkConfig {
+        rate_bps: Some(320_000),
+        queue_bytes: 20_000,
+        ..LinkConfig::default()
+    };
+    sim.set_link(w, v, thin_link);
+    let (mut thin_reported, mut wide_reported) = (0, 0);
+    for seq in 0..1000u16 {
+        sim.send_rtp(publisher, &packet_with_transport_seq(seq, 5000 + seq));
+        sim.run_for(10 * MS);
+        if seq % 10 == 9 {
+            feed_back(&mut sim, thin, 9, &mut thin_reported);
+            feed_back(&mut sim, wide, 9, &mut wide_reported);
+        }
+    }
+    // Each viewer's numbers are its own: consecutive from 0 on the wide one (nothing lost).
+    let numbers: Vec<u16> = sim
+        .client(wide)
+        .rtp
+        .iter()
+        .map(|p| transport_seq(p, 9).unwrap())
+        .collect();
+    assert_eq!(numbers, (0..numbers.len() as u16).collect::<Vec<_>>());
+    let core = &sim.worker(WorkerId(0)).core;
+    let (thin_bps, wide_bps) = (
+        core.bandwidth_estimate(thin_peer).unwrap(),
+        core.bandwidth_estimate(wide_peer).unwrap(),
+    );
+    assert!(thin_bps < 400_000, "thin viewer: {thin_bps} bit/s");
+    assert!(wide_bps > 500_000, "wide viewer: {wide_bps} bit/s");
+}

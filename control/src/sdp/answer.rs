@@ -8,8 +8,9 @@
 //! player we announce our own random RTX SSRC in a FID group.
 //!
 //! Congestion control: a publisher that offers the transport-wide sequence number extension
-//! and `transport-cc` feedback gets both (the node sends it transport-wide feedback); players
-//! are not offered it yet (the node does not stamp what it sends them).
+//! and `transport-cc` feedback gets both (the node sends it transport-wide feedback); a player
+//! gets them too when its publisher has them (the node numbers what it sends the player and
+//! estimates its bandwidth from the player's feedback).
 
 use dataplane::api::{MediaKind, RtxSpec, TrackSpec};
 use dataplane::rtcp::TWCC_URI;
@@ -203,13 +204,13 @@ pub(super) fn answer_play_with(
                     let extensions = offered
                         .extmaps
                         .iter()
-                        .filter(|e| e.uri != TWCC_URI)
                         .filter(|e| sent.extensions.iter().any(|(_, uri)| *uri == e.uri))
                         .map(|e| (e.id, e.uri.clone()))
                         .collect::<Vec<_>>();
                     let ssrc = random_ssrc(rng, &used_ssrcs);
                     used_ssrcs.push(ssrc);
-                    let answered = answered_codec(kind, codec, false);
+                    let transport_cc = extensions.iter().any(|(_, uri)| uri == TWCC_URI);
+                    let answered = answered_codec(kind, codec, transport_cc);
                     let rtx = accepted_rtx(kind, offered, codec);
                     let rtx_ssrc = rtx.as_ref().map(|_| {
                         let rtx_ssrc = random_ssrc(rng, &used_ssrcs);

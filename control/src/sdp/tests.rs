@@ -376,9 +376,11 @@ fn play_answer_maps_chrome_player() {
         assert!(lines.contains(&msid_line.as_str()));
     }
     assert_ne!(negotiated.tracks[0].ssrc, negotiated.tracks[1].ssrc);
-    // Extensions: what the publisher negotiated and the player offered.
-    assert_eq!(negotiated.tracks[1].extensions.len(), 4);
-    assert!(!answer.contains("transport-cc") && !answer.contains("playout-delay"));
+    // Extensions: what the publisher negotiated and the player offered, transport-wide
+    // numbers and their feedback included.
+    assert_eq!(negotiated.tracks[1].extensions.len(), 5);
+    assert!(answer.contains("a=rtcp-fb:108 transport-cc"));
+    assert!(!answer.contains("playout-delay"));
     assert_eq!(negotiated.remote_ufrag, "pL7q");
 }
 
@@ -402,10 +404,11 @@ fn play_answer_uses_player_payload_types_and_fmtp() {
         &"a=fmtp:126 profile-level-id=42e01f;level-asymmetry-allowed=1;packetization-mode=1"
     ));
     assert!(video.contains(&"a=rtcp-fb:126 nack pli"));
-    // Player ids for the publisher's extensions: sdes:mid 3, abs-send-time 4, toffset 5.
+    // Player ids for the publisher's extensions: sdes:mid 3, abs-send-time 4, toffset 5,
+    // transport-wide-cc 7.
     let ext = &negotiated.tracks[1].extensions;
     let ids: Vec<u8> = ext.iter().map(|(id, _)| *id).collect();
-    assert_eq!(ids, [3, 4, 5]);
+    assert_eq!(ids, [3, 4, 5, 7]);
     assert_eq!(negotiated.media.video.as_ref().unwrap().payload_type, 126);
     assert_eq!(negotiated.media.audio.as_ref().unwrap().extensions.len(), 2);
     assert_eq!(

@@ -224,3 +224,17 @@ pub fn rewrite_extensions(
     }
     Ok(())
 }
+
+/// Writes `value` (big-endian) over the data of the element with id `id` if it has exactly
+/// two bytes of data (the transport-wide sequence number's form); returns whether it did.
+/// Nothing moves: a packet without such an element is left as is.
+pub fn stamp_u16_extension(buf: &mut [u8], hdr: &RtpHeader, id: u8, value: u16) -> bool {
+    let mut walker = Walker::new(hdr.extension);
+    while let Some(Ok(e)) = walker.next(buf) {
+        if e.id == id && e.end - e.data == 2 && e.end <= buf.len() {
+            buf[e.data..e.end].copy_from_slice(&value.to_be_bytes());
+            return true;
+        }
+    }
+    false
+}

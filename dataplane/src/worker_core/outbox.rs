@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use crate::send_queue::{SendQueue, SocketId};
 use crate::stats::WorkerStats;
@@ -26,6 +27,8 @@ pub struct Outbox {
     /// Where RTCP and transport messages are written before they are queued.
     pub out: Box<[u8; MAX_DATAGRAM]>,
     pub stats: WorkerStats,
+    /// The time of the core's latest input (what is queued now is sent about then).
+    pub now: Option<Instant>,
 }
 
 impl Outbox {
@@ -35,6 +38,7 @@ impl Outbox {
             queue: SendQueue::new(MAX_DATAGRAM + SRTP_OVERHEAD, gso),
             out: Box::new([0; MAX_DATAGRAM]),
             stats: WorkerStats::default(),
+            now: None,
         }
     }
 

@@ -108,7 +108,8 @@ impl Peer {
                     outbox.stats.dropped_send_full += 1;
                     return;
                 };
-                if !sub.prepare_rtp(*kind, *keyframe, packet, buf) || !self.transport.seal_rtp(buf)
+                if !sub.prepare_rtp(outbox.now, *kind, *keyframe, packet, buf)
+                    || !self.transport.seal_rtp(buf)
                 {
                     return;
                 }

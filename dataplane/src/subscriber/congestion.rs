@@ -1,0 +1,100 @@
+//! Congestion state of one subscriber that negotiated transport-wide congestion control: the
+//! transport-wide sequence numbers stamped on what it is sent (one space for all its tracks
+//! and retransmissions), the send history its feedback is matched against, and its bandwidth
+//! estimate ([`BandwidthEstimator`]).
+//!
+//! Sans-IO and bounded: a fixed history ring (allocated once, with the estimator's windows
+//! about 12 KiB per subscriber that negotiated it; nothing for the others).
+
+use std::time::Instant;
+
+use crate::bwe::{BandwidthEstimator, PacketResult};
+use crate::rtcp::TransportCc;
+use crate::rtp::{stamp_u16_extension, RtpHeader};
+
+/// Sent packets remembered (a power of two): about two seconds of a 2.5 Mbit/s stream.
+const HISTORY: usize = 512;
+/// Reported packets handed to the estimator at once.
+const CHUNK: usize = 64;
+/// A subscriber's estimate starts here (bits/s) and stays within these bounds.
+const INITIAL_BPS: u64 = 1_000_000;
+const MIN_BPS: u64 = 30_000;
+const MAX_BPS: u64 = 50_000_000;
+
+/// Transport-wide numbering, send history and estimate of one subscriber.
+pub struct SubscriberCongestion {
+    /// The subscriber's extension id for the transport-wide sequence number.
+    id: u8,
+    next_seq: u16,
+    epoch: Option<Instant>,
+    /// By sequence number mod `HISTORY`: (sequence number, send time µs since `epoch`, size;
+    /// 0 when empty).
+    history: Box<[(u16, i64, u32)]>,
+    estimator: BandwidthEstimator,
+    /// Feedback messages from the subscriber.
+    pub feedback_received: u64,
+}
+
+impl SubscriberCongestion {
+    /// State for a subscriber whose answer gave the transport-wide number extension id `id`.
+    pub fn new(id: u8) -> Self {
+        Self {
+            id,
+            next_seq: 0,
+            epoch: None,
+            history: vec![(0, 0, 0); HISTORY].into_boxed_slice(),
+            estimator: BandwidthEstimator::new(INITIAL_BPS, MIN_BPS, MAX_BPS),
+            feedback_received: 0,
+        }
+    }
+
+    /// Gives the packet in `buf` (parsed as `hdr`, extension ids already the subscriber's)
+    /// the next transport-wide number, if it carries the element, and remembers it as sent at
+    /// `now`. A packet without the element (its publisher did not send one) goes unnumbered.
+    pub fn stamp(&mut self, now: Instant, buf: &mut [u8], hdr: &RtpHeader) {
+        let seq = self.next_seq;
+        if !stamp_u16_extension(buf, hdr, self.id, seq) {
+            return;
+        }
+        self.next_seq = seq.wrapping_add(1);
+        let epoch = *self.epoch.get_or_insert(now);
+        let send_us = now.saturating_duration_since(epoch).as_micros() as i64;
+        self.history[usize::from(seq) % HISTORY] = (seq, send_us, buf.len() as u32);
+    }
+
+    /// The subscriber's transport-wide feedback, received at `now`: what it reports is matched
+    /// with what was sent and given to the estimator (numbers no longer remembered are skipped).
+    pub fn on_feedback(&mut self, now: Instant, tcc: &TransportCc<'_>) {
+        self.feedback_received += 1;
+        let mut chunk = [PacketResult {
+            send_us: 0,
+            size: 0,
+            arrival_us: None,
+        }; CHUNK];
+        let mut n = 0;
+        for (seq, arrival_us) in tcc.packets() {
+            let (sent_seq, send_us, size) = self.history[usize::from(seq) % HISTORY];
+            if sent_seq != seq || size == 0 {
+                continue;
+            }
+            chunk[n] = PacketResult {
+                send_us,
+                size,
+                arrival_us,
+            };
+            n += 1;
+            if n == CHUNK {
+                self.estimator.on_feedback(now, &chunk);
+                n = 0;
+            }
+        }
+        if n > 0 {
+            self.estimator.on_feedback(now, &chunk[..n]);
+        }
+    }
+
+    /// The bandwidth estimate toward the subscriber, bits/s.
+    pub fn estimate(&self) -> u64 {
+        self.estimator.estimate()
+    }
+}
