@@ -49,13 +49,9 @@ fn offer_track(codec: &NegotiatedCodec, kind: MediaKind, ssrc: u32, rtx_ssrc: u3
             fmtp: codec.fmtp.clone(),
             rtcp_fb,
         }],
-        // The origin does not stamp transport-wide sequence numbers on what it relays.
-        extensions: codec
-            .extensions
-            .iter()
-            .filter(|(_, uri)| uri != dataplane::rtcp::TWCC_URI)
-            .cloned()
-            .collect(),
+        // Transport-wide numbers included: the origin numbers what it relays like any
+        // subscriber, the edge reports arrivals back, and the edge's players get numbered too.
+        extensions: codec.extensions.clone(),
         ssrc: Some(ssrc),
         rtx,
         track_id: format!("relay{ssrc:08x}"),

@@ -510,7 +510,7 @@ fn relay_peer_repairs_only_what_the_edge_accepted() {
 }
 
 #[test]
-fn the_relay_offer_leaves_out_transport_cc_the_publisher_negotiated() {
+fn the_relay_offer_carries_the_transport_wide_numbers_the_publisher_negotiated() {
     let mut published = media();
     let video = published.video.as_mut().unwrap();
     video
@@ -518,5 +518,10 @@ fn the_relay_offer_leaves_out_transport_cc_the_publisher_negotiated() {
         .push((3, dataplane::rtcp::TWCC_URI.to_owned()));
     let offer = sdp::build_offer(&relay_offer(&published, &fingerprint(0xAB)));
     assert!(offer.contains("abs-send-time"), "{offer}");
-    assert!(!offer.contains("transport-wide-cc"), "{offer}");
+    assert!(
+        offer.contains(
+            "a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+        ),
+        "{offer}"
+    );
 }
