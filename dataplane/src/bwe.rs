@@ -39,11 +39,14 @@ const INCREASE_PER_SECOND: f64 = 1.08;
 const BETA: f64 = 0.85;
 /// The acknowledged bitrate is measured over this window of arrival time.
 const ACKED_WINDOW_US: i64 = 500_000;
+/// ... and over no less than this span (a single burst says little about a rate).
+const MIN_ACKED_SPAN_US: i64 = 50_000;
 /// Loss is judged over feedback of at least this span.
 const LOSS_WINDOW: Duration = Duration::from_secs(1);
 const LOSS_HIGH: f64 = 0.10;
-/// Arrivals remembered for the acknowledged bitrate.
-const ACKED_SLOTS: usize = 512;
+/// Feedback messages remembered for the acknowledged bitrate (each summed into one entry:
+/// about a second and a half of feedback every 100 ms).
+const ACKED_SLOTS: usize = 16;
 
 /// One packet of a feedback message as the sender knows it: when it left (µs, our clock),
 /// how large it was, and when it arrived (µs, the receiver's clock) if it did.
@@ -196,8 +199,9 @@ pub struct BandwidthEstimator {
     current: Option<Group>,
     previous: Option<Group>,
     last_update: Option<Instant>,
-    /// Received (arrival µs, bytes), a ring for the acknowledged bitrate.
-    acked: Box<[(i64, u32)]>,
+    /// Per feedback message: (first arrival µs, last arrival µs, bytes received), a ring for
+    /// the acknowledged bitrate.
+    acked: [(i64, i64, u64); ACKED_SLOTS],
     acked_next: usize,
     acked_len: usize,
     loss_since: Option<Instant>,
@@ -218,7 +222,7 @@ impl BandwidthEstimator {
             current: None,
             previous: None,
             last_update: None,
-            acked: vec![(0, 0); ACKED_SLOTS].into_boxed_slice(),
+            acked: [(0, 0, 0); ACKED_SLOTS],
             acked_next: 0,
             acked_len: 0,
             loss_since: None,
@@ -239,31 +243,46 @@ impl BandwidthEstimator {
         self.trendline.usage
     }
 
-    /// What the viewer acknowledged receiving over the last half second, bits/s.
+    /// What the viewer acknowledged receiving over about the last half second, bits/s: the
+    /// bytes of the newest feedback messages that reach back that far, over the time their
+    /// arrivals span.
     pub fn acknowledged(&self) -> Option<u64> {
-        let newest = (0..self.acked_len).map(|k| self.acked[k].0).max()?;
-        let bytes: u64 = self.acked[..self.acked_len]
-            .iter()
-            .filter(|(at, _)| newest - at < ACKED_WINDOW_US)
-            .map(|&(_, b)| u64::from(b))
-            .sum();
-        Some(bytes * 8 * 1_000_000 / ACKED_WINDOW_US as u64)
+        let mut newest = None;
+        let mut first = i64::MAX;
+        let mut bytes = 0u64;
+        for k in 0..self.acked_len {
+            let (f, l, b) = self.acked[(self.acked_next + ACKED_SLOTS - 1 - k) % ACKED_SLOTS];
+            let last = *newest.get_or_insert(l);
+            if bytes > 0 && last - f > ACKED_WINDOW_US {
+                break;
+            }
+            first = first.min(f);
+            bytes += b;
+        }
+        let span = (newest? - first).max(MIN_ACKED_SPAN_US);
+        Some(bytes * 8 * 1_000_000 / span as u64)
     }
 
     /// The packets of one feedback message (in transport-wide order), received at `now`.
     pub fn on_feedback(&mut self, now: Instant, packets: &[PacketResult]) {
         let mut sent = 0;
         let mut lost = 0;
+        let (mut first, mut last, mut bytes) = (i64::MAX, i64::MIN, 0u64);
         for p in packets {
             sent += 1;
             let Some(arrival) = p.arrival_us else {
                 lost += 1;
                 continue;
             };
-            self.acked[self.acked_next] = (arrival, p.size);
+            first = first.min(arrival);
+            last = last.max(arrival);
+            bytes += u64::from(p.size);
+            self.on_arrival(p.send_us, arrival);
+        }
+        if bytes > 0 {
+            self.acked[self.acked_next] = (first, last, bytes);
             self.acked_next = (self.acked_next + 1) % ACKED_SLOTS;
             self.acked_len = (self.acked_len + 1).min(ACKED_SLOTS);
-            self.on_arrival(p.send_us, arrival);
         }
         self.update_delay_based(now);
         self.update_loss_based(now, sent, lost);

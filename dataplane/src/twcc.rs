@@ -21,6 +21,7 @@ pub const WINDOW: usize = 1024;
 pub const MAX_PER_FEEDBACK: usize = 400;
 
 /// Arrival times of one peer's transport-wide sequence numbers, and the feedback due.
+#[derive(Debug)]
 pub struct TwccRecorder {
     epoch: Option<Instant>,
     seqs: SeqExtender,

@@ -9,8 +9,8 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// Bytes of the RTP header we write: 12 fixed + 12 of one-byte extensions.
-pub const HEADER_LEN: usize = 24;
+/// Bytes of the RTP header we write: 12 fixed + 16 of one-byte extensions.
+pub const HEADER_LEN: usize = 28;
 /// Bytes of the tail at the end of every payload.
 pub const TAIL_LEN: usize = 21;
 /// The tail's trailing magic.
@@ -19,6 +19,8 @@ const MAGIC: [u8; 4] = *b"rtld";
 const ABS_SEND_TIME_ID: u8 = 2;
 /// Extension id of mid in the publish offer.
 const MID_ID: u8 = 4;
+/// Extension id of the transport-wide sequence number in the offers.
+pub const TRANSPORT_SEQ_ID: u8 = 3;
 /// Audio payload type of the publish offer (Opus).
 pub const AUDIO_PT: u8 = 111;
 /// Video payload type of the publish offer (VP8).
@@ -99,6 +101,8 @@ pub struct Synth {
     keyframe_pending: bool,
     /// Keyframes sent.
     pub keyframes: u64,
+    /// The next transport-wide sequence number (audio and video share them, as in a browser).
+    transport_seq: u16,
 }
 
 impl Synth {
@@ -124,7 +128,14 @@ impl Synth {
             frames: 0,
             keyframe_pending: true,
             keyframes: 0,
+            transport_seq: 0,
         }
+    }
+
+    fn next_transport_seq(&mut self) -> u16 {
+        let seq = self.transport_seq;
+        self.transport_seq = seq.wrapping_add(1);
+        seq
     }
 
     /// The video SSRC (PLIs name it).
@@ -142,7 +153,17 @@ impl Synth {
     pub fn audio_packet(&mut self, sent_ns: u64, out: &mut [u8]) -> usize {
         let ts = (sent_ns / 1_000_000 * 48) as u32;
         let len = HEADER_LEN + AUDIO_PAYLOAD;
-        write_header(out, AUDIO_PT, &mut self.audio, ts, true, sent_ns, b'0');
+        let tseq = self.next_transport_seq();
+        write_header(
+            out,
+            AUDIO_PT,
+            &mut self.audio,
+            ts,
+            true,
+            sent_ns,
+            b'0',
+            tseq,
+        );
         out[HEADER_LEN..len - TAIL_LEN].fill(0xA5);
         let tail = Tail {
             kind: Kind::Audio,
@@ -173,7 +194,17 @@ impl Synth {
         let per_packet = (self.frame_bytes / packets).clamp(TAIL_LEN + 12, self.max_payload);
         for i in 0..packets {
             let last = i + 1 == packets;
-            write_header(scratch, VIDEO_PT, &mut self.video, ts, last, sent_ns, b'1');
+            let tseq = self.next_transport_seq();
+            write_header(
+                scratch,
+                VIDEO_PT,
+                &mut self.video,
+                ts,
+                last,
+                sent_ns,
+                b'1',
+                tseq,
+            );
             let len = HEADER_LEN + per_packet;
             let payload = &mut scratch[HEADER_LEN..len];
             payload.fill(0);
@@ -200,7 +231,9 @@ impl Synth {
     }
 }
 
-/// Fixed RTP header plus a one-byte extension block: abs-send-time and mid.
+/// Fixed RTP header plus a one-byte extension block: abs-send-time, mid and the
+/// transport-wide sequence number `tseq`.
+#[allow(clippy::too_many_arguments)]
 fn write_header(
     out: &mut [u8],
     pt: u8,
@@ -209,23 +242,29 @@ fn write_header(
     marker: bool,
     sent_ns: u64,
     mid: u8,
+    tseq: u16,
 ) {
     out[0] = 0x90;
     out[1] = pt | if marker { 0x80 } else { 0 };
     out[2..4].copy_from_slice(&track.seq.to_be_bytes());
     out[4..8].copy_from_slice(&ts.to_be_bytes());
     out[8..12].copy_from_slice(&track.ssrc.to_be_bytes());
-    out[12..16].copy_from_slice(&[0xBE, 0xDE, 0, 2]);
+    out[12..16].copy_from_slice(&[0xBE, 0xDE, 0, 3]);
     // abs-send-time: 6.18 fixed-point seconds, 24 bits.
     let abs = ((u128::from(sent_ns) << 18) / 1_000_000_000) as u32 & 0x00ff_ffff;
     let abs = abs.to_be_bytes();
-    out[16..24].copy_from_slice(&[
+    let t = tseq.to_be_bytes();
+    out[16..28].copy_from_slice(&[
         ABS_SEND_TIME_ID << 4 | 2,
         abs[1],
         abs[2],
         abs[3],
         MID_ID << 4,
         mid,
+        TRANSPORT_SEQ_ID << 4 | 1,
+        t[0],
+        t[1],
+        0,
         0,
         0,
     ]);

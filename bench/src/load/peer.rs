@@ -214,6 +214,13 @@ impl Peer {
                 nack: cfg.nack,
                 freeze_threshold: cfg.freeze_threshold,
                 ssrc: rand::random(),
+                transport_seq_id: answer.video.as_ref().and_then(|v| {
+                    v.codec
+                        .extensions
+                        .iter()
+                        .find(|(_, uri)| uri == dataplane::rtcp::TWCC_URI)
+                        .map(|(id, _)| *id)
+                }),
             }))),
         };
         Ok(Peer {

@@ -10,6 +10,7 @@
 use std::time::{Duration, Instant};
 
 use dataplane::rtcp::{write_nack, write_pli, write_receiver_report, ReceiverStats};
+use dataplane::twcc::TwccRecorder;
 
 use super::freeze::FrameTracker;
 use super::media::SeqStats;
@@ -31,6 +32,9 @@ pub struct ReceiveConfig {
     pub freeze_threshold: Duration,
     /// Our SSRC as the sender of RTCP feedback.
     pub ssrc: u32,
+    /// The transport-wide sequence number's extension id, when the answer has it: arrivals
+    /// are reported back like a browser does (transport-cc feedback about every 100 ms).
+    pub transport_seq_id: Option<u8>,
 }
 
 /// One received video SSRC.
@@ -152,6 +156,7 @@ pub struct Subscriber {
     video: Vec<VideoRx>,
     last_pli: Option<Instant>,
     counts: RepairTotals,
+    transport: Option<(u8, TwccRecorder)>,
 }
 
 /// The fields of a clear RTP header the accounting needs.
@@ -162,6 +167,37 @@ struct Header {
     seq: u16,
     ts: u32,
     ssrc: u32,
+}
+
+/// The transport-wide sequence number in one-byte extension `id` of a packet's clear header
+/// (read by hand like [`header`]: the packet may still be encrypted, and `RtpHeader::parse`
+/// checks padding, which an encrypted packet's tail cannot satisfy).
+fn transport_seq(rtp: &[u8], id: u8) -> Option<u16> {
+    if rtp.first()? & 0x10 == 0 {
+        return None;
+    }
+    let csrcs = usize::from(rtp[0] & 0x0F) * 4;
+    let at = 12 + csrcs;
+    let block = rtp.get(at..at + 4)?;
+    if block[..2] != [0xBE, 0xDE] {
+        return None;
+    }
+    let end = at + 4 + usize::from(u16::from_be_bytes([block[2], block[3]])) * 4;
+    let mut i = at + 4;
+    while i < end.min(rtp.len()) {
+        let b = rtp[i];
+        if b == 0 {
+            i += 1;
+            continue;
+        }
+        let (eid, len) = (b >> 4, usize::from(b & 0x0F) + 1);
+        if eid == id && len == 2 {
+            let d = rtp.get(i + 1..i + 3)?;
+            return Some(u16::from_be_bytes([d[0], d[1]]));
+        }
+        i += 1 + len;
+    }
+    None
 }
 
 fn header(rtp: &[u8]) -> Option<Header> {
@@ -186,6 +222,7 @@ impl Subscriber {
             video: Vec::new(),
             last_pli: None,
             counts: RepairTotals::default(),
+            transport: cfg.transport_seq_id.map(|id| (id, TwccRecorder::default())),
         }
     }
 
@@ -233,6 +270,11 @@ impl Subscriber {
         let Some(h) = header(rtp) else {
             return;
         };
+        if let Some((id, arrivals)) = &mut self.transport {
+            if let Some(seq) = transport_seq(rtp, *id) {
+                arrivals.on_packet(arrived, seq);
+            }
+        }
         match self.streams.iter_mut().find(|(s, _)| *s == h.ssrc) {
             Some((_, st)) => st.record(h.seq),
             None => {
@@ -324,6 +366,11 @@ impl Subscriber {
                 }
                 v.pli_wanted = false;
             }
+            if let Some((_, arrivals)) = &mut self.transport {
+                while let Some(n) = arrivals.write_feedback(now, me, v.ssrc, scratch) {
+                    emit(&scratch[..n]);
+                }
+            }
             if now >= v.next_report {
                 let block = v.stats.report_block(now);
                 if let Ok(n) = write_receiver_report(scratch, me, &[block]) {
@@ -346,6 +393,9 @@ impl Subscriber {
                     Some(v.next_report),
                 ]
             })
+            .chain(std::iter::once(
+                self.transport.as_ref().and_then(|(_, a)| a.poll_timeout()),
+            ))
             .flatten()
             .min()
     }
@@ -385,6 +435,7 @@ mod tests {
             nack: NackConfig::default(),
             freeze_threshold: Duration::from_millis(500),
             ssrc: 7,
+            transport_seq_id: None,
         }
     }
 

@@ -3,8 +3,8 @@
 //! and retransmissions), the send history its feedback is matched against, and its bandwidth
 //! estimate ([`BandwidthEstimator`]).
 //!
-//! Sans-IO and bounded: a fixed history ring (allocated once, with the estimator's windows
-//! about 12 KiB per subscriber that negotiated it; nothing for the others).
+//! Sans-IO and bounded: a fixed history ring allocated once (8 KiB) and the estimator's fixed
+//! windows (about 1 KiB), per subscriber that negotiated it; nothing for the others.
 
 use std::time::Instant;
 
