@@ -35,6 +35,16 @@ fn packet_with_transport_seq(seq: u16, tseq: u16) -> Vec<u8> {
     p
 }
 
+/// A publisher of [`STREAM`] on worker 0 that negotiated the transport-wide number as
+/// [`TWCC_ID`], connected.
+fn twcc_publisher(sim: &mut Sim) -> ClientId {
+    let mut track = sim::video_track(PUB_PT, PUB_SSRC);
+    track.extensions.push((TWCC_ID, TWCC_URI.to_owned()));
+    let role = PeerRole::Publisher { stream: STREAM };
+    let (publisher, _) = sim.add_client(WorkerId(0), role, vec![track]);
+    connected(sim, publisher)
+}
+
 /// Every transport-wide report the client received: (seq, arrived at µs) in order.
 fn reports(sim: &Sim, client: ClientId) -> Vec<Vec<(u16, Option<i64>)>> {
     let c = sim.client(client);
@@ -51,14 +61,7 @@ fn reports(sim: &Sim, client: ClientId) -> Vec<Vec<(u16, Option<i64>)>> {
 #[test]
 fn a_publisher_gets_transport_wide_feedback_of_what_arrived_and_what_did_not() {
     let mut sim = Sim::new(1, 81);
-    let mut track = sim::video_track(PUB_PT, PUB_SSRC);
-    track.extensions.push((TWCC_ID, TWCC_URI.to_owned()));
-    let (publisher, _) = sim.add_client(
-        WorkerId(0),
-        PeerRole::Publisher { stream: STREAM },
-        vec![track],
-    );
-    let publisher = connected(&mut sim, publisher);
+    let publisher = twcc_publisher(&mut sim);
     let viewer = viewers(&mut sim, (STREAM, WorkerId(0)), 1, 1)[0];
     // 100 packets 10 ms apart; the link loses transport-wide numbers 40..45 (seq 40..45).
     let (from, to) = (sim.client(publisher).addr, sim.worker(WorkerId(0)).addr);
@@ -181,14 +184,7 @@ fn feed_back(sim: &mut Sim, viewer: ClientId, id: u8, reported: &mut usize) {
 #[test]
 fn each_viewer_gets_its_own_transport_wide_numbers_and_an_estimate_from_its_feedback() {
     let mut sim = Sim::new(1, 83);
-    let mut track = sim::video_track(PUB_PT, PUB_SSRC);
-    track.extensions.push((TWCC_ID, TWCC_URI.to_owned()));
-    let (publisher, _) = sim.add_client(
-        WorkerId(0),
-        PeerRole::Publisher { stream: STREAM },
-        vec![track],
-    );
-    let publisher = connected(&mut sim, publisher);
+    let publisher = twcc_publisher(&mut sim);
     let (thin, thin_peer) = twcc_viewer(&mut sim, 0, 9);
     let (wide, wide_peer) = twcc_viewer(&mut sim, 1, 9);
     // The thin viewer's downlink carries 320 kbit/s with a 500 ms queue; the stream is about
