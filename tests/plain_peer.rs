@@ -35,6 +35,7 @@ impl Events {
                     .find(|e| match e {
                         Event::PeerConnected { peer: p, .. }
                         | Event::PeerClosed { peer: p, .. } => *p == peer,
+                        Event::BandwidthShort { .. } => false,
                     })
                     .cloned();
             if let Some(e) = found {

@@ -195,6 +195,14 @@ pub enum Event {
     PeerConnected { peer: PeerId, remote: SocketAddr },
     /// The worker closed the peer on its own (it is already gone from the worker).
     PeerClosed { peer: PeerId, reason: CloseReason },
+    /// A player's bandwidth estimate has stayed under what it is sent (after the path showed
+    /// congestion): `sending_bps` is sent, `estimate_bps` is what the path seems to carry.
+    /// Repeated at most every few seconds while it lasts.
+    BandwidthShort {
+        peer: PeerId,
+        sending_bps: u64,
+        estimate_bps: u64,
+    },
 }
 
 /// Where workers report events. Implemented by the control plane; `send` must not block.

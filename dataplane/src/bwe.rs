@@ -207,6 +207,8 @@ pub struct BandwidthEstimator {
     loss_since: Option<Instant>,
     loss_sent: u32,
     loss_lost: u32,
+    /// When the path last made the estimate go down (overuse or heavy loss).
+    last_decrease: Option<Instant>,
 }
 
 impl BandwidthEstimator {
@@ -228,6 +230,7 @@ impl BandwidthEstimator {
             loss_since: None,
             loss_sent: 0,
             loss_lost: 0,
+            last_decrease: None,
         }
     }
 
@@ -236,6 +239,13 @@ impl BandwidthEstimator {
         self.delay_based
             .min(self.loss_based)
             .clamp(self.min_bps, self.max_bps) as u64
+    }
+
+    /// When congestion (overuse or heavy loss) last lowered the estimate: an estimate under
+    /// the rate sent means the path is short only if this is recent (otherwise the estimate
+    /// may just not have grown yet).
+    pub fn last_decrease(&self) -> Option<Instant> {
+        self.last_decrease
     }
 
     /// What the delay trend said last.
@@ -326,6 +336,7 @@ impl BandwidthEstimator {
             Usage::Overusing => {
                 let base = acked.unwrap_or(self.delay_based);
                 self.delay_based = (BETA * base).min(self.delay_based);
+                self.last_decrease = Some(now);
             }
             Usage::Underusing => {} // hold: let the queue drain
             Usage::Normal => {
@@ -353,6 +364,7 @@ impl BandwidthEstimator {
             // instead of saying what the path carries.
             let floor = self.acknowledged().map_or(0.0, |a| BETA * a as f64);
             self.loss_based = cut.max(floor);
+            self.last_decrease = Some(now);
         } else {
             // Not limiting: follow the delay-based estimate (up too).
             self.loss_based = self.delay_based;

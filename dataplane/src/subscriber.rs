@@ -231,10 +231,14 @@ impl Subscriber {
 
     /// The subscriber's transport-wide feedback (RTPFB FMT 15), received at `now`: feeds its
     /// bandwidth estimate. Ignored when it did not negotiate it or the message is malformed.
-    pub fn on_transport_feedback(&mut self, now: Instant, fb: &Feedback<'_>) {
-        if let (Some(congestion), Ok(tcc)) = (&mut self.congestion, TransportCc::parse(fb)) {
-            congestion.on_feedback(now, &tcc);
-        }
+    /// Returns `Some((sending, estimate))` bits/s when the subscriber is now to be told it is
+    /// short of bandwidth (see [`SubscriberCongestion::bandwidth_short`]).
+    pub fn on_transport_feedback(&mut self, now: Instant, fb: &Feedback<'_>) -> Option<(u64, u64)> {
+        let (Some(congestion), Ok(tcc)) = (&mut self.congestion, TransportCc::parse(fb)) else {
+            return None;
+        };
+        congestion.on_feedback(now, &tcc);
+        congestion.bandwidth_short(now)
     }
 
     /// The bandwidth estimate toward this subscriber (bits/s), when it negotiated

@@ -346,7 +346,13 @@ impl WorkerCore {
                 }
                 (Role::Subscriber { sub, .. }, RtcpPacket::Twcc(fb)) => {
                     self.outbox.stats.transport_feedback_received += 1;
-                    sub.on_transport_feedback(now, &fb);
+                    if let Some((sending_bps, estimate_bps)) = sub.on_transport_feedback(now, &fb) {
+                        self.events.push_back(Event::BandwidthShort {
+                            peer: peer.id,
+                            sending_bps,
+                            estimate_bps,
+                        });
+                    }
                 }
                 (Role::Subscriber { sub, .. }, RtcpPacket::ReceiverReport(rr)) => {
                     for block in rr.report_blocks() {

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use dataplane::api::{PeerRole, WorkerId};
+use dataplane::api::{Event, PeerId, PeerRole, WorkerId};
 use dataplane::rtcp::{RtcpCompound, RtcpPacket, TransportCc, TWCC_URI};
 use dataplane::sim::{self, ClientId, LinkConfig, Sim};
 
@@ -141,7 +141,7 @@ fn transport_seq(packet: &[u8], id: u8) -> Option<u16> {
 }
 
 /// A viewer of [`STREAM`] that negotiated the transport-wide number as extension `id`.
-fn twcc_viewer(sim: &mut Sim, i: usize, id: u8) -> (ClientId, dataplane::api::PeerId) {
+fn twcc_viewer(sim: &mut Sim, i: usize, id: u8) -> (ClientId, PeerId) {
     let (pt, ssrc) = viewer_track(i);
     let mut track = sim::video_track(pt, ssrc);
     track.extensions.push((id, TWCC_URI.to_owned()));
@@ -220,4 +220,26 @@ fn each_viewer_gets_its_own_transport_wide_numbers_and_an_estimate_from_its_feed
     );
     assert!(thin_bps < 400_000, "thin viewer: {thin_bps} bit/s");
     assert!(wide_bps > 500_000, "wide viewer: {wide_bps} bit/s");
+
+    // The thin viewer is reported short of bandwidth (sending ~500 kbit/s, estimate under
+    // it), every 5 s at most; the wide one never.
+    let short: Vec<(PeerId, u64, u64)> = sim
+        .events
+        .iter()
+        .filter_map(|(_, e)| match *e {
+            Event::BandwidthShort {
+                peer,
+                sending_bps,
+                estimate_bps,
+            } => Some((peer, sending_bps, estimate_bps)),
+            _ => None,
+        })
+        .collect();
+    assert!(!short.is_empty(), "no report for the thin viewer");
+    assert!(short.len() <= 3, "at most every 5 s in 10 s: {short:?}");
+    for &(peer, sending, estimate) in &short {
+        assert_eq!(peer, thin_peer, "{short:?}");
+        assert!((400_000..600_000).contains(&sending), "{short:?}");
+        assert!(estimate < 400_000, "{short:?}");
+    }
 }

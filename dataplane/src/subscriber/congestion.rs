@@ -6,7 +6,7 @@
 //! Sans-IO and bounded: a fixed history ring allocated once (8 KiB) and the estimator's fixed
 //! windows (about 1 KiB), per subscriber that negotiated it; nothing for the others.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::bwe::{BandwidthEstimator, PacketResult};
 use crate::rtcp::TransportCc;
@@ -20,6 +20,15 @@ const CHUNK: usize = 64;
 const INITIAL_BPS: u64 = 1_000_000;
 const MIN_BPS: u64 = 30_000;
 const MAX_BPS: u64 = 50_000_000;
+/// The rate sent is measured over windows of this length.
+const RATE_WINDOW: Duration = Duration::from_secs(1);
+/// The estimate must stay under `SHORT_SHARE` of the rate sent this long (with congestion
+/// seen within `SHORT_EVIDENCE`) before the subscriber is said to be short of bandwidth, and
+/// is said so again at most every `SHORT_REPEAT`.
+const SHORT_SHARE: f64 = 0.9;
+const SHORT_AFTER: Duration = Duration::from_secs(2);
+const SHORT_EVIDENCE: Duration = Duration::from_secs(5);
+const SHORT_REPEAT: Duration = Duration::from_secs(5);
 
 /// Transport-wide numbering, send history and estimate of one subscriber.
 pub struct SubscriberCongestion {
@@ -33,6 +42,14 @@ pub struct SubscriberCongestion {
     estimator: BandwidthEstimator,
     /// Feedback messages from the subscriber.
     pub feedback_received: u64,
+    /// Bytes numbered so far, and where the current rate window started (time, bytes).
+    bytes_sent: u64,
+    window: Option<(Instant, u64)>,
+    /// The rate sent over the last complete window, bits/s.
+    sending_bps: u64,
+    /// Since when the estimate has been short, and when that was last reported.
+    short_since: Option<Instant>,
+    reported_at: Option<Instant>,
 }
 
 impl SubscriberCongestion {
@@ -45,6 +62,11 @@ impl SubscriberCongestion {
             history: vec![(0, 0, 0); HISTORY].into_boxed_slice(),
             estimator: BandwidthEstimator::new(INITIAL_BPS, MIN_BPS, MAX_BPS),
             feedback_received: 0,
+            bytes_sent: 0,
+            window: None,
+            sending_bps: 0,
+            short_since: None,
+            reported_at: None,
         }
     }
 
@@ -60,6 +82,7 @@ impl SubscriberCongestion {
         let epoch = *self.epoch.get_or_insert(now);
         let send_us = now.saturating_duration_since(epoch).as_micros() as i64;
         self.history[usize::from(seq) % HISTORY] = (seq, send_us, buf.len() as u32);
+        self.bytes_sent += buf.len() as u64;
     }
 
     /// The subscriber's transport-wide feedback, received at `now`: what it reports is matched
@@ -91,6 +114,37 @@ impl SubscriberCongestion {
         if n > 0 {
             self.estimator.on_feedback(now, &chunk[..n]);
         }
+    }
+
+    /// After feedback at `now`: `Some((sending, estimate))` bits/s when the subscriber is
+    /// short of bandwidth — the estimate has stayed under 90 % of the rate sent for 2 s and the
+    /// path showed congestion within 5 s — at most every 5 s while that lasts.
+    pub fn bandwidth_short(&mut self, now: Instant) -> Option<(u64, u64)> {
+        let (start, bytes) = *self.window.get_or_insert((now, self.bytes_sent));
+        let elapsed = now.saturating_duration_since(start);
+        if elapsed >= RATE_WINDOW {
+            let bits = (self.bytes_sent - bytes) * 8;
+            self.sending_bps = (bits as f64 / elapsed.as_secs_f64()) as u64;
+            self.window = Some((now, self.bytes_sent));
+        }
+        let estimate = self.estimate();
+        let congested = self
+            .estimator
+            .last_decrease()
+            .is_some_and(|t| now.saturating_duration_since(t) <= SHORT_EVIDENCE);
+        if !congested || (estimate as f64) >= SHORT_SHARE * self.sending_bps as f64 {
+            self.short_since = None;
+            return None;
+        }
+        let since = *self.short_since.get_or_insert(now);
+        let due = self
+            .reported_at
+            .is_none_or(|t| now.saturating_duration_since(t) >= SHORT_REPEAT);
+        if now.saturating_duration_since(since) < SHORT_AFTER || !due {
+            return None;
+        }
+        self.reported_at = Some(now);
+        Some((self.sending_bps, estimate))
     }
 
     /// The bandwidth estimate toward the subscriber, bits/s.

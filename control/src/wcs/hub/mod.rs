@@ -262,7 +262,35 @@ impl Hub {
                 tracing::info!(%peer, ?reason, "peer closed by worker");
                 self.end_session(&id, Some(("FAILED", info::peer_closed(reason))), false);
             }
+            Event::BandwidthShort {
+                peer,
+                sending_bps,
+                estimate_bps,
+            } => self.not_enough_bandwidth(peer, sending_bps, estimate_bps),
         }
+    }
+
+    /// Tells a player that its path carries less than its stream: WCS's `notEnoughBandwidth`
+    /// stream event, `info` "<stream bitrate>/<estimated bandwidth>" in bits/s.
+    fn not_enough_bandwidth(
+        &mut self,
+        peer: dataplane::api::PeerId,
+        sending_bps: u64,
+        estimate_bps: u64,
+    ) {
+        let Some(id) = self.peers.get(&peer).cloned() else {
+            return;
+        };
+        let Some(session) = self.sessions.get(&id).filter(|s| s.role == Role::Player) else {
+            return;
+        };
+        let conn = session.conn;
+        tracing::info!(%peer, name = %session.name, sending_bps, estimate_bps, "not enough bandwidth");
+        let payload = serde_json::json!({ "info": format!("{sending_bps}/{estimate_bps}") });
+        self.send(
+            conn,
+            msg::stream_event(&id, "notEnoughBandwidth", Some(&payload)),
+        );
     }
 
     /// Sends `Command::Shutdown` to every worker.

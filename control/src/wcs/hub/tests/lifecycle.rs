@@ -432,3 +432,30 @@ fn shutdown_reaches_every_worker() {
     }
     let _ = StreamId(0);
 }
+
+#[test]
+fn a_player_short_of_bandwidth_gets_not_enough_bandwidth_with_both_rates() {
+    let mut h = harness(1);
+    let (a, b) = (h.open(), h.open());
+    h.publish(a, "pub", "cam");
+    let publisher = peer_of(&h.commands(0));
+    h.play(b, "p1", "cam");
+    let player = peer_of(&h.commands(0));
+    let short = |peer| Event::BandwidthShort {
+        peer,
+        sending_bps: 470_000,
+        estimate_bps: 281_000,
+    };
+    h.hub.handle_event(h.now, short(player));
+    assert_eq!(
+        h.drain(),
+        vec![(
+            b,
+            json!({"message": "notifyStreamEvent", "data": [{"mediaSessionId": "p1",
+                "type": "notEnoughBandwidth", "payload": {"info": "470000/281000"}}]})
+        )]
+    );
+    // Only players are told.
+    h.hub.handle_event(h.now, short(publisher));
+    assert!(h.drain().is_empty());
+}
