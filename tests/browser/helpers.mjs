@@ -241,15 +241,16 @@ export function playwright() {
 
 /**
  * Launches headless Chromium with a fake camera and microphone in a fresh profile directory
- * (`extraArgs` adds command-line flags).
+ * (`extraArgs` adds command-line flags; `executablePath` may be a wrapper that execs Chromium,
+ * e.g. in another network namespace).
  * Returns `{ context, newPage(label), close() }`; pages log their console errors with `label`.
  */
-export async function launchBrowser({ extraArgs = [] } = {}) {
+export async function launchBrowser({ extraArgs = [], executablePath = chromiumPath } = {}) {
   const { chromium } = playwright();
   const profile = tempDir('rtcdn-chromium-');
   const context = await withTimeout(
     chromium.launchPersistentContext(profile, {
-      executablePath: chromiumPath,
+      executablePath,
       headless: true,
       args: [...CHROMIUM_ARGS, ...extraArgs],
     }),

@@ -26,7 +26,7 @@ const RATE_WINDOW: Duration = Duration::from_secs(1);
 /// seen within `SHORT_EVIDENCE`) before the subscriber is said to be short of bandwidth, and
 /// is said so again at most every `SHORT_REPEAT`.
 const SHORT_SHARE: f64 = 0.9;
-const SHORT_AFTER: Duration = Duration::from_secs(2);
+const SHORT_AFTER: Duration = Duration::from_secs(1);
 const SHORT_EVIDENCE: Duration = Duration::from_secs(5);
 const SHORT_REPEAT: Duration = Duration::from_secs(5);
 
@@ -117,7 +117,7 @@ impl SubscriberCongestion {
     }
 
     /// After feedback at `now`: `Some((sending, estimate))` bits/s when the subscriber is
-    /// short of bandwidth — the estimate has stayed under 90 % of the rate sent for 2 s and the
+    /// short of bandwidth — the estimate has stayed under 90 % of the rate sent for 1 s and the
     /// path showed congestion within 5 s — at most every 5 s while that lasts.
     pub fn bandwidth_short(&mut self, now: Instant) -> Option<(u64, u64)> {
         let (start, bytes) = *self.window.get_or_insert((now, self.bytes_sent));

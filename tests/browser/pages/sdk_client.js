@@ -118,6 +118,15 @@ function rtCreateAndStart(session, role, name, options) {
       rtRecord('stream', s.status(), s.getInfo());
     });
   });
+  // Stream events (notEnoughBandwidth, resize, data...): type and payload.info; for
+  // notEnoughBandwidth also the two figures as the SDK parsed them.
+  stream.on(Flashphoner.constants.STREAM_EVENT, function (e) {
+    var info = e.payload && e.payload.info ? e.payload.info : '';
+    rtRecord('event', e.type, info);
+    if (e.type === 'notEnoughBandwidth') {
+      window.rt.bandwidth = { remote: stream.getRemoteBitrate(), network: stream.getNetworkBandwidth() };
+    }
+  });
   window.rt.startedAt = performance.now();
   if (role === 'publish') {
     stream.publish();
