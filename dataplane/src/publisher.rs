@@ -111,7 +111,7 @@ impl Publisher {
         if let Some((id, arrivals)) = &mut self.twcc {
             // Every packet counts for congestion control, RTX and padding-only probes too:
             // recorded before anything can turn the packet away.
-            if let Some(seq) = transport_seq(packet, &hdr, *id) {
+            if let Some(seq) = rtp::read_u16_extension(packet, &hdr, *id) {
                 self.feedback_armed |= arrivals.on_packet(now, seq);
             }
         }
@@ -333,12 +333,4 @@ pub fn video_codec(t: &TrackSpec) -> Option<VideoCodecKind> {
         "AV1" | "AV1X" => Some(VideoCodecKind::Av1),
         _ => None,
     }
-}
-
-/// The transport-wide sequence number in extension `id` of the packet, if it carries one.
-fn transport_seq(packet: &[u8], hdr: &RtpHeader, id: u8) -> Option<u16> {
-    hdr.extensions(packet)
-        .map_while(Result::ok)
-        .find(|(i, _)| *i == id)
-        .and_then(|(_, data)| Some(u16::from_be_bytes([*data.first()?, *data.get(1)?])))
 }

@@ -40,7 +40,10 @@ mod seq;
 #[cfg(test)]
 mod tests;
 
-pub use ext::{rewrite_extensions, stamp_u16_extension, ExtensionElements, ExtensionMap};
+pub use ext::{
+    read_u16_extension, rewrite_extensions, rewrite_extensions_stamping, ExtensionElements,
+    ExtensionMap,
+};
 pub use keyframe::{is_keyframe, VideoCodecKind};
 pub use rewriter::{SeqRewriter, MAX_SEQ_JUMP};
 pub use seq::SeqExtender;

@@ -148,11 +148,13 @@ impl Subscriber {
         let (seq, ts) = track
             .rewriter
             .map(hdr.sequence(), hdr.timestamp(), track.frame_ticks);
-        if !track.rewrite(scratch, &mut hdr, seq, ts) {
+        let congestion = self.congestion.as_deref_mut().zip(now);
+        let stamp = congestion.as_ref().map(|(c, _)| c.next_stamp());
+        let Some(stamped) = track.rewrite(scratch, &mut hdr, seq, ts, stamp) else {
             return false;
-        }
-        if let (Some(congestion), Some(now)) = (&mut self.congestion, now) {
-            congestion.stamp(now, scratch, &hdr);
+        };
+        if let (true, Some((c, now))) = (stamped, congestion) {
+            c.sent(now, scratch.len());
         }
         let payload = hdr.payload_range().len() as u32;
         track.packets = track.packets.wrapping_add(1);
@@ -212,17 +214,16 @@ impl Subscriber {
             .rewriter
             .mapped(hdr.sequence(), hdr.timestamp())
             .ok_or(RetransmitError::NotNegotiated)?;
-        if !track.rewrite(scratch, &mut hdr, seq, ts) {
-            return Err(RetransmitError::Malformed);
-        }
+        // A retransmission is a transmission of its own: its own transport-wide number.
+        let stamp = self.congestion.as_ref().map(|c| c.next_stamp());
+        let stamped = track
+            .rewrite(scratch, &mut hdr, seq, ts, stamp)
+            .ok_or(RetransmitError::Malformed)?;
         if let Some(rtx) = &mut track.rtx {
             wrap_rtx(scratch, &hdr, rtx, seq).ok_or(RetransmitError::Malformed)?;
         }
-        if let Some(congestion) = &mut self.congestion {
-            // A retransmission is a transmission of its own: its own transport-wide number.
-            if let Ok(hdr) = RtpHeader::parse(scratch) {
-                congestion.stamp(now, scratch, &hdr);
-            }
+        if let (true, Some(c)) = (stamped, self.congestion.as_mut()) {
+            c.sent(now, scratch.len());
         }
         track.credit -= len;
         log.resent(now, canonical);
@@ -319,13 +320,22 @@ impl Subscriber {
 
 impl TxTrack {
     /// Rewrites the packet in `buf` (header `hdr`) to this track: payload type, SSRC,
-    /// sequence number, timestamp and extension ids.
-    fn rewrite(&self, buf: &mut [u8], hdr: &mut RtpHeader, seq: u16, ts: u32) -> bool {
+    /// sequence number, timestamp and extension ids, and in the same pass over the extensions
+    /// `stamp`s the transport-wide number (`(extension id, value)`). `None` if the packet is
+    /// malformed; otherwise whether it was stamped.
+    fn rewrite(
+        &self,
+        buf: &mut [u8],
+        hdr: &mut RtpHeader,
+        seq: u16,
+        ts: u32,
+        stamp: Option<(u8, u16)>,
+    ) -> Option<bool> {
         hdr.set_payload_type(buf, self.payload_type);
         hdr.set_ssrc(buf, self.ssrc);
         hdr.set_sequence(buf, seq);
         hdr.set_timestamp(buf, ts);
-        rtp::rewrite_extensions(buf, hdr, &self.extensions).is_ok()
+        rtp::rewrite_extensions_stamping(buf, hdr, &self.extensions, stamp).ok()
     }
 }
 

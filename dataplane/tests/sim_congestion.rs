@@ -134,10 +134,7 @@ fn without_the_extension_negotiated_no_feedback_is_sent() {
 /// The transport-wide number in extension `id` of a received packet.
 fn transport_seq(packet: &[u8], id: u8) -> Option<u16> {
     let hdr = dataplane::rtp::RtpHeader::parse(packet).ok()?;
-    hdr.extensions(packet)
-        .map_while(Result::ok)
-        .find(|(i, _)| *i == id)
-        .map(|(_, d)| u16::from_be_bytes([d[0], d[1]]))
+    dataplane::rtp::read_u16_extension(packet, &hdr, id)
 }
 
 /// A viewer of [`STREAM`] that negotiated the transport-wide number as extension `id`.

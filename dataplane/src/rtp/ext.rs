@@ -195,8 +195,20 @@ pub fn rewrite_extensions(
     hdr: &RtpHeader,
     map: &ExtensionMap,
 ) -> Result<(), RtpError> {
+    rewrite_extensions_stamping(buf, hdr, map, None).map(|_| ())
+}
+
+/// [`rewrite_extensions`], and in the same walk writes `value` over the data of the element
+/// that ends up with id `id` when it has two data bytes (a subscriber's transport-wide sequence
+/// number): `stamp = Some((id, value))`. Returns whether it stamped.
+pub fn rewrite_extensions_stamping(
+    buf: &mut [u8],
+    hdr: &RtpHeader,
+    map: &ExtensionMap,
+    stamp: Option<(u8, u16)>,
+) -> Result<bool, RtpError> {
     let Some(block) = hdr.extension else {
-        return Ok(());
+        return Ok(false);
     };
     if buf.len() < block.end {
         return Err(RtpError::ExtensionOverrun);
@@ -206,6 +218,7 @@ pub fn rewrite_extensions(
         r?;
     }
     let two_byte = block.profile() == ExtensionProfile::TwoByte;
+    let mut stamped = false;
     let mut walker = Walker::new(Some(block));
     while let Some(Ok(e)) = walker.next(buf) {
         let to = map.get(e.id);
@@ -221,20 +234,22 @@ pub fn rewrite_extensions(
         } else {
             buf[e.start] = (to << 4) | (buf[e.start] & 0x0F);
         }
-    }
-    Ok(())
-}
-
-/// Writes `value` (big-endian) over the data of the element with id `id` if it has exactly
-/// two bytes of data (the transport-wide sequence number's form); returns whether it did.
-/// Nothing moves: a packet without such an element is left as is.
-pub fn stamp_u16_extension(buf: &mut [u8], hdr: &RtpHeader, id: u8, value: u16) -> bool {
-    let mut walker = Walker::new(hdr.extension);
-    while let Some(Ok(e)) = walker.next(buf) {
-        if e.id == id && e.end - e.data == 2 && e.end <= buf.len() {
+        let stamp_here = |&(id, _): &(u8, u16)| fits && id == to && e.end - e.data == 2;
+        if let Some((_, value)) = stamp.filter(stamp_here).filter(|_| !stamped) {
             buf[e.data..e.end].copy_from_slice(&value.to_be_bytes());
-            return true;
+            stamped = true;
         }
     }
-    false
+    Ok(stamped)
+}
+
+/// The two-byte value (big-endian) of the element with id `id`, e.g. the transport-wide
+/// sequence number, if the packet `buf` (parsed as `hdr`) carries one.
+pub fn read_u16_extension(buf: &[u8], hdr: &RtpHeader, id: u8) -> Option<u16> {
+    hdr.extensions(buf)
+        .map_while(Result::ok)
+        .find(|(i, _)| *i == id)
+        .and_then(|(_, d)| {
+            Some(u16::from_be_bytes([*d.first()?, *d.get(1)?])).filter(|_| d.len() == 2)
+        })
 }

@@ -415,3 +415,29 @@ fn seq_extender_reorder_before_start_wrap() {
     assert_eq!(s.extend(65535), first - 3);
     assert_eq!(s.max(), Some(first));
 }
+
+#[test]
+fn stamping_writes_the_two_byte_element_that_ends_up_with_the_id_in_the_same_pass() {
+    let h = RtpHeader::parse(&one_byte_packet()).unwrap();
+    let mut m = ExtensionMap::default();
+    m.set(1, 14);
+    m.set(3, 5);
+    // Element 3 (two bytes) becomes 5 and carries the value.
+    let mut p = one_byte_packet();
+    assert_eq!(
+        rewrite_extensions_stamping(&mut p, &h, &m, Some((5, 0x1234))),
+        Ok(true)
+    );
+    let elems: Vec<_> = h.extensions(&p).map(Result::unwrap).collect();
+    assert_eq!(elems, vec![(14, &[0xAA][..]), (5, &[0x12, 0x34][..])]);
+    assert_eq!(read_u16_extension(&p, &h, 5), Some(0x1234));
+    // Element 1 has one byte: not a place for the number; an id no element maps to: nothing.
+    for stamp in [(14, 0x1234), (7, 0x1234)] {
+        let mut p = one_byte_packet();
+        assert_eq!(
+            rewrite_extensions_stamping(&mut p, &h, &m, Some(stamp)),
+            Ok(false)
+        );
+        assert_eq!(read_u16_extension(&p, &h, 5), Some(0xBBCC));
+    }
+}

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use crate::bwe::{BandwidthEstimator, PacketResult};
 use crate::rtcp::TransportCc;
-use crate::rtp::{stamp_u16_extension, RtpHeader};
 
 /// Sent packets remembered (a power of two): about two seconds of a 2.5 Mbit/s stream.
 const HISTORY: usize = 512;
@@ -40,8 +39,6 @@ pub struct SubscriberCongestion {
     /// 0 when empty).
     history: Box<[(u16, i64, u32)]>,
     estimator: BandwidthEstimator,
-    /// Feedback messages from the subscriber.
-    pub feedback_received: u64,
     /// Bytes numbered so far, and where the current rate window started (time, bytes).
     bytes_sent: u64,
     window: Option<(Instant, u64)>,
@@ -61,7 +58,6 @@ impl SubscriberCongestion {
             epoch: None,
             history: vec![(0, 0, 0); HISTORY].into_boxed_slice(),
             estimator: BandwidthEstimator::new(INITIAL_BPS, MIN_BPS, MAX_BPS),
-            feedback_received: 0,
             bytes_sent: 0,
             window: None,
             sending_bps: 0,
@@ -70,25 +66,27 @@ impl SubscriberCongestion {
         }
     }
 
-    /// Gives the packet in `buf` (parsed as `hdr`, extension ids already the subscriber's)
-    /// the next transport-wide number, if it carries the element, and remembers it as sent at
-    /// `now`. A packet without the element (its publisher did not send one) goes unnumbered.
-    pub fn stamp(&mut self, now: Instant, buf: &mut [u8], hdr: &RtpHeader) {
+    /// What the next packet is to be stamped with: the subscriber's extension id for the
+    /// transport-wide number, and the number (the rewrite writes it while it remaps ids; a
+    /// packet without the element, from a publisher that sent none, goes unnumbered).
+    pub fn next_stamp(&self) -> (u8, u16) {
+        (self.id, self.next_seq)
+    }
+
+    /// The packet stamped with [`Self::next_stamp`] (`len` bytes) is sent at `now`: remember
+    /// it, and move to the next number.
+    pub fn sent(&mut self, now: Instant, len: usize) {
         let seq = self.next_seq;
-        if !stamp_u16_extension(buf, hdr, self.id, seq) {
-            return;
-        }
         self.next_seq = seq.wrapping_add(1);
         let epoch = *self.epoch.get_or_insert(now);
         let send_us = now.saturating_duration_since(epoch).as_micros() as i64;
-        self.history[usize::from(seq) % HISTORY] = (seq, send_us, buf.len() as u32);
-        self.bytes_sent += buf.len() as u64;
+        self.history[usize::from(seq) % HISTORY] = (seq, send_us, len as u32);
+        self.bytes_sent += len as u64;
     }
 
     /// The subscriber's transport-wide feedback, received at `now`: what it reports is matched
     /// with what was sent and given to the estimator (numbers no longer remembered are skipped).
     pub fn on_feedback(&mut self, now: Instant, tcc: &TransportCc<'_>) {
-        self.feedback_received += 1;
         let mut chunk = [PacketResult {
             send_us: 0,
             size: 0,
