@@ -282,14 +282,21 @@ fn peer_of(cmds: &[Command]) -> PeerId {
         .expect("an AddPeer")
 }
 
-#[test]
-fn worker_closing_a_publisher_fails_it_and_stops_players() {
+/// A hub with "pub" publishing "cam" on connection `a` and "p1" playing it on `b`:
+/// `(hub, (a, b), publisher's peer, player's peer)`.
+fn publisher_and_player() -> (Harness, (ConnId, ConnId), PeerId, PeerId) {
     let mut h = harness(1);
     let (a, b) = (h.open(), h.open());
     h.publish(a, "pub", "cam");
     let publisher = peer_of(&h.commands(0));
     h.play(b, "p1", "cam");
     let player = peer_of(&h.commands(0));
+    (h, (a, b), publisher, player)
+}
+
+#[test]
+fn worker_closing_a_publisher_fails_it_and_stops_players() {
+    let (mut h, (a, b), publisher, player) = publisher_and_player();
     h.hub.handle_event(
         h.now,
         Event::PeerConnected {
@@ -435,12 +442,7 @@ fn shutdown_reaches_every_worker() {
 
 #[test]
 fn a_player_short_of_bandwidth_gets_not_enough_bandwidth_with_both_rates() {
-    let mut h = harness(1);
-    let (a, b) = (h.open(), h.open());
-    h.publish(a, "pub", "cam");
-    let publisher = peer_of(&h.commands(0));
-    h.play(b, "p1", "cam");
-    let player = peer_of(&h.commands(0));
+    let (mut h, (_, b), publisher, player) = publisher_and_player();
     let short = |peer| Event::BandwidthShort {
         peer,
         sending_bps: 470_000,
