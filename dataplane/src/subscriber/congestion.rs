@@ -3,8 +3,9 @@
 //! and retransmissions), the send history its feedback is matched against, and its bandwidth
 //! estimate ([`BandwidthEstimator`]).
 //!
-//! Sans-IO and bounded: a fixed history ring allocated once (8 KiB) and the estimator's fixed
-//! windows (about 1 KiB), per subscriber that negotiated it; nothing for the others.
+//! Sans-IO and bounded: a fixed history ring allocated once (4 KiB: 8 bytes per packet, so
+//! consecutive packets share cache lines) and the estimator's fixed windows (about 1 KiB), per
+//! subscriber that negotiated it; nothing for the others.
 
 use std::time::{Duration, Instant};
 
@@ -29,15 +30,24 @@ const SHORT_AFTER: Duration = Duration::from_secs(1);
 const SHORT_EVIDENCE: Duration = Duration::from_secs(5);
 const SHORT_REPEAT: Duration = Duration::from_secs(5);
 
+/// One packet sent, as remembered to match feedback against.
+#[derive(Clone, Copy, Debug, Default)]
+struct Sent {
+    seq: u16,
+    /// Bytes; 0 for an empty slot.
+    size: u16,
+    /// Send time, µs since the first packet, modulo 2^32.
+    send_us: u32,
+}
+
 /// Transport-wide numbering, send history and estimate of one subscriber.
 pub struct SubscriberCongestion {
     /// The subscriber's extension id for the transport-wide sequence number.
     id: u8,
     next_seq: u16,
     epoch: Option<Instant>,
-    /// By sequence number mod `HISTORY`: (sequence number, send time µs since `epoch`, size;
-    /// 0 when empty).
-    history: Box<[(u16, i64, u32)]>,
+    /// By sequence number mod `HISTORY`.
+    history: Box<[Sent]>,
     estimator: BandwidthEstimator,
     /// Bytes numbered so far, and where the current rate window started (time, bytes).
     bytes_sent: u64,
@@ -56,7 +66,7 @@ impl SubscriberCongestion {
             id,
             next_seq: 0,
             epoch: None,
-            history: vec![(0, 0, 0); HISTORY].into_boxed_slice(),
+            history: vec![Sent::default(); HISTORY].into_boxed_slice(),
             estimator: BandwidthEstimator::new(INITIAL_BPS, MIN_BPS, MAX_BPS),
             bytes_sent: 0,
             window: None,
@@ -79,8 +89,12 @@ impl SubscriberCongestion {
         let seq = self.next_seq;
         self.next_seq = seq.wrapping_add(1);
         let epoch = *self.epoch.get_or_insert(now);
-        let send_us = now.saturating_duration_since(epoch).as_micros() as i64;
-        self.history[usize::from(seq) % HISTORY] = (seq, send_us, len as u32);
+        let send_us = now.saturating_duration_since(epoch).as_micros() as u32;
+        self.history[usize::from(seq) % HISTORY] = Sent {
+            seq,
+            size: len.min(usize::from(u16::MAX)) as u16,
+            send_us,
+        };
         self.bytes_sent += len as u64;
     }
 
@@ -93,14 +107,20 @@ impl SubscriberCongestion {
             arrival_us: None,
         }; CHUNK];
         let mut n = 0;
+        let now_us = self
+            .epoch
+            .map_or(0, |e| now.saturating_duration_since(e).as_micros() as i64);
         for (seq, arrival_us) in tcc.packets() {
-            let (sent_seq, send_us, size) = self.history[usize::from(seq) % HISTORY];
-            if sent_seq != seq || size == 0 {
+            let sent = self.history[usize::from(seq) % HISTORY];
+            if sent.seq != seq || sent.size == 0 {
                 continue;
             }
+            // Send times are kept as 32 bits of µs (71 minutes): what is remembered was sent
+            // within the last seconds, so its age is exact.
+            let age = i64::from((now_us as u32).wrapping_sub(sent.send_us));
             chunk[n] = PacketResult {
-                send_us,
-                size,
+                send_us: now_us - age,
+                size: u32::from(sent.size),
                 arrival_us,
             };
             n += 1;
