@@ -35,7 +35,7 @@ impl Events {
                     .find(|e| match e {
                         Event::PeerConnected { peer: p, .. }
                         | Event::PeerClosed { peer: p, .. } => *p == peer,
-                        Event::BandwidthShort { .. } => false,
+                        Event::BandwidthShort { .. } | Event::ViewerStats { .. } => false,
                     })
                     .cloned();
             if let Some(e) = found {
@@ -55,6 +55,7 @@ fn start() -> (Dataplane, Arc<Events>) {
 
 fn spec(id: u64, role: PeerRole) -> Box<PeerSpec> {
     Box::new(PeerSpec {
+        layer_choice: Default::default(),
         id: PeerId(id),
         role,
         local_ufrag: format!("plain{id}"),
@@ -66,6 +67,7 @@ fn spec(id: u64, role: PeerRole) -> Box<PeerSpec> {
             digest: Vec::new(),
         },
         tracks: vec![TrackSpec {
+            layers: Vec::new(),
             kind: MediaKind::Video,
             codec: "VP8".into(),
             payload_type: 96,

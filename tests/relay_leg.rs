@@ -44,6 +44,7 @@ fn start() -> (Dataplane, Arc<Events>) {
 fn tracks(audio_ssrc: Option<u32>, video_ssrc: Option<u32>) -> Vec<TrackSpec> {
     vec![
         TrackSpec {
+            layers: Vec::new(),
             kind: MediaKind::Audio,
             codec: "opus".into(),
             payload_type: 111,
@@ -57,6 +58,7 @@ fn tracks(audio_ssrc: Option<u32>, video_ssrc: Option<u32>) -> Vec<TrackSpec> {
             rtx: None,
         },
         TrackSpec {
+            layers: Vec::new(),
             kind: MediaKind::Video,
             codec: "VP8".into(),
             payload_type: 96,
@@ -82,6 +84,7 @@ fn spec(
     tracks: Vec<TrackSpec>,
 ) -> PeerSpec {
     PeerSpec {
+        layer_choice: Default::default(),
         id: PeerId(id),
         role,
         local_ufrag: local.0.into(),

@@ -113,6 +113,7 @@ fn forward_one(sim: &mut Sim, publisher: ClientId, seq: &mut u16) -> usize {
 
 fn spec(i: usize) -> PeerSpec {
     PeerSpec {
+        layer_choice: Default::default(),
         id: PeerId(i as u64),
         role: PeerRole::Subscriber {
             stream: StreamId(1),

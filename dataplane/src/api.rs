@@ -72,6 +72,48 @@ pub struct TrackSpec {
     /// RTX (RFC 4588) negotiated for the codec (`a=rtpmap:<pt> rtx/<rate>` with
     /// `apt=<payload_type>`): retransmissions travel in their own payload type and SSRC.
     pub rtx: Option<RtxSpec>,
+    /// Simulcast (RFC 8853): the encodings of a video track, at most [`MAX_LAYERS`], in the
+    /// order the offer listed them (`a=simulcast` rids, or the SSRCs of `a=ssrc-group:SIM`).
+    /// Empty: one encoding, described by `ssrc`/`rtx`. A publisher's layers are told apart by
+    /// SSRC (announced, or learnt from the RTP stream id header extension, which must then be
+    /// among `extensions`); a relay leg sends every layer of its stream, layer `i` under
+    /// `layers[i]`'s SSRCs. A viewer has none: it is sent one layer under `ssrc`.
+    pub layers: Vec<LayerSpec>,
+}
+
+/// Simulcast layers a video track may have; more in an offer are refused by the answer.
+pub const MAX_LAYERS: usize = 3;
+
+/// The header extension carrying the RTP stream id (RFC 8852) of simulcast layers.
+pub const RID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
+/// The header extension carrying the RTP stream id an RTX packet repairs (RFC 8852).
+pub const REPAIRED_RID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id";
+
+/// One simulcast encoding of a video track.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct LayerSpec {
+    /// The `a=rid` id (RFC 8851); empty for a layer from an SSRC group.
+    pub rid: String,
+    /// Publisher: the SSRC from the SSRC group (`None`: learn it from packets carrying `rid`).
+    /// Relay leg: the SSRC we send the layer with.
+    pub ssrc: Option<u32>,
+    /// The layer's RTX SSRC (publisher: from `a=ssrc-group:FID`, or learnt from packets
+    /// carrying the repaired stream id; relay leg: ours), when RTX was negotiated.
+    pub rtx_ssrc: Option<u32>,
+}
+
+/// Which simulcast layer a viewer is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LayerChoice {
+    /// The best layer its bandwidth estimate carries (the top one without an estimate).
+    #[default]
+    Auto,
+    /// Always the layer with the lowest bitrate.
+    Lowest,
+    /// The middle layer (of three; the lower of two).
+    Middle,
+    /// Always the layer with the highest bitrate.
+    Highest,
 }
 
 /// The retransmission stream (RFC 4588) of one track.
@@ -120,6 +162,8 @@ pub struct PeerSpec {
     pub remote_fingerprint: Fingerprint,
     /// The negotiated tracks, at most one per kind.
     pub tracks: Vec<TrackSpec>,
+    /// A viewer of a simulcast stream: which layer it is sent (ignored otherwise).
+    pub layer_choice: LayerChoice,
 }
 
 impl PeerSpec {
@@ -202,6 +246,18 @@ pub enum Event {
         peer: PeerId,
         sending_bps: u64,
         estimate_bps: u64,
+    },
+    /// A viewer's sending state, about once a second while it is connected: the rate sent to
+    /// it (media and retransmissions, bits/s), its bandwidth estimate when it negotiated
+    /// transport-wide congestion control, the simulcast layer it is sent (index into the
+    /// publisher's `layers`, `None` for a stream without simulcast), and whether its video is
+    /// paused because even the lowest layer does not fit.
+    ViewerStats {
+        peer: PeerId,
+        sending_bps: u64,
+        estimate_bps: Option<u64>,
+        layer: Option<u8>,
+        video_paused: bool,
     },
 }
 

@@ -288,6 +288,7 @@ impl Sim {
             self.fan_out_to(stream, source, worker);
         }
         let spec = PeerSpec {
+            layer_choice: Default::default(),
             id,
             role,
             local_ufrag: server.ufrag.clone(),
@@ -347,6 +348,7 @@ impl Sim {
         let fingerprint = self.server_cert.fingerprint();
         self.fan_out_to(stream, source, from);
         let edge_spec = PeerSpec {
+            layer_choice: Default::default(),
             id: edge,
             role: PeerRole::Publisher { stream: to_stream },
             local_ufrag: edge_ice.0.clone(),
@@ -358,6 +360,7 @@ impl Sim {
         };
         self.command(to, Command::AddPeer(Box::new(edge_spec)));
         let leg_spec = PeerSpec {
+            layer_choice: Default::default(),
             id: leg,
             role: PeerRole::Relay {
                 stream,
@@ -389,6 +392,7 @@ impl Sim {
         tracks: Vec<TrackSpec>,
     ) -> (PeerId, PeerId) {
         let plain = |id, role| PeerSpec {
+            layer_choice: Default::default(),
             id,
             role,
             local_ufrag: String::new(),
@@ -655,6 +659,7 @@ impl Sim {
 /// (no RTX).
 pub fn video_track(pt: u8, ssrc: u32) -> TrackSpec {
     TrackSpec {
+        layers: Vec::new(),
         kind: MediaKind::Video,
         codec: "VP8".to_owned(),
         payload_type: pt,
@@ -669,6 +674,7 @@ pub fn video_track(pt: u8, ssrc: u32) -> TrackSpec {
 /// An audio track as signalling negotiates it: Opus with payload type `pt`, SSRC `ssrc`.
 pub fn audio_track(pt: u8, ssrc: u32) -> TrackSpec {
     TrackSpec {
+        layers: Vec::new(),
         kind: MediaKind::Audio,
         codec: "opus".to_owned(),
         payload_type: pt,

@@ -81,6 +81,7 @@ fn a_peer_nobody_connects_to_times_out_and_its_ufrag_is_free_again() {
     let mut sim = Sim::with_config(1, 13, ice, true);
     let id = sim.peer_id();
     let spec = PeerSpec {
+        layer_choice: Default::default(),
         id,
         role: PeerRole::Publisher {
             stream: StreamId(1),

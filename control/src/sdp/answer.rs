@@ -132,6 +132,7 @@ fn answer_publish_inner(
                     let rtx = accepted_rtx(kind, offered, codec);
                     let ssrc = offered.primary_ssrc();
                     tracks.push(TrackSpec {
+                        layers: Vec::new(),
                         kind,
                         codec: codec.name.clone(),
                         payload_type: codec.payload_type,
@@ -218,6 +219,7 @@ pub(super) fn answer_play_with(
                         rtx_ssrc
                     });
                     tracks.push(TrackSpec {
+                        layers: Vec::new(),
                         kind,
                         codec: codec.name.clone(),
                         payload_type: codec.payload_type,

@@ -111,6 +111,7 @@ impl RelayPeer {
     /// The worker command payload, with the publisher's worker `source`.
     pub fn into_spec(self, source: WorkerId) -> PeerSpec {
         PeerSpec {
+            layer_choice: Default::default(),
             id: self.id,
             role: dataplane::api::PeerRole::Relay {
                 stream: self.stream,

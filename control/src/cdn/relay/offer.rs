@@ -110,6 +110,7 @@ pub(super) fn answered_tracks(offer: &OfferSpec, answer: &sdp::Answer) -> Vec<Tr
                     ssrc: Some(ssrc),
                 });
             same.then(|| TrackSpec {
+                layers: Vec::new(),
                 kind,
                 codec: codec.name.clone(),
                 payload_type: codec.payload_type,

@@ -267,6 +267,8 @@ impl Hub {
                 sending_bps,
                 estimate_bps,
             } => self.not_enough_bandwidth(peer, sending_bps, estimate_bps),
+            // Shown per viewer in `/health` (not kept yet).
+            Event::ViewerStats { .. } => {}
         }
     }
 

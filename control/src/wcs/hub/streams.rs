@@ -44,6 +44,7 @@ impl Hub {
         let peer = PeerId(self.next_peer);
         let stream = StreamId(self.next_stream);
         let spec = PeerSpec {
+            layer_choice: Default::default(),
             id: peer,
             role: PeerRole::Publisher { stream },
             local_ufrag: local.ufrag,
@@ -114,6 +115,7 @@ impl Hub {
         };
         let peer = PeerId(self.next_peer);
         let spec = PeerSpec {
+            layer_choice: Default::default(),
             id: peer,
             role: PeerRole::Subscriber {
                 stream,
