@@ -147,6 +147,7 @@ fn fanout(c: &mut Criterion) {
                 if sub.prepare_rtp(
                     None,
                     MediaKind::Video,
+                    0,
                     true,
                     black_box(&packet),
                     &mut scratch,

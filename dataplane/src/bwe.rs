@@ -248,6 +248,15 @@ impl BandwidthEstimator {
         self.last_decrease
     }
 
+    /// A bandwidth probe showed the path carries `bps`: the estimate becomes at least that
+    /// (probes are how it grows faster than its 8 % a second, and beyond 1.5 × what the
+    /// viewer receives when less is sent to it).
+    pub fn raise_to(&mut self, bps: u64) {
+        let bps = (bps as f64).clamp(self.min_bps, self.max_bps);
+        self.delay_based = self.delay_based.max(bps);
+        self.loss_based = self.loss_based.max(bps);
+    }
+
     /// What the delay trend said last.
     pub fn usage(&self) -> Usage {
         self.trendline.usage

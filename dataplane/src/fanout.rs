@@ -37,7 +37,10 @@ pub enum FanoutMsg {
     Media {
         stream: StreamId,
         kind: MediaKind,
-        /// The packet starts a keyframe (new subscribers start their video here).
+        /// The simulcast layer of a video packet (0 without simulcast).
+        layer: u8,
+        /// The packet starts a keyframe (new subscribers start their video here, and a viewer
+        /// switches to this layer here).
         keyframe: bool,
         packet: Bytes,
     },
@@ -46,10 +49,13 @@ pub enum FanoutMsg {
     SenderReport {
         stream: StreamId,
         kind: MediaKind,
+        /// The layer whose SSRC sent it (0 for audio and without simulcast).
+        layer: u8,
         report: SenderInfo,
     },
-    /// A subscriber asks the publisher's worker for a keyframe.
-    KeyframeRequest { stream: StreamId },
+    /// A subscriber asks the publisher's worker for a keyframe of video layer `layer` (of
+    /// every layer with `None`).
+    KeyframeRequest { stream: StreamId, layer: Option<u8> },
 }
 
 /// The sender-info part of an RTCP sender report.
@@ -167,6 +173,7 @@ mod tests {
         let m = Mailbox::new(2);
         let msg = FanoutMsg::KeyframeRequest {
             stream: StreamId(1),
+            layer: None,
         };
         assert!(m.push(msg.clone()));
         assert!(m.push(msg.clone()));
@@ -186,6 +193,7 @@ mod tests {
             m.push(FanoutMsg::Media {
                 stream: StreamId(7),
                 kind: MediaKind::Video,
+                layer: 0,
                 keyframe: true,
                 packet: packet.clone(),
             });

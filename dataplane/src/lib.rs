@@ -22,6 +22,7 @@ pub mod rtcp;
 pub mod rtp;
 pub mod send_queue;
 pub mod sim;
+pub mod simulcast;
 pub mod srtp;
 pub mod stats;
 pub mod stun;

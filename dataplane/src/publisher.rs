@@ -1,5 +1,6 @@
 //! The receiving side of a published stream: which packets of a publisher are media (RTX
-//! retransmissions unwrapped to the packets they repair), their receive statistics, receiver
+//! retransmissions unwrapped to the packets they repair) and of which simulcast layer (by
+//! announced SSRC, or learnt from the RTP stream id extension), their receive statistics, receiver
 //! reports, the NACKs for what went missing ([`NackGenerator`]), the keyframe requests sent
 //! to the publisher, and transport-wide congestion feedback when negotiated ([`TwccRecorder`]).
 
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
-use crate::api::{MediaKind, PeerSpec, TrackSpec};
+use crate::api::{MediaKind, PeerSpec, TrackSpec, MAX_LAYERS, REPAIRED_RID_URI, RID_URI};
 use crate::fanout::{SenderInfo, CANONICAL_EXTENSIONS};
 use crate::nack::{Arrival, NackGenerator};
 use crate::rtcp::{self, ReceiverStats, ReportBlock, TWCC_URI};
@@ -31,6 +32,8 @@ const MAX_NACK_PAIRS: usize = 32;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Received {
     pub kind: MediaKind,
+    /// The simulcast layer (index into the track's layers; 0 without simulcast).
+    pub layer: u8,
     /// The packet starts a keyframe.
     pub keyframe: bool,
     /// It was an RTX packet, now unwrapped to the packet it repairs.
@@ -47,24 +50,42 @@ pub enum PublisherError {
     Malformed,
     #[error("payload type not negotiated (RTX, FEC, RED are not forwarded)")]
     UnknownPayloadType,
-    #[error("SSRC differs from the announced one")]
+    #[error("SSRC differs from the announced ones and names no announced layer")]
     UnknownSsrc,
     #[error("RTX packet without an original sequence number (padding only)")]
     RtxPadding,
 }
 
+/// One RTP stream of a track: the track itself, or one simulcast layer of it.
+struct RxEncoding {
+    /// The layer's RTP stream id (empty without one).
+    rid: String,
+    /// Announced, or learnt from the first packet (or, with a rid, from the first packet
+    /// carrying it).
+    ssrc: Option<u32>,
+    rtx_ssrc: Option<u32>,
+    stats: Option<ReceiverStats>,
+    /// Loss tracking, when NACK was negotiated for a video track.
+    nack: Option<NackGenerator>,
+    keyframes: KeyframeRequester,
+    /// A keyframe request for this encoding is to be written now.
+    pli_due: bool,
+}
+
 struct RxTrack {
     kind: MediaKind,
     payload_type: u8,
-    ssrc: Option<u32>,
     codec: Option<VideoCodecKind>,
     extensions: ExtensionMap,
-    stats: Option<ReceiverStats>,
     clock_rate: u32,
-    /// Loss tracking, when NACK was negotiated for a video track.
-    nack: Option<NackGenerator>,
-    /// The RTX payload type and (announced or learnt) SSRC.
-    rtx: Option<(u8, Option<u32>)>,
+    /// The RTX payload type, when negotiated.
+    rtx_payload_type: Option<u8>,
+    /// The publisher's ids of the RTP stream id and repaired stream id extensions (how the
+    /// SSRCs of rid layers are learnt).
+    rid_ext: Option<u8>,
+    repaired_rid_ext: Option<u8>,
+    /// One, or one per simulcast layer (in the offer's order).
+    encodings: Vec<RxEncoding>,
 }
 
 /// Media state of one publisher connection.
@@ -72,7 +93,6 @@ pub struct Publisher {
     tracks: Vec<RxTrack>,
     /// Our SSRC in RTCP we send to the publisher.
     rtcp_ssrc: u32,
-    pub keyframes: KeyframeRequester,
     next_report: Instant,
     /// The transport-wide sequence number's extension id and the arrivals, when negotiated.
     twcc: Option<(u8, TwccRecorder)>,
@@ -87,7 +107,6 @@ impl Publisher {
         Self {
             tracks,
             rtcp_ssrc,
-            keyframes: KeyframeRequester::default(),
             next_report: now + RECEIVER_REPORT_INTERVAL,
             twcc: spec
                 .tracks
@@ -97,6 +116,15 @@ impl Publisher {
                 .map(|&(id, _)| (id, TwccRecorder::default())),
             feedback_armed: false,
         }
+    }
+
+    /// The simulcast layers of the video track (1 without simulcast, 0 without video).
+    pub fn video_layers(&self) -> usize {
+        self.video().map_or(0, |t| t.encodings.len())
+    }
+
+    fn video(&self) -> Option<&RxTrack> {
+        self.tracks.iter().find(|t| t.kind == MediaKind::Video)
     }
 
     /// Classifies a decrypted RTP packet (an RTX packet is first unwrapped, in place, to the
@@ -116,31 +144,30 @@ impl Publisher {
             }
         }
         let pt = hdr.payload_type();
-        let (index, unwrapped) = match self.tracks.iter().position(|t| t.payload_type == pt) {
-            Some(i) => (i, false),
+        let (index, layer, unwrapped) = match self.tracks.iter().position(|t| t.payload_type == pt)
+        {
+            Some(i) => {
+                let layer = media_encoding(&mut self.tracks[i], packet, &hdr)?;
+                (i, layer, false)
+            }
             None => {
                 let i = self
                     .tracks
                     .iter()
-                    .position(|t| t.rtx.is_some_and(|(rtx_pt, _)| rtx_pt == pt))
+                    .position(|t| t.rtx_payload_type == Some(pt))
                     .ok_or(PublisherError::UnknownPayloadType)?;
-                unwrap_rtx(&mut self.tracks[i], packet, &hdr)?;
+                let layer = unwrap_rtx(&mut self.tracks[i], packet, &hdr)?;
                 hdr = RtpHeader::parse(packet).map_err(|_| PublisherError::Malformed)?;
-                (i, true)
+                (i, layer, true)
             }
         };
         let track = &mut self.tracks[index];
-        let ssrc = hdr.ssrc();
-        match track.ssrc {
-            Some(s) if s != ssrc => return Err(PublisherError::UnknownSsrc),
-            Some(_) => {}
-            None => track.ssrc = Some(ssrc),
-        }
-        track
-            .stats
-            .get_or_insert_with(|| ReceiverStats::new(ssrc, track.clock_rate))
+        let clock_rate = track.clock_rate;
+        let enc = &mut track.encodings[layer];
+        enc.stats
+            .get_or_insert_with(|| ReceiverStats::new(hdr.ssrc(), clock_rate))
             .on_packet(hdr.sequence(), hdr.timestamp(), now);
-        let arrival = match &mut track.nack {
+        let arrival = match &mut enc.nack {
             Some(nack) => nack.on_packet(now, hdr.sequence()),
             None => Arrival::InOrder,
         };
@@ -151,66 +178,120 @@ impl Publisher {
             None => false,
         };
         if keyframe {
-            self.keyframes.keyframe_received();
+            enc.keyframes.keyframe_received();
         }
         Ok(Received {
             kind: track.kind,
+            layer: layer as u8,
             keyframe,
             unwrapped,
             arrival,
         })
     }
 
-    /// Writes a NACK for what is due to be asked for at `now` into `out`; returns its length
-    /// and how many packets it asks for.
+    /// Writes the NACKs due at `now` (one per layer with losses, as one compound) into `out`;
+    /// returns their length and how many packets they ask for.
     pub fn write_nack(&mut self, now: Instant, out: &mut [u8]) -> Option<(usize, u64)> {
-        let track = self.tracks.iter_mut().find(|t| t.nack.is_some())?;
-        let media = track.ssrc?;
-        let nack = track.nack.as_mut()?;
-        let before = nack.stats.requested;
-        let mut pairs = [(0u16, 0u16); MAX_NACK_PAIRS];
-        let n = nack.poll_nack(now, &mut pairs);
-        if n == 0 {
-            return None;
+        let mut len = 0;
+        let mut requested = 0;
+        let encodings = self.tracks.iter_mut().flat_map(|t| &mut t.encodings);
+        for enc in encodings {
+            let (Some(media), Some(nack)) = (enc.ssrc, enc.nack.as_mut()) else {
+                continue;
+            };
+            let before = nack.stats.requested;
+            let mut pairs = [(0u16, 0u16); MAX_NACK_PAIRS];
+            let n = nack.poll_nack(now, &mut pairs);
+            if n == 0 {
+                continue;
+            }
+            let Ok(l) = rtcp::write_nack(&mut out[len..], self.rtcp_ssrc, media, &pairs[..n])
+            else {
+                break;
+            };
+            len += l;
+            requested += nack.stats.requested - before;
         }
-        let requested = nack.stats.requested - before;
-        let len = rtcp::write_nack(out, self.rtcp_ssrc, media, &pairs[..n]).ok()?;
-        Some((len, requested))
+        (len > 0).then_some((len, requested))
     }
 
-    /// Whether a missing packet was given up since the last call: the picture cannot be
-    /// repaired, ask for a keyframe.
-    pub fn take_unrepairable(&mut self) -> bool {
-        let mut any = false;
-        for nack in self.tracks.iter_mut().filter_map(|t| t.nack.as_mut()) {
-            any |= nack.take_gave_up();
+    /// Asks for a keyframe of video layer `layer` (every layer with `None`), merged with the
+    /// requests of the last interval; true when a request is to be written now
+    /// ([`Self::write_keyframe_request`]).
+    pub fn request_keyframe(&mut self, now: Instant, layer: Option<u8>) -> bool {
+        let Some(video) = self.tracks.iter_mut().find(|t| t.kind == MediaKind::Video) else {
+            return false;
+        };
+        let mut due = false;
+        for (i, enc) in video.encodings.iter_mut().enumerate() {
+            if layer.is_none_or(|l| usize::from(l) == i) && enc.keyframes.request(now) {
+                enc.pli_due = true;
+                due = true;
+            }
         }
-        any
+        due
     }
 
-    /// A sender report from the publisher: returns the track it describes and its sender info.
+    /// The keyframe timers at `now`: a merged request whose interval ended, an unanswered one
+    /// to repeat, or a layer whose loss could not be repaired. True when a request is to be
+    /// written now.
+    pub fn handle_keyframe_timers(&mut self, now: Instant) -> bool {
+        let mut due = false;
+        let encodings = self.tracks.iter_mut().flat_map(|t| &mut t.encodings);
+        for enc in encodings {
+            // A gap given up: only a keyframe repairs the picture.
+            let gave_up = enc.nack.as_mut().is_some_and(|n| n.take_gave_up());
+            if (gave_up && enc.keyframes.request(now)) | enc.keyframes.handle_timeout(now) {
+                enc.pli_due = true;
+                due = true;
+            }
+        }
+        due
+    }
+
+    /// A sender report from the publisher: returns the track and layer it describes.
     pub fn on_sender_report(
         &mut self,
         now: Instant,
         ssrc: u32,
         info: SenderInfo,
-    ) -> Option<MediaKind> {
-        let track = self.tracks.iter_mut().find(|t| t.ssrc == Some(ssrc))?;
-        if let Some(stats) = track.stats.as_mut() {
-            stats.on_sender_report(info.ntp, now);
-        }
-        Some(track.kind)
+    ) -> Option<(MediaKind, u8)> {
+        self.tracks.iter_mut().find_map(|t| {
+            let kind = t.kind;
+            let (layer, enc) = t
+                .encodings
+                .iter_mut()
+                .enumerate()
+                .find(|(_, e)| e.ssrc == Some(ssrc))?;
+            if let Some(stats) = enc.stats.as_mut() {
+                stats.on_sender_report(info.ntp, now);
+            }
+            Some((kind, layer as u8))
+        })
     }
 
-    /// Writes a PLI for the publisher's video into `out` (None if no video SSRC is known).
+    /// Writes a PLI for each video layer whose request is due (as one compound) into `out`;
+    /// `None` if none is (or no SSRC is known yet).
     pub fn write_keyframe_request(&mut self, out: &mut [u8]) -> Option<usize> {
-        let media = self
+        let video = self
             .tracks
-            .iter()
-            .find(|t| t.kind == MediaKind::Video)?
-            .ssrc?;
-        let _ = self.keyframes.next_fir_seq();
-        rtcp::write_pli(out, self.rtcp_ssrc, media).ok()
+            .iter_mut()
+            .find(|t| t.kind == MediaKind::Video)?;
+        let mut len = 0;
+        for enc in &mut video.encodings {
+            if !std::mem::take(&mut enc.pli_due) {
+                continue;
+            }
+            let Some(media) = enc.ssrc else {
+                continue;
+            };
+            let _ = enc.keyframes.next_fir_seq();
+            match rtcp::write_pli(&mut out[len..], self.rtcp_ssrc, media) {
+                Ok(l) => len += l,
+                Err(_) => break,
+            }
+        }
+        (len > 0).then_some(len)
     }
 
     /// Whether packets since the last call armed the transport-wide feedback timer (the owner
@@ -226,7 +307,7 @@ impl Publisher {
         let media = self
             .tracks
             .iter()
-            .filter_map(|t| Some((t.kind, t.ssrc?)))
+            .filter_map(|t| Some((t.kind, t.encodings.iter().find_map(|e| e.ssrc)?)))
             .max_by_key(|(kind, _)| *kind == MediaKind::Video)
             .map_or(0, |(_, ssrc)| ssrc);
         arrivals.write_feedback(now, self.rtcp_ssrc, media, out)
@@ -235,15 +316,18 @@ impl Publisher {
     /// When the next receiver report, merged keyframe request, NACK or transport-wide
     /// feedback is due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let kf = self.keyframes.poll_timeout();
-        let kf =
-            crate::transmit::earliest(kf, self.twcc.as_ref().and_then(|(_, a)| a.poll_timeout()));
-        let nack = self
-            .tracks
-            .iter()
-            .filter_map(|t| t.nack.as_ref()?.poll_timeout())
+        let twcc = self.twcc.as_ref().and_then(|(_, a)| a.poll_timeout());
+        let encodings = self.tracks.iter().flat_map(|t| &t.encodings);
+        let timers = encodings
+            .flat_map(|e| {
+                [
+                    e.keyframes.poll_timeout(),
+                    e.nack.as_ref().and_then(NackGenerator::poll_timeout),
+                ]
+            })
+            .flatten()
             .min();
-        let next = crate::transmit::earliest(kf, nack);
+        let next = crate::transmit::earliest(twcc, timers);
         Some(next.map_or(self.next_report, |k| k.min(self.next_report)))
     }
 
@@ -253,10 +337,11 @@ impl Publisher {
             return None;
         }
         self.next_report = now + RECEIVER_REPORT_INTERVAL;
-        let mut blocks = [ReportBlock::default(); 2];
+        let mut blocks = [ReportBlock::default(); 1 + MAX_LAYERS];
         let mut n = 0;
-        for t in &mut self.tracks {
-            if let Some(stats) = t.stats.as_mut() {
+        let encodings = self.tracks.iter_mut().flat_map(|t| &mut t.encodings);
+        for stats in encodings.filter_map(|e| e.stats.as_mut()) {
+            if n < blocks.len() {
                 blocks[n] = stats.report_block(now);
                 n += 1;
             }
@@ -274,37 +359,115 @@ fn rx_track(t: &TrackSpec) -> RxTrack {
         .iter()
         .map(|(id, u)| (*id, u.as_str()))
         .collect();
+    let ext_id = |uri: &str| {
+        t.extensions
+            .iter()
+            .find(|(_, u)| u == uri)
+            .map(|(id, _)| *id)
+    };
+    let nack = t.nack && t.kind == MediaKind::Video;
+    let encoding = |rid: &str, ssrc, rtx_ssrc| RxEncoding {
+        rid: rid.to_owned(),
+        ssrc,
+        rtx_ssrc,
+        stats: None,
+        nack: nack.then(NackGenerator::new),
+        keyframes: KeyframeRequester::default(),
+        pli_due: false,
+    };
+    let encodings = if t.layers.is_empty() || t.kind != MediaKind::Video {
+        vec![encoding("", t.ssrc, t.rtx.and_then(|r| r.ssrc))]
+    } else {
+        t.layers
+            .iter()
+            .take(MAX_LAYERS)
+            .map(|l| encoding(&l.rid, l.ssrc, l.rtx_ssrc))
+            .collect()
+    };
     RxTrack {
         kind: t.kind,
         payload_type: t.payload_type,
-        ssrc: t.ssrc,
         codec: video_codec(t),
         extensions: ExtensionMap::new(&from, CANONICAL_EXTENSIONS),
-        stats: None,
         clock_rate: t.clock_rate,
-        nack: (t.nack && t.kind == MediaKind::Video).then(NackGenerator::new),
-        rtx: t.rtx.map(|r| (r.payload_type, r.ssrc)),
+        rtx_payload_type: t.rtx.map(|r| r.payload_type),
+        rid_ext: ext_id(RID_URI),
+        repaired_rid_ext: ext_id(REPAIRED_RID_URI),
+        encodings,
     }
+}
+
+/// The encoding of `track` a media packet with header `hdr` belongs to: by SSRC, else by the
+/// RTP stream id it carries (learning the layer's SSRC), else — a track without layers whose
+/// SSRC was not announced — the first SSRC seen.
+fn media_encoding(
+    track: &mut RxTrack,
+    packet: &[u8],
+    hdr: &RtpHeader,
+) -> Result<usize, PublisherError> {
+    let ssrc = hdr.ssrc();
+    if let Some(i) = track.encodings.iter().position(|e| e.ssrc == Some(ssrc)) {
+        return Ok(i);
+    }
+    let i = learn(&track.encodings, track.rid_ext, packet, hdr, |e| e.ssrc)?;
+    track.encodings[i].ssrc = Some(ssrc);
+    Ok(i)
+}
+
+/// Which encoding with an unknown SSRC (per `known`) a packet with a new SSRC is for: the
+/// only one, or the one whose rid the packet carries in extension `rid_ext`.
+fn learn(
+    encodings: &[RxEncoding],
+    rid_ext: Option<u8>,
+    packet: &[u8],
+    hdr: &RtpHeader,
+    known: impl Fn(&RxEncoding) -> Option<u32>,
+) -> Result<usize, PublisherError> {
+    if let [only] = encodings {
+        return match known(only) {
+            None if only.rid.is_empty() => Ok(0),
+            _ => Err(PublisherError::UnknownSsrc),
+        };
+    }
+    let id = rid_ext.ok_or(PublisherError::UnknownSsrc)?;
+    let rid = hdr
+        .extensions(packet)
+        .map_while(Result::ok)
+        .find(|(i, _)| *i == id)
+        .map(|(_, d)| d)
+        .ok_or(PublisherError::UnknownSsrc)?;
+    encodings
+        .iter()
+        .position(|e| known(e).is_none() && !e.rid.is_empty() && e.rid.as_bytes() == rid)
+        .ok_or(PublisherError::UnknownSsrc)
 }
 
 /// Turns an RTX packet (RFC 4588 §4) of `track` in `packet` back into the packet it repairs,
 /// in place: the original sequence number from the first two payload bytes, the track's
-/// payload type and SSRC, padding dropped.
+/// payload type and the SSRC of the encoding it repairs, padding dropped. Returns the encoding.
 fn unwrap_rtx(
     track: &mut RxTrack,
     packet: &mut BytesMut,
     hdr: &RtpHeader,
-) -> Result<(), PublisherError> {
-    let (_, rtx_ssrc) = track
-        .rtx
-        .as_mut()
-        .ok_or(PublisherError::UnknownPayloadType)?;
-    match *rtx_ssrc {
-        Some(s) if s != hdr.ssrc() => return Err(PublisherError::UnknownSsrc),
-        Some(_) => {}
-        None => *rtx_ssrc = Some(hdr.ssrc()),
-    }
-    let media_ssrc = track.ssrc.ok_or(PublisherError::UnknownSsrc)?;
+) -> Result<usize, PublisherError> {
+    let ssrc = hdr.ssrc();
+    let layer = match track
+        .encodings
+        .iter()
+        .position(|e| e.rtx_ssrc == Some(ssrc))
+    {
+        Some(i) => i,
+        None => {
+            let i = learn(&track.encodings, track.repaired_rid_ext, packet, hdr, |e| {
+                e.rtx_ssrc
+            })?;
+            track.encodings[i].rtx_ssrc = Some(ssrc);
+            i
+        }
+    };
+    let media_ssrc = track.encodings[layer]
+        .ssrc
+        .ok_or(PublisherError::UnknownSsrc)?;
     let payload = hdr.payload_range();
     if payload.len() < 2 {
         // Padding-only RTX: bandwidth probing, nothing to repair.
@@ -318,7 +481,7 @@ fn unwrap_rtx(
     hdr.set_payload_type(packet, track.payload_type);
     hdr.set_ssrc(packet, media_ssrc);
     hdr.set_sequence(packet, osn);
-    Ok(())
+    Ok(layer)
 }
 
 /// The keyframe-detection codec of a video track.

@@ -54,13 +54,17 @@ pub struct WorkerStats {
     pub transport_feedback_sent: u64,
     /// Transport-wide feedback messages received from players (their bandwidth estimates).
     pub transport_feedback_received: u64,
+    /// Padding packets of bandwidth probes sent to viewers.
+    pub padding_sent: u64,
+    /// Simulcast layer changes decided for viewers (each asks the new layer for a keyframe).
+    pub layer_switches: u64,
 }
 
 /// A worker's counters as other threads read them: written with relaxed stores once per loop
 /// iteration by the worker, read with relaxed loads by anyone (e.g. the control plane).
 #[derive(Debug, Default)]
 pub struct SharedStats {
-    counters: [AtomicU64; 20],
+    counters: [AtomicU64; 22],
 }
 
 impl SharedStats {
@@ -88,6 +92,8 @@ impl SharedStats {
             dropped_duplicate: c(17),
             transport_feedback_sent: c(18),
             transport_feedback_received: c(19),
+            padding_sent: c(20),
+            layer_switches: c(21),
         }
     }
 
@@ -114,6 +120,8 @@ impl SharedStats {
             s.dropped_duplicate,
             s.transport_feedback_sent,
             s.transport_feedback_received,
+            s.padding_sent,
+            s.layer_switches,
         ];
         for (c, v) in self.counters.iter().zip(values) {
             c.store(v, Ordering::Relaxed);

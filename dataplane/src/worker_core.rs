@@ -63,7 +63,7 @@ use crate::transport::{ConnectionEvent, Received, Transport};
 use admission::WebRtcSettings;
 use held::HeldFanout;
 use outbox::Outbox;
-use peer::{is_keyframe_request, Peer, Role};
+use peer::{is_keyframe_request, keyframe_request_ssrc, Peer, Role};
 use routes::Routes;
 use streams::Streams;
 use timers::Timers;
@@ -298,6 +298,7 @@ impl WorkerCore {
             FanoutMsg::Media {
                 stream,
                 kind: rx.kind,
+                layer: rx.layer,
                 keyframe: rx.keyframe,
                 packet: packet.freeze(),
             },
@@ -306,7 +307,7 @@ impl WorkerCore {
             // A new gap: its NACK is due soon.
             Arrival::Gap => self.rearm(key),
             // Too much is missing to repair: only a keyframe helps.
-            Arrival::TooLarge => self.keyframe_for_stream(now, stream),
+            Arrival::TooLarge => self.keyframe_for_stream(now, stream, Some(rx.layer)),
             Arrival::InOrder | Arrival::Repaired => {}
         }
     }
@@ -316,7 +317,9 @@ impl WorkerCore {
         let stream = peer.stream;
         let mut reports = [None; 4];
         let mut n_reports = 0;
-        let mut keyframe_wanted = false;
+        // A keyframe is wanted (of one layer, or of every layer).
+        let mut keyframe_wanted: Option<Option<u8>> = None;
+        let mut feedback = false;
         // The packets NACKed in this compound (more than fit are counted as missed).
         let mut nacked = [(0u32, 0u16); MAX_NACKED];
         let mut n_nacked = 0;
@@ -334,25 +337,25 @@ impl WorkerCore {
                         packet_count: sr.packet_count(),
                         octet_count: sr.octet_count(),
                     };
-                    if let Some(kind) = p.on_sender_report(now, sr.sender_ssrc(), info) {
+                    if let Some((kind, layer)) = p.on_sender_report(now, sr.sender_ssrc(), info) {
                         if n_reports < reports.len() {
-                            reports[n_reports] = Some((kind, info));
+                            reports[n_reports] = Some((kind, layer, info));
                             n_reports += 1;
                         }
                     }
                 }
-                (Role::Subscriber { .. }, p) if is_keyframe_request(&p) => {
-                    keyframe_wanted = true;
+                (Role::Subscriber { sub, .. }, p) if is_keyframe_request(&p) => {
+                    let layer = keyframe_request_ssrc(&p).and_then(|ssrc| sub.keyframe_layer(ssrc));
+                    // Two requests about different layers: ask every layer.
+                    keyframe_wanted = match keyframe_wanted {
+                        Some(l) if l != layer => Some(None),
+                        _ => Some(layer),
+                    };
                 }
                 (Role::Subscriber { sub, .. }, RtcpPacket::Twcc(fb)) => {
                     self.outbox.stats.transport_feedback_received += 1;
-                    if let Some((sending_bps, estimate_bps)) = sub.on_transport_feedback(now, &fb) {
-                        self.events.push_back(Event::BandwidthShort {
-                            peer: peer.id,
-                            sending_bps,
-                            estimate_bps,
-                        });
-                    }
+                    sub.on_transport_feedback(now, &fb);
+                    feedback = true;
                 }
                 (Role::Subscriber { sub, .. }, RtcpPacket::ReceiverReport(rr)) => {
                     for block in rr.report_blocks() {
@@ -379,13 +382,14 @@ impl WorkerCore {
                 _ => {}
             }
         }
-        for (kind, report) in reports.into_iter().flatten() {
+        for (kind, layer, report) in reports.into_iter().flatten() {
             self.fan_out(
                 now,
                 stream,
                 FanoutMsg::SenderReport {
                     stream,
                     kind,
+                    layer,
                     report,
                 },
             );
@@ -393,10 +397,49 @@ impl WorkerCore {
         if n_nacked > 0 {
             self.answer_nack(now, key, &nacked[..n_nacked.min(MAX_NACKED)]);
         }
-        if keyframe_wanted {
+        if let Some(layer) = keyframe_wanted {
             // A viewer, or the other node's viewers up a relay leg, want a keyframe.
-            self.request_keyframe(now, key);
+            self.request_keyframe(now, key, layer);
         }
+        if matches!(self.peers[key].role, Role::Subscriber { .. }) {
+            self.after_viewer_report(now, key, feedback);
+        }
+    }
+
+    /// After RTCP from a subscriber (`feedback`: with transport-wide feedback): its layer
+    /// decision (asking the publisher for the new layer's keyframe), whether it is short of
+    /// bandwidth, and its stats once a second.
+    fn after_viewer_report(&mut self, now: Instant, key: usize, feedback: bool) {
+        let peer = &mut self.peers[key];
+        let Role::Subscriber { sub, .. } = &mut peer.role else {
+            return;
+        };
+        let rates = self.streams.get(peer.stream).map(|s| &s.rates);
+        if feedback {
+            if let Some((sending_bps, estimate_bps)) = sub.bandwidth_short(now, rates) {
+                self.events.push_back(Event::BandwidthShort {
+                    peer: peer.id,
+                    sending_bps,
+                    estimate_bps,
+                });
+            }
+        }
+        let switch = rates.and_then(|r| sub.choose_layer(now, r));
+        if let Some(stats) = sub.poll_stats(now) {
+            self.events.push_back(Event::ViewerStats {
+                peer: peer.id,
+                sending_bps: stats.sending_bps,
+                estimate_bps: stats.estimate_bps,
+                layer: stats.layer,
+                video_paused: stats.video_paused,
+            });
+        }
+        if let Some(layer) = switch {
+            self.outbox.stats.layer_switches += 1;
+            self.request_keyframe(now, key, Some(layer));
+        }
+        // A probe may have started: its padding ticks.
+        self.rearm(key);
     }
 
     /// Applies one control-plane command.
@@ -594,7 +637,7 @@ impl WorkerCore {
             // A new viewer needs a keyframe to show anything. A relay leg does not ask: the
             // other node has no viewers yet, and its viewers' own requests come up the leg;
             // asking now would only spend the publisher's one request per interval.
-            self.request_keyframe(now, key);
+            self.request_keyframe(now, key, None);
         }
         self.rearm(key);
     }
@@ -674,8 +717,9 @@ impl WorkerCore {
         }
     }
 
-    /// A subscriber (peer `key`) wants a keyframe: ask the publisher, here or on its worker.
-    fn request_keyframe(&mut self, now: Instant, key: usize) {
+    /// A subscriber (peer `key`) wants a keyframe of simulcast layer `layer` (of every layer
+    /// with `None`): ask the publisher, here or on its worker.
+    fn request_keyframe(&mut self, now: Instant, key: usize, layer: Option<u8>) {
         let Some(peer) = self.peers.get(key) else {
             return;
         };
@@ -683,23 +727,24 @@ impl WorkerCore {
         match peer.role {
             Role::Subscriber { source, .. } if source != self.config.id => {
                 if let Some(mb) = self.mailboxes.get(source.0) {
-                    if mb.push(FanoutMsg::KeyframeRequest { stream }) {
+                    if mb.push(FanoutMsg::KeyframeRequest { stream, layer }) {
                         self.wakes.mark(source);
                     }
                 }
             }
-            _ => self.keyframe_for_stream(now, stream),
+            _ => self.keyframe_for_stream(now, stream, layer),
         }
     }
 
-    /// On the publisher's worker: send (or merge) a keyframe request to the publisher.
-    fn keyframe_for_stream(&mut self, now: Instant, stream: StreamId) {
+    /// On the publisher's worker: send (or merge) a keyframe request for `layer` (every
+    /// layer with `None`) to the publisher.
+    fn keyframe_for_stream(&mut self, now: Instant, stream: StreamId, layer: Option<u8>) {
         let Some(key) = self.streams.get(stream).and_then(|s| s.publisher) else {
             return;
         };
         let peer = &mut self.peers[key];
         if let Role::Publisher(p) = &mut peer.role {
-            if p.keyframes.request(now) {
+            if p.request_keyframe(now, layer) {
                 peer.send_keyframe_request(&mut self.outbox);
             }
         }
@@ -719,8 +764,8 @@ impl WorkerCore {
         while !self.wants_flush() {
             match mb.pop() {
                 None => return true,
-                Some(FanoutMsg::KeyframeRequest { stream }) => {
-                    self.keyframe_for_stream(now, stream)
+                Some(FanoutMsg::KeyframeRequest { stream, layer }) => {
+                    self.keyframe_for_stream(now, stream, layer)
                 }
                 Some(
                     msg

@@ -20,6 +20,9 @@ pub struct SeqRewriter {
     first_seq: u16,
     first_ts: u32,
     state: Option<Mapping>,
+    /// The next packet comes from another source (a simulcast layer switch): map it as a
+    /// discontinuity whatever its numbers.
+    switching: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +36,9 @@ struct Mapping {
     max_out: u16,
     /// The outbound timestamp of the highest sequence number.
     max_out_ts: u32,
+    /// The first outbound number of this mapping after a discontinuity: numbers before it
+    /// came from another mapping and cannot be traced back.
+    since_out: Option<u16>,
 }
 
 impl SeqRewriter {
@@ -42,7 +48,19 @@ impl SeqRewriter {
             first_seq,
             first_ts,
             state: None,
+            switching: false,
         }
+    }
+
+    /// The next packet mapped starts another source's numbering (a simulcast layer switch):
+    /// it goes out one after the last number sent, `frame_ticks` (of [`Self::map`]) later.
+    pub fn switch_source(&mut self) {
+        self.switching = self.state.is_some();
+    }
+
+    /// The last outbound sequence number and timestamp sent, if any.
+    pub fn last_out(&self) -> Option<(u16, u32)> {
+        self.state.map(|m| (m.max_out, m.max_out_ts))
     }
 
     /// Whether a packet was mapped yet.
@@ -61,11 +79,12 @@ impl SeqRewriter {
                 max_in: seq,
                 max_out: self.first_seq,
                 max_out_ts: self.first_ts,
+                since_out: None,
             });
             return (self.first_seq, self.first_ts);
         };
         let delta = seq.wrapping_sub(m.max_in) as i16;
-        if delta.unsigned_abs() > MAX_SEQ_JUMP {
+        if delta.unsigned_abs() > MAX_SEQ_JUMP || std::mem::take(&mut self.switching) {
             // A restart or a jump: go on from the last number sent, one frame later.
             let out = m.max_out.wrapping_add(1);
             let out_ts = m.max_out_ts.wrapping_add(frame_ticks);
@@ -75,6 +94,7 @@ impl SeqRewriter {
                 max_in: seq,
                 max_out: out,
                 max_out_ts: out_ts,
+                since_out: Some(out),
             };
             return (out, out_ts);
         }
@@ -98,7 +118,11 @@ impl SeqRewriter {
     /// The inbound sequence number outbound `seq` came from under the current mapping (to
     /// answer a NACK); `None` before the first packet.
     pub fn inbound_seq(&self, seq: u16) -> Option<u16> {
-        self.state.map(|m| seq.wrapping_add(m.seq_offset))
+        let m = self.state?;
+        let before = m
+            .since_out
+            .is_some_and(|s| (seq.wrapping_sub(s) as i16) < 0);
+        (!before).then(|| seq.wrapping_add(m.seq_offset))
     }
 
     /// The outbound timestamp of inbound timestamp `ts` (a sender report's); `None` before
@@ -166,5 +190,22 @@ mod tests {
             ]
         );
         assert_eq!(r.inbound_seq(505), Some(30_001));
+    }
+
+    #[test]
+    fn a_layer_switch_continues_the_numbers_and_old_numbers_no_longer_trace_back() {
+        let mut r = SeqRewriter::new(500, 1_000_000);
+        run(&mut r, &[(100, 7000), (101, 10_000)]);
+        // The other layer's numbers are close to the old ones: still a discontinuity.
+        r.switch_source();
+        let got = run(&mut r, &[(103, 55), (104, 3055)]);
+        assert_eq!(got, [(502, 1_006_000), (503, 1_009_000)]);
+        assert_eq!(r.last_out(), Some((503, 1_009_000)));
+        assert_eq!(r.inbound_seq(503), Some(104));
+        assert_eq!(r.inbound_seq(501), None, "sent from the old layer");
+        // Before the first packet a switch changes nothing.
+        let mut fresh = SeqRewriter::new(9, 90);
+        fresh.switch_source();
+        assert_eq!(run(&mut fresh, &[(7, 1), (8, 3001)]), [(9, 90), (10, 3090)]);
     }
 }

@@ -9,8 +9,10 @@
 
 use std::time::{Duration, Instant};
 
+use super::probe::{ProbeResult, Prober};
 use crate::bwe::{BandwidthEstimator, PacketResult};
 use crate::rtcp::TransportCc;
+use crate::simulcast::CONGESTION_RECENT;
 
 /// Sent packets remembered (a power of two): about two seconds of a 2.5 Mbit/s stream.
 const HISTORY: usize = 512;
@@ -57,6 +59,8 @@ pub struct SubscriberCongestion {
     /// Since when the estimate has been short, and when that was last reported.
     short_since: Option<Instant>,
     reported_at: Option<Instant>,
+    /// Bandwidth probes (padding written by the subscriber).
+    pub prober: Prober,
 }
 
 impl SubscriberCongestion {
@@ -73,6 +77,7 @@ impl SubscriberCongestion {
             sending_bps: 0,
             short_since: None,
             reported_at: None,
+            prober: Prober::default(),
         }
     }
 
@@ -86,6 +91,17 @@ impl SubscriberCongestion {
     /// The packet stamped with [`Self::next_stamp`] (`len` bytes) is sent at `now`: remember
     /// it, and move to the next number.
     pub fn sent(&mut self, now: Instant, len: usize) {
+        self.remember(now, len);
+        self.bytes_sent += len as u64;
+    }
+
+    /// A probe's padding packet stamped with [`Self::next_stamp`] is sent at `now`: like
+    /// [`Self::sent`], but not counted in the rate the subscriber is sent.
+    pub fn sent_padding(&mut self, now: Instant, len: usize) {
+        self.remember(now, len);
+    }
+
+    fn remember(&mut self, now: Instant, len: usize) {
         let seq = self.next_seq;
         self.next_seq = seq.wrapping_add(1);
         let epoch = *self.epoch.get_or_insert(now);
@@ -95,7 +111,6 @@ impl SubscriberCongestion {
             size: len.min(usize::from(u16::MAX)) as u16,
             send_us,
         };
-        self.bytes_sent += len as u64;
     }
 
     /// The subscriber's transport-wide feedback, received at `now`: what it reports is matched
@@ -117,6 +132,7 @@ impl SubscriberCongestion {
             }
             // Send times are kept as 32 bits of µs (71 minutes): what is remembered was sent
             // within the last seconds, so its age is exact.
+            self.prober.on_reported(seq, sent.size, arrival_us);
             let age = i64::from((now_us as u32).wrapping_sub(sent.send_us));
             chunk[n] = PacketResult {
                 send_us: now_us - age,
@@ -132,12 +148,59 @@ impl SubscriberCongestion {
         if n > 0 {
             self.estimator.on_feedback(now, &chunk[..n]);
         }
+        self.update_rate(now);
+        self.probe_result(now);
     }
 
-    /// After feedback at `now`: `Some((sending, estimate))` bits/s when the subscriber is
-    /// short of bandwidth — the estimate has stayed under 90 % of the rate sent for 1 s and the
-    /// path showed congestion within 5 s — at most every 5 s while that lasts.
-    pub fn bandwidth_short(&mut self, now: Instant) -> Option<(u64, u64)> {
+    /// A finished probe's result: a success raises the estimate to what the path carried.
+    fn probe_result(&mut self, now: Instant) {
+        let decreased = self.estimator.last_decrease();
+        if let Some(ProbeResult::Carried(bps)) = self.prober.poll_result(now, decreased) {
+            self.estimator.raise_to(bps);
+        }
+    }
+
+    /// Starts a probe toward `target_bps` at `now` if one may start, the estimate is under
+    /// it, and the path showed no congestion lately. True if it started.
+    pub fn maybe_probe(&mut self, now: Instant, target_bps: u64) -> bool {
+        let calm = self
+            .estimator
+            .last_decrease()
+            .is_none_or(|t| now.saturating_duration_since(t) > CONGESTION_RECENT);
+        if !calm || self.estimate() >= target_bps || !self.prober.may_start(now) {
+            return false;
+        }
+        self.prober
+            .start(now, target_bps, self.sending_bps, self.next_seq);
+        true
+    }
+
+    /// Padding bytes due at `now` for a running probe.
+    pub fn padding_due(&mut self, now: Instant) -> u32 {
+        self.prober.padding_due(now, self.next_seq)
+    }
+
+    /// When the probe next needs the owner: a padding tick, or its result's timeout.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.prober.poll_timeout()
+    }
+
+    /// The probe timers at `now` (a probe whose feedback never came fails).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.probe_result(now);
+    }
+
+    /// The rate sent over the last complete window, bits/s.
+    pub fn sending_bps(&self) -> u64 {
+        self.sending_bps
+    }
+
+    /// When the path last made the estimate go down.
+    pub fn last_decrease(&self) -> Option<Instant> {
+        self.estimator.last_decrease()
+    }
+
+    fn update_rate(&mut self, now: Instant) {
         let (start, bytes) = *self.window.get_or_insert((now, self.bytes_sent));
         let elapsed = now.saturating_duration_since(start);
         if elapsed >= RATE_WINDOW {
@@ -145,12 +208,20 @@ impl SubscriberCongestion {
             self.sending_bps = (bits as f64 / elapsed.as_secs_f64()) as u64;
             self.window = Some((now, self.bytes_sent));
         }
+    }
+
+    /// After feedback at `now`: `Some((needed, estimate))` bits/s when the subscriber is
+    /// short of bandwidth — the estimate has stayed under 90 % of what it needs (what it is
+    /// sent, or more when its video had to be paused: `needed_bps`) for 1 s and the path
+    /// showed congestion within 5 s — at most every 5 s while that lasts.
+    pub fn bandwidth_short(&mut self, now: Instant, needed_bps: Option<u64>) -> Option<(u64, u64)> {
+        let needed = needed_bps.unwrap_or(0).max(self.sending_bps);
         let estimate = self.estimate();
         let congested = self
             .estimator
             .last_decrease()
             .is_some_and(|t| now.saturating_duration_since(t) <= SHORT_EVIDENCE);
-        if !congested || (estimate as f64) >= SHORT_SHARE * self.sending_bps as f64 {
+        if !congested || (estimate as f64) >= SHORT_SHARE * needed as f64 {
             self.short_since = None;
             return None;
         }
@@ -162,7 +233,7 @@ impl SubscriberCongestion {
             return None;
         }
         self.reported_at = Some(now);
-        Some((self.sending_bps, estimate))
+        Some((needed, estimate))
     }
 
     /// The bandwidth estimate toward the subscriber, bits/s.

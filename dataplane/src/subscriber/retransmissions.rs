@@ -10,6 +10,10 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+/// A cached packet: its simulcast layer (0 without simulcast) and the publisher's sequence
+/// number.
+pub type PacketId = (u8, u16);
+
 /// The round-trip time assumed before a receiver report measured one.
 pub const DEFAULT_RTT: Duration = Duration::from_millis(100);
 /// A repeated NACK is ignored for at least this long, and at most `MAX_HOLD`, after a resend.
@@ -72,15 +76,15 @@ impl RttEstimator {
 /// Recent and deferred retransmissions of one subscriber, by the publisher's sequence number.
 #[derive(Debug)]
 pub struct Retransmissions {
-    resent: Box<[(u16, Option<Instant>)]>,
-    deferred: VecDeque<u16>,
+    resent: Box<[(PacketId, Option<Instant>)]>,
+    deferred: VecDeque<PacketId>,
     next_pace: Option<Instant>,
 }
 
 impl Default for Retransmissions {
     fn default() -> Self {
         Self {
-            resent: vec![(0, None); RESENT_LOG].into_boxed_slice(),
+            resent: vec![((0, 0), None); RESENT_LOG].into_boxed_slice(),
             deferred: VecDeque::with_capacity(MAX_DEFERRED),
             next_pace: None,
         }
@@ -90,21 +94,21 @@ impl Default for Retransmissions {
 impl Retransmissions {
     /// True if `seq` was resent less than the subscriber's round trip (`rtt`) before `now`:
     /// the retransmission may still be on its way.
-    pub fn recently_resent(&self, now: Instant, seq: u16, rtt: &RttEstimator) -> bool {
-        match self.resent[usize::from(seq) % RESENT_LOG] {
+    pub fn recently_resent(&self, now: Instant, seq: PacketId, rtt: &RttEstimator) -> bool {
+        match self.resent[usize::from(seq.1) % RESENT_LOG] {
             (s, Some(at)) if s == seq => now.saturating_duration_since(at) < rtt.hold(),
             _ => false,
         }
     }
 
     /// `seq` was resent at `now`.
-    pub fn resent(&mut self, now: Instant, seq: u16) {
-        self.resent[usize::from(seq) % RESENT_LOG] = (seq, Some(now));
+    pub fn resent(&mut self, now: Instant, seq: PacketId) {
+        self.resent[usize::from(seq.1) % RESENT_LOG] = (seq, Some(now));
     }
 
     /// Defers a request for `seq` to the next pacing tick after `now`; false if it is already
     /// deferred or too many are.
-    pub fn defer(&mut self, now: Instant, seq: u16) -> bool {
+    pub fn defer(&mut self, now: Instant, seq: PacketId) -> bool {
         if self.deferred.len() >= MAX_DEFERRED || self.deferred.contains(&seq) {
             return false;
         }
@@ -120,7 +124,7 @@ impl Retransmissions {
 
     /// At a pacing tick (`now`): the deferred requests to try, oldest first, at most
     /// [`PACE_BURST`]. What cannot be sent goes back with [`Self::put_back`].
-    pub fn take_due(&mut self, now: Instant) -> impl Iterator<Item = u16> + '_ {
+    pub fn take_due(&mut self, now: Instant) -> impl Iterator<Item = PacketId> + '_ {
         let due = self.next_pace.is_some_and(|t| now >= t);
         let n = if due {
             self.next_pace = Some(now + PACE_INTERVAL);
@@ -133,7 +137,7 @@ impl Retransmissions {
 
     /// Returns requests taken with [`Self::take_due`] that the budget did not allow yet, in
     /// their order, ahead of the others.
-    pub fn put_back(&mut self, seqs: &[u16]) {
+    pub fn put_back(&mut self, seqs: &[PacketId]) {
         for &seq in seqs.iter().rev() {
             self.deferred.push_front(seq);
         }
@@ -172,19 +176,22 @@ mod tests {
         let t0 = Instant::now();
         let mut rtt = RttEstimator::default();
         let mut r = Retransmissions::default();
-        r.resent(t0, 7);
-        assert!(r.recently_resent(t0 + 99 * MS, 7, &rtt), "default 100 ms");
-        assert!(!r.recently_resent(t0 + 100 * MS, 7, &rtt));
-        assert!(!r.recently_resent(t0, 8, &rtt));
+        r.resent(t0, (0, 7));
+        assert!(
+            r.recently_resent(t0 + 99 * MS, (0, 7), &rtt),
+            "default 100 ms"
+        );
+        assert!(!r.recently_resent(t0 + 100 * MS, (0, 7), &rtt));
+        assert!(!r.recently_resent(t0, (0, 8), &rtt));
         // Another packet in the same log slot replaces it.
-        r.resent(t0, 7 + RESENT_LOG as u16);
-        assert!(!r.recently_resent(t0, 7, &rtt));
+        r.resent(t0, (0, 7 + RESENT_LOG as u16));
+        assert!(!r.recently_resent(t0, (0, 7), &rtt));
         // A measured 30 ms round trip.
         rtt.sender_report_sent(1 << 16, t0);
         rtt.on_report(t0 + 30 * MS, 1, 0);
-        r.resent(t0, 9);
-        assert!(r.recently_resent(t0 + 29 * MS, 9, &rtt));
-        assert!(!r.recently_resent(t0 + 31 * MS, 9, &rtt));
+        r.resent(t0, (0, 9));
+        assert!(r.recently_resent(t0 + 29 * MS, (0, 9), &rtt));
+        assert!(!r.recently_resent(t0 + 31 * MS, (0, 9), &rtt));
     }
 
     #[test]
@@ -193,19 +200,27 @@ mod tests {
         let mut r = Retransmissions::default();
         assert_eq!(r.poll_timeout(), None);
         for seq in 0..20 {
-            assert!(r.defer(t0, seq));
+            assert!(r.defer(t0, (0, seq)));
         }
-        assert!(!r.defer(t0, 3), "already deferred");
+        assert!(!r.defer(t0, (0, 3)), "already deferred");
         assert_eq!(r.poll_timeout(), Some(t0 + PACE_INTERVAL));
         assert_eq!(r.take_due(t0 + 5 * MS).count(), 0, "not yet");
-        let first: Vec<u16> = r.take_due(t0 + PACE_INTERVAL).collect();
-        assert_eq!(first, (0..PACE_BURST as u16).collect::<Vec<_>>());
+        let first: Vec<PacketId> = r.take_due(t0 + PACE_INTERVAL).collect();
+        assert_eq!(
+            first,
+            (0..PACE_BURST as u16).map(|s| (0, s)).collect::<Vec<_>>()
+        );
         // The budget allowed two: the rest go back in front.
         r.put_back(&first[2..]);
         assert_eq!(r.deferred(), 18);
         assert_eq!(r.poll_timeout(), Some(t0 + 2 * PACE_INTERVAL));
-        let next: Vec<u16> = r.take_due(t0 + 2 * PACE_INTERVAL).collect();
-        assert_eq!(next, (2..2 + PACE_BURST as u16).collect::<Vec<_>>());
+        let next: Vec<PacketId> = r.take_due(t0 + 2 * PACE_INTERVAL).collect();
+        assert_eq!(
+            next,
+            (2..2 + PACE_BURST as u16)
+                .map(|s| (0, s))
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]
@@ -213,9 +228,9 @@ mod tests {
         let t0 = Instant::now();
         let mut r = Retransmissions::default();
         for seq in 0..MAX_DEFERRED as u16 {
-            assert!(r.defer(t0, seq));
+            assert!(r.defer(t0, (0, seq)));
         }
-        assert!(!r.defer(t0, 1000));
+        assert!(!r.defer(t0, (0, 1000)));
         assert_eq!(r.deferred(), MAX_DEFERRED);
     }
 }

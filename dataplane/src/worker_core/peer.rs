@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::outbox::Outbox;
-use crate::api::{MediaKind, PeerId, StreamId, WorkerId};
+use crate::api::{PeerId, StreamId, WorkerId};
 use crate::fanout::FanoutMsg;
 use crate::publisher::Publisher;
 use crate::rtcp::RtcpPacket;
@@ -21,6 +21,11 @@ use crate::send_queue::SocketId;
 use crate::subscriber::{RetransmitError, Subscriber};
 use crate::transmit::earliest;
 use crate::transport::Transport;
+
+/// Padding packets one probe tick sends at most (about 2.2 kB: 1.7 Mbit/s of padding).
+const MAX_PADDING_PACKETS: usize = 8;
+/// Padding leaves this many send-queue slots free.
+const MIN_FREE_FOR_PADDING: usize = 4;
 
 /// What a peer does in its stream.
 // The subscriber variant is large on purpose: its tracks are inline so the fan-out, which
@@ -73,18 +78,53 @@ impl Peer {
     /// Runs the peer's timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant, outbox: &mut Outbox) {
         self.transport.handle_timeout(now);
-        if matches!(self.role, Role::Publisher(_)) && self.transport.is_connected() {
-            self.send_nack(now, outbox);
-            self.send_transport_feedback(now, outbox);
-            let Role::Publisher(p) = &mut self.role else {
+        if !self.transport.is_connected() {
+            return;
+        }
+        match &mut self.role {
+            Role::Publisher(_) => {
+                self.send_nack(now, outbox);
+                self.send_transport_feedback(now, outbox);
+                let Role::Publisher(p) = &mut self.role else {
+                    return;
+                };
+                // Merged and repeated requests, and layers whose loss was given up.
+                if p.handle_keyframe_timers(now) {
+                    self.send_keyframe_request(outbox);
+                }
+                self.send_receiver_report(now, outbox);
+            }
+            Role::Subscriber { sub, .. } => {
+                sub.handle_timeout(now);
+                self.send_padding(now, outbox);
+            }
+        }
+    }
+
+    /// Sends a viewer the padding a running bandwidth probe wants at `now` (a few packets
+    /// per tick at most).
+    fn send_padding(&mut self, now: Instant, outbox: &mut Outbox) {
+        let (Role::Subscriber { sub, .. }, Some(dst)) = (&mut self.role, self.transport.remote())
+        else {
+            return;
+        };
+        let mut owed = sub.padding_due(now);
+        for _ in 0..MAX_PADDING_PACKETS {
+            if owed == 0 || outbox.queue.free() <= MIN_FREE_FOR_PADDING {
+                return;
+            }
+            let Some(buf) = outbox.queue.slot() else {
                 return;
             };
-            // A gap given up: ask for a keyframe (merged with the others).
-            if (p.take_unrepairable() && p.keyframes.request(now)) | p.keyframes.handle_timeout(now)
-            {
-                self.send_keyframe_request(outbox);
+            let carried = sub.write_padding(now, owed, buf);
+            if carried == 0 {
+                return;
             }
-            self.send_receiver_report(now, outbox);
+            if self.transport.seal_rtp(buf) {
+                outbox.stats.padding_sent += 1;
+                outbox.queue.commit(self.socket, dst);
+            }
+            owed = owed.saturating_sub(carried);
         }
     }
 
@@ -100,6 +140,7 @@ impl Peer {
         match msg {
             FanoutMsg::Media {
                 kind,
+                layer,
                 keyframe,
                 packet,
                 ..
@@ -108,7 +149,7 @@ impl Peer {
                     outbox.stats.dropped_send_full += 1;
                     return;
                 };
-                if !sub.prepare_rtp(outbox.now, *kind, *keyframe, packet, buf)
+                if !sub.prepare_rtp(outbox.now, *kind, *layer, *keyframe, packet, buf)
                     || !self.transport.seal_rtp(buf)
                 {
                     return;
@@ -116,8 +157,14 @@ impl Peer {
                 outbox.stats.rtp_forwarded += 1;
                 outbox.queue.commit(self.socket, dst);
             }
-            FanoutMsg::SenderReport { kind, report, .. } => {
-                let Some(len) = sub.write_sender_report(*kind, report, &mut outbox.out[..]) else {
+            FanoutMsg::SenderReport {
+                kind,
+                layer,
+                report,
+                ..
+            } => {
+                let out = &mut outbox.out[..];
+                let Some(len) = sub.write_sender_report(*kind, *layer, report, out) else {
                     return;
                 };
                 outbox.queue_rtcp(&mut self.transport, self.socket, dst, len);
@@ -126,14 +173,14 @@ impl Peer {
         }
     }
 
-    /// Sends a subscriber the retransmission of `packet` (a cached packet of its `kind` track,
-    /// in canonical form), as it was sent or in RTX, if its budget allows and it was not resent
-    /// less than a round trip ago. Needs one free slot. Counts every outcome but
-    /// `OverBudget`, which the caller defers or counts.
+    /// Sends a subscriber the retransmission of `packet` (a cached video packet of simulcast
+    /// layer `layer`, in canonical form), as it was sent or in RTX, if its budget allows and it
+    /// was not resent less than a round trip ago. Needs one free slot. Counts every outcome
+    /// but `OverBudget`, which the caller defers or counts.
     pub fn retransmit(
         &mut self,
         now: Instant,
-        kind: MediaKind,
+        layer: u8,
         packet: &[u8],
         outbox: &mut Outbox,
     ) -> Result<(), RetransmitError> {
@@ -147,7 +194,7 @@ impl Peer {
             outbox.stats.dropped_send_full += 1;
             return Ok(());
         };
-        let result = sub.prepare_retransmission(now, kind, packet, buf);
+        let result = sub.prepare_retransmission(now, layer, packet, buf);
         match result {
             Ok(()) if self.transport.seal_rtp(buf) => {
                 outbox.stats.retransmitted += 1;
@@ -205,6 +252,15 @@ impl Peer {
             return;
         };
         outbox.queue_rtcp(&mut self.transport, self.socket, dst, len);
+    }
+}
+
+/// The SSRC a keyframe request (PLI or FIR) is about (a FIR's first entry).
+pub fn keyframe_request_ssrc(p: &RtcpPacket<'_>) -> Option<u32> {
+    match p {
+        RtcpPacket::Pli(pli) => Some(pli.media_ssrc),
+        RtcpPacket::Fir(fir) => fir.entries().next().map(|e| e.ssrc),
+        _ => None,
     }
 }
 

@@ -18,7 +18,8 @@ use crate::subscriber::RetransmitError;
 const MIN_FREE_SLOTS: usize = 2;
 
 impl WorkerCore {
-    /// Puts a video packet for local subscribers into the stream's retransmission cache.
+    /// A media packet for local subscribers: counted in its layer's rate, and a video packet
+    /// put into the layer's retransmission cache.
     pub(super) fn keep_for_retransmission(
         &mut self,
         now: Instant,
@@ -26,16 +27,15 @@ impl WorkerCore {
         msg: &FanoutMsg,
     ) {
         if let FanoutMsg::Media {
-            kind: MediaKind::Video,
+            kind,
+            layer,
             packet,
             ..
         } = msg
         {
-            if let Some(seq) = packet.get(2..4) {
-                let seq = u16::from_be_bytes([seq[0], seq[1]]);
-                let age = self.config.retransmit_cache;
-                self.streams.cache_video(stream, now, seq, packet, age);
-            }
+            let layer = (*kind == MediaKind::Video).then_some(*layer);
+            let age = self.config.retransmit_cache;
+            self.streams.forwarded(stream, now, layer, packet, age);
         }
     }
 
@@ -47,23 +47,20 @@ impl WorkerCore {
         let Some(peer) = self.peers.get_mut(key) else {
             return;
         };
-        let cache = self
-            .streams
-            .get(peer.stream)
-            .and_then(|s| s.video_cache.as_ref());
+        let caches = self.streams.get(peer.stream).map(|s| &s.video_cache);
         for &(media_ssrc, seq) in nacked {
             let Role::Subscriber { sub, .. } = &peer.role else {
                 return;
             };
-            let canonical = Some(media_ssrc)
-                .filter(|&ssrc| sub.nack_track(ssrc) == Some(MediaKind::Video))
-                .and_then(|_| sub.inbound_seq(MediaKind::Video, seq));
-            let Some((canonical, packet)) = canonical.and_then(|c| Some((c, cache?.get(now, c)?)))
-            else {
+            let target = sub.nack_target(media_ssrc, seq);
+            let Some((canonical, packet)) = target.and_then(|(layer, seq)| {
+                let cache = caches?.get(usize::from(layer))?.as_ref()?;
+                Some(((layer, seq), cache.get(now, seq)?))
+            }) else {
                 self.outbox.stats.retransmit_missed += 1;
                 continue;
             };
-            if peer.retransmit(now, MediaKind::Video, packet, &mut self.outbox)
+            if peer.retransmit(now, canonical.0, packet, &mut self.outbox)
                 == Err(RetransmitError::OverBudget)
             {
                 let Role::Subscriber { sub, .. } = &mut peer.role else {
@@ -88,20 +85,18 @@ impl WorkerCore {
         let Role::Subscriber { sub, .. } = &mut peer.role else {
             return;
         };
-        let mut due = [0u16; PACE_BURST];
+        let mut due = [(0u8, 0u16); PACE_BURST];
         let n = sub.take_due_retransmissions(now, &mut due);
-        let cache = self
-            .streams
-            .get(peer.stream)
-            .and_then(|s| s.video_cache.as_ref());
-        for (i, &seq) in due[..n].iter().enumerate() {
+        let caches = self.streams.get(peer.stream).map(|s| &s.video_cache);
+        for (i, &(layer, seq)) in due[..n].iter().enumerate() {
+            let cache = caches.and_then(|c| c.get(usize::from(layer))?.as_ref());
             let Some(packet) = cache.and_then(|c| c.get(now, seq)) else {
                 self.outbox.stats.retransmit_missed += 1;
                 continue;
             };
             let full = self.outbox.queue.free() < MIN_FREE_SLOTS;
             if full
-                || peer.retransmit(now, MediaKind::Video, packet, &mut self.outbox)
+                || peer.retransmit(now, layer, packet, &mut self.outbox)
                     == Err(RetransmitError::OverBudget)
             {
                 if let Role::Subscriber { sub, .. } = &mut peer.role {

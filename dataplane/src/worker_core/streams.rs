@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::cache::RetransmitCache;
-use crate::api::{StreamId, WorkerId};
+use crate::api::{StreamId, WorkerId, MAX_LAYERS};
+use crate::simulcast::LayerRates;
 
 /// One stream's members on this worker.
 #[derive(Default)]
@@ -22,8 +23,11 @@ pub struct LocalStream {
     pub subscribers: Vec<usize>,
     /// Other workers hosting subscribers (only on the publisher's worker).
     pub targets: Vec<WorkerId>,
-    /// The video packets forwarded to local subscribers lately (created with the first one).
-    pub video_cache: Option<RetransmitCache>,
+    /// The video packets forwarded to local subscribers lately, per simulcast layer (each
+    /// created with its first packet).
+    pub video_cache: [Option<RetransmitCache>; MAX_LAYERS],
+    /// The bitrate of each layer forwarded here (what viewers' layers are chosen by).
+    pub rates: LayerRates,
 }
 
 impl LocalStream {
@@ -82,18 +86,27 @@ impl Streams {
         }
     }
 
-    /// Keeps a video packet (publisher's sequence number `seq`) of `stream` for
-    /// retransmissions to its local subscribers, for `max_age`.
-    pub fn cache_video(
+    /// A media packet of `stream` (video layer `layer`, `None` for audio) is forwarded to its
+    /// local subscribers at `now`: counted in the layers' rates, and a video packet
+    /// (publisher's sequence number `seq`) kept for retransmissions for `max_age`.
+    pub fn forwarded(
         &mut self,
         stream: StreamId,
         now: Instant,
-        seq: u16,
+        layer: Option<u8>,
         packet: &Bytes,
         max_age: Duration,
     ) {
-        if let Some(s) = self.0.get_mut(&stream) {
-            s.video_cache
+        let Some(s) = self.0.get_mut(&stream) else {
+            return;
+        };
+        s.rates.on_packet(now, layer, packet.len());
+        let (Some(layer), Some(seq)) = (layer, packet.get(2..4)) else {
+            return;
+        };
+        let seq = u16::from_be_bytes([seq[0], seq[1]]);
+        if let Some(cache) = s.video_cache.get_mut(usize::from(layer)) {
+            cache
                 .get_or_insert_with(|| RetransmitCache::new(max_age))
                 .insert(now, seq, packet.clone());
         }
