@@ -26,7 +26,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::api::{
-    Command, Event, MediaKind, PeerId, PeerRole, PeerSpec, StreamId, TrackSpec, WorkerId,
+    Command, Event, LayerChoice, MediaKind, PeerId, PeerRole, PeerSpec, StreamId, TrackSpec,
+    WorkerId,
 };
 use crate::dtls::DtlsCertificate;
 use crate::fanout::{self, Mailboxes};
@@ -270,6 +271,17 @@ impl Sim {
         role: PeerRole,
         tracks: Vec<TrackSpec>,
     ) -> (ClientId, PeerId) {
+        self.add_client_with_choice(worker, role, tracks, LayerChoice::Auto)
+    }
+
+    /// [`Self::add_client`] for a viewer that asked for simulcast layer `choice`.
+    pub fn add_client_with_choice(
+        &mut self,
+        worker: WorkerId,
+        role: PeerRole,
+        tracks: Vec<TrackSpec>,
+        choice: LayerChoice,
+    ) -> (ClientId, PeerId) {
         let id = self.peer_id();
         let n = id.0;
         let addr = SocketAddr::from((
@@ -288,7 +300,7 @@ impl Sim {
             self.fan_out_to(stream, source, worker);
         }
         let spec = PeerSpec {
-            layer_choice: Default::default(),
+            layer_choice: choice,
             id,
             role,
             local_ufrag: server.ufrag.clone(),

@@ -132,12 +132,12 @@ impl Subscriber {
             }
         }
         let relay = matches!(spec.role, PeerRole::Relay { .. });
-        let relay_layers = match spec.track(MediaKind::Video) {
+        // A relay leg of a simulcast stream: a video track per layer, layer 0 in the slot.
+        let mut relay_layers: Vec<TxTrack> = match spec.track(MediaKind::Video) {
             Some(video) if relay => video
                 .layers
                 .iter()
                 .enumerate()
-                .skip(1)
                 .filter_map(|(i, layer)| {
                     let mut t = video.clone();
                     t.ssrc = layer.ssrc;
@@ -150,6 +150,9 @@ impl Subscriber {
                 .collect(),
             _ => Vec::new(),
         };
+        if !relay_layers.is_empty() {
+            tracks[slot(MediaKind::Video)] = Some(relay_layers.remove(0));
+        }
         Self {
             relay,
             relay_layers,
