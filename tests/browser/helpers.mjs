@@ -83,7 +83,8 @@ export function sdkFile(name) {
 
 /**
  * Starts `rtcdn --config-dir <tmp>` with ws.port=0, media_port_from=0, worker_threads=2 and
- * `codecs`, serving tests/browser/pages/* and the SDK's flashphoner.js from a temporary web_dir.
+ * `codecs`, serving tests/browser/pages/*, the SDK's flashphoner.js and web/js/simulcast.js from
+ * a temporary web_dir.
  * `extra` adds or overrides properties; `files` (`{ name: contents }`, e.g. `loadbalancing.xml`)
  * are written into the config directory; `launcher` (e.g. `['nsenter', '--net=/run/netns/x']`)
  * runs it through a program that execs it in place. Resolves once the listening line is printed. Returns
@@ -103,6 +104,8 @@ export async function startServer({ codecs = 'opus,h264', extra = {}, files = {}
     fs.copyFileSync(path.join(here, 'pages', name), path.join(webDir, name));
   }
   fs.copyFileSync(sdk, path.join(webDir, 'flashphoner.js'));
+  // The demo's simulcast option, which sdk_client.html loads too.
+  fs.copyFileSync(path.join(repoRoot, 'web', 'js', 'simulcast.js'), path.join(webDir, 'simulcast.js'));
   const props = {
     ip: '127.0.0.1',
     'ws.port': '0',
