@@ -185,10 +185,10 @@ export async function startServer({ codecs = 'opus,h264', extra = {}, files = {}
   }
 }
 
-/** A WCS `loadbalancing.xml` naming one node per port in `edgePorts`, all on 127.0.0.1. */
-export function loadbalancingXml(edgePorts, { mode = 'ROUNDROBIN', distribution = 'webrtc' } = {}) {
+/** A WCS `loadbalancing.xml` naming one node per port in `edgePorts`, all on `ip` (127.0.0.1). */
+export function loadbalancingXml(edgePorts, { mode = 'ROUNDROBIN', distribution = 'webrtc', ip = '127.0.0.1' } = {}) {
   const nodes = edgePorts
-    .map((port, i) => `  <node id="${i + 1}">\n    <ip>127.0.0.1</ip>\n    <ws>${port}</ws>\n  </node>\n`)
+    .map((port, i) => `  <node id="${i + 1}">\n    <ip>${ip}</ip>\n    <ws>${port}</ws>\n  </node>\n`)
     .join('');
   return (
     '<?xml version="1.0" encoding="UTF-8"?>\n' +

@@ -302,8 +302,12 @@ window.rtOutboundLayers = function () {
         });
       }
     });
+    // In the order of the encodings (lowest first).
+    var order = window.rtcdnSimulcast.LAYERS.map(function (l) {
+      return l.rid;
+    });
     out.sort(function (a, b) {
-      return a.rid < b.rid ? -1 : a.rid > b.rid ? 1 : 0;
+      return order.indexOf(a.rid) - order.indexOf(b.rid);
     });
     return out;
   });
