@@ -71,9 +71,19 @@ export async function withTimeout(promise, ms, message) {
   }
 }
 
-/** A fresh temporary directory with the given prefix. */
+const liveTempDirs = new Set();
+process.on('exit', () => {
+  for (const dir of liveTempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * A fresh temporary directory with the given prefix; removed at process exit if still there
+ * (e.g. when a SIGTERM ends a run before its `finally`).
+ */
 export function tempDir(prefix) {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  liveTempDirs.add(dir);
+  return dir;
 }
 
 /** Path of a file inside the installed @flashphoner/websdk package. */

@@ -102,9 +102,10 @@ function viewerFields(v) {
 async function measure(mode, lift) {
   const net = thinDownlinkNetwork(mode === 'cdn' ? 'sccdn' : 'sc');
   const dir = tempDir('rtcdn-simulcast-');
-  const servers = await startServers(mode, net);
   const browsers = [];
+  let servers = null;
   try {
+    servers = await startServers(mode, net);
     const secure = [`--unsafely-treat-insecure-origin-as-secure=${servers.pageUrl.replace(/\/[^/]*$/, '')}`];
     // The fake camera at 30 fps (it gives 20 by default): a thin player that keeps up decodes
     // well over 20 fps, so the floor of 20 can tell.
@@ -249,11 +250,11 @@ async function measure(mode, lift) {
       lastViewers: lastRawViewers,
     };
   } catch (e) {
-    console.error(`--- rtcdn output ---\n${servers.output()}`);
+    if (servers) console.error(`--- rtcdn output ---\n${servers.output()}`);
     throw e;
   } finally {
     for (const b of browsers) await b.close();
-    await servers.stop();
+    if (servers) await servers.stop();
     fs.rmSync(dir, { recursive: true, force: true });
     net.remove();
   }
