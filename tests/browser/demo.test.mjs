@@ -97,3 +97,39 @@ test('demo pages: two_way_streaming publish + play, embed_player plays the same 
     await server.stop();
   }
 });
+
+test('demo page: with Simulcast ticked the publisher offers rids l, m, h and its stream plays', { timeout: 40000 }, async () => {
+  const server = await startServer({ codecs: 'opus,vp8' });
+  let browser = null;
+  try {
+    browser = await launchBrowser();
+    const name = streamName('demo-simulcast');
+    const two = await browser.newPage('two_way_streaming simulcast');
+    await two.goto(`${server.httpUrl}/two_way_streaming.html?simulcast=true`, { timeout: STATUS_TIMEOUT_MS });
+    assert.equal(await two.isChecked('#simulcast'), true, '?simulcast=true ticks the box');
+    await two.fill('#urlServer', server.wsUrl);
+    await two.click('#connectBtn');
+    await waitText(two, '#connectStatus', 'ESTABLISHED', 'connect');
+    await two.fill('#publishStream', name);
+    await two.click('#publishBtn');
+    await waitText(two, '#publishStatus', 'PUBLISHING', 'publish');
+    assert.equal(await two.isDisabled('#simulcast'), true, 'the box is locked while publishing');
+    const offer = await two.evaluate(() => window.twoWay.publishStream.peerConnection().localDescription.sdp);
+    const lines = offer.split(/\r?\n/).filter((l) => /^a=(rid|simulcast):/.test(l));
+    assert.deepEqual(lines, ['a=rid:l send', 'a=rid:m send', 'a=rid:h send', 'a=simulcast:send l;m;h'], 'simulcast lines of the offer');
+    const info = await two.textContent('#publishInfo');
+    assert.match(info, /^Simulcast: /, 'the page says what the answer kept');
+    console.log(`[demo] simulcast offer: ${lines.join(' | ')}; page: "${info}"`);
+
+    await two.fill('#playStream', name);
+    await two.click('#playBtn');
+    await waitText(two, '#playStatus', 'PLAYING', 'play');
+    await expectVideoPlaying(two, '#remoteVideo video, video#remoteVideo');
+  } catch (e) {
+    console.log(`--- rtcdn output (last 4000 chars) ---\n${server.output().slice(-4000)}`);
+    throw e;
+  } finally {
+    if (browser) await browser.close();
+    await server.stop();
+  }
+});

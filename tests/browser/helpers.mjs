@@ -71,9 +71,19 @@ export async function withTimeout(promise, ms, message) {
   }
 }
 
-/** A fresh temporary directory with the given prefix. */
+const liveTempDirs = new Set();
+process.on('exit', () => {
+  for (const dir of liveTempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * A fresh temporary directory with the given prefix; removed at process exit if still there
+ * (e.g. when a SIGTERM ends a run before its `finally`).
+ */
 export function tempDir(prefix) {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  liveTempDirs.add(dir);
+  return dir;
 }
 
 /** Path of a file inside the installed @flashphoner/websdk package. */
@@ -83,7 +93,8 @@ export function sdkFile(name) {
 
 /**
  * Starts `rtcdn --config-dir <tmp>` with ws.port=0, media_port_from=0, worker_threads=2 and
- * `codecs`, serving tests/browser/pages/* and the SDK's flashphoner.js from a temporary web_dir.
+ * `codecs`, serving tests/browser/pages/*, the SDK's flashphoner.js and web/js/simulcast.js from
+ * a temporary web_dir.
  * `extra` adds or overrides properties; `files` (`{ name: contents }`, e.g. `loadbalancing.xml`)
  * are written into the config directory; `launcher` (e.g. `['nsenter', '--net=/run/netns/x']`)
  * runs it through a program that execs it in place. Resolves once the listening line is printed. Returns
@@ -103,6 +114,8 @@ export async function startServer({ codecs = 'opus,h264', extra = {}, files = {}
     fs.copyFileSync(path.join(here, 'pages', name), path.join(webDir, name));
   }
   fs.copyFileSync(sdk, path.join(webDir, 'flashphoner.js'));
+  // The demo's simulcast option, which sdk_client.html loads too.
+  fs.copyFileSync(path.join(repoRoot, 'web', 'js', 'simulcast.js'), path.join(webDir, 'simulcast.js'));
   const props = {
     ip: '127.0.0.1',
     'ws.port': '0',
@@ -182,10 +195,10 @@ export async function startServer({ codecs = 'opus,h264', extra = {}, files = {}
   }
 }
 
-/** A WCS `loadbalancing.xml` naming one node per port in `edgePorts`, all on 127.0.0.1. */
-export function loadbalancingXml(edgePorts, { mode = 'ROUNDROBIN', distribution = 'webrtc' } = {}) {
+/** A WCS `loadbalancing.xml` naming one node per port in `edgePorts`, all on `ip` (127.0.0.1). */
+export function loadbalancingXml(edgePorts, { mode = 'ROUNDROBIN', distribution = 'webrtc', ip = '127.0.0.1' } = {}) {
   const nodes = edgePorts
-    .map((port, i) => `  <node id="${i + 1}">\n    <ip>127.0.0.1</ip>\n    <ws>${port}</ws>\n  </node>\n`)
+    .map((port, i) => `  <node id="${i + 1}">\n    <ip>${ip}</ip>\n    <ws>${port}</ws>\n  </node>\n`)
     .join('');
   return (
     '<?xml version="1.0" encoding="UTF-8"?>\n' +

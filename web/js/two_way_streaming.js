@@ -2,7 +2,7 @@
 (function () {
   "use strict";
   const {SESSION_STATUS, STREAM_STATUS, STREAM_EVENT} = RTCDN;
-  const {defaultServerUrl, randomHex, showStatus} = rtcdnDemo;
+  const {defaultServerUrl, param, randomHex, showStatus} = rtcdnDemo;
   const $ = (id) => document.getElementById(id);
 
   const ui = {
@@ -13,6 +13,7 @@
     publish: $("publishBtn"),
     publishStatus: $("publishStatus"),
     publishInfo: $("publishInfo"),
+    simulcast: $("simulcast"),
     sendData: $("sendData"),
     sendDataBtn: $("sendDataBtn"),
     playName: $("playStream"),
@@ -33,6 +34,7 @@
   const name = randomHex(4);
   ui.publishName.value = name;
   ui.playName.value = name;
+  ui.simulcast.checked = param("simulcast", "false") === "true";
 
   const established = () => state.session && state.session.status() === SESSION_STATUS.ESTABLISHED;
   const active = (s) => s && ![STREAM_STATUS.STOPPED, STREAM_STATUS.UNPUBLISHED, STREAM_STATUS.FAILED].includes(s.status());
@@ -47,6 +49,7 @@
     ui.publish.disabled = !ok;
     ui.publish.textContent = pub ? "Stop" : "Publish";
     ui.publishName.disabled = pub;
+    ui.simulcast.disabled = pub;
     ui.sendDataBtn.disabled = !(pub && state.publishStream.status() === STREAM_STATUS.PUBLISHING);
     const play = active(state.playStream);
     ui.play.disabled = !ok;
@@ -80,14 +83,26 @@
     refresh();
   };
 
-  function watch(stream, statusEl, infoEl) {
+  /** `describe(stream)`, if given, is the info line for a status other than FAILED. */
+  function watch(stream, statusEl, infoEl, describe) {
     for (const s of Object.values(STREAM_STATUS)) {
       stream.on(s, () => {
         showStatus(statusEl, stream.status());
-        infoEl.textContent = stream.status() === STREAM_STATUS.FAILED ? stream.getInfo() : "";
+        const failed = stream.status() === STREAM_STATUS.FAILED;
+        infoEl.textContent = failed ? stream.getInfo() : describe ? describe(stream) : "";
         refresh();
       });
     }
+  }
+
+  /** While publishing with simulcast: the layers the browser sends after the server's answer. */
+  function simulcastInfo(stream) {
+    const pc = stream.peerConnection();
+    if (stream.status() !== STREAM_STATUS.PUBLISHING || !pc) return "";
+    const layers = rtcdnSimulcast.sentLayers(pc);
+    return layers.length > 1
+      ? `Simulcast: sending layers ${layers.join(", ")}`
+      : "Simulcast: the server's answer kept one layer only";
   }
 
   ui.publish.onclick = () => {
@@ -97,9 +112,12 @@
     }
     const stream = state.session.createStream({name: ui.publishName.value.trim(), display: ui.localVideo});
     state.publishStream = stream;
-    watch(stream, ui.publishStatus, ui.publishInfo);
+    const simulcast = ui.simulcast.checked;
+    watch(stream, ui.publishStatus, ui.publishInfo, simulcast ? simulcastInfo : null);
     showStatus(ui.publishStatus, STREAM_STATUS.PENDING);
     ui.publishInfo.textContent = "";
+    // Read when the video track is added (simulcast.js wraps RTCPeerConnection).
+    rtcdnSimulcast.setEnabled(simulcast);
     stream.publish();
     refresh();
   };

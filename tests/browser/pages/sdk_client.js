@@ -47,7 +47,9 @@ function rtVideo() {
  * - `waitAvailable`: a player first polls `stream.available()` every 100 ms until the server
  *   has the stream (e.g. until an origin relayed it to this edge), then plays;
  * - `video`: a publisher's video constraints (e.g. `{ width: 640, height: 480 }`), passed to
- *   createStream as `constraints.video` (the SDK's default otherwise).
+ *   createStream as `constraints.video` (the SDK's default otherwise);
+ * - `simulcast`: a publisher sends its video as three encodings, rids l, m, h
+ *   (simulcast.js, the demo page's option; the SDK is unchanged).
  */
 window.rtStart = function (role, urlServer, name, options) {
   var SESSION_STATUS = Flashphoner.constants.SESSION_STATUS;
@@ -103,6 +105,9 @@ function rtCreateAndStart(session, role, name, options) {
   var streamOptions = { name: name, display: document.getElementById('display') };
   if (options && options.video) {
     streamOptions.constraints = { audio: true, video: options.video };
+  }
+  if (role === 'publish' && window.rtcdnSimulcast) {
+    window.rtcdnSimulcast.setEnabled(Boolean(options && options.simulcast));
   }
   var stream = session.createStream(streamOptions);
   window.rt.stream = stream;
@@ -249,4 +254,140 @@ window.rtMaintainResolution = function () {
   return Promise.all(changes).then(function () {
     return changes.length;
   });
+};
+
+/**
+ * What the page's first peer connection negotiated: the local and remote SDP, the simulcast
+ * lines of their video sections (rtcdnSimulcast.describe) and the rids the video sender has
+ * now (one encoding when the answer declined simulcast). Null before there is an offer.
+ */
+window.rtNegotiated = function () {
+  var pc = window.rtPeerConnections[0];
+  if (!pc || !pc.localDescription) {
+    return null;
+  }
+  var local = pc.localDescription.sdp;
+  var remote = pc.remoteDescription ? pc.remoteDescription.sdp : '';
+  return {
+    offer: local,
+    answer: remote,
+    offerVideo: window.rtcdnSimulcast.describe(local),
+    answerVideo: window.rtcdnSimulcast.describe(remote),
+    sentLayers: window.rtcdnSimulcast.sentLayers(pc),
+  };
+};
+
+/**
+ * A publisher's outbound video per encoding (Chromium has one outbound-rtp report per rid):
+ * `[{ rid, frameWidth, frameHeight, framesPerSecond, bytesSent, qualityLimitationReason }]`.
+ */
+window.rtOutboundLayers = function () {
+  var pc = window.rtPeerConnections[0];
+  if (!pc) {
+    return Promise.resolve([]);
+  }
+  return pc.getStats().then(function (report) {
+    var out = [];
+    report.forEach(function (r) {
+      if (r.type === 'outbound-rtp' && r.kind === 'video') {
+        out.push({
+          rid: r.rid || '',
+          ssrc: r.ssrc,
+          frameWidth: r.frameWidth || 0,
+          frameHeight: r.frameHeight || 0,
+          framesPerSecond: r.framesPerSecond || 0,
+          bytesSent: r.bytesSent,
+          active: r.active,
+          qualityLimitationReason: r.qualityLimitationReason || '',
+        });
+      }
+    });
+    // In the order of the encodings (lowest first).
+    var order = window.rtcdnSimulcast.LAYERS.map(function (l) {
+      return l.rid;
+    });
+    out.sort(function (a, b) {
+      return order.indexOf(a.rid) - order.indexOf(b.rid);
+    });
+    return out;
+  });
+};
+
+/**
+ * Frame timing of the played <video>: from `rtFrameWatch()` on, every presented frame (the
+ * element's requestVideoFrameCallback, or totalVideoFrames polled every 20 ms where that is
+ * missing) with its time and size. `rtFrameWatch()` (re)starts the record; `rtFrameReport()`
+ * returns `{ frames, seconds, fps, maxGapMs, widths: [{ t, width, height }] }` since then,
+ * `maxGapMs` counting the time from the start and to now as gaps too.
+ */
+window.rtFrameWatch = function () {
+  var watch = { start: performance.now(), times: [], widths: [], lastWidth: -1, stopped: false };
+  if (window.rt.frameWatch) {
+    window.rt.frameWatch.stopped = true;
+  }
+  window.rt.frameWatch = watch;
+  var note = function (t, v) {
+    watch.times.push(t);
+    if (v.videoWidth !== watch.lastWidth) {
+      watch.lastWidth = v.videoWidth;
+      watch.widths.push({ t: t - watch.start, width: v.videoWidth, height: v.videoHeight });
+    }
+  };
+  var v = rtVideo();
+  if (v && typeof v.requestVideoFrameCallback === 'function') {
+    var onFrame = function (now) {
+      if (watch.stopped) {
+        return;
+      }
+      var el = rtVideo();
+      note(performance.now(), el);
+      el.requestVideoFrameCallback(onFrame);
+    };
+    v.requestVideoFrameCallback(onFrame);
+    watch.how = 'requestVideoFrameCallback';
+  } else {
+    var last = -1;
+    var timer = setInterval(function () {
+      var el = rtVideo();
+      if (watch.stopped || !el) {
+        clearInterval(timer);
+        return;
+      }
+      var n = el.getVideoPlaybackQuality().totalVideoFrames;
+      if (last >= 0 && n > last) {
+        note(performance.now(), el);
+      }
+      last = n;
+    }, 20);
+    watch.how = 'totalVideoFrames every 20 ms';
+  }
+  return watch.how;
+};
+
+window.rtFrameReport = function () {
+  var w = window.rt.frameWatch;
+  if (!w) {
+    return null;
+  }
+  var now = performance.now();
+  var prev = w.start;
+  var maxGap = 0;
+  w.times.concat([now]).forEach(function (t) {
+    maxGap = Math.max(maxGap, t - prev);
+    prev = t;
+  });
+  var seconds = (now - w.start) / 1000;
+  return {
+    how: w.how,
+    frames: w.times.length,
+    seconds: seconds,
+    fps: w.times.length / seconds,
+    maxGapMs: Math.round(maxGap),
+    widths: w.widths,
+  };
+};
+
+/** The SDK's id of the page's stream (the mediaSessionId the server knows it by). */
+window.rtStreamId = function () {
+  return window.rt.stream ? window.rt.stream.id() : null;
 };
