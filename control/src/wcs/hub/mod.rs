@@ -29,6 +29,7 @@ use dataplane::api::{Command, Event, Fingerprint, PeerSpec, WorkerHandle, Worker
 
 use state::{Conn, Role, Worker, RELAYED_EVENTS};
 pub use state::{ConnId, Hub, HubStats, Output, MAX_NAME_LEN};
+pub use streams::LAYER_SUFFIXES;
 
 use super::info;
 use super::messages::{
@@ -220,7 +221,7 @@ impl Hub {
             ClientMessage::UnPublishStream(req) => self.stop(conn, "unPublishStream", &req),
             ClientMessage::StopStream(req) => self.stop(conn, "stopStream", &req),
             ClientMessage::AvailableStream(req) => {
-                let available = self.names.contains_key(&req.name);
+                let available = self.play_target(&req.name).is_some();
                 let info = if available {
                     "Available"
                 } else {
