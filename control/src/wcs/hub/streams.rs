@@ -222,6 +222,7 @@ impl Hub {
                 has_audio,
                 has_video,
                 connected: false,
+                viewer: None,
             },
         );
         self.peers.insert(peer, id.to_owned());

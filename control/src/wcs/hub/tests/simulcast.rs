@@ -1,7 +1,10 @@
 //! Simulcast in the hub: a viewer's layer chosen by a name suffix (on an origin and on an
-//! edge that got the stream through a relay leg).
+//! edge that got the stream through a relay leg), and what `/health` shows of viewers and
+//! layers.
 
 use dataplane::api::{LayerChoice, LayerSpec, MediaKind, PeerSpec};
+
+use super::super::{LayeredStream, ViewerReport};
 
 use super::relay::{origin, relayed_with};
 use super::*;
@@ -169,4 +172,104 @@ fn an_edge_viewer_picks_a_layer_of_the_relayed_stream() {
         (played(&spec), spec.layer_choice),
         (edge_publisher.stream(), LayerChoice::Lowest)
     );
+
+    // SSRC-group layers have no rid: operators see their indexes.
+    edge.hub
+        .handle_event(edge.now, viewer_stats(spec.id, Some(2), 90_000));
+    let health = edge.hub.health();
+    assert_eq!(
+        health.simulcast,
+        [LayeredStream {
+            stream: "cam".into(),
+            layers: vec!["0".into(), "1".into(), "2".into()],
+        }]
+    );
+    assert_eq!(health.viewers[0].layer.as_deref(), Some("2"));
+    let origin_health = o.hub.health();
+    assert_eq!(origin_health.simulcast[0].layers, ["l", "m", "h"]);
+}
+
+fn viewer_stats(peer: PeerId, layer: Option<u8>, sending_bps: u64) -> Event {
+    Event::ViewerStats {
+        peer,
+        sending_bps,
+        estimate_bps: layer.map(|_| sending_bps * 2),
+        layer,
+        video_paused: false,
+    }
+}
+
+#[test]
+fn health_shows_each_players_latest_stats_and_the_streams_layers() {
+    let mut h = harness(1);
+    let c = h.open();
+    h.publish_with(c, "pub-1", "cam", &simulcast_offer());
+    h.publish(c, "pub-2", "plain");
+    for (id, name) in [("v1", "cam-low"), ("v2", "cam"), ("v3", "plain")] {
+        h.play(c, id, name);
+    }
+    let peers: Vec<PeerId> = added(&h).iter().map(|s| s.id).collect();
+    let [cam_publisher, _, v1, _, v3] = peers[..] else {
+        panic!("{peers:?}")
+    };
+    let health = h.hub.health();
+    assert!(health.viewers.is_empty(), "no report yet");
+    assert_eq!(
+        health.simulcast,
+        [LayeredStream {
+            stream: "cam".into(),
+            layers: vec!["l".into(), "m".into(), "h".into()],
+        }]
+    );
+    assert_eq!((health.stats.streams, health.stats.players), (2, 3));
+
+    for event in [
+        viewer_stats(v1, Some(0), 100_000),
+        viewer_stats(v3, None, 700_000),
+        viewer_stats(v1, Some(1), 300_000),
+        // Neither a publisher nor an unknown peer is a viewer.
+        viewer_stats(cam_publisher, Some(2), 1),
+        viewer_stats(PeerId(999), Some(2), 1),
+    ] {
+        h.hub.handle_event(h.now, event);
+    }
+    let paused = Event::ViewerStats {
+        peer: v3,
+        sending_bps: 20_000,
+        estimate_bps: Some(15_000),
+        layer: None,
+        video_paused: true,
+    };
+    h.hub.handle_event(h.now, paused);
+    assert_eq!(
+        h.hub.health().viewers,
+        [
+            ViewerReport {
+                stream: "cam-low".into(),
+                media_session_id: "v1".into(),
+                sending_bps: 300_000,
+                estimate_bps: Some(600_000),
+                layer: Some("m".into()),
+                layer_index: Some(1),
+                video_paused: false,
+            },
+            ViewerReport {
+                stream: "plain".into(),
+                media_session_id: "v3".into(),
+                sending_bps: 20_000,
+                estimate_bps: Some(15_000),
+                layer: None,
+                layer_index: None,
+                video_paused: true,
+            },
+        ]
+    );
+
+    // A stopped player and an unpublished stream are gone.
+    h.stop(c, "stopStream", "v1", "cam-low");
+    let health = h.hub.health();
+    assert_eq!(health.viewers.len(), 1);
+    assert_eq!(health.viewers[0].media_session_id, "v3");
+    h.stop(c, "unPublishStream", "pub-1", "cam");
+    assert!(h.hub.health().simulcast.is_empty());
 }
