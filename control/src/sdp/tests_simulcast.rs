@@ -4,7 +4,7 @@
 
 use dataplane::api::{LayerSpec, MediaKind, TrackSpec, REPAIRED_RID_URI, RID_URI};
 
-use super::answer::answer_play_with;
+use super::answer::{answer_play_with, answer_publish_with};
 use super::fixtures::{
     chrome_publish, chrome_sim_publish, chrome_simulcast_publish, local, SIM_SSRCS,
 };
@@ -387,4 +387,56 @@ fn players_of_a_simulcast_stream_get_no_stream_id_extensions() {
         "{}",
         played.answer
     );
+}
+
+#[test]
+fn mangled_simulcast_lines_never_panic_and_answer_what_they_accept() {
+    use rand::Rng;
+    let mut mutations = rng();
+    for offer in [chrome_simulcast_publish(), chrome_sim_publish()] {
+        let bytes = offer.as_bytes();
+        // The simulcast and source lines are at the end of the video section.
+        let tail = bytes.len() - 400;
+        let (mut answered_rounds, mut with_layers) = (0, 0);
+        for round in 0..400 {
+            let mut mutated = bytes.to_vec();
+            for _ in 0..(1 + round % 8) {
+                let at = mutations.gen_range(tail..mutated.len());
+                match mutations.gen_range(0..3) {
+                    0 => mutated[at] = mutations.gen(),
+                    1 => {
+                        mutated.remove(at);
+                    }
+                    _ => mutated.insert(at, b";,~ :=\n"[mutations.gen_range(0..7)]),
+                }
+            }
+            let text = String::from_utf8_lossy(&mutated);
+            let Ok(neg) = parse_offer(&text)
+                .and_then(|o| answer_publish_with(&o, VP8, &local("192.0.2.10:31001"), &mut rng()))
+            else {
+                continue;
+            };
+            assert!(parse_answer(&neg.answer).is_ok(), "{}", neg.answer);
+            let layers = &video(&neg.tracks).layers;
+            answered_rounds += 1;
+            with_layers += usize::from(!layers.is_empty());
+            assert!(layers.len() <= dataplane::api::MAX_LAYERS);
+            assert!(layers.is_empty() || layers.len() >= 2);
+            let answered: Vec<&str> = lines(&neg.answer)
+                .into_iter()
+                .filter_map(|l| l.strip_prefix("a=rid:")?.strip_suffix(" recv"))
+                .collect();
+            let rid_layers: Vec<&str> = layers
+                .iter()
+                .filter(|l| !l.rid.is_empty())
+                .map(|l| l.rid.as_str())
+                .collect();
+            assert_eq!(answered, rid_layers, "{text}");
+        }
+        // Both outcomes were exercised: some mutations keep simulcast, some lose it.
+        assert!(
+            0 < with_layers && with_layers < answered_rounds,
+            "{with_layers}/{answered_rounds}"
+        );
+    }
 }
