@@ -97,9 +97,29 @@ async fn handle(
 }
 
 async fn health(state: &AppState) -> Response {
-    let Some(stats) = state.hub.stats().await else {
+    let Some(hub) = state.hub.health().await else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
+    let viewers: Vec<serde_json::Value> = hub
+        .viewers
+        .iter()
+        .map(|v| {
+            serde_json::json!({
+                "stream": v.stream,
+                "mediaSessionId": v.media_session_id,
+                "sending_bps": v.sending_bps,
+                "estimate_bps": v.estimate_bps,
+                "layer": v.layer,
+                "layer_index": v.layer_index,
+                "video_paused": v.video_paused,
+            })
+        })
+        .collect();
+    let simulcast: Vec<serde_json::Value> = hub
+        .simulcast
+        .iter()
+        .map(|s| serde_json::json!({"stream": s.stream, "layers": s.layers}))
+        .collect();
     let workers: Vec<serde_json::Value> = state
         .workers
         .iter()
@@ -132,9 +152,11 @@ async fn health(state: &AppState) -> Response {
         .collect();
     let body = serde_json::json!({
         "status": "ok",
-        "streams": stats.streams,
-        "peers": stats.peers,
+        "streams": hub.stats.streams,
+        "peers": hub.stats.peers,
         "workers": workers,
+        "viewers": viewers,
+        "simulcast": simulcast,
     });
     json_response(StatusCode::OK, &body)
 }

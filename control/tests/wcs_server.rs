@@ -9,7 +9,9 @@ use std::time::Duration;
 use control::config::{Config, VideoCodec};
 use control::events::event_channel;
 use control::server;
-use dataplane::api::{Command, Fingerprint, WorkerHandle, WorkerId};
+use dataplane::api::{
+    Command, Event, Fingerprint, LayerChoice, PeerRole, SharedEventSink, WorkerHandle, WorkerId,
+};
 use serde_json::{json, Value};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
@@ -29,6 +31,8 @@ struct Server {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<Result<(), server::ServerError>>>,
     worker_rx: crossbeam_channel::Receiver<Command>,
+    /// Where the fake workers' events go (into the hub).
+    events: SharedEventSink,
     _poll: mio::Poll,
 }
 
@@ -56,7 +60,8 @@ fn start() -> Server {
         algorithm: "sha-256".into(),
         digest: vec![1; 32],
     };
-    let (_sink, events) = event_channel();
+    let (sink, events) = event_channel();
+    let worker_events = sink.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
@@ -67,7 +72,7 @@ fn start() -> Server {
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            let _sink = _sink;
+            let _sink = sink;
             server::serve(
                 listener,
                 cfg,
@@ -86,6 +91,7 @@ fn start() -> Server {
         stop: Some(stop_tx),
         thread: Some(thread),
         worker_rx,
+        events: worker_events,
         _poll: poll,
     }
 }
@@ -169,7 +175,7 @@ fn signalling_http_and_limits() {
     assert!(matches!(srv.worker_rx.try_recv(), Ok(Command::AddPeer(_))));
     assert_eq!(
         health(addr),
-        json!({"status": "ok", "streams": 1, "peers": 1, "workers": [{
+        json!({"status": "ok", "streams": 1, "peers": 1, "viewers": [], "simulcast": [], "workers": [{
             "id": 0, "datagrams_in": 0, "rtp_forwarded": 0, "dropped_unknown_source": 0,
             "dropped_invalid": 0, "dropped_duplicate": 0, "dropped_send_full": 0, "dropped_fanout_full": 0,
             "send_errors": 0, "gso_sends": 0, "gso_datagrams": 0, "nack_requested": 0,
@@ -237,4 +243,61 @@ fn signalling_http_and_limits() {
     let rest: Vec<Command> = srv.worker_rx.try_iter().collect();
     assert!(matches!(rest.last(), Some(Command::Shutdown)), "{rest:?}");
     drop(ws2);
+}
+
+#[test]
+fn health_shows_a_viewers_latest_report() {
+    let mut srv = start();
+    let addr = srv.addr;
+    let mut ws = connect(addr, "/");
+    send(
+        &mut ws,
+        "publishStream",
+        json!({"mediaSessionId": "m1", "name": "cam", "sdp": OFFER}),
+    );
+    assert_eq!(recv(&mut ws)["message"], "setRemoteSDP");
+    assert_eq!(recv(&mut ws)["data"][0]["status"], "PUBLISHING");
+    let play_offer = OFFER.replace("a=sendonly", "a=recvonly");
+    send(
+        &mut ws,
+        "playStream",
+        json!({"mediaSessionId": "v1", "name": "cam-low", "sdp": play_offer}),
+    );
+    assert_eq!(recv(&mut ws)["message"], "setRemoteSDP");
+    assert_eq!(recv(&mut ws)["data"][0]["status"], "PLAYING");
+    let player = srv
+        .worker_rx
+        .try_iter()
+        .find_map(|cmd| match cmd {
+            Command::AddPeer(spec) if matches!(spec.role, PeerRole::Subscriber { .. }) => {
+                Some(spec)
+            }
+            _ => None,
+        })
+        .expect("the player was started");
+    assert_eq!(player.layer_choice, LayerChoice::Lowest);
+
+    srv.events.send(Event::ViewerStats {
+        peer: player.id,
+        sending_bps: 250_000,
+        estimate_bps: None,
+        layer: None,
+        video_paused: false,
+    });
+    // The event and the request reach the hub task through different queues.
+    let mut viewers = Value::Null;
+    for _ in 0..100 {
+        viewers = health(addr)["viewers"].clone();
+        if viewers.as_array().is_some_and(|v| !v.is_empty()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        viewers,
+        json!([{"stream": "cam-low", "mediaSessionId": "v1", "sending_bps": 250_000,
+                "estimate_bps": null, "layer": null, "layer_index": null, "video_paused": false}])
+    );
+    srv.stop.take().unwrap().send(()).unwrap();
+    srv.thread.take().unwrap().join().unwrap().unwrap();
 }

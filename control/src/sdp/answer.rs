@@ -7,6 +7,11 @@
 //! RED or FEC is answered). A publisher's RTX SSRC comes from its `a=ssrc-group:FID`; to a
 //! player we announce our own random RTX SSRC in a FID group.
 //!
+//! Simulcast (RFC 8853, see `simulcast`): a publisher's rid layers are answered with
+//! `a=rid:<id> recv` each and `a=simulcast:recv`, and keep the RTP stream id extensions the
+//! data plane tells them apart by; SSRC-group layers need nothing in the answer. Players never
+//! get the stream id extensions (they are sent one layer under one SSRC).
+//!
 //! Congestion control: a publisher that offers the transport-wide sequence number extension
 //! and `transport-cc` feedback gets both (the node sends it transport-wide feedback); a player
 //! gets them too when its publisher has them (the node numbers what it sends the player and
@@ -24,6 +29,7 @@ use super::codec::{
     AUDIO_FEEDBACK, KNOWN_EXTENSIONS, TRANSPORT_CC, VIDEO_FEEDBACK,
 };
 use super::error::SdpError;
+use super::simulcast::{is_rid_extension, offered_layers, OfferedLayers};
 use super::types::{
     Codec, Direction, LocalTransport, MediaSection, Negotiated, NegotiatedCodec, Offer,
     PublishedMedia,
@@ -114,12 +120,18 @@ fn answer_publish_inner(
                 };
                 codec.map(|codec| {
                     mark(&mut taken, kind);
+                    let layers = match kind {
+                        MediaKind::Audio => OfferedLayers::None,
+                        MediaKind::Video => offered_layers(offered, codec),
+                    };
+                    let rid_layers = matches!(layers, OfferedLayers::Rids(_));
                     let extensions = offered
                         .extmaps
                         .iter()
                         .filter(|e| {
                             KNOWN_EXTENSIONS.contains(&e.uri.as_str())
                                 || (policy.transport_cc && e.uri == TWCC_URI)
+                                || (rid_layers && is_rid_extension(&e.uri))
                         })
                         .map(|e| (e.id, e.uri.clone()))
                         .collect::<Vec<_>>();
@@ -131,8 +143,12 @@ fn answer_publish_inner(
                     }
                     let rtx = accepted_rtx(kind, offered, codec);
                     let ssrc = offered.primary_ssrc();
+                    let layer_specs = layers.specs(rtx.is_some());
+                    if kind == MediaKind::Video {
+                        media.layers.clone_from(&layer_specs);
+                    }
                     tracks.push(TrackSpec {
-                        layers: Vec::new(),
+                        layers: layer_specs,
                         kind,
                         codec: codec.name.clone(),
                         payload_type: codec.payload_type,
@@ -156,6 +172,7 @@ fn answer_publish_inner(
                         extensions,
                         source: None,
                         max_bitrate: policy.max_bitrate.filter(|_| kind == MediaKind::Video),
+                        simulcast: layers.answered_rids().to_vec(),
                     }
                 })
             }
@@ -205,7 +222,10 @@ pub(super) fn answer_play_with(
                     let extensions = offered
                         .extmaps
                         .iter()
-                        .filter(|e| sent.extensions.iter().any(|(_, uri)| *uri == e.uri))
+                        .filter(|e| {
+                            !is_rid_extension(&e.uri)
+                                && sent.extensions.iter().any(|(_, uri)| *uri == e.uri)
+                        })
                         .map(|e| (e.id, e.uri.clone()))
                         .collect::<Vec<_>>();
                     let ssrc = random_ssrc(rng, &used_ssrcs);
@@ -243,6 +263,7 @@ pub(super) fn answer_play_with(
                         rtx,
                         extensions,
                         max_bitrate: None,
+                        simulcast: Vec::new(),
                         source: Some(SendSource {
                             ssrc,
                             rtx_ssrc,

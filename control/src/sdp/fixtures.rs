@@ -276,6 +276,51 @@ a=ssrc:3226345164 cname:{{b2c0e2b5-6a8f-4a3b-9c57-4f5e6d7c8b9a}}
     .replace('\n', "\r\n")
 }
 
+/// A real Chromium 148 publish offer with three rid simulcast encodings (captured from
+/// `addTransceiver(video, {sendEncodings: [{rid: 'l', scaleResolutionDownBy: 4},
+/// {rid: 'm', scaleResolutionDownBy: 2}, {rid: 'h'}]})` plus a microphone track; stored with LF).
+const CHROME_SIMULCAST: &str = include_str!("../../../tests/fixtures/chrome_simulcast_offer.sdp");
+
+/// [`CHROME_SIMULCAST`] as Chrome sends it (CRLF): `a=rid:l send`, `a=rid:m send`,
+/// `a=rid:h send`, `a=simulcast:send l;m;h`, the RTP stream id extensions as ids 10 and 11,
+/// and no `a=ssrc` lines in the video section.
+pub(super) fn chrome_simulcast_publish() -> String {
+    CHROME_SIMULCAST.replace('\n', "\r\n")
+}
+
+/// The SSRCs of [`chrome_sim_publish`]'s layers: `(media, rtx)`, lowest first.
+pub(super) const SIM_SSRCS: [(u32, u32); 3] = [
+    (305_419_896, 2_271_560_481),
+    (305_419_897, 2_271_560_482),
+    (305_419_898, 2_271_560_483),
+];
+
+/// [`chrome_publish`] with the legacy SSRC-group simulcast (what Chrome sends after the
+/// SDP munging some clients do): `a=ssrc-group:SIM` of three SSRCs, each in a FID group with
+/// its RTX SSRC, and no rids.
+pub(super) fn chrome_sim_publish() -> String {
+    let msid = "7a2b3c4d-1111-4222-8333-944455556666 9a8b7c6d-5555-4666-8777-888899990000";
+    let mut sources = String::new();
+    let [l0, l1, l2] = SIM_SSRCS.map(|(media, _)| media);
+    for (i, (media, rtx)) in SIM_SSRCS.iter().enumerate() {
+        sources.push_str(&format!("a=ssrc-group:FID {media} {rtx}\r\n"));
+        if i == 0 {
+            sources.push_str(&format!("a=ssrc-group:SIM {l0} {l1} {l2}\r\n"));
+        }
+    }
+    for (media, rtx) in SIM_SSRCS {
+        for ssrc in [media, rtx] {
+            sources.push_str(&format!("a=ssrc:{ssrc} cname:Fb3kQ9zT1mN5pL2x\r\n"));
+            sources.push_str(&format!("a=ssrc:{ssrc} msid:{msid}\r\n"));
+        }
+    }
+    let offer = chrome_publish();
+    let start = offer
+        .find("a=ssrc-group:FID 305419896")
+        .expect("the video sources of chrome_publish");
+    format!("{}{sources}", &offer[..start])
+}
+
 /// Our transport in the fixtures' answers.
 pub(super) fn local(candidate: &str) -> LocalTransport {
     LocalTransport {

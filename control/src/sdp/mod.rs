@@ -12,11 +12,13 @@
 //! [`MAX_LINE_LEN`], [`MAX_SECTIONS`]) and malformed input is a typed [`SdpError`] naming the
 //! line where there is one.
 //!
-//! Layout (imports go one way, top to bottom): `error` and `types` are leaves; `grammar` hands
-//! the text to `rtc-sdp`; `parse` reads attributes into `types`; `codec` holds the codec
-//! rules (NACK and RTX included); `write` builds `rtc-sdp` descriptions; `answer` and `offer`
-//! negotiate. Tests: `tests` (parser, answerer), `tests_client` (our offers), `tests_crate`
-//! (the crate evaluation), `tests_rtx` (NACK/RTX).
+//! Layout (imports go one way, top to bottom): `error` and `types` are leaves; `simulcast`
+//! (reading `a=rid`/`a=simulcast` and choosing a publisher's layers: RFC 8853 rids or
+//! `a=ssrc-group:SIM`) builds on `types` only; `grammar` hands the text to `rtc-sdp`; `parse`
+//! reads attributes into `types`; `codec` holds the codec rules (NACK and RTX included);
+//! `write` builds `rtc-sdp` descriptions; `answer` and `offer` negotiate. Tests: `tests`
+//! (parser, answerer), `tests_client` (our offers), `tests_crate` (the crate evaluation),
+//! `tests_rtx` (NACK/RTX), `tests_simulcast` (rid and SSRC-group simulcast).
 //!
 //! # `rtc-sdp` (webrtc-rs) evaluation, issue 8 item 5
 //!
@@ -55,6 +57,7 @@ mod error;
 mod grammar;
 mod offer;
 mod parse;
+mod simulcast;
 mod types;
 mod write;
 
@@ -68,14 +71,19 @@ mod tests_client;
 mod tests_crate;
 #[cfg(test)]
 mod tests_rtx;
+#[cfg(test)]
+mod tests_simulcast;
 
 pub use answer::{answer_play, answer_publish, answer_publish_with_policy, PublishPolicy};
 pub(crate) use codec::has_nack;
 pub use error::{SdpError, MAX_LINE_LEN, MAX_SDP_LEN, MAX_SECTIONS};
-pub use offer::{build_offer, parse_answer, Answer, AnswerTrack, OfferRtx, OfferSpec, OfferTrack};
+pub use offer::{
+    build_offer, parse_answer, Answer, AnswerTrack, OfferLayer, OfferRtx, OfferSpec, OfferTrack,
+};
 pub use parse::parse_offer;
+pub use simulcast::{MAX_RID_LEN, MAX_RID_LINES};
 pub use types::{
     Candidate, Codec, Direction, Extmap, LocalTransport, MediaSection, Negotiated, NegotiatedCodec,
-    Offer, PublishedMedia,
+    Offer, PublishedMedia, RidLine, SimulcastStream,
 };
 pub use write::candidate_lines;

@@ -5,7 +5,9 @@
 //! Loss repair: video codecs offer `nack`, `nack pli` and `ccm fir`; a section with
 //! [`OfferTrack::rtx`] offers one RTX payload type per codec (RFC 4588, `apt=`, numbered by
 //! [`OfferSpec::rtx_payload_types`]) and, when sending, an `a=ssrc-group:FID` with its RTX SSRC.
-//! [`AnswerTrack`] reports the NACK and RTX the answerer accepted.
+//! [`AnswerTrack`] reports the NACK and RTX the answerer accepted. A sending section with
+//! [`OfferTrack::layers`] announces simulcast in the SSRC-group form (`a=ssrc-group:SIM`, a
+//! FID group per layer), which needs nothing from the answerer.
 
 use std::net::SocketAddr;
 
@@ -18,7 +20,7 @@ use super::parse::parse_description;
 use super::types::{Codec, Direction, MediaSection, NegotiatedCodec};
 use super::write::{
     bundle_attributes, candidate_attributes, codec_attributes, extmap_attributes, media, session,
-    source_attributes, transport_attributes, SendSource,
+    simulcast_source_attributes, source_attributes, transport_attributes, SendSource,
 };
 
 /// One m-section of an offer we write.
@@ -34,6 +36,19 @@ pub struct OfferTrack {
     pub rtx: Option<OfferRtx>,
     /// The msid track id of what we send.
     pub track_id: String,
+    /// Simulcast (sendonly): every encoding we send, announced as an `a=ssrc-group:SIM` of
+    /// their SSRCs with a FID group per layer when the section offers RTX; `ssrc` and `rtx`
+    /// should name the first layer. Empty: one encoding under `ssrc`.
+    pub layers: Vec<OfferLayer>,
+}
+
+/// One simulcast encoding of a section we send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OfferLayer {
+    /// The SSRC the layer is sent with.
+    pub ssrc: u32,
+    /// The SSRC its retransmissions are sent with, if RTX is offered.
+    pub rtx_ssrc: Option<u32>,
 }
 
 /// The RTX offered in one section.
@@ -190,6 +205,7 @@ impl OfferSpec {
                 ssrc: Some(audio_ssrc),
                 rtx: None,
                 track_id: format!("audio{audio_ssrc:08x}"),
+                layers: Vec::new(),
             }),
             video: Some(OfferTrack {
                 codecs: vec![video],
@@ -199,6 +215,7 @@ impl OfferSpec {
                     ssrc: Some(Self::derived_rtx_ssrc(audio_ssrc, video_ssrc)),
                 }),
                 track_id: format!("video{video_ssrc:08x}"),
+                layers: Vec::new(),
             }),
             candidate: None,
         }
@@ -221,6 +238,7 @@ impl OfferSpec {
                 ssrc: None,
                 rtx: None,
                 track_id: String::new(),
+                layers: Vec::new(),
             }),
             video: Some(OfferTrack {
                 codecs: vec![
@@ -236,6 +254,7 @@ impl OfferSpec {
                 ssrc: None,
                 rtx: Some(OfferRtx { ssrc: None }),
                 track_id: String::new(),
+                layers: Vec::new(),
             }),
             candidate: None,
         }
@@ -336,11 +355,25 @@ pub fn build_offer(spec: &OfferSpec) -> String {
         for codec in &codecs {
             codec_attributes(out, codec);
         }
-        if let (true, Some(ssrc)) = (sends, track.ssrc) {
+        let offers_rtx = track.rtx.is_some() && codecs.iter().any(is_rtx);
+        if sends && !track.layers.is_empty() {
+            let layers: Vec<(u32, Option<u32>)> = track
+                .layers
+                .iter()
+                .map(|l| {
+                    (
+                        l.ssrc,
+                        l.rtx_ssrc.filter(|rtx| *rtx != l.ssrc && offers_rtx),
+                    )
+                })
+                .collect();
+            let msid = format!("{} {}", spec.stream_id, track.track_id);
+            simulcast_source_attributes(out, &spec.cname, &msid, &layers);
+        } else if let (true, Some(ssrc)) = (sends, track.ssrc) {
             let rtx_ssrc = track
                 .rtx
                 .and_then(|rtx| rtx.ssrc)
-                .filter(|rtx| *rtx != ssrc && codecs.iter().any(is_rtx));
+                .filter(|rtx| *rtx != ssrc && offers_rtx);
             source_attributes(
                 out,
                 &SendSource {

@@ -14,6 +14,7 @@ use rtc_sdp::MediaDescription;
 
 use super::error::SdpError;
 use super::grammar;
+use super::simulcast::{parse_send_rid, parse_simulcast_send, MAX_RID_LINES};
 use super::types::{fmtp_param, Candidate, Codec, Direction, Extmap, MediaSection, Offer};
 
 /// Parses an offer and checks it has media, ICE credentials and a sha-256 fingerprint.
@@ -58,6 +59,8 @@ struct SessionLevel {
 /// An m-section while its lines are read; codecs are assembled at the end.
 struct SectionBuilder {
     section: MediaSection,
+    /// `a=rid` lines seen, readable or not (only the first [`MAX_RID_LINES`] are read).
+    rid_lines: usize,
     rtpmaps: Vec<(u8, String, u32, Option<u8>)>,
     fmtps: Vec<(u8, String)>,
     rtcp_fbs: Vec<(Option<u8>, String)>,
@@ -152,12 +155,15 @@ impl SectionBuilder {
                 ssrcs: Vec::new(),
                 ssrc_groups: Vec::new(),
                 msid: None,
+                send_rids: Vec::new(),
+                simulcast_send: None,
                 candidates: Vec::new(),
                 connection: media
                     .connection_information
                     .as_ref()
                     .and_then(connection_ip),
             },
+            rid_lines: 0,
             rtpmaps: Vec::new(),
             fmtps: Vec::new(),
             rtcp_fbs: Vec::new(),
@@ -266,6 +272,15 @@ impl SectionBuilder {
                     .collect::<Result<Vec<_>, _>>()?;
                 s.ssrc_groups.push((semantics, ssrcs));
             }
+            // Simulcast is optional: unreadable rid and simulcast lines are ignored.
+            "rid" => {
+                self.rid_lines += 1;
+                let rid = parse_send_rid(arg).filter(|_| self.rid_lines <= MAX_RID_LINES);
+                if let Some(rid) = rid.filter(|r| s.send_rids.iter().all(|o| o.id != r.id)) {
+                    s.send_rids.push(rid);
+                }
+            }
+            "simulcast" => s.simulcast_send = parse_simulcast_send(arg),
             "candidate" => {
                 if let Some(candidate) = parse_candidate(arg, line)? {
                     s.candidates.push(candidate);

@@ -10,7 +10,9 @@ use rand::SeedableRng;
 use rtc_sdp::SessionDescription;
 
 use super::answer::{answer_play_with, answer_publish_with};
-use super::fixtures::{chrome_play, chrome_publish, firefox_play, local, sdk_strip_codecs};
+use super::fixtures::{
+    chrome_play, chrome_publish, chrome_simulcast_publish, firefox_play, local, sdk_strip_codecs,
+};
 use super::*;
 use crate::config::VideoCodec;
 
@@ -38,6 +40,10 @@ fn all_offers() -> Vec<(&'static str, String)> {
         ("chrome publish (file)", crlf(CHROME_PUBLISH)),
         ("chrome play (file)", crlf(CHROME_PLAY)),
         ("firefox publish (file)", crlf(FIREFOX_PUBLISH)),
+        (
+            "chrome simulcast publish (file)",
+            chrome_simulcast_publish(),
+        ),
         ("chrome publish", chrome_publish()),
         ("chrome play", chrome_play()),
         ("firefox play", firefox_play()),
@@ -193,9 +199,22 @@ fn firefox_publish_parses_and_is_answered() {
         .iter()
         .map(|(id, _)| *id)
         .collect();
-    assert_eq!(video_ids, [3, 4, 5, 7], "7: transport-wide-cc");
-    // Simulcast is not negotiated: no a=rid / a=simulcast in the answer, one encoding.
-    assert!(!negotiated.answer.contains("a=rid") && !negotiated.answer.contains("simulcast"));
+    assert_eq!(
+        video_ids,
+        [3, 4, 5, 7, 8, 9],
+        "7: transport-wide-cc, 8 and 9: the RTP stream ids of simulcast"
+    );
+    // Simulcast is negotiated in the offer's order (high first), each layer told apart by its
+    // stream id: the announced SSRCs are not tied to rids.
+    let rids: Vec<(&str, Option<u32>)> = negotiated.tracks[1]
+        .layers
+        .iter()
+        .map(|l| (l.rid.as_str(), l.ssrc))
+        .collect();
+    assert_eq!(rids, [("h", None), ("l", None)]);
+    assert!(negotiated
+        .answer
+        .contains("a=rid:h recv\r\na=rid:l recv\r\na=simulcast:recv h;l\r\n"));
 }
 
 #[test]
@@ -230,6 +249,9 @@ fn our_answers_round_trip_through_the_crate() {
     let firefox = parse_offer(&crlf(FIREFOX_PUBLISH)).unwrap();
     let ff = answer_publish_with(&firefox, &[VideoCodec::Vp8], &server, &mut rng(5));
     answers.push(("firefox publish", ff.unwrap().answer, 120));
+    let simulcast = parse_offer(&chrome_simulcast_publish()).unwrap();
+    let sc = answer_publish_with(&simulcast, &[VideoCodec::Vp8], &server, &mut rng(6));
+    answers.push(("chrome simulcast publish", sc.unwrap().answer, 96));
 
     for (name, answer, video_pt) in answers {
         let desc = crate_parse(&answer);

@@ -254,6 +254,7 @@ fn play_fixtures_negotiate_nack_and_rtx_with_our_rtx_ssrc() {
             fmtp: Some("packetization-mode=0;profile-level-id=42001f".to_owned()),
             extensions: Vec::new(),
         }),
+        layers: Vec::new(),
     };
     let cases: [(&str, String, PublishedMedia, u8, u8, u8); 6] = [
         (

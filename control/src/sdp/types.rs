@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use dataplane::api::{Fingerprint, MediaKind, TrackSpec};
+use dataplane::api::{Fingerprint, LayerSpec, MediaKind, TrackSpec};
 
 use super::error::SdpError;
 
@@ -80,6 +80,24 @@ pub struct Extmap {
     pub uri: String,
 }
 
+/// An `a=rid:<id> send` line (RFC 8851): a simulcast encoding the offerer may send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RidLine {
+    /// The rid id.
+    pub id: String,
+    /// The `pt=` restriction: the only payload types the encoding may use (`None`: any).
+    pub payload_types: Option<Vec<u8>>,
+}
+
+/// One stream of an `a=simulcast` direction (RFC 8853): its first alternative.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimulcastStream {
+    /// The rid id.
+    pub rid: String,
+    /// Written with `~`: the offerer starts with the stream paused.
+    pub paused: bool,
+}
+
 /// An `a=candidate` line with an IP address (mDNS names are skipped).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Candidate {
@@ -131,6 +149,11 @@ pub struct MediaSection {
     pub ssrc_groups: Vec<(String, Vec<u32>)>,
     /// `a=msid` (stream id and optional track id as one string).
     pub msid: Option<String>,
+    /// The readable `a=rid:<id> send` lines, the first of each id, from the first
+    /// [`MAX_RID_LINES`](super::simulcast::MAX_RID_LINES) `a=rid` lines.
+    pub send_rids: Vec<RidLine>,
+    /// The `send` streams of `a=simulcast` (`None`: absent, unreadable or receive-only).
+    pub simulcast_send: Option<Vec<SimulcastStream>>,
     /// Candidates with IP addresses.
     pub candidates: Vec<Candidate>,
     /// Address of the `c=` line, if it could be read.
@@ -237,6 +260,9 @@ pub struct PublishedMedia {
     pub audio: Option<NegotiatedCodec>,
     /// The video codec, if video was accepted.
     pub video: Option<NegotiatedCodec>,
+    /// The video's simulcast layers as the publisher sends them, in its order (empty: one
+    /// encoding, and always for a player).
+    pub layers: Vec<LayerSpec>,
 }
 
 /// One negotiated codec of one m-section, as seen on the wire of one peer.

@@ -14,7 +14,7 @@ use rtc_sdp::description::media::{MediaName, RangedPort};
 use rtc_sdp::description::session::{Origin, TimeDescription, Timing};
 use rtc_sdp::{MediaDescription, SessionDescription};
 
-use super::types::{Codec, Direction, LocalTransport, MediaSection};
+use super::types::{Codec, Direction, LocalTransport, MediaSection, SimulcastStream};
 
 /// What we send in one m-section: identifiers announced with `a=msid` and `a=ssrc`.
 #[derive(Clone, Debug)]
@@ -39,6 +39,9 @@ pub(super) struct Accepted {
     pub(super) source: Option<SendSource>,
     /// `b=AS` for the section: the most the sender may send, bits/s.
     pub(super) max_bitrate: Option<u32>,
+    /// The offerer's simulcast rids we receive, in order (`a=rid:<id> recv` each, then
+    /// `a=simulcast:recv`); empty: one encoding.
+    pub(super) simulcast: Vec<SimulcastStream>,
 }
 
 /// One m-section of an answer: the offered section and what we accept (`None`: rejected).
@@ -206,6 +209,47 @@ pub(super) fn source_attributes(out: &mut Vec<Attribute>, source: &SendSource) {
     }
 }
 
+/// `a=msid`, `a=ssrc-group:SIM` of the layers' SSRCs, `a=ssrc-group:FID` of each layer with
+/// an RTX SSRC, and the `a=ssrc` cname/msid lines of each layer's SSRC then its RTX SSRC.
+pub(super) fn simulcast_source_attributes(
+    out: &mut Vec<Attribute>,
+    cname: &str,
+    msid: &str,
+    layers: &[(u32, Option<u32>)],
+) {
+    out.push(attr("msid", msid));
+    let ssrcs: Vec<String> = layers.iter().map(|(ssrc, _)| ssrc.to_string()).collect();
+    out.push(attr("ssrc-group", format!("SIM {}", ssrcs.join(" "))));
+    for (ssrc, rtx) in layers {
+        if let Some(rtx) = rtx {
+            out.push(attr("ssrc-group", format!("FID {ssrc} {rtx}")));
+        }
+    }
+    for ssrc in layers
+        .iter()
+        .flat_map(|(ssrc, rtx)| std::iter::once(*ssrc).chain(*rtx))
+    {
+        out.push(attr("ssrc", format!("{ssrc} cname:{cname}")));
+        out.push(attr("ssrc", format!("{ssrc} msid:{msid}")));
+    }
+}
+
+/// `a=rid:<id> recv` per stream and `a=simulcast:recv <id>;<id>...` (`~` kept on paused
+/// streams), nothing without streams.
+fn simulcast_attributes(out: &mut Vec<Attribute>, streams: &[SimulcastStream]) {
+    if streams.is_empty() {
+        return;
+    }
+    for stream in streams {
+        out.push(attr("rid", format!("{} recv", stream.rid)));
+    }
+    let list: Vec<String> = streams
+        .iter()
+        .map(|s| format!("{}{}", if s.paused { "~" } else { "" }, s.rid))
+        .collect();
+    out.push(attr("simulcast", format!("recv {}", list.join(";"))));
+}
+
 /// `a=candidate` (host, UDP) and `a=end-of-candidates`.
 pub(super) fn candidate_attributes(out: &mut Vec<Attribute>, addr: SocketAddr) {
     out.push(attr(
@@ -283,6 +327,7 @@ fn accepted_section(
     if let Some(rtx) = &accepted.rtx {
         codec_attributes(out, rtx);
     }
+    simulcast_attributes(out, &accepted.simulcast);
     if let Some(source) = &accepted.source {
         source_attributes(out, source);
     }

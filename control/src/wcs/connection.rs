@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::queue::{HubInput, Outgoing};
 
-use super::hub::{ConnId, Hub, HubStats, Output};
+use super::hub::{ConnId, Hub, HubHealth, HubStats, Output};
 use crate::cdn::relay::{RelayConnId, RelayRoute};
 use crate::cdn::relay_socket;
 use crate::events::EventReceiver;
@@ -49,6 +49,15 @@ impl HubHandle {
     pub async fn stats(&self) -> Option<HubStats> {
         let (tx, rx) = oneshot::channel();
         if !self.send(HubInput::Stats(tx)) {
+            return None;
+        }
+        rx.await.ok()
+    }
+
+    /// What `/health` shows of the hub, or `None` if the hub task has stopped.
+    pub async fn health(&self) -> Option<HubHealth> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(HubInput::Health(tx)) {
             return None;
         }
         rx.await.ok()
@@ -118,6 +127,9 @@ pub async fn run_hub(
                 Some(HubInput::Stats(reply)) => {
                     // The requester may have gone away; nothing to do then.
                     let _ = reply.send(hub.stats());
+                }
+                Some(HubInput::Health(reply)) => {
+                    let _ = reply.send(hub.health());
                 }
                 Some(HubInput::Routes(reply)) => {
                     let _ = reply.send(hub.relay_routes());

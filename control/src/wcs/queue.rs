@@ -8,7 +8,7 @@ use axum::extract::ws::Utf8Bytes;
 use std::net::SocketAddr;
 use tokio::sync::{mpsc, oneshot};
 
-use super::hub::{ConnId, HubStats};
+use super::hub::{ConnId, HubHealth, HubStats};
 use crate::cdn::relay::{RelayConnId, RelayRoute};
 
 /// Something for the hub task.
@@ -44,6 +44,8 @@ pub enum HubInput {
     },
     /// A request for the counters.
     Stats(oneshot::Sender<HubStats>),
+    /// A request for what `/health` shows (counters, viewers, simulcast layers).
+    Health(oneshot::Sender<HubHealth>),
     /// The live origin → edge relay legs, for `show_routes`.
     Routes(oneshot::Sender<Vec<RelayRoute>>),
     /// A relay websocket to an edge opened.

@@ -7,13 +7,22 @@
 //! offer (its `Publisher` track gets the RTX payload type and SSRC from our offer); the relay
 //! peer's `nack`/`rtx` are what the edge accepted, with our RTX SSRC, so both ends of the leg
 //! agree: the edge NACKs the origin and the origin retransmits with RTX.
+//!
+//! A simulcast publisher's video is relayed with every layer, in the SSRC-group form whatever
+//! form the publisher used: a fresh SSRC and RTX SSRC per layer, `a=ssrc-group:SIM` in the
+//! publisher's layer order and a FID group per layer. The edge reads it as any SSRC-group
+//! publish, so its stream has the same layers; the relay peer sends layer `i` under our
+//! SSRCs of layer `i`. The RTP stream id extensions of rid simulcast are not offered (the
+//! layers are told apart by SSRC on the leg).
 
-use dataplane::api::{Fingerprint, MediaKind, RtxSpec, TrackSpec};
+use dataplane::api::{
+    Fingerprint, LayerSpec, MediaKind, RtxSpec, TrackSpec, REPAIRED_RID_URI, RID_URI,
+};
 use rand::Rng;
 
 use crate::ice::{random_ssrc, random_token, IceCredentials};
 use crate::sdp::{
-    self, Direction, NegotiatedCodec, OfferRtx, OfferSpec, OfferTrack, PublishedMedia,
+    self, Direction, NegotiatedCodec, OfferLayer, OfferRtx, OfferSpec, OfferTrack, PublishedMedia,
 };
 
 /// Why an answer from an edge cannot start a relay peer (logged; the leg is retried).
@@ -30,7 +39,13 @@ pub enum AnswerError {
     NoTracks,
 }
 
-fn offer_track(codec: &NegotiatedCodec, kind: MediaKind, ssrc: u32, rtx_ssrc: u32) -> OfferTrack {
+fn offer_track(
+    codec: &NegotiatedCodec,
+    kind: MediaKind,
+    ssrc: u32,
+    rtx_ssrc: u32,
+    layers: Vec<OfferLayer>,
+) -> OfferTrack {
     let (rtcp_fb, rtx) = match kind {
         MediaKind::Audio => (Vec::new(), None),
         MediaKind::Video => (
@@ -51,20 +66,45 @@ fn offer_track(codec: &NegotiatedCodec, kind: MediaKind, ssrc: u32, rtx_ssrc: u3
         }],
         // Transport-wide numbers included: the origin numbers what it relays like any
         // subscriber, the edge reports arrivals back, and the edge's players get numbered too.
-        extensions: codec.extensions.clone(),
+        extensions: codec
+            .extensions
+            .iter()
+            .filter(|(_, uri)| uri != RID_URI && uri != REPAIRED_RID_URI)
+            .cloned()
+            .collect(),
         ssrc: Some(ssrc),
         rtx,
         track_id: format!("relay{ssrc:08x}"),
+        layers,
     }
 }
 
 /// A sendonly offer with exactly the publisher's codecs, PTs and extension ids, fresh SSRCs
-/// (audio, video, video RTX) and ICE credentials.
+/// (audio, video, video RTX; with simulcast a video and RTX SSRC per layer, the first layer's
+/// being the video's) and ICE credentials.
 pub(super) fn relay_offer(media: &PublishedMedia, fingerprint: &Fingerprint) -> OfferSpec {
     let mut rng = rand::thread_rng();
     let audio_ssrc = random_ssrc(&mut rng, &[]);
     let video_ssrc = random_ssrc(&mut rng, &[audio_ssrc]);
     let rtx_ssrc = random_ssrc(&mut rng, &[audio_ssrc, video_ssrc]);
+    let mut used = vec![audio_ssrc, video_ssrc, rtx_ssrc];
+    let layers: Vec<OfferLayer> = (0..media.layers.len())
+        .map(|i| {
+            let (ssrc, rtx) = if i == 0 {
+                (video_ssrc, rtx_ssrc)
+            } else {
+                let ssrc = random_ssrc(&mut rng, &used);
+                used.push(ssrc);
+                let rtx = random_ssrc(&mut rng, &used);
+                used.push(rtx);
+                (ssrc, rtx)
+            };
+            OfferLayer {
+                ssrc,
+                rtx_ssrc: Some(rtx),
+            }
+        })
+        .collect();
     let IceCredentials { ufrag, pwd } = IceCredentials::random();
     OfferSpec {
         direction: Direction::SendOnly,
@@ -77,17 +117,18 @@ pub(super) fn relay_offer(media: &PublishedMedia, fingerprint: &Fingerprint) -> 
         audio: media
             .audio
             .as_ref()
-            .map(|c| offer_track(c, MediaKind::Audio, audio_ssrc, rtx_ssrc)),
+            .map(|c| offer_track(c, MediaKind::Audio, audio_ssrc, rtx_ssrc, Vec::new())),
         video: media
             .video
             .as_ref()
-            .map(|c| offer_track(c, MediaKind::Video, video_ssrc, rtx_ssrc)),
+            .map(|c| offer_track(c, MediaKind::Video, video_ssrc, rtx_ssrc, layers)),
         candidate: None,
     }
 }
 
 /// The tracks we send as the edge accepted them: its extensions, its NACK, and RTX when it
-/// accepted the RTX payload type we offered for the codec (sent with our offer's RTX SSRC).
+/// accepted the RTX payload type we offered for the codec (sent with our offer's RTX SSRC);
+/// the video's layers are our offer's, with their RTX SSRCs only when RTX was accepted.
 pub(super) fn answered_tracks(offer: &OfferSpec, answer: &sdp::Answer) -> Vec<TrackSpec> {
     let rtx_pts = offer.rtx_payload_types();
     let pairs = [
@@ -109,8 +150,17 @@ pub(super) fn answered_tracks(offer: &OfferSpec, answer: &sdp::Answer) -> Vec<Tr
                     payload_type: r.payload_type,
                     ssrc: Some(ssrc),
                 });
+            let layers = ours
+                .layers
+                .iter()
+                .map(|l| LayerSpec {
+                    rid: String::new(),
+                    ssrc: Some(l.ssrc),
+                    rtx_ssrc: l.rtx_ssrc.filter(|_| rtx.is_some()),
+                })
+                .collect();
             same.then(|| TrackSpec {
-                layers: Vec::new(),
+                layers,
                 kind,
                 codec: codec.name.clone(),
                 payload_type: codec.payload_type,

@@ -3,7 +3,7 @@
 use super::*;
 use crate::config::VideoCodec;
 use crate::sdp::{answer_publish, parse_offer, LocalTransport, NegotiatedCodec};
-use dataplane::api::{MediaKind, RtxSpec};
+use dataplane::api::{LayerSpec, MediaKind, RtxSpec, REPAIRED_RID_URI, RID_URI};
 use serde_json::Value;
 
 const STREAM: StreamId = StreamId(7);
@@ -47,6 +47,7 @@ fn media() -> PublishedMedia {
                 "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time".into(),
             )],
         }),
+        layers: Vec::new(),
     }
 }
 
@@ -524,4 +525,92 @@ fn the_relay_offer_carries_the_transport_wide_numbers_the_publisher_negotiated()
         ),
         "{offer}"
     );
+}
+
+/// [`media`] as a rid simulcast publisher of three layers sends it (with the stream id
+/// extensions its answer kept).
+fn simulcast_media() -> PublishedMedia {
+    let mut published = media();
+    let video = published.video.as_mut().unwrap();
+    video.extensions.push((10, RID_URI.to_owned()));
+    video.extensions.push((11, REPAIRED_RID_URI.to_owned()));
+    published.layers = ["l", "m", "h"]
+        .map(|rid| LayerSpec {
+            rid: rid.to_owned(),
+            ssrc: None,
+            rtx_ssrc: None,
+        })
+        .to_vec();
+    published
+}
+
+#[test]
+fn every_layer_is_relayed_in_the_ssrc_group_form() {
+    let mut r = relays(1);
+    let now = Instant::now();
+    r.stream_started(now, STREAM, "cam", &simulcast_media());
+    let conn = connects(&drain(&mut r))[0].0;
+    let s = signal(&mut r, now, conn);
+
+    let offer = parse_offer(&s.offer).unwrap();
+    let video = &offer.sections[1];
+    let sim: Vec<&Vec<u32>> = video
+        .ssrc_groups
+        .iter()
+        .filter(|(semantics, _)| semantics == "SIM")
+        .map(|(_, ssrcs)| ssrcs)
+        .collect();
+    let [layers] = sim.as_slice() else {
+        panic!("one SIM group: {}", s.offer);
+    };
+    let fids: Vec<(u32, u32)> = video.fid_pairs().collect();
+    assert_eq!(layers.len(), 3);
+    assert_eq!(fids.iter().map(|(m, _)| *m).collect::<Vec<_>>(), **layers);
+    let mut all: Vec<u32> = fids.iter().flat_map(|(m, r)| [*m, *r]).collect();
+    all.push(offer.sections[0].primary_ssrc().unwrap());
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), 7, "fresh, distinct SSRCs: {}", s.offer);
+    assert!(!s.offer.contains("stream-id") && !s.offer.contains("a=rid"));
+
+    // The edge's publisher gets the layers in our order, with our SSRCs.
+    let ours: Vec<LayerSpec> = fids
+        .iter()
+        .map(|&(ssrc, rtx)| LayerSpec {
+            rid: String::new(),
+            ssrc: Some(ssrc),
+            rtx_ssrc: Some(rtx),
+        })
+        .collect();
+    let edge = edge_negotiated(&s.offer);
+    assert_eq!(edge.tracks[1].layers, ours);
+    assert_eq!(edge.media.layers, ours);
+    assert!(!edge.answer.contains("simulcast"), "{}", edge.answer);
+    // And the relay peer sends them under the same SSRCs.
+    let video_track = &s.peer.tracks[1];
+    assert_eq!(video_track.layers, ours);
+    assert_eq!(video_track.ssrc, Some(fids[0].0));
+    assert_eq!(video_track.rtx.unwrap().ssrc, Some(fids[0].1));
+    assert!(video_track
+        .extensions
+        .iter()
+        .all(|(_, uri)| uri != RID_URI && uri != REPAIRED_RID_URI));
+    assert!(s.peer.tracks[0].layers.is_empty());
+}
+
+#[test]
+fn relayed_layers_lose_their_rtx_when_the_edge_refuses_it() {
+    let spec = relay_offer(&simulcast_media(), &fingerprint(0xAB));
+    let answer = edge_answer(&sdp::build_offer(&spec));
+    let without_rtx: String = answer
+        .split_inclusive("\r\n")
+        .filter(|l| !l.contains("rtx/") && !l.contains("apt="))
+        .collect();
+    let tracks = answered_tracks(&spec, &sdp::parse_answer(&without_rtx).unwrap());
+    let layers = &tracks[1].layers;
+    assert_eq!(layers.len(), 3);
+    assert!(layers
+        .iter()
+        .all(|l| l.ssrc.is_some() && l.rtx_ssrc.is_none()));
+    assert_eq!(tracks[1].rtx, None);
 }

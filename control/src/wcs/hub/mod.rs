@@ -12,8 +12,10 @@
 //!
 //! Layout: `state` holds [`Hub`] and its records (a leaf the other files build on); this file
 //! handles messages, keep-alive, data-plane events and worker placement; `streams` is the
-//! publish/play/stop lifecycle and `relay` the origin → edge relay hooks.
+//! publish/play/stop lifecycle, `relay` the origin → edge relay hooks and `health` what
+//! `/health` shows (players' sending state, streams' simulcast layers).
 
+mod health;
 mod relay;
 mod state;
 mod streams;
@@ -27,8 +29,10 @@ use std::time::Instant;
 
 use dataplane::api::{Command, Event, Fingerprint, PeerSpec, WorkerHandle, WorkerId};
 
-use state::{Conn, Role, Worker, RELAYED_EVENTS};
+pub use health::{HubHealth, LayeredStream, ViewerReport};
+use state::{Conn, Role, ViewerSample, Worker, RELAYED_EVENTS};
 pub use state::{ConnId, Hub, HubStats, Output, MAX_NAME_LEN};
+pub use streams::LAYER_SUFFIXES;
 
 use super::info;
 use super::messages::{
@@ -220,7 +224,7 @@ impl Hub {
             ClientMessage::UnPublishStream(req) => self.stop(conn, "unPublishStream", &req),
             ClientMessage::StopStream(req) => self.stop(conn, "stopStream", &req),
             ClientMessage::AvailableStream(req) => {
-                let available = self.names.contains_key(&req.name);
+                let available = self.play_target(&req.name).is_some();
                 let info = if available {
                     "Available"
                 } else {
@@ -267,8 +271,21 @@ impl Hub {
                 sending_bps,
                 estimate_bps,
             } => self.not_enough_bandwidth(peer, sending_bps, estimate_bps),
-            // Shown per viewer in `/health` (not kept yet).
-            Event::ViewerStats { .. } => {}
+            Event::ViewerStats {
+                peer,
+                sending_bps,
+                estimate_bps,
+                layer,
+                video_paused,
+            } => self.viewer_stats(
+                peer,
+                ViewerSample {
+                    sending_bps,
+                    estimate_bps,
+                    layer,
+                    video_paused,
+                },
+            ),
         }
     }
 

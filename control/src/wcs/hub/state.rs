@@ -81,6 +81,16 @@ pub(super) enum Role {
     Player,
 }
 
+/// The latest `Event::ViewerStats` of a player, for `/health`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct ViewerSample {
+    pub(super) sending_bps: u64,
+    pub(super) estimate_bps: Option<u64>,
+    /// Index into the publisher's layers; `None` without simulcast.
+    pub(super) layer: Option<u8>,
+    pub(super) video_paused: bool,
+}
+
 pub(super) struct Session {
     pub(super) conn: ConnId,
     pub(super) peer: PeerId,
@@ -91,6 +101,8 @@ pub(super) struct Session {
     pub(super) has_audio: bool,
     pub(super) has_video: bool,
     pub(super) connected: bool,
+    /// A player's latest sending state from its worker (`None` until the first report).
+    pub(super) viewer: Option<ViewerSample>,
 }
 
 pub(super) struct Stream {

@@ -2,17 +2,41 @@
 //! placement, peer registration), `stop`/`unPublishStream`, and the end of a session with the
 //! notifications to its players. Like the rest of the hub it must not touch sockets or the
 //! clock; the SDP work is `crate::sdp`'s.
+//!
+//! A player may ask for one simulcast layer with a name suffix ([`LAYER_SUFFIXES`]): a
+//! `playStream` (or `availableStream`) of `<name>-low`, `-mid` or `-high` that names no
+//! published stream plays `<name>` with that [`LayerChoice`]; an exact name always wins.
 
 use std::collections::{HashMap, HashSet};
 
-use dataplane::api::{Command, PeerId, PeerRole, PeerSpec, StreamId, WorkerId};
+use dataplane::api::{Command, LayerChoice, PeerId, PeerRole, PeerSpec, StreamId, WorkerId};
 
 use super::state::{ConnId, Hub, Role, Session, Stream};
 use crate::sdp;
 use crate::wcs::info;
 use crate::wcs::messages::{self as msg, StreamRequest};
 
+/// The stream name suffixes that ask for one simulcast layer, and the layer each asks for.
+pub const LAYER_SUFFIXES: [(&str, LayerChoice); 3] = [
+    ("-low", LayerChoice::Lowest),
+    ("-mid", LayerChoice::Middle),
+    ("-high", LayerChoice::Highest),
+];
+
 impl Hub {
+    /// The stream a player of `name` plays and the layer it asks for: the stream published as
+    /// `name` (any layer), else the stream published as `name` without a
+    /// [`LAYER_SUFFIXES`] suffix, with that suffix's layer.
+    pub(super) fn play_target(&self, name: &str) -> Option<(StreamId, LayerChoice)> {
+        if let Some(&stream) = self.names.get(name) {
+            return Some((stream, LayerChoice::Auto));
+        }
+        LAYER_SUFFIXES.iter().find_map(|(suffix, choice)| {
+            let base = name.strip_suffix(suffix)?;
+            self.names.get(base).map(|&stream| (stream, *choice))
+        })
+    }
+
     pub(super) fn publish(&mut self, conn: ConnId, req: StreamRequest) {
         if !self.check_new_session(conn, "publishStream", &req, true) {
             return;
@@ -95,7 +119,7 @@ impl Hub {
         if !self.check_new_session(conn, "playStream", &req, false) {
             return;
         }
-        let Some(&stream) = self.names.get(&req.name) else {
+        let Some((stream, layer_choice)) = self.play_target(&req.name) else {
             return self.send_status(conn, &req, false, "FAILED", info::STREAM_NOT_FOUND);
         };
         let Some(worker) = self.pick_worker() else {
@@ -115,7 +139,7 @@ impl Hub {
         };
         let peer = PeerId(self.next_peer);
         let spec = PeerSpec {
-            layer_choice: Default::default(),
+            layer_choice,
             id: peer,
             role: PeerRole::Subscriber {
                 stream,
@@ -198,6 +222,7 @@ impl Hub {
                 has_audio,
                 has_video,
                 connected: false,
+                viewer: None,
             },
         );
         self.peers.insert(peer, id.to_owned());

@@ -1,10 +1,12 @@
 //! Hub behaviour, driven without sockets: fake workers (a crossbeam queue plus a real
 //! `mio::Waker`) and a virtual clock. Fixtures and the harness live here; the scenarios are in
-//! `streams` (publish/play) and `lifecycle` (stop, disconnect, events, keep-alive, messages).
+//! `streams` (publish/play) and `lifecycle` (stop, disconnect, events, keep-alive, messages),
+//! `relay`/`rtp_relay` (the origin's legs) and `simulcast` (layer suffixes, viewer stats).
 
 mod lifecycle;
 mod relay;
 mod rtp_relay;
+mod simulcast;
 mod streams;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -157,7 +159,17 @@ impl Harness {
     }
 
     pub(super) fn publish(&mut self, conn: ConnId, id: &str, name: &str) -> Vec<(ConnId, Value)> {
-        let publish = client::publish_stream(&StreamDesc::av(id, name), PUBLISH_OFFER, None);
+        self.publish_with(conn, id, name, PUBLISH_OFFER)
+    }
+
+    pub(super) fn publish_with(
+        &mut self,
+        conn: ConnId,
+        id: &str,
+        name: &str,
+        sdp: &str,
+    ) -> Vec<(ConnId, Value)> {
+        let publish = client::publish_stream(&StreamDesc::av(id, name), sdp, None);
         self.text(conn, &publish)
     }
 

@@ -5,7 +5,7 @@ use super::*;
 use crate::cdn::config::{LoadBalancingConfig, Mode, NodeConfig, StreamDistribution};
 use crate::cdn::relay::RelayConnId;
 
-fn origin(workers: usize) -> Harness {
+pub(super) fn origin(workers: usize) -> Harness {
     let mut h = harness(workers);
     let mut cfg = config();
     cfg.load_balancing = Some(LoadBalancingConfig {
@@ -38,11 +38,21 @@ fn relay_outputs(h: &mut Harness) -> Vec<Output> {
 /// Publishes `cam` on the origin and runs the edge's side; returns the relay connection and
 /// the edge-side mediaSessionId.
 fn relayed(h: &mut Harness, publisher: ConnId) -> (RelayConnId, String) {
+    let (conn, id, _) = relayed_with(h, publisher, PUBLISH_OFFER);
+    (conn, id)
+}
+
+/// [`relayed`] for a publish with `sdp`; also returns the relay leg's offer to the edge.
+pub(super) fn relayed_with(
+    h: &mut Harness,
+    publisher: ConnId,
+    sdp: &str,
+) -> (RelayConnId, String, String) {
     h.hub.handle_text(
         h.now,
         publisher,
         &json!({"message": "publishStream", "data": [{"mediaSessionId": "pub-1", "name": "cam",
-            "published": true, "hasAudio": true, "hasVideo": true, "sdp": PUBLISH_OFFER}]})
+            "published": true, "hasAudio": true, "hasVideo": true, "sdp": sdp}]})
         .to_string(),
     );
     let out = relay_outputs(h);
@@ -72,10 +82,11 @@ fn relayed(h: &mut Harness, publisher: ConnId) -> (RelayConnId, String) {
         .as_str()
         .unwrap()
         .to_owned();
-    let answer = edge_answer(publish["data"][0]["sdp"].as_str().unwrap());
+    let offer = publish["data"][0]["sdp"].as_str().unwrap().to_owned();
+    let answer = edge_answer(&offer);
     let text = json!({"message": "setRemoteSDP", "data": [id, answer]}).to_string();
     h.hub.relay_text(h.now, conn, &text);
-    (conn, id)
+    (conn, id, offer)
 }
 
 #[test]

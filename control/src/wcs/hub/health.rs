@@ -1,0 +1,115 @@
+//! What the hub shows operators in `/health` beyond its counters: each player's latest
+//! sending state (`Event::ViewerStats`: rate, estimate, simulcast layer, paused video) and the
+//! simulcast layers of each published stream that has them. Built on request from the hub's
+//! records; like the rest of the hub it must not touch sockets or the clock.
+
+use dataplane::api::{LayerSpec, PeerId};
+
+use super::state::{Hub, HubStats, Role, ViewerSample};
+
+/// One player's sending state, as its worker last reported it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ViewerReport {
+    /// The stream name the player asked for (a layer suffix included).
+    pub stream: String,
+    /// The player's mediaSessionId.
+    pub media_session_id: String,
+    /// What it is sent (media and retransmissions), bits/s.
+    pub sending_bps: u64,
+    /// Its bandwidth estimate, bits/s, when it negotiated transport-wide congestion control.
+    pub estimate_bps: Option<u64>,
+    /// The simulcast layer it is sent: the publisher's rid of that layer, or the layer's index
+    /// for SSRC-group layers; `None` for a stream without simulcast.
+    pub layer: Option<String>,
+    /// The index of that layer in the publisher's layers.
+    pub layer_index: Option<u8>,
+    /// Its video is paused: even the lowest layer does not fit its estimate.
+    pub video_paused: bool,
+}
+
+/// A published stream with simulcast layers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayeredStream {
+    /// The published name.
+    pub stream: String,
+    /// Its layers in the publisher's order, named as [`ViewerReport::layer`] names them.
+    pub layers: Vec<String>,
+}
+
+/// Everything `/health` shows of the hub.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HubHealth {
+    /// The counters.
+    pub stats: HubStats,
+    /// Players with a report, ordered by stream name then mediaSessionId.
+    pub viewers: Vec<ViewerReport>,
+    /// Published streams with layers, ordered by name.
+    pub simulcast: Vec<LayeredStream>,
+}
+
+/// How operators see layer `index` of `layers`: its rid, or the index when it has none.
+fn layer_name(layers: &[LayerSpec], index: usize) -> String {
+    match layers.get(index) {
+        Some(layer) if !layer.rid.is_empty() => layer.rid.clone(),
+        _ => index.to_string(),
+    }
+}
+
+impl Hub {
+    /// The counters, every player's latest sending state and the streams with layers.
+    pub fn health(&self) -> HubHealth {
+        let mut viewers: Vec<ViewerReport> = self
+            .sessions
+            .iter()
+            .filter_map(|(id, session)| {
+                let sample = session.viewer?;
+                let layers = self
+                    .streams
+                    .get(&session.stream)
+                    .map_or(&[][..], |s| &s.media.layers);
+                Some(ViewerReport {
+                    stream: session.name.clone(),
+                    media_session_id: id.clone(),
+                    sending_bps: sample.sending_bps,
+                    estimate_bps: sample.estimate_bps,
+                    layer: sample.layer.map(|i| layer_name(layers, usize::from(i))),
+                    layer_index: sample.layer,
+                    video_paused: sample.video_paused,
+                })
+            })
+            .collect();
+        viewers.sort_by(|a, b| {
+            (&a.stream, &a.media_session_id).cmp(&(&b.stream, &b.media_session_id))
+        });
+        let mut simulcast: Vec<LayeredStream> = self
+            .streams
+            .values()
+            .filter(|s| !s.media.layers.is_empty())
+            .filter_map(|s| {
+                let publisher = self.sessions.get(&s.publisher)?;
+                Some(LayeredStream {
+                    stream: publisher.name.clone(),
+                    layers: (0..s.media.layers.len())
+                        .map(|i| layer_name(&s.media.layers, i))
+                        .collect(),
+                })
+            })
+            .collect();
+        simulcast.sort_by(|a, b| a.stream.cmp(&b.stream));
+        HubHealth {
+            stats: self.stats(),
+            viewers,
+            simulcast,
+        }
+    }
+
+    /// Keeps a player's latest `Event::ViewerStats` (other peers' are ignored).
+    pub(super) fn viewer_stats(&mut self, peer: PeerId, sample: ViewerSample) {
+        let Some(id) = self.peers.get(&peer) else {
+            return;
+        };
+        if let Some(session) = self.sessions.get_mut(id).filter(|s| s.role == Role::Player) {
+            session.viewer = Some(sample);
+        }
+    }
+}
