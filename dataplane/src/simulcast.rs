@@ -29,6 +29,8 @@ const UP_AFTER: Duration = Duration::from_secs(1);
 const PAUSE_AFTER: Duration = Duration::from_secs(2);
 /// Congestion (a decrease of the estimate) this recent counts as "seen".
 pub const CONGESTION_RECENT: Duration = Duration::from_secs(2);
+/// A viewer that acknowledges at least this share of what it is sent is delivered to.
+pub const DELIVERED_SHARE: f64 = 0.85;
 /// A probe aims this much above the rate it tests, so that a success makes the layer fit.
 const PROBE_MARGIN: f64 = 1.2;
 
@@ -112,6 +114,9 @@ pub struct EstimateView {
     pub bps: u64,
     /// When the path last made the estimate go down.
     pub last_decrease: Option<Instant>,
+    /// Whether the viewer acknowledges receiving about what it is sent: then the layer it
+    /// gets fits, whatever a lagging estimate says (it is not moved down).
+    pub delivering: bool,
 }
 
 /// What to do with a video packet of some layer for one viewer.
@@ -240,7 +245,10 @@ impl LayerSelection {
         let lowest = ranked[0];
         let best_fit = ranked.iter().rev().copied().find(|&l| fits(l));
         // Not even the lowest layer fits, and the path says so: pause the video.
-        if !fits(lowest) && congested {
+        // Not even the lowest layer fits — judged once the viewer is sent it (the estimate
+        // right after a path showed itself thin says little) — and it is not delivered.
+        let on_lowest = self.current == Some(lowest);
+        if !fits(lowest) && congested && !e.delivering && (on_lowest || self.paused) {
             let since = *self.pause_since.get_or_insert(now);
             if !self.paused && now.saturating_duration_since(since) >= PAUSE_AFTER {
                 self.paused = true;
@@ -271,13 +279,21 @@ impl LayerSelection {
             return self.target;
         }
         let Some(heading) = self.target.filter(|&t| ranked.contains(&t)) else {
-            // No target yet, or its layer stopped: the best that fits (or the lowest).
             self.over_since = None;
             self.up_since = None;
-            return self.set_target(best_fit.unwrap_or(lowest));
+            // The first decision, before the path showed any congestion: the top layer (the
+            // estimate has not had a chance to grow yet; a thin path shows itself within
+            // moments and the viewer is moved down). Otherwise — no target yet, or its layer
+            // stopped — the best that fits, or the lowest.
+            let first = self.target.is_none() && e.last_decrease.is_none();
+            let pick = match first {
+                true => ranked[ranked.len() - 1],
+                false => best_fit.unwrap_or(lowest),
+            };
+            return self.set_target(pick);
         };
         let rank = |l: u8| ranked.iter().position(|&r| r == l);
-        if !fits(heading) && congested {
+        if !fits(heading) && congested && !e.delivering {
             self.up_since = None;
             let since = *self.over_since.get_or_insert(now);
             if now.saturating_duration_since(since) >= DOWN_AFTER {

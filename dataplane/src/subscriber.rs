@@ -21,7 +21,7 @@ use crate::api::{MediaKind, PeerRole, PeerSpec, TrackSpec};
 use crate::fanout::{SenderInfo, CANONICAL_EXTENSIONS};
 use crate::rtcp::{self, Feedback, ReportBlock, TransportCc, TWCC_URI};
 use crate::rtp::{self, ExtensionMap, RtpHeader, SeqRewriter};
-use crate::simulcast::{Accept, EstimateView, LayerRates, LayerSelection};
+use crate::simulcast::{Accept, EstimateView, LayerRates, LayerSelection, DELIVERED_SHARE};
 
 pub mod congestion;
 pub mod probe;
@@ -418,6 +418,7 @@ impl Subscriber {
         let estimate = self.congestion.as_ref().map(|c| EstimateView {
             bps: c.estimate(),
             last_decrease: c.last_decrease(),
+            delivering: c.delivering(DELIVERED_SHARE),
         });
         let changed = self.selection.choose(now, rates, estimate);
         let can_pad = self.tracks[slot(MediaKind::Video)]

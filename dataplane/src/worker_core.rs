@@ -426,6 +426,7 @@ impl WorkerCore {
         }
         let switch = rates.and_then(|r| sub.choose_layer(now, r));
         if let Some(stats) = sub.poll_stats(now) {
+            tracing::debug!(peer = %peer.id, ?stats, "viewer");
             self.events.push_back(Event::ViewerStats {
                 peer: peer.id,
                 sending_bps: stats.sending_bps,
@@ -435,6 +436,7 @@ impl WorkerCore {
             });
         }
         if let Some(layer) = switch {
+            tracing::debug!(peer = %peer.id, layer, "viewer's layer changes");
             self.outbox.stats.layer_switches += 1;
             self.request_keyframe(now, key, Some(layer));
         }

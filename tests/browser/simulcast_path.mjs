@@ -92,10 +92,17 @@ async function health(url) {
   }
 }
 
-/** The fields of a /health viewer entry the test reads (null when absent). */
+/** The publisher's rids, in the order its offer lists them (the page's sendEncodings). */
+const RIDS = ['l', 'm', 'h'];
+
+/** The fields of a /health viewer entry the test reads (null when absent). An edge receives the
+ * layers over the relay leg as an SSRC group, which has no rids: there `layer` is the index
+ * ("0", "1", "2") of the publisher's layer, named here by the publisher's rid. */
 function viewerFields(v) {
   if (!v) return null;
-  const { layer, layer_index, sending_bps, estimate_bps, video_paused } = v;
+  const { layer_index, sending_bps, estimate_bps, video_paused } = v;
+  let { layer } = v;
+  if (layer !== null && layer === String(layer_index) && RIDS[layer_index]) layer = RIDS[layer_index];
   return { layer, layer_index, sending_bps, estimate_bps, video_paused };
 }
 

@@ -28,7 +28,11 @@ fn touch(r: &mut LayerRates, bps: &[u64], from: Instant, to: Instant) {
 }
 
 fn estimate(bps: u64, last_decrease: Option<Instant>) -> Option<EstimateView> {
-    Some(EstimateView { bps, last_decrease })
+    Some(EstimateView {
+        bps,
+        last_decrease,
+        delivering: false,
+    })
 }
 
 #[test]
@@ -82,6 +86,15 @@ fn a_thin_viewer_goes_down_only_after_congestion_and_up_after_a_steady_fit() {
     // the top it is first given without an estimate.
     assert_eq!(s.choose(now, &r, None), Some(2));
     assert_eq!(s.choose(now, &r, estimate(1_000_000, None)), None);
+    // Congestion while the viewer still receives what it is sent: a lagging estimate moves
+    // nothing.
+    let lagging = Some(EstimateView {
+        bps: 1_000_000,
+        last_decrease: Some(now),
+        delivering: true,
+    });
+    assert_eq!(s.choose(now, &r, lagging), None);
+    assert_eq!(s.choose(now + 2 * DOWN_AFTER, &r, lagging), None);
     // The path congests at 320 kbit/s: down after DOWN_AFTER, to the best that fits (l).
     let e = estimate(320_000, Some(now));
     assert_eq!(s.choose(now, &r, e), None);

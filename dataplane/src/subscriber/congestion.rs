@@ -32,6 +32,11 @@ const SHORT_AFTER: Duration = Duration::from_secs(1);
 const SHORT_EVIDENCE: Duration = Duration::from_secs(5);
 const SHORT_REPEAT: Duration = Duration::from_secs(5);
 
+/// A probe aims at most this many times the estimate.
+const PROBE_STEP: u64 = 2;
+/// Of what a probe that failed delivered, the estimate keeps at least this share.
+const SHORT_PROBE_SHARE: f64 = 0.85;
+
 /// One packet sent, as remembered to match feedback against.
 #[derive(Clone, Copy, Debug, Default)]
 struct Sent {
@@ -152,11 +157,22 @@ impl SubscriberCongestion {
         self.probe_result(now);
     }
 
-    /// A finished probe's result: a success raises the estimate to what the path carried.
+    /// A finished probe's result: a success raises the estimate to what the path carried; a
+    /// probe the path could not carry still shows what it delivered when full, which the
+    /// estimate keeps at least a share of (the overuse the probe caused would otherwise cut it
+    /// to a share of the little sent before — to the audio alone for a paused viewer).
     fn probe_result(&mut self, now: Instant) {
         let decreased = self.estimator.last_decrease();
-        if let Some(ProbeResult::Carried(bps)) = self.prober.poll_result(now, decreased) {
-            self.estimator.raise_to(bps);
+        let result = self.prober.poll_result(now, decreased);
+        if let Some(r) = result {
+            tracing::debug!(result = ?r, estimate = self.estimate(), "bandwidth probe");
+        }
+        match result {
+            Some(ProbeResult::Carried(bps)) => self.estimator.raise_to(bps),
+            Some(ProbeResult::Short(bps)) => self
+                .estimator
+                .raise_to((SHORT_PROBE_SHARE * bps as f64) as u64),
+            Some(ProbeResult::Failed) | None => {}
         }
     }
 
@@ -170,6 +186,14 @@ impl SubscriberCongestion {
         if !calm || self.estimate() >= target_bps || !self.prober.may_start(now) {
             return false;
         }
+        // At most twice the estimate at once: a path far thinner than the target is not
+        // flooded (what a probe shows raises the estimate; the next probe goes further).
+        let target_bps = target_bps.min(PROBE_STEP * self.estimate());
+        tracing::debug!(
+            target_bps,
+            sending_bps = self.sending_bps,
+            "bandwidth probe starts"
+        );
         self.prober
             .start(now, target_bps, self.sending_bps, self.next_seq);
         true
@@ -198,6 +222,12 @@ impl SubscriberCongestion {
     /// When the path last made the estimate go down.
     pub fn last_decrease(&self) -> Option<Instant> {
         self.estimator.last_decrease()
+    }
+
+    /// Whether the subscriber acknowledges receiving at least `share` of the rate it is sent.
+    pub fn delivering(&self, share: f64) -> bool {
+        let acked = self.estimator.acknowledged().unwrap_or(0);
+        self.sending_bps > 0 && acked as f64 >= share * self.sending_bps as f64
     }
 
     fn update_rate(&mut self, now: Instant) {

@@ -29,8 +29,12 @@ const RESULT_TIMEOUT: Duration = Duration::from_secs(1);
 /// The outcome of a probe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProbeResult {
-    /// The path carried this many bits/s.
+    /// The path carried the target: this many bits/s.
     Carried(u64),
+    /// The path did not carry the target, but delivered this many bits/s while the probe
+    /// filled it (what it can carry, at most).
+    Short(u64),
+    /// Nothing could be measured.
     Failed,
 }
 
@@ -185,7 +189,10 @@ impl Prober {
         } else {
             self.next_at = Some(now + self.backoff);
             self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-            Some(ProbeResult::Failed)
+            Some(match rate {
+                0 => ProbeResult::Failed,
+                r => ProbeResult::Short(r),
+            })
         }
     }
 }
@@ -240,7 +247,10 @@ mod tests {
     #[test]
     fn a_probe_the_path_cannot_carry_fails_and_backs_off() {
         let (mut p, result) = probe(400_000, None);
-        assert_eq!(result, Some(ProbeResult::Failed));
+        match result {
+            Some(ProbeResult::Short(bps)) => assert!((380_000..430_000).contains(&bps), "{bps}"),
+            other => panic!("{other:?}"),
+        }
         let t = Instant::now();
         assert!(!p.may_start(t + FIRST_BACKOFF / 2));
         assert!(p.may_start(t + FIRST_BACKOFF + 500 * MS));
@@ -258,7 +268,7 @@ mod tests {
     #[test]
     fn congestion_during_the_probe_fails_it() {
         let (_, result) = probe(990_000, Some(100 * MS));
-        assert_eq!(result, Some(ProbeResult::Failed));
+        assert!(matches!(result, Some(ProbeResult::Short(_))), "{result:?}");
     }
 
     #[test]
