@@ -147,6 +147,8 @@ async fn health(state: &AppState) -> Response {
                 "rtx_received": s.rtx_received,
                 "transport_feedback_sent": s.transport_feedback_sent,
                 "transport_feedback_received": s.transport_feedback_received,
+                "padding_sent": s.padding_sent,
+                "layer_switches": s.layer_switches,
             })
         })
         .collect();

@@ -182,7 +182,7 @@ fn signalling_http_and_limits() {
             "retransmitted": 0, "retransmit_missed": 0, "retransmit_over_budget": 0,
             "retransmit_deferred": 0, "retransmit_suppressed": 0,
             "nack_sent": 0, "rtx_received": 0, "transport_feedback_sent": 0,
-            "transport_feedback_received": 0,
+            "transport_feedback_received": 0, "padding_sent": 0, "layer_switches": 0,
         }]})
     );
 
