@@ -7,7 +7,7 @@
 // the media rtcdn sends that player beyond the limit waits, then drops. The official Web SDK
 // publishes 1280x720 from Chromium's fake camera; both players play it; for <seconds> the
 // players' `notEnoughBandwidth` stream events (the SDK's STREAM_EVENT) and decoded frames are
-// recorded, and what the server sent toward the thin player (tc's byte count). One
+// recorded, and what the server sent toward the thin player (tc's byte and drop counts). One
 // `RESULT {json}` line is printed.
 
 import fs from 'node:fs';
@@ -17,6 +17,8 @@ import { openSdkClient, videoStats, waitStatus } from './sdk_page.mjs';
 import { SERVER_ADDR, THIN, thinDownlinkNetwork } from './thin_downlink.mjs';
 
 const RUN_DEADLINE_MS = 150000;
+/** The server's sends toward the thin player are measured from this long after play. */
+const SETTLE_MS = 8000;
 
 async function measure(seconds) {
   const net = thinDownlinkNetwork('dl');
@@ -51,9 +53,18 @@ async function measure(seconds) {
       const playing = await waitStatus(p, ['PLAYING', 'FAILED'], label, { timeoutMs: 30000 });
       if (playing.status !== 'PLAYING') throw new Error(`${label}: play failed: ${playing.info}`);
     }
-    const bytesBefore = net.thinStats().bytes;
-    await new Promise((r) => setTimeout(r, seconds * 1000));
-    const bytesAfter = net.thinStats().bytes;
+    const before = net.thinStats();
+    // What the server sends toward the thin player once it has had time to react (its
+    // estimate, the pause of its video): from SETTLE_MS after play to the end, what the limit
+    // let through plus what it dropped (at the mean size of what it let through).
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    const settled = net.thinStats();
+    const settledAt = Date.now();
+    await new Promise((r) => setTimeout(r, seconds * 1000 - SETTLE_MS));
+    const after = net.thinStats();
+    const windowSecs = (Date.now() - settledAt) / 1000;
+    const meanSize = (after.bytes - settled.bytes) / Math.max(1, after.packets - settled.packets);
+    const offeredBytes = after.bytes - settled.bytes + (after.dropped - settled.dropped) * meanSize;
     const state = async (p, label) => ({
       events: await p.evaluate(() => window.rt.log.filter((e) => e.kind === 'event')),
       parsed: await p.evaluate(() => window.rt.bandwidth || null),
@@ -66,7 +77,10 @@ async function measure(seconds) {
     return {
       seconds,
       thinLink: THIN,
-      thinSentKbps: Math.round(((bytesAfter - bytesBefore) * 8) / seconds / 1000),
+      thinSentKbps: Math.round(((after.bytes - before.bytes) * 8) / seconds / 1000),
+      settleMs: SETTLE_MS,
+      thinOfferedKbps: Math.round((offeredBytes * 8) / windowSecs / 1000),
+      thinDroppedAfterSettle: after.dropped - settled.dropped,
       thin: thinState,
       wide: wideState,
       // From the thin player's play() to its first event.
