@@ -67,6 +67,7 @@ fn spec(id: u64, role: PeerRole) -> Box<PeerSpec> {
             digest: Vec::new(),
         },
         tracks: vec![TrackSpec {
+            remb: false,
             layers: Vec::new(),
             kind: MediaKind::Video,
             codec: "VP8".into(),

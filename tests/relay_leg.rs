@@ -44,6 +44,7 @@ fn start() -> (Dataplane, Arc<Events>) {
 fn tracks(audio_ssrc: Option<u32>, video_ssrc: Option<u32>) -> Vec<TrackSpec> {
     vec![
         TrackSpec {
+            remb: false,
             layers: Vec::new(),
             kind: MediaKind::Audio,
             codec: "opus".into(),
@@ -58,6 +59,7 @@ fn tracks(audio_ssrc: Option<u32>, video_ssrc: Option<u32>) -> Vec<TrackSpec> {
             rtx: None,
         },
         TrackSpec {
+            remb: false,
             layers: Vec::new(),
             kind: MediaKind::Video,
             codec: "VP8".into(),

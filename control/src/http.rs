@@ -149,6 +149,7 @@ async fn health(state: &AppState) -> Response {
                 "transport_feedback_received": s.transport_feedback_received,
                 "padding_sent": s.padding_sent,
                 "layer_switches": s.layer_switches,
+                "remb_sent": s.remb_sent,
             })
         })
         .collect();

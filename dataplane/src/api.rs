@@ -72,6 +72,10 @@ pub struct TrackSpec {
     /// RTX (RFC 4588) negotiated for the codec (`a=rtpmap:<pt> rtx/<rate>` with
     /// `apt=<payload_type>`): retransmissions travel in their own payload type and SSRC.
     pub rtx: Option<RtxSpec>,
+    /// A publisher's video: REMB (`a=rtcp-fb:<pt> goog-remb`) negotiated, for a publisher
+    /// without transport-wide congestion control — the node estimates its uplink from the
+    /// abs-send-time extension (which must be among `extensions`) and reports it in REMB.
+    pub remb: bool,
     /// Simulcast (RFC 8853): the encodings of a video track, at most [`MAX_LAYERS`], in the
     /// order the offer listed them (`a=simulcast` rids, or the SSRCs of `a=ssrc-group:SIM`).
     /// Empty: one encoding, described by `ssrc`/`rtx`. A publisher's layers are told apart by
@@ -83,6 +87,9 @@ pub struct TrackSpec {
 
 /// Simulcast layers a video track may have; more in an offer are refused by the answer.
 pub const MAX_LAYERS: usize = 3;
+
+/// The header extension with the sender's 24-bit send time (REMB's delay measurements).
+pub const ABS_SEND_TIME_URI: &str = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time";
 
 /// The header extension carrying the RTP stream id (RFC 8852) of simulcast layers.
 pub const RID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";

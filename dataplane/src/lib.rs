@@ -17,6 +17,7 @@ pub mod fanout;
 pub mod ice;
 pub mod nack;
 pub mod publisher;
+pub mod remb;
 mod rng;
 pub mod rtcp;
 pub mod rtp;

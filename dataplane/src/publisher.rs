@@ -2,7 +2,8 @@
 //! retransmissions unwrapped to the packets they repair) and of which simulcast layer (by
 //! announced SSRC, or learnt from the RTP stream id extension), their receive statistics, receiver
 //! reports, the NACKs for what went missing ([`NackGenerator`]), the keyframe requests sent
-//! to the publisher, and transport-wide congestion feedback when negotiated ([`TwccRecorder`]).
+//! to the publisher, and transport-wide congestion feedback when negotiated ([`TwccRecorder`]),
+//! or else REMB ([`Remb`]).
 
 //!
 //! Sans-IO: works on decrypted buffers handed in by the worker and writes RTCP into the
@@ -12,9 +13,12 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
-use crate::api::{MediaKind, PeerSpec, TrackSpec, MAX_LAYERS, REPAIRED_RID_URI, RID_URI};
+use crate::api::{
+    MediaKind, PeerSpec, TrackSpec, ABS_SEND_TIME_URI, MAX_LAYERS, REPAIRED_RID_URI, RID_URI,
+};
 use crate::fanout::{SenderInfo, CANONICAL_EXTENSIONS};
 use crate::nack::{Arrival, NackGenerator};
+use crate::remb::Remb;
 use crate::rtcp::{self, ReceiverStats, ReportBlock, TWCC_URI};
 use crate::rtp::{self, ExtensionMap, RtpHeader, VideoCodecKind};
 use crate::twcc::TwccRecorder;
@@ -98,6 +102,9 @@ pub struct Publisher {
     twcc: Option<(u8, TwccRecorder)>,
     /// A packet armed the transport-wide feedback timer (see [`Self::take_feedback_armed`]).
     feedback_armed: bool,
+    /// Without transport-wide feedback but with REMB negotiated: the abs-send-time
+    /// extension's id and the receive-side estimate reported in REMB.
+    remb: Option<(u8, Box<Remb>)>,
 }
 
 impl Publisher {
@@ -115,6 +122,20 @@ impl Publisher {
                 .find(|(_, uri)| uri == TWCC_URI)
                 .map(|&(id, _)| (id, TwccRecorder::default())),
             feedback_armed: false,
+            remb: spec
+                .tracks
+                .iter()
+                .filter(|t| t.kind == MediaKind::Video && t.remb)
+                .flat_map(|t| &t.extensions)
+                .find(|(_, uri)| uri == ABS_SEND_TIME_URI)
+                .filter(|_| {
+                    !spec
+                        .tracks
+                        .iter()
+                        .flat_map(|t| &t.extensions)
+                        .any(|(_, u)| u == TWCC_URI)
+                })
+                .map(|&(id, _)| (id, Box::default())),
         }
     }
 
@@ -141,6 +162,17 @@ impl Publisher {
             // recorded before anything can turn the packet away.
             if let Some(seq) = rtp::read_u16_extension(packet, &hdr, *id) {
                 self.feedback_armed |= arrivals.on_packet(now, seq);
+            }
+        }
+        if let Some((id, remb)) = &mut self.remb {
+            let stamp = hdr
+                .extensions(packet)
+                .map_while(Result::ok)
+                .find(|(i, _)| i == id);
+            if let Some((_, &[a, b, c])) = stamp {
+                let before = remb.poll_timeout();
+                remb.on_packet(now, u32::from_be_bytes([0, a, b, c]), packet.len());
+                self.feedback_armed |= remb.poll_timeout() != before;
             }
         }
         let pt = hdr.payload_type();
@@ -313,10 +345,33 @@ impl Publisher {
         arrivals.write_feedback(now, self.rtcp_ssrc, media, out)
     }
 
-    /// When the next receiver report, merged keyframe request, NACK or transport-wide
-    /// feedback is due.
+    /// Writes the REMB due at `now` into `out` (about every video SSRC known), if REMB was
+    /// negotiated and one is due.
+    pub fn write_remb(&mut self, now: Instant, out: &mut [u8]) -> Option<usize> {
+        let (_, remb) = self.remb.as_mut()?;
+        let mut ssrcs = [0u32; MAX_LAYERS];
+        let mut n = 0;
+        let video = self.tracks.iter().filter(|t| t.kind == MediaKind::Video);
+        for ssrc in video.flat_map(|t| &t.encodings).filter_map(|e| e.ssrc) {
+            if n < ssrcs.len() {
+                ssrcs[n] = ssrc;
+                n += 1;
+            }
+        }
+        remb.write(now, self.rtcp_ssrc, &ssrcs[..n], out)
+    }
+
+    /// The REMB estimate of the publisher's uplink, when REMB was negotiated.
+    pub fn remb_estimate(&self) -> Option<u64> {
+        self.remb.as_ref().map(|(_, r)| r.estimate())
+    }
+
+    /// When the next receiver report, merged keyframe request, NACK, transport-wide
+    /// feedback or REMB is due.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let twcc = self.twcc.as_ref().and_then(|(_, a)| a.poll_timeout());
+        let remb = self.remb.as_ref().and_then(|(_, r)| r.poll_timeout());
+        let twcc = crate::transmit::earliest(twcc, remb);
         let encodings = self.tracks.iter().flat_map(|t| &t.encodings);
         let timers = encodings
             .flat_map(|e| {

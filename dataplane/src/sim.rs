@@ -671,6 +671,7 @@ impl Sim {
 /// (no RTX).
 pub fn video_track(pt: u8, ssrc: u32) -> TrackSpec {
     TrackSpec {
+        remb: false,
         layers: Vec::new(),
         kind: MediaKind::Video,
         codec: "VP8".to_owned(),
@@ -686,6 +687,7 @@ pub fn video_track(pt: u8, ssrc: u32) -> TrackSpec {
 /// An audio track as signalling negotiates it: Opus with payload type `pt`, SSRC `ssrc`.
 pub fn audio_track(pt: u8, ssrc: u32) -> TrackSpec {
     TrackSpec {
+        remb: false,
         layers: Vec::new(),
         kind: MediaKind::Audio,
         codec: "opus".to_owned(),

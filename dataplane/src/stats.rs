@@ -58,13 +58,15 @@ pub struct WorkerStats {
     pub padding_sent: u64,
     /// Simulcast layer changes decided for viewers (each asks the new layer for a keyframe).
     pub layer_switches: u64,
+    /// REMB messages sent to publishers without transport-wide congestion control.
+    pub remb_sent: u64,
 }
 
 /// A worker's counters as other threads read them: written with relaxed stores once per loop
 /// iteration by the worker, read with relaxed loads by anyone (e.g. the control plane).
 #[derive(Debug, Default)]
 pub struct SharedStats {
-    counters: [AtomicU64; 22],
+    counters: [AtomicU64; 23],
 }
 
 impl SharedStats {
@@ -94,6 +96,7 @@ impl SharedStats {
             transport_feedback_received: c(19),
             padding_sent: c(20),
             layer_switches: c(21),
+            remb_sent: c(22),
         }
     }
 
@@ -122,6 +125,7 @@ impl SharedStats {
             s.transport_feedback_received,
             s.padding_sent,
             s.layer_switches,
+            s.remb_sent,
         ];
         for (c, v) in self.counters.iter().zip(values) {
             c.store(v, Ordering::Relaxed);

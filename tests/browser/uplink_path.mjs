@@ -1,11 +1,13 @@
 // One run of a publisher on a congested uplink, started by uplink.test.mjs inside a private
-// network namespace (`unshare --net`): `node uplink_path.mjs <transport_cc true|false> <seconds>`.
+// network namespace (`unshare --net`): `node uplink_path.mjs <transport-cc|remb|none> <seconds>`.
 //
 // The namespace (Chromium's host) gets a second one for the server, joined by a veth pair
 // (10.77.0.1 here, 10.77.0.2 there); the publisher's side of the pair is limited with tbf to
 // 1 Mbit/s with a queue of up to 400 ms, so what the browser sends beyond the limit waits, then
 // drops. Chromium plays a noisy 640x480 file as its camera (its encoder wants ~1.7 Mbit/s) and
-// publishes it with the official Web SDK to rtcdn (`transport_cc` as given). Every second for
+// publishes it with the official Web SDK to rtcdn, which sends it transport-wide feedback
+// (`transport-cc`), REMB from its own estimate (`remb`: `transport_cc=false`), or neither
+// (`none`: both keys off; the browser has only receiver reports). Every second for
 // <seconds> the publisher's send rate, bandwidth estimate, round trip and loss (from rtcdn's
 // receiver reports) are read; one `RESULT {json}` line is printed.
 //
@@ -65,13 +67,17 @@ function network() {
   return { ns, remove };
 }
 
-async function measure(transportCc, seconds) {
+async function measure(mode, seconds) {
   const net = network();
   const dir = tempDir('rtcdn-uplink-');
   const camera = noiseFile(dir, 30);
   const server = await startServer({
     codecs: 'opus,vp8',
-    extra: { ip: SERVER_ADDR, transport_cc: String(transportCc) },
+    extra: {
+      ip: SERVER_ADDR,
+      transport_cc: String(mode === 'transport-cc'),
+      remb: String(mode === 'remb'),
+    },
     launcher: ['nsenter', `--net=/run/netns/${net.ns}`],
   });
   let browser = null;
@@ -118,8 +124,8 @@ async function measure(transportCc, seconds) {
     }
     const health = await withTimeout(fetch(`${server.httpUrl}/health`), 5000, '/health');
     const workers = (await health.json()).workers;
-    const feedback = workers.reduce((n, w) => n + w.transport_feedback_sent, 0);
-    return { transportCc, seconds, uplink: UPLINK, samples, feedback };
+    const feedback = workers.reduce((n, w) => n + w.transport_feedback_sent + w.remb_sent, 0);
+    return { mode, seconds, uplink: UPLINK, samples, feedback };
   } catch (e) {
     console.error(`--- rtcdn output ---\n${server.output()}`);
     throw e;
@@ -131,10 +137,10 @@ async function measure(transportCc, seconds) {
   }
 }
 
-const [cc, secondsArg] = process.argv.slice(2);
+const [mode, secondsArg] = process.argv.slice(2);
 const seconds = Number(secondsArg);
-if (!['true', 'false'].includes(cc) || !(seconds > 0)) {
-  console.error('usage: node uplink_path.mjs <true|false> <seconds>   (inside unshare --net)');
+if (!['transport-cc', 'remb', 'none'].includes(mode) || !(seconds > 0)) {
+  console.error('usage: node uplink_path.mjs <transport-cc|remb|none> <seconds>   (inside unshare --net)');
   process.exit(2);
 }
-await printResult('uplink_path', RUN_DEADLINE_MS, () => measure(cc === 'true', seconds));
+await printResult('uplink_path', RUN_DEADLINE_MS, () => measure(mode, seconds));

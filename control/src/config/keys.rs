@@ -34,11 +34,12 @@ pub(super) const MEDIA_GSO: &str = "media_gso";
 pub(super) const RETRANSMIT_CACHE: &str = "retransmit_cache";
 pub(super) const RETRANSMIT_SHARE: &str = "retransmit_share";
 pub(super) const TRANSPORT_CC: &str = "transport_cc";
+pub(super) const REMB: &str = "remb";
 pub(super) const WEBRTC_CC_MIN_BITRATE: &str = "webrtc_cc_min_bitrate";
 pub(super) const WEBRTC_CC_MAX_BITRATE: &str = "webrtc_cc_max_bitrate";
 
 /// Every key we apply, in the order the README documents them.
-const IMPLEMENTED: [&str; 21] = [
+const IMPLEMENTED: [&str; 22] = [
     IP,
     WS_PORT,
     MEDIA_PORT_FROM,
@@ -58,6 +59,7 @@ const IMPLEMENTED: [&str; 21] = [
     RETRANSMIT_CACHE,
     RETRANSMIT_SHARE,
     TRANSPORT_CC,
+    REMB,
     WEBRTC_CC_MIN_BITRATE,
     WEBRTC_CC_MAX_BITRATE,
 ];
@@ -269,6 +271,7 @@ impl Loader {
             RETRANSMIT_CACHE => cfg.retransmit_cache = d.retransmit_cache,
             RETRANSMIT_SHARE => cfg.retransmit_share = d.retransmit_share,
             TRANSPORT_CC => cfg.transport_cc = d.transport_cc,
+            REMB => cfg.remb = d.remb,
             WEBRTC_CC_MIN_BITRATE => cfg.webrtc_cc_min_bitrate = d.webrtc_cc_min_bitrate,
             WEBRTC_CC_MAX_BITRATE => cfg.webrtc_cc_max_bitrate = d.webrtc_cc_max_bitrate,
             CODECS => cfg.video_codecs.clone_from(&d.video_codecs),
@@ -432,6 +435,7 @@ fn apply_scalar(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static
         WORKER_CPU_AFFINITY => cfg.worker_cpu_affinity = parse_affinity(value)?,
         MEDIA_GSO => cfg.media_gso = parse_bool(value).ok_or(NOT_BOOL)?,
         TRANSPORT_CC => cfg.transport_cc = parse_bool(value).ok_or(NOT_BOOL)?,
+        REMB => cfg.remb = parse_bool(value).ok_or(NOT_BOOL)?,
         WEBRTC_CC_MIN_BITRATE => cfg.webrtc_cc_min_bitrate = Some(parse_bitrate(value)?),
         WEBRTC_CC_MAX_BITRATE => cfg.webrtc_cc_max_bitrate = Some(parse_bitrate(value)?),
         MEDIA_SOCKET_BUFFER => {

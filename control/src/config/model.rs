@@ -93,6 +93,11 @@ pub struct Config {
     /// `transport_cc`: answer transport-wide congestion feedback to publishers that offer it
     /// (default true; off, their browsers estimate from receiver reports alone).
     pub transport_cc: bool,
+    /// `remb`: answer REMB (`goog-remb`) to publishers without transport-wide congestion
+    /// feedback that offer it with the abs-send-time extension, and send it from the node's
+    /// receive-side estimate (default true; off, as `transport_cc=false` before: receiver
+    /// reports alone).
+    pub remb: bool,
     /// `webrtc_cc_min_bitrate` / `webrtc_cc_max_bitrate` (WCS's keys, bits/s): the least and
     /// the most video bitrate a publisher's congestion control may choose (unset: the
     /// browser's own bounds).
@@ -155,6 +160,7 @@ impl Default for Config {
             fanout_queue_capacity: dataplane::DataplaneConfig::default().mailbox_capacity,
             media_gso: dataplane::DataplaneConfig::default().gso,
             transport_cc: true,
+            remb: true,
             webrtc_cc_min_bitrate: None,
             webrtc_cc_max_bitrate: None,
             retransmit_cache: dataplane::DataplaneConfig::default().retransmit_cache,

@@ -568,6 +568,8 @@ fn performance_keys_parse_and_reject_bad_values() {
     assert!(ok("media_gso=TRUE").media_gso);
     assert!(d.transport_cc);
     assert!(!ok("transport_cc=false").transport_cc);
+    assert!(d.remb);
+    assert!(!ok("remb=false").remb);
 
     let cfg =
         ok("worker_cpu_affinity=AUTO\nmedia_socket_buffer=8388608\nfanout_queue_capacity=4096");
@@ -593,6 +595,7 @@ fn performance_keys_parse_and_reject_bad_values() {
         ("fanout_queue_capacity=lots", "fanout_queue_capacity"),
         ("media_gso=yes", "media_gso"),
         ("transport_cc=maybe", "transport_cc"),
+        ("remb=sometimes", "remb"),
     ] {
         let (line, k, _, _) = bad(text);
         assert_eq!((line, k.as_str()), (1, key), "{text}");

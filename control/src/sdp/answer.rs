@@ -17,7 +17,7 @@
 //! gets them too when its publisher has them (the node numbers what it sends the player and
 //! estimates its bandwidth from the player's feedback).
 
-use dataplane::api::{MediaKind, RtxSpec, TrackSpec};
+use dataplane::api::{MediaKind, RtxSpec, TrackSpec, ABS_SEND_TIME_URI};
 use dataplane::rtcp::TWCC_URI;
 use rand::Rng;
 
@@ -26,7 +26,7 @@ use crate::ice::{random_ssrc, random_token_with};
 
 use super::codec::{
     choose_play_codec, choose_publish_audio, choose_publish_video, has_nack, rtx_codec, rtx_line,
-    AUDIO_FEEDBACK, KNOWN_EXTENSIONS, TRANSPORT_CC, VIDEO_FEEDBACK,
+    AUDIO_FEEDBACK, KNOWN_EXTENSIONS, REMB, TRANSPORT_CC, VIDEO_FEEDBACK,
 };
 use super::error::SdpError;
 use super::simulcast::{is_rid_extension, offered_layers, OfferedLayers};
@@ -52,6 +52,9 @@ pub fn answer_publish(
 pub struct PublishPolicy {
     /// Answer transport-wide congestion feedback when offered (`transport_cc`).
     pub transport_cc: bool,
+    /// Answer REMB when offered to a publisher without transport-wide feedback, with the
+    /// abs-send-time extension (`remb`).
+    pub remb: bool,
     /// The least video bitrate the sender's congestion control may choose, bits/s
     /// (`webrtc_cc_min_bitrate`; Chrome's `x-google-min-bitrate` in the answer's fmtp).
     pub min_bitrate: Option<u32>,
@@ -63,6 +66,7 @@ impl Default for PublishPolicy {
     fn default() -> Self {
         Self {
             transport_cc: true,
+            remb: true,
             min_bitrate: None,
             max_bitrate: None,
         }
@@ -137,7 +141,15 @@ fn answer_publish_inner(
                         .collect::<Vec<_>>();
                     let negotiated = negotiated(codec, &extensions);
                     let transport_cc = extensions.iter().any(|(_, uri)| uri == TWCC_URI);
-                    let mut answered = answered_codec(kind, codec, transport_cc);
+                    let congestion = match transport_cc {
+                        true => Some(TRANSPORT_CC),
+                        // REMB needs the send times the node's estimate is made from.
+                        false => (policy.remb
+                            && kind == MediaKind::Video
+                            && extensions.iter().any(|(_, uri)| uri == ABS_SEND_TIME_URI))
+                        .then_some(REMB),
+                    };
+                    let mut answered = answered_codec(kind, codec, congestion);
                     if let (MediaKind::Video, Some(min)) = (kind, policy.min_bitrate) {
                         answered.fmtp = Some(with_min_bitrate(answered.fmtp.as_deref(), min));
                     }
@@ -156,6 +168,7 @@ fn answer_publish_inner(
                         ssrc,
                         extensions: extensions.clone(),
                         nack: has_nack(&answered),
+                        remb: answered.rtcp_fb.iter().any(|fb| fb == REMB),
                         rtx: rtx.as_ref().map(|rtx| RtxSpec {
                             payload_type: rtx.payload_type,
                             ssrc: ssrc.and_then(|media| offered.rtx_ssrc(media)),
@@ -231,7 +244,8 @@ pub(super) fn answer_play_with(
                     let ssrc = random_ssrc(rng, &used_ssrcs);
                     used_ssrcs.push(ssrc);
                     let transport_cc = extensions.iter().any(|(_, uri)| uri == TWCC_URI);
-                    let answered = answered_codec(kind, codec, transport_cc);
+                    let answered =
+                        answered_codec(kind, codec, transport_cc.then_some(TRANSPORT_CC));
                     let rtx = accepted_rtx(kind, offered, codec);
                     let rtx_ssrc = rtx.as_ref().map(|_| {
                         let rtx_ssrc = random_ssrc(rng, &used_ssrcs);
@@ -239,6 +253,7 @@ pub(super) fn answer_play_with(
                         rtx_ssrc
                     });
                     tracks.push(TrackSpec {
+                        remb: false,
                         layers: Vec::new(),
                         kind,
                         codec: codec.name.clone(),
@@ -321,13 +336,12 @@ fn with_min_bitrate(fmtp: Option<&str>, bps: u32) -> String {
 }
 
 /// The offered codec with only the offered feedback we implement (video: nack, pli, fir;
-/// audio: nack; both `transport-cc` when `transport_cc`).
-fn answered_codec(kind: MediaKind, offered: &Codec, transport_cc: bool) -> Codec {
+/// audio: nack; and the `congestion` feedback we send, `transport-cc` or `goog-remb`).
+fn answered_codec(kind: MediaKind, offered: &Codec, congestion: Option<&'static str>) -> Codec {
     let implemented: &[&str] = match kind {
         MediaKind::Audio => &AUDIO_FEEDBACK,
         MediaKind::Video => &VIDEO_FEEDBACK,
     };
-    let congestion = transport_cc.then_some(TRANSPORT_CC);
     let rtcp_fb = implemented
         .iter()
         .chain(congestion.as_ref())

@@ -25,6 +25,10 @@ pub(super) const AUDIO_FEEDBACK: [&str; 1] = [NACK];
 /// publishers that also offer the transport-wide sequence number extension.
 pub(super) const TRANSPORT_CC: &str = "transport-cc";
 
+/// Receiver-estimated maximum bitrate (`a=rtcp-fb:<pt> goog-remb`), answered on video to
+/// publishers without transport-wide feedback that send the abs-send-time extension.
+pub(super) const REMB: &str = "goog-remb";
+
 /// The generic NACK feedback value (RFC 4585 `a=rtcp-fb:<pt> nack`).
 pub(super) const NACK: &str = "nack";
 

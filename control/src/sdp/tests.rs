@@ -729,6 +729,48 @@ fn transport_cc_off_answers_neither_the_extension_nor_the_feedback() {
         .all(|(_, u)| !u.contains("transport-wide"))));
     let on = answer_publish(&offer, &[VideoCodec::Vp8], &local).unwrap();
     assert!(on.answer.contains("a=rtcp-fb:96 transport-cc"));
+    assert!(!on.answer.contains("goog-remb"), "{}", on.answer);
+    assert!(on.tracks.iter().all(|t| !t.remb));
+}
+
+#[test]
+fn without_transport_cc_the_video_gets_remb_from_its_send_times() {
+    let offer = parse_offer(&chrome_publish()).unwrap();
+    let local = local("192.0.2.10:31001");
+    let policy = PublishPolicy {
+        transport_cc: false,
+        ..PublishPolicy::default()
+    };
+    let remb = answer_publish_with_policy(&offer, &[VideoCodec::Vp8], &policy, &local).unwrap();
+    let video = section(&remb.answer, 1);
+    assert!(video.contains(&"a=rtcp-fb:96 goog-remb"), "{video:#?}");
+    assert!(
+        video.iter().any(|l| l.ends_with("abs-send-time")),
+        "{video:#?}"
+    );
+    assert!(!section(&remb.answer, 0)
+        .iter()
+        .any(|l| l.contains("goog-remb")));
+    let tracks: Vec<(MediaKind, bool)> = remb.tracks.iter().map(|t| (t.kind, t.remb)).collect();
+    assert_eq!(
+        tracks,
+        [(MediaKind::Audio, false), (MediaKind::Video, true)]
+    );
+    // Neither with `remb` off, nor without the send times to estimate from.
+    let off = PublishPolicy {
+        remb: false,
+        ..policy
+    };
+    let none = answer_publish_with_policy(&offer, &[VideoCodec::Vp8], &off, &local).unwrap();
+    assert!(!none.answer.contains("goog-remb"));
+    let no_times = chrome_publish()
+        .lines()
+        .filter(|l| !l.contains("abs-send-time"))
+        .map(|l| format!("{l}\r\n"))
+        .collect::<String>();
+    let offer = parse_offer(&no_times).unwrap();
+    let none = answer_publish_with_policy(&offer, &[VideoCodec::Vp8], &policy, &local).unwrap();
+    assert!(!none.answer.contains("goog-remb"));
 }
 
 #[test]

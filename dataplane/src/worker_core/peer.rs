@@ -85,6 +85,7 @@ impl Peer {
             Role::Publisher(_) => {
                 self.send_nack(now, outbox);
                 self.send_transport_feedback(now, outbox);
+                self.send_remb(now, outbox);
                 let Role::Publisher(p) = &mut self.role else {
                     return;
                 };
@@ -241,6 +242,18 @@ impl Peer {
             outbox.stats.transport_feedback_sent += 1;
             outbox.queue_rtcp(&mut self.transport, self.socket, dst, len);
         }
+    }
+
+    /// Sends a publisher the REMB due at `now`, if any.
+    fn send_remb(&mut self, now: Instant, outbox: &mut Outbox) {
+        let (Role::Publisher(p), Some(dst)) = (&mut self.role, self.transport.remote()) else {
+            return;
+        };
+        let Some(len) = p.write_remb(now, &mut outbox.out[..]) else {
+            return;
+        };
+        outbox.stats.remb_sent += 1;
+        outbox.queue_rtcp(&mut self.transport, self.socket, dst, len);
     }
 
     /// Sends a publisher a receiver report if one is due at `now`.

@@ -160,6 +160,7 @@ pub(super) fn answered_tracks(offer: &OfferSpec, answer: &sdp::Answer) -> Vec<Tr
                 })
                 .collect();
             same.then(|| TrackSpec {
+                remb: false,
                 layers,
                 kind,
                 codec: codec.name.clone(),

@@ -68,6 +68,7 @@ impl Hub {
             video_codecs: cfg.video_codecs.clone(),
             publish_policy: crate::sdp::PublishPolicy {
                 transport_cc: cfg.transport_cc,
+                remb: cfg.remb,
                 min_bitrate: cfg.webrtc_cc_min_bitrate,
                 max_bitrate: cfg.webrtc_cc_max_bitrate,
             },
