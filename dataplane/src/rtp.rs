@@ -39,6 +39,7 @@ mod rewriter;
 mod seq;
 #[cfg(test)]
 mod tests;
+mod vp8;
 
 pub use ext::{
     read_u16_extension, rewrite_extensions, rewrite_extensions_stamping, ExtensionElements,
@@ -47,6 +48,7 @@ pub use ext::{
 pub use keyframe::{is_keyframe, VideoCodecKind};
 pub use rewriter::{SeqRewriter, MAX_SEQ_JUMP};
 pub use seq::SeqExtender;
+pub use vp8::Vp8Ids;
 
 use std::ops::Range;
 

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use crate::api::{MediaKind, PeerRole, PeerSpec, TrackSpec};
 use crate::fanout::{SenderInfo, CANONICAL_EXTENSIONS};
 use crate::rtcp::{self, Feedback, ReportBlock, TransportCc, TWCC_URI};
-use crate::rtp::{self, ExtensionMap, RtpHeader, SeqRewriter};
+use crate::rtp::{self, ExtensionMap, RtpHeader, SeqRewriter, Vp8Ids};
 use crate::simulcast::{Accept, EstimateView, LayerRates, LayerSelection, DELIVERED_SHARE};
 
 pub mod congestion;
@@ -65,6 +65,8 @@ struct TxTrack {
     octets: u32,
     /// When the last packet went out (a layer switch advances the timestamp by the time since).
     last_sent: Option<Instant>,
+    /// A viewer's VP8 picture ids (they continue across layer switches).
+    vp8: Option<Vp8Ids>,
     clock_rate: u32,
 }
 
@@ -243,10 +245,11 @@ impl Subscriber {
             }
         }
         let current = self.selection.current();
+        let relay = self.relay;
         let track = track_of(
             &mut self.tracks,
             &mut self.relay_layers,
-            self.relay,
+            relay,
             current,
             kind,
             layer,
@@ -286,6 +289,12 @@ impl Subscriber {
         let Some(stamped) = track.rewrite(scratch, &mut hdr, seq, ts, stamp) else {
             return false;
         };
+        if let Some(vp8) = track.vp8.as_mut().filter(|_| !relay) {
+            if switching {
+                vp8.switch_source();
+            }
+            vp8.rewrite(&mut scratch[hdr.payload_range()]);
+        }
         if let (true, Some((c, now))) = (stamped, congestion) {
             c.sent(now, scratch.len());
         }
@@ -374,6 +383,9 @@ impl Subscriber {
         let stamped = track
             .rewrite(scratch, &mut hdr, seq, ts, stamp)
             .ok_or(RetransmitError::Malformed)?;
+        if let Some(vp8) = track.vp8.as_ref().filter(|_| !self.relay) {
+            vp8.rewrite_retransmission(&mut scratch[hdr.payload_range()]);
+        }
         if let Some(rtx) = &mut track.rtx {
             wrap_rtx(scratch, &hdr, rtx, seq).ok_or(RetransmitError::Malformed)?;
         }
@@ -691,5 +703,7 @@ fn tx_track(t: &TrackSpec, salt: u64) -> Option<TxTrack> {
         octets: 0,
         last_sent: None,
         clock_rate: t.clock_rate,
+        vp8: (t.kind == MediaKind::Video && t.codec.eq_ignore_ascii_case("VP8"))
+            .then(Vp8Ids::default),
     })
 }
