@@ -150,6 +150,7 @@ async fn health(state: &AppState) -> Response {
                 "padding_sent": s.padding_sent,
                 "layer_switches": s.layer_switches,
                 "remb_sent": s.remb_sent,
+                "paced": s.paced,
             })
         })
         .collect();

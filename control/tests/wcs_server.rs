@@ -183,7 +183,7 @@ fn signalling_http_and_limits() {
             "retransmit_deferred": 0, "retransmit_suppressed": 0,
             "nack_sent": 0, "rtx_received": 0, "transport_feedback_sent": 0,
             "transport_feedback_received": 0, "padding_sent": 0, "layer_switches": 0,
-            "remb_sent": 0,
+            "remb_sent": 0, "paced": 0,
         }]})
     );
 

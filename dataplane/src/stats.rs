@@ -60,13 +60,15 @@ pub struct WorkerStats {
     pub layer_switches: u64,
     /// REMB messages sent to publishers without transport-wide congestion control.
     pub remb_sent: u64,
+    /// Video packets a viewer's pacer held and sent later (at most 2.5 times its estimate).
+    pub paced: u64,
 }
 
 /// A worker's counters as other threads read them: written with relaxed stores once per loop
 /// iteration by the worker, read with relaxed loads by anyone (e.g. the control plane).
 #[derive(Debug, Default)]
 pub struct SharedStats {
-    counters: [AtomicU64; 23],
+    counters: [AtomicU64; 24],
 }
 
 impl SharedStats {
@@ -97,6 +99,7 @@ impl SharedStats {
             padding_sent: c(20),
             layer_switches: c(21),
             remb_sent: c(22),
+            paced: c(23),
         }
     }
 
@@ -126,6 +129,7 @@ impl SharedStats {
             s.padding_sent,
             s.layer_switches,
             s.remb_sent,
+            s.paced,
         ];
         for (c, v) in self.counters.iter().zip(values) {
             c.store(v, Ordering::Relaxed);

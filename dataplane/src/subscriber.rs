@@ -24,9 +24,11 @@ use crate::rtp::{self, ExtensionMap, RtpHeader, SeqRewriter, Vp8Ids};
 use crate::simulcast::{Accept, EstimateView, LayerRates, LayerSelection, DELIVERED_SHARE};
 
 pub mod congestion;
+pub mod pacer;
 pub mod probe;
 pub mod retransmissions;
 use congestion::SubscriberCongestion;
+use pacer::{Held, Pacer};
 use retransmissions::{PacketId, Retransmissions, RttEstimator, PACE_BURST};
 
 /// A viewer's sending state is reported this often ([`Subscriber::poll_stats`]).
@@ -106,9 +108,22 @@ pub struct Subscriber {
     relay_layers: Vec<TxTrack>,
     /// A viewer: the one layer it is sent.
     selection: LayerSelection,
+    /// A viewer with an estimate: its video paced (allocated with the first packet held).
+    pacer: Option<Box<Pacer>>,
     /// Bytes sent (media, retransmissions, padding), and the stats window (start, bytes).
     bytes_sent: u64,
     stats_window: Option<(Instant, u64)>,
+}
+
+/// What [`Subscriber::decide`] made of a fanned-out packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Not for this subscriber.
+    Skip,
+    /// Held by the pacer (`first`: the first held, its timer must be armed).
+    Held { first: bool },
+    /// Write it now.
+    Send { switching: bool },
 }
 
 /// A viewer's sending state ([`Subscriber::poll_stats`]).
@@ -159,6 +174,7 @@ impl Subscriber {
             relay,
             relay_layers,
             selection: LayerSelection::new(spec.layer_choice),
+            pacer: None,
             bytes_sent: 0,
             stats_window: None,
             tracks,
@@ -224,6 +240,7 @@ impl Subscriber {
     /// `layer`) into `scratch` rewritten for this subscriber (and numbered transport-wide, as
     /// sent at `now`, when it negotiated that). Returns false when the packet is not for this
     /// subscriber (not negotiated, another layer, or video it must wait with for a keyframe).
+    /// Not paced: see [`Self::decide`].
     pub fn prepare_rtp(
         &mut self,
         now: Option<Instant>,
@@ -233,17 +250,78 @@ impl Subscriber {
         packet: &[u8],
         scratch: &mut Vec<u8>,
     ) -> bool {
-        let mut switching = false;
-        if kind == MediaKind::Video && !self.relay {
-            match self.selection.accept(layer, keyframe) {
-                Accept::Forward => {}
-                Accept::Switch => switching = true,
-                Accept::Drop => {
-                    self.held_back += 1;
-                    return false;
-                }
+        match self.accept(kind, layer, keyframe) {
+            Some(switching) => {
+                self.write_rtp(now, kind, layer, keyframe, switching, packet, scratch)
+            }
+            None => false,
+        }
+    }
+
+    /// Whether this subscriber takes a packet of `kind`/`layer` now; `Some(true)` when a
+    /// viewer switches to `layer` at it.
+    fn accept(&mut self, kind: MediaKind, layer: u8, keyframe: bool) -> Option<bool> {
+        if kind != MediaKind::Video || self.relay {
+            return Some(false);
+        }
+        match self.selection.accept(layer, keyframe) {
+            Accept::Forward => Some(false),
+            Accept::Switch => Some(true),
+            Accept::Drop => {
+                self.held_back += 1;
+                None
             }
         }
+    }
+
+    /// What to do with a fanned-out packet at `now`: not for this subscriber, held by its
+    /// pacer for a later tick, or to be written now ([`Self::write_rtp`]).
+    pub fn decide(
+        &mut self,
+        now: Option<Instant>,
+        kind: MediaKind,
+        layer: u8,
+        keyframe: bool,
+        packet: &bytes::Bytes,
+    ) -> Delivery {
+        let Some(switching) = self.accept(kind, layer, keyframe) else {
+            return Delivery::Skip;
+        };
+        if let (MediaKind::Video, Some(pacer), Some(now)) = (kind, self.pacer.as_mut(), now) {
+            if !pacer.admit(now, packet.len()) {
+                let first = pacer.is_empty();
+                pacer.hold(Held {
+                    layer,
+                    keyframe,
+                    switching,
+                    packet: packet.clone(),
+                });
+                return Delivery::Held { first };
+            }
+        }
+        Delivery::Send { switching }
+    }
+
+    /// The next held video packet whose turn came at `now` (write it with
+    /// [`Self::write_rtp`]).
+    pub fn pop_paced(&mut self, now: Instant) -> Option<Held> {
+        self.pacer.as_mut()?.pop(now)
+    }
+
+    /// Writes `packet` into `scratch` rewritten for this subscriber, once [`Self::decide`]
+    /// let it go (`switching`: a viewer switches to `layer` at it). False when it cannot be
+    /// sent (not negotiated, waiting for a keyframe, malformed).
+    #[allow(clippy::too_many_arguments)]
+    pub fn write_rtp(
+        &mut self,
+        now: Option<Instant>,
+        kind: MediaKind,
+        layer: u8,
+        keyframe: bool,
+        switching: bool,
+        packet: &[u8],
+        scratch: &mut Vec<u8>,
+    ) -> bool {
         let current = self.selection.current();
         let relay = self.relay;
         let track = track_of(
@@ -433,6 +511,12 @@ impl Subscriber {
             delivering: c.delivering(DELIVERED_SHARE),
         });
         let changed = self.selection.choose(now, rates, estimate);
+        if let Some(c) = self.congestion.as_ref() {
+            let needed = self.selection.needed_bps(now, rates).unwrap_or(0);
+            self.pacer
+                .get_or_insert_with(Box::default)
+                .set_rate(c.estimate(), needed);
+        }
         let can_pad = self.tracks[slot(MediaKind::Video)]
             .as_ref()
             .is_some_and(|t| t.rtx.is_some() && t.rewriter.is_started());
@@ -551,11 +635,13 @@ impl Subscriber {
         }
     }
 
-    /// When deferred retransmissions are due to be tried, or a probe's padding tick.
+    /// When deferred retransmissions are due to be tried, a probe's padding tick, or the
+    /// pacer's.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let deferred = self.retransmissions.as_ref().and_then(|r| r.poll_timeout());
         let probe = self.congestion.as_ref().and_then(|c| c.poll_timeout());
-        crate::transmit::earliest(deferred, probe)
+        let paced = self.pacer.as_ref().and_then(|p| p.poll_timeout());
+        crate::transmit::earliest(crate::transmit::earliest(deferred, probe), paced)
     }
 
     /// The subscriber's own timers at `now` (a probe whose feedback never came).

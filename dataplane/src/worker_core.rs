@@ -674,8 +674,7 @@ impl WorkerCore {
     /// message that still finds no room is dropped and counted.
     fn hold(&mut self, stream: StreamId, msg: FanoutMsg) {
         if self.held.is_full() && !self.held.in_progress() {
-            self.held
-                .deliver(&self.streams, &mut self.peers, &mut self.outbox);
+            self.deliver_held();
         }
         if !self.held.hold(stream, msg) {
             self.outbox.stats.dropped_send_full += 1;
@@ -750,10 +749,19 @@ impl WorkerCore {
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<&mut SendQueue> {
         if !self.held.is_empty() {
-            self.held
-                .deliver(&self.streams, &mut self.peers, &mut self.outbox);
+            self.deliver_held();
         }
         (!self.outbox.queue.is_empty()).then_some(&mut self.outbox.queue)
+    }
+
+    /// Delivers the held fan-out (as far as the send queue has room) and arms the timers of
+    /// the viewers whose pacers started holding packets.
+    fn deliver_held(&mut self) {
+        self.held
+            .deliver(&self.streams, &mut self.peers, &mut self.outbox);
+        while let Some(key) = self.outbox.rearm.pop() {
+            self.rearm(key);
+        }
     }
 
     /// The next event for the control plane.

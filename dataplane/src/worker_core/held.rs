@@ -100,7 +100,9 @@ impl HeldFanout {
                             return false;
                         }
                         if let Some(peer) = peers.get_mut(key) {
-                            peer.deliver(msg, outbox);
+                            if peer.deliver(msg, outbox) {
+                                outbox.rearm.push(key);
+                            }
                         }
                     }
                     at.next += 1;

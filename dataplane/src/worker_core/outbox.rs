@@ -29,6 +29,8 @@ pub struct Outbox {
     pub stats: WorkerStats,
     /// The time of the core's latest input (what is queued now is sent about then).
     pub now: Option<Instant>,
+    /// Peers whose timer must be re-armed after a delivery (their pacer started holding).
+    pub rearm: Vec<usize>,
 }
 
 impl Outbox {
@@ -39,6 +41,7 @@ impl Outbox {
             out: Box::new([0; MAX_DATAGRAM]),
             stats: WorkerStats::default(),
             now: None,
+            rearm: Vec::new(),
         }
     }
 

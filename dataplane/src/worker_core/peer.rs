@@ -13,12 +13,12 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::outbox::Outbox;
-use crate::api::{PeerId, StreamId, WorkerId};
+use crate::api::{MediaKind, PeerId, StreamId, WorkerId};
 use crate::fanout::FanoutMsg;
 use crate::publisher::Publisher;
 use crate::rtcp::RtcpPacket;
 use crate::send_queue::SocketId;
-use crate::subscriber::{RetransmitError, Subscriber};
+use crate::subscriber::{Delivery, RetransmitError, Subscriber};
 use crate::transmit::earliest;
 use crate::transport::Transport;
 
@@ -97,6 +97,7 @@ impl Peer {
             }
             Role::Subscriber { sub, .. } => {
                 sub.handle_timeout(now);
+                self.send_paced(now, outbox);
                 self.send_padding(now, outbox);
             }
         }
@@ -130,13 +131,15 @@ impl Peer {
     }
 
     /// Sends `msg` to this peer if it is a connected subscriber: media rewritten and sealed in
-    /// a queue slot, a sender report under the subscriber's SSRC. Needs one free slot.
-    pub fn deliver(&mut self, msg: &FanoutMsg, outbox: &mut Outbox) {
+    /// a queue slot (or held by its pacer), a sender report under the subscriber's SSRC. Needs
+    /// one free slot. Returns true when the pacer started holding packets: the peer's timer
+    /// must be re-armed.
+    pub fn deliver(&mut self, msg: &FanoutMsg, outbox: &mut Outbox) -> bool {
         let Role::Subscriber { sub, .. } = &mut self.role else {
-            return;
+            return false;
         };
         let (Some(dst), true) = (self.transport.remote(), self.transport.is_connected()) else {
-            return;
+            return false;
         };
         match msg {
             FanoutMsg::Media {
@@ -146,14 +149,20 @@ impl Peer {
                 packet,
                 ..
             } => {
+                let switching = match sub.decide(outbox.now, *kind, *layer, *keyframe, packet) {
+                    Delivery::Skip => return false,
+                    Delivery::Held { first } => return first,
+                    Delivery::Send { switching } => switching,
+                };
                 let Some(buf) = outbox.queue.slot() else {
                     outbox.stats.dropped_send_full += 1;
-                    return;
+                    return false;
                 };
-                if !sub.prepare_rtp(outbox.now, *kind, *layer, *keyframe, packet, buf)
+                let (now, kind, layer, keyframe) = (outbox.now, *kind, *layer, *keyframe);
+                if !sub.write_rtp(now, kind, layer, keyframe, switching, packet, buf)
                     || !self.transport.seal_rtp(buf)
                 {
-                    return;
+                    return false;
                 }
                 outbox.stats.rtp_forwarded += 1;
                 outbox.queue.commit(self.socket, dst);
@@ -166,11 +175,44 @@ impl Peer {
             } => {
                 let out = &mut outbox.out[..];
                 let Some(len) = sub.write_sender_report(*kind, *layer, report, out) else {
-                    return;
+                    return false;
                 };
                 outbox.queue_rtcp(&mut self.transport, self.socket, dst, len);
             }
             FanoutMsg::KeyframeRequest { .. } => {}
+        }
+        false
+    }
+
+    /// Sends a viewer the video its pacer held whose turn came at `now`, as far as the send
+    /// queue keeps room.
+    fn send_paced(&mut self, now: Instant, outbox: &mut Outbox) {
+        let (Role::Subscriber { sub, .. }, Some(dst)) = (&mut self.role, self.transport.remote())
+        else {
+            return;
+        };
+        while outbox.queue.free() > MIN_FREE_FOR_PADDING {
+            let Some(held) = sub.pop_paced(now) else {
+                return;
+            };
+            let Some(buf) = outbox.queue.slot() else {
+                return;
+            };
+            let (layer, key, switching) = (held.layer, held.keyframe, held.switching);
+            if sub.write_rtp(
+                Some(now),
+                MediaKind::Video,
+                layer,
+                key,
+                switching,
+                &held.packet,
+                buf,
+            ) && self.transport.seal_rtp(buf)
+            {
+                outbox.stats.rtp_forwarded += 1;
+                outbox.stats.paced += 1;
+                outbox.queue.commit(self.socket, dst);
+            }
         }
     }
 
