@@ -131,12 +131,6 @@ fn without_the_extension_negotiated_no_feedback_is_sent() {
     );
 }
 
-/// The transport-wide number in extension `id` of a received packet.
-fn transport_seq(packet: &[u8], id: u8) -> Option<u16> {
-    let hdr = dataplane::rtp::RtpHeader::parse(packet).ok()?;
-    dataplane::rtp::read_u16_extension(packet, &hdr, id)
-}
-
 /// A viewer of [`STREAM`] that negotiated the transport-wide number as extension `id`.
 fn twcc_viewer(sim: &mut Sim, i: usize, id: u8) -> (ClientId, PeerId) {
     let (pt, ssrc) = viewer_track(i);
@@ -148,34 +142,6 @@ fn twcc_viewer(sim: &mut Sim, i: usize, id: u8) -> (ClientId, PeerId) {
     };
     let (c, p) = sim.add_client(WorkerId(0), role, vec![track]);
     (connected(sim, c), p)
-}
-
-/// Sends `viewer` the transport-wide feedback a browser would for what it received since
-/// `*reported` (its packets' numbers in extension `id`, their arrival times).
-fn feed_back(sim: &mut Sim, viewer: ClientId, id: u8, reported: &mut usize) {
-    let c = sim.client(viewer);
-    let got: Vec<(u16, i64)> = c.rtp[*reported..]
-        .iter()
-        .zip(&c.rtp_at[*reported..])
-        .filter_map(|(p, at)| {
-            let us = at
-                .duration_since(sim.client(viewer).connected_at?)
-                .as_micros() as i64;
-            Some((transport_seq(p, id)?, us))
-        })
-        .collect();
-    *reported = c.rtp.len();
-    let Some(&(first, _)) = got.first() else {
-        return;
-    };
-    let last = got.last().unwrap().0;
-    let mut arrivals = vec![None; usize::from(last.wrapping_sub(first)) + 1];
-    for (seq, us) in got {
-        arrivals[usize::from(seq.wrapping_sub(first))] = Some(us);
-    }
-    let mut buf = [0u8; 1500];
-    let n = dataplane::rtcp::write_twcc(&mut buf, 0x1234, 0, 0, first, &arrivals).unwrap();
-    sim.send_rtcp(viewer, &buf[..n]);
 }
 
 #[test]

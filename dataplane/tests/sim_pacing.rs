@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use dataplane::api::{PeerRole, WorkerId};
-use dataplane::rtcp::{self, TWCC_URI};
+use dataplane::rtcp::TWCC_URI;
 use dataplane::sim::{self, ClientId, LinkConfig, Sim};
 
 use common::*;
@@ -31,45 +31,6 @@ fn packet(seq: u16, keyframe: bool, len: usize) -> Vec<u8> {
         [0xBE, 0xDE, 0, 1, (PUB_TWCC_ID << 4) | 1, t[0], t[1], 0],
     );
     p
-}
-
-fn transport_seq(packet: &[u8]) -> Option<u16> {
-    let hdr = dataplane::rtp::RtpHeader::parse(packet).ok()?;
-    dataplane::rtp::read_u16_extension(packet, &hdr, TWCC_ID)
-}
-
-/// The viewer's transport-wide feedback for what it received since `*reported`.
-fn feed_back(sim: &mut Sim, viewer: ClientId, reported: &mut usize) {
-    let c = sim.client(viewer);
-    let Some(start) = c.connected_at else {
-        return;
-    };
-    let got: Vec<(u16, i64)> = c.rtp[*reported..]
-        .iter()
-        .zip(&c.rtp_at[*reported..])
-        .filter_map(|(p, at)| {
-            Some((
-                transport_seq(p)?,
-                at.duration_since(start).as_micros() as i64,
-            ))
-        })
-        .collect();
-    *reported = c.rtp.len();
-    let Some(&(first, _)) = got.first() else {
-        return;
-    };
-    let span = got
-        .iter()
-        .map(|(s, _)| s.wrapping_sub(first))
-        .max()
-        .unwrap_or(0);
-    let mut arrivals = vec![None; usize::from(span) + 1];
-    for (seq, us) in got {
-        arrivals[usize::from(seq.wrapping_sub(first))] = Some(us);
-    }
-    let mut buf = [0u8; 1500];
-    let n = rtcp::write_twcc(&mut buf, 0x1234, 0, 0, first, &arrivals).unwrap();
-    sim.send_rtcp(viewer, &buf[..n]);
 }
 
 #[test]
@@ -119,7 +80,7 @@ fn a_paced_viewer_loses_much_less_of_a_keyframe_burst_on_a_shallow_path() {
         }
         for _ in 0..3 {
             sim.run_for(11 * MS);
-            feed_back(&mut sim, paced, &mut reported);
+            feed_back(&mut sim, paced, TWCC_ID, &mut reported);
         }
     }
     sim.run_for(500 * MS);

@@ -177,47 +177,6 @@ fn report(sim: &mut Sim, viewer: ClientId) {
     sim.send_rtcp(viewer, &buf[..n]);
 }
 
-/// The transport-wide number in extension [`TWCC_ID`] of a received packet.
-fn transport_seq(packet: &[u8]) -> Option<u16> {
-    let hdr = dataplane::rtp::RtpHeader::parse(packet).ok()?;
-    dataplane::rtp::read_u16_extension(packet, &hdr, TWCC_ID)
-}
-
-/// Sends `viewer` the transport-wide feedback a browser would for what it received since
-/// `*reported`.
-fn feed_back(sim: &mut Sim, viewer: ClientId, reported: &mut usize) {
-    let c = sim.client(viewer);
-    let Some(start) = c.connected_at else {
-        return;
-    };
-    let got: Vec<(u16, i64)> = c.rtp[*reported..]
-        .iter()
-        .zip(&c.rtp_at[*reported..])
-        .filter_map(|(p, at)| {
-            Some((
-                transport_seq(p)?,
-                at.duration_since(start).as_micros() as i64,
-            ))
-        })
-        .collect();
-    *reported = c.rtp.len();
-    let Some(&(first, _)) = got.first() else {
-        return;
-    };
-    let span = got
-        .iter()
-        .map(|(s, _)| s.wrapping_sub(first))
-        .max()
-        .unwrap_or(0);
-    let mut arrivals = vec![None; usize::from(span) + 1];
-    for (seq, us) in got {
-        arrivals[usize::from(seq.wrapping_sub(first))] = Some(us);
-    }
-    let mut buf = [0u8; 1500];
-    let n = rtcp::write_twcc(&mut buf, 0x1234, 0, 0, first, &arrivals).unwrap();
-    sim.send_rtcp(viewer, &buf[..n]);
-}
-
 /// The latest `ViewerStats` of `peer` so far: (layer, paused, sending bit/s).
 fn latest_stats(sim: &Sim, peer: PeerId) -> Option<(Option<u8>, bool, u64)> {
     sim.events.iter().rev().find_map(|(_, e)| match *e {
@@ -324,8 +283,8 @@ fn a_thin_viewer_drops_to_the_lowest_layer_and_climbs_back_when_the_path_widens(
         for tick in 0..ticks {
             layers.tick(sim);
             if tick % 10 == 9 {
-                feed_back(sim, thin, &mut reported.0);
-                feed_back(sim, wide, &mut reported.1);
+                feed_back(sim, thin, TWCC_ID, &mut reported.0);
+                feed_back(sim, wide, TWCC_ID, &mut reported.1);
             }
         }
     };
@@ -416,7 +375,7 @@ fn without_layers_a_thin_viewers_video_pauses_within_its_link_and_resumes() {
             seq = seq.wrapping_add(1);
             sim.run_for(10 * MS);
             if seq.is_multiple_of(10) {
-                feed_back(sim, thin, reported);
+                feed_back(sim, thin, TWCC_ID, reported);
             }
             if seq.is_multiple_of(100) {
                 // Browsers report every second (with or without media to report on).

@@ -24,6 +24,16 @@ async function waitText(page, selector, wanted, label) {
   assert.ok(text.includes(wanted.toUpperCase()), `${label}: ${selector} shows "${text}" instead of ${wanted}`);
 }
 
+/** Opens two_way_streaming.html (with `query`) and connects it to `server`. */
+async function openTwoWay(browser, server, label, query) {
+  const page = await browser.newPage(label);
+  await page.goto(`${server.httpUrl}/two_way_streaming.html${query}`, { timeout: STATUS_TIMEOUT_MS });
+  await page.fill('#urlServer', server.wsUrl);
+  await page.click('#connectBtn');
+  await waitText(page, '#connectStatus', 'ESTABLISHED', 'connect');
+  return page;
+}
+
 test('demo pages: two_way_streaming publish + play, embed_player plays the same stream', { timeout: 50000 }, async () => {
   const server = await startServer({ codecs: 'opus,h264' });
   let browser = null;
@@ -31,11 +41,7 @@ test('demo pages: two_way_streaming publish + play, embed_player plays the same 
     browser = await launchBrowser();
     const name = streamName('demo');
 
-    const two = await browser.newPage('two_way_streaming');
-    await two.goto(`${server.httpUrl}/two_way_streaming.html`, { timeout: STATUS_TIMEOUT_MS });
-    await two.fill('#urlServer', server.wsUrl);
-    await two.click('#connectBtn');
-    await waitText(two, '#connectStatus', 'ESTABLISHED', 'connect');
+    const two = await openTwoWay(browser, server, 'two_way_streaming', '');
 
     await two.fill('#publishStream', name);
     await two.click('#publishBtn');
@@ -104,12 +110,8 @@ test('demo page: with Simulcast ticked the publisher offers rids l, m, h and its
   try {
     browser = await launchBrowser();
     const name = streamName('demo-simulcast');
-    const two = await browser.newPage('two_way_streaming simulcast');
-    await two.goto(`${server.httpUrl}/two_way_streaming.html?simulcast=true`, { timeout: STATUS_TIMEOUT_MS });
+    const two = await openTwoWay(browser, server, 'two_way_streaming simulcast', '?simulcast=true');
     assert.equal(await two.isChecked('#simulcast'), true, '?simulcast=true ticks the box');
-    await two.fill('#urlServer', server.wsUrl);
-    await two.click('#connectBtn');
-    await waitText(two, '#connectStatus', 'ESTABLISHED', 'connect');
     await two.fill('#publishStream', name);
     await two.click('#publishBtn');
     await waitText(two, '#publishStatus', 'PUBLISHING', 'publish');

@@ -256,3 +256,43 @@ pub fn nacks_received(sim: &Sim, client: ClientId) -> usize {
         .filter(|p| matches!(p, RtcpPacket::Nack(_)))
         .count()
 }
+
+/// The transport-wide number in extension `id` of a packet a viewer received.
+pub fn transport_seq(packet: &[u8], id: u8) -> Option<u16> {
+    let hdr = dataplane::rtp::RtpHeader::parse(packet).ok()?;
+    dataplane::rtp::read_u16_extension(packet, &hdr, id)
+}
+
+/// Sends `viewer` the transport-wide feedback a browser would for what it received since
+/// `*reported` (its packets' numbers in extension `id`, their arrival times; numbers it never
+/// got reported lost).
+pub fn feed_back(sim: &mut Sim, viewer: ClientId, id: u8, reported: &mut usize) {
+    let c = sim.client(viewer);
+    let Some(start) = c.connected_at else {
+        return;
+    };
+    let got: Vec<(u16, i64)> = c.rtp[*reported..]
+        .iter()
+        .zip(&c.rtp_at[*reported..])
+        .filter_map(|(p, at)| {
+            let us = at.duration_since(start).as_micros() as i64;
+            Some((transport_seq(p, id)?, us))
+        })
+        .collect();
+    *reported = c.rtp.len();
+    let Some(&(first, _)) = got.first() else {
+        return;
+    };
+    let span = got
+        .iter()
+        .map(|(s, _)| s.wrapping_sub(first))
+        .max()
+        .unwrap_or(0);
+    let mut arrivals = vec![None; usize::from(span) + 1];
+    for (seq, us) in got {
+        arrivals[usize::from(seq.wrapping_sub(first))] = Some(us);
+    }
+    let mut buf = [0u8; 1500];
+    let n = dataplane::rtcp::write_twcc(&mut buf, 0x1234, 0, 0, first, &arrivals).unwrap();
+    sim.send_rtcp(viewer, &buf[..n]);
+}
