@@ -35,7 +35,9 @@ impl Events {
                     .find(|e| match e {
                         Event::PeerConnected { peer: p, .. }
                         | Event::PeerClosed { peer: p, .. } => *p == peer,
-                        Event::BandwidthShort { .. } | Event::ViewerStats { .. } => false,
+                        Event::BandwidthShort { .. }
+                        | Event::ViewerStats { .. }
+                        | Event::PublisherStats { .. } => false,
                     })
                     .cloned();
             if let Some(e) = found {

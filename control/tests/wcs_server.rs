@@ -281,6 +281,7 @@ fn health_shows_a_viewers_latest_report() {
     srv.events.send(Event::ViewerStats {
         peer: player.id,
         sending_bps: 250_000,
+        video_bps: 210_000,
         estimate_bps: None,
         layer: None,
         video_paused: false,

@@ -262,10 +262,15 @@ pub enum Event {
     ViewerStats {
         peer: PeerId,
         sending_bps: u64,
+        /// Of `sending_bps`, the video (media and retransmissions; no probe padding).
+        video_bps: u64,
         estimate_bps: Option<u64>,
         layer: Option<u8>,
         video_paused: bool,
     },
+    /// A publisher's video as the node receives it (bits/s, retransmissions included),
+    /// about once a second while it is connected.
+    PublisherStats { peer: PeerId, video_bps: u64 },
 }
 
 /// Where workers report events. Implemented by the control plane; `send` must not block.

@@ -105,6 +105,9 @@ pub struct Publisher {
     /// Without transport-wide feedback but with REMB negotiated: the abs-send-time
     /// extension's id and the receive-side estimate reported in REMB.
     remb: Option<(u8, Box<Remb>)>,
+    /// Video bytes received, and the stats window (start, bytes).
+    video_bytes: u64,
+    stats_window: Option<(Instant, u64)>,
 }
 
 impl Publisher {
@@ -136,7 +139,21 @@ impl Publisher {
                         .any(|(_, u)| u == TWCC_URI)
                 })
                 .map(|&(id, _)| (id, Box::default())),
+            video_bytes: 0,
+            stats_window: None,
         }
+    }
+
+    /// The video rate received (bits/s) over the last second, once a second (`None` in
+    /// between).
+    pub fn poll_stats(&mut self, now: Instant) -> Option<u64> {
+        let (start, bytes) = *self.stats_window.get_or_insert((now, self.video_bytes));
+        let elapsed = now.saturating_duration_since(start);
+        if elapsed < RECEIVER_REPORT_INTERVAL {
+            return None;
+        }
+        self.stats_window = Some((now, self.video_bytes));
+        Some(((self.video_bytes - bytes) as f64 * 8.0 / elapsed.as_secs_f64()) as u64)
     }
 
     /// The simulcast layers of the video track (1 without simulcast, 0 without video).
@@ -194,6 +211,9 @@ impl Publisher {
             }
         };
         let track = &mut self.tracks[index];
+        if track.kind == MediaKind::Video {
+            self.video_bytes += packet.len() as u64;
+        }
         let clock_rate = track.clock_rate;
         let enc = &mut track.encodings[layer];
         enc.stats

@@ -110,9 +110,11 @@ pub struct Subscriber {
     selection: LayerSelection,
     /// A viewer with an estimate: its video paced (allocated with the first packet held).
     pacer: Option<Box<Pacer>>,
-    /// Bytes sent (media, retransmissions, padding), and the stats window (start, bytes).
+    /// Bytes sent (media, retransmissions, padding) and of them video (no padding), and the
+    /// stats window (start, bytes, video bytes).
     bytes_sent: u64,
-    stats_window: Option<(Instant, u64)>,
+    video_bytes_sent: u64,
+    stats_window: Option<(Instant, u64, u64)>,
 }
 
 /// What [`Subscriber::decide`] made of a fanned-out packet.
@@ -130,6 +132,7 @@ pub enum Delivery {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ViewerStats {
     pub sending_bps: u64,
+    pub video_bps: u64,
     pub estimate_bps: Option<u64>,
     pub layer: Option<u8>,
     pub video_paused: bool,
@@ -176,6 +179,7 @@ impl Subscriber {
             selection: LayerSelection::new(spec.layer_choice),
             pacer: None,
             bytes_sent: 0,
+            video_bytes_sent: 0,
             stats_window: None,
             tracks,
             retransmit_share,
@@ -384,6 +388,9 @@ impl Subscriber {
             .min(MAX_RETRANSMIT_CREDIT);
         self.forwarded += 1;
         self.bytes_sent += scratch.len() as u64;
+        if kind == MediaKind::Video {
+            self.video_bytes_sent += scratch.len() as u64;
+        }
         true
     }
 
@@ -473,6 +480,7 @@ impl Subscriber {
         track.credit -= len;
         log.resent(now, canonical);
         self.bytes_sent += scratch.len() as u64;
+        self.video_bytes_sent += scratch.len() as u64;
         Ok(())
     }
 
@@ -581,15 +589,17 @@ impl Subscriber {
 
     /// The viewer's sending state once per [`STATS_INTERVAL`] (`None` in between).
     pub fn poll_stats(&mut self, now: Instant) -> Option<ViewerStats> {
-        let (start, bytes) = *self.stats_window.get_or_insert((now, self.bytes_sent));
+        let window = (now, self.bytes_sent, self.video_bytes_sent);
+        let (start, bytes, video) = *self.stats_window.get_or_insert(window);
         let elapsed = now.saturating_duration_since(start);
         if elapsed < STATS_INTERVAL {
             return None;
         }
-        self.stats_window = Some((now, self.bytes_sent));
-        let bits = (self.bytes_sent - bytes) * 8;
+        self.stats_window = Some(window);
+        let bps = |b: u64| (b as f64 * 8.0 / elapsed.as_secs_f64()) as u64;
         Some(ViewerStats {
-            sending_bps: (bits as f64 / elapsed.as_secs_f64()) as u64,
+            sending_bps: bps(self.bytes_sent - bytes),
+            video_bps: bps(self.video_bytes_sent - video),
             estimate_bps: self.bandwidth_estimate(),
             layer: self.selection.current().filter(|_| !self.relay),
             video_paused: self.selection.paused(),

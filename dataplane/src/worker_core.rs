@@ -645,6 +645,13 @@ impl WorkerCore {
             let peer = &mut self.peers[key];
             peer.armed = None;
             peer.handle_timeout(now, &mut self.outbox);
+            if let Role::Publisher(p) = &mut peer.role {
+                if let Some(video_bps) = p.poll_stats(now) {
+                    let peer = peer.id;
+                    self.events
+                        .push_back(Event::PublisherStats { peer, video_bps });
+                }
+            }
             self.send_deferred_retransmissions(now, key);
             self.after_peer_io(now, key);
         }

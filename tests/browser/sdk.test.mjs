@@ -55,6 +55,21 @@ for (const { codecs, mimeType } of CASES) {
           `${first.width}x${first.height}, frames ${first.frames} -> ${second.frames} in 3 s`,
       );
 
+      // The server's video rates reach the SDK's connection quality on both sides.
+      for (const [page, label] of [[publisher, 'publisher'], [player, 'player']]) {
+        const updates = await withTimeout(
+          page.waitForFunction(() => window.rt.quality.length >= 2, null, { timeout: 10000 }).then(() =>
+            page.evaluate(() => window.rt.quality),
+          ),
+          12000,
+          `${label}: no CONNECTION_QUALITY.UPDATE`,
+        );
+        const last = updates[updates.length - 1];
+        console.log(`[${codecs}] ${label}: ${updates.length} quality updates, last ${JSON.stringify(last)}`);
+        assert.ok(last.serverRate > 0, `${label}: the server's video rate reached the SDK`);
+        assert.ok(['PERFECT', 'GOOD', 'BAD'].includes(last.quality), `${label}: quality ${last.quality}`);
+      }
+
       await publisher.evaluate(() => window.rtStop());
       const unpublished = await waitStatus(publisher, ['UNPUBLISHED', 'FAILED'], 'publisher after stop');
       assert.equal(unpublished.status, 'UNPUBLISHED', `publisher stop: ${unpublished.info}`);

@@ -291,6 +291,20 @@ pub fn stream_event(media_session_id: &str, kind: &str, payload: Option<&Value>)
     }
 }
 
+/// `inboundVideoRate` (to a publisher: the video the node receives from it) or
+/// `outboundVideoRate` (to a player: the video it is sent): `{mediaSessionId, videoRate}`,
+/// bits/s.
+pub fn video_rate(inbound: bool, media_session_id: &str, bps: u64) -> ServerMessage {
+    ServerMessage {
+        name: if inbound {
+            "inboundVideoRate"
+        } else {
+            "outboundVideoRate"
+        },
+        data: vec![json!({"mediaSessionId": media_session_id, "videoRate": bps})],
+    }
+}
+
 /// `availableStream {id, status:"true"|"false", info}` (status is a string on purpose).
 pub fn available_stream(id: &str, available: bool, info: &str) -> ServerMessage {
     ServerMessage {

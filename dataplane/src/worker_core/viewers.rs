@@ -36,6 +36,7 @@ impl WorkerCore {
             self.events.push_back(Event::ViewerStats {
                 peer: peer.id,
                 sending_bps: stats.sending_bps,
+                video_bps: stats.video_bps,
                 estimate_bps: stats.estimate_bps,
                 layer: stats.layer,
                 video_paused: stats.video_paused,

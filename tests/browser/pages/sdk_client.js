@@ -132,6 +132,12 @@ function rtCreateAndStart(session, role, name, options) {
       window.rt.bandwidth = { remote: stream.getRemoteBitrate(), network: stream.getNetworkBandwidth() };
     }
   });
+  // The SDK's connection quality, from the server's inboundVideoRate (publisher) and
+  // outboundVideoRate (player) against its own byte counts: kept apart from the status log.
+  window.rt.quality = [];
+  stream.on(Flashphoner.constants.CONNECTION_QUALITY.UPDATE, function (quality, clientRate, serverRate) {
+    window.rt.quality.push({ quality: quality, clientRate: clientRate, serverRate: serverRate });
+  });
   window.rt.startedAt = performance.now();
   if (role === 'publish') {
     stream.publish();

@@ -275,19 +275,43 @@ impl Hub {
             Event::ViewerStats {
                 peer,
                 sending_bps,
+                video_bps,
                 estimate_bps,
                 layer,
                 video_paused,
-            } => self.viewer_stats(
-                peer,
-                ViewerSample {
-                    sending_bps,
-                    estimate_bps,
-                    layer,
-                    video_paused,
-                },
-            ),
+            } => {
+                self.viewer_stats(
+                    peer,
+                    ViewerSample {
+                        sending_bps,
+                        estimate_bps,
+                        layer,
+                        video_paused,
+                    },
+                );
+                self.video_rate(peer, Role::Player, video_bps);
+            }
+            Event::PublisherStats { peer, video_bps } => {
+                self.video_rate(peer, Role::Publisher, video_bps)
+            }
         }
+    }
+
+    /// Tells a player what video rate it is sent (`outboundVideoRate`) or a publisher what
+    /// the node receives from it (`inboundVideoRate`), as WCS does about once a second: the
+    /// SDK compares it with its own count for `CONNECTION_QUALITY.UPDATE`.
+    fn video_rate(&mut self, peer: dataplane::api::PeerId, role: Role, video_bps: u64) {
+        let Some(id) = self.peers.get(&peer).cloned() else {
+            return;
+        };
+        let Some(session) = self.sessions.get(&id).filter(|s| s.role == role) else {
+            return;
+        };
+        let conn = session.conn;
+        self.send(
+            conn,
+            msg::video_rate(role == Role::Publisher, &id, video_bps),
+        );
     }
 
     /// Tells a player that its path carries less than its stream: WCS's `notEnoughBandwidth`

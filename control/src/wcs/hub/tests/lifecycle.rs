@@ -461,3 +461,49 @@ fn a_player_short_of_bandwidth_gets_not_enough_bandwidth_with_both_rates() {
     h.hub.handle_event(h.now, short(publisher));
     assert!(h.drain().is_empty());
 }
+
+#[test]
+fn players_and_publishers_are_told_their_video_rate_each_second() {
+    let (mut h, (a, b), publisher, player) = publisher_and_player();
+    let viewer = |peer| Event::ViewerStats {
+        peer,
+        sending_bps: 520_000,
+        video_bps: 480_000,
+        estimate_bps: Some(900_000),
+        layer: None,
+        video_paused: false,
+    };
+    h.hub.handle_event(h.now, viewer(player));
+    h.hub.handle_event(
+        h.now,
+        Event::PublisherStats {
+            peer: publisher,
+            video_bps: 495_000,
+        },
+    );
+    assert_eq!(
+        h.drain(),
+        vec![
+            (
+                b,
+                json!({"message": "outboundVideoRate",
+                    "data": [{"mediaSessionId": "p1", "videoRate": 480_000}]})
+            ),
+            (
+                a,
+                json!({"message": "inboundVideoRate",
+                    "data": [{"mediaSessionId": "pub", "videoRate": 495_000}]})
+            ),
+        ]
+    );
+    // Each only in its own role (a relay leg's stats reach nobody either).
+    h.hub.handle_event(h.now, viewer(publisher));
+    h.hub.handle_event(
+        h.now,
+        Event::PublisherStats {
+            peer: player,
+            video_bps: 1,
+        },
+    );
+    assert!(h.drain().is_empty());
+}

@@ -193,6 +193,7 @@ fn viewer_stats(peer: PeerId, layer: Option<u8>, sending_bps: u64) -> Event {
     Event::ViewerStats {
         peer,
         sending_bps,
+        video_bps: sending_bps * 9 / 10,
         estimate_bps: layer.map(|_| sending_bps * 2),
         layer,
         video_paused: false,
@@ -236,6 +237,7 @@ fn health_shows_each_players_latest_stats_and_the_streams_layers() {
     let paused = Event::ViewerStats {
         peer: v3,
         sending_bps: 20_000,
+        video_bps: 0,
         estimate_bps: Some(15_000),
         layer: None,
         video_paused: true,
