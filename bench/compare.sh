@@ -93,7 +93,7 @@ wait_tcp() { # port
 
 start_rtcdn_at() { # seconds dir ws_port media_port_from [extra property line] [binary]
     mkdir -p "$WORK/$2"
-    printf 'ip=%s\nws.port=%s\nmedia_port_from=%s\nworker_threads=1\n%s\n' $ADDR "$3" "$4" "${5:-}" \
+    printf 'ip=%s\nws.port=%s\nwss.port=0\nmedia_port_from=%s\nworker_threads=1\n%s\n' $ADDR "$3" "$4" "${5:-}" \
         >"$WORK/$2/flashphoner.properties"
     "${NSENTER[@]}" "${6:-$BIN/rtcdn}" --config-dir "$WORK/$2" >>"$WORK/$2.log" 2>&1 &
     local pid=$!; PIDS+=("$pid"); bounded "$1" "$pid"

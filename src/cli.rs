@@ -29,6 +29,9 @@ pub struct Cli {
     /// Websocket signalling and HTTP port (overrides `ws.port`)
     #[arg(long, value_name = "PORT")]
     pub ws_port: Option<u16>,
+    /// The same over TLS: wss signalling and https (overrides `wss.port`)
+    #[arg(long, value_name = "PORT")]
+    pub wss_port: Option<u16>,
     /// First media UDP port; worker i binds it plus i (overrides `media_port_from`)
     #[arg(long, value_name = "PORT")]
     pub media_port_from: Option<u16>,
@@ -59,6 +62,9 @@ impl Cli {
         }
         if let Some(port) = self.ws_port {
             cfg.ws_port = port;
+        }
+        if let Some(port) = self.wss_port {
+            cfg.wss_port = Some(port);
         }
         if let Some(port) = self.media_port_from {
             cfg.media_port_from = port;

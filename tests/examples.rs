@@ -88,7 +88,14 @@ fn start_binary(dir: &Path) {
     let mut child = Command::new(common::server_binary())
         .arg("--config-dir")
         .arg(dir)
-        .args(["--ws-port", "0", "--media-port-from", "0"])
+        .args([
+            "--ws-port",
+            "0",
+            "--wss-port",
+            "0",
+            "--media-port-from",
+            "0",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

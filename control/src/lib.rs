@@ -10,4 +10,5 @@ pub mod http;
 pub mod ice;
 pub mod sdp;
 pub mod server;
+pub mod tls;
 pub mod wcs;

@@ -17,8 +17,12 @@ use crate::cdn;
 use crate::config::Config;
 use crate::events::EventReceiver;
 use crate::http::{self, AppState};
+use crate::tls::{self, TlsListener};
 use crate::wcs::connection::{self, HubHandle};
 use crate::wcs::hub::Hub;
+
+/// `wss.port` when the configuration does not set it (WCS's).
+pub const DEFAULT_WSS_PORT: u16 = 8443;
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +42,9 @@ pub enum ServerError {
     /// Accepting or serving failed.
     #[error("http server failed: {0}")]
     Serve(#[source] std::io::Error),
+    /// The TLS certificate or key could not be loaded or generated.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 /// Runs the control plane on the calling thread: binds `cfg.ip:cfg.ws_port` (0 = ephemeral),
@@ -59,11 +66,17 @@ pub fn run(
             .await
             .map_err(|source| ServerError::Bind { addr, source })?;
         let local = listener.local_addr().map_err(ServerError::Serve)?;
+        let tls = tls_listener(&cfg).await?;
         println!("rtcdn listening on http://{local}");
-        // Tests read this line through a pipe; make sure it is not stuck in a buffer.
+        if let Some(tls) = &tls {
+            let addr = axum::serve::Listener::local_addr(tls).map_err(ServerError::Serve)?;
+            println!("rtcdn listening on https://{addr}");
+        }
+        // Tests read these lines through a pipe; make sure they are not stuck in a buffer.
         let _ = std::io::stdout().flush();
-        serve(
+        serve_tls(
             listener,
+            tls,
             cfg,
             workers,
             fingerprint,
@@ -74,10 +87,51 @@ pub fn run(
     })
 }
 
+/// Binds `wss.port` (8443; ephemeral when `ws.port` is 0 and `wss.port` is not set) with the
+/// node's certificate, logging where a generated one is and its fingerprint.
+async fn tls_listener(cfg: &Config) -> Result<Option<TlsListener>, ServerError> {
+    let port = cfg.wss_port.unwrap_or(if cfg.ws_port == 0 {
+        0
+    } else {
+        DEFAULT_WSS_PORT
+    });
+    let tls = tls::load(cfg)?;
+    if tls.self_signed {
+        tracing::warn!(
+            certificate = %tls.certificate.display(),
+            fingerprint = %tls.fingerprint,
+            "no tls_certificate configured: serving wss/https with a self-signed certificate \
+             (development only; browsers must be told to trust it)"
+        );
+    } else {
+        tracing::info!(certificate = %tls.certificate.display(), fingerprint = %tls.fingerprint, "TLS");
+    }
+    let addr = SocketAddr::new(cfg.ip, port);
+    let tcp = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    Ok(Some(
+        TlsListener::new(tcp, tls.server).map_err(ServerError::Serve)?,
+    ))
+}
+
 /// Serves on an already bound `listener` until `shutdown` resolves, then stops the hub and
 /// sends `Command::Shutdown` to every worker. Must run inside a tokio runtime.
 pub async fn serve(
     listener: TcpListener,
+    cfg: Config,
+    workers: Vec<WorkerHandle>,
+    fingerprint: Fingerprint,
+    events: EventReceiver,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    serve_tls(listener, None, cfg, workers, fingerprint, events, shutdown).await
+}
+
+/// [`serve`], and the same routes over TLS on `tls` (`wss://`, `https://`) when given.
+pub async fn serve_tls(
+    listener: TcpListener,
+    tls: Option<TlsListener>,
     cfg: Config,
     workers: Vec<WorkerHandle>,
     fingerprint: Fingerprint,
@@ -118,7 +172,10 @@ pub async fn serve(
         cpu: Arc::default(),
         workers: worker_handles,
     };
-    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let router = http::router(state);
+    let app = router
+        .clone()
+        .into_make_service_with_connect_info::<SocketAddr>();
     // Signalling is request/response of small messages: without TCP_NODELAY a reply can sit
     // behind the peer's delayed ACK (40 ms on Linux), which capped joins at about 20/s.
     let listener = listener.tap_io(|tcp| {
@@ -126,9 +183,28 @@ pub async fn serve(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    // One shutdown signal for both listeners.
+    let (stop_all, stopping) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_all.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let plain =
+        axum::serve(listener, app.clone()).with_graceful_shutdown(stopped(stopping.clone()));
+    let result = match tls {
+        None => plain.await,
+        Some(tls) => {
+            let secure_app = router
+                .layer(axum::middleware::map_request(tls::peer_address))
+                .into_make_service_with_connect_info::<tls::TlsPeer>();
+            let secure = axum::serve(tls, secure_app).with_graceful_shutdown(stopped(stopping));
+            let (a, b) = tokio::join!(plain, secure);
+            a.and(b)
+        }
+    };
     let _ = stop_tx.send(());
     if let Err(e) = hub_task.await {
         tracing::error!(error = %e, "hub task failed");

@@ -98,7 +98,8 @@ export function sdkFile(name) {
  * `extra` adds or overrides properties; `files` (`{ name: contents }`, e.g. `loadbalancing.xml`)
  * are written into the config directory; `launcher` (e.g. `['nsenter', '--net=/run/netns/x']`)
  * runs it through a program that execs it in place. Resolves once the listening line is printed. Returns
- * `{ httpUrl, wsUrl, port, output(), stop() }`; `stop()` kills the process and removes the dirs.
+ * `{ httpUrl, wsUrl, port, httpsUrl, wssUrl, tlsPort, certFile, output(), stop() }` (the TLS
+ * listener's URLs and the generated certificate); `stop()` kills the process and removes the dirs.
  */
 export async function startServer({ codecs = 'opus,h264', extra = {}, files = {}, launcher = [] } = {}) {
   if (!fs.existsSync(serverBin)) {
@@ -164,7 +165,8 @@ export async function startServer({ codecs = 'opus,h264', extra = {}, files = {}
       output += chunk;
       stdoutBuf += chunk;
       const m = /rtcdn listening on http:\/\/([0-9.]+):(\d+)/.exec(stdoutBuf);
-      if (m) resolve({ host: m[1], port: Number(m[2]) });
+      const tls = /rtcdn listening on https:\/\/([0-9.]+):(\d+)/.exec(stdoutBuf);
+      if (m && tls) resolve({ host: m[1], port: Number(m[2]), tlsPort: Number(tls[2]) });
     });
     child.stderr.on('data', (chunk) => {
       output += chunk;
@@ -177,7 +179,7 @@ export async function startServer({ codecs = 'opus,h264', extra = {}, files = {}
     );
   });
   try {
-    const { host, port } = await withTimeout(
+    const { host, port, tlsPort } = await withTimeout(
       listening,
       SERVER_START_TIMEOUT_MS,
       `rtcdn printed no "rtcdn listening on" line\n${output}`,
@@ -186,6 +188,11 @@ export async function startServer({ codecs = 'opus,h264', extra = {}, files = {}
       port,
       httpUrl: `http://${host}:${port}`,
       wsUrl: `ws://${host}:${port}`,
+      tlsPort,
+      httpsUrl: `https://${host}:${tlsPort}`,
+      wssUrl: `wss://${host}:${tlsPort}`,
+      // The self-signed certificate the node generated at start (no tls_certificate set).
+      certFile: path.join(configDir, 'tls', 'self-signed.crt'),
       output: () => output,
       stop,
     };

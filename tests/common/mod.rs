@@ -112,6 +112,10 @@ impl ServerProcess {
         let port = port.to_string();
         let mut all: Vec<(&str, &str)> = props.to_vec();
         all.push(("ws.port", &port));
+        // The TLS listener would default to 8443 beside a fixed ws.port: keep it ephemeral.
+        if !props.iter().any(|(k, _)| *k == "wss.port") {
+            all.push(("wss.port", "0"));
+        }
         let deadline = Instant::now() + retry_for;
         loop {
             match Self::try_start(&all, files) {

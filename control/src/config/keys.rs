@@ -16,6 +16,9 @@ use dataplane::CpuAffinity;
 
 pub(super) const IP: &str = "ip";
 pub(super) const WS_PORT: &str = "ws.port";
+pub(super) const WSS_PORT: &str = "wss.port";
+pub(super) const TLS_CERTIFICATE: &str = "tls_certificate";
+pub(super) const TLS_PRIVATE_KEY: &str = "tls_private_key";
 pub(super) const MEDIA_PORT_FROM: &str = "media_port_from";
 pub(super) const MEDIA_PORT_TO: &str = "media_port_to";
 pub(super) const CODECS: &str = "codecs";
@@ -39,9 +42,12 @@ pub(super) const WEBRTC_CC_MIN_BITRATE: &str = "webrtc_cc_min_bitrate";
 pub(super) const WEBRTC_CC_MAX_BITRATE: &str = "webrtc_cc_max_bitrate";
 
 /// Every key we apply, in the order the README documents them.
-const IMPLEMENTED: [&str; 22] = [
+const IMPLEMENTED: [&str; 25] = [
     IP,
     WS_PORT,
+    WSS_PORT,
+    TLS_CERTIFICATE,
+    TLS_PRIVATE_KEY,
     MEDIA_PORT_FROM,
     MEDIA_PORT_TO,
     CODECS,
@@ -234,13 +240,9 @@ impl Loader {
         }
         match key {
             CODECS => cfg.video_codecs = self.codecs(line, value)?,
-            WEB_DIR => {
-                let dir = PathBuf::from(value);
-                cfg.web_dir = Some(match self.file.parent() {
-                    Some(base) if dir.is_relative() => base.join(dir),
-                    _ => dir,
-                });
-            }
+            WEB_DIR => cfg.web_dir = Some(self.relative(value)),
+            TLS_CERTIFICATE => cfg.tls_certificate = Some(self.relative(value)),
+            TLS_PRIVATE_KEY => cfg.tls_private_key = Some(self.relative(value)),
             LOAD_BALANCING_ENABLED => {
                 self.load_balancing =
                     parse_bool(value).ok_or_else(|| self.bad(line, key, value, NOT_BOOL))?;
@@ -252,12 +254,24 @@ impl Loader {
         Ok(())
     }
 
+    /// A path value, relative to the configuration file's directory unless absolute.
+    fn relative(&self, value: &str) -> PathBuf {
+        let path = PathBuf::from(value);
+        match self.file.parent() {
+            Some(base) if path.is_relative() => base.join(path),
+            _ => path,
+        }
+    }
+
     /// An implemented key with an empty value goes back to its default.
     fn reset(&mut self, cfg: &mut Config, line: usize, key: &'static str) {
         let d = &self.defaults;
         match key {
             IP => cfg.ip = d.ip,
             WS_PORT => cfg.ws_port = d.ws_port,
+            WSS_PORT => cfg.wss_port = d.wss_port,
+            TLS_CERTIFICATE => cfg.tls_certificate = None,
+            TLS_PRIVATE_KEY => cfg.tls_private_key = None,
             MEDIA_PORT_FROM => cfg.media_port_from = d.media_port_from,
             MEDIA_PORT_TO => cfg.media_port_to = d.media_port_to,
             WORKER_THREADS => cfg.worker_threads = d.worker_threads,
@@ -352,6 +366,9 @@ impl Loader {
                     WS_PORT => &[MEDIA_PORT_FROM, WORKER_THREADS],
                     MEDIA_PORT_FROM => &[MEDIA_PORT_TO],
                     CDN_RELAY_SECRET => &[LOAD_BALANCING_ENABLED],
+                    TLS_PRIVATE_KEY => &[TLS_CERTIFICATE],
+                    TLS_CERTIFICATE => &[TLS_PRIVATE_KEY],
+                    WSS_PORT => &[WS_PORT],
                     _ => &[],
                 };
                 let line = std::iter::once(&key)
@@ -414,6 +431,7 @@ fn apply_scalar(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static
     match key {
         IP => cfg.ip = value.parse::<IpAddr>().map_err(|_| NOT_IP)?,
         WS_PORT => cfg.ws_port = parse_port_or_any(value)?,
+        WSS_PORT => cfg.wss_port = Some(parse_port_or_any(value)?),
         MEDIA_PORT_FROM => cfg.media_port_from = parse_port_or_any(value)?,
         MEDIA_PORT_TO => cfg.media_port_to = parse_port(value)?,
         WORKER_THREADS => {

@@ -32,6 +32,9 @@ use java_properties::{LineContent, PropertiesIter};
 
 use crate::cdn::config::StreamDistribution;
 
+/// Why one of the TLS keys alone is refused.
+const TLS_PAIR: &str = "tls_certificate and tls_private_key must be set together";
+
 impl Config {
     /// Loads `<dir>/flashphoner.properties` over the defaults and validates the result.
     ///
@@ -53,15 +56,17 @@ impl Config {
             return Err(io_err(io::Error::other("not a directory")));
         }
         let path = dir.join(FILE_NAME);
-        match File::open(&path) {
-            Ok(file) => Self::from_properties(&path, BufReader::new(file)),
+        let (mut cfg, warnings) = match File::open(&path) {
+            Ok(file) => Self::from_properties(&path, BufReader::new(file))?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let cfg = Config::default();
                 cfg.validate()?;
-                Ok((cfg, Vec::new()))
+                (cfg, Vec::new())
             }
-            Err(source) => Err(ConfigError::Io { file: path, source }),
-        }
+            Err(source) => return Err(ConfigError::Io { file: path, source }),
+        };
+        cfg.config_dir = Some(dir.to_path_buf());
+        Ok((cfg, warnings))
     }
 
     /// Applies the properties read from `input` over the defaults and validates the result.
@@ -111,6 +116,26 @@ impl Config {
         }
         // `ws.port` and `media_port_from` may be 0: the OS picks free ports (tests, several
         // nodes on one machine).
+        match (&self.tls_certificate, &self.tls_private_key) {
+            (Some(_), None) => {
+                return invalid(keys::TLS_PRIVATE_KEY, String::new(), TLS_PAIR.into())
+            }
+            (None, Some(k)) => {
+                return invalid(
+                    keys::TLS_CERTIFICATE,
+                    k.display().to_string(),
+                    TLS_PAIR.into(),
+                )
+            }
+            _ => {}
+        }
+        if self.wss_port.is_some_and(|p| p != 0 && p == self.ws_port) {
+            return invalid(
+                keys::WSS_PORT,
+                self.ws_port.to_string(),
+                "is ws.port: the TLS listener needs a port of its own".into(),
+            );
+        }
         if self.media_port_to == 0 {
             return invalid(keys::MEDIA_PORT_TO, "0".into(), keys::NOT_A_PORT.into());
         }

@@ -57,6 +57,16 @@ pub struct Config {
     pub ip: IpAddr,
     /// `ws.port`: websocket signalling and HTTP (default 8080).
     pub ws_port: u16,
+    /// `wss.port`: the same over TLS, `wss` signalling and `https` (default 8443; `None`:
+    /// 8443, or an ephemeral port when `ws.port` is 0, so that test nodes do not collide).
+    pub wss_port: Option<u16>,
+    /// `tls_certificate` / `tls_private_key`: PEM files of the TLS certificate chain and its
+    /// key (relative to the configuration directory); unset, a self-signed certificate is
+    /// generated for development.
+    pub tls_certificate: Option<PathBuf>,
+    pub tls_private_key: Option<PathBuf>,
+    /// The directory the configuration was read from (where a generated certificate is kept).
+    pub config_dir: Option<PathBuf>,
     /// `media_port_from`: worker `i` binds `media_port_from + i` (default 31001).
     pub media_port_from: u16,
     /// `media_port_to`: upper bound of the media port range (default 32000).
@@ -153,6 +163,10 @@ impl Default for Config {
             keep_alive_probes: 10,
             ice_consent_timeout: Duration::from_secs(30),
             web_dir: None,
+            wss_port: None,
+            tls_certificate: None,
+            tls_private_key: None,
+            config_dir: None,
             load_balancing: None,
             cdn_relay_secret: None,
             worker_cpu_affinity: dataplane::CpuAffinity::None,

@@ -76,7 +76,11 @@ fn defaults_run_a_single_local_node() {
 fn missing_file_in_existing_dir_gives_defaults() {
     let dir = temp_dir();
     let (cfg, warnings) = Config::load(Some(&dir)).unwrap();
-    assert_eq!(cfg, Config::default());
+    let expected = Config {
+        config_dir: Some(dir.clone()),
+        ..Config::default()
+    };
+    assert_eq!(cfg, expected);
     assert!(warnings.is_empty());
 }
 
@@ -312,9 +316,9 @@ fn ws_port_inside_worker_ports_is_an_error() {
 #[test]
 fn unknown_and_wcs_keys_warn() {
     assert_eq!(
-        warnings("wss.port=8443\nfrobnicate=1\nice_tcp_transport=true\nip_local=10.0.0.1"),
+        warnings("rtmp.port=1935\nfrobnicate=1\nice_tcp_transport=true\nip_local=10.0.0.1"),
         vec![
-            (1, "wss.port".into(), WarningKind::NotImplemented),
+            (1, "rtmp.port".into(), WarningKind::NotImplemented),
             (2, "frobnicate".into(), WarningKind::Unknown),
             (3, "ice_tcp_transport".into(), WarningKind::NotImplemented),
             (4, "ip_local".into(), WarningKind::NotImplemented),
@@ -479,10 +483,11 @@ global_bandwidth_check_enabled=false
 ";
     let (cfg, w) = parse(text).unwrap();
     assert_eq!(cfg.ws_port, 8080);
+    assert_eq!(cfg.wss_port, Some(8443));
     assert_eq!(cfg.video_codecs, vec![VideoCodec::H264, VideoCodec::Vp8]);
     // webrtc_cc_min_bitrate is read (bits/s), not warned about.
     assert_eq!(cfg.webrtc_cc_min_bitrate, Some(100_000));
-    assert_eq!(w.len(), 20, "{w:#?}");
+    assert_eq!(w.len(), 19, "{w:#?}");
     assert!(
         w.iter().all(|w| w.kind == WarningKind::NotImplemented),
         "{w:#?}"
@@ -570,6 +575,14 @@ fn performance_keys_parse_and_reject_bad_values() {
     assert!(!ok("transport_cc=false").transport_cc);
     assert!(d.remb);
     assert!(!ok("remb=false").remb);
+    assert_eq!(d.wss_port, None);
+    assert_eq!(ok("wss.port=9443").wss_port, Some(9443));
+    let tls = ok("tls_certificate=certs/chain.pem\ntls_private_key=/etc/rtcdn/key.pem");
+    assert!(tls.tls_certificate.unwrap().ends_with("certs/chain.pem"));
+    assert_eq!(
+        tls.tls_private_key.unwrap(),
+        PathBuf::from("/etc/rtcdn/key.pem")
+    );
 
     let cfg =
         ok("worker_cpu_affinity=AUTO\nmedia_socket_buffer=8388608\nfanout_queue_capacity=4096");
@@ -596,6 +609,10 @@ fn performance_keys_parse_and_reject_bad_values() {
         ("media_gso=yes", "media_gso"),
         ("transport_cc=maybe", "transport_cc"),
         ("remb=sometimes", "remb"),
+        ("wss.port=99999", "wss.port"),
+        ("tls_certificate=a.pem", "tls_private_key"),
+        ("tls_private_key=k.pem", "tls_certificate"),
+        ("wss.port=9000\nws.port=9000", "wss.port"),
     ] {
         let (line, k, _, _) = bad(text);
         assert_eq!((line, k.as_str()), (1, key), "{text}");

@@ -1,0 +1,316 @@
+//! TLS for the node's second listener (`wss.port`): `wss://` signalling and `https://` pages,
+//! balancer and status, as WCS serves them on 8443 — browsers allow the camera only on secure
+//! pages, and a secure page may only open `wss://`.
+//!
+//! Owns the certificate (the operator's PEM chain and key, or a self-signed one generated once
+//! and kept in the configuration directory for development) and the accepting side: TCP
+//! connections are handshaken concurrently, each within a deadline, and only finished TLS
+//! streams reach the HTTP server ([`TlsListener`]). Routing stays [`crate::http`]'s.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::ServerConfig;
+use sha2::{Digest, Sha256};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, Semaphore};
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::Config;
+
+/// A TLS handshake must finish within this (a client that stalls holds no slot longer).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Handshakes in progress at once; more connections wait in the kernel's backlog.
+const MAX_HANDSHAKES: usize = 256;
+/// Finished connections waiting for the HTTP server to take them.
+const READY_QUEUE: usize = 64;
+/// Where a generated certificate is kept, inside the configuration directory.
+const SELF_SIGNED_DIR: &str = "tls";
+
+/// Why TLS could not be set up (the node does not start: the file and key are named).
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: no PEM certificate in it (tls_certificate)")]
+    NoCertificate { path: PathBuf },
+    #[error("{path}: no PEM private key in it (tls_private_key)")]
+    NoKey { path: PathBuf },
+    #[error("the certificate and key do not make a TLS configuration: {0}")]
+    Rustls(#[from] rustls::Error),
+    #[error("cannot generate a self-signed certificate: {0}")]
+    Generate(#[from] rcgen::Error),
+    #[error("cannot write the self-signed certificate to {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The TLS side of the node: the rustls configuration and where its certificate came from.
+#[derive(Clone)]
+pub struct Tls {
+    pub server: Arc<ServerConfig>,
+    /// The certificate chain's file (the generated one's, for a test or a browser to trust).
+    pub certificate: PathBuf,
+    /// SHA-256 of the leaf certificate, `AB:CD:…`.
+    pub fingerprint: String,
+    /// Whether it was generated here (self-signed, development only).
+    pub self_signed: bool,
+}
+
+/// The node's TLS configuration: `tls_certificate`/`tls_private_key` when set, otherwise a
+/// self-signed certificate for `cfg.ip` and `localhost`, generated at the first start and
+/// reused after (in `<config dir>/tls/`, or the system's temporary directory without one).
+pub fn load(cfg: &Config) -> Result<Tls, TlsError> {
+    let (cert_path, key_path, self_signed) = match (&cfg.tls_certificate, &cfg.tls_private_key) {
+        (Some(c), Some(k)) => (c.clone(), k.clone(), false),
+        _ => {
+            let dir = match &cfg.config_dir {
+                Some(d) => d.join(SELF_SIGNED_DIR),
+                None => std::env::temp_dir().join(format!("rtcdn-{SELF_SIGNED_DIR}")),
+            };
+            let (c, k) = self_signed_files(&dir, &cfg.ip.to_string())?;
+            (c, k, true)
+        }
+    };
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|source| TlsError::Read {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    let chain_pem = read(&cert_path)?;
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&chain_pem)
+        .filter_map(Result::ok)
+        .collect();
+    let Some(leaf) = chain.first() else {
+        return Err(TlsError::NoCertificate { path: cert_path });
+    };
+    let fingerprint = fingerprint(leaf);
+    let key_pem = read(&key_path)?;
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| TlsError::NoKey {
+        path: key_path.clone(),
+    })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut server = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    server.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Tls {
+        server: Arc::new(server),
+        certificate: cert_path,
+        fingerprint,
+        self_signed,
+    })
+}
+
+/// The self-signed certificate and key files in `dir`, generated for `ip` and `localhost`
+/// when missing.
+fn self_signed_files(dir: &Path, ip: &str) -> Result<(PathBuf, PathBuf), TlsError> {
+    let cert = dir.join("self-signed.crt");
+    let key = dir.join("self-signed.key");
+    if cert.is_file() && key.is_file() {
+        return Ok((cert, key));
+    }
+    let names = vec![ip.to_owned(), "localhost".to_owned()];
+    let generated = rcgen::generate_simple_self_signed(names)?;
+    let write = |path: &Path, text: String| {
+        std::fs::write(path, text).map_err(|source| TlsError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    std::fs::create_dir_all(dir).map_err(|source| TlsError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    write(&key, generated.signing_key.serialize_pem())?;
+    restrict(&key);
+    write(&cert, generated.cert.pem())?;
+    Ok((cert, key))
+}
+
+/// Makes a private key file readable by its owner only.
+fn restrict(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+            tracing::warn!(path = %path.display(), error = %e, "cannot restrict the key file");
+        }
+    }
+}
+
+/// SHA-256 of a DER certificate as `AB:CD:…`.
+pub fn fingerprint(der: &[u8]) -> String {
+    Sha256::digest(der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// A listener of finished TLS connections for `axum::serve`: a task accepts TCP connections
+/// and handshakes them concurrently (at most [`MAX_HANDSHAKES`], each within
+/// [`HANDSHAKE_TIMEOUT`]); a failed or slow handshake is logged and dropped, never blocking
+/// the others.
+pub struct TlsListener {
+    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    local: SocketAddr,
+}
+
+impl TlsListener {
+    /// Starts accepting on `tcp` with `server` (must run inside a tokio runtime).
+    pub fn new(tcp: TcpListener, server: Arc<ServerConfig>) -> std::io::Result<Self> {
+        let local = tcp.local_addr()?;
+        let (tx, ready) = mpsc::channel(READY_QUEUE);
+        tokio::spawn(accept_loop(tcp, TlsAcceptor::from(server), tx));
+        Ok(Self { ready, local })
+    }
+}
+
+async fn accept_loop(
+    tcp: TcpListener,
+    acceptor: TlsAcceptor,
+    ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
+) {
+    let slots = Arc::new(Semaphore::new(MAX_HANDSHAKES));
+    loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let (stream, peer) = match tcp.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of descriptors and the like: back off instead of spinning.
+                tracing::warn!(error = %e, "TLS accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+        let (acceptor, to_server) = (acceptor.clone(), ready.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => {
+                    let _ = to_server.send((tls, peer)).await;
+                }
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            }
+        });
+        if ready.is_closed() {
+            return;
+        }
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(conn) => conn,
+            // The accepting task is gone (it never returns while we listen): wait forever.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local)
+    }
+}
+
+/// The client address of a TLS connection (what `ConnectInfo<SocketAddr>` is on the plain
+/// listener).
+#[derive(Clone, Copy, Debug)]
+pub struct TlsPeer(pub SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>>
+    for TlsPeer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
+/// Middleware of the TLS routes: gives handlers the client address as
+/// `ConnectInfo<SocketAddr>`, as on the plain listener.
+pub async fn peer_address(
+    axum::extract::ConnectInfo(TlsPeer(addr)): axum::extract::ConnectInfo<TlsPeer>,
+    mut request: axum::extract::Request,
+) -> axum::extract::Request {
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(addr));
+    request
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_certificate_is_kept_and_reused() {
+        let dir = std::env::temp_dir().join(format!("rtcdn-tls-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cfg = Config {
+            config_dir: Some(dir.clone()),
+            ..Config::default()
+        };
+        let first = load(&cfg).unwrap();
+        assert!(first.self_signed);
+        assert_eq!(first.certificate, dir.join("tls/self-signed.crt"));
+        assert_eq!(first.fingerprint.len(), 32 * 3 - 1);
+        let again = load(&cfg).unwrap();
+        assert_eq!(
+            again.fingerprint, first.fingerprint,
+            "the same certificate next start"
+        );
+        // The operator's own files, named by the keys.
+        let own = Config {
+            tls_certificate: Some(dir.join("tls/self-signed.crt")),
+            tls_private_key: Some(dir.join("tls/self-signed.key")),
+            ..Config::default()
+        };
+        let loaded = load(&own).unwrap();
+        assert!(!loaded.self_signed);
+        assert_eq!(loaded.fingerprint, first.fingerprint);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn unreadable_or_empty_files_are_named_in_the_error() {
+        let dir = std::env::temp_dir().join(format!("rtcdn-tls-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let cfg = |cert: &Path, key: &Path| Config {
+            tls_certificate: Some(cert.to_path_buf()),
+            tls_private_key: Some(key.to_path_buf()),
+            ..Config::default()
+        };
+        let missing = dir.join("missing.pem");
+        let e = load(&cfg(&missing, &empty)).err().unwrap();
+        assert!(e.to_string().contains("missing.pem"), "{e}");
+        let e = load(&cfg(&empty, &empty)).err().unwrap();
+        assert!(matches!(e, TlsError::NoCertificate { .. }), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
