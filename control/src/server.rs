@@ -17,6 +17,7 @@ use crate::cdn;
 use crate::config::Config;
 use crate::events::EventReceiver;
 use crate::http::{self, AppState};
+use crate::rest::RestAccess;
 use crate::wcs::connection::{self, HubHandle};
 use crate::wcs::hub::Hub;
 
@@ -110,6 +111,7 @@ pub async fn serve(
         );
         cdn::poller::spawn(lb)
     });
+    let rest = Arc::new(RestAccess::new(&cfg));
     let state = AppState {
         hub: HubHandle::new(tx),
         local_addr,
@@ -117,6 +119,7 @@ pub async fn serve(
         cdn,
         cpu: Arc::default(),
         workers: worker_handles,
+        rest,
     };
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     // Signalling is request/response of small messages: without TCP_NODELAY a reply can sit
