@@ -1,7 +1,7 @@
 //! The one HTTP listener: websocket upgrades on any path (WCS signalling), `GET /health`, the
 //! WCS stat page `GET /?action=stat`, on a CDN origin the balancer (`GET /?action=balance` and
-//! `GET /balancer`) and `GET|POST /rest-api/cdn/show_routes`, and static files (first
-//! `web_dir`, then the demo pages embedded from `../web` at build time).
+//! `GET /balancer`), the WCS REST API under `/rest-api/` ([`crate::rest`]), and static files
+//! (first `web_dir`, then the demo pages embedded from `../web` at build time).
 //!
 //! Owns routing, path sanitising and content types. It must not hold signalling state (that is
 //! the hub's, reached through [`HubHandle`]).
@@ -15,11 +15,13 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::routing::any;
 use axum::Router;
 use dataplane::api::WorkerHandle;
 
 use crate::cdn::stats::{CpuSampler, CpuTicks, StatPage};
 use crate::cdn::CdnHandle;
+use crate::rest::{self, RestAccess};
 use crate::wcs::connection::{self, HubHandle};
 
 /// Largest accepted websocket message (and frame), in bytes.
@@ -48,11 +50,16 @@ pub struct AppState {
     pub cpu: Arc<Mutex<CpuSampler>>,
     /// The data-plane workers, for their counters in `/health`.
     pub workers: Arc<[WorkerHandle]>,
+    /// Who may use the REST API.
+    pub rest: Arc<RestAccess>,
 }
 
 /// The router; serve it with `into_make_service_with_connect_info::<SocketAddr>()`.
 pub fn router(state: AppState) -> Router {
-    Router::new().fallback(handle).with_state(state)
+    Router::new()
+        .route("/rest-api/{*method}", any(rest::handle))
+        .fallback(handle)
+        .with_state(state)
 }
 
 async fn handle(
@@ -74,9 +81,6 @@ async fn handle(
             .on_upgrade(move |socket| connection::serve_socket(socket, hub, client, server));
     }
     let action = query_param(uri.query().unwrap_or(""), "action");
-    if uri.path() == SHOW_ROUTES {
-        return show_routes(&state, &method).await;
-    }
     let is_balance = uri.path() == "/balancer" || (uri.path() == "/" && action == Some("balance"));
     if is_balance && method == Method::OPTIONS {
         return preflight();
@@ -165,9 +169,6 @@ async fn health(state: &AppState) -> Response {
     json_response(StatusCode::OK, &body)
 }
 
-/// The WCS REST path of the relay listing.
-const SHOW_ROUTES: &str = "/rest-api/cdn/show_routes";
-
 /// The value of `name` in a query string (`a=1&action=stat&preventCache=..`), not decoded.
 fn query_param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
     query.split('&').find_map(|pair| {
@@ -177,7 +178,7 @@ fn query_param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
 }
 
 /// A JSON response with CORS and no caching.
-fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
+pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
     cors_response(status, "application/json", body.to_string())
 }
 
@@ -235,32 +236,6 @@ async fn balance(state: &AppState) -> Response {
         _ => json_response(
             StatusCode::SERVICE_UNAVAILABLE,
             &serde_json::json!({"error": "no edge available"}),
-        ),
-    }
-}
-
-/// WCS `/rest-api/cdn/show_routes`: `{"<routeId>": "<streamName>"}`; GET or POST (any body).
-async fn show_routes(state: &AppState, method: &Method) -> Response {
-    if state.cdn.is_none() {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    if *method == Method::OPTIONS {
-        return preflight();
-    }
-    if *method != Method::GET && *method != Method::POST && *method != Method::HEAD {
-        return StatusCode::METHOD_NOT_ALLOWED.into_response();
-    }
-    match state.hub.relay_routes().await {
-        Some(routes) => {
-            let map: serde_json::Map<String, serde_json::Value> = routes
-                .into_iter()
-                .map(|r| (r.id, serde_json::Value::String(r.stream)))
-                .collect();
-            json_response(StatusCode::OK, &serde_json::Value::Object(map))
-        }
-        None => json_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &serde_json::json!({"error": "cdn stopped"}),
         ),
     }
 }

@@ -17,6 +17,7 @@ use crate::cdn;
 use crate::config::Config;
 use crate::events::EventReceiver;
 use crate::http::{self, AppState};
+use crate::rest::RestAccess;
 use crate::tls::{self, TlsListener};
 use crate::wcs::connection::{self, HubHandle};
 use crate::wcs::hub::Hub;
@@ -164,6 +165,7 @@ pub async fn serve_tls(
         );
         cdn::poller::spawn(lb)
     });
+    let rest = Arc::new(RestAccess::new(&cfg));
     let state = AppState {
         hub: HubHandle::new(tx),
         local_addr,
@@ -171,6 +173,7 @@ pub async fn serve_tls(
         cdn,
         cpu: Arc::default(),
         workers: worker_handles,
+        rest,
     };
     let router = http::router(state);
     let app = router

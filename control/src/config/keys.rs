@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::cidr::IpNet;
 use super::error::ConfigError;
 use super::model::{Config, RelaySecret, VideoCodec, MAX_WORKER_THREADS};
 use super::value::parse_bool;
@@ -40,9 +41,11 @@ pub(super) const TRANSPORT_CC: &str = "transport_cc";
 pub(super) const REMB: &str = "remb";
 pub(super) const WEBRTC_CC_MIN_BITRATE: &str = "webrtc_cc_min_bitrate";
 pub(super) const WEBRTC_CC_MAX_BITRATE: &str = "webrtc_cc_max_bitrate";
+pub(super) const REST_API_KEY: &str = "rest_api_key";
+pub(super) const REST_API_ALLOWED_IPS: &str = "rest_api_allowed_ips";
 
 /// Every key we apply, in the order the README documents them.
-const IMPLEMENTED: [&str; 25] = [
+const IMPLEMENTED: [&str; 27] = [
     IP,
     WS_PORT,
     WSS_PORT,
@@ -68,6 +71,8 @@ const IMPLEMENTED: [&str; 25] = [
     REMB,
     WEBRTC_CC_MIN_BITRATE,
     WEBRTC_CC_MAX_BITRATE,
+    REST_API_KEY,
+    REST_API_ALLOWED_IPS,
 ];
 
 pub(super) const NOT_A_PORT: &str = "is not a port number (1-65535)";
@@ -85,6 +90,8 @@ const BAD_SOCKET_BUFFER: &str = "must be a number of bytes from 65536 to 1073741
 const BAD_QUEUE_CAPACITY: &str = "must be a number of packets from 64 to 16777216";
 const BAD_RETRANSMIT_CACHE: &str = "must be a number of milliseconds from 100 to 10000";
 const BAD_RETRANSMIT_SHARE: &str = "must be a percentage from 0 to 100";
+const BAD_ALLOWED_IPS: &str =
+    "must be a comma-separated list of IP addresses or CIDR ranges like 10.0.0.0/8, ::1";
 const BAD_BITRATE: &str = "must be a bitrate in bits per second from 30000 to 100000000";
 
 /// A publisher bitrate bound in bits/s (WCS's `webrtc_cc_*_bitrate` unit).
@@ -248,6 +255,7 @@ impl Loader {
                     parse_bool(value).ok_or_else(|| self.bad(line, key, value, NOT_BOOL))?;
             }
             CDN_RELAY_SECRET => cfg.cdn_relay_secret = Some(RelaySecret::new(value)),
+            REST_API_KEY => cfg.rest_api_key = Some(RelaySecret::new(value)),
             _ => apply_scalar(cfg, key, value)
                 .map_err(|reason| self.bad(line, key, value, reason))?,
         }
@@ -288,11 +296,17 @@ impl Loader {
             REMB => cfg.remb = d.remb,
             WEBRTC_CC_MIN_BITRATE => cfg.webrtc_cc_min_bitrate = d.webrtc_cc_min_bitrate,
             WEBRTC_CC_MAX_BITRATE => cfg.webrtc_cc_max_bitrate = d.webrtc_cc_max_bitrate,
+            REST_API_ALLOWED_IPS => cfg.rest_api_allowed_ips.clone_from(&d.rest_api_allowed_ips),
             CODECS => cfg.video_codecs.clone_from(&d.video_codecs),
             LOAD_BALANCING_ENABLED => self.load_balancing = false,
             // An empty secret is no secret (the rtp relay stays refused).
             CDN_RELAY_SECRET => {
                 cfg.cdn_relay_secret = None;
+                return;
+            }
+            // An empty key is no key (the allowed addresses alone protect the REST API).
+            REST_API_KEY => {
+                cfg.rest_api_key = None;
                 return;
             }
             // An empty web_dir is the explicit way to say "embedded pages only".
@@ -456,6 +470,7 @@ fn apply_scalar(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static
         REMB => cfg.remb = parse_bool(value).ok_or(NOT_BOOL)?,
         WEBRTC_CC_MIN_BITRATE => cfg.webrtc_cc_min_bitrate = Some(parse_bitrate(value)?),
         WEBRTC_CC_MAX_BITRATE => cfg.webrtc_cc_max_bitrate = Some(parse_bitrate(value)?),
+        REST_API_ALLOWED_IPS => cfg.rest_api_allowed_ips = parse_allowed_ips(value)?,
         MEDIA_SOCKET_BUFFER => {
             cfg.media_socket_buffer = value
                 .parse::<usize>()
@@ -488,6 +503,22 @@ fn apply_scalar(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static
         _ => unreachable!("apply() routes only single-valued IMPLEMENTED keys here"),
     }
     Ok(())
+}
+
+/// A comma-separated list of addresses and CIDR ranges (at least one; blanks between commas
+/// are skipped).
+fn parse_allowed_ips(value: &str) -> Result<Vec<IpNet>, &'static str> {
+    let nets = value
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(IpNet::parse)
+        .collect::<Option<Vec<_>>>()
+        .ok_or(BAD_ALLOWED_IPS)?;
+    if nets.is_empty() {
+        return Err(BAD_ALLOWED_IPS);
+    }
+    Ok(nets)
 }
 
 /// `none`, `auto`, or a comma-separated list of core numbers.

@@ -11,6 +11,7 @@
 //! the node: they produce [`ConfigWarning`]s. Bad values of keys we do implement are errors
 //! that name `file:line: key`.
 
+mod cidr;
 mod error;
 mod keys;
 mod model;
@@ -19,6 +20,7 @@ mod tests;
 pub(crate) mod value;
 pub(crate) mod warning;
 
+pub use cidr::IpNet;
 pub use error::ConfigError;
 pub use model::{Config, RelaySecret, VideoCodec, FILE_NAME, MAX_WORKER_THREADS};
 pub use warning::{ConfigWarning, WarningKind};

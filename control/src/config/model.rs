@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::cidr::IpNet;
 use crate::cdn::config::LoadBalancingConfig;
 
 /// The file [`Config::load`] reads inside the configuration directory.
@@ -119,9 +120,16 @@ pub struct Config {
     /// `retransmit_share`: retransmissions to a viewer may add at most this percentage of the
     /// bytes forwarded to it (default 50; 0 answers no NACK).
     pub retransmit_share: u8,
+    /// `rest_api_key`: the key a `/rest-api/` request must present (`X-Api-Key: <key>` or
+    /// `Authorization: Bearer <key>`); default none (no key asked).
+    pub rest_api_key: Option<RelaySecret>,
+    /// `rest_api_allowed_ips`: the client addresses `/rest-api/` answers (addresses or CIDR
+    /// ranges); default 127.0.0.1 and ::1.
+    pub rest_api_allowed_ips: Vec<IpNet>,
 }
 
-/// A shared secret that never shows in logs or `Debug` output.
+/// A shared secret that never shows in logs or `Debug` output (`cdn_relay_secret`,
+/// `rest_api_key`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct RelaySecret(String);
 
@@ -180,6 +188,11 @@ impl Default for Config {
             retransmit_cache: dataplane::DataplaneConfig::default().retransmit_cache,
             retransmit_share: (dataplane::DataplaneConfig::default().retransmit_share * 100.0)
                 .round() as u8,
+            rest_api_key: None,
+            rest_api_allowed_ips: ["127.0.0.1", "::1"]
+                .into_iter()
+                .filter_map(IpNet::parse)
+                .collect(),
         }
     }
 }

@@ -690,3 +690,68 @@ fn publisher_bitrate_bounds_are_read_in_bits_per_second_and_checked() {
         "{shown}"
     );
 }
+
+#[test]
+fn rest_api_key_and_allowed_addresses() {
+    let d = Config::default();
+    assert_eq!(d.rest_api_key, None);
+    let shown: Vec<String> = d
+        .rest_api_allowed_ips
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(shown, ["127.0.0.1/32", "::1/128"]);
+
+    let cfg = ok("rest_api_key=s3cret\nrest_api_allowed_ips=10.0.0.0/8, 192.0.2.7 ,fd00::/8,\n");
+    assert!(cfg
+        .rest_api_key
+        .as_ref()
+        .is_some_and(|k| k.matches("s3cret")));
+    assert!(
+        !format!("{cfg:?}").contains("s3cret"),
+        "the key is never shown"
+    );
+    let nets = &cfg.rest_api_allowed_ips;
+    assert_eq!(nets.len(), 3);
+    assert!(nets.iter().any(|n| n.contains("10.9.8.7".parse().unwrap())));
+    assert!(nets
+        .iter()
+        .any(|n| n.contains("192.0.2.7".parse().unwrap())));
+    assert!(!nets
+        .iter()
+        .any(|n| n.contains("127.0.0.1".parse().unwrap())));
+
+    // Empty values: no key (silently, like cdn_relay_secret), the default addresses (warned).
+    let (cfg, w) = parse("rest_api_key=\nrest_api_allowed_ips=\n").unwrap();
+    assert_eq!(cfg.rest_api_key, None);
+    assert_eq!(cfg.rest_api_allowed_ips, d.rest_api_allowed_ips);
+    assert_eq!(
+        w.into_iter()
+            .map(|w| (w.line, w.key, w.kind))
+            .collect::<Vec<_>>(),
+        [(
+            2,
+            "rest_api_allowed_ips".to_string(),
+            WarningKind::EmptyValue
+        )]
+    );
+
+    for (text, value) in [
+        ("rest_api_allowed_ips=localhost", "localhost"),
+        ("rest_api_allowed_ips=10.0.0.0/33", "10.0.0.0/33"),
+        ("rest_api_allowed_ips=127.0.0.1,any", "127.0.0.1,any"),
+        ("rest_api_allowed_ips=,", ","),
+    ] {
+        let (line, key, v, shown) = bad(&format!("ip=127.0.0.1\n{text}\n"));
+        assert_eq!(
+            (line, key.as_str(), v.as_str()),
+            (2, "rest_api_allowed_ips", value),
+            "{shown}"
+        );
+        assert!(
+            shown.starts_with("flashphoner.properties:2: rest_api_allowed_ips: ")
+                && shown.ends_with("must be a comma-separated list of IP addresses or CIDR ranges like 10.0.0.0/8, ::1"),
+            "{shown}"
+        );
+    }
+}

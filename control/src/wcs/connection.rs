@@ -16,7 +16,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::queue::{HubInput, Outgoing};
 
-use super::hub::{ConnId, Hub, HubHealth, HubStats, Output};
+use super::hub::{
+    ConnId, ConnectionInfo, Hub, HubHealth, HubStats, Output, StreamFilter, StreamInfo,
+};
 use crate::cdn::relay::{RelayConnId, RelayRoute};
 use crate::cdn::relay_socket;
 use crate::events::EventReceiver;
@@ -67,6 +69,34 @@ impl HubHandle {
     pub async fn relay_routes(&self) -> Option<Vec<RelayRoute>> {
         let (tx, rx) = oneshot::channel();
         if !self.send(HubInput::Routes(tx)) {
+            return None;
+        }
+        rx.await.ok()
+    }
+
+    /// The streams `filter` selects, or `None` if the hub task has stopped.
+    pub async fn find_streams(&self, filter: StreamFilter) -> Option<Vec<StreamInfo>> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(HubInput::FindStreams(filter, tx)) {
+            return None;
+        }
+        rx.await.ok()
+    }
+
+    /// Ends the streams `filter` selects and returns them, or `None` if the hub task has
+    /// stopped.
+    pub async fn terminate(&self, filter: StreamFilter) -> Option<Vec<StreamInfo>> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(HubInput::Terminate(filter, tx)) {
+            return None;
+        }
+        rx.await.ok()
+    }
+
+    /// Every websocket connection, or `None` if the hub task has stopped.
+    pub async fn connections(&self) -> Option<Vec<ConnectionInfo>> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(HubInput::Connections(tx)) {
             return None;
         }
         rx.await.ok()
@@ -133,6 +163,16 @@ pub async fn run_hub(
                 }
                 Some(HubInput::Routes(reply)) => {
                     let _ = reply.send(hub.relay_routes());
+                }
+                Some(HubInput::FindStreams(filter, reply)) => {
+                    let _ = reply.send(hub.find_streams(&filter));
+                }
+                Some(HubInput::Terminate(filter, reply)) => {
+                    // The streams end even if the requester went away.
+                    let _ = reply.send(hub.terminate(&filter));
+                }
+                Some(HubInput::Connections(reply)) => {
+                    let _ = reply.send(hub.connections());
                 }
                 Some(HubInput::RelayOpened { conn }) => hub.relay_opened(Instant::now(), conn),
                 Some(HubInput::RelayText { conn, text }) => hub.relay_text(Instant::now(), conn, &text),

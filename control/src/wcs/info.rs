@@ -9,6 +9,8 @@ use dataplane::api::CloseReason;
 
 /// Players of a stream whose publisher went away.
 pub const PUBLISHER_STOPPED: &str = "Stopped by publisher stop";
+/// A stream ended through the REST API's `/stream/terminate`.
+pub const REST_TERMINATED: &str = "Stopped by rest /terminate";
 /// No stream of that name is published here.
 pub const STREAM_NOT_FOUND: &str = "Stream not found";
 /// Another publisher holds the name.

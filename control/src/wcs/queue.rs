@@ -8,7 +8,7 @@ use axum::extract::ws::Utf8Bytes;
 use std::net::SocketAddr;
 use tokio::sync::{mpsc, oneshot};
 
-use super::hub::{ConnId, HubHealth, HubStats};
+use super::hub::{ConnId, ConnectionInfo, HubHealth, HubStats, StreamFilter, StreamInfo};
 use crate::cdn::relay::{RelayConnId, RelayRoute};
 
 /// Something for the hub task.
@@ -48,6 +48,12 @@ pub enum HubInput {
     Health(oneshot::Sender<HubHealth>),
     /// The live origin → edge relay legs, for `show_routes`.
     Routes(oneshot::Sender<Vec<RelayRoute>>),
+    /// The streams a filter selects (REST `stream/find`, `stream/find_all`).
+    FindStreams(StreamFilter, oneshot::Sender<Vec<StreamInfo>>),
+    /// End the streams a filter selects; the reply lists them (REST `stream/terminate`).
+    Terminate(StreamFilter, oneshot::Sender<Vec<StreamInfo>>),
+    /// Every websocket connection (REST `connection/find_all`).
+    Connections(oneshot::Sender<Vec<ConnectionInfo>>),
     /// A relay websocket to an edge opened.
     RelayOpened {
         /// The relay connection.

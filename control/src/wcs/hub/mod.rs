@@ -12,11 +12,13 @@
 //!
 //! Layout: `state` holds [`Hub`] and its records (a leaf the other files build on); this file
 //! handles messages, keep-alive, data-plane events and worker placement; `streams` is the
-//! publish/play/stop lifecycle, `relay` the origin → edge relay hooks and `health` what
-//! `/health` shows (players' sending state, streams' simulcast layers).
+//! publish/play/stop lifecycle, `relay` the origin → edge relay hooks, `health` what
+//! `/health` shows (players' sending state, streams' simulcast layers) and `rest` what the WCS
+//! REST API finds and terminates.
 
 mod health;
 mod relay;
+mod rest;
 mod state;
 mod streams;
 
@@ -30,6 +32,7 @@ use std::time::Instant;
 use dataplane::api::{Command, Event, Fingerprint, PeerSpec, WorkerHandle, WorkerId};
 
 pub use health::{HubHealth, LayeredStream, ViewerReport};
+pub use rest::{ConnectionInfo, StreamFilter, StreamInfo};
 use state::{Conn, Role, ViewerSample, Worker, RELAYED_EVENTS};
 pub use state::{ConnId, Hub, HubStats, Output, MAX_NAME_LEN};
 pub use streams::LAYER_SUFFIXES;
