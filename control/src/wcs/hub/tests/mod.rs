@@ -1,9 +1,11 @@
 //! Hub behaviour, driven without sockets: fake workers (a crossbeam queue plus a real
 //! `mio::Waker`) and a virtual clock. Fixtures and the harness live here; the scenarios are in
 //! `streams` (publish/play) and `lifecycle` (stop, disconnect, events, keep-alive, messages),
-//! `relay`/`rtp_relay` (the origin's legs) and `simulcast` (layer suffixes, viewer stats).
+//! `relay`/`rtp_relay` (the origin's legs), `simulcast` (layer suffixes, viewer stats) and
+//! `metrics` (the handshake and connection counters).
 
 mod lifecycle;
+mod metrics;
 mod relay;
 mod rtp_relay;
 mod simulcast;
