@@ -1,4 +1,5 @@
-//! The one HTTP listener: websocket upgrades on any path (WCS signalling), `GET /health`, the
+//! The one HTTP listener: websocket upgrades on any path (WCS signalling), `GET /health`,
+//! `GET /metrics` (Prometheus, see [`crate::metrics`]), the
 //! WCS stat page `GET /?action=stat`, on a CDN origin the balancer (`GET /?action=balance` and
 //! `GET /balancer`), the WCS REST API under `/rest-api/` ([`crate::rest`]), and static files
 //! (first `web_dir`, then the demo pages embedded from `../web` at build time).
@@ -96,6 +97,9 @@ async fn handle(
     }
     if uri.path() == "/health" {
         return health(&state).await;
+    }
+    if uri.path() == "/metrics" {
+        return crate::metrics::serve(&state).await;
     }
     static_file(state.web_dir.as_deref().map(PathBuf::as_path), uri.path())
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod events;
 pub mod http;
 pub mod ice;
+pub mod metrics;
 pub mod rest;
 pub mod sdp;
 pub mod server;

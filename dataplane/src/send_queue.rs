@@ -38,6 +38,8 @@ impl SocketId {
 pub struct FlushOutcome {
     /// Datagrams the kernel accepted.
     pub sent: u64,
+    /// Bytes of the datagrams the kernel accepted (UDP payloads).
+    pub sent_bytes: u64,
     /// Datagrams lost because the socket buffer was full (`EAGAIN`).
     pub dropped_full: u64,
     /// Datagrams the kernel refused for another reason (unreachable, bad address…).
@@ -224,6 +226,15 @@ impl SendQueue {
         self.groups.truncate(from);
         self.groups
             .extend((first..self.len as u16).map(Group::single));
+    }
+
+    /// The bytes of group `g`'s datagrams (UDP payloads).
+    pub fn group_bytes(&self, g: Group) -> u64 {
+        let start = usize::from(g.start);
+        self.slots[start..start + usize::from(g.count)]
+            .iter()
+            .map(|s| s.len() as u64)
+            .sum()
     }
 
     /// The slots of group `g`, for the I/O shell to point its iovecs at.

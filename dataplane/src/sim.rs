@@ -624,9 +624,11 @@ impl Sim {
                 }
             }
             let n = queue.len() as u64;
+            let bytes = queue.iter().map(|(_, _, b)| b.len() as u64).sum();
             queue.clear();
             sw.core.count_flush(crate::send_queue::FlushOutcome {
                 sent: n,
+                sent_bytes: bytes,
                 ..Default::default()
             });
         }

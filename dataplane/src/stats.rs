@@ -11,6 +11,12 @@ use crate::send_queue::FlushOutcome;
 pub struct WorkerStats {
     /// Datagrams received on the worker socket and relay sockets.
     pub datagrams_in: u64,
+    /// Bytes of those datagrams (UDP payloads; a datagram without an IP source is not counted).
+    pub bytes_in: u64,
+    /// Datagrams the kernel accepted from the worker socket and relay sockets.
+    pub datagrams_out: u64,
+    /// Bytes of those datagrams (UDP payloads).
+    pub bytes_out: u64,
     /// Dropped: not from an ICE-validated address and not a routable first check.
     pub dropped_unknown_source: u64,
     /// Dropped: failed to parse, authenticate or decrypt.
@@ -68,7 +74,7 @@ pub struct WorkerStats {
 /// iteration by the worker, read with relaxed loads by anyone (e.g. the control plane).
 #[derive(Debug, Default)]
 pub struct SharedStats {
-    counters: [AtomicU64; 24],
+    counters: [AtomicU64; 27],
 }
 
 impl SharedStats {
@@ -100,6 +106,9 @@ impl SharedStats {
             layer_switches: c(21),
             remb_sent: c(22),
             paced: c(23),
+            bytes_in: c(24),
+            datagrams_out: c(25),
+            bytes_out: c(26),
         }
     }
 
@@ -130,6 +139,9 @@ impl SharedStats {
             s.layer_switches,
             s.remb_sent,
             s.paced,
+            s.bytes_in,
+            s.datagrams_out,
+            s.bytes_out,
         ];
         for (c, v) in self.counters.iter().zip(values) {
             c.store(v, Ordering::Relaxed);
@@ -140,9 +152,68 @@ impl SharedStats {
 impl WorkerStats {
     /// Adds the outcome of one send-queue flush.
     pub fn count_flush(&mut self, out: FlushOutcome) {
+        self.datagrams_out += out.sent;
+        self.bytes_out += out.sent_bytes;
         self.send_errors += out.errors;
         self.dropped_send_full += out.dropped_full;
         self.gso_sends += out.gso_sends;
         self.gso_datagrams += out.gso_datagrams;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn published_counters_read_back_field_by_field() {
+        let s = WorkerStats {
+            datagrams_in: 1,
+            bytes_in: 2,
+            datagrams_out: 3,
+            bytes_out: 4,
+            dropped_unknown_source: 5,
+            dropped_invalid: 6,
+            dropped_duplicate: 7,
+            rtp_forwarded: 8,
+            send_errors: 9,
+            dropped_send_full: 10,
+            dropped_fanout_full: 11,
+            gso_sends: 12,
+            gso_datagrams: 13,
+            nack_requested: 14,
+            retransmitted: 15,
+            retransmit_missed: 16,
+            retransmit_over_budget: 17,
+            retransmit_deferred: 18,
+            retransmit_suppressed: 19,
+            nack_sent: 20,
+            rtx_received: 21,
+            transport_feedback_sent: 22,
+            transport_feedback_received: 23,
+            padding_sent: 24,
+            layer_switches: 25,
+            remb_sent: 26,
+            paced: 27,
+        };
+        let shared = SharedStats::default();
+        shared.publish(&s);
+        assert_eq!(shared.snapshot(), s);
+    }
+
+    #[test]
+    fn a_flush_adds_what_left_and_what_was_lost() {
+        let mut s = WorkerStats::default();
+        s.count_flush(FlushOutcome {
+            sent: 3,
+            sent_bytes: 3000,
+            dropped_full: 2,
+            errors: 1,
+            gso_sends: 1,
+            gso_datagrams: 3,
+        });
+        assert_eq!((s.datagrams_out, s.bytes_out), (3, 3000));
+        assert_eq!((s.dropped_send_full, s.send_errors), (2, 1));
+        assert_eq!((s.gso_sends, s.gso_datagrams), (1, 3));
     }
 }

@@ -137,6 +137,7 @@ pub(crate) fn send<'s>(
             Ok(n) => {
                 for g in &queue.groups()[next..next + n] {
                     out.sent += u64::from(g.count);
+                    out.sent_bytes += queue.group_bytes(*g);
                     if g.count > 1 {
                         out.gso_sends += 1;
                         out.gso_datagrams += u64::from(g.count);
@@ -295,6 +296,7 @@ mod tests {
 
     fn add(total: &mut FlushOutcome, o: FlushOutcome) {
         total.sent += o.sent;
+        total.sent_bytes += o.sent_bytes;
         total.errors += o.errors;
         total.dropped_full += o.dropped_full;
         total.gso_sends += o.gso_sends;
@@ -461,6 +463,11 @@ mod tests {
         }
         let out = flush(&mut q, &tx);
         assert_eq!(out.sent, 11);
+        let bytes: usize = plan.iter().map(|p| p.2).sum();
+        assert_eq!(
+            out.sent_bytes, bytes as u64,
+            "GSO sends count every datagram's bytes"
+        );
         assert_eq!((out.dropped_full, out.errors), (0, 0));
         // Only adjacent datagrams merge: [1-4], [5], [6,7], then singles for the alternating
         // tail (8 is not merged with 5).

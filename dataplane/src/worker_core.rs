@@ -241,6 +241,7 @@ impl WorkerCore {
     pub fn handle_input(&mut self, now: Instant, socket: SocketId, from: SocketAddr, buf: &[u8]) {
         self.outbox.now = Some(now);
         self.outbox.stats.datagrams_in += 1;
+        self.outbox.stats.bytes_in += buf.len() as u64;
         let Some(key) = self.route(socket, from, buf) else {
             // Media and DTLS only ever come from ICE-validated addresses.
             self.outbox.stats.dropped_unknown_source += 1;

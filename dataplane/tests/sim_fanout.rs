@@ -30,6 +30,14 @@ fn one_publisher_to_200_viewers_on_4_workers_is_byte_exact() {
         assert_eq!(stats.rtp_forwarded, 50 * 100, "worker {w}: {stats:?}");
         assert_eq!(stats.dropped_fanout_full, 0);
         assert_eq!(stats.dropped_send_full, 0, "worker {w}: {stats:?}");
+        // Every forwarded packet left as a datagram of at least its plain size (SRTP adds a
+        // tag), plus the handshakes' and feedback datagrams.
+        assert!(
+            stats.datagrams_out > stats.rtp_forwarded,
+            "worker {w}: {stats:?}"
+        );
+        assert!(stats.bytes_out > stats.rtp_forwarded * sent[0].len() as u64);
+        assert!(stats.bytes_in > 0 && stats.datagrams_in > 0);
     }
     assert_eq!(sim.undeliverable, 0);
 }

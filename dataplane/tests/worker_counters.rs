@@ -53,6 +53,8 @@ fn a_burst_from_an_unknown_source_is_received_and_counted_datagram_by_datagram()
     let stats = &dp.stats[1];
     let s = wait_for(|| stats.snapshot(), |s| s.datagrams_in >= sent);
     assert_eq!(s.datagrams_in, sent);
+    assert_eq!(s.bytes_in, sent * 8, "8-byte datagrams");
+    assert_eq!((s.datagrams_out, s.bytes_out), (0, 0), "nothing answered");
     assert_eq!(s.dropped_unknown_source, sent);
     assert_eq!(
         (s.rtp_forwarded, s.send_errors, s.dropped_send_full),

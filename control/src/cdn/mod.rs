@@ -16,6 +16,8 @@ pub mod stats;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::metrics::BalancerCounters;
+
 /// The WCS RTMP port the balancer's answer carries in `flash` (only Flash clients use it).
 pub const FLASH_PORT: u16 = 1935;
 
@@ -54,18 +56,29 @@ pub(crate) enum CdnInput {
 #[derive(Clone, Debug)]
 pub struct CdnHandle {
     tx: mpsc::UnboundedSender<CdnInput>,
+    counters: BalancerCounters,
 }
 
 impl CdnHandle {
     pub(crate) fn new(tx: mpsc::UnboundedSender<CdnInput>) -> Self {
-        Self { tx }
+        Self {
+            tx,
+            counters: BalancerCounters::default(),
+        }
     }
 
     /// The edge for a new viewer: `Some(None)` when no edge is up, `None` when the task is gone.
     pub async fn balance(&self) -> Option<Option<Choice>> {
         let (tx, rx) = oneshot::channel();
         self.tx.send(CdnInput::Balance(tx)).ok()?;
-        rx.await.ok()
+        let choice = rx.await.ok()?;
+        self.counters.decided(choice.is_some());
+        Some(choice)
+    }
+
+    /// The balancer's answers so far, for `/metrics`.
+    pub fn counters(&self) -> &BalancerCounters {
+        &self.counters
     }
 }
 

@@ -22,6 +22,7 @@ use super::hub::{
 use crate::cdn::relay::{RelayConnId, RelayRoute};
 use crate::cdn::relay_socket;
 use crate::events::EventReceiver;
+use crate::metrics::HubMetrics;
 
 /// Frames queued for one connection before it is considered stuck and dropped.
 pub const OUTGOING_QUEUE: usize = 1024;
@@ -60,6 +61,15 @@ impl HubHandle {
     pub async fn health(&self) -> Option<HubHealth> {
         let (tx, rx) = oneshot::channel();
         if !self.send(HubInput::Health(tx)) {
+            return None;
+        }
+        rx.await.ok()
+    }
+
+    /// What `/metrics` shows of the hub, or `None` if the hub task has stopped.
+    pub async fn metrics(&self) -> Option<HubMetrics> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(HubInput::Metrics(tx)) {
             return None;
         }
         rx.await.ok()
@@ -160,6 +170,9 @@ pub async fn run_hub(
                 }
                 Some(HubInput::Health(reply)) => {
                     let _ = reply.send(hub.health());
+                }
+                Some(HubInput::Metrics(reply)) => {
+                    let _ = reply.send(hub.metrics());
                 }
                 Some(HubInput::Routes(reply)) => {
                     let _ = reply.send(hub.relay_routes());

@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::hub::{ConnId, ConnectionInfo, HubHealth, HubStats, StreamFilter, StreamInfo};
 use crate::cdn::relay::{RelayConnId, RelayRoute};
+use crate::metrics::HubMetrics;
 
 /// Something for the hub task.
 #[derive(Debug)]
@@ -46,6 +47,8 @@ pub enum HubInput {
     Stats(oneshot::Sender<HubStats>),
     /// A request for what `/health` shows (counters, viewers, simulcast layers).
     Health(oneshot::Sender<HubHealth>),
+    /// What `/metrics` shows of the hub.
+    Metrics(oneshot::Sender<HubMetrics>),
     /// The live origin → edge relay legs, for `show_routes`.
     Routes(oneshot::Sender<Vec<RelayRoute>>),
     /// The streams a filter selects (REST `stream/find`, `stream/find_all`).

@@ -311,6 +311,17 @@ impl Relays {
         routes
     }
 
+    /// How many legs are live (what [`Self::routes`] lists), without building the list.
+    pub fn live_legs(&self) -> usize {
+        self.streams
+            .values()
+            .flat_map(|s| &s.legs)
+            .filter(|leg| {
+                matches!(&leg.state, LegState::Active(a) if matches!(a.phase, Phase::Publishing { .. }))
+            })
+            .count()
+    }
+
     /// `stream` started publishing as `name` with `media`: start a leg to every node.
     pub fn stream_started(
         &mut self,

@@ -43,6 +43,7 @@ use super::messages::{
 };
 use crate::config::Config;
 use crate::ice::IceCredentials;
+use crate::metrics::{HubCounters, HubMetrics};
 use crate::sdp::LocalTransport;
 
 fn valid_id(s: &str) -> bool {
@@ -62,6 +63,7 @@ impl Hub {
             relay_peers: HashMap::new(),
             relay_secret: cfg.cdn_relay_secret.clone(),
             now: None,
+            counters: HubCounters::default(),
             workers: workers
                 .into_iter()
                 .map(|handle| Worker { handle, peers: 0 })
@@ -121,9 +123,19 @@ impl Hub {
         }
     }
 
+    /// The gauges, relay legs and live counters `/metrics` shows.
+    pub fn metrics(&self) -> HubMetrics {
+        HubMetrics {
+            stats: self.stats(),
+            relay_legs: self.relays.live_legs(),
+            counters: self.counters.clone(),
+        }
+    }
+
     /// A websocket connection was accepted from `client` on our `server` address.
     pub fn open(&mut self, now: Instant, conn: ConnId, client: SocketAddr, server: SocketAddr) {
         self.now = Some(now);
+        self.counters.connection_opened();
         let next_ping = self.ping_interval.map(|i| now + i);
         if let Some(at) = next_ping {
             self.pings.insert((at, conn));
@@ -259,6 +271,12 @@ impl Hub {
                     return;
                 };
                 if let Some(s) = self.sessions.get_mut(id) {
+                    if !s.connected {
+                        if let Some(added) = s.added {
+                            let took = now.saturating_duration_since(added);
+                            self.counters.handshake_completed(took);
+                        }
+                    }
                     s.connected = true;
                     tracing::info!(%peer, %remote, name = %s.name, "peer connected");
                 }
@@ -268,6 +286,9 @@ impl Hub {
                     return;
                 };
                 tracing::info!(%peer, ?reason, "peer closed by worker");
+                if self.sessions.get(&id).is_some_and(|s| !s.connected) {
+                    self.counters.handshake_failed(reason);
+                }
                 self.end_session(&id, Some(("FAILED", info::peer_closed(reason))), false);
             }
             Event::BandwidthShort {

@@ -13,6 +13,7 @@ use dataplane::api::{Fingerprint, PeerId, StreamId, WorkerHandle, WorkerId};
 
 use crate::cdn::relay::{RelayConnId, Relays};
 use crate::config::{RelaySecret, VideoCodec};
+use crate::metrics::HubCounters;
 use crate::sdp::PublishedMedia;
 use crate::wcs::messages::ServerMessage;
 
@@ -101,6 +102,8 @@ pub(super) struct Session {
     pub(super) has_audio: bool,
     pub(super) has_video: bool,
     pub(super) connected: bool,
+    /// When its peer was added (the hub's latest input time then), for the handshake time.
+    pub(super) added: Option<Instant>,
     /// A player's latest sending state from its worker (`None` until the first report).
     pub(super) viewer: Option<ViewerSample>,
 }
@@ -147,4 +150,6 @@ pub struct Hub {
     pub(super) relay_secret: Option<RelaySecret>,
     /// The time of the latest input, for work deferred to [`Hub::poll_output`].
     pub(super) now: Option<Instant>,
+    /// Signalling connections and handshakes, for `/metrics`.
+    pub(super) counters: HubCounters,
 }

@@ -222,9 +222,11 @@ impl Hub {
                 has_audio,
                 has_video,
                 connected: false,
+                added: self.now,
                 viewer: None,
             },
         );
+        self.counters.handshake_started();
         self.peers.insert(peer, id.to_owned());
         if let Some(c) = self.conns.get_mut(&conn) {
             c.sessions.insert(id.to_owned());
@@ -268,6 +270,11 @@ impl Hub {
         }
         if remove_peer {
             self.command(s.worker, Command::RemovePeer(s.peer));
+            if !s.connected {
+                // Not the worker's doing (that is `handshake_failed`): the client or the
+                // publisher went away first.
+                self.counters.handshake_abandoned();
+            }
         }
         if let Some(w) = self.worker_mut(s.worker) {
             w.peers = w.peers.saturating_sub(1);

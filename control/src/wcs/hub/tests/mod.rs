@@ -1,10 +1,12 @@
 //! Hub behaviour, driven without sockets: fake workers (a crossbeam queue plus a real
 //! `mio::Waker`) and a virtual clock. Fixtures and the harness live here; the scenarios are in
 //! `streams` (publish/play) and `lifecycle` (stop, disconnect, events, keep-alive, messages),
-//! `relay`/`rtp_relay` (the origin's legs), `simulcast` (layer suffixes, viewer stats) and `rest`
-//! (what the REST API finds and terminates).
+//! `relay`/`rtp_relay` (the origin's legs), `simulcast` (layer suffixes, viewer stats), `rest`
+//! (what the REST API finds and terminates) and `metrics` (the handshake and connection
+//! counters).
 
 mod lifecycle;
+mod metrics;
 mod relay;
 mod rest;
 mod rtp_relay;

@@ -1,0 +1,582 @@
+//! `GET /metrics`: the node's counters in the Prometheus text format (version 0.0.4), written
+//! by the `prometheus-client` crate.
+//!
+//! Two kinds of values: live counters the control plane updates as things happen
+//! ([`HubCounters`] in the hub: signalling connections and handshakes; [`BalancerCounters`] in
+//! the CDN handle: the balancer's answers), shared atomics that a scrape only reads; and
+//! values read at scrape time (the hub's gauges, each worker's [`WorkerStats`] as last
+//! published). A scrape builds a fresh registry from both and encodes it; nothing here runs on
+//! a worker thread. Owns the metric names, labels and help texts.
+
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use dataplane::api::CloseReason;
+use dataplane::WorkerStats;
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::http::AppState;
+use crate::wcs::hub::HubStats;
+
+/// The prefix of every metric name.
+pub const PREFIX: &str = "rtcdn";
+/// Upper bounds of the handshake duration buckets, in seconds (ICE plus DTLS: tens of
+/// milliseconds on a LAN, up to the ICE timeout on a path that never works).
+const HANDSHAKE_BUCKETS: [f64; 10] = [0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// One label.
+type Label = (&'static str, &'static str);
+/// A label set of one `reason` or `result`.
+type OneLabel = [Label; 1];
+/// The `worker` label.
+type WorkerLabel = [(&'static str, String); 1];
+/// The `worker` and `reason` labels.
+type WorkerReason = [(&'static str, String); 2];
+
+/// What the hub counts as it goes; cloning shares the counters (they are atomics behind an
+/// `Arc`), so a scrape registers clones.
+#[derive(Clone, Debug)]
+pub struct HubCounters {
+    connections_opened: Counter,
+    handshakes_started: Counter,
+    handshakes_completed: Counter,
+    handshake_failures: Family<OneLabel, Counter>,
+    handshake_duration: Histogram,
+}
+
+impl Default for HubCounters {
+    fn default() -> Self {
+        Self {
+            connections_opened: Counter::default(),
+            handshakes_started: Counter::default(),
+            handshakes_completed: Counter::default(),
+            handshake_failures: Family::default(),
+            handshake_duration: Histogram::new(HANDSHAKE_BUCKETS),
+        }
+    }
+}
+
+impl HubCounters {
+    /// A signalling websocket was accepted.
+    pub fn connection_opened(&self) {
+        self.connections_opened.inc();
+    }
+
+    /// A peer was added on a worker for a publish or play: its ICE and DTLS begin.
+    pub fn handshake_started(&self) {
+        self.handshakes_started.inc();
+    }
+
+    /// A peer connected (ICE and DTLS done) `took` after it was added.
+    pub fn handshake_completed(&self, took: Duration) {
+        self.handshakes_completed.inc();
+        self.handshake_duration.observe(took.as_secs_f64());
+    }
+
+    /// A peer that had not connected yet was closed by its worker for `reason`.
+    pub fn handshake_failed(&self, reason: CloseReason) {
+        self.handshake_failures
+            .get_or_create(&[("reason", close_reason(reason))])
+            .inc();
+    }
+
+    /// A session ended (its client stopped or left, or its publisher did) before its peer
+    /// connected.
+    pub fn handshake_abandoned(&self) {
+        self.handshake_failures
+            .get_or_create(&[("reason", "abandoned")])
+            .inc();
+    }
+}
+
+/// The `reason` label of a handshake the worker ended.
+fn close_reason(reason: CloseReason) -> &'static str {
+    match reason {
+        CloseReason::IceTimeout => "ice_timeout",
+        CloseReason::ConsentExpired => "consent_expired",
+        CloseReason::DtlsError => "dtls_error",
+        CloseReason::DtlsFingerprint => "dtls_fingerprint",
+        CloseReason::PeerClosed => "peer_closed",
+        CloseReason::Refused => "refused",
+    }
+}
+
+/// The balancer's answers on an origin (`result`: `edge` or `no_edge`).
+#[derive(Clone, Debug, Default)]
+pub struct BalancerCounters {
+    decisions: Family<OneLabel, Counter>,
+}
+
+impl BalancerCounters {
+    /// The balancer answered a viewer: with an edge, or with none up.
+    pub fn decided(&self, found: bool) {
+        let result = if found { "edge" } else { "no_edge" };
+        self.decisions.get_or_create(&[("result", result)]).inc();
+    }
+}
+
+/// What the hub reports for a scrape.
+#[derive(Clone, Debug, Default)]
+pub struct HubMetrics {
+    /// The hub's gauges.
+    pub stats: HubStats,
+    /// Origin → edge relay legs whose edge publishes the stream.
+    pub relay_legs: usize,
+    /// The hub's live counters.
+    pub counters: HubCounters,
+}
+
+/// Everything one scrape shows.
+#[derive(Clone, Debug, Default)]
+pub struct Scrape {
+    /// The hub's part.
+    pub hub: HubMetrics,
+    /// Each worker's id and counters.
+    pub workers: Vec<(usize, WorkerStats)>,
+    /// The balancer's counters on an origin.
+    pub balancer: Option<BalancerCounters>,
+}
+
+/// A gauge of `value` (saturating at `i64::MAX`).
+fn gauge(value: usize) -> Gauge {
+    let g = Gauge::default();
+    g.set(i64::try_from(value).unwrap_or(i64::MAX));
+    g
+}
+
+/// Registers a per-worker counter `name` (`_total` and the unit's suffix are added) whose value
+/// `get` reads from each worker's stats.
+fn worker_counter(
+    registry: &mut Registry,
+    workers: &[(usize, WorkerStats)],
+    (name, help, unit): (&str, &str, Option<Unit>),
+    get: Field,
+) {
+    let family = Family::<WorkerLabel, Counter>::default();
+    for (id, stats) in workers {
+        family
+            .get_or_create(&[("worker", id.to_string())])
+            .inc_by(get(stats));
+    }
+    match unit {
+        Some(unit) => registry.register_with_unit(name, help, unit, family),
+        None => registry.register(name, help, family),
+    }
+}
+
+/// Reads one counter of a worker.
+type Field = fn(&WorkerStats) -> u64;
+
+/// The per-worker counters other than drops: name, help, unit and field.
+type WorkerField = (&'static str, &'static str, Option<Unit>, Field);
+
+fn worker_fields() -> [WorkerField; 21] {
+    [
+        (
+            "worker_received_datagrams",
+            "Datagrams received on the worker socket and relay sockets",
+            None,
+            |s| s.datagrams_in,
+        ),
+        (
+            "worker_received",
+            "UDP payload bytes received",
+            Some(Unit::Bytes),
+            |s| s.bytes_in,
+        ),
+        (
+            "worker_sent_datagrams",
+            "Datagrams the kernel accepted from the worker socket and relay sockets",
+            None,
+            |s| s.datagrams_out,
+        ),
+        (
+            "worker_sent",
+            "UDP payload bytes the kernel accepted",
+            Some(Unit::Bytes),
+            |s| s.bytes_out,
+        ),
+        (
+            "worker_rtp_forwarded_packets",
+            "RTP packets sent to players and relay legs",
+            None,
+            |s| s.rtp_forwarded,
+        ),
+        (
+            "worker_gso_sends",
+            "Sends that carried several datagrams to one destination (UDP GSO)",
+            None,
+            |s| s.gso_sends,
+        ),
+        (
+            "worker_gso_datagrams",
+            "Datagrams that left inside GSO sends",
+            None,
+            |s| s.gso_datagrams,
+        ),
+        (
+            "worker_nack_requested_packets",
+            "Packets players and edges asked for in NACKs",
+            None,
+            |s| s.nack_requested,
+        ),
+        (
+            "worker_retransmitted_packets",
+            "Retransmissions sent from the cache (plain or RTX)",
+            None,
+            |s| s.retransmitted,
+        ),
+        (
+            "worker_retransmit_missed_packets",
+            "Requested packets not in the cache",
+            None,
+            |s| s.retransmit_missed,
+        ),
+        (
+            "worker_retransmit_deferred_packets",
+            "Requests deferred until the retransmission budget refills",
+            None,
+            |s| s.retransmit_deferred,
+        ),
+        (
+            "worker_retransmit_over_budget_packets",
+            "Requests refused: budget spent and too many deferred",
+            None,
+            |s| s.retransmit_over_budget,
+        ),
+        (
+            "worker_retransmit_suppressed_packets",
+            "Repeated requests within a round trip of the retransmission",
+            None,
+            |s| s.retransmit_suppressed,
+        ),
+        (
+            "worker_nack_sent_packets",
+            "Packets asked of publishers and origins in NACKs, each try",
+            None,
+            |s| s.nack_sent,
+        ),
+        (
+            "worker_rtx_received_packets",
+            "RTX packets from publishers unwrapped",
+            None,
+            |s| s.rtx_received,
+        ),
+        (
+            "worker_transport_feedback_sent",
+            "Transport-wide feedback messages sent to publishers",
+            None,
+            |s| s.transport_feedback_sent,
+        ),
+        (
+            "worker_transport_feedback_received",
+            "Transport-wide feedback messages received from players",
+            None,
+            |s| s.transport_feedback_received,
+        ),
+        (
+            "worker_remb_sent",
+            "REMB messages sent to publishers",
+            None,
+            |s| s.remb_sent,
+        ),
+        (
+            "worker_padding_sent_packets",
+            "Padding packets of bandwidth probes sent to players",
+            None,
+            |s| s.padding_sent,
+        ),
+        (
+            "worker_layer_switches",
+            "Simulcast layer changes decided for players",
+            None,
+            |s| s.layer_switches,
+        ),
+        (
+            "worker_paced_packets",
+            "Video packets a player's pacer held and sent later",
+            None,
+            |s| s.paced,
+        ),
+    ]
+}
+
+/// The `reason` labels of the worker drops and their counters.
+const DROPS: [(&str, Field); 6] = [
+    ("unknown_source", |s| s.dropped_unknown_source),
+    ("invalid", |s| s.dropped_invalid),
+    ("duplicate", |s| s.dropped_duplicate),
+    ("send_full", |s| s.dropped_send_full),
+    ("fanout_full", |s| s.dropped_fanout_full),
+    ("send_error", |s| s.send_errors),
+];
+
+/// The registry of one scrape.
+fn registry(scrape: &Scrape) -> Registry {
+    let mut r = Registry::with_prefix(PREFIX);
+    let hub = &scrape.hub;
+    let s = &hub.stats;
+    r.register(
+        "signalling_connections",
+        "Open signalling websocket connections",
+        gauge(s.connections),
+    );
+    r.register(
+        "signalling_connections_opened",
+        "Signalling websocket connections accepted",
+        hub.counters.connections_opened.clone(),
+    );
+    r.register("streams", "Published streams", gauge(s.streams));
+    r.register(
+        "peers",
+        "Peer connections of publishers and players",
+        gauge(s.peers),
+    );
+    r.register(
+        "connected_peers",
+        "Peers whose ICE and DTLS completed",
+        gauge(s.connected_peers),
+    );
+    r.register("players", "Peers that play a stream", gauge(s.players));
+    r.register(
+        "publishers",
+        "Peers that publish a stream",
+        gauge(s.peers.saturating_sub(s.players)),
+    );
+    r.register(
+        "relay_legs",
+        "Origin to edge relay legs whose edge publishes the stream",
+        gauge(hub.relay_legs),
+    );
+    r.register(
+        "handshakes_started",
+        "Peers added for a publish or play (ICE and DTLS begin)",
+        hub.counters.handshakes_started.clone(),
+    );
+    r.register(
+        "handshakes_completed",
+        "Peers whose ICE and DTLS completed",
+        hub.counters.handshakes_completed.clone(),
+    );
+    r.register(
+        "handshake_failures",
+        "Peers closed before they connected, by reason",
+        hub.counters.handshake_failures.clone(),
+    );
+    r.register_with_unit(
+        "handshake_duration",
+        "Time from adding a peer to its connection (ICE and DTLS)",
+        Unit::Seconds,
+        hub.counters.handshake_duration.clone(),
+    );
+    if let Some(b) = &scrape.balancer {
+        r.register(
+            "balancer_decisions",
+            "Balancer answers to viewers, by result",
+            b.decisions.clone(),
+        );
+    }
+    r.register("workers", "Data-plane workers", gauge(scrape.workers.len()));
+    for field in worker_fields() {
+        let (name, help, unit, get) = field;
+        worker_counter(&mut r, &scrape.workers, (name, help, unit), get);
+    }
+    let drops = Family::<WorkerReason, Counter>::default();
+    for (id, stats) in &scrape.workers {
+        for (reason, get) in DROPS {
+            drops
+                .get_or_create(&[("worker", id.to_string()), ("reason", reason.to_owned())])
+                .inc_by(get(stats));
+        }
+    }
+    r.register(
+        "worker_dropped_datagrams",
+        "Datagrams dropped, by reason",
+        drops,
+    );
+    r
+}
+
+/// The scrape in the Prometheus text format (version 0.0.4).
+pub fn render(scrape: &Scrape) -> Result<String, std::fmt::Error> {
+    let mut body = String::new();
+    prometheus_text::encode(&mut body, &registry(scrape))?;
+    Ok(body)
+}
+
+/// `GET /metrics`: 200 with the text format, 503 while the hub is down.
+pub async fn serve(state: &AppState) -> Response {
+    let Some(hub) = state.hub.metrics().await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let scrape = Scrape {
+        hub,
+        workers: state.workers.iter().map(|w| (w.id.0, w.stats())).collect(),
+        balancer: state.cdn.as_ref().map(|c| c.counters().clone()),
+    };
+    match render(&scrape) {
+        Ok(body) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(prometheus_text::CONTENT_TYPE),
+            )],
+            body,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus_parse::{Sample, Value};
+
+    fn parse(body: &str) -> Vec<Sample> {
+        prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_owned())))
+            .expect("the text format parses")
+            .samples
+    }
+
+    /// The value of the counter or gauge `name` with exactly `labels`.
+    fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+        let found: Vec<&Sample> = samples
+            .iter()
+            .filter(|s| {
+                s.metric == name
+                    && s.labels.len() == labels.len()
+                    && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v))
+            })
+            .collect();
+        assert_eq!(found.len(), 1, "{name}{labels:?}: {found:?}");
+        match found[0].value {
+            Value::Counter(v) | Value::Gauge(v) => v,
+            ref other => panic!("{name}: not a counter or gauge: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_scrape_renders_gauges_worker_counters_drops_and_handshakes() {
+        let counters = HubCounters::default();
+        counters.connection_opened();
+        counters.connection_opened();
+        for _ in 0..4 {
+            counters.handshake_started();
+        }
+        counters.handshake_completed(Duration::from_millis(200));
+        counters.handshake_failed(CloseReason::IceTimeout);
+        counters.handshake_abandoned();
+        let balancer = BalancerCounters::default();
+        balancer.decided(true);
+        balancer.decided(true);
+        balancer.decided(false);
+        let w0 = WorkerStats {
+            datagrams_in: 10,
+            bytes_in: 1000,
+            datagrams_out: 20,
+            bytes_out: 2400,
+            dropped_duplicate: 3,
+            paced: 7,
+            ..WorkerStats::default()
+        };
+        let w1 = WorkerStats {
+            dropped_send_full: 5,
+            send_errors: 6,
+            ..WorkerStats::default()
+        };
+        let scrape = Scrape {
+            hub: HubMetrics {
+                stats: HubStats {
+                    connections: 2,
+                    streams: 1,
+                    peers: 3,
+                    players: 2,
+                    connected_peers: 1,
+                },
+                relay_legs: 4,
+                counters,
+            },
+            workers: vec![(0, w0), (1, w1)],
+            balancer: Some(balancer),
+        };
+        let body = render(&scrape).unwrap();
+        let samples = parse(&body);
+        assert!(samples.iter().all(|s| s.metric.starts_with("rtcdn_")));
+
+        assert_eq!(value(&samples, "rtcdn_signalling_connections", &[]), 2.0);
+        assert_eq!(
+            value(&samples, "rtcdn_signalling_connections_opened_total", &[]),
+            2.0
+        );
+        assert_eq!(value(&samples, "rtcdn_peers", &[]), 3.0);
+        assert_eq!(value(&samples, "rtcdn_publishers", &[]), 1.0);
+        assert_eq!(value(&samples, "rtcdn_players", &[]), 2.0);
+        assert_eq!(value(&samples, "rtcdn_relay_legs", &[]), 4.0);
+        assert_eq!(value(&samples, "rtcdn_workers", &[]), 2.0);
+
+        let w = |id| [("worker", id)];
+        let total = |name: &str, id| value(&samples, name, &w(id));
+        assert_eq!(total("rtcdn_worker_received_datagrams_total", "0"), 10.0);
+        assert_eq!(total("rtcdn_worker_received_bytes_total", "0"), 1000.0);
+        assert_eq!(total("rtcdn_worker_sent_datagrams_total", "0"), 20.0);
+        assert_eq!(total("rtcdn_worker_sent_bytes_total", "0"), 2400.0);
+        assert_eq!(total("rtcdn_worker_paced_packets_total", "0"), 7.0);
+        assert_eq!(total("rtcdn_worker_sent_bytes_total", "1"), 0.0);
+        let drop = |id, reason| {
+            value(
+                &samples,
+                "rtcdn_worker_dropped_datagrams_total",
+                &[("worker", id), ("reason", reason)],
+            )
+        };
+        assert_eq!(drop("0", "duplicate"), 3.0);
+        assert_eq!(drop("1", "send_full"), 5.0);
+        assert_eq!(drop("1", "send_error"), 6.0);
+        assert_eq!(drop("1", "unknown_source"), 0.0);
+
+        assert_eq!(value(&samples, "rtcdn_handshakes_started_total", &[]), 4.0);
+        assert_eq!(
+            value(&samples, "rtcdn_handshakes_completed_total", &[]),
+            1.0
+        );
+        let failures = "rtcdn_handshake_failures_total";
+        assert_eq!(value(&samples, failures, &[("reason", "ice_timeout")]), 1.0);
+        assert_eq!(value(&samples, failures, &[("reason", "abandoned")]), 1.0);
+        let decisions = "rtcdn_balancer_decisions_total";
+        assert_eq!(value(&samples, decisions, &[("result", "edge")]), 2.0);
+        assert_eq!(value(&samples, decisions, &[("result", "no_edge")]), 1.0);
+
+        let histogram = samples
+            .iter()
+            .find(|s| s.metric == "rtcdn_handshake_duration_seconds")
+            .expect("the handshake histogram");
+        let Value::Histogram(buckets) = &histogram.value else {
+            panic!("not a histogram: {histogram:?}");
+        };
+        let count_below = |le: f64| {
+            buckets
+                .iter()
+                .find(|b| b.less_than == le)
+                .map(|b| b.count)
+                .expect("bucket")
+        };
+        assert_eq!(count_below(0.1), 0.0);
+        assert_eq!(count_below(0.25), 1.0);
+        assert_eq!(count_below(f64::INFINITY), 1.0);
+    }
+
+    #[test]
+    fn a_node_without_a_balancer_has_no_balancer_metric() {
+        let body = render(&Scrape::default()).unwrap();
+        assert!(!parse(&body)
+            .iter()
+            .any(|s| s.metric.starts_with("rtcdn_balancer")));
+        assert!(body.contains("# TYPE rtcdn_handshake_duration_seconds histogram"));
+    }
+}
