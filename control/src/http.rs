@@ -205,6 +205,11 @@ fn cors_response(status: StatusCode, content_type: &'static str, body: String) -
 
 /// The answer to a CORS preflight (the SDK's REST client POSTs JSON cross-origin).
 fn preflight() -> Response {
+    preflight_allowing("Content-Type")
+}
+
+/// A CORS preflight answer that allows request headers `headers` (any origin, GET and POST).
+pub(crate) fn preflight_allowing(headers: &'static str) -> Response {
     (
         StatusCode::NO_CONTENT,
         [
@@ -218,7 +223,7 @@ fn preflight() -> Response {
             ),
             (
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static("Content-Type"),
+                HeaderValue::from_static(headers),
             ),
             (
                 header::ACCESS_CONTROL_MAX_AGE,

@@ -13,7 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{json, Value};
 
 use crate::config::{Config, IpNet, RelaySecret};
@@ -203,28 +203,7 @@ fn hub_stopped() -> Response {
 /// The answer to a CORS preflight: the SDK's REST client POSTs JSON cross-origin, and a page
 /// may send the key.
 fn preflight() -> Response {
-    (
-        StatusCode::NO_CONTENT,
-        [
-            (
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                HeaderValue::from_static("*"),
-            ),
-            (
-                header::ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static("GET, POST, OPTIONS"),
-            ),
-            (
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static("Content-Type, Authorization, X-Api-Key"),
-            ),
-            (
-                header::ACCESS_CONTROL_MAX_AGE,
-                HeaderValue::from_static("86400"),
-            ),
-        ],
-    )
-        .into_response()
+    crate::http::preflight_allowing("Content-Type, Authorization, X-Api-Key")
 }
 
 /// Serves every request under [`PREFIX`].
