@@ -145,10 +145,12 @@ pub async fn serve_tls(
     let hub = Hub::new(&cfg, workers, fingerprint);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let relay_inputs = tx.downgrade();
+    let relay_tls = tls::relay_client(&cfg)?;
     let hub_task = tokio::spawn(connection::run_hub(
         hub,
         rx,
         relay_inputs,
+        relay_tls,
         events,
         async move {
             // A dropped sender also means stop.

@@ -116,6 +116,47 @@ pub fn load(cfg: &Config) -> Result<Tls, TlsError> {
     })
 }
 
+/// The client side of an origin's relay legs over `wss://` (`cdn_relay_tls`): edges'
+/// certificates are verified against `cdn_relay_ca_file` when set, else the system's roots.
+/// `None` when relay legs use plain `ws://`.
+pub fn relay_client(cfg: &Config) -> Result<Option<Arc<rustls::ClientConfig>>, TlsError> {
+    if !cfg.cdn_relay_tls {
+        return Ok(None);
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    match &cfg.cdn_relay_ca_file {
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|source| TlsError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            for cert in CertificateDer::pem_slice_iter(&pem).filter_map(Result::ok) {
+                roots.add(cert)?;
+            }
+            if roots.is_empty() {
+                return Err(TlsError::NoCertificate { path: path.clone() });
+            }
+        }
+        None => {
+            let native = rustls_native_certs::load_native_certs();
+            for e in &native.errors {
+                tracing::warn!(error = %e, "a system root certificate could not be read");
+            }
+            let (added, _) = roots.add_parsable_certificates(native.certs);
+            tracing::info!(
+                roots = added,
+                "relay legs verify edges against the system's roots"
+            );
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Some(Arc::new(client)))
+}
+
 /// The self-signed certificate and key files in `dir`, generated for `ip` and `localhost`
 /// when missing.
 fn self_signed_files(dir: &Path, ip: &str) -> Result<(PathBuf, PathBuf), TlsError> {

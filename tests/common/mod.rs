@@ -82,6 +82,8 @@ pub struct ServerProcess {
     child: Child,
     config_dir: PathBuf,
     http_addr: SocketAddr,
+    /// The TLS listener's address (`wss.port`), from its listening line.
+    tls_addr: SocketAddr,
     stderr: Arc<Mutex<String>>,
 }
 
@@ -198,6 +200,7 @@ impl ServerProcess {
             child,
             config_dir,
             http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             stderr,
         };
         let deadline = Instant::now() + START_TIMEOUT;
@@ -206,8 +209,13 @@ impl ServerProcess {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left.min(Duration::from_millis(200))) {
                 Ok(line) => {
+                    // The plain listener's line, then the TLS listener's.
                     if let Some(addr) = parse_listening_line(&line) {
                         server.http_addr = addr;
+                        continue;
+                    }
+                    if let Some(addr) = parse_tls_listening_line(&line) {
+                        server.tls_addr = addr;
                         return Ok(server);
                     }
                     stdout_seen.push_str(&line);
@@ -238,6 +246,16 @@ impl ServerProcess {
             "rtcdn {what}\n--- stdout ---\n{stdout}--- stderr ---\n{}",
             self.stderr_output()
         )
+    }
+
+    /// The TLS listener's address (`wss://`, `https://`).
+    pub fn tls_addr(&self) -> SocketAddr {
+        self.tls_addr
+    }
+
+    /// The self-signed certificate the node generated (no `tls_certificate` configured).
+    pub fn self_signed_certificate(&self) -> PathBuf {
+        self.config_dir.join("tls").join("self-signed.crt")
     }
 
     /// The HTTP (and websocket) address from the listening line.
@@ -280,6 +298,11 @@ impl Drop for ServerProcess {
 }
 
 /// Extracts the address from `rtcdn listening on http://127.0.0.1:<port>`.
+fn parse_tls_listening_line(line: &str) -> Option<SocketAddr> {
+    let rest = line.trim().strip_prefix("rtcdn listening on https://")?;
+    rest.trim_end_matches('/').parse().ok()
+}
+
 fn parse_listening_line(line: &str) -> Option<SocketAddr> {
     let rest = line.trim().strip_prefix(LISTENING_PREFIX)?;
     rest.trim_end_matches('/').parse().ok()

@@ -7,9 +7,16 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use futures_util::{SinkExt, StreamExt};
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::relay::RelayConnId;
 use crate::wcs::queue::{HubInput, Outgoing};
@@ -20,19 +27,40 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_FRAME: usize = 1 << 20;
 
 /// Runs one relay websocket until either side closes it; always ends with `RelayClosed`
-/// unless the hub itself dropped `out` (then it already forgot the connection).
+/// unless the hub itself dropped `out` (then it already forgot the connection). A `wss://`
+/// URL is connected with `tls` (the edge's certificate verified against its roots).
 pub async fn run_relay_socket(
     url: String,
     conn: RelayConnId,
     hub: mpsc::UnboundedSender<HubInput>,
-    mut out: mpsc::Receiver<Outgoing>,
+    out: mpsc::Receiver<Outgoing>,
+    tls: Option<Arc<rustls::ClientConfig>>,
 ) {
     let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
         .max_message_size(Some(MAX_FRAME))
         .max_frame_size(Some(MAX_FRAME));
-    let connect = tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true);
-    let mut ws = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
-        Ok(Ok((ws, _response))) => ws,
+    let connected = tokio::time::timeout(CONNECT_TIMEOUT, async {
+        match (url.strip_prefix("wss://"), tls) {
+            (Some(rest), Some(tls)) => {
+                let stream = connect_tls(rest, tls).await?;
+                let (ws, _) =
+                    tokio_tungstenite::client_async_with_config(url.as_str(), stream, Some(config))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                Ok(Socket::Tls(Box::new(ws)))
+            }
+            (Some(_), None) => Err("wss:// without a TLS client configuration".to_owned()),
+            (None, _) => {
+                let connect =
+                    tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true);
+                let (ws, _) = connect.await.map_err(|e| e.to_string())?;
+                Ok(Socket::Plain(Box::new(ws)))
+            }
+        }
+    })
+    .await;
+    let ws = match connected {
+        Ok(Ok(ws)) => ws,
         Ok(Err(e)) => {
             tracing::info!(conn = conn.0, %url, error = %e, "relay: cannot connect to edge");
             let _ = hub.send(HubInput::RelayClosed { conn });
@@ -44,6 +72,52 @@ pub async fn run_relay_socket(
             return;
         }
     };
+    match ws {
+        Socket::Plain(ws) => pump(*ws, conn, hub, out).await,
+        Socket::Tls(ws) => pump(*ws, conn, hub, out).await,
+    }
+}
+
+/// A connected relay websocket, plain or over TLS.
+enum Socket {
+    Plain(Box<WebSocketStream<MaybeTlsStream<TcpStream>>>),
+    Tls(Box<WebSocketStream<TlsStream<TcpStream>>>),
+}
+
+/// TCP and TLS to `host:port/...` (the rest of a `wss://` URL), verifying the certificate
+/// for `host` (a name or an IP address).
+async fn connect_tls(
+    rest: &str,
+    tls: Arc<rustls::ClientConfig>,
+) -> Result<TlsStream<TcpStream>, String> {
+    let authority = rest.split('/').next().unwrap_or_default();
+    let (host, port) = authority
+        .rsplit_once(':')
+        .ok_or_else(|| format!("no port in {authority}"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("bad port in {authority}"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let name = ServerName::try_from(host.to_owned()).map_err(|e| e.to_string())?;
+    let tcp = TcpStream::connect((host, port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = tcp.set_nodelay(true);
+    TlsConnector::from(tls)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("TLS: {e}"))
+}
+
+/// Forwards frames both ways until either side closes.
+async fn pump<S>(
+    mut ws: WebSocketStream<S>,
+    conn: RelayConnId,
+    hub: mpsc::UnboundedSender<HubInput>,
+    mut out: mpsc::Receiver<Outgoing>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     if hub.send(HubInput::RelayOpened { conn }).is_err() {
         return;
     }

@@ -39,13 +39,15 @@ pub(super) const RETRANSMIT_CACHE: &str = "retransmit_cache";
 pub(super) const RETRANSMIT_SHARE: &str = "retransmit_share";
 pub(super) const TRANSPORT_CC: &str = "transport_cc";
 pub(super) const REMB: &str = "remb";
+pub(super) const CDN_RELAY_TLS: &str = "cdn_relay_tls";
+pub(super) const CDN_RELAY_CA_FILE: &str = "cdn_relay_ca_file";
 pub(super) const WEBRTC_CC_MIN_BITRATE: &str = "webrtc_cc_min_bitrate";
 pub(super) const WEBRTC_CC_MAX_BITRATE: &str = "webrtc_cc_max_bitrate";
 pub(super) const REST_API_KEY: &str = "rest_api_key";
 pub(super) const REST_API_ALLOWED_IPS: &str = "rest_api_allowed_ips";
 
 /// Every key we apply, in the order the README documents them.
-const IMPLEMENTED: [&str; 27] = [
+const IMPLEMENTED: [&str; 29] = [
     IP,
     WS_PORT,
     WSS_PORT,
@@ -61,6 +63,8 @@ const IMPLEMENTED: [&str; 27] = [
     WEB_DIR,
     LOAD_BALANCING_ENABLED,
     CDN_RELAY_SECRET,
+    CDN_RELAY_TLS,
+    CDN_RELAY_CA_FILE,
     WORKER_CPU_AFFINITY,
     MEDIA_SOCKET_BUFFER,
     FANOUT_QUEUE_CAPACITY,
@@ -250,6 +254,7 @@ impl Loader {
             WEB_DIR => cfg.web_dir = Some(self.relative(value)),
             TLS_CERTIFICATE => cfg.tls_certificate = Some(self.relative(value)),
             TLS_PRIVATE_KEY => cfg.tls_private_key = Some(self.relative(value)),
+            CDN_RELAY_CA_FILE => cfg.cdn_relay_ca_file = Some(self.relative(value)),
             LOAD_BALANCING_ENABLED => {
                 self.load_balancing =
                     parse_bool(value).ok_or_else(|| self.bad(line, key, value, NOT_BOOL))?;
@@ -280,6 +285,8 @@ impl Loader {
             WSS_PORT => cfg.wss_port = d.wss_port,
             TLS_CERTIFICATE => cfg.tls_certificate = None,
             TLS_PRIVATE_KEY => cfg.tls_private_key = None,
+            CDN_RELAY_TLS => cfg.cdn_relay_tls = d.cdn_relay_tls,
+            CDN_RELAY_CA_FILE => cfg.cdn_relay_ca_file = None,
             MEDIA_PORT_FROM => cfg.media_port_from = d.media_port_from,
             MEDIA_PORT_TO => cfg.media_port_to = d.media_port_to,
             WORKER_THREADS => cfg.worker_threads = d.worker_threads,
@@ -468,6 +475,7 @@ fn apply_scalar(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static
         MEDIA_GSO => cfg.media_gso = parse_bool(value).ok_or(NOT_BOOL)?,
         TRANSPORT_CC => cfg.transport_cc = parse_bool(value).ok_or(NOT_BOOL)?,
         REMB => cfg.remb = parse_bool(value).ok_or(NOT_BOOL)?,
+        CDN_RELAY_TLS => cfg.cdn_relay_tls = parse_bool(value).ok_or(NOT_BOOL)?,
         WEBRTC_CC_MIN_BITRATE => cfg.webrtc_cc_min_bitrate = Some(parse_bitrate(value)?),
         WEBRTC_CC_MAX_BITRATE => cfg.webrtc_cc_max_bitrate = Some(parse_bitrate(value)?),
         REST_API_ALLOWED_IPS => cfg.rest_api_allowed_ips = parse_allowed_ips(value)?,

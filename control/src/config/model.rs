@@ -90,6 +90,12 @@ pub struct Config {
     pub load_balancing: Option<LoadBalancingConfig>,
     /// `cdn_relay_secret`: the secret both ends of an `rtp` relay must share (default none).
     pub cdn_relay_secret: Option<RelaySecret>,
+    /// `cdn_relay_tls`: an origin's relay legs signal to each edge over `wss://` on its
+    /// `<wss>` port, verifying its certificate (default false: `ws://` on `<ws>`).
+    pub cdn_relay_tls: bool,
+    /// `cdn_relay_ca_file`: PEM certificates that edges' certificates must chain to (default
+    /// none: the system's trusted roots).
+    pub cdn_relay_ca_file: Option<PathBuf>,
     /// `worker_cpu_affinity`: `none` (default), `auto` (worker i on core i) or a core list.
     pub worker_cpu_affinity: dataplane::CpuAffinity,
     /// `media_socket_buffer`: bytes of SO_RCVBUF/SO_SNDBUF per worker socket (default 4 MiB,
@@ -177,6 +183,8 @@ impl Default for Config {
             config_dir: None,
             load_balancing: None,
             cdn_relay_secret: None,
+            cdn_relay_tls: false,
+            cdn_relay_ca_file: None,
             worker_cpu_affinity: dataplane::CpuAffinity::None,
             media_socket_buffer: dataplane::DataplaneConfig::default().socket_buffer,
             fanout_queue_capacity: dataplane::DataplaneConfig::default().mailbox_capacity,

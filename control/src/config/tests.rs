@@ -576,6 +576,10 @@ fn performance_keys_parse_and_reject_bad_values() {
     assert!(d.remb);
     assert!(!ok("remb=false").remb);
     assert_eq!(d.wss_port, None);
+    assert!(!d.cdn_relay_tls && d.cdn_relay_ca_file.is_none());
+    let relay = ok("cdn_relay_tls=true\ncdn_relay_ca_file=edges.pem");
+    assert!(relay.cdn_relay_tls);
+    assert!(relay.cdn_relay_ca_file.unwrap().ends_with("edges.pem"));
     assert_eq!(ok("wss.port=9443").wss_port, Some(9443));
     let tls = ok("tls_certificate=certs/chain.pem\ntls_private_key=/etc/rtcdn/key.pem");
     assert!(tls.tls_certificate.unwrap().ends_with("certs/chain.pem"));
@@ -610,6 +614,7 @@ fn performance_keys_parse_and_reject_bad_values() {
         ("transport_cc=maybe", "transport_cc"),
         ("remb=sometimes", "remb"),
         ("wss.port=99999", "wss.port"),
+        ("cdn_relay_tls=sure", "cdn_relay_tls"),
         ("tls_certificate=a.pem", "tls_private_key"),
         ("tls_private_key=k.pem", "tls_certificate"),
         ("wss.port=9000\nws.port=9000", "wss.port"),

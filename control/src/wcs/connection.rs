@@ -123,15 +123,18 @@ struct Queues {
     relays: HashMap<RelayConnId, mpsc::Sender<Outgoing>>,
     /// Where relay socket tasks report (weak: the hub task must not keep itself alive).
     inputs: mpsc::WeakUnboundedSender<HubInput>,
+    /// The TLS client of relay legs over `wss://` (`cdn_relay_tls`).
+    relay_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// Runs the hub until `stop` resolves or every [`HubHandle`] is dropped, then sends
 /// `Command::Shutdown` to every worker. `relay_inputs` is a weak sender of `inputs`, handed
-/// to the relay websocket tasks the hub starts.
+/// to the relay websocket tasks the hub starts, which connect `wss://` edges with `relay_tls`.
 pub async fn run_hub(
     mut hub: Hub,
     mut inputs: mpsc::UnboundedReceiver<HubInput>,
     relay_inputs: mpsc::WeakUnboundedSender<HubInput>,
+    relay_tls: Option<Arc<rustls::ClientConfig>>,
     mut events: EventReceiver,
     stop: impl Future<Output = ()>,
 ) {
@@ -139,6 +142,7 @@ pub async fn run_hub(
         outs: HashMap::new(),
         relays: HashMap::new(),
         inputs: relay_inputs,
+        relay_tls,
     };
     let mut events_open = true;
     tokio::pin!(stop);
@@ -240,7 +244,8 @@ fn drain(hub: &mut Hub, queues: &mut Queues) {
                     };
                     let (tx, rx) = mpsc::channel(OUTGOING_QUEUE);
                     queues.relays.insert(conn, tx);
-                    tokio::spawn(relay_socket::run_relay_socket(url, conn, input, rx));
+                    let tls = queues.relay_tls.clone();
+                    tokio::spawn(relay_socket::run_relay_socket(url, conn, input, rx, tls));
                 }
                 Output::RelaySend(conn, text) => {
                     let Some(tx) = queues.relays.get(&conn) else {

@@ -226,6 +226,8 @@ pub struct Relays {
     nodes: Vec<NodeConfig>,
     fingerprint: Fingerprint,
     plain: Option<PlainMode>,
+    /// Signalling to edges over `wss://` on their `<wss>` port.
+    tls: bool,
     streams: HashMap<StreamId, StreamInfo>,
     conns: HashMap<RelayConnId, LegKey>,
     peers: HashMap<PeerId, LegKey>,
@@ -234,8 +236,12 @@ pub struct Relays {
     out: VecDeque<RelayOutput>,
 }
 
-fn ws_url(node: &NodeConfig) -> String {
-    format!("ws://{}:{}/", node.url_host(), node.ws)
+/// The edge's signalling URL: `ws://<ip>:<ws>/`, or `wss://<ip>:<wss>/` over TLS.
+fn ws_url(node: &NodeConfig, tls: bool) -> String {
+    match tls {
+        true => format!("wss://{}:{}/", node.url_host(), node.wss),
+        false => format!("ws://{}:{}/", node.url_host(), node.ws),
+    }
 }
 
 impl Relays {
@@ -245,6 +251,7 @@ impl Relays {
             nodes,
             fingerprint,
             plain: None,
+            tls: false,
             streams: HashMap::new(),
             conns: HashMap::new(),
             peers: HashMap::new(),
@@ -259,6 +266,13 @@ impl Relays {
     #[must_use]
     pub fn with_plain(mut self, ip: IpAddr, secret: RelaySecret) -> Self {
         self.plain = Some(PlainMode { ip, secret });
+        self
+    }
+
+    /// Relay legs signal over `wss://` to each edge's `<wss>` port (`cdn_relay_tls`).
+    #[must_use]
+    pub fn over_tls(mut self, tls: bool) -> Self {
+        self.tls = tls;
         self
     }
 
@@ -521,7 +535,7 @@ impl Relays {
         };
         leg.state = LegState::Active(Box::new(attempt));
         self.conns.insert(conn, key);
-        let url = ws_url(&self.nodes[key.1]);
+        let url = ws_url(&self.nodes[key.1], self.tls);
         tracing::debug!(stream = %key.0, %url, conn = conn.0, "relay leg connecting");
         self.out.push_back(RelayOutput::Connect { conn, url });
     }

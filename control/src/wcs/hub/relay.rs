@@ -26,11 +26,11 @@ use crate::wcs::messages::StreamRequest;
 pub(super) fn relays_for(cfg: &Config, fingerprint: &Fingerprint) -> Relays {
     match (&cfg.load_balancing, &cfg.cdn_relay_secret) {
         (Some(lb), _) if lb.distribution == StreamDistribution::WebRtc => {
-            Relays::new(lb.nodes.clone(), fingerprint.clone())
+            Relays::new(lb.nodes.clone(), fingerprint.clone()).over_tls(cfg.cdn_relay_tls)
         }
-        (Some(lb), Some(secret)) => {
-            Relays::new(lb.nodes.clone(), fingerprint.clone()).with_plain(cfg.ip, secret.clone())
-        }
+        (Some(lb), Some(secret)) => Relays::new(lb.nodes.clone(), fingerprint.clone())
+            .with_plain(cfg.ip, secret.clone())
+            .over_tls(cfg.cdn_relay_tls),
         (Some(_), None) => {
             tracing::error!("rtp relay without cdn_relay_secret: not relaying");
             Relays::new(Vec::new(), fingerprint.clone())
