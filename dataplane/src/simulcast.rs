@@ -19,14 +19,22 @@ const ACTIVE_WITHIN: Duration = Duration::from_millis(1500);
 /// A layer fits a viewer when the layer and the audio take at most this share of its
 /// estimate.
 const FIT_SHARE: f64 = 0.9;
+/// A higher layer is switched to only when it takes at most this share (a margin over
+/// `FIT_SHARE`: a layer just under what the path carries would be left again at its next
+/// keyframe burst, freezing the picture each time).
+const UP_SHARE: f64 = 0.75;
 /// The layer sent must have stopped fitting, with congestion seen on the path, this long
 /// before the viewer is switched down...
 const DOWN_AFTER: Duration = Duration::from_millis(500);
 /// ... and a higher layer must have fitted this long, with no congestion, before it is
 /// switched up.
 const UP_AFTER: Duration = Duration::from_secs(1);
-/// Video is paused when not even the lowest layer has fitted, with congestion, this long.
+/// Video is paused when not even the lowest layer has fitted, with congestion, this long...
 const PAUSE_AFTER: Duration = Duration::from_secs(2);
+/// ... by far: the estimate under this share of what the lowest layer and the audio need (an
+/// estimate a little under it is the estimator's noise on a path that carries it; a stream
+/// that really does not fit shows far less).
+const PAUSE_SHARE: f64 = 0.75;
 /// Congestion (a decrease of the estimate) this recent counts as "seen".
 pub const CONGESTION_RECENT: Duration = Duration::from_secs(2);
 /// A viewer that acknowledges at least this share of what it is sent is delivered to.
@@ -244,11 +252,14 @@ impl LayerSelection {
             .is_some_and(|t| now.saturating_duration_since(t) <= CONGESTION_RECENT);
         let lowest = ranked[0];
         let best_fit = ranked.iter().rev().copied().find(|&l| fits(l));
-        // Not even the lowest layer fits, and the path says so: pause the video.
-        // Not even the lowest layer fits — judged once the viewer is sent it (the estimate
-        // right after a path showed itself thin says little) — and it is not delivered.
+        let up_fits = |l: u8| (rates.rate(l) + audio) as f64 <= UP_SHARE * e.bps as f64;
+        let best_up = ranked.iter().rev().copied().find(|&l| up_fits(l));
+        // Not even the lowest layer fits, by far — judged once the viewer is sent it (the
+        // estimate right after a path showed itself thin says little) — the path says so and
+        // the viewer does not receive what it is sent: pause the video.
         let on_lowest = self.current == Some(lowest);
-        if !fits(lowest) && congested && !e.delivering && (on_lowest || self.paused) {
+        let far_short = (e.bps as f64) < PAUSE_SHARE * (rates.rate(lowest) + audio) as f64;
+        if far_short && congested && !e.delivering && (on_lowest || self.paused) {
             let since = *self.pause_since.get_or_insert(now);
             if !self.paused && now.saturating_duration_since(since) >= PAUSE_AFTER {
                 self.paused = true;
@@ -306,7 +317,7 @@ impl LayerSelection {
             return None;
         }
         self.over_since = None;
-        match best_fit {
+        match best_up {
             Some(up) if rank(up) > rank(heading) && !congested => {
                 let since = *self.up_since.get_or_insert(now);
                 if now.saturating_duration_since(since) >= UP_AFTER {
@@ -335,7 +346,9 @@ impl LayerSelection {
             *ranked.get(at + 1)?
         };
         let rate = rates.rate(next);
-        (rate > 0).then(|| ((rate + rates.audio()) as f64 / FIT_SHARE * PROBE_MARGIN) as u64)
+        // What lets the next layer up be switched to (a paused viewer resumes at FIT_SHARE).
+        let share = if self.paused { FIT_SHARE } else { UP_SHARE };
+        (rate > 0).then(|| ((rate + rates.audio()) as f64 / share * PROBE_MARGIN) as u64)
     }
 
     /// What the viewer needs to be sent its target layer (or the lowest while paused) and

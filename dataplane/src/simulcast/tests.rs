@@ -113,8 +113,16 @@ fn a_thin_viewer_goes_down_only_after_congestion_and_up_after_a_steady_fit() {
     assert_eq!(r.rate(2), 1_200_000, "rates unchanged by touching");
     assert_eq!(
         s.probe_target(later, &r),
-        Some(((1_200_000.0 + 40_000.0) / FIT_SHARE * PROBE_MARGIN) as u64)
+        Some(((1_200_000.0 + 40_000.0) / UP_SHARE * PROBE_MARGIN) as u64)
     );
+    // Up needs a margin: at 1.5 Mbit/s h (1.24 Mbit/s with audio) would fit (90 %) but is
+    // not switched to (75 %).
+    assert_eq!(s.accept(1, true), Accept::Switch);
+    let calm = estimate(1_500_000, Some(now));
+    let end = later + 4 * UP_AFTER;
+    touch(&mut r, &bps, later + UP_AFTER, end);
+    assert_eq!(s.choose(later + 2 * UP_AFTER, &r, calm), None);
+    assert_eq!(s.choose(end, &r, calm), None);
 }
 
 #[test]
