@@ -44,6 +44,20 @@ pub struct Cli {
     /// Serve files from this directory before the embedded demo pages (overrides `web_dir`)
     #[arg(long, value_name = "DIR")]
     pub web_dir: Option<PathBuf>,
+    /// Log lines as text or as one JSON object each (level, time, target, fields); the level
+    /// filter is `RTCDN_LOG` (default info)
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written to stderr.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 impl Cli {
