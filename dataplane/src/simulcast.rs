@@ -31,10 +31,10 @@ const DOWN_AFTER: Duration = Duration::from_millis(500);
 const UP_AFTER: Duration = Duration::from_secs(1);
 /// Video is paused when not even the lowest layer has fitted, with congestion, this long...
 const PAUSE_AFTER: Duration = Duration::from_secs(2);
-/// ... by far: the estimate under this share of what the lowest layer and the audio need (an
+/// ... clearly: the estimate under this share of what the lowest layer and the audio need (an
 /// estimate a little under it is the estimator's noise on a path that carries it; a stream
 /// that really does not fit shows far less).
-const PAUSE_SHARE: f64 = 0.75;
+const PAUSE_SHARE: f64 = 0.85;
 /// Congestion (a decrease of the estimate) this recent counts as "seen".
 pub const CONGESTION_RECENT: Duration = Duration::from_secs(2);
 /// A viewer that acknowledges at least this share of what it is sent is delivered to.
