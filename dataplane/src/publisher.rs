@@ -156,15 +156,6 @@ impl Publisher {
         Some(((self.video_bytes - bytes) as f64 * 8.0 / elapsed.as_secs_f64()) as u64)
     }
 
-    /// The simulcast layers of the video track (1 without simulcast, 0 without video).
-    pub fn video_layers(&self) -> usize {
-        self.video().map_or(0, |t| t.encodings.len())
-    }
-
-    fn video(&self) -> Option<&RxTrack> {
-        self.tracks.iter().find(|t| t.kind == MediaKind::Video)
-    }
-
     /// Classifies a decrypted RTP packet (an RTX packet is first unwrapped, in place, to the
     /// packet it repairs), updates statistics and loss tracking, and rewrites its header
     /// extensions in place to the canonical ids shared by all subscribers.
@@ -379,11 +370,6 @@ impl Publisher {
             }
         }
         remb.write(now, self.rtcp_ssrc, &ssrcs[..n], out)
-    }
-
-    /// The REMB estimate of the publisher's uplink, when REMB was negotiated.
-    pub fn remb_estimate(&self) -> Option<u64> {
-        self.remb.as_ref().map(|(_, r)| r.estimate())
     }
 
     /// When the next receiver report, merged keyframe request, NACK, transport-wide

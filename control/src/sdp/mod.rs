@@ -68,6 +68,8 @@ mod tests;
 #[cfg(test)]
 mod tests_client;
 #[cfg(test)]
+mod tests_congestion;
+#[cfg(test)]
 mod tests_crate;
 #[cfg(test)]
 mod tests_rtx;

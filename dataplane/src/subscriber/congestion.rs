@@ -214,11 +214,6 @@ impl SubscriberCongestion {
         self.probe_result(now);
     }
 
-    /// The rate sent over the last complete window, bits/s.
-    pub fn sending_bps(&self) -> u64 {
-        self.sending_bps
-    }
-
     /// When the path last made the estimate go down.
     pub fn last_decrease(&self) -> Option<Instant> {
         self.estimator.last_decrease()
