@@ -6,6 +6,7 @@
 pub mod cdn;
 pub mod config;
 pub mod events;
+pub mod hooks;
 pub mod http;
 pub mod ice;
 pub mod metrics;

@@ -21,6 +21,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::hooks::{HookAnswer, HookMethod};
 use crate::http::AppState;
 use crate::wcs::hub::HubStats;
 
@@ -29,11 +30,18 @@ pub const PREFIX: &str = "rtcdn";
 /// Upper bounds of the handshake duration buckets, in seconds (ICE plus DTLS: tens of
 /// milliseconds on a LAN, up to the ICE timeout on a path that never works).
 const HANDSHAKE_BUCKETS: [f64; 10] = [0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+/// Upper bounds of the REST hook call duration buckets, in seconds (a local backend answers in
+/// milliseconds; the default timeout is 3 s).
+const HOOK_BUCKETS: [f64; 9] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 3.0];
 
 /// One label.
 type Label = (&'static str, &'static str);
 /// A label set of one `reason` or `result`.
 type OneLabel = [Label; 1];
+/// The `method` and `result` labels of a hook call.
+type MethodResult = [Label; 2];
+/// Hook call durations by `method`.
+type HookDurations = Family<OneLabel, Histogram, fn() -> Histogram>;
 /// The `worker` label.
 type WorkerLabel = [(&'static str, String); 1];
 /// The `worker` and `reason` labels.
@@ -48,11 +56,15 @@ pub struct HubCounters {
     handshakes_completed: Counter,
     handshake_failures: Family<OneLabel, Counter>,
     handshake_duration: Histogram,
+    hook_calls: Family<MethodResult, Counter>,
+    hook_duration: HookDurations,
 }
 
 impl Default for HubCounters {
     fn default() -> Self {
         Self {
+            hook_calls: Family::default(),
+            hook_duration: Family::new_with_constructor(|| Histogram::new(HOOK_BUCKETS)),
             connections_opened: Counter::default(),
             handshakes_started: Counter::default(),
             handshakes_completed: Counter::default(),
@@ -63,6 +75,22 @@ impl Default for HubCounters {
 }
 
 impl HubCounters {
+    /// A REST hook call of `method` ended with `answer` after `took`.
+    pub fn hook_called(&self, method: HookMethod, answer: &HookAnswer, took: Duration) {
+        let result = match answer {
+            HookAnswer::Allowed(_) => "allowed",
+            HookAnswer::Refused { .. } => "refused",
+            HookAnswer::Unavailable(_) => "unavailable",
+        };
+        let method = method.as_str();
+        self.hook_calls
+            .get_or_create(&[("method", method), ("result", result)])
+            .inc();
+        self.hook_duration
+            .get_or_create(&[("method", method)])
+            .observe(took.as_secs_f64());
+    }
+
     /// A signalling websocket was accepted.
     pub fn connection_opened(&self) {
         self.connections_opened.inc();
@@ -374,6 +402,17 @@ fn registry(scrape: &Scrape) -> Registry {
         "Time from adding a peer to its connection (ICE and DTLS)",
         Unit::Seconds,
         hub.counters.handshake_duration.clone(),
+    );
+    r.register(
+        "hook_calls",
+        "REST hook calls to the backend, by method and result (allowed, refused, unavailable)",
+        hub.counters.hook_calls.clone(),
+    );
+    r.register_with_unit(
+        "hook_duration",
+        "Time a REST hook call took, by method",
+        Unit::Seconds,
+        hub.counters.hook_duration.clone(),
     );
     if let Some(b) = &scrape.balancer {
         r.register(

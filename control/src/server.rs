@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::cdn;
 use crate::config::Config;
 use crate::events::EventReceiver;
+use crate::hooks::{HookClient, HookError};
 use crate::http::{self, AppState};
 use crate::rest::RestAccess;
 use crate::tls::{self, TlsListener};
@@ -46,6 +47,9 @@ pub enum ServerError {
     /// The TLS certificate or key could not be loaded or generated.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    /// The REST hook client could not be set up.
+    #[error(transparent)]
+    Hooks(#[from] HookError),
 }
 
 /// Runs the control plane on the calling thread: binds `cfg.ip:cfg.ws_port` (0 = ephemeral),
@@ -146,11 +150,25 @@ pub async fn serve_tls(
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let relay_inputs = tx.downgrade();
     let relay_tls = tls::relay_client(&cfg)?;
+    let hooks = match &cfg.rest_hook_url {
+        Some(url) => {
+            let client =
+                HookClient::new(url, cfg.rest_hook_timeout, cfg.rest_hook_ca_file.as_deref())?;
+            tracing::info!(
+                url,
+                fail_closed = cfg.rest_hook_fail_closed,
+                "REST hooks: clients are authorized by the backend"
+            );
+            Some(client)
+        }
+        None => None,
+    };
     let hub_task = tokio::spawn(connection::run_hub(
         hub,
         rx,
         relay_inputs,
         relay_tls,
+        hooks,
         events,
         async move {
             // A dropped sender also means stop.

@@ -123,18 +123,29 @@ pub fn relay_client(cfg: &Config) -> Result<Option<Arc<rustls::ClientConfig>>, T
     if !cfg.cdn_relay_tls {
         return Ok(None);
     }
+    client_config(cfg.cdn_relay_ca_file.as_deref(), "relay legs").map(Some)
+}
+
+/// A TLS client that verifies servers against the CA certificates in `ca_file` when given,
+/// else the system's roots; `purpose` names the user in the log.
+pub fn client_config(
+    ca_file: Option<&Path>,
+    purpose: &str,
+) -> Result<Arc<rustls::ClientConfig>, TlsError> {
     let mut roots = rustls::RootCertStore::empty();
-    match &cfg.cdn_relay_ca_file {
+    match ca_file {
         Some(path) => {
             let pem = std::fs::read(path).map_err(|source| TlsError::Read {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 source,
             })?;
             for cert in CertificateDer::pem_slice_iter(&pem).filter_map(Result::ok) {
                 roots.add(cert)?;
             }
             if roots.is_empty() {
-                return Err(TlsError::NoCertificate { path: path.clone() });
+                return Err(TlsError::NoCertificate {
+                    path: path.to_path_buf(),
+                });
             }
         }
         None => {
@@ -145,7 +156,7 @@ pub fn relay_client(cfg: &Config) -> Result<Option<Arc<rustls::ClientConfig>>, T
             let (added, _) = roots.add_parsable_certificates(native.certs);
             tracing::info!(
                 roots = added,
-                "relay legs verify edges against the system's roots"
+                "{purpose} verify servers against the system's roots"
             );
         }
     }
@@ -154,7 +165,7 @@ pub fn relay_client(cfg: &Config) -> Result<Option<Arc<rustls::ClientConfig>>, T
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    Ok(Some(Arc::new(client)))
+    Ok(Arc::new(client))
 }
 
 /// The self-signed certificate and key files in `dir`, generated for `ip` and `localhost`

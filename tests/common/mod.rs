@@ -11,6 +11,7 @@
 // Each integration-test crate includes this module and uses a different subset of it.
 #![allow(dead_code)]
 
+pub mod backend;
 pub mod media;
 pub mod source;
 

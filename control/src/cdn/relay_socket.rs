@@ -140,7 +140,7 @@ async fn pump<S>(
                         break;
                     }
                 }
-                Some(Outgoing::Close) | None => {
+                Some(Outgoing::Close | Outgoing::Refuse(_)) | None => {
                     // Best effort: the edge may be gone already.
                     let _ = ws.close(None).await;
                     return;

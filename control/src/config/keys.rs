@@ -13,6 +13,7 @@ use super::model::{Config, RelaySecret, VideoCodec, MAX_WORKER_THREADS};
 use super::value::parse_bool;
 use super::warning::{ConfigWarning, WarningKind};
 use crate::cdn;
+use crate::hooks::OnError;
 use dataplane::CpuAffinity;
 
 pub(super) const IP: &str = "ip";
@@ -45,9 +46,14 @@ pub(super) const WEBRTC_CC_MIN_BITRATE: &str = "webrtc_cc_min_bitrate";
 pub(super) const WEBRTC_CC_MAX_BITRATE: &str = "webrtc_cc_max_bitrate";
 pub(super) const REST_API_KEY: &str = "rest_api_key";
 pub(super) const REST_API_ALLOWED_IPS: &str = "rest_api_allowed_ips";
+pub(super) const REST_HOOK_URL: &str = "rest_hook_url";
+pub(super) const REST_HOOK_TIMEOUT: &str = "rest_hook_timeout";
+pub(super) const REST_HOOK_FAIL_CLOSED: &str = "rest_hook_fail_closed";
+pub(super) const REST_HOOK_ON_ERROR: &str = "rest_hook_on_error";
+pub(super) const REST_HOOK_CA_FILE: &str = "rest_hook_ca_file";
 
 /// Every key we apply, in the order the README documents them.
-const IMPLEMENTED: [&str; 29] = [
+const IMPLEMENTED: [&str; 34] = [
     IP,
     WS_PORT,
     WSS_PORT,
@@ -77,6 +83,11 @@ const IMPLEMENTED: [&str; 29] = [
     WEBRTC_CC_MAX_BITRATE,
     REST_API_KEY,
     REST_API_ALLOWED_IPS,
+    REST_HOOK_URL,
+    REST_HOOK_TIMEOUT,
+    REST_HOOK_FAIL_CLOSED,
+    REST_HOOK_ON_ERROR,
+    REST_HOOK_CA_FILE,
 ];
 
 pub(super) const NOT_A_PORT: &str = "is not a port number (1-65535)";
@@ -96,6 +107,8 @@ const BAD_RETRANSMIT_CACHE: &str = "must be a number of milliseconds from 100 to
 const BAD_RETRANSMIT_SHARE: &str = "must be a percentage from 0 to 100";
 const BAD_ALLOWED_IPS: &str =
     "must be a comma-separated list of IP addresses or CIDR ranges like 10.0.0.0/8, ::1";
+const BAD_HOOK_URL: &str = "must be an http:// or https:// URL of the backend application";
+const BAD_ON_ERROR: &str = "must be FAIL or LOG";
 const BAD_BITRATE: &str = "must be a bitrate in bits per second from 30000 to 100000000";
 
 /// A publisher bitrate bound in bits/s (WCS's `webrtc_cc_*_bitrate` unit).
@@ -255,6 +268,7 @@ impl Loader {
             TLS_CERTIFICATE => cfg.tls_certificate = Some(self.relative(value)),
             TLS_PRIVATE_KEY => cfg.tls_private_key = Some(self.relative(value)),
             CDN_RELAY_CA_FILE => cfg.cdn_relay_ca_file = Some(self.relative(value)),
+            REST_HOOK_CA_FILE => cfg.rest_hook_ca_file = Some(self.relative(value)),
             LOAD_BALANCING_ENABLED => {
                 self.load_balancing =
                     parse_bool(value).ok_or_else(|| self.bad(line, key, value, NOT_BOOL))?;
@@ -287,6 +301,15 @@ impl Loader {
             TLS_PRIVATE_KEY => cfg.tls_private_key = None,
             CDN_RELAY_TLS => cfg.cdn_relay_tls = d.cdn_relay_tls,
             CDN_RELAY_CA_FILE => cfg.cdn_relay_ca_file = None,
+            REST_HOOK_CA_FILE => cfg.rest_hook_ca_file = None,
+            REST_HOOK_TIMEOUT => cfg.rest_hook_timeout = d.rest_hook_timeout,
+            REST_HOOK_FAIL_CLOSED => cfg.rest_hook_fail_closed = d.rest_hook_fail_closed,
+            REST_HOOK_ON_ERROR => cfg.rest_hook_on_error = d.rest_hook_on_error,
+            // An empty URL is the explicit way to say "no hooks".
+            REST_HOOK_URL => {
+                cfg.rest_hook_url = None;
+                return;
+            }
             MEDIA_PORT_FROM => cfg.media_port_from = d.media_port_from,
             MEDIA_PORT_TO => cfg.media_port_to = d.media_port_to,
             WORKER_THREADS => cfg.worker_threads = d.worker_threads,
@@ -479,6 +502,18 @@ fn apply_scalar(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static
         WEBRTC_CC_MIN_BITRATE => cfg.webrtc_cc_min_bitrate = Some(parse_bitrate(value)?),
         WEBRTC_CC_MAX_BITRATE => cfg.webrtc_cc_max_bitrate = Some(parse_bitrate(value)?),
         REST_API_ALLOWED_IPS => cfg.rest_api_allowed_ips = parse_allowed_ips(value)?,
+        REST_HOOK_URL => {
+            let scheme_ok = ["http://", "https://"]
+                .iter()
+                .any(|p| value.len() > p.len() && value[..p.len()].eq_ignore_ascii_case(p));
+            if !scheme_ok || value.contains(char::is_whitespace) {
+                return Err(BAD_HOOK_URL);
+            }
+            cfg.rest_hook_url = Some(value.to_owned());
+        }
+        REST_HOOK_TIMEOUT => cfg.rest_hook_timeout = parse_ms(value)?,
+        REST_HOOK_FAIL_CLOSED => cfg.rest_hook_fail_closed = parse_bool(value).ok_or(NOT_BOOL)?,
+        REST_HOOK_ON_ERROR => cfg.rest_hook_on_error = OnError::parse(value).ok_or(BAD_ON_ERROR)?,
         MEDIA_SOCKET_BUFFER => {
             cfg.media_socket_buffer = value
                 .parse::<usize>()

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::cidr::IpNet;
 use crate::cdn::config::LoadBalancingConfig;
+use crate::hooks::OnError;
 
 /// The file [`Config::load`] reads inside the configuration directory.
 pub const FILE_NAME: &str = "flashphoner.properties";
@@ -132,6 +133,21 @@ pub struct Config {
     /// `rest_api_allowed_ips`: the client addresses `/rest-api/` answers (addresses or CIDR
     /// ranges); default 127.0.0.1 and ::1.
     pub rest_api_allowed_ips: Vec<IpNet>,
+    /// `rest_hook_url`: the backend application the REST hooks call (`<url>/connect`,
+    /// `<url>/publishStream`, ...); default none (no hooks: every client is allowed).
+    pub rest_hook_url: Option<String>,
+    /// `rest_hook_timeout`: how long one hook call may take, in ms (default 3000).
+    pub rest_hook_timeout: Duration,
+    /// `rest_hook_fail_closed`: refuse the client's call when the backend is unreachable,
+    /// times out or answers 5xx (default true); false lets it through.
+    pub rest_hook_fail_closed: bool,
+    /// `rest_hook_on_error`: what a 4xx answer to `publishStream`/`playStream` does unless the
+    /// backend's `restClientConfig` says: `FAIL` refuses (default), `LOG` only logs (WCS's
+    /// default). A refused `connect` always fails the session.
+    pub rest_hook_on_error: OnError,
+    /// `rest_hook_ca_file`: CA certificates (PEM) an https backend is verified against
+    /// instead of the system's roots.
+    pub rest_hook_ca_file: Option<PathBuf>,
 }
 
 /// A shared secret that never shows in logs or `Debug` output (`cdn_relay_secret`,
@@ -201,6 +217,11 @@ impl Default for Config {
                 .into_iter()
                 .filter_map(IpNet::parse)
                 .collect(),
+            rest_hook_url: None,
+            rest_hook_timeout: Duration::from_millis(3000),
+            rest_hook_fail_closed: true,
+            rest_hook_on_error: OnError::Fail,
+            rest_hook_ca_file: None,
         }
     }
 }

@@ -760,3 +760,77 @@ fn rest_api_key_and_allowed_addresses() {
         );
     }
 }
+
+#[test]
+fn rest_hook_keys() {
+    let d = Config::default();
+    assert_eq!(d.rest_hook_url, None);
+    assert_eq!(d.rest_hook_timeout, Duration::from_millis(3000));
+    assert!(d.rest_hook_fail_closed);
+    assert_eq!(d.rest_hook_on_error, crate::hooks::OnError::Fail);
+
+    let cfg = ok(
+        "rest_hook_url=https://auth.example.com/apps/live/\nrest_hook_timeout=1500\n\
+                  rest_hook_fail_closed=false\nrest_hook_on_error=log\nrest_hook_ca_file=ca.pem\n",
+    );
+    assert_eq!(
+        cfg.rest_hook_url.as_deref(),
+        Some("https://auth.example.com/apps/live/")
+    );
+    assert_eq!(cfg.rest_hook_timeout, Duration::from_millis(1500));
+    assert!(!cfg.rest_hook_fail_closed);
+    assert_eq!(cfg.rest_hook_on_error, crate::hooks::OnError::Log);
+    assert!(cfg.rest_hook_ca_file.unwrap().ends_with("ca.pem"));
+
+    // An empty URL is "no hooks", silently.
+    let (cfg, w) = parse("rest_hook_url=\n").unwrap();
+    assert_eq!(cfg.rest_hook_url, None);
+    assert!(w.is_empty(), "{w:?}");
+
+    for (text, key, value, reason) in [
+        (
+            "rest_hook_url=ftp://x/apps",
+            "rest_hook_url",
+            "ftp://x/apps",
+            "must be an http:// or https:// URL of the backend application",
+        ),
+        (
+            "rest_hook_url=http://",
+            "rest_hook_url",
+            "http://",
+            "must be an http:// or https:// URL of the backend application",
+        ),
+        (
+            "rest_hook_url=http://a b/",
+            "rest_hook_url",
+            "http://a b/",
+            "must be an http:// or https:// URL of the backend application",
+        ),
+        (
+            "rest_hook_timeout=0",
+            "rest_hook_timeout",
+            "0",
+            "must be more than 0 ms",
+        ),
+        (
+            "rest_hook_fail_closed=maybe",
+            "rest_hook_fail_closed",
+            "maybe",
+            "is not true or false",
+        ),
+        (
+            "rest_hook_on_error=IGNORE",
+            "rest_hook_on_error",
+            "IGNORE",
+            "must be FAIL or LOG",
+        ),
+    ] {
+        let (line, k, v, shown) = bad(&format!("ip=127.0.0.1\n{text}\n"));
+        assert_eq!((line, k.as_str(), v.as_str()), (2, key, value), "{shown}");
+        assert!(
+            shown.starts_with(&format!("flashphoner.properties:2: {key}: "))
+                && shown.ends_with(reason),
+            "{shown}"
+        );
+    }
+}

@@ -22,6 +22,7 @@ use super::hub::{
 use crate::cdn::relay::{RelayConnId, RelayRoute};
 use crate::cdn::relay_socket;
 use crate::events::EventReceiver;
+use crate::hooks::HookClient;
 use crate::metrics::HubMetrics;
 
 /// Frames queued for one connection before it is considered stuck and dropped.
@@ -125,16 +126,20 @@ struct Queues {
     inputs: mpsc::WeakUnboundedSender<HubInput>,
     /// The TLS client of relay legs over `wss://` (`cdn_relay_tls`).
     relay_tls: Option<Arc<rustls::ClientConfig>>,
+    /// The REST hook backend (`rest_hook_url`).
+    hooks: Option<HookClient>,
 }
 
 /// Runs the hub until `stop` resolves or every [`HubHandle`] is dropped, then sends
 /// `Command::Shutdown` to every worker. `relay_inputs` is a weak sender of `inputs`, handed
-/// to the relay websocket tasks the hub starts, which connect `wss://` edges with `relay_tls`.
+/// to the relay websocket tasks the hub starts, which connect `wss://` edges with `relay_tls`,
+/// and to the REST hook calls it makes with `hooks`.
 pub async fn run_hub(
     mut hub: Hub,
     mut inputs: mpsc::UnboundedReceiver<HubInput>,
     relay_inputs: mpsc::WeakUnboundedSender<HubInput>,
     relay_tls: Option<Arc<rustls::ClientConfig>>,
+    hooks: Option<HookClient>,
     mut events: EventReceiver,
     stop: impl Future<Output = ()>,
 ) {
@@ -143,6 +148,7 @@ pub async fn run_hub(
         relays: HashMap::new(),
         inputs: relay_inputs,
         relay_tls,
+        hooks,
     };
     let mut events_open = true;
     tokio::pin!(stop);
@@ -193,6 +199,9 @@ pub async fn run_hub(
                 }
                 Some(HubInput::RelayOpened { conn }) => hub.relay_opened(Instant::now(), conn),
                 Some(HubInput::RelayText { conn, text }) => hub.relay_text(Instant::now(), conn, &text),
+                Some(HubInput::HookDone { call, method, answer, took }) => {
+                    hub.hook_done(Instant::now(), call, method, answer, took);
+                }
                 Some(HubInput::RelayClosed { conn }) => {
                     queues.relays.remove(&conn);
                     hub.relay_closed(Instant::now(), conn);
@@ -256,6 +265,28 @@ fn drain(hub: &mut Hub, queues: &mut Queues) {
                         queues.relays.remove(&conn);
                         stuck_relays.push(conn);
                     }
+                }
+                Output::Refuse(conn, reason) => {
+                    if let Some(tx) = outs.remove(&conn) {
+                        let _ = tx.try_send(Outgoing::Refuse(reason));
+                    }
+                }
+                Output::Hook(request) => {
+                    let (Some(client), Some(input)) = (&queues.hooks, queues.inputs.upgrade())
+                    else {
+                        continue;
+                    };
+                    let client = client.clone();
+                    tokio::spawn(async move {
+                        let started = Instant::now();
+                        let answer = client.call(&request).await;
+                        input.send(HubInput::HookDone {
+                            call: request.call,
+                            method: request.method,
+                            answer,
+                            took: started.elapsed(),
+                        })
+                    });
                 }
                 Output::RelayClose(conn) => {
                     if let Some(tx) = queues.relays.remove(&conn) {
@@ -322,6 +353,14 @@ pub async fn serve_socket(
                         break;
                     }
                 }
+                Some(Outgoing::Refuse(reason)) => {
+                    let frame = CloseFrame {
+                        code: close_code::POLICY,
+                        reason: Utf8Bytes::from(refusal_reason(&reason)),
+                    };
+                    let _ = socket.send(Message::Close(Some(frame))).await;
+                    break;
+                }
                 Some(Outgoing::Close) | None => {
                     let reason = if outgoing.is_some() {
                         "Terminated by keep-alive"
@@ -340,4 +379,14 @@ pub async fn serve_socket(
     }
     hub.send(HubInput::Closed { conn });
     tracing::debug!(conn = conn.0, "websocket closed");
+}
+
+/// A close frame's reason is at most 123 bytes: the refusal's reason cut at a character
+/// boundary.
+fn refusal_reason(reason: &str) -> String {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason[..end].to_owned()
 }

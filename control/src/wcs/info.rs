@@ -15,6 +15,9 @@ pub const REST_TERMINATED: &str = "Stopped by rest /terminate";
 pub const STREAM_NOT_FOUND: &str = "Stream not found";
 /// Another publisher holds the name.
 pub const NAME_IN_USE: &str = "Stream name is already in use";
+/// A publish or play on a connection whose session is not established (with REST hooks, a
+/// `connection` the backend allowed must come first).
+pub const SESSION_NOT_READY: &str = "Session not ready";
 /// A failure of ours with no more specific WCS text (no worker, a command not delivered).
 pub const FAILED_BY_ERROR: &str = "Failed by error";
 

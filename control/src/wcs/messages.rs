@@ -323,6 +323,15 @@ pub fn fail(api_method: &str, info: &str) -> ServerMessage {
     }
 }
 
+/// `fail {status: FAILED, info, apiMethod: ConnectionStatusEvent}`: the session was refused
+/// (WCS's answer when the backend refuses `connect`; the SDK fires its WARN callback).
+pub fn connection_failed(info: &str) -> ServerMessage {
+    ServerMessage {
+        name: "fail",
+        data: vec![json!({"status": "FAILED", "info": info, "apiMethod": "ConnectionStatusEvent"})],
+    }
+}
+
 /// `ping` with an empty data array (the SDK answers `pong`).
 pub fn ping() -> ServerMessage {
     ServerMessage {

@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::hub::{ConnId, ConnectionInfo, HubHealth, HubStats, StreamFilter, StreamInfo};
 use crate::cdn::relay::{RelayConnId, RelayRoute};
+use crate::hooks::{HookAnswer, HookCallId, HookMethod};
 use crate::metrics::HubMetrics;
 
 /// Something for the hub task.
@@ -69,6 +70,17 @@ pub enum HubInput {
         /// The frame.
         text: String,
     },
+    /// A REST hook call finished.
+    HookDone {
+        /// The hub's id of a call it waits for (`None`: a notification).
+        call: Option<HookCallId>,
+        /// The method called.
+        method: HookMethod,
+        /// The verdict.
+        answer: HookAnswer,
+        /// How long the call took.
+        took: std::time::Duration,
+    },
     /// A relay websocket closed or could not be opened.
     RelayClosed {
         /// The relay connection.
@@ -83,4 +95,6 @@ pub enum Outgoing {
     Text(String),
     /// Close the websocket.
     Close,
+    /// Close the websocket because its session was refused, with this reason.
+    Refuse(String),
 }

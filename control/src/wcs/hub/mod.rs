@@ -16,6 +16,7 @@
 //! `/health` shows (players' sending state, streams' simulcast layers) and `rest` what the WCS
 //! REST API finds and terminates.
 
+mod authorize;
 mod health;
 mod relay;
 mod rest;
@@ -33,7 +34,7 @@ use dataplane::api::{Command, Event, Fingerprint, PeerSpec, WorkerHandle, Worker
 
 pub use health::{HubHealth, LayeredStream, ViewerReport};
 pub use rest::{ConnectionInfo, StreamFilter, StreamInfo};
-use state::{Conn, Role, ViewerSample, Worker, RELAYED_EVENTS};
+use state::{Auth, Conn, Hooks, Role, ViewerSample, Worker, RELAYED_EVENTS};
 pub use state::{ConnId, Hub, HubStats, Output, MAX_NAME_LEN};
 pub use streams::LAYER_SUFFIXES;
 
@@ -64,6 +65,7 @@ impl Hub {
             relay_secret: cfg.cdn_relay_secret.clone(),
             now: None,
             counters: HubCounters::default(),
+            hooks: Hooks::from_config(cfg),
             workers: workers
                 .into_iter()
                 .map(|handle| Worker { handle, peers: 0 })
@@ -146,6 +148,8 @@ impl Hub {
             sessions: HashSet::new(),
             next_ping,
             unanswered: 0,
+            auth: Auth::None,
+            pending_streams: HashMap::new(),
         };
         if let Some(old) = self.conns.insert(conn, state) {
             tracing::warn!(conn = conn.0, "connection id reused");
@@ -159,6 +163,7 @@ impl Hub {
     /// `unPublishStream`/`stopStream` would. Idempotent.
     pub fn close(&mut self, now: Instant, conn: ConnId) {
         self.now = Some(now);
+        self.forget_hooks(conn);
         let Some(state) = self.conns.remove(&conn) else {
             return;
         };
@@ -227,16 +232,9 @@ impl Hub {
             return;
         }
         match message {
-            ClientMessage::Connection(object) => {
-                let Some(state) = self.conns.get(&conn) else {
-                    return;
-                };
-                let session_id = format!("/{}/{}", state.client, state.server);
-                let token = uuid::Uuid::new_v4().to_string();
-                self.send(conn, msg::get_user_data(object, &token, &session_id));
-            }
-            ClientMessage::PublishStream(req) => self.publish(conn, req),
-            ClientMessage::PlayStream(req) => self.play(conn, req),
+            ClientMessage::Connection(object) => self.connect(conn, object),
+            ClientMessage::PublishStream(req) => self.request_stream(conn, req, true),
+            ClientMessage::PlayStream(req) => self.request_stream(conn, req, false),
             ClientMessage::UnPublishStream(req) => self.stop(conn, "unPublishStream", &req),
             ClientMessage::StopStream(req) => self.stop(conn, "stopStream", &req),
             ClientMessage::AvailableStream(req) => {
@@ -404,6 +402,7 @@ impl Hub {
             status,
             info,
         };
+        self.notify_stream_status(conn, &st);
         self.send(conn, msg::stream_status(&st));
     }
 
@@ -411,18 +410,18 @@ impl Hub {
         let Some(s) = self.sessions.get(id) else {
             return;
         };
+        let (conn, name) = (s.conn, s.name.clone());
         let st = StreamStatus {
             media_session_id: id,
-            name: &s.name,
+            name: &name,
             published: s.role == Role::Publisher,
             has_audio: s.has_audio,
             has_video: s.has_video,
             status,
             info,
         };
-        let message = msg::stream_status(&st);
-        let conn = s.conn;
-        self.send(conn, message);
+        self.notify_stream_status(conn, &st);
+        self.send(conn, msg::stream_status(&st));
     }
 
     /// Checks shared by publish and play; replies FAILED/fail and returns false on error.

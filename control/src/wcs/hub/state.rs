@@ -13,9 +13,10 @@ use dataplane::api::{Fingerprint, PeerId, StreamId, WorkerHandle, WorkerId};
 
 use crate::cdn::relay::{RelayConnId, Relays};
 use crate::config::{RelaySecret, VideoCodec};
+use crate::hooks::{HookCallId, HookRequest, OnError, RestClientConfig};
 use crate::metrics::HubCounters;
 use crate::sdp::PublishedMedia;
-use crate::wcs::messages::ServerMessage;
+use crate::wcs::messages::{ServerMessage, StreamRequest};
 
 /// Longest accepted stream name and mediaSessionId, in characters.
 pub const MAX_NAME_LEN: usize = 256;
@@ -51,6 +52,11 @@ pub enum Output {
     RelaySend(RelayConnId, String),
     /// Close the relay connection (the hub already forgot it).
     RelayClose(RelayConnId),
+    /// Call the REST hook backend; report the answer with [`Hub::hook_done`].
+    Hook(HookRequest),
+    /// Close the connection after its session was refused, with this reason (the `fail`
+    /// message saying so is already queued).
+    Refuse(ConnId, String),
 }
 
 /// Counters for `/health`.
@@ -74,6 +80,55 @@ pub(super) struct Conn {
     pub(super) sessions: HashSet<String>,
     pub(super) next_ping: Option<Instant>,
     pub(super) unanswered: u32,
+    /// Where the session stands with the REST hooks.
+    pub(super) auth: Auth,
+    /// Publishes and plays waiting for the backend's verdict, by mediaSessionId.
+    pub(super) pending_streams: HashMap<String, HookCallId>,
+}
+
+/// A connection's session as the REST hooks see it.
+#[derive(Clone, Debug, Default)]
+pub(super) enum Auth {
+    /// No `connection` yet (or hooks off and none needed).
+    #[default]
+    None,
+    /// `connect` is with the backend.
+    Pending(HookCallId),
+    /// `connect` allowed (or hooks off): the session's application and settings.
+    Established {
+        /// The `appKey` the client gave (`defaultApp` when none).
+        app_key: String,
+        /// The backend's `restClientConfig` (defaults when hooks are off).
+        rest: RestClientConfig,
+    },
+}
+
+/// The REST hooks of this node: the policy and the calls waiting for an answer.
+pub(super) struct Hooks {
+    /// `rest_hook_fail_closed`.
+    pub(super) fail_closed: bool,
+    /// `rest_hook_on_error`.
+    pub(super) on_error: OnError,
+    /// The `nodeId` every call carries.
+    pub(super) node_id: String,
+    /// Calls the hub waits for.
+    pub(super) pending: HashMap<HookCallId, PendingCall>,
+    pub(super) next_call: u64,
+}
+
+/// What a pending hook call decides.
+pub(super) enum PendingCall {
+    /// A `connection`: its session object.
+    Connect {
+        conn: ConnId,
+        object: serde_json::Map<String, serde_json::Value>,
+    },
+    /// A `publishStream` (`published`) or `playStream`.
+    Stream {
+        conn: ConnId,
+        req: StreamRequest,
+        published: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,4 +207,6 @@ pub struct Hub {
     pub(super) now: Option<Instant>,
     /// Signalling connections and handshakes, for `/metrics`.
     pub(super) counters: HubCounters,
+    /// The REST hooks (`rest_hook_url` set); `None` lets every client in.
+    pub(super) hooks: Option<Hooks>,
 }

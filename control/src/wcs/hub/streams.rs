@@ -234,6 +234,10 @@ impl Hub {
     }
 
     pub(super) fn stop(&mut self, conn: ConnId, api: &str, req: &StreamRequest) {
+        self.notify_stop(conn, api, req);
+        if self.cancel_pending(conn, req) {
+            return;
+        }
         let role = match self.sessions.get(&req.media_session_id) {
             Some(s) if s.conn == conn => s.role,
             _ => {

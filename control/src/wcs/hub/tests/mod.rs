@@ -5,6 +5,7 @@
 //! (what the REST API finds and terminates) and `metrics` (the handshake and connection
 //! counters).
 
+mod hooks;
 mod lifecycle;
 mod metrics;
 mod relay;
@@ -94,6 +95,10 @@ pub(super) fn config() -> Config {
 }
 
 pub(super) fn harness(n: usize) -> Harness {
+    harness_with(&config(), n)
+}
+
+pub(super) fn harness_with(cfg: &Config, n: usize) -> Harness {
     let mut handles = Vec::new();
     let mut workers = Vec::new();
     for i in 0..n {
@@ -109,7 +114,7 @@ pub(super) fn harness(n: usize) -> Harness {
         digest: vec![0xAB; 32],
     };
     Harness {
-        hub: Hub::new(&config(), handles, fingerprint),
+        hub: Hub::new(cfg, handles, fingerprint),
         workers,
         now: Instant::now(),
         next_conn: 1,
