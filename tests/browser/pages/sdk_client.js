@@ -49,7 +49,9 @@ function rtVideo() {
  * - `video`: a publisher's video constraints (e.g. `{ width: 640, height: 480 }`), passed to
  *   createStream as `constraints.video` (the SDK's default otherwise);
  * - `simulcast`: a publisher sends its video as three encodings, rids l, m, h
- *   (simulcast.js, the demo page's option; the SDK is unchanged).
+ *   (simulcast.js, the demo page's option; the SDK is unchanged);
+ * - `custom`: the session's `custom` object (what a REST hook backend authorizes with).
+ * Session WARN events (a server `fail`, e.g. a refused connect) are logged with their info.
  */
 window.rtStart = function (role, urlServer, name, options) {
   var SESSION_STATUS = Flashphoner.constants.SESSION_STATUS;
@@ -59,6 +61,9 @@ window.rtStart = function (role, urlServer, name, options) {
   var sessionOptions = { urlServer: urlServer };
   if (options && options.lbUrl) {
     sessionOptions.lbUrl = options.lbUrl;
+  }
+  if (options && options.custom) {
+    sessionOptions.custom = options.custom;
   }
   window.rt.session = Flashphoner.createSession(sessionOptions)
     .on(SESSION_STATUS.ESTABLISHED, function (session) {
@@ -79,6 +84,9 @@ window.rtStart = function (role, urlServer, name, options) {
     })
     .on(SESSION_STATUS.FAILED, function () {
       rtRecord('session', 'FAILED');
+    })
+    .on(SESSION_STATUS.WARN, function (warning) {
+      rtRecord('warn', warning && warning.status, warning && warning.info);
     });
 };
 
