@@ -26,6 +26,16 @@ pub const BACKEND_UNAVAILABLE: &str = "Authorization backend unavailable";
 /// The `appKey` of a session that named none (the SDK's default).
 const DEFAULT_APP: &str = "defaultApp";
 
+/// The `appKey` a session object names (`defaultApp` when none).
+fn app_key_of(object: &Map<String, Value>) -> String {
+    object
+        .get("appKey")
+        .and_then(Value::as_str)
+        .filter(|k| !k.is_empty())
+        .unwrap_or(DEFAULT_APP)
+        .to_owned()
+}
+
 impl Hooks {
     /// The hooks `cfg` asks for, or `None` without `rest_hook_url`.
     pub(super) fn from_config(cfg: &Config) -> Option<Self> {
@@ -47,12 +57,7 @@ impl Hub {
             return;
         };
         let session_id = format!("/{}/{}", state.client, state.server);
-        let app_key = object
-            .get("appKey")
-            .and_then(Value::as_str)
-            .filter(|k| !k.is_empty())
-            .unwrap_or(DEFAULT_APP)
-            .to_owned();
+        let app_key = app_key_of(&object);
         let Some(hooks) = &mut self.hooks else {
             if let Some(state) = self.conns.get_mut(&conn) {
                 state.auth = Auth::Established {
@@ -231,12 +236,7 @@ impl Hub {
         };
         match allowed {
             Ok(()) => {
-                let app_key = object
-                    .get("appKey")
-                    .and_then(Value::as_str)
-                    .filter(|k| !k.is_empty())
-                    .unwrap_or(DEFAULT_APP)
-                    .to_owned();
+                let app_key = app_key_of(&object);
                 if let Some(state) = self.conns.get_mut(&conn) {
                     state.auth = Auth::Established { app_key, rest };
                 }
