@@ -181,7 +181,7 @@ async fn health(state: &AppState) -> Response {
             })
         })
         .collect();
-    let (system_cpu_load, process_cpu_load) = cpu_loads(state);
+    let cpu = cpu_loads(state);
     let mut body = serde_json::json!({
         "status": "ok",
         "streams": hub.stats.streams,
@@ -189,8 +189,8 @@ async fn health(state: &AppState) -> Response {
         "players": hub.stats.players,
         "connected_peers": hub.stats.connected_peers,
         "connections": hub.stats.connections,
-        "system_cpu_load": system_cpu_load,
-        "process_cpu_load": process_cpu_load,
+        "system_cpu_load": cpu.map(|(system, _)| system),
+        "process_cpu_load": cpu.map(|(_, process)| process),
         "workers": workers,
         "published": published,
         "viewers": viewers,
@@ -219,17 +219,17 @@ async fn health(state: &AppState) -> Response {
 }
 
 /// `(systemCpuLoad, processCpuLoad)` over the interval since the previous reading (shared by
-/// the stat page and `/health`; see [`CpuSampler`]), 0 when `/proc` is unreadable.
-fn cpu_loads(state: &AppState) -> (f64, f64) {
+/// the stat page and `/health`; see [`CpuSampler`]); `None` when `/proc` is unreadable or
+/// before a first interval.
+fn cpu_loads(state: &AppState) -> Option<(f64, f64)> {
     // procfs reads do not wait on a disk; they are as cheap as a syscall.
     let ticks = std::fs::read_to_string("/proc/stat")
         .ok()
         .zip(std::fs::read_to_string("/proc/self/stat").ok())
         .and_then(|(all, me)| CpuTicks::parse(&all, &me));
-    match (ticks, state.cpu.lock()) {
-        (Some(t), Ok(mut sampler)) => sampler.sample(Instant::now(), t),
-        _ => (0.0, 0.0),
-    }
+    let (ticks, mut sampler) = (ticks?, state.cpu.lock().ok()?);
+    sampler.sample(Instant::now(), ticks);
+    sampler.loads()
 }
 
 /// The value of `name` in a query string (`a=1&action=stat&preventCache=..`), not decoded.
@@ -313,7 +313,7 @@ async fn stat(state: &AppState) -> Response {
     let Some(hub) = state.hub.stats().await else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
-    let (system_cpu_load, process_cpu_load) = cpu_loads(state);
+    let (system_cpu_load, process_cpu_load) = cpu_loads(state).unwrap_or((0.0, 0.0));
     let page = StatPage {
         connections: hub.connections,
         streams_in: hub.streams,

@@ -157,7 +157,7 @@ impl CpuTicks {
 #[derive(Debug, Default)]
 pub struct CpuSampler {
     last: Option<(Instant, CpuTicks)>,
-    loads: (f64, f64),
+    loads: Option<(f64, f64)>,
 }
 
 impl CpuSampler {
@@ -175,12 +175,17 @@ impl CpuSampler {
                     let idle = ticks.idle.saturating_sub(prev.idle).min(total);
                     let process = ticks.process.saturating_sub(prev.process).min(total);
                     let total = total as f64;
-                    self.loads = (1.0 - idle as f64 / total, process as f64 / total);
+                    self.loads = Some((1.0 - idle as f64 / total, process as f64 / total));
                 }
                 self.last = Some((now, ticks));
             }
             None => self.last = Some((now, ticks)),
         }
+        self.loads.unwrap_or((0.0, 0.0))
+    }
+
+    /// The latest `(systemCpuLoad, processCpuLoad)`, `None` until one has been computed.
+    pub fn loads(&self) -> Option<(f64, f64)> {
         self.loads
     }
 }
@@ -292,10 +297,12 @@ mod tests {
             process,
         };
         assert_eq!(s.sample(t0, ticks(1000, 800, 10)), (0.0, 0.0));
+        assert_eq!(s.loads(), None, "no interval yet");
         let t1 = t0 + Duration::from_secs(1);
         let (system, process) = s.sample(t1, ticks(1400, 1100, 60));
         assert!((system - 0.25).abs() < 1e-9, "{system}");
         assert!((process - 0.125).abs() < 1e-9, "{process}");
+        assert_eq!(s.loads(), Some((system, process)));
         // Too soon: the previous loads stay.
         let soon = t1 + Duration::from_millis(10);
         assert_eq!(s.sample(soon, ticks(1401, 1101, 61)), (system, process));

@@ -93,13 +93,15 @@ impl Hub {
                     .streams
                     .get(&session.stream)
                     .map_or(&[][..], |s| &s.media.layers);
+                // A worker names layer 0 of a stream without layers: operators see none.
+                let layer = sample.layer.filter(|_| !layers.is_empty());
                 Some(ViewerReport {
                     stream: session.name.clone(),
                     media_session_id: id.clone(),
                     sending_bps: sample.sending_bps,
                     estimate_bps: sample.estimate_bps,
-                    layer: sample.layer.map(|i| layer_name(layers, usize::from(i))),
-                    layer_index: sample.layer,
+                    layer: layer.map(|i| layer_name(layers, usize::from(i))),
+                    layer_index: layer,
                     video_paused: sample.video_paused,
                 })
             })

@@ -1,5 +1,5 @@
 //! What `/health` lists of published streams: publisher, received video rate, players, and on
-//! an origin the edges a stream is relayed to.
+//! an origin the edges a stream is relayed to; a viewer of a stream without layers has none.
 
 use super::super::StreamReport;
 use super::relay::{origin, relayed_with};
@@ -84,6 +84,28 @@ fn health_lists_each_published_stream_with_its_rate_and_players() {
             report("a-cam", "pub-a", Some(1_200_000), 2, true),
             report("b-cam", "pub-b", Some(0), 0, false)
         ]
+    );
+
+    // Workers report layer 0 for a stream without simulcast layers: /health shows none.
+    h.hub.handle_event(
+        h.now,
+        Event::ViewerStats {
+            peer: v1,
+            sending_bps: 800_000,
+            video_bps: 700_000,
+            estimate_bps: None,
+            layer: Some(0),
+            video_paused: false,
+        },
+    );
+    let viewers = h.hub.health().viewers;
+    assert_eq!(
+        (
+            viewers[0].sending_bps,
+            &viewers[0].layer,
+            viewers[0].layer_index
+        ),
+        (800_000, &None, None)
     );
 
     h.stop(c, "stopStream", "v1", "a-cam");
