@@ -91,6 +91,31 @@ fn balance(origin: &ServerProcess, path: &str) -> (u16, Value) {
     (status, json)
 }
 
+/// The node's `/health` JSON.
+fn health(server: &ServerProcess) -> Value {
+    let (status, _, body) = request(server.http_addr(), "GET", "/health", "");
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// `(id, reachable, calls)` of each edge in the origin's `/health`.
+fn health_edges(origin: &ServerProcess) -> Vec<(String, bool, Value)> {
+    let health = health(origin);
+    let edges = health["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no edges: {health}"));
+    edges
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap().to_owned(),
+                e["reachable"].as_bool().unwrap(),
+                e["calls"].clone(),
+            )
+        })
+        .collect()
+}
+
 fn start_origin(edges: &[&ServerProcess]) -> ServerProcess {
     let xml = common::loadbalancing_xml(edges, "webrtc");
     ServerProcess::start_with_files(
@@ -136,7 +161,8 @@ fn every_node_serves_a_wcs_stat_page() {
     assert_eq!(busy["streams_webrtc_in"], "1");
     assert_eq!(busy["streams_webrtc_out"], "1");
 
-    // Not an origin: no balancer, no routes.
+    // Not an origin: no balancer, no routes, no edges in /health.
+    assert!(health(&edge).get("edges").is_none());
     assert_eq!(
         request(edge.http_addr(), "GET", "/?action=balance", "").0,
         404
@@ -175,6 +201,19 @@ fn origin_balances_round_robin_over_live_edges_only() {
             thread::sleep(Duration::from_millis(100));
         }
     }
+
+    // /health lists both edges as the balancer sees them, in file order, with their figures.
+    let reachable = |calls: Value| {
+        vec![
+            ("1".to_owned(), true, calls.clone()),
+            ("2".to_owned(), true, calls),
+        ]
+    };
+    assert_eq!(health_edges(&origin), reachable(Value::from(0)));
+    let edge_json = &health(&origin)["edges"][1];
+    assert_eq!(edge_json["ws"], ports[1]);
+    assert_eq!(edge_json["streams_in"], 0);
+    assert_eq!(edge_json["relayed_streams"], 0);
 
     // Round robin: each answer names the other edge than the one before, on both paths.
     let mut answers = Vec::new();
@@ -239,5 +278,10 @@ fn origin_balances_round_robin_over_live_edges_only() {
             "still balancing to dead edges: {json}"
         );
         thread::sleep(Duration::from_millis(100));
-    }
+    } // ... and /health shows both unreachable, without figures.
+    let unreachable = vec![
+        ("1".to_owned(), false, Value::Null),
+        ("2".to_owned(), false, Value::Null),
+    ];
+    assert_eq!(health_edges(&origin), unreachable);
 }

@@ -136,6 +136,9 @@ async fn health(state: &AppState) -> Response {
             serde_json::json!({
                 "id": w.id.0,
                 "datagrams_in": s.datagrams_in,
+                "bytes_in": s.bytes_in,
+                "datagrams_out": s.datagrams_out,
+                "bytes_out": s.bytes_out,
                 "rtp_forwarded": s.rtp_forwarded,
                 "dropped_unknown_source": s.dropped_unknown_source,
                 "dropped_invalid": s.dropped_invalid,
@@ -162,15 +165,71 @@ async fn health(state: &AppState) -> Response {
             })
         })
         .collect();
-    let body = serde_json::json!({
+    let published: Vec<serde_json::Value> = hub
+        .streams
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "stream": s.stream,
+                "mediaSessionId": s.media_session_id,
+                "connected": s.connected,
+                "has_audio": s.has_audio,
+                "has_video": s.has_video,
+                "video_bps": s.video_bps,
+                "viewers": s.viewers,
+                "relayed_to": s.relayed_to,
+            })
+        })
+        .collect();
+    let cpu = cpu_loads(state);
+    let mut body = serde_json::json!({
         "status": "ok",
         "streams": hub.stats.streams,
         "peers": hub.stats.peers,
+        "players": hub.stats.players,
+        "connected_peers": hub.stats.connected_peers,
+        "connections": hub.stats.connections,
+        "system_cpu_load": cpu.map(|(system, _)| system),
+        "process_cpu_load": cpu.map(|(_, process)| process),
         "workers": workers,
+        "published": published,
         "viewers": viewers,
         "simulcast": simulcast,
     });
+    if let Some(cdn) = &state.cdn {
+        let edges: Vec<serde_json::Value> = cdn
+            .edges()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|e| {
+                let mut edge = e.to_json();
+                let relayed = hub
+                    .streams
+                    .iter()
+                    .filter(|s| s.relayed_to.contains(&e.node.id))
+                    .count();
+                edge["relayed_streams"] = relayed.into();
+                edge
+            })
+            .collect();
+        body["edges"] = edges.into();
+    }
     json_response(StatusCode::OK, &body)
+}
+
+/// `(systemCpuLoad, processCpuLoad)` over the interval since the previous reading (shared by
+/// the stat page and `/health`; see [`CpuSampler`]); `None` when `/proc` is unreadable or
+/// before a first interval.
+fn cpu_loads(state: &AppState) -> Option<(f64, f64)> {
+    // procfs reads do not wait on a disk; they are as cheap as a syscall.
+    let ticks = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .zip(std::fs::read_to_string("/proc/self/stat").ok())
+        .and_then(|(all, me)| CpuTicks::parse(&all, &me));
+    let (ticks, mut sampler) = (ticks?, state.cpu.lock().ok()?);
+    sampler.sample(Instant::now(), ticks);
+    sampler.loads()
 }
 
 /// The value of `name` in a query string (`a=1&action=stat&preventCache=..`), not decoded.
@@ -254,15 +313,7 @@ async fn stat(state: &AppState) -> Response {
     let Some(hub) = state.hub.stats().await else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
-    // procfs reads do not wait on a disk; they are as cheap as a syscall.
-    let ticks = std::fs::read_to_string("/proc/stat")
-        .ok()
-        .zip(std::fs::read_to_string("/proc/self/stat").ok())
-        .and_then(|(all, me)| CpuTicks::parse(&all, &me));
-    let (system_cpu_load, process_cpu_load) = match (ticks, state.cpu.lock()) {
-        (Some(t), Ok(mut sampler)) => sampler.sample(Instant::now(), t),
-        _ => (0.0, 0.0),
-    };
+    let (system_cpu_load, process_cpu_load) = cpu_loads(state).unwrap_or((0.0, 0.0));
     let page = StatPage {
         connections: hub.connections,
         streams_in: hub.streams,

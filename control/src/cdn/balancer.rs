@@ -19,6 +19,44 @@ pub struct NodeStats {
     pub calls: u64,
     /// `systemCpuLoad`: whole-machine CPU load, 0.0 to 1.0.
     pub system_cpu_load: f64,
+    /// `connections`: open websocket connections, when the page has it.
+    pub connections: Option<u64>,
+    /// `streams_webrtc_in`: published streams, when the page has it.
+    pub streams_in: Option<u64>,
+    /// `streams_webrtc_out`: players, when the page has it.
+    pub streams_out: Option<u64>,
+}
+
+/// What the origin knows of one edge at a moment, for `/health`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EdgeStatus {
+    /// The node as configured.
+    pub node: NodeConfig,
+    /// Whether the balancer may send viewers there now.
+    pub reachable: bool,
+    /// Its last stats while reachable, and how old they are.
+    pub stats: Option<(Duration, NodeStats)>,
+}
+
+impl EdgeStatus {
+    /// The edge in `/health`'s `edges`: figures are `null` while it is unreachable.
+    pub fn to_json(&self) -> serde_json::Value {
+        let stats = self.stats.map(|(_, s)| s);
+        serde_json::json!({
+            "id": self.node.id,
+            "host": self.node.host,
+            "ws": self.node.ws,
+            "wss": self.node.wss,
+            "http": self.node.http,
+            "reachable": self.reachable,
+            "stats_age_ms": self.stats.map(|(age, _)| u64::try_from(age.as_millis()).unwrap_or(u64::MAX)),
+            "calls": stats.map(|s| s.calls),
+            "connections": stats.and_then(|s| s.connections),
+            "streams_in": stats.and_then(|s| s.streams_in),
+            "streams_out": stats.and_then(|s| s.streams_out),
+            "system_cpu_load": stats.map(|s| s.system_cpu_load),
+        })
+    }
 }
 
 /// What one poll of a node found.
@@ -89,6 +127,24 @@ impl LoadBalancer {
         };
         node.assigned = 0;
         true
+    }
+
+    /// Every configured node, in file order, as the balancer sees it at `now`.
+    pub fn edges(&self, now: Instant) -> Vec<EdgeStatus> {
+        self.nodes
+            .iter()
+            .map(|n| {
+                let stats = n
+                    .stats
+                    .map(|(at, stats)| (now.saturating_duration_since(at), stats))
+                    .filter(|&(age, _)| age <= self.stale_after);
+                EdgeStatus {
+                    node: n.cfg.clone(),
+                    reachable: stats.is_some(),
+                    stats,
+                }
+            })
+            .collect()
     }
 
     /// Whether node `node_id` can be chosen at `now`.
@@ -199,6 +255,7 @@ mod tests {
         NodeUpdate::Stats(NodeStats {
             calls,
             system_cpu_load: cpu,
+            ..NodeStats::default()
         })
     }
 
@@ -254,6 +311,37 @@ mod tests {
         assert_eq!(picks(&mut lb, later, &mut rng, 2), ["2", "2"]);
         let much_later = later + STALE;
         assert_eq!(pick(&mut lb, much_later, &mut rng), None);
+    }
+
+    #[test]
+    fn edges_show_reachability_and_the_last_stats_with_their_age() {
+        let mut lb = LoadBalancer::new(&cfg(Mode::RoundRobin, false, 2), STALE);
+        let t0 = Instant::now();
+        let none = lb.edges(t0);
+        assert_eq!(none.len(), 2);
+        assert!(none.iter().all(|e| !e.reachable && e.stats.is_none()));
+        assert_eq!(none[1].node.id, "2");
+        lb.update("1", stats(4, 0.5), t0);
+        lb.update("2", NodeUpdate::Unreachable, t0);
+        let t1 = t0 + Duration::from_millis(700);
+        let edges = lb.edges(t1);
+        assert!(edges[0].reachable);
+        let (age, s) = edges[0].stats.unwrap();
+        assert_eq!(age, Duration::from_millis(700));
+        assert_eq!(s.calls, 4);
+        assert!(!edges[1].reachable && edges[1].stats.is_none());
+        assert_eq!(
+            edges[0].to_json(),
+            serde_json::json!({"id": "1", "host": "edge1.example", "ws": 8080, "wss": 8443,
+                "http": 8080, "reachable": true, "stats_age_ms": 700, "calls": 4,
+                "connections": null, "streams_in": null, "streams_out": null,
+                "system_cpu_load": 0.5})
+        );
+        assert_eq!(edges[1].to_json()["calls"], serde_json::Value::Null);
+        // Stale stats are not shown: the node is unreachable for the balancer too.
+        let late = lb.edges(t0 + STALE + Duration::from_millis(1));
+        assert!(!late[0].reachable && late[0].stats.is_none());
+        assert!(!lb.is_reachable("1", t0 + STALE + Duration::from_millis(1)));
     }
 
     #[test]

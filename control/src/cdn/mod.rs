@@ -3,7 +3,7 @@
 //! poller that reads the edges' pages, and the origin → edge relay legs ([`relay`],
 //! [`relay_socket`]; the hub drives them and lists them for `show_routes`).
 //!
-//! Owns the origin's view of its edges. The balancer side must not touch media or signalling
+//! Owns the origin's view of its edges (also shown in `/health`'s `edges`). The balancer side must not touch media or signalling
 //! state; HTTP reaches it through [`CdnHandle`].
 
 pub mod balancer;
@@ -17,6 +17,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::BalancerCounters;
+use balancer::EdgeStatus;
 
 /// The WCS RTMP port the balancer's answer carries in `flash` (only Flash clients use it).
 pub const FLASH_PORT: u16 = 1935;
@@ -49,6 +50,8 @@ impl Choice {
 pub(crate) enum CdnInput {
     /// Choose an edge for a new viewer (`None`: no edge is up).
     Balance(oneshot::Sender<Option<Choice>>),
+    /// Every edge as the balancer sees it now (for `/health`).
+    Edges(oneshot::Sender<Vec<EdgeStatus>>),
 }
 
 /// A cheap, cloneable handle to the CDN task on the control thread. Every method is a no-op
@@ -74,6 +77,14 @@ impl CdnHandle {
         let choice = rx.await.ok()?;
         self.counters.decided(choice.is_some());
         Some(choice)
+    }
+
+    /// Every configured edge with its reachability and last load figures, in file order;
+    /// `None` when the task is gone.
+    pub async fn edges(&self) -> Option<Vec<EdgeStatus>> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(CdnInput::Edges(tx)).ok()?;
+        rx.await.ok()
     }
 
     /// The balancer's answers so far, for `/metrics`.

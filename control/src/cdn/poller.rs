@@ -1,6 +1,6 @@
 //! The CDN task on the control thread: polls every edge's `/?action=stat` once per
 //! [`POLL_PERIOD`] with a tiny HTTP/1.1 client, feeds the [`LoadBalancer`], answers the
-//! balance requests of [`CdnHandle`].
+//! balance and edge-listing requests of [`CdnHandle`].
 //!
 //! Owns the I/O around the sans-IO balancer (sockets, the clock, the random source). It must
 //! not block the control thread: every poll is its own task with a [`POLL_TIMEOUT`].
@@ -111,6 +111,9 @@ fn handle(input: CdnInput, lb: &mut LoadBalancer, rng: &mut StdRng) {
                 wss: n.wss,
             });
             let _ = reply.send(choice);
+        }
+        CdnInput::Edges(reply) => {
+            let _ = reply.send(lb.edges(Instant::now()));
         }
     }
 }
@@ -348,5 +351,9 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert!(seen.contains(&a) && seen.contains(&b), "{seen:?}");
+        let edges = handle.edges().await.unwrap();
+        let ids: Vec<_> = edges.iter().map(|e| e.node.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"]);
+        assert!(edges.iter().all(|e| e.reachable), "{edges:?}");
     }
 }

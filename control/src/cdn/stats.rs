@@ -70,7 +70,8 @@ pub enum StatParseError {
 
 /// Reads the figures the balancer needs from a stat page. `calls` is required; a missing or
 /// unusable `systemCpuLoad` counts as fully loaded (1.0), and a percentage (above 1) is
-/// scaled to a fraction.
+/// scaled to a fraction. `connections`, `streams_webrtc_in` and `streams_webrtc_out` (shown
+/// to operators only) are read when present.
 pub fn parse_stat_page(text: &str) -> Result<NodeStats, StatParseError> {
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
     if !lines.next().is_some_and(|l| l.starts_with('-')) {
@@ -78,12 +79,17 @@ pub fn parse_stat_page(text: &str) -> Result<NodeStats, StatParseError> {
     }
     let mut calls = None;
     let mut cpu = None;
+    let (mut connections, mut streams_in, mut streams_out) = (None, None, None);
     for line in lines {
         let Some((key, value)) = line.split_once('=') else {
             continue;
         };
+        let count = || value.trim().parse::<u64>().ok();
         match key.trim() {
-            "calls" => calls = value.trim().parse::<u64>().ok(),
+            "calls" => calls = count(),
+            "connections" => connections = count(),
+            "streams_webrtc_in" => streams_in = count(),
+            "streams_webrtc_out" => streams_out = count(),
             "systemCpuLoad" => {
                 cpu = value
                     .trim()
@@ -98,6 +104,9 @@ pub fn parse_stat_page(text: &str) -> Result<NodeStats, StatParseError> {
     Ok(NodeStats {
         calls: calls.ok_or(StatParseError::NoCalls)?,
         system_cpu_load: cpu.unwrap_or(1.0),
+        connections,
+        streams_in,
+        streams_out,
     })
 }
 
@@ -148,7 +157,7 @@ impl CpuTicks {
 #[derive(Debug, Default)]
 pub struct CpuSampler {
     last: Option<(Instant, CpuTicks)>,
-    loads: (f64, f64),
+    loads: Option<(f64, f64)>,
 }
 
 impl CpuSampler {
@@ -166,12 +175,17 @@ impl CpuSampler {
                     let idle = ticks.idle.saturating_sub(prev.idle).min(total);
                     let process = ticks.process.saturating_sub(prev.process).min(total);
                     let total = total as f64;
-                    self.loads = (1.0 - idle as f64 / total, process as f64 / total);
+                    self.loads = Some((1.0 - idle as f64 / total, process as f64 / total));
                 }
                 self.last = Some((now, ticks));
             }
             None => self.last = Some((now, ticks)),
         }
+        self.loads.unwrap_or((0.0, 0.0))
+    }
+
+    /// The latest `(systemCpuLoad, processCpuLoad)`, `None` until one has been computed.
+    pub fn loads(&self) -> Option<(f64, f64)> {
         self.loads
     }
 }
@@ -214,6 +228,10 @@ mod tests {
         let stats = parse_stat_page(&text).unwrap();
         assert_eq!(stats.calls, 5);
         assert!((stats.system_cpu_load - 0.25).abs() < 1e-9);
+        assert_eq!(
+            (stats.connections, stats.streams_in, stats.streams_out),
+            (Some(3), Some(1), Some(4))
+        );
     }
 
     #[test]
@@ -226,6 +244,8 @@ mod tests {
             (stats.system_cpu_load - 0.425).abs() < 1e-9,
             "percent scaled"
         );
+        assert_eq!(stats.connections, Some(2));
+        assert_eq!(stats.streams_in, None, "absent figures stay unknown");
         let no_cpu = parse_stat_page("-----Connection Stats-----\ncalls=1\n").unwrap();
         assert_eq!(no_cpu.system_cpu_load, 1.0);
     }
@@ -277,10 +297,12 @@ mod tests {
             process,
         };
         assert_eq!(s.sample(t0, ticks(1000, 800, 10)), (0.0, 0.0));
+        assert_eq!(s.loads(), None, "no interval yet");
         let t1 = t0 + Duration::from_secs(1);
         let (system, process) = s.sample(t1, ticks(1400, 1100, 60));
         assert!((system - 0.25).abs() < 1e-9, "{system}");
         assert!((process - 0.125).abs() < 1e-9, "{process}");
+        assert_eq!(s.loads(), Some((system, process)));
         // Too soon: the previous loads stay.
         let soon = t1 + Duration::from_millis(10);
         assert_eq!(s.sample(soon, ticks(1401, 1101, 61)), (system, process));

@@ -32,7 +32,7 @@ use std::time::Instant;
 
 use dataplane::api::{Command, Event, Fingerprint, PeerSpec, WorkerHandle, WorkerId};
 
-pub use health::{HubHealth, LayeredStream, ViewerReport};
+pub use health::{HubHealth, LayeredStream, StreamReport, ViewerReport};
 pub use rest::{ConnectionInfo, StreamFilter, StreamInfo};
 use state::{Auth, Conn, Hooks, Role, ViewerSample, Worker, RELAYED_EVENTS};
 pub use state::{ConnId, Hub, HubStats, Output, MAX_NAME_LEN};
@@ -314,6 +314,7 @@ impl Hub {
                 self.video_rate(peer, Role::Player, video_bps);
             }
             Event::PublisherStats { peer, video_bps } => {
+                self.publisher_stats(peer, video_bps);
                 self.video_rate(peer, Role::Publisher, video_bps)
             }
         }

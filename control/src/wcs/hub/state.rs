@@ -161,6 +161,9 @@ pub(super) struct Session {
     pub(super) added: Option<Instant>,
     /// A player's latest sending state from its worker (`None` until the first report).
     pub(super) viewer: Option<ViewerSample>,
+    /// A publisher's video as its worker last reported receiving it, bits/s (`None` until the
+    /// first report).
+    pub(super) received_video_bps: Option<u64>,
 }
 
 pub(super) struct Stream {

@@ -224,6 +224,7 @@ impl Hub {
                 connected: false,
                 added: self.now,
                 viewer: None,
+                received_video_bps: None,
             },
         );
         self.counters.handshake_started();
