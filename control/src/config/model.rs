@@ -15,6 +15,9 @@ pub const FILE_NAME: &str = "flashphoner.properties";
 /// Upper bound of `worker_threads`.
 pub const MAX_WORKER_THREADS: usize = 256;
 
+/// `shutdown_grace_period` when the file does not set it.
+pub const DEFAULT_SHUTDOWN_GRACE_PERIOD: Duration = Duration::from_secs(30);
+
 /// Video codecs we can forward, in the operator's order of preference.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum VideoCodec {
@@ -132,6 +135,9 @@ pub struct Config {
     /// `rest_api_allowed_ips`: the client addresses `/rest-api/` answers (addresses or CIDR
     /// ranges); default 127.0.0.1 and ::1.
     pub rest_api_allowed_ips: Vec<IpNet>,
+    /// `shutdown_grace_period` (seconds): how long a draining node (SIGTERM) waits for its
+    /// sessions to end before it stops them (default 30; 0 stops them at once).
+    pub shutdown_grace_period: Duration,
 }
 
 /// A shared secret that never shows in logs or `Debug` output (`cdn_relay_secret`,
@@ -201,6 +207,7 @@ impl Default for Config {
                 .into_iter()
                 .filter_map(IpNet::parse)
                 .collect(),
+            shutdown_grace_period: DEFAULT_SHUTDOWN_GRACE_PERIOD,
         }
     }
 }
