@@ -49,6 +49,8 @@ impl Choice {
 pub(crate) enum CdnInput {
     /// Choose an edge for a new viewer (`None`: no edge is up).
     Balance(oneshot::Sender<Option<Choice>>),
+    /// `loadbalancing.xml` was read again (SIGHUP).
+    Reload(config::LoadBalancingConfig),
 }
 
 /// A cheap, cloneable handle to the CDN task on the control thread. Every method is a no-op
@@ -74,6 +76,12 @@ impl CdnHandle {
         let choice = rx.await.ok()?;
         self.counters.decided(choice.is_some());
         Some(choice)
+    }
+
+    /// Balances over the nodes of a re-read `loadbalancing.xml` from now on; false when the
+    /// task is gone.
+    pub fn reload(&self, cfg: config::LoadBalancingConfig) -> bool {
+        self.tx.send(CdnInput::Reload(cfg)).is_ok()
     }
 
     /// The balancer's answers so far, for `/metrics`.

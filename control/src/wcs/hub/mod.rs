@@ -13,9 +13,10 @@
 //! Layout: `state` holds [`Hub`] and its records (a leaf the other files build on); this file
 //! handles messages, keep-alive, data-plane events and worker placement; `streams` is the
 //! publish/play/stop lifecycle, `relay` the origin → edge relay hooks, `health` what
-//! `/health` shows (players' sending state, streams' simulcast layers) and `rest` what the WCS
-//! REST API finds and terminates.
+//! `/health` shows (players' sending state, streams' simulcast layers), `rest` what the WCS
+//! REST API finds and terminates and `drain` the drain before the node stops (SIGTERM).
 
+mod drain;
 mod health;
 mod relay;
 mod rest;
@@ -64,6 +65,7 @@ impl Hub {
             relay_secret: cfg.cdn_relay_secret.clone(),
             now: None,
             counters: HubCounters::default(),
+            drain: Default::default(),
             workers: workers
                 .into_iter()
                 .map(|handle| Worker { handle, peers: 0 })
@@ -165,6 +167,7 @@ impl Hub {
         if let Some(at) = state.next_ping {
             self.pings.remove(&(at, conn));
         }
+        self.drain.relay_conns.remove(&conn);
         for id in state.sessions {
             self.end_session(&id, None, true);
         }
@@ -228,6 +231,7 @@ impl Hub {
         }
         match message {
             ClientMessage::Connection(object) => {
+                self.note_relay_connection(conn, &object);
                 let Some(state) = self.conns.get(&conn) else {
                     return;
                 };
@@ -437,7 +441,9 @@ impl Hub {
             self.send(conn, msg::fail(api, "MediaSessionId is null"));
             return false;
         }
-        let problem = if self.sessions.contains_key(&req.media_session_id) {
+        let problem = if self.drain.draining {
+            info::SHUTTING_DOWN
+        } else if self.sessions.contains_key(&req.media_session_id) {
             "MediaSessionId is already in use"
         } else if !valid_id(&req.name) {
             "Invalid stream name"

@@ -2,11 +2,12 @@
 //! `mio::Waker`) and a virtual clock. Fixtures and the harness live here; the scenarios are in
 //! `streams` (publish/play) and `lifecycle` (stop, disconnect, events, keep-alive, messages),
 //! `relay`/`rtp_relay` (the origin's legs), `simulcast` (layer suffixes, viewer stats), `rest`
-//! (what the REST API finds and terminates) and `metrics` (the handshake and connection
-//! counters).
+//! (what the REST API finds and terminates), `metrics` (the handshake and connection
+//! counters) and `ops` (the drain before the node stops, the edges reloaded).
 
 mod lifecycle;
 mod metrics;
+mod ops;
 mod relay;
 mod rest;
 mod rtp_relay;
