@@ -215,10 +215,9 @@ impl Lifecycle {
         };
         let sessions = *busy.borrow();
         tracing::info!(
-            reason,
             sessions = if sessions == usize::MAX { 0 } else { sessions },
             took_ms = started.elapsed().as_millis() as u64,
-            "drain over"
+            "drain over: {reason}"
         );
     }
 }
