@@ -10,7 +10,7 @@ pub mod http;
 pub mod ice;
 pub mod lifecycle;
 pub mod metrics;
-mod reload;
+pub mod reload;
 pub mod rest;
 pub mod sdp;
 pub mod server;
