@@ -1,4 +1,5 @@
-//! The one HTTP listener: websocket upgrades on any path (WCS signalling), `GET /health`,
+//! The one HTTP listener: websocket upgrades on any path (WCS signalling; 503 while the node
+//! drains), `GET /health`,
 //! `GET /metrics` (Prometheus, see [`crate::metrics`]), the
 //! WCS stat page `GET /?action=stat`, on a CDN origin the balancer (`GET /?action=balance` and
 //! `GET /balancer`), the WCS REST API under `/rest-api/` ([`crate::rest`]), and static files
@@ -22,6 +23,7 @@ use dataplane::api::WorkerHandle;
 
 use crate::cdn::stats::{CpuSampler, CpuTicks, StatPage};
 use crate::cdn::CdnHandle;
+use crate::lifecycle::NodeStatus;
 use crate::rest::{self, RestAccess};
 use crate::wcs::connection::{self, HubHandle};
 
@@ -53,6 +55,8 @@ pub struct AppState {
     pub workers: Arc<[WorkerHandle]>,
     /// Who may use the REST API.
     pub rest: Arc<RestAccess>,
+    /// Draining (SIGTERM) and the open websockets.
+    pub node: NodeStatus,
 }
 
 /// The router; serve it with `into_make_service_with_connect_info::<SocketAddr>()`.
@@ -71,6 +75,14 @@ async fn handle(
     uri: Uri,
 ) -> Response {
     if let Ok(ws) = ws {
+        if state.node.is_draining() {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the node is shutting down\n",
+            )
+                .into_response();
+        }
+        let open = state.node.track_socket();
         let hub = state.hub.clone();
         let server = state.local_addr;
         return ws
@@ -79,7 +91,10 @@ async fn handle(
             // Signalling messages are small: tungstenite's 128 KiB default read buffer would
             // be most of a player's memory (it grows for a large SDP when needed).
             .read_buffer_size(WS_READ_BUFFER)
-            .on_upgrade(move |socket| connection::serve_socket(socket, hub, client, server));
+            .on_upgrade(move |socket| async move {
+                let _open = open;
+                connection::serve_socket(socket, hub, client, server).await;
+            });
     }
     let action = query_param(uri.query().unwrap_or(""), "action");
     let is_balance = uri.path() == "/balancer" || (uri.path() == "/" && action == Some("balance"));
@@ -322,6 +337,7 @@ async fn stat(state: &AppState) -> Response {
         available_processors: std::thread::available_parallelism().map_or(1, |n| n.get()),
         system_cpu_load,
         process_cpu_load,
+        draining: state.node.is_draining(),
     };
     cors_response(StatusCode::OK, "text/plain; charset=utf-8", page.render())
 }

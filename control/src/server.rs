@@ -1,5 +1,6 @@
 //! Process-level serving: the tokio current-thread runtime (the control thread), the listener,
-//! the hub task, graceful stop on SIGINT/SIGTERM and worker shutdown.
+//! the hub task, the operator's signals (SIGHUP reload, SIGTERM/SIGINT drain, see
+//! [`crate::lifecycle`]) and worker shutdown.
 //!
 //! Owns startup and shutdown order only; routing is [`crate::http`], signalling [`crate::wcs`].
 
@@ -7,6 +8,7 @@ use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::serve::ListenerExt as _;
 use dataplane::api::{Fingerprint, WorkerHandle};
@@ -18,6 +20,8 @@ use crate::config::Config;
 use crate::events::EventReceiver;
 use crate::hooks::{HookClient, HookError};
 use crate::http::{self, AppState};
+use crate::lifecycle::{self, Lifecycle, NodeStatus, Signal};
+use crate::reload::Reloader;
 use crate::rest::RestAccess;
 use crate::tls::{self, TlsListener};
 use crate::wcs::connection::{self, HubHandle};
@@ -25,6 +29,10 @@ use crate::wcs::hub::Hub;
 
 /// `wss.port` when the configuration does not set it (WCS's).
 pub const DEFAULT_WSS_PORT: u16 = 8443;
+/// How long the websockets may take to write their last statuses and close, at the end.
+const SOCKETS_CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long the HTTP listeners may take to finish the requests under way, at the end.
+const HTTP_STOP_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -53,8 +61,8 @@ pub enum ServerError {
 }
 
 /// Runs the control plane on the calling thread: binds `cfg.ip:cfg.ws_port` (0 = ephemeral),
-/// prints `rtcdn listening on http://<ip>:<port>` to stdout, serves until SIGINT/SIGTERM,
-/// then sends `Command::Shutdown` to every worker.
+/// prints `rtcdn listening on http://<ip>:<port>` to stdout, serves (reloading on SIGHUP)
+/// until SIGTERM/SIGINT, drains, then sends `Command::Shutdown` to every worker.
 pub fn run(
     cfg: Config,
     workers: Vec<WorkerHandle>,
@@ -66,6 +74,8 @@ pub fn run(
         .build()
         .map_err(ServerError::Runtime)?;
     runtime.block_on(async move {
+        // Before the listening line: a SIGHUP right after it must not kill the process.
+        let signals = lifecycle::os_signals();
         let addr = SocketAddr::new(cfg.ip, cfg.ws_port);
         let listener = TcpListener::bind(addr)
             .await
@@ -79,16 +89,7 @@ pub fn run(
         }
         // Tests read these lines through a pipe; make sure they are not stuck in a buffer.
         let _ = std::io::stdout().flush();
-        serve_tls(
-            listener,
-            tls,
-            cfg,
-            workers,
-            fingerprint,
-            events,
-            shutdown_signal(),
-        )
-        .await
+        serve_signalled(listener, tls, cfg, workers, fingerprint, events, signals).await
     })
 }
 
@@ -115,13 +116,13 @@ async fn tls_listener(cfg: &Config) -> Result<Option<TlsListener>, ServerError> 
     let tcp = TcpListener::bind(addr)
         .await
         .map_err(|source| ServerError::Bind { addr, source })?;
-    Ok(Some(
-        TlsListener::new(tcp, tls.server).map_err(ServerError::Serve)?,
-    ))
+    let listener = TlsListener::new(tcp, tls.server).map_err(ServerError::Serve)?;
+    Ok(Some(listener.reloadable(tls.resolver)))
 }
 
-/// Serves on an already bound `listener` until `shutdown` resolves, then stops the hub and
-/// sends `Command::Shutdown` to every worker. Must run inside a tokio runtime.
+/// Serves on an already bound `listener` until `shutdown` resolves, then tells every client,
+/// stops the hub and sends `Command::Shutdown` to every worker (no drain). Must run inside a
+/// tokio runtime.
 pub async fn serve(
     listener: TcpListener,
     cfg: Config,
@@ -142,6 +143,20 @@ pub async fn serve_tls(
     fingerprint: Fingerprint,
     events: EventReceiver,
     shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let signals = lifecycle::stop_on(shutdown);
+    serve_signalled(listener, tls, cfg, workers, fingerprint, events, signals).await
+}
+
+/// [`serve_tls`] driven by the operator's [`Signal`]s (see [`crate::lifecycle`]).
+async fn serve_signalled(
+    listener: TcpListener,
+    tls: Option<TlsListener>,
+    cfg: Config,
+    workers: Vec<WorkerHandle>,
+    fingerprint: Fingerprint,
+    events: EventReceiver,
+    signals: mpsc::UnboundedReceiver<Signal>,
 ) -> Result<(), ServerError> {
     let local_addr = listener.local_addr().map_err(ServerError::Serve)?;
     let (tx, rx) = mpsc::unbounded_channel();
@@ -186,14 +201,28 @@ pub async fn serve_tls(
         cdn::poller::spawn(lb)
     });
     let rest = Arc::new(RestAccess::new(&cfg));
+    let node = NodeStatus::default();
+    let hub = HubHandle::new(tx);
+    let lifecycle = Lifecycle {
+        signals,
+        hub: hub.clone(),
+        node: node.clone(),
+        reloader: Reloader::new(
+            cfg.load_balancing.clone(),
+            cdn.clone(),
+            tls.as_ref().and_then(TlsListener::certificates),
+        ),
+        grace: cfg.shutdown_grace_period,
+    };
     let state = AppState {
-        hub: HubHandle::new(tx),
+        hub,
         local_addr,
         web_dir: cfg.web_dir.map(Arc::new),
         cdn,
         cpu: Arc::default(),
         workers: worker_handles,
         rest,
+        node: node.clone(),
     };
     let router = http::router(state);
     let app = router
@@ -206,59 +235,59 @@ pub async fn serve_tls(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    // One shutdown signal for both listeners.
+    // One stop for both listeners, once the lifecycle is over: they serve the stat page,
+    // the balancer and the relays' edges while the node drains.
     let (stop_all, stopping) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_all.send(true);
-    });
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
     let plain =
         axum::serve(listener, app.clone()).with_graceful_shutdown(stopped(stopping.clone()));
-    let result = match tls {
-        None => plain.await,
-        Some(tls) => {
-            let secure_app = router
-                .layer(axum::middleware::map_request(tls::peer_address))
-                .into_make_service_with_connect_info::<tls::TlsPeer>();
-            let secure = axum::serve(tls, secure_app).with_graceful_shutdown(stopped(stopping));
-            let (a, b) = tokio::join!(plain, secure);
-            a.and(b)
+    let mut servers = tokio::spawn(async move {
+        match tls {
+            None => plain.await,
+            Some(tls) => {
+                let secure_app = router
+                    .layer(axum::middleware::map_request(tls::peer_address))
+                    .into_make_service_with_connect_info::<tls::TlsPeer>();
+                let secure = axum::serve(tls, secure_app).with_graceful_shutdown(stopped(stopping));
+                let (a, b) = tokio::join!(plain, secure);
+                a.and(b)
+            }
         }
+    });
+    let early = tokio::select! {
+        () = lifecycle.run() => None,
+        // The listeners never end on their own; if they do, the node stops.
+        ended = &mut servers => Some(ended),
     };
+    // Every client was told; the websockets close once the hub task drops their queues.
     let _ = stop_tx.send(());
     if let Err(e) = hub_task.await {
         tracing::error!(error = %e, "hub task failed");
     }
-    result.map_err(ServerError::Serve)
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+    if tokio::time::timeout(SOCKETS_CLOSE_TIMEOUT, node.sockets_closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!("websockets still open after {SOCKETS_CLOSE_TIMEOUT:?}: dropping them");
     }
-    tracing::info!("shutting down");
+    let _ = stop_all.send(true);
+    let ended = match early {
+        Some(ended) => ended,
+        None => match tokio::time::timeout(HTTP_STOP_TIMEOUT, servers).await {
+            Ok(ended) => ended,
+            Err(_) => {
+                tracing::warn!("HTTP requests still under way after {HTTP_STOP_TIMEOUT:?}");
+                Ok(Ok(()))
+            }
+        },
+    };
+    match ended {
+        Ok(result) => result.map_err(ServerError::Serve),
+        Err(e) => {
+            tracing::error!(error = %e, "HTTP listeners failed");
+            Ok(())
+        }
+    }
 }

@@ -3,17 +3,21 @@
 //! pages, and a secure page may only open `wss://`.
 //!
 //! Owns the certificate (the operator's PEM chain and key, or a self-signed one generated once
-//! and kept in the configuration directory for development) and the accepting side: TCP
+//! and kept in the configuration directory for development; [`CertResolver::reload`] reads the
+//! same files again on SIGHUP, so that new handshakes get the new certificate while open
+//! connections keep theirs) and the accepting side: TCP
 //! connections are handshaken concurrently, each within a deadline, and only finished TLS
 //! streams reach the HTTP server ([`TlsListener`]). Routing stays [`crate::http`]'s.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 use sha2::{Digest, Sha256};
 use tokio::net::{TcpListener, TcpStream};
@@ -61,6 +65,8 @@ pub enum TlsError {
 #[derive(Clone)]
 pub struct Tls {
     pub server: Arc<ServerConfig>,
+    /// The certificate `server` presents, reloadable.
+    pub resolver: Arc<CertResolver>,
     /// The certificate chain's file (the generated one's, for a test or a browser to trust).
     pub certificate: PathBuf,
     /// SHA-256 of the leaf certificate, `AB:CD:…`.
@@ -84,36 +90,120 @@ pub fn load(cfg: &Config) -> Result<Tls, TlsError> {
             (c, k, true)
         }
     };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let loaded = certified_key(&cert_path, &key_path, &provider)?;
+    let fingerprint = loaded.fingerprint.clone();
+    let resolver = Arc::new(CertResolver {
+        current: RwLock::new(loaded),
+        certificate: cert_path.clone(),
+        key: key_path,
+        provider: provider.clone(),
+    });
+    let mut server = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_cert_resolver(resolver.clone());
+    server.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Tls {
+        server: Arc::new(server),
+        resolver,
+        certificate: cert_path,
+        fingerprint,
+        self_signed,
+    })
+}
+
+/// A certificate chain with its key, ready for handshakes, and the leaf's fingerprint.
+#[derive(Debug)]
+struct Loaded {
+    key: Arc<CertifiedKey>,
+    fingerprint: String,
+}
+
+/// Reads a PEM chain and its PEM key; the key must match the leaf certificate.
+fn certified_key(
+    cert_path: &Path,
+    key_path: &Path,
+    provider: &rustls::crypto::CryptoProvider,
+) -> Result<Loaded, TlsError> {
     let read = |path: &Path| {
         std::fs::read(path).map_err(|source| TlsError::Read {
             path: path.to_path_buf(),
             source,
         })
     };
-    let chain_pem = read(&cert_path)?;
+    let chain_pem = read(cert_path)?;
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&chain_pem)
         .filter_map(Result::ok)
         .collect();
     let Some(leaf) = chain.first() else {
-        return Err(TlsError::NoCertificate { path: cert_path });
+        return Err(TlsError::NoCertificate {
+            path: cert_path.to_path_buf(),
+        });
     };
     let fingerprint = fingerprint(leaf);
-    let key_pem = read(&key_path)?;
+    let key_pem = read(key_path)?;
     let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| TlsError::NoKey {
-        path: key_path.clone(),
+        path: key_path.to_path_buf(),
     })?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut server = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)?;
-    server.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Tls {
-        server: Arc::new(server),
-        certificate: cert_path,
+    let key = CertifiedKey::from_der(chain, key, provider)?;
+    Ok(Loaded {
+        key: Arc::new(key),
         fingerprint,
-        self_signed,
     })
+}
+
+/// The certificate the TLS listener presents. New handshakes take the current one, so a
+/// [`CertResolver::reload`] changes what new connections see while open ones keep theirs.
+#[derive(Debug)]
+pub struct CertResolver {
+    current: RwLock<Loaded>,
+    /// The files it is read from (the same on every reload).
+    certificate: PathBuf,
+    key: PathBuf,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+/// What a successful [`CertResolver::reload`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertReload {
+    /// The fingerprint before.
+    pub previous: String,
+    /// The fingerprint now (equal to `previous` when the files did not change).
+    pub current: String,
+}
+
+impl CertResolver {
+    /// SHA-256 of the leaf certificate presented now, `AB:CD:…`.
+    pub fn fingerprint(&self) -> String {
+        self.read().fingerprint.clone()
+    }
+
+    /// The certificate chain's file.
+    pub fn certificate(&self) -> &Path {
+        &self.certificate
+    }
+
+    /// Reads the certificate and key files again. On success new handshakes present the new
+    /// certificate; on error (unreadable, not PEM, key not matching) the current one stays.
+    pub fn reload(&self) -> Result<CertReload, TlsError> {
+        let loaded = certified_key(&self.certificate, &self.key, &self.provider)?;
+        let current = loaded.fingerprint.clone();
+        let mut slot = self.current.write().unwrap_or_else(|e| e.into_inner());
+        let previous = std::mem::replace(&mut *slot, loaded).fingerprint;
+        Ok(CertReload { previous, current })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Loaded> {
+        // A panic while holding the lock cannot leave `Loaded` half-written: use it anyway.
+        self.current.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl ResolvesServerCert for CertResolver {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.read().key.clone())
+    }
 }
 
 /// The client side of an origin's relay legs over `wss://` (`cdn_relay_tls`): edges'
@@ -221,6 +311,7 @@ pub fn fingerprint(der: &[u8]) -> String {
 pub struct TlsListener {
     ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
     local: SocketAddr,
+    certificates: Option<Arc<CertResolver>>,
 }
 
 impl TlsListener {
@@ -229,7 +320,23 @@ impl TlsListener {
         let local = tcp.local_addr()?;
         let (tx, ready) = mpsc::channel(READY_QUEUE);
         tokio::spawn(accept_loop(tcp, TlsAcceptor::from(server), tx));
-        Ok(Self { ready, local })
+        Ok(Self {
+            ready,
+            local,
+            certificates: None,
+        })
+    }
+
+    /// Remembers the resolver `server` presents certificates with, for SIGHUP to reload.
+    #[must_use]
+    pub fn reloadable(mut self, certificates: Arc<CertResolver>) -> Self {
+        self.certificates = Some(certificates);
+        self
+    }
+
+    /// The certificate resolver to reload, when known.
+    pub fn certificates(&self) -> Option<Arc<CertResolver>> {
+        self.certificates.clone()
     }
 }
 
@@ -363,6 +470,57 @@ mod tests {
         assert!(e.to_string().contains("missing.pem"), "{e}");
         let e = load(&cfg(&empty, &empty)).err().unwrap();
         assert!(matches!(e, TlsError::NoCertificate { .. }), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn reload_swaps_the_certificate_and_keeps_it_on_bad_files() {
+        let dir = std::env::temp_dir().join(format!("rtcdn-tls-reload-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cert, key) = (dir.join("node.crt"), dir.join("node.key"));
+        let write = |names: &[&str]| {
+            let generated = rcgen::generate_simple_self_signed(
+                names.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+            )
+            .unwrap();
+            std::fs::write(&cert, generated.cert.pem()).unwrap();
+            std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
+            fingerprint(generated.cert.der())
+        };
+        let first = write(&["first.example"]);
+        let tls = load(&Config {
+            tls_certificate: Some(cert.clone()),
+            tls_private_key: Some(key.clone()),
+            ..Config::default()
+        })
+        .unwrap();
+        let resolver = tls.resolver.clone();
+        assert_eq!(resolver.fingerprint(), first);
+        let presented = |r: &CertResolver| fingerprint(r.read().key.cert[0].as_ref());
+        assert_eq!(presented(&resolver), first);
+
+        let second = write(&["second.example"]);
+        let change = resolver.reload().unwrap();
+        assert_eq!(
+            (change.previous.as_str(), change.current.as_str()),
+            (first.as_str(), second.as_str())
+        );
+        assert_eq!(
+            presented(&resolver),
+            second,
+            "new handshakes get the new one"
+        );
+
+        // A key that does not match the certificate, then garbage: the second one stays.
+        let other = rcgen::generate_simple_self_signed(vec!["x.example".to_string()]).unwrap();
+        std::fs::write(&key, other.signing_key.serialize_pem()).unwrap();
+        let e = resolver.reload().unwrap_err();
+        assert!(matches!(e, TlsError::Rustls(_)), "{e}");
+        std::fs::write(&cert, "garbage\n").unwrap();
+        let e = resolver.reload().unwrap_err();
+        assert!(e.to_string().contains("node.crt"), "{e}");
+        assert_eq!(presented(&resolver), second);
+        assert_eq!(resolver.fingerprint(), second);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -288,6 +288,58 @@ impl ServerProcess {
     pub fn http_get(&self, path: &str) -> (u16, String) {
         http_get(self.http_addr, path)
     }
+
+    /// The node's configuration directory (where `loadbalancing.xml` and certificates go).
+    pub fn config_dir(&self) -> &Path {
+        &self.config_dir
+    }
+
+    /// Writes `contents` to `name` in the configuration directory (before a SIGHUP).
+    pub fn write_config_file(&self, name: &str, contents: &str) {
+        std::fs::write(self.config_dir.join(name), contents)
+            .unwrap_or_else(|e| panic!("write {name}: {e}"));
+    }
+
+    /// Sends the signal `name` (`HUP`, `TERM`, `INT`) to the process with `kill(1)`.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args(["-s", name, &self.child.id().to_string()])
+            .status()
+            .unwrap_or_else(|e| panic!("run kill -s {name}: {e}"));
+        assert!(status.success(), "kill -s {name} failed: {status}");
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself; its status, or `None` if it
+    /// is still running.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits up to `timeout` until the logs hold `needle` at least `count` times; panics with
+    /// the logs otherwise. Returns the logs.
+    pub fn wait_log(&self, needle: &str, count: usize, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let logs = self.stderr_output();
+            if logs.matches(needle).count() >= count {
+                return logs;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{needle:?} not logged {count} time(s) within {timeout:?}:\n{logs}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for ServerProcess {

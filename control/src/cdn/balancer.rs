@@ -4,13 +4,18 @@
 //! polls or sleeps.
 //!
 //! A node is reachable from its first successful poll until a failed one, or until its last
-//! stats are older than the staleness bound (a poller that stopped hearing from it).
+//! stats are older than the staleness bound (a poller that stopped hearing from it). A
+//! reachable node whose stat page says it is draining (SIGTERM) is never chosen.
+//!
+//! [`LoadBalancer::reload`] takes a re-read `loadbalancing.xml` (SIGHUP): removed nodes are
+//! never chosen again, new ones once their first poll succeeds, unchanged ones keep their
+//! stats.
 
 use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use super::config::{LoadBalancingConfig, Mode, NodeConfig};
+use super::config::{same_node, LoadBalancingConfig, Mode, NodeConfig};
 
 /// The load figures of one node, from its `/?action=stat` page.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -25,6 +30,8 @@ pub struct NodeStats {
     pub streams_in: Option<u64>,
     /// `streams_webrtc_out`: players, when the page has it.
     pub streams_out: Option<u64>,
+    /// `draining=true`: the node is stopping and takes no new viewer.
+    pub draining: bool,
 }
 
 /// What the origin knows of one edge at a moment, for `/health`.
@@ -55,8 +62,20 @@ impl EdgeStatus {
             "streams_in": stats.and_then(|s| s.streams_in),
             "streams_out": stats.and_then(|s| s.streams_out),
             "system_cpu_load": stats.map(|s| s.system_cpu_load),
+            "draining": stats.map(|s| s.draining),
         })
     }
+}
+
+/// Whether a node can take viewers, as the balancer sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Availability {
+    /// No fresh stats: not polled yet, not answering, or not configured.
+    Unreachable,
+    /// Reachable and chosen for viewers.
+    Up,
+    /// Reachable but draining: never chosen.
+    Draining,
 }
 
 /// What one poll of a node found.
@@ -69,7 +88,7 @@ pub enum NodeUpdate {
 }
 
 #[derive(Debug)]
-struct NodeState {
+struct Tracked {
     cfg: NodeConfig,
     /// The last good stats and when they arrived; `None` while unreachable.
     stats: Option<(Instant, NodeStats)>,
@@ -84,7 +103,7 @@ pub struct LoadBalancer {
     mode: Mode,
     randomize: bool,
     stale_after: Duration,
-    nodes: Vec<NodeState>,
+    nodes: Vec<Tracked>,
     /// ROUNDROBIN: index in `nodes` to try first next time.
     next: usize,
 }
@@ -97,17 +116,34 @@ impl LoadBalancer {
             mode: cfg.mode,
             randomize: cfg.randomize,
             stale_after,
-            nodes: cfg
-                .nodes
-                .iter()
-                .map(|n| NodeState {
-                    cfg: n.clone(),
-                    stats: None,
-                    assigned: 0,
-                })
-                .collect(),
+            nodes: cfg.nodes.iter().map(Tracked::new).collect(),
             next: 0,
         }
+    }
+
+    /// Takes a re-read configuration: mode and randomize from it, its nodes in its order.
+    /// A node that is the same as before (id and address) keeps its stats; a new one is
+    /// unreachable until its first poll; a removed one is forgotten (never chosen again).
+    pub fn reload(&mut self, cfg: &LoadBalancingConfig) {
+        self.mode = cfg.mode;
+        self.randomize = cfg.randomize;
+        let mut old = std::mem::take(&mut self.nodes);
+        self.nodes = cfg
+            .nodes
+            .iter()
+            .map(|n| match old.iter().position(|o| same_node(&o.cfg, n)) {
+                Some(i) => {
+                    let mut kept = old.swap_remove(i);
+                    kept.cfg = n.clone();
+                    kept
+                }
+                None => Tracked::new(n),
+            })
+            .collect();
+        self.next = match self.nodes.len() {
+            0 => 0,
+            len => self.next % len,
+        };
     }
 
     /// The configured nodes, in file order.
@@ -121,11 +157,18 @@ impl LoadBalancer {
         let Some(node) = self.nodes.iter_mut().find(|n| n.cfg.id == node_id) else {
             return false;
         };
-        node.stats = match update {
-            NodeUpdate::Stats(stats) => Some((now, stats)),
-            NodeUpdate::Unreachable => None,
+        node.record(update, now);
+        true
+    }
+
+    /// Records a poll result of `polled` (the node as it was when the poll started) that
+    /// arrived at `now`. Returns `false`, ignoring it, when that node is no longer configured
+    /// at that address (a reload removed or moved it meanwhile).
+    pub fn update_node(&mut self, polled: &NodeConfig, update: NodeUpdate, now: Instant) -> bool {
+        let Some(node) = self.nodes.iter_mut().find(|n| same_node(&n.cfg, polled)) else {
+            return false;
         };
-        node.assigned = 0;
+        node.record(update, now);
         true
     }
 
@@ -147,7 +190,7 @@ impl LoadBalancer {
             .collect()
     }
 
-    /// Whether node `node_id` can be chosen at `now`.
+    /// Whether node `node_id` answers its polls at `now` (draining or not).
     pub fn is_reachable(&self, node_id: &str, now: Instant) -> bool {
         self.nodes
             .iter()
@@ -155,10 +198,29 @@ impl LoadBalancer {
             .is_some_and(|n| self.fresh(n, now).is_some())
     }
 
+    /// How node `node_id` looks at `now`.
+    pub fn availability(&self, node_id: &str, now: Instant) -> Availability {
+        let stats = self
+            .nodes
+            .iter()
+            .find(|n| n.cfg.id == node_id)
+            .and_then(|n| self.fresh(n, now));
+        match stats {
+            None => Availability::Unreachable,
+            Some(s) if s.draining => Availability::Draining,
+            Some(_) => Availability::Up,
+        }
+    }
+
     /// The node's stats if it is reachable at `now`.
-    fn fresh(&self, node: &NodeState, now: Instant) -> Option<NodeStats> {
+    fn fresh(&self, node: &Tracked, now: Instant) -> Option<NodeStats> {
         let (at, stats) = node.stats?;
         (now.saturating_duration_since(at) <= self.stale_after).then_some(stats)
+    }
+
+    /// The node's stats if it may be chosen at `now` (reachable and not draining).
+    fn choosable(&self, node: &Tracked, now: Instant) -> Option<NodeStats> {
+        self.fresh(node, now).filter(|s| !s.draining)
     }
 
     /// Picks the node for a new viewer, or `None` when no node is reachable.
@@ -166,10 +228,10 @@ impl LoadBalancer {
         let index = match self.mode {
             Mode::RoundRobin => self.round_robin(now),
             Mode::Random => {
-                let count = self.reachable(now).count();
+                let count = self.choosable_nodes(now).count();
                 (count > 0)
                     .then(|| rng.gen_range(0..count))
-                    .and_then(|k| self.reachable(now).nth(k))
+                    .and_then(|k| self.choosable_nodes(now).nth(k))
             }
             Mode::FewestCalls => self.lowest(now, rng, |n, s| {
                 // Exact in f64 for any realistic count (below 2^53).
@@ -182,16 +244,16 @@ impl LoadBalancer {
         Some(&node.cfg)
     }
 
-    /// Indices of the reachable nodes, in file order.
-    fn reachable(&self, now: Instant) -> impl Iterator<Item = usize> + '_ {
-        (0..self.nodes.len()).filter(move |&i| self.fresh(&self.nodes[i], now).is_some())
+    /// Indices of the nodes that may be chosen, in file order.
+    fn choosable_nodes(&self, now: Instant) -> impl Iterator<Item = usize> + '_ {
+        (0..self.nodes.len()).filter(move |&i| self.choosable(&self.nodes[i], now).is_some())
     }
 
     fn round_robin(&mut self, now: Instant) -> Option<usize> {
         let len = self.nodes.len();
         let index = (0..len)
             .map(|k| (self.next + k) % len)
-            .find(|&i| self.fresh(&self.nodes[i], now).is_some())?;
+            .find(|&i| self.choosable(&self.nodes[i], now).is_some())?;
         self.next = (index + 1) % len;
         Some(index)
     }
@@ -202,11 +264,11 @@ impl LoadBalancer {
         &self,
         now: Instant,
         rng: &mut impl Rng,
-        key: impl Fn(&NodeState, NodeStats) -> f64,
+        key: impl Fn(&Tracked, NodeStats) -> f64,
     ) -> Option<usize> {
         let keyed = |i: usize| {
             let n = &self.nodes[i];
-            self.fresh(n, now).map(|s| key(n, s))
+            self.choosable(n, now).map(|s| key(n, s))
         };
         let min = (0..self.nodes.len())
             .filter_map(keyed)
@@ -218,6 +280,24 @@ impl LoadBalancer {
         } else {
             ties.next()
         }
+    }
+}
+
+impl Tracked {
+    fn new(cfg: &NodeConfig) -> Self {
+        Self {
+            cfg: cfg.clone(),
+            stats: None,
+            assigned: 0,
+        }
+    }
+
+    fn record(&mut self, update: NodeUpdate, now: Instant) {
+        self.stats = match update {
+            NodeUpdate::Stats(stats) => Some((now, stats)),
+            NodeUpdate::Unreachable => None,
+        };
+        self.assigned = 0;
     }
 }
 
@@ -255,6 +335,15 @@ mod tests {
         NodeUpdate::Stats(NodeStats {
             calls,
             system_cpu_load: cpu,
+            ..NodeStats::default()
+        })
+    }
+
+    fn draining(calls: u64) -> NodeUpdate {
+        NodeUpdate::Stats(NodeStats {
+            calls,
+            system_cpu_load: 0.0,
+            draining: true,
             ..NodeStats::default()
         })
     }
@@ -335,13 +424,76 @@ mod tests {
             serde_json::json!({"id": "1", "host": "edge1.example", "ws": 8080, "wss": 8443,
                 "http": 8080, "reachable": true, "stats_age_ms": 700, "calls": 4,
                 "connections": null, "streams_in": null, "streams_out": null,
-                "system_cpu_load": 0.5})
+                "system_cpu_load": 0.5, "draining": false})
         );
         assert_eq!(edges[1].to_json()["calls"], serde_json::Value::Null);
         // Stale stats are not shown: the node is unreachable for the balancer too.
         let late = lb.edges(t0 + STALE + Duration::from_millis(1));
         assert!(!late[0].reachable && late[0].stats.is_none());
         assert!(!lb.is_reachable("1", t0 + STALE + Duration::from_millis(1)));
+    }
+
+    #[test]
+    fn draining_nodes_are_reachable_but_never_chosen() {
+        let now = Instant::now();
+        let mut rng = StdRng::seed_from_u64(1);
+        for (mode, _) in Mode::ALL {
+            let mut lb = LoadBalancer::new(&cfg(mode, false, 2), STALE);
+            // The draining node has the fewest calls and the lowest load: still skipped.
+            lb.update("1", draining(0), now);
+            lb.update("2", stats(50, 0.9), now);
+            assert!(lb.is_reachable("1", now));
+            assert_eq!(lb.availability("1", now), Availability::Draining);
+            assert_eq!(lb.availability("2", now), Availability::Up);
+            assert_eq!(lb.availability("9", now), Availability::Unreachable);
+            assert_eq!(
+                picks(&mut lb, now, &mut rng, 3),
+                ["2", "2", "2"],
+                "{mode:?}"
+            );
+            lb.update("2", draining(50), now);
+            assert_eq!(pick(&mut lb, now, &mut rng), None, "{mode:?}");
+            // A node that stops draining (restarted) is chosen again.
+            lb.update("1", stats(0, 0.0), now);
+            assert_eq!(
+                pick(&mut lb, now, &mut rng).as_deref(),
+                Some("1"),
+                "{mode:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reload_keeps_unchanged_nodes_and_forgets_removed_ones() {
+        let now = Instant::now();
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut lb = LoadBalancer::new(&cfg(Mode::RoundRobin, false, 3), STALE);
+        for id in ["1", "2", "3"] {
+            lb.update(id, stats(0, 0.0), now);
+        }
+        // Node 1 is removed, 2 stays, 3 moves to another port, 4 is new.
+        let mut next = cfg(Mode::FewestCalls, false, 4);
+        next.nodes.remove(0);
+        next.nodes[1].ws = 9999;
+        lb.reload(&next);
+        assert_eq!(
+            lb.nodes().map(|n| n.id.as_str()).collect::<Vec<_>>(),
+            ["2", "3", "4"]
+        );
+        assert!(!lb.is_reachable("1", now), "removed: at once");
+        assert!(lb.is_reachable("2", now), "unchanged: keeps its stats");
+        assert!(!lb.is_reachable("3", now), "moved: polled again first");
+        assert!(!lb.is_reachable("4", now), "new: once polled");
+        assert_eq!(picks(&mut lb, now, &mut rng, 2), ["2", "2"]);
+        lb.update("4", stats(0, 0.0), now);
+        // FEWESTCALLS now (the mode came with the file): 2 has the viewers sent above.
+        assert_eq!(pick(&mut lb, now, &mut rng).as_deref(), Some("4"));
+        // A poll of the old node 3 that returns after the reload is ignored.
+        let mut old_three = next.nodes[1].clone();
+        old_three.ws = 8080;
+        assert!(!lb.update_node(&old_three, stats(0, 0.0), now));
+        assert!(lb.update_node(&next.nodes[1], stats(0, 0.0), now));
+        assert!(lb.is_reachable("3", now));
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub(crate) enum CdnInput {
     Balance(oneshot::Sender<Option<Choice>>),
     /// Every edge as the balancer sees it now (for `/health`).
     Edges(oneshot::Sender<Vec<EdgeStatus>>),
+    /// `loadbalancing.xml` was read again (SIGHUP).
+    Reload(config::LoadBalancingConfig),
 }
 
 /// A cheap, cloneable handle to the CDN task on the control thread. Every method is a no-op
@@ -85,6 +87,12 @@ impl CdnHandle {
         let (tx, rx) = oneshot::channel();
         self.tx.send(CdnInput::Edges(tx)).ok()?;
         rx.await.ok()
+    }
+
+    /// Balances over the nodes of a re-read `loadbalancing.xml` from now on; false when the
+    /// task is gone.
+    pub fn reload(&self, cfg: config::LoadBalancingConfig) -> bool {
+        self.tx.send(CdnInput::Reload(cfg)).is_ok()
     }
 
     /// The balancer's answers so far, for `/metrics`.

@@ -1,10 +1,12 @@
 //! The CDN task on the control thread: polls every edge's `/?action=stat` once per
 //! [`POLL_PERIOD`] with a tiny HTTP/1.1 client, feeds the [`LoadBalancer`], answers the
-//! balance and edge-listing requests of [`CdnHandle`].
+//! balance and edge-listing requests of [`CdnHandle`] and takes a re-read `loadbalancing.xml` (SIGHUP): removed
+//! nodes are no longer polled or chosen, new ones are polled from the next tick.
 //!
 //! Owns the I/O around the sans-IO balancer (sockets, the clock, the random source). It must
 //! not block the control thread: every poll is its own task with a [`POLL_TIMEOUT`].
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -14,7 +16,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 
-use super::balancer::{LoadBalancer, NodeUpdate};
+use super::balancer::{Availability, LoadBalancer, NodeUpdate};
 use super::config::{LoadBalancingConfig, NodeConfig};
 use super::stats::{parse_stat_page, StatParseError};
 use super::{CdnHandle, CdnInput, Choice};
@@ -59,15 +61,16 @@ pub fn spawn(cfg: &LoadBalancingConfig) -> CdnHandle {
 async fn run(cfg: LoadBalancingConfig, mut rx: mpsc::UnboundedReceiver<CdnInput>) {
     let mut lb = LoadBalancer::new(&cfg, STALE_AFTER);
     let mut rng = StdRng::from_entropy();
-    let (poll_tx, mut poll_rx) = mpsc::unbounded_channel::<(usize, NodeUpdate, Instant)>();
-    let mut in_flight = vec![false; cfg.nodes.len()];
+    let (poll_tx, mut poll_rx) = mpsc::unbounded_channel::<(NodeConfig, NodeUpdate, Instant)>();
+    // Node ids with a poll under way (at most one per node).
+    let mut in_flight: HashSet<String> = HashSet::new();
     let mut tick = tokio::time::interval(POLL_PERIOD);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                for (i, node) in cfg.nodes.iter().enumerate() {
-                    if std::mem::replace(&mut in_flight[i], true) {
+                for node in lb.nodes() {
+                    if !in_flight.insert(node.id.clone()) {
                         continue;
                     }
                     let node = node.clone();
@@ -80,18 +83,19 @@ async fn run(cfg: LoadBalancingConfig, mut rx: mpsc::UnboundedReceiver<CdnInput>
                                 NodeUpdate::Unreachable
                             }
                         };
-                        let _ = tx.send((i, update, Instant::now()));
+                        let _ = tx.send((node, update, Instant::now()));
                     });
                 }
             }
-            Some((i, update, at)) = poll_rx.recv() => {
-                in_flight[i] = false;
-                let node = &cfg.nodes[i];
-                let was = lb.is_reachable(&node.id, at);
-                lb.update(&node.id, update, at);
-                let is = lb.is_reachable(&node.id, at);
-                if was != is {
-                    tracing::info!(node = %node.id, host = %node.host, up = is, "edge reachability changed");
+            Some((node, update, at)) = poll_rx.recv() => {
+                in_flight.remove(&node.id);
+                let was = lb.availability(&node.id, at);
+                // A node a reload removed or moved meanwhile: the result is dropped.
+                if lb.update_node(&node, update, at) {
+                    let is = lb.availability(&node.id, at);
+                    if was != is {
+                        tracing::info!(node = %node.id, host = %node.host, was = ?was, now = ?is, "edge availability changed");
+                    }
                 }
             }
             input = rx.recv() => {
@@ -104,6 +108,15 @@ async fn run(cfg: LoadBalancingConfig, mut rx: mpsc::UnboundedReceiver<CdnInput>
 
 fn handle(input: CdnInput, lb: &mut LoadBalancer, rng: &mut StdRng) {
     match input {
+        CdnInput::Reload(cfg) => {
+            lb.reload(&cfg);
+            let now = Instant::now();
+            let up = lb
+                .nodes()
+                .filter(|n| lb.availability(&n.id, now) == Availability::Up)
+                .count();
+            tracing::info!(nodes = lb.nodes().count(), up, mode = ?cfg.mode, "balancer reloaded");
+        }
         CdnInput::Balance(reply) => {
             let choice = lb.choose(Instant::now(), rng).map(|n| Choice {
                 server: n.url_host(),
@@ -355,5 +368,62 @@ mod tests {
         let ids: Vec<_> = edges.iter().map(|e| e.node.id.as_str()).collect();
         assert_eq!(ids, ["a", "b"]);
         assert!(edges.iter().all(|e| e.reachable), "{edges:?}");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_reload_drops_removed_nodes_at_once_and_polls_new_ones() {
+        let a = canned(b"HTTP/1.1 200 OK\r\n\r\n-----C-----\ncalls=0\n").await;
+        let b = canned(b"HTTP/1.1 200 OK\r\n\r\n-----C-----\ncalls=0\n").await;
+        let draining =
+            canned(b"HTTP/1.1 200 OK\r\n\r\n-----C-----\ncalls=0\n-----N-----\ndraining=true\n")
+                .await;
+        let lb = |nodes: &[(&str, u16)]| {
+            let xml: String = nodes
+                .iter()
+                .map(|(id, _)| format!("<node id=\"{id}\"><ip>127.0.0.1</ip></node>"))
+                .collect();
+            let mut cfg = super::super::config::parse(
+                std::path::Path::new("loadbalancing.xml"),
+                &format!("<loadbalancer>{xml}</loadbalancer>"),
+            )
+            .unwrap()
+            .0;
+            for (node, (_, port)) in cfg.nodes.iter_mut().zip(nodes) {
+                node.ws = *port;
+                node.http = *port;
+            }
+            cfg
+        };
+        let handle = spawn(&lb(&[("a", a)]));
+        let mut first = None;
+        for _ in 0..100 {
+            first = handle.balance().await.unwrap();
+            if first.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(first.map(|c| c.ws), Some(a));
+        assert!(handle.reload(lb(&[("b", b), ("d", draining)])));
+        // Inputs are handled in order: the reload is in effect for the next answer.
+        let next = handle.balance().await.unwrap();
+        assert!(
+            next.is_none(),
+            "a is removed at once, b not polled yet: {next:?}"
+        );
+        let mut seen = Vec::new();
+        for _ in 0..100 {
+            if let Some(c) = handle.balance().await.unwrap() {
+                seen.push(c.ws);
+            }
+            if seen.len() >= 5 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            seen.len() >= 5 && seen.iter().all(|&p| p == b),
+            "only b: the draining node is polled but never chosen: {seen:?}"
+        );
     }
 }

@@ -6,7 +6,9 @@
 //!
 //! Format (WCS): section headers `-----Name Stats-----`, the first line always a header, then
 //! `key=value` lines. CPU loads are fractions from 0 to 1, like Java's
-//! `OperatingSystemMXBean.getSystemCpuLoad()` that WCS reports.
+//! `OperatingSystemMXBean.getSystemCpuLoad()` that WCS reports. rtcdn adds a `-----Node
+//! Stats-----` section with `draining=true|false`: a draining node (SIGTERM) still answers,
+//! with its load, but an origin's balancer sends it no new viewer.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -30,6 +32,8 @@ pub struct StatPage {
     pub system_cpu_load: f64,
     /// This process's share of all cores, 0 to 1 (`processCpuLoad`).
     pub process_cpu_load: f64,
+    /// The node is draining before it stops (`draining`).
+    pub draining: bool,
 }
 
 impl StatPage {
@@ -53,6 +57,8 @@ impl StatPage {
         let _ = writeln!(w, "availableProcessors={}", self.available_processors);
         let _ = writeln!(w, "systemCpuLoad={:.4}", self.system_cpu_load);
         let _ = writeln!(w, "processCpuLoad={:.4}", self.process_cpu_load);
+        let _ = writeln!(w, "-----Node Stats-----");
+        let _ = writeln!(w, "draining={}", self.draining);
         out
     }
 }
@@ -72,6 +78,7 @@ pub enum StatParseError {
 /// unusable `systemCpuLoad` counts as fully loaded (1.0), and a percentage (above 1) is
 /// scaled to a fraction. `connections`, `streams_webrtc_in` and `streams_webrtc_out` (shown
 /// to operators only) are read when present.
+/// `draining` is false unless it says `true` (WCS pages do not have it).
 pub fn parse_stat_page(text: &str) -> Result<NodeStats, StatParseError> {
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
     if !lines.next().is_some_and(|l| l.starts_with('-')) {
@@ -80,6 +87,7 @@ pub fn parse_stat_page(text: &str) -> Result<NodeStats, StatParseError> {
     let mut calls = None;
     let mut cpu = None;
     let (mut connections, mut streams_in, mut streams_out) = (None, None, None);
+    let mut draining = false;
     for line in lines {
         let Some((key, value)) = line.split_once('=') else {
             continue;
@@ -98,6 +106,7 @@ pub fn parse_stat_page(text: &str) -> Result<NodeStats, StatParseError> {
                     .filter(|v| v.is_finite() && *v >= 0.0)
                     .map(|v| if v > 1.0 { (v / 100.0).min(1.0) } else { v });
             }
+            "draining" => draining = value.trim().eq_ignore_ascii_case("true"),
             _ => {}
         }
     }
@@ -107,6 +116,7 @@ pub fn parse_stat_page(text: &str) -> Result<NodeStats, StatParseError> {
         connections,
         streams_in,
         streams_out,
+        draining,
     })
 }
 
@@ -209,6 +219,7 @@ mod tests {
             available_processors: 8,
             system_cpu_load: 0.25,
             process_cpu_load: 0.125,
+            draining: false,
         };
         let text = page.render();
         assert!(text.starts_with("-----Connection Stats-----\n"));
@@ -222,6 +233,7 @@ mod tests {
             "availableProcessors=8",
             "systemCpuLoad=0.2500",
             "processCpuLoad=0.1250",
+            "draining=false",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in {text}");
         }
@@ -232,6 +244,17 @@ mod tests {
             (stats.connections, stats.streams_in, stats.streams_out),
             (Some(3), Some(1), Some(4))
         );
+        assert!(!stats.draining);
+        let draining = StatPage {
+            draining: true,
+            ..page
+        };
+        let text = draining.render();
+        assert!(
+            text.contains("\n-----Node Stats-----\ndraining=true\n"),
+            "{text}"
+        );
+        assert!(parse_stat_page(&text).unwrap().draining);
     }
 
     #[test]
@@ -246,6 +269,7 @@ mod tests {
         );
         assert_eq!(stats.connections, Some(2));
         assert_eq!(stats.streams_in, None, "absent figures stay unknown");
+        assert!(!stats.draining, "WCS pages do not drain");
         let no_cpu = parse_stat_page("-----Connection Stats-----\ncalls=1\n").unwrap();
         assert_eq!(no_cpu.system_cpu_load, 1.0);
     }

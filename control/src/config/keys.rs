@@ -52,8 +52,10 @@ pub(super) const REST_HOOK_FAIL_CLOSED: &str = "rest_hook_fail_closed";
 pub(super) const REST_HOOK_ON_ERROR: &str = "rest_hook_on_error";
 pub(super) const REST_HOOK_CA_FILE: &str = "rest_hook_ca_file";
 
+pub(super) const SHUTDOWN_GRACE_PERIOD: &str = "shutdown_grace_period";
+
 /// Every key we apply, in the order the README documents them.
-const IMPLEMENTED: [&str; 34] = [
+const IMPLEMENTED: [&str; 35] = [
     IP,
     WS_PORT,
     WSS_PORT,
@@ -88,6 +90,7 @@ const IMPLEMENTED: [&str; 34] = [
     REST_HOOK_FAIL_CLOSED,
     REST_HOOK_ON_ERROR,
     REST_HOOK_CA_FILE,
+    SHUTDOWN_GRACE_PERIOD,
 ];
 
 pub(super) const NOT_A_PORT: &str = "is not a port number (1-65535)";
@@ -110,6 +113,7 @@ const BAD_ALLOWED_IPS: &str =
 const BAD_HOOK_URL: &str = "must be an http:// or https:// URL of the backend application";
 const BAD_ON_ERROR: &str = "must be FAIL or LOG";
 const BAD_BITRATE: &str = "must be a bitrate in bits per second from 30000 to 100000000";
+const BAD_GRACE_PERIOD: &str = "must be a whole number of seconds from 0 to 86400";
 
 /// A publisher bitrate bound in bits/s (WCS's `webrtc_cc_*_bitrate` unit).
 fn parse_bitrate(value: &str) -> Result<u32, &'static str> {
@@ -327,6 +331,7 @@ impl Loader {
             WEBRTC_CC_MIN_BITRATE => cfg.webrtc_cc_min_bitrate = d.webrtc_cc_min_bitrate,
             WEBRTC_CC_MAX_BITRATE => cfg.webrtc_cc_max_bitrate = d.webrtc_cc_max_bitrate,
             REST_API_ALLOWED_IPS => cfg.rest_api_allowed_ips.clone_from(&d.rest_api_allowed_ips),
+            SHUTDOWN_GRACE_PERIOD => cfg.shutdown_grace_period = d.shutdown_grace_period,
             CODECS => cfg.video_codecs.clone_from(&d.video_codecs),
             LOAD_BALANCING_ENABLED => self.load_balancing = false,
             // An empty secret is no secret (the rtp relay stays refused).
@@ -535,6 +540,14 @@ fn apply_scalar(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static
                 .filter(|n| (100..=10_000).contains(n))
                 .map(Duration::from_millis)
                 .ok_or(BAD_RETRANSMIT_CACHE)?;
+        }
+        SHUTDOWN_GRACE_PERIOD => {
+            cfg.shutdown_grace_period = value
+                .parse::<u64>()
+                .ok()
+                .filter(|s| *s <= 86_400)
+                .map(Duration::from_secs)
+                .ok_or(BAD_GRACE_PERIOD)?;
         }
         RETRANSMIT_SHARE => {
             cfg.retransmit_share = value

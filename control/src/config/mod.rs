@@ -22,7 +22,9 @@ pub(crate) mod warning;
 
 pub use cidr::IpNet;
 pub use error::ConfigError;
-pub use model::{Config, RelaySecret, VideoCodec, FILE_NAME, MAX_WORKER_THREADS};
+pub use model::{
+    Config, RelaySecret, VideoCodec, DEFAULT_SHUTDOWN_GRACE_PERIOD, FILE_NAME, MAX_WORKER_THREADS,
+};
 pub use warning::{ConfigWarning, WarningKind};
 
 use std::borrow::Cow;

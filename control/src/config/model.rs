@@ -16,6 +16,9 @@ pub const FILE_NAME: &str = "flashphoner.properties";
 /// Upper bound of `worker_threads`.
 pub const MAX_WORKER_THREADS: usize = 256;
 
+/// `shutdown_grace_period` when the file does not set it.
+pub const DEFAULT_SHUTDOWN_GRACE_PERIOD: Duration = Duration::from_secs(30);
+
 /// Video codecs we can forward, in the operator's order of preference.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum VideoCodec {
@@ -148,6 +151,9 @@ pub struct Config {
     /// `rest_hook_ca_file`: CA certificates (PEM) an https backend is verified against
     /// instead of the system's roots.
     pub rest_hook_ca_file: Option<PathBuf>,
+    /// `shutdown_grace_period` (seconds): how long a draining node (SIGTERM) waits for its
+    /// sessions to end before it stops them (default 30; 0 stops them at once).
+    pub shutdown_grace_period: Duration,
 }
 
 /// A shared secret that never shows in logs or `Debug` output (`cdn_relay_secret`,
@@ -222,6 +228,7 @@ impl Default for Config {
             rest_hook_fail_closed: true,
             rest_hook_on_error: OnError::Fail,
             rest_hook_ca_file: None,
+            shutdown_grace_period: DEFAULT_SHUTDOWN_GRACE_PERIOD,
         }
     }
 }

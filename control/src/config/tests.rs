@@ -665,6 +665,36 @@ fn retransmission_keys() {
 }
 
 #[test]
+fn shutdown_grace_period_is_whole_seconds() {
+    assert_eq!(
+        Config::default().shutdown_grace_period,
+        Duration::from_secs(30)
+    );
+    assert_eq!(
+        ok("shutdown_grace_period=2").shutdown_grace_period,
+        Duration::from_secs(2)
+    );
+    assert_eq!(
+        ok("shutdown_grace_period=0").shutdown_grace_period,
+        Duration::ZERO,
+        "0: stop the sessions at once"
+    );
+    for text in [
+        "shutdown_grace_period=86401",
+        "shutdown_grace_period=-1",
+        "shutdown_grace_period=2.5",
+        "shutdown_grace_period=30s",
+    ] {
+        let (line, key, _, shown) = bad(text);
+        assert_eq!((line, key.as_str()), (1, "shutdown_grace_period"), "{text}");
+        assert!(shown.contains("whole number of seconds"), "{shown}");
+    }
+    let (cfg, w) = parse("shutdown_grace_period=5\nshutdown_grace_period=\n").unwrap();
+    assert_eq!(cfg.shutdown_grace_period, Duration::from_secs(30));
+    assert!(w.iter().any(|w| w.kind == WarningKind::EmptyValue));
+}
+
+#[test]
 fn publisher_bitrate_bounds_are_read_in_bits_per_second_and_checked() {
     let d = Config::default();
     assert_eq!(

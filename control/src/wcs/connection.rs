@@ -14,6 +14,7 @@ use std::time::Instant;
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket};
 use tokio::sync::{mpsc, oneshot};
 
+use super::lifecycle::HubOps;
 use super::queue::{HubInput, Outgoing};
 
 use super::hub::{
@@ -151,6 +152,7 @@ pub async fn run_hub(
         hooks,
     };
     let mut events_open = true;
+    let mut ops = HubOps::default();
     tokio::pin!(stop);
     loop {
         let deadline = hub.poll_timeout();
@@ -206,6 +208,7 @@ pub async fn run_hub(
                     queues.relays.remove(&conn);
                     hub.relay_closed(Instant::now(), conn);
                 }
+                Some(HubInput::Ops(op)) => ops.handle(&mut hub, op),
             },
             event = events.recv(), if events_open => match event {
                 Some(event) => hub.handle_event(Instant::now(), event),
@@ -214,6 +217,7 @@ pub async fn run_hub(
             () = timer => hub.handle_timeout(Instant::now()),
         }
         drain(&mut hub, &mut queues);
+        ops.after_input(&hub);
     }
     hub.shutdown_workers();
 }

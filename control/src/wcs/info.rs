@@ -20,6 +20,11 @@ pub const NAME_IN_USE: &str = "Stream name is already in use";
 pub const SESSION_NOT_READY: &str = "Session not ready";
 /// A failure of ours with no more specific WCS text (no worker, a command not delivered).
 pub const FAILED_BY_ERROR: &str = "Failed by error";
+/// The node is draining before it stops (SIGTERM): a new publish or play is refused with it
+/// (FAILED), and what is still published or played when the drain ends is stopped with it
+/// (UNPUBLISHED, STOPPED). Our own text: none of WCS's fits (its shutdown texts are about RTSP
+/// agents and CDN 2.0 origin agents), and the SDK shows `info` as it comes.
+pub const SHUTTING_DOWN: &str = "Server is shutting down";
 
 /// The `info` of the FAILED status sent when a worker closed a stream's peer for `reason`.
 pub fn peer_closed(reason: CloseReason) -> &'static str {

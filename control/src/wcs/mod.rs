@@ -5,11 +5,12 @@
 //! load generator and the tests speak through it), [`info`] the status texts, [`hub`] the
 //! sans-IO signalling core, [`queue`] what the hub task and the websocket tasks exchange and
 //! [`connection`] the thin async glue between axum websockets, the hub and the data-plane event
-//! channel.
+//! channel; [`lifecycle`] carries the operator's reload and drain requests to the hub task.
 
 pub mod client;
 pub mod connection;
 pub mod hub;
 pub mod info;
+pub mod lifecycle;
 pub mod messages;
 pub mod queue;

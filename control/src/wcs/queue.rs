@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use tokio::sync::{mpsc, oneshot};
 
 use super::hub::{ConnId, ConnectionInfo, HubHealth, HubStats, StreamFilter, StreamInfo};
+use super::lifecycle::HubOp;
 use crate::cdn::relay::{RelayConnId, RelayRoute};
 use crate::hooks::{HookAnswer, HookCallId, HookMethod};
 use crate::metrics::HubMetrics;
@@ -86,6 +87,8 @@ pub enum HubInput {
         /// The relay connection.
         conn: RelayConnId,
     },
+    /// An operator's request: reload the edges, drain, finish (SIGHUP, SIGTERM).
+    Ops(HubOp),
 }
 
 /// Something for one websocket task.

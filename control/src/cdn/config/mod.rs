@@ -2,7 +2,8 @@
 //! in the WCS format (`<loadbalancer mode=".." randomize=".." stream_distribution="..">` with
 //! `<node id="N"><ip>host</ip><ws>port</ws><wss>port</wss></node>` children).
 //!
-//! Owns parsing and validation only (with `roxmltree`, so every message names `file:line`);
+//! Owns parsing and validation (with `roxmltree`, so every message names `file:line`) and the
+//! comparison of two node lists a reload needs ([`NodesDiff`]);
 //! it must not read files other than the one it is given, resolve names or open sockets.
 //! Unknown elements and attributes never stop the node: they come back as
 //! [`ConfigWarning`]s. Everything else that is wrong is an [`LbConfigError`].
@@ -14,6 +15,10 @@ use std::path::{Path, PathBuf};
 
 use crate::config::value::parse_bool;
 use crate::config::warning::{ConfigWarning, WarningKind};
+
+mod diff;
+
+pub use diff::{same_node, NodesDiff};
 
 /// The file name, next to `flashphoner.properties`.
 pub const FILE_NAME: &str = "loadbalancing.xml";

@@ -18,11 +18,16 @@
 //! each attempt binds its leg's UDP socket up front (port 0 on the media IP) and hands it to
 //! the worker with the peer ([`RelayPeer::plain`]): one 5-tuple per leg.
 //!
+//! The list of edges can change while streams are live ([`Relays::reload_nodes`], SIGHUP): legs
+//! to a removed edge are unpublished and closed, every live stream gets a leg to a new edge at
+//! once, legs to unchanged edges are left alone. Legs are keyed by a node *slot* that is never
+//! reused, so that a removed edge's late events find nothing.
+//!
 //! Apart from that bind, it must not touch sockets, the clock (time comes with every input) or
 //! the workers: the hub turns [`RelayOutput::AddPeer`]/[`RelayOutput::RemovePeer`] into worker
 //! commands and the glue ([`super::relay_socket`]) runs the websockets.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,6 +41,7 @@ use crate::sdp::{self, OfferSpec, PublishedMedia};
 use crate::wcs::client::{self, Hello, ServerEvent, StreamDesc, StreamStatusEvent};
 
 mod offer;
+mod reload;
 
 pub use offer::AnswerError;
 use offer::{answered_tracks, relay_offer};
@@ -214,16 +220,21 @@ struct Leg {
 struct StreamInfo {
     name: String,
     media: PublishedMedia,
-    /// One leg per node, same order as `Relays::nodes`.
-    legs: Vec<Leg>,
+    /// One leg per node, by the node's slot in `Relays::nodes`.
+    legs: BTreeMap<NodeSlot, Leg>,
 }
 
-type LegKey = (StreamId, usize);
+/// A node's place in [`Relays`]: given when the node is added, never reused.
+type NodeSlot = usize;
+
+type LegKey = (StreamId, NodeSlot);
 
 /// Every relay leg of this origin. Drain [`Relays::poll_output`] after each input and re-arm
 /// the timer with [`Relays::poll_timeout`].
 pub struct Relays {
-    nodes: Vec<NodeConfig>,
+    nodes: BTreeMap<NodeSlot, NodeConfig>,
+    /// The slot the next added node gets.
+    next_slot: NodeSlot,
     fingerprint: Fingerprint,
     plain: Option<PlainMode>,
     /// Signalling to edges over `wss://` on their `<wss>` port.
@@ -248,7 +259,8 @@ impl Relays {
     /// Relays to `nodes` (an empty list relays nothing), offering with our DTLS `fingerprint`.
     pub fn new(nodes: Vec<NodeConfig>, fingerprint: Fingerprint) -> Self {
         Self {
-            nodes,
+            next_slot: nodes.len(),
+            nodes: nodes.into_iter().enumerate().collect(),
             fingerprint,
             plain: None,
             tls: false,
@@ -292,7 +304,7 @@ impl Relays {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.streams
             .values()
-            .flat_map(|s| &s.legs)
+            .flat_map(|s| s.legs.values())
             .filter_map(|leg| match &leg.state {
                 LegState::Waiting { until } => Some(*until),
                 LegState::Active(a) => {
@@ -308,10 +320,11 @@ impl Relays {
             .streams
             .values()
             .flat_map(|s| {
-                s.legs.iter().zip(&self.nodes).filter_map(|(leg, node)| {
+                s.legs.iter().filter_map(|(slot, leg)| {
                     let LegState::Active(a) = &leg.state else {
                         return None;
                     };
+                    let node = self.nodes.get(slot)?;
                     matches!(a.phase, Phase::Publishing { .. }).then(|| RelayRoute {
                         id: format!("{}-{}-{}", node.id, node.host, s.name),
                         stream: s.name.clone(),
@@ -329,7 +342,7 @@ impl Relays {
     pub fn live_legs(&self) -> usize {
         self.streams
             .values()
-            .flat_map(|s| &s.legs)
+            .flat_map(|s| s.legs.values())
             .filter(|leg| {
                 matches!(&leg.state, LegState::Active(a) if matches!(a.phase, Phase::Publishing { .. }))
             })
@@ -347,10 +360,15 @@ impl Relays {
         if self.nodes.is_empty() || self.streams.contains_key(&stream) {
             return;
         }
-        let legs = (0..self.nodes.len())
-            .map(|_| Leg {
-                backoff: BACKOFF_INITIAL,
-                state: LegState::Waiting { until: now },
+        let legs = self
+            .nodes
+            .keys()
+            .map(|&slot| {
+                let leg = Leg {
+                    backoff: BACKOFF_INITIAL,
+                    state: LegState::Waiting { until: now },
+                };
+                (slot, leg)
             })
             .collect();
         self.streams.insert(
@@ -361,8 +379,9 @@ impl Relays {
                 legs,
             },
         );
-        for node in 0..self.nodes.len() {
-            self.start_attempt(now, (stream, node));
+        let slots: Vec<NodeSlot> = self.nodes.keys().copied().collect();
+        for slot in slots {
+            self.start_attempt(now, (stream, slot));
         }
     }
 
@@ -371,15 +390,8 @@ impl Relays {
         let Some(info) = self.streams.remove(&stream) else {
             return;
         };
-        for leg in info.legs {
-            let LegState::Active(a) = leg.state else {
-                continue;
-            };
-            if matches!(a.phase, Phase::Status | Phase::Publishing { .. }) {
-                let text = client::unpublish_stream(&a.stream_desc(&info.name), "PUBLISHING");
-                self.out.push_back(RelayOutput::Send { conn: a.conn, text });
-            }
-            self.drop_attempt(&a);
+        for leg in info.legs.into_values() {
+            self.end_leg(leg, &info.name);
         }
         tracing::info!(%stream, name = %info.name, "relay legs stopped");
     }
@@ -403,7 +415,7 @@ impl Relays {
     pub fn handle_closed(&mut self, now: Instant, conn: RelayConnId) {
         // The glue already forgot the socket: nothing to close.
         if let Some(key) = self.conns.remove(&conn) {
-            tracing::info!(conn = conn.0, node = %self.nodes[key.1].id, "relay websocket closed");
+            tracing::info!(conn = conn.0, node = %self.node_id(key.1), "relay websocket closed");
             self.fail(now, key);
         }
     }
@@ -448,7 +460,7 @@ impl Relays {
     /// The relay peer completed ICE and DTLS.
     pub fn peer_connected(&mut self, _now: Instant, peer: PeerId) {
         if let Some(key) = self.peers.get(&peer) {
-            tracing::info!(%peer, node = %self.nodes[key.1].id, "relay peer connected");
+            tracing::info!(%peer, node = %self.node_id(key.1), "relay peer connected");
         }
     }
 
@@ -466,7 +478,7 @@ impl Relays {
     pub fn handle_timeout(&mut self, now: Instant) {
         let mut due = Vec::new();
         for (&stream, info) in &self.streams {
-            for (node, leg) in info.legs.iter().enumerate() {
+            for (&node, leg) in &info.legs {
                 match &leg.state {
                     LegState::Waiting { until } if *until <= now => due.push((stream, node, true)),
                     LegState::Active(a)
@@ -482,14 +494,14 @@ impl Relays {
             if retry {
                 self.start_attempt(now, (stream, node));
             } else {
-                tracing::info!(%stream, node = %self.nodes[node].id, "relay signalling timed out");
+                tracing::info!(%stream, node = %self.node_id(node), "relay signalling timed out");
                 self.fail(now, (stream, node));
             }
         }
     }
 
     fn attempt_of(&mut self, key: LegKey) -> Option<&mut Attempt> {
-        let leg = self.streams.get_mut(&key.0)?.legs.get_mut(key.1)?;
+        let leg = self.streams.get_mut(&key.0)?.legs.get_mut(&key.1)?;
         match &mut leg.state {
             LegState::Active(a) => Some(a),
             LegState::Waiting { .. } => None,
@@ -506,7 +518,7 @@ impl Relays {
         let Some(info) = self.streams.get_mut(&key.0) else {
             return;
         };
-        let Some(leg) = info.legs.get_mut(key.1) else {
+        let (Some(leg), Some(node)) = (info.legs.get_mut(&key.1), self.nodes.get(&key.1)) else {
             return;
         };
         let plain = match &self.plain {
@@ -535,9 +547,27 @@ impl Relays {
         };
         leg.state = LegState::Active(Box::new(attempt));
         self.conns.insert(conn, key);
-        let url = ws_url(&self.nodes[key.1], self.tls);
+        let url = ws_url(node, self.tls);
         tracing::debug!(stream = %key.0, %url, conn = conn.0, "relay leg connecting");
         self.out.push_back(RelayOutput::Connect { conn, url });
+    }
+
+    /// The id of the node in `slot`, for logs.
+    fn node_id(&self, slot: NodeSlot) -> &str {
+        self.nodes.get(&slot).map_or("?", |n| n.id.as_str())
+    }
+
+    /// Stops a leg that is being removed: the edge is told to unpublish when it may already
+    /// publish, then the websocket and the relay peer are dropped.
+    fn end_leg(&mut self, leg: Leg, name: &str) {
+        let LegState::Active(a) = leg.state else {
+            return;
+        };
+        if matches!(a.phase, Phase::Status | Phase::Publishing { .. }) {
+            let text = client::unpublish_stream(&a.stream_desc(name), "PUBLISHING");
+            self.out.push_back(RelayOutput::Send { conn: a.conn, text });
+        }
+        self.drop_attempt(&a);
     }
 
     /// Forgets an attempt's websocket and peer, telling the glue and the hub.
@@ -557,7 +587,7 @@ impl Relays {
         let Some(leg) = self
             .streams
             .get_mut(&key.0)
-            .and_then(|s| s.legs.get_mut(key.1))
+            .and_then(|s| s.legs.get_mut(&key.1))
         else {
             return;
         };
@@ -575,7 +605,7 @@ impl Relays {
         if let LegState::Active(a) = old {
             self.drop_attempt(&a);
         }
-        tracing::info!(stream = %key.0, node = %self.nodes[key.1].id, ?delay, "relay leg failed; retrying");
+        tracing::info!(stream = %key.0, node = %self.node_id(key.1), ?delay, "relay leg failed; retrying");
     }
 
     fn on_user_data(&mut self, key: LegKey) {
@@ -645,7 +675,7 @@ impl Relays {
                 self.out.push_back(RelayOutput::AddPeer(Box::new(spec)));
             }
             Err(e) => {
-                tracing::warn!(stream = %key.0, node = %self.nodes[key.1].id, error = %e, "relay answer rejected");
+                tracing::warn!(stream = %key.0, node = %self.node_id(key.1), error = %e, "relay answer rejected");
                 self.fail(now, key);
             }
         }
@@ -662,10 +692,10 @@ impl Relays {
         match status {
             "PUBLISHING" if a.phase == Phase::Status => {
                 a.phase = Phase::Publishing { since: now };
-                tracing::info!(stream = %key.0, node = %self.nodes[key.1].id, "relay leg publishing");
+                tracing::info!(stream = %key.0, node = %self.node_id(key.1), "relay leg publishing");
             }
             "FAILED" | "UNPUBLISHED" | "STOPPED" => {
-                tracing::info!(stream = %key.0, node = %self.nodes[key.1].id, status, info, "relay leg ended by the edge");
+                tracing::info!(stream = %key.0, node = %self.node_id(key.1), status, info, "relay leg ended by the edge");
                 self.fail(now, key);
             }
             _ => {}

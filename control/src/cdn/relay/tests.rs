@@ -614,3 +614,5 @@ fn relayed_layers_lose_their_rtx_when_the_edge_refuses_it() {
         .all(|l| l.ssrc.is_some() && l.rtx_ssrc.is_none()));
     assert_eq!(tracks[1].rtx, None);
 }
+
+mod reload;

@@ -13,10 +13,11 @@
 //! Layout: `state` holds [`Hub`] and its records (a leaf the other files build on); this file
 //! handles messages, keep-alive, data-plane events and worker placement; `streams` is the
 //! publish/play/stop lifecycle, `relay` the origin → edge relay hooks, `health` what
-//! `/health` shows (players' sending state, streams' simulcast layers) and `rest` what the WCS
-//! REST API finds and terminates.
+//! `/health` shows (players' sending state, streams' simulcast layers), `rest` what the WCS
+//! REST API finds and terminates and `drain` the drain before the node stops (SIGTERM).
 
 mod authorize;
+mod drain;
 mod health;
 mod relay;
 mod rest;
@@ -66,6 +67,7 @@ impl Hub {
             now: None,
             counters: HubCounters::default(),
             hooks: Hooks::from_config(cfg),
+            drain: Default::default(),
             workers: workers
                 .into_iter()
                 .map(|handle| Worker { handle, peers: 0 })
@@ -170,6 +172,7 @@ impl Hub {
         if let Some(at) = state.next_ping {
             self.pings.remove(&(at, conn));
         }
+        self.drain.relay_conns.remove(&conn);
         for id in state.sessions {
             self.end_session(&id, None, true);
         }
@@ -232,7 +235,10 @@ impl Hub {
             return;
         }
         match message {
-            ClientMessage::Connection(object) => self.connect(conn, object),
+            ClientMessage::Connection(object) => {
+                self.note_relay_connection(conn, &object);
+                self.connect(conn, object);
+            }
             ClientMessage::PublishStream(req) => self.request_stream(conn, req, true),
             ClientMessage::PlayStream(req) => self.request_stream(conn, req, false),
             ClientMessage::UnPublishStream(req) => self.stop(conn, "unPublishStream", &req),
@@ -437,7 +443,9 @@ impl Hub {
             self.send(conn, msg::fail(api, "MediaSessionId is null"));
             return false;
         }
-        let problem = if self.sessions.contains_key(&req.media_session_id) {
+        let problem = if self.drain.draining {
+            info::SHUTTING_DOWN
+        } else if self.sessions.contains_key(&req.media_session_id) {
             "MediaSessionId is already in use"
         } else if !valid_id(&req.name) {
             "Invalid stream name"

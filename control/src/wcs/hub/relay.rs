@@ -16,7 +16,7 @@ use std::time::Instant;
 use dataplane::api::{Command, Event, Fingerprint, PeerId, PeerSpec, StreamId, WorkerId};
 
 use super::state::{Hub, Output};
-use crate::cdn::config::StreamDistribution;
+use crate::cdn::config::{NodeConfig, NodesDiff, StreamDistribution};
 use crate::cdn::relay::{is_relay_peer, RelayConnId, RelayOutput, RelayPeer, RelayRoute, Relays};
 use crate::config::Config;
 use crate::wcs::messages::StreamRequest;
@@ -109,6 +109,14 @@ impl Hub {
     pub fn relay_closed(&mut self, now: Instant, conn: RelayConnId) {
         self.now = Some(now);
         self.relays.handle_closed(now, conn);
+    }
+
+    /// `loadbalancing.xml` was read again (SIGHUP): relay every stream to `nodes` from now
+    /// on — legs to removed edges end (the edge is told to unpublish), live streams get legs
+    /// to new edges at once, legs to unchanged edges go on. Returns what changed.
+    pub fn reload_nodes(&mut self, now: Instant, nodes: &[NodeConfig]) -> NodesDiff {
+        self.now = Some(now);
+        self.relays.reload_nodes(now, nodes)
     }
 
     /// The relay legs whose edge publishes the stream.

@@ -180,6 +180,15 @@ pub(super) struct Worker {
     pub(super) peers: usize,
 }
 
+/// The drain before the node stops (SIGTERM); the behaviour is in `drain`.
+#[derive(Default)]
+pub(super) struct DrainState {
+    /// New publishes and plays are refused.
+    pub(super) draining: bool,
+    /// Connections that introduced themselves as an origin's relay leg (`custom.rtcdnRelay`).
+    pub(super) relay_conns: HashSet<ConnId>,
+}
+
 /// The sans-IO signalling state machine of one node. Drain order after each input:
 /// [`Hub::poll_output`] until `None`, then re-arm the timer with [`Hub::poll_timeout`].
 pub struct Hub {
@@ -212,4 +221,6 @@ pub struct Hub {
     pub(super) counters: HubCounters,
     /// The REST hooks (`rest_hook_url` set); `None` lets every client in.
     pub(super) hooks: Option<Hooks>,
+    /// Draining before the node stops.
+    pub(super) drain: DrainState,
 }

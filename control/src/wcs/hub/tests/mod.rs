@@ -3,12 +3,14 @@
 //! `streams` (publish/play) and `lifecycle` (stop, disconnect, events, keep-alive, messages),
 //! `relay`/`rtp_relay` (the origin's legs), `simulcast` (layer suffixes, viewer stats), `rest`
 //! (what the REST API finds and terminates), `metrics` (the handshake and connection
-//! counters), `health` (the published streams `/health` lists) and `hooks` (the REST hooks).
+//! counters), `health` (the published streams `/health` lists), `hooks` (the REST hooks) and
+//! `ops` (the drain before the node stops, the edges reloaded).
 
 mod health;
 mod hooks;
 mod lifecycle;
 mod metrics;
+mod ops;
 mod relay;
 mod rest;
 mod rtp_relay;
