@@ -24,7 +24,8 @@ use dataplane::api::WorkerHandle;
 use crate::cdn::stats::{CpuSampler, CpuTicks, StatPage};
 use crate::cdn::CdnHandle;
 use crate::lifecycle::NodeStatus;
-use crate::rest::{self, RestAccess};
+use crate::respond::{cors_response, json_response, preflight_allowing};
+use crate::rest::{self, RestAccess, RestState};
 use crate::wcs::connection::{self, HubHandle};
 
 /// Largest accepted websocket message (and frame), in bytes.
@@ -114,9 +115,43 @@ async fn handle(
         return health(&state).await;
     }
     if uri.path() == "/metrics" {
-        return crate::metrics::serve(&state).await;
+        return metrics(&state).await;
     }
     static_file(state.web_dir.as_deref().map(PathBuf::as_path), uri.path())
+}
+
+/// `GET /metrics`: 200 with the Prometheus text format, 503 while the hub is down.
+async fn metrics(state: &AppState) -> Response {
+    let Some(hub) = state.hub.metrics().await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let scrape = crate::metrics::Scrape {
+        hub,
+        workers: state.workers.iter().map(|w| (w.id.0, w.stats())).collect(),
+        balancer: state.cdn.as_ref().map(|c| c.counters().clone()),
+    };
+    match crate::metrics::render(&scrape) {
+        Ok(body) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+            )],
+            body,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// What the REST API needs of the node's state.
+impl axum::extract::FromRef<AppState> for RestState {
+    fn from_ref(state: &AppState) -> Self {
+        RestState {
+            hub: state.hub.clone(),
+            access: state.rest.clone(),
+            origin: state.cdn.is_some(),
+        }
+    }
 }
 
 async fn health(state: &AppState) -> Response {
@@ -255,57 +290,9 @@ fn query_param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
     })
 }
 
-/// A JSON response with CORS and no caching.
-pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
-    cors_response(status, "application/json", body.to_string())
-}
-
-/// A response any page may read (`Access-Control-Allow-Origin: *`), never cached.
-fn cors_response(status: StatusCode, content_type: &'static str, body: String) -> Response {
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                HeaderValue::from_static("*"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        body,
-    )
-        .into_response()
-}
-
 /// The answer to a CORS preflight (the SDK's REST client POSTs JSON cross-origin).
 fn preflight() -> Response {
     preflight_allowing("Content-Type")
-}
-
-/// A CORS preflight answer that allows request headers `headers` (any origin, GET and POST).
-pub(crate) fn preflight_allowing(headers: &'static str) -> Response {
-    (
-        StatusCode::NO_CONTENT,
-        [
-            (
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                HeaderValue::from_static("*"),
-            ),
-            (
-                header::ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static("GET, POST, OPTIONS"),
-            ),
-            (
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static(headers),
-            ),
-            (
-                header::ACCESS_CONTROL_MAX_AGE,
-                HeaderValue::from_static("86400"),
-            ),
-        ],
-    )
-        .into_response()
 }
 
 /// The SDK's `lbUrl`: `{"server", "ws", "wss", "flash"}` of the chosen edge, or 503 JSON.

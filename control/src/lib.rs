@@ -5,6 +5,7 @@
 
 pub mod cdn;
 pub mod config;
+pub mod counters;
 pub mod events;
 pub mod hooks;
 pub mod http;
@@ -12,6 +13,7 @@ pub mod ice;
 pub mod lifecycle;
 pub mod metrics;
 pub mod reload;
+pub mod respond;
 pub mod rest;
 pub mod sdp;
 pub mod server;

@@ -2,163 +2,33 @@
 //! by the `prometheus-client` crate.
 //!
 //! Two kinds of values: live counters the control plane updates as things happen
-//! ([`HubCounters`] in the hub: signalling connections and handshakes; [`BalancerCounters`] in
-//! the CDN handle: the balancer's answers), shared atomics that a scrape only reads; and
+//! (`crate::counters`: the hub's signalling connections, handshakes and REST hook calls; the
+//! CDN handle's balancer answers), shared atomics that a scrape only reads; and
 //! values read at scrape time (the hub's gauges, each worker's [`WorkerStats`] as last
 //! published). A scrape builds a fresh registry from both and encodes it; nothing here runs on
-//! a worker thread. Owns the metric names, labels and help texts.
+//! a worker thread. Owns the metric names, labels and help texts; serving them over HTTP is
+//! `crate::http`'s.
 
-use std::time::Duration;
-
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use dataplane::api::CloseReason;
 use dataplane::WorkerStats;
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::hooks::{HookAnswer, HookMethod};
-use crate::http::AppState;
-use crate::wcs::hub::HubStats;
+use crate::counters::BalancerCounters;
+use crate::wcs::hub::HubMetrics;
+
+/// The `Content-Type` of the text format.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// The prefix of every metric name.
 pub const PREFIX: &str = "rtcdn";
-/// Upper bounds of the handshake duration buckets, in seconds (ICE plus DTLS: tens of
-/// milliseconds on a LAN, up to the ICE timeout on a path that never works).
-const HANDSHAKE_BUCKETS: [f64; 10] = [0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
-/// Upper bounds of the REST hook call duration buckets, in seconds (a local backend answers in
-/// milliseconds; the default timeout is 3 s).
-const HOOK_BUCKETS: [f64; 9] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 3.0];
 
-/// One label.
-type Label = (&'static str, &'static str);
-/// A label set of one `reason` or `result`.
-type OneLabel = [Label; 1];
-/// The `method` and `result` labels of a hook call.
-type MethodResult = [Label; 2];
-/// Hook call durations by `method`.
-type HookDurations = Family<OneLabel, Histogram, fn() -> Histogram>;
 /// The `worker` label.
 type WorkerLabel = [(&'static str, String); 1];
 /// The `worker` and `reason` labels.
 type WorkerReason = [(&'static str, String); 2];
-
-/// What the hub counts as it goes; cloning shares the counters (they are atomics behind an
-/// `Arc`), so a scrape registers clones.
-#[derive(Clone, Debug)]
-pub struct HubCounters {
-    connections_opened: Counter,
-    handshakes_started: Counter,
-    handshakes_completed: Counter,
-    handshake_failures: Family<OneLabel, Counter>,
-    handshake_duration: Histogram,
-    hook_calls: Family<MethodResult, Counter>,
-    hook_duration: HookDurations,
-}
-
-impl Default for HubCounters {
-    fn default() -> Self {
-        Self {
-            hook_calls: Family::default(),
-            hook_duration: Family::new_with_constructor(|| Histogram::new(HOOK_BUCKETS)),
-            connections_opened: Counter::default(),
-            handshakes_started: Counter::default(),
-            handshakes_completed: Counter::default(),
-            handshake_failures: Family::default(),
-            handshake_duration: Histogram::new(HANDSHAKE_BUCKETS),
-        }
-    }
-}
-
-impl HubCounters {
-    /// A REST hook call of `method` ended with `answer` after `took`.
-    pub fn hook_called(&self, method: HookMethod, answer: &HookAnswer, took: Duration) {
-        let result = match answer {
-            HookAnswer::Allowed(_) => "allowed",
-            HookAnswer::Refused { .. } => "refused",
-            HookAnswer::Unavailable(_) => "unavailable",
-        };
-        let method = method.as_str();
-        self.hook_calls
-            .get_or_create(&[("method", method), ("result", result)])
-            .inc();
-        self.hook_duration
-            .get_or_create(&[("method", method)])
-            .observe(took.as_secs_f64());
-    }
-
-    /// A signalling websocket was accepted.
-    pub fn connection_opened(&self) {
-        self.connections_opened.inc();
-    }
-
-    /// A peer was added on a worker for a publish or play: its ICE and DTLS begin.
-    pub fn handshake_started(&self) {
-        self.handshakes_started.inc();
-    }
-
-    /// A peer connected (ICE and DTLS done) `took` after it was added.
-    pub fn handshake_completed(&self, took: Duration) {
-        self.handshakes_completed.inc();
-        self.handshake_duration.observe(took.as_secs_f64());
-    }
-
-    /// A peer that had not connected yet was closed by its worker for `reason`.
-    pub fn handshake_failed(&self, reason: CloseReason) {
-        self.handshake_failures
-            .get_or_create(&[("reason", close_reason(reason))])
-            .inc();
-    }
-
-    /// A session ended (its client stopped or left, or its publisher did) before its peer
-    /// connected.
-    pub fn handshake_abandoned(&self) {
-        self.handshake_failures
-            .get_or_create(&[("reason", "abandoned")])
-            .inc();
-    }
-}
-
-/// The `reason` label of a handshake the worker ended.
-fn close_reason(reason: CloseReason) -> &'static str {
-    match reason {
-        CloseReason::IceTimeout => "ice_timeout",
-        CloseReason::ConsentExpired => "consent_expired",
-        CloseReason::DtlsError => "dtls_error",
-        CloseReason::DtlsFingerprint => "dtls_fingerprint",
-        CloseReason::PeerClosed => "peer_closed",
-        CloseReason::Refused => "refused",
-    }
-}
-
-/// The balancer's answers on an origin (`result`: `edge` or `no_edge`).
-#[derive(Clone, Debug, Default)]
-pub struct BalancerCounters {
-    decisions: Family<OneLabel, Counter>,
-}
-
-impl BalancerCounters {
-    /// The balancer answered a viewer: with an edge, or with none up.
-    pub fn decided(&self, found: bool) {
-        let result = if found { "edge" } else { "no_edge" };
-        self.decisions.get_or_create(&[("result", result)]).inc();
-    }
-}
-
-/// What the hub reports for a scrape.
-#[derive(Clone, Debug, Default)]
-pub struct HubMetrics {
-    /// The hub's gauges.
-    pub stats: HubStats,
-    /// Origin → edge relay legs whose edge publishes the stream.
-    pub relay_legs: usize,
-    /// The hub's live counters.
-    pub counters: HubCounters,
-}
 
 /// Everything one scrape shows.
 #[derive(Clone, Debug, Default)]
@@ -449,33 +319,14 @@ pub fn render(scrape: &Scrape) -> Result<String, std::fmt::Error> {
     Ok(body)
 }
 
-/// `GET /metrics`: 200 with the text format, 503 while the hub is down.
-pub async fn serve(state: &AppState) -> Response {
-    let Some(hub) = state.hub.metrics().await else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
-    };
-    let scrape = Scrape {
-        hub,
-        workers: state.workers.iter().map(|w| (w.id.0, w.stats())).collect(),
-        balancer: state.cdn.as_ref().map(|c| c.counters().clone()),
-    };
-    match render(&scrape) {
-        Ok(body) => (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(prometheus_text::CONTENT_TYPE),
-            )],
-            body,
-        )
-            .into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::counters::HubCounters;
+    use crate::wcs::hub::HubStats;
+    use dataplane::api::CloseReason;
     use prometheus_parse::{Sample, Value};
+    use std::time::Duration;
 
     fn parse(body: &str) -> Vec<Sample> {
         prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_owned())))

@@ -9,6 +9,7 @@
 //! [`HubHandle`]: crate::wcs::connection::HubHandle
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
@@ -17,7 +18,8 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use crate::config::{Config, IpNet, RelaySecret};
-use crate::http::{json_response, AppState};
+use crate::respond::{json_response, preflight_allowing};
+use crate::wcs::connection::HubHandle;
 use crate::wcs::hub::{ConnectionInfo, StreamFilter, StreamInfo};
 
 /// The path prefix of every REST endpoint.
@@ -25,6 +27,17 @@ pub const PREFIX: &str = "/rest-api/";
 
 /// The header that carries the key (or `Authorization: Bearer <key>`).
 const KEY_HEADER: &str = "x-api-key";
+
+/// What the REST handlers need of the node (built from the router's state).
+#[derive(Clone, Debug)]
+pub struct RestState {
+    /// The signalling hub, which finds and ends streams.
+    pub hub: HubHandle,
+    /// Who may use the API.
+    pub access: Arc<RestAccess>,
+    /// Whether the node is a CDN origin (`cdn/show_routes` answers only there).
+    pub origin: bool,
+}
 
 /// Who may use the REST API: `rest_api_allowed_ips` and, when set, `rest_api_key`.
 #[derive(Clone, Debug)]
@@ -203,12 +216,12 @@ fn hub_stopped() -> Response {
 /// The answer to a CORS preflight: the SDK's REST client POSTs JSON cross-origin, and a page
 /// may send the key.
 fn preflight() -> Response {
-    crate::http::preflight_allowing("Content-Type, Authorization, X-Api-Key")
+    preflight_allowing("Content-Type, Authorization, X-Api-Key")
 }
 
 /// Serves every request under [`PREFIX`].
 pub async fn handle(
-    State(state): State<AppState>,
+    State(state): State<RestState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     method: Method,
     uri: Uri,
@@ -219,7 +232,7 @@ pub async fn handle(
     if method == Method::OPTIONS {
         return preflight();
     }
-    match state.rest.check(client.ip(), &headers) {
+    match state.access.check(client.ip(), &headers) {
         Ok(()) => {}
         Err(Refusal::Address) => {
             tracing::info!(%client, path = uri.path(), "REST request from a refused address");
@@ -273,7 +286,7 @@ pub async fn handle(
         },
         Endpoint::ShowRoutes => {
             // Only an origin relays.
-            if state.cdn.is_none() {
+            if !state.origin {
                 return error(StatusCode::NOT_FOUND, "not a CDN origin");
             }
             match hub.relay_routes().await {

@@ -16,7 +16,7 @@ pub mod stats;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::metrics::BalancerCounters;
+use crate::counters::BalancerCounters;
 use balancer::EdgeStatus;
 
 /// The WCS RTMP port the balancer's answer carries in `flash` (only Flash clients use it).

@@ -18,13 +18,12 @@ use super::lifecycle::HubOps;
 use super::queue::{HubInput, Outgoing};
 
 use super::hub::{
-    ConnId, ConnectionInfo, Hub, HubHealth, HubStats, Output, StreamFilter, StreamInfo,
+    ConnId, ConnectionInfo, Hub, HubHealth, HubMetrics, HubStats, Output, StreamFilter, StreamInfo,
 };
 use crate::cdn::relay::{RelayConnId, RelayRoute};
 use crate::cdn::relay_socket;
 use crate::events::EventReceiver;
 use crate::hooks::HookClient;
-use crate::metrics::HubMetrics;
 
 /// Frames queued for one connection before it is considered stuck and dropped.
 pub const OUTGOING_QUEUE: usize = 1024;

@@ -8,11 +8,12 @@ use axum::extract::ws::Utf8Bytes;
 use std::net::SocketAddr;
 use tokio::sync::{mpsc, oneshot};
 
-use super::hub::{ConnId, ConnectionInfo, HubHealth, HubStats, StreamFilter, StreamInfo};
+use super::hub::{
+    ConnId, ConnectionInfo, HubHealth, HubMetrics, HubStats, StreamFilter, StreamInfo,
+};
 use super::lifecycle::HubOp;
 use crate::cdn::relay::{RelayConnId, RelayRoute};
 use crate::hooks::{HookAnswer, HookCallId, HookMethod};
-use crate::metrics::HubMetrics;
 
 /// Something for the hub task.
 #[derive(Debug)]

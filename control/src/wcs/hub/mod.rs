@@ -36,7 +36,7 @@ use dataplane::api::{Command, Event, Fingerprint, PeerSpec, WorkerHandle, Worker
 pub use health::{HubHealth, LayeredStream, StreamReport, ViewerReport};
 pub use rest::{ConnectionInfo, StreamFilter, StreamInfo};
 use state::{Auth, Conn, Hooks, Role, ViewerSample, Worker, RELAYED_EVENTS};
-pub use state::{ConnId, Hub, HubStats, Output, MAX_NAME_LEN};
+pub use state::{ConnId, Hub, HubMetrics, HubStats, Output, MAX_NAME_LEN};
 pub use streams::LAYER_SUFFIXES;
 
 use super::info;
@@ -44,8 +44,8 @@ use super::messages::{
     self as msg, ClientMessage, ServerMessage, StreamEventRequest, StreamRequest, StreamStatus,
 };
 use crate::config::Config;
+use crate::counters::HubCounters;
 use crate::ice::IceCredentials;
-use crate::metrics::{HubCounters, HubMetrics};
 use crate::sdp::LocalTransport;
 
 fn valid_id(s: &str) -> bool {

@@ -13,8 +13,8 @@ use dataplane::api::{Fingerprint, PeerId, StreamId, WorkerHandle, WorkerId};
 
 use crate::cdn::relay::{RelayConnId, Relays};
 use crate::config::{RelaySecret, VideoCodec};
+use crate::counters::HubCounters;
 use crate::hooks::{HookCallId, HookRequest, OnError, RestClientConfig};
-use crate::metrics::HubCounters;
 use crate::sdp::PublishedMedia;
 use crate::wcs::messages::{ServerMessage, StreamRequest};
 
@@ -223,4 +223,15 @@ pub struct Hub {
     pub(super) hooks: Option<Hooks>,
     /// Draining before the node stops.
     pub(super) drain: DrainState,
+}
+
+/// What the hub reports for a scrape.
+#[derive(Clone, Debug, Default)]
+pub struct HubMetrics {
+    /// The hub's gauges.
+    pub stats: HubStats,
+    /// Origin → edge relay legs whose edge publishes the stream.
+    pub relay_legs: usize,
+    /// The hub's live counters.
+    pub counters: HubCounters,
 }
