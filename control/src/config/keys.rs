@@ -20,6 +20,7 @@ pub(super) const WS_PORT: &str = "ws.port";
 pub(super) const WSS_PORT: &str = "wss.port";
 pub(super) const TLS_CERTIFICATE: &str = "tls_certificate";
 pub(super) const TLS_PRIVATE_KEY: &str = "tls_private_key";
+pub(super) const TLS_SELF_SIGNED_DIR: &str = "tls_self_signed_dir";
 pub(super) const MEDIA_PORT_FROM: &str = "media_port_from";
 pub(super) const MEDIA_PORT_TO: &str = "media_port_to";
 pub(super) const CODECS: &str = "codecs";
@@ -47,12 +48,13 @@ pub(super) const REST_API_KEY: &str = "rest_api_key";
 pub(super) const REST_API_ALLOWED_IPS: &str = "rest_api_allowed_ips";
 
 /// Every key we apply, in the order the README documents them.
-const IMPLEMENTED: [&str; 29] = [
+const IMPLEMENTED: [&str; 30] = [
     IP,
     WS_PORT,
     WSS_PORT,
     TLS_CERTIFICATE,
     TLS_PRIVATE_KEY,
+    TLS_SELF_SIGNED_DIR,
     MEDIA_PORT_FROM,
     MEDIA_PORT_TO,
     CODECS,
@@ -254,6 +256,7 @@ impl Loader {
             WEB_DIR => cfg.web_dir = Some(self.relative(value)),
             TLS_CERTIFICATE => cfg.tls_certificate = Some(self.relative(value)),
             TLS_PRIVATE_KEY => cfg.tls_private_key = Some(self.relative(value)),
+            TLS_SELF_SIGNED_DIR => cfg.tls_self_signed_dir = Some(self.relative(value)),
             CDN_RELAY_CA_FILE => cfg.cdn_relay_ca_file = Some(self.relative(value)),
             LOAD_BALANCING_ENABLED => {
                 self.load_balancing =
@@ -285,6 +288,7 @@ impl Loader {
             WSS_PORT => cfg.wss_port = d.wss_port,
             TLS_CERTIFICATE => cfg.tls_certificate = None,
             TLS_PRIVATE_KEY => cfg.tls_private_key = None,
+            TLS_SELF_SIGNED_DIR => cfg.tls_self_signed_dir = None,
             CDN_RELAY_TLS => cfg.cdn_relay_tls = d.cdn_relay_tls,
             CDN_RELAY_CA_FILE => cfg.cdn_relay_ca_file = None,
             MEDIA_PORT_FROM => cfg.media_port_from = d.media_port_from,
