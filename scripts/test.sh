@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The one test command: installs the test dependencies (Chromium and nftables from Debian, the npm
-# packages of tests/browser/package.json into .cache/browser) when missing, then runs fmt, clippy, build,
+# The one test command: installs the test dependencies (Chromium, nftables, dpkg and systemd from
+# Debian, the npm packages of tests/browser/package.json into .cache/browser, cargo-deb into
+# .cache/cargo) when missing, then runs fmt, clippy, build, the Debian package of the debug build,
 # the Rust tests and the browser tests. Idempotent; exits non-zero on the first failing step.
 set -euo pipefail
 
@@ -38,6 +39,18 @@ else
   apt-get install -y nftables || { apt-get update && apt-get install -y nftables; }
 fi
 
+step "dpkg-deb and systemd-analyze (tests/package.rs checks the Debian package with them)"
+if command -v dpkg-deb >/dev/null 2>&1 && command -v systemd-analyze >/dev/null 2>&1; then
+  echo "present: $(dpkg-deb --version | head -n 1); $(systemd-analyze --version | head -n 1)"
+else
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "dpkg-deb or systemd-analyze is missing and installing them needs root: apt-get install -y dpkg systemd" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y dpkg systemd || { apt-get update && apt-get install -y dpkg systemd; }
+fi
+
 step "npm packages of tests/browser/package.json -> .cache/browser"
 mkdir -p "$CACHE"
 # Reinstall only when the lock file changed since the last successful install (the stamp is
@@ -63,6 +76,18 @@ cargo build --workspace --all-targets
 # The Rust tests and the browser tests both run even if the other fails, so one run shows
 # every failure; the script still exits non-zero if either failed.
 failed=()
+
+# The package of the debug binary just built (cargo-deb is compiled into .cache/cargo the first
+# time, about a minute); tests/package.rs, in the workspace tests below, checks it.
+step "Debian package of the debug build (scripts/package.sh --debug)"
+DEB_DIR="$TARGET_DIR/debian-check"
+rm -rf "$DEB_DIR"
+if scripts/package.sh --debug "$DEB_DIR"; then
+  RTCDN_DEB="$(ls "$DEB_DIR"/rtcdn_*.deb)"
+  export RTCDN_DEB
+else
+  failed+=("scripts/package.sh --debug")
+fi
 
 step "cargo test --workspace"
 cargo test --workspace || failed+=("cargo test --workspace")

@@ -3,11 +3,11 @@
 //! pages, and a secure page may only open `wss://`.
 //!
 //! Owns the certificate (the operator's PEM chain and key, or a self-signed one generated once
-//! and kept in the configuration directory for development; [`CertResolver::reload`] reads the
-//! same files again on SIGHUP, so that new handshakes get the new certificate while open
-//! connections keep theirs) and the accepting side: TCP
-//! connections are handshaken concurrently, each within a deadline, and only finished TLS
-//! streams reach the HTTP server ([`TlsListener`]). Routing stays [`crate::http`]'s.
+//! and kept in the configuration directory or `tls_self_signed_dir`, for development;
+//! [`CertResolver::reload`] reads the same files again on SIGHUP, so that new handshakes get the
+//! new certificate while open connections keep theirs) and the accepting side: TCP connections
+//! are handshaken concurrently, each within a deadline, and only finished TLS streams reach the
+//! HTTP server ([`TlsListener`]). Routing stays `crate::http`'s.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -33,7 +33,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_HANDSHAKES: usize = 256;
 /// Finished connections waiting for the HTTP server to take them.
 const READY_QUEUE: usize = 64;
-/// Where a generated certificate is kept, inside the configuration directory.
+/// Where a generated certificate is kept, inside the configuration directory, unless
+/// `tls_self_signed_dir` says otherwise.
 const SELF_SIGNED_DIR: &str = "tls";
 
 /// Why TLS could not be set up (the node does not start: the file and key are named).
@@ -77,14 +78,16 @@ pub struct Tls {
 
 /// The node's TLS configuration: `tls_certificate`/`tls_private_key` when set, otherwise a
 /// self-signed certificate for `cfg.ip` and `localhost`, generated at the first start and
-/// reused after (in `<config dir>/tls/`, or the system's temporary directory without one).
+/// reused after (in `tls_self_signed_dir`, else `<config dir>/tls/`, or the system's temporary
+/// directory without one).
 pub fn load(cfg: &Config) -> Result<Tls, TlsError> {
     let (cert_path, key_path, self_signed) = match (&cfg.tls_certificate, &cfg.tls_private_key) {
         (Some(c), Some(k)) => (c.clone(), k.clone(), false),
         _ => {
-            let dir = match &cfg.config_dir {
-                Some(d) => d.join(SELF_SIGNED_DIR),
-                None => std::env::temp_dir().join(format!("rtcdn-{SELF_SIGNED_DIR}")),
+            let dir = match (&cfg.tls_self_signed_dir, &cfg.config_dir) {
+                (Some(d), _) => d.clone(),
+                (None, Some(d)) => d.join(SELF_SIGNED_DIR),
+                (None, None) => std::env::temp_dir().join(format!("rtcdn-{SELF_SIGNED_DIR}")),
             };
             let (c, k) = self_signed_files(&dir, &cfg.ip.to_string())?;
             (c, k, true)
@@ -452,6 +455,34 @@ mod tests {
         assert!(!loaded.self_signed);
         assert_eq!(loaded.fingerprint, first.fingerprint);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn tls_self_signed_dir_moves_the_generated_certificate_out_of_the_config_dir() {
+        let base = std::env::temp_dir().join(format!("rtcdn-tls-state-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let (config_dir, state) = (base.join("etc"), base.join("var/lib/rtcdn/tls"));
+        std::fs::create_dir_all(&config_dir).unwrap();
+        let cfg = Config {
+            config_dir: Some(config_dir.clone()),
+            tls_self_signed_dir: Some(state.clone()),
+            ..Config::default()
+        };
+        let tls = load(&cfg).unwrap();
+        assert!(tls.self_signed);
+        assert_eq!(tls.certificate, state.join("self-signed.crt"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let key = std::fs::metadata(state.join("self-signed.key")).unwrap();
+            assert_eq!(key.permissions().mode() & 0o777, 0o600);
+        }
+        assert!(
+            !config_dir.join(SELF_SIGNED_DIR).exists(),
+            "nothing is written to the configuration directory"
+        );
+        assert_eq!(load(&cfg).unwrap().fingerprint, tls.fingerprint);
+        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]

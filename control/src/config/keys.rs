@@ -21,6 +21,7 @@ pub(super) const WS_PORT: &str = "ws.port";
 pub(super) const WSS_PORT: &str = "wss.port";
 pub(super) const TLS_CERTIFICATE: &str = "tls_certificate";
 pub(super) const TLS_PRIVATE_KEY: &str = "tls_private_key";
+pub(super) const TLS_SELF_SIGNED_DIR: &str = "tls_self_signed_dir";
 pub(super) const MEDIA_PORT_FROM: &str = "media_port_from";
 pub(super) const MEDIA_PORT_TO: &str = "media_port_to";
 pub(super) const CODECS: &str = "codecs";
@@ -55,12 +56,13 @@ pub(super) const REST_HOOK_CA_FILE: &str = "rest_hook_ca_file";
 pub(super) const SHUTDOWN_GRACE_PERIOD: &str = "shutdown_grace_period";
 
 /// Every key we apply, in the order the README documents them.
-const IMPLEMENTED: [&str; 35] = [
+const IMPLEMENTED: [&str; 36] = [
     IP,
     WS_PORT,
     WSS_PORT,
     TLS_CERTIFICATE,
     TLS_PRIVATE_KEY,
+    TLS_SELF_SIGNED_DIR,
     MEDIA_PORT_FROM,
     MEDIA_PORT_TO,
     CODECS,
@@ -271,6 +273,7 @@ impl Loader {
             WEB_DIR => cfg.web_dir = Some(self.relative(value)),
             TLS_CERTIFICATE => cfg.tls_certificate = Some(self.relative(value)),
             TLS_PRIVATE_KEY => cfg.tls_private_key = Some(self.relative(value)),
+            TLS_SELF_SIGNED_DIR => cfg.tls_self_signed_dir = Some(self.relative(value)),
             CDN_RELAY_CA_FILE => cfg.cdn_relay_ca_file = Some(self.relative(value)),
             REST_HOOK_CA_FILE => cfg.rest_hook_ca_file = Some(self.relative(value)),
             LOAD_BALANCING_ENABLED => {
@@ -303,6 +306,7 @@ impl Loader {
             WSS_PORT => cfg.wss_port = d.wss_port,
             TLS_CERTIFICATE => cfg.tls_certificate = None,
             TLS_PRIVATE_KEY => cfg.tls_private_key = None,
+            TLS_SELF_SIGNED_DIR => cfg.tls_self_signed_dir = None,
             CDN_RELAY_TLS => cfg.cdn_relay_tls = d.cdn_relay_tls,
             CDN_RELAY_CA_FILE => cfg.cdn_relay_ca_file = None,
             REST_HOOK_CA_FILE => cfg.rest_hook_ca_file = None,

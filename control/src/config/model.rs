@@ -70,6 +70,12 @@ pub struct Config {
     /// generated for development.
     pub tls_certificate: Option<PathBuf>,
     pub tls_private_key: Option<PathBuf>,
+    /// `tls_self_signed_dir`: where the self-signed certificate is generated and kept when
+    /// the two keys above are unset (relative to the configuration directory); unset,
+    /// `<config dir>/tls` (the system's temporary directory without a configuration
+    /// directory). A packaged node points it at its state directory, since it may not write
+    /// to `/etc`.
+    pub tls_self_signed_dir: Option<PathBuf>,
     /// The directory the configuration was read from (where a generated certificate is kept).
     pub config_dir: Option<PathBuf>,
     /// `media_port_from`: worker `i` binds `media_port_from + i` (default 31001).
@@ -202,6 +208,7 @@ impl Default for Config {
             wss_port: None,
             tls_certificate: None,
             tls_private_key: None,
+            tls_self_signed_dir: None,
             config_dir: None,
             load_balancing: None,
             cdn_relay_secret: None,

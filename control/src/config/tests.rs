@@ -141,6 +141,26 @@ fn relative_web_dir_is_relative_to_the_file() {
 }
 
 #[test]
+fn tls_self_signed_dir_is_a_path_relative_to_the_file() {
+    assert_eq!(Config::default().tls_self_signed_dir, None);
+    let dir = temp_dir();
+    std::fs::write(dir.join(FILE_NAME), "tls_self_signed_dir = generated\n").unwrap();
+    let (cfg, _) = Config::load(Some(&dir)).unwrap();
+    assert_eq!(cfg.tls_self_signed_dir, Some(dir.join("generated")));
+    let absolute = ok("tls_self_signed_dir=/var/lib/rtcdn/tls");
+    assert_eq!(
+        absolute.tls_self_signed_dir,
+        Some(PathBuf::from("/var/lib/rtcdn/tls"))
+    );
+    let (cfg, w) = parse("tls_self_signed_dir=/srv/a\ntls_self_signed_dir=\n").unwrap();
+    assert_eq!(cfg.tls_self_signed_dir, None);
+    assert_eq!(
+        w.last().map(|w| w.kind.clone()),
+        Some(WarningKind::EmptyValue)
+    );
+}
+
+#[test]
 fn empty_web_dir_means_none_without_warning() {
     assert_eq!(ok("web_dir=\n").web_dir, None);
 }
