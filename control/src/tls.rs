@@ -308,8 +308,8 @@ pub fn fingerprint(der: &[u8]) -> String {
 }
 
 /// A listener of finished TLS connections for `axum::serve`: a task accepts TCP connections
-/// and handshakes them concurrently (at most [`MAX_HANDSHAKES`], each within
-/// [`HANDSHAKE_TIMEOUT`]); a failed or slow handshake is logged and dropped, never blocking
+/// and handshakes them concurrently (at most `MAX_HANDSHAKES`, each within
+/// `HANDSHAKE_TIMEOUT`); a failed or slow handshake is logged and dropped, never blocking
 /// the others.
 pub struct TlsListener {
     ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,

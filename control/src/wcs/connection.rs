@@ -7,116 +7,24 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::lifecycle::HubOps;
+pub use super::queue::HubHandle;
 use super::queue::{HubInput, Outgoing};
 
-use super::hub::{
-    ConnId, ConnectionInfo, Hub, HubHealth, HubMetrics, HubStats, Output, StreamFilter, StreamInfo,
-};
-use crate::cdn::relay::{RelayConnId, RelayRoute};
+use super::hub::{ConnId, Hub, Output};
+use crate::cdn::relay::RelayConnId;
 use crate::cdn::relay_socket;
 use crate::events::EventReceiver;
 use crate::hooks::HookClient;
 
 /// Frames queued for one connection before it is considered stuck and dropped.
 pub const OUTGOING_QUEUE: usize = 1024;
-
-/// Cloneable access to the hub task.
-#[derive(Clone, Debug)]
-pub struct HubHandle {
-    tx: mpsc::UnboundedSender<HubInput>,
-    next_conn: Arc<AtomicU64>,
-}
-
-impl HubHandle {
-    /// Wraps the hub task's input queue.
-    pub fn new(tx: mpsc::UnboundedSender<HubInput>) -> Self {
-        Self {
-            tx,
-            next_conn: Arc::new(AtomicU64::new(1)),
-        }
-    }
-
-    /// Queues an input; false if the hub task has stopped.
-    pub fn send(&self, input: HubInput) -> bool {
-        self.tx.send(input).is_ok()
-    }
-
-    /// The hub's counters, or `None` if the hub task has stopped.
-    pub async fn stats(&self) -> Option<HubStats> {
-        let (tx, rx) = oneshot::channel();
-        if !self.send(HubInput::Stats(tx)) {
-            return None;
-        }
-        rx.await.ok()
-    }
-
-    /// What `/health` shows of the hub, or `None` if the hub task has stopped.
-    pub async fn health(&self) -> Option<HubHealth> {
-        let (tx, rx) = oneshot::channel();
-        if !self.send(HubInput::Health(tx)) {
-            return None;
-        }
-        rx.await.ok()
-    }
-
-    /// What `/metrics` shows of the hub, or `None` if the hub task has stopped.
-    pub async fn metrics(&self) -> Option<HubMetrics> {
-        let (tx, rx) = oneshot::channel();
-        if !self.send(HubInput::Metrics(tx)) {
-            return None;
-        }
-        rx.await.ok()
-    }
-
-    /// The live relay legs (`show_routes`), or `None` if the hub task has stopped.
-    pub async fn relay_routes(&self) -> Option<Vec<RelayRoute>> {
-        let (tx, rx) = oneshot::channel();
-        if !self.send(HubInput::Routes(tx)) {
-            return None;
-        }
-        rx.await.ok()
-    }
-
-    /// The streams `filter` selects, or `None` if the hub task has stopped.
-    pub async fn find_streams(&self, filter: StreamFilter) -> Option<Vec<StreamInfo>> {
-        let (tx, rx) = oneshot::channel();
-        if !self.send(HubInput::FindStreams(filter, tx)) {
-            return None;
-        }
-        rx.await.ok()
-    }
-
-    /// Ends the streams `filter` selects and returns them, or `None` if the hub task has
-    /// stopped.
-    pub async fn terminate(&self, filter: StreamFilter) -> Option<Vec<StreamInfo>> {
-        let (tx, rx) = oneshot::channel();
-        if !self.send(HubInput::Terminate(filter, tx)) {
-            return None;
-        }
-        rx.await.ok()
-    }
-
-    /// Every websocket connection, or `None` if the hub task has stopped.
-    pub async fn connections(&self) -> Option<Vec<ConnectionInfo>> {
-        let (tx, rx) = oneshot::channel();
-        if !self.send(HubInput::Connections(tx)) {
-            return None;
-        }
-        rx.await.ok()
-    }
-
-    fn next_conn_id(&self) -> ConnId {
-        ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed))
-    }
-}
 
 /// The hub task's outgoing queues: browser websockets and relay websockets.
 struct Queues {

@@ -10,22 +10,9 @@ use std::time::Instant;
 
 use tokio::sync::{oneshot, watch};
 
-use super::connection::HubHandle;
 use super::hub::Hub;
-use super::queue::HubInput;
+use super::queue::{HubHandle, HubInput, HubOp};
 use crate::cdn::config::{NodeConfig, NodesDiff};
-
-/// An operator's request to the hub task.
-#[derive(Debug)]
-pub enum HubOp {
-    /// Relay to these edges from now on; the reply says what changed.
-    ReloadNodes(Vec<NodeConfig>, oneshot::Sender<NodesDiff>),
-    /// Start draining; the sender gets the number of busy sessions after every input.
-    Drain(watch::Sender<usize>),
-    /// End every session with a status; the reply (the number ended) comes once the statuses
-    /// are queued to the sockets.
-    Finish(oneshot::Sender<usize>),
-}
 
 /// What the hub task keeps between inputs for the [`HubOp`]s.
 #[derive(Debug, Default)]

@@ -1,17 +1,22 @@
-//! What travels between the hub task and the websocket tasks: [`HubInput`] into the hub task,
-//! [`Outgoing`] frames out to each websocket (browser connections and relay legs alike).
+//! What travels between the hub task and the other tasks: [`HubInput`] into the hub task (sent
+//! through a [`HubHandle`]), with the operator's [`HubOp`]s among them, and [`Outgoing`] frames
+//! out to each websocket (browser connections and relay legs alike).
 //!
-//! A leaf: the glue ([`super::connection`]) and the relay websocket client
-//! (`crate::cdn::relay_socket`) both speak it, so it must not import either of them.
+//! A leaf: the glue (`super::connection`), the operator's requests (`super::lifecycle`) and the
+//! relay websocket client (`crate::cdn::relay_socket`) all speak it, so it must not import any
+//! of them.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
-use std::net::SocketAddr;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::hub::{
     ConnId, ConnectionInfo, HubHealth, HubMetrics, HubStats, StreamFilter, StreamInfo,
 };
-use super::lifecycle::HubOp;
+use crate::cdn::config::{NodeConfig, NodesDiff};
 use crate::cdn::relay::{RelayConnId, RelayRoute};
 use crate::hooks::{HookAnswer, HookCallId, HookMethod};
 
@@ -101,4 +106,106 @@ pub enum Outgoing {
     Close,
     /// Close the websocket because its session was refused, with this reason.
     Refuse(String),
+}
+
+/// An operator's request to the hub task.
+#[derive(Debug)]
+pub enum HubOp {
+    /// Relay to these edges from now on; the reply says what changed.
+    ReloadNodes(Vec<NodeConfig>, oneshot::Sender<NodesDiff>),
+    /// Start draining; the sender gets the number of busy sessions after every input.
+    Drain(watch::Sender<usize>),
+    /// End every session with a status; the reply (the number ended) comes once the statuses
+    /// are queued to the sockets.
+    Finish(oneshot::Sender<usize>),
+}
+
+/// Cloneable access to the hub task.
+#[derive(Clone, Debug)]
+pub struct HubHandle {
+    tx: mpsc::UnboundedSender<HubInput>,
+    next_conn: Arc<AtomicU64>,
+}
+
+impl HubHandle {
+    /// Wraps the hub task's input queue.
+    pub fn new(tx: mpsc::UnboundedSender<HubInput>) -> Self {
+        Self {
+            tx,
+            next_conn: Arc::new(AtomicU64::new(1)),
+        }
+    }
+
+    /// Queues an input; false if the hub task has stopped.
+    pub fn send(&self, input: HubInput) -> bool {
+        self.tx.send(input).is_ok()
+    }
+
+    /// The hub's counters, or `None` if the hub task has stopped.
+    pub async fn stats(&self) -> Option<HubStats> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(HubInput::Stats(tx)) {
+            return None;
+        }
+        rx.await.ok()
+    }
+
+    /// What `/health` shows of the hub, or `None` if the hub task has stopped.
+    pub async fn health(&self) -> Option<HubHealth> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(HubInput::Health(tx)) {
+            return None;
+        }
+        rx.await.ok()
+    }
+
+    /// What `/metrics` shows of the hub, or `None` if the hub task has stopped.
+    pub async fn metrics(&self) -> Option<HubMetrics> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(HubInput::Metrics(tx)) {
+            return None;
+        }
+        rx.await.ok()
+    }
+
+    /// The live relay legs (`show_routes`), or `None` if the hub task has stopped.
+    pub async fn relay_routes(&self) -> Option<Vec<RelayRoute>> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(HubInput::Routes(tx)) {
+            return None;
+        }
+        rx.await.ok()
+    }
+
+    /// The streams `filter` selects, or `None` if the hub task has stopped.
+    pub async fn find_streams(&self, filter: StreamFilter) -> Option<Vec<StreamInfo>> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(HubInput::FindStreams(filter, tx)) {
+            return None;
+        }
+        rx.await.ok()
+    }
+
+    /// Ends the streams `filter` selects and returns them, or `None` if the hub task has
+    /// stopped.
+    pub async fn terminate(&self, filter: StreamFilter) -> Option<Vec<StreamInfo>> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(HubInput::Terminate(filter, tx)) {
+            return None;
+        }
+        rx.await.ok()
+    }
+
+    /// Every websocket connection, or `None` if the hub task has stopped.
+    pub async fn connections(&self) -> Option<Vec<ConnectionInfo>> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(HubInput::Connections(tx)) {
+            return None;
+        }
+        rx.await.ok()
+    }
+
+    pub(super) fn next_conn_id(&self) -> ConnId {
+        ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed))
+    }
 }
