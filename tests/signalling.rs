@@ -115,6 +115,58 @@ fn oversized_frame_closes_only_that_connection() {
     assert_eq!(status, 200, "/health after an oversized frame");
 }
 
+/// A legal offer of 200 KiB publishes; one over the SDP limit (256 KiB, inside the 512 KiB
+/// message limit) fails that stream only, and the session goes on.
+#[test]
+fn large_offers_publish_and_larger_ones_fail_only_their_stream() {
+    let (_server, mut client) = server_and_session();
+    let grow = |target: usize| {
+        let offer = publish_offer();
+        let mut lines = String::new();
+        let mut i = 0;
+        while offer.len() + lines.len() < target {
+            lines.push_str(&format!(
+                "a=ssrc:{} msid:stream-{i} track-{i}\r\n",
+                1000 + i % 8
+            ));
+            i += 1;
+        }
+        offer.replacen("a=rtcp-mux\r\n", &format!("a=rtcp-mux\r\n{lines}"), 1)
+    };
+    let large = grow(200 * 1024);
+    client
+        .publish("large-offer", &large)
+        .expect("a 200 KiB offer of legal lines publishes");
+    let info = client
+        .publish("too-large-offer", &grow(300 * 1024))
+        .map(|n| n.answer_sdp)
+        .expect_err("a 300 KiB offer fails");
+    assert_eq!(info, "Invalid SDP: SDP too large");
+    client
+        .publish("after-too-large", &publish_offer())
+        .expect("the session goes on after a refused offer");
+}
+
+/// A publish whose `sdp` is not a string fails that stream with FAILED (the SDK's stream would
+/// otherwise stay PENDING), not only with a `fail`.
+#[test]
+fn publish_with_a_non_string_sdp_fails_its_stream() {
+    let (_server, mut client) = server_and_session();
+    client.send(
+        "publishStream",
+        json!({"mediaSessionId": "bad-sdp-1", "name": "bad-sdp", "published": true, "sdp": 5}),
+    );
+    let (status, info) = client.expect_status("bad-sdp-1", |_| true, Duration::from_secs(5));
+    assert_eq!(status, "FAILED");
+    assert!(
+        info.starts_with("Bad publishStream: invalid type"),
+        "{info}"
+    );
+    client
+        .publish("bad-sdp", &publish_offer())
+        .expect("the name is free and the session usable");
+}
+
 #[test]
 fn publish_without_media_sections_fails() {
     let (_server, mut client) = server_and_session();

@@ -28,8 +28,10 @@ use crate::respond::{cors_response, json_response, preflight_allowing};
 use crate::rest::{self, RestAccess, RestState};
 use crate::wcs::connection::{self, HubHandle};
 
-/// Largest accepted websocket message (and frame), in bytes.
-pub const MAX_WS_MESSAGE: usize = 64 * 1024;
+/// Largest accepted websocket message (and frame), in bytes: room for an SDP offer of up to
+/// `sdp::MAX_SDP_LEN` (256 KiB; a larger one fails its stream only) and the message around it.
+/// A larger message closes the connection (1009).
+pub const MAX_WS_MESSAGE: usize = 512 * 1024;
 /// Initial read buffer of a websocket connection (bytes).
 const WS_READ_BUFFER: usize = 4 * 1024;
 

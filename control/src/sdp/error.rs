@@ -1,12 +1,20 @@
 //! The typed errors of SDP parsing and answering, their WCS `info` text, and the input limits.
 //! A leaf: imports nothing from its siblings.
 
-/// Largest SDP accepted, in bytes.
-pub const MAX_SDP_LEN: usize = 64 * 1024;
+/// Largest SDP accepted, in bytes (a browser's offer is a few KiB; one with many m-sections,
+/// codecs and simulcast layers some tens). The websocket message limit is larger, so a larger
+/// offer fails its own stream only.
+pub const MAX_SDP_LEN: usize = 256 * 1024;
 /// Longest line accepted, in bytes (without the line ending).
 pub const MAX_LINE_LEN: usize = 4 * 1024;
 /// Most m-sections accepted in one SDP.
 pub const MAX_SECTIONS: usize = 32;
+/// Per m-section, the most lines of each repeatable attribute that are read (`a=rtcp-fb`,
+/// `a=fmtp`, `a=ssrc`, `a=ssrc-group`, `a=extmap`, `a=candidate`, `a=rtpmap`); later ones are
+/// ignored, so the work per offer stays linear in its size (a browser sends far fewer).
+pub const MAX_REPEATED_LINES: usize = 256;
+/// The most parameters one payload type's merged `a=fmtp` keeps.
+pub const MAX_FMTP_PARAMS: usize = 64;
 
 /// Why an SDP could not be parsed or answered.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

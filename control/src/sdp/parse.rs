@@ -12,10 +12,10 @@ use rtc_sdp::description::common::ConnectionInformation;
 use rtc_sdp::extmap::ExtMap;
 use rtc_sdp::MediaDescription;
 
-use super::error::SdpError;
+use super::error::{SdpError, MAX_FMTP_PARAMS, MAX_REPEATED_LINES};
 use super::grammar;
 use super::simulcast::{parse_send_rid, parse_simulcast_send, MAX_RID_LINES};
-use super::types::{fmtp_param, Candidate, Codec, Direction, Extmap, MediaSection, Offer};
+use super::types::{Candidate, Codec, Direction, Extmap, MediaSection, Offer};
 
 /// Parses an offer and checks it has media, ICE credentials and a sha-256 fingerprint.
 pub fn parse_offer(sdp: &str) -> Result<Offer, SdpError> {
@@ -241,7 +241,7 @@ impl SectionBuilder {
             "fmtp" => {
                 let (pt, params) = arg.split_once(' ').unwrap_or((arg, ""));
                 let params = params.trim();
-                if !params.is_empty() {
+                if !params.is_empty() && self.fmtps.len() < MAX_REPEATED_LINES {
                     self.fmtps.push((parse_pt(pt, line)?, params.to_owned()));
                 }
             }
@@ -255,16 +255,25 @@ impl SectionBuilder {
                     Some(parse_pt(pt, line)?)
                 };
                 let fb = fb.split_whitespace().collect::<Vec<_>>().join(" ");
-                self.rtcp_fbs.push((pt, fb));
+                // Duplicates add nothing; a wildcard line is copied into every codec, so the
+                // lines kept are bounded.
+                if self.rtcp_fbs.len() < MAX_REPEATED_LINES
+                    && !self.rtcp_fbs.iter().any(|(p, f)| *p == pt && *f == fb)
+                {
+                    self.rtcp_fbs.push((pt, fb));
+                }
             }
-            "extmap" => s.extmaps.push(parse_extmap(arg, line)?),
+            "extmap" if s.extmaps.len() < MAX_REPEATED_LINES => {
+                s.extmaps.push(parse_extmap(arg, line)?)
+            }
             "ssrc" => {
                 let ssrc = parse_u32(arg.split_whitespace().next(), line, "bad ssrc")?;
-                if !s.ssrcs.contains(&ssrc) {
+                // An SSRC has several `a=ssrc` lines (cname, msid): distinct ones are few.
+                if s.ssrcs.len() < MAX_REPEATED_LINES && !s.ssrcs.contains(&ssrc) {
                     s.ssrcs.push(ssrc);
                 }
             }
-            "ssrc-group" => {
+            "ssrc-group" if s.ssrc_groups.len() < MAX_REPEATED_LINES => {
                 let mut tokens = arg.split_whitespace();
                 let semantics = tokens.next().unwrap_or("").to_owned();
                 let ssrcs = tokens
@@ -281,7 +290,7 @@ impl SectionBuilder {
                 }
             }
             "simulcast" => s.simulcast_send = parse_simulcast_send(arg),
-            "candidate" => {
+            "candidate" if s.candidates.len() < MAX_REPEATED_LINES => {
                 if let Some(candidate) = parse_candidate(arg, line)? {
                     s.candidates.push(candidate);
                 }
@@ -309,8 +318,11 @@ impl SectionBuilder {
             ),
             None => None,
         };
-        self.rtpmaps
-            .push((pt, name.to_owned(), clock_rate, channels));
+        // The first rtpmap of a payload type is the one used; there are at most 128.
+        if !self.rtpmaps.iter().any(|(p, ..)| *p == pt) {
+            self.rtpmaps
+                .push((pt, name.to_owned(), clock_rate, channels));
+        }
         Ok(())
     }
 
@@ -380,17 +392,42 @@ fn static_payload_type(pt: u8) -> Option<(&'static str, u32)> {
 
 /// All fmtp lines of `pt` merged: parameters of later duplicate lines are added when their key
 /// is new.
+/// At most [`MAX_FMTP_PARAMS`] parameters are kept (later ones are dropped), which bounds the
+/// key lookups of the merge.
 fn merged_fmtp(fmtps: &[(u8, String)], pt: u8) -> Option<String> {
     let mut lines = fmtps.iter().filter(|(p, _)| *p == pt).map(|(_, f)| f);
-    let mut merged = lines.next()?.clone();
+    let first = lines.next()?;
+    let mut params: Vec<&str> = first
+        .split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .take(MAX_FMTP_PARAMS)
+        .collect();
+    let mut merged = if params.len() < MAX_FMTP_PARAMS {
+        first.clone()
+    } else {
+        params.join(";")
+    };
+    // The keys that have a value, as `fmtp_param` finds them (case-insensitively).
+    let key_of = |param: &str| {
+        param
+            .split_once('=')
+            .map(|(k, _)| k.trim().to_ascii_lowercase())
+    };
+    let mut keys: Vec<String> = params.iter().filter_map(|p| key_of(p)).collect();
     for extra in lines {
         for param in extra.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-            let key = param.split('=').next().unwrap_or(param).trim();
-            if fmtp_param(&merged, key).is_none() {
+            if params.len() >= MAX_FMTP_PARAMS {
+                return Some(merged);
+            }
+            let key = key_of(param);
+            if key.as_ref().is_none_or(|k| !keys.contains(k)) {
                 if !merged.ends_with(';') {
                     merged.push(';');
                 }
                 merged.push_str(param);
+                params.push(param);
+                keys.extend(key);
             }
         }
     }

@@ -7,6 +7,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::answer::{answer_play_with, answer_publish_with};
+use super::error as parse_limits;
 use super::fixtures::{
     chrome_play, chrome_publish, firefox_play, local, sdk_strip_codecs, OFFER_FINGERPRINT,
 };
@@ -332,6 +333,59 @@ fn duplicate_fmtp_lines_are_merged() {
         parsed.sections[0].codec(111).unwrap().fmtp.as_deref(),
         Some("minptime=10;useinbandfec=1;maxaveragebitrate=64000;stereo=1")
     );
+}
+
+/// A hostile offer just under the size limit, made of the lines whose handling used to grow
+/// faster than the offer (wildcard rtcp-fb copied into every codec, fmtp merging, ssrc lines):
+/// it is read with every list bounded, and still answered.
+#[test]
+fn repeated_lines_are_bounded_per_section() {
+    let mut extra = String::new();
+    // 128 payload types on the video m-line, each with an rtpmap.
+    let pts: Vec<String> = (0..128).map(|p| p.to_string()).collect();
+    let offer = chrome_publish();
+    let video_m = offer
+        .lines()
+        .find(|l| l.starts_with("m=video"))
+        .unwrap()
+        .to_owned();
+    let mut i = 0u32;
+    while offer.len() + extra.len() < MAX_SDP_LEN - 4096 {
+        match i % 4 {
+            0 => extra.push_str(&format!("a=rtcp-fb:* fb{i}\r\n")),
+            1 => extra.push_str(&format!("a=fmtp:96 k{i}=1;q{i}=2\r\n")),
+            2 => extra.push_str(&format!("a=ssrc:{i} cname:x\r\n")),
+            _ => extra.push_str(&format!("a=rtpmap:{} X{i}/90000\r\n", i % 128)),
+        }
+        i += 1;
+    }
+    let hostile = offer
+        .replacen(&video_m, &format!("{video_m} {}", pts.join(" ")), 1)
+        .replacen("a=rtcp-mux\r\n", &format!("a=rtcp-mux\r\n{extra}"), 1);
+    assert!(
+        hostile.len() <= MAX_SDP_LEN && hostile.len() > 200 * 1024,
+        "{}",
+        hostile.len()
+    );
+    let parsed = parse_offer(&hostile).expect("a large offer of legal lines parses");
+    for section in &parsed.sections {
+        assert!(section.ssrcs.len() <= parse_limits::MAX_REPEATED_LINES);
+        for codec in &section.codecs {
+            assert!(codec.rtcp_fb.len() <= parse_limits::MAX_REPEATED_LINES);
+            let params = codec.fmtp.as_deref().map_or(0, |f| f.split(';').count());
+            assert!(params <= parse_limits::MAX_FMTP_PARAMS, "{params}");
+        }
+    }
+    let video = parsed.sections.iter().find(|s| s.media == "video").unwrap();
+    assert!(video.codecs.len() <= 128);
+    // The real codecs are still there and the answer is built.
+    assert!(publish(&hostile, &[VideoCodec::Vp8, VideoCodec::H264]).is_ok());
+    // One byte over the limit is refused with a clear error.
+    let too_big = format!(
+        "{hostile}{}",
+        "a=x\r\n".repeat((MAX_SDP_LEN - hostile.len()) / 5 + 1)
+    );
+    assert_eq!(parse_offer(&too_big).unwrap_err(), SdpError::TooLarge);
 }
 
 #[test]

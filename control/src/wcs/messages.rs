@@ -111,6 +111,18 @@ pub enum MessageError {
     /// A message name we do not implement.
     #[error("Unknown message {0}")]
     Unknown(String),
+    /// A `publishStream` or `playStream` that names its stream (`mediaSessionId`) but has a
+    /// field of the wrong type (e.g. an `sdp` that is not a string): that stream fails.
+    #[error("Bad {name}: {source}")]
+    BadStream {
+        /// The message name.
+        name: String,
+        /// The stream's request as far as it could be read (`mediaSessionId`, `name`).
+        stream: Box<StreamRequest>,
+        /// What serde did not like.
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 impl MessageError {
@@ -119,6 +131,7 @@ impl MessageError {
         match self {
             MessageError::MissingData(name)
             | MessageError::BadPayload { name, .. }
+            | MessageError::BadStream { name, .. }
             | MessageError::Unknown(name) => name,
             _ => "unknown",
         }
@@ -133,6 +146,37 @@ fn payload<T: for<'de> Deserialize<'de>>(
     T::deserialize(value).map_err(|source| MessageError::BadPayload {
         name: name.to_owned(),
         source,
+    })
+}
+
+/// A publish or play request; when it does not read but names its stream, the error carries
+/// the stream so that the client can be told FAILED for it (the SDK's stream would otherwise
+/// wait in PENDING for ever).
+fn stream_payload(
+    name: &str,
+    data: Option<Value>,
+    published: bool,
+) -> Result<StreamRequest, MessageError> {
+    let Some(value) = data else {
+        return Err(MessageError::MissingData(name.to_owned()));
+    };
+    let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
+    let (id, stream_name) = (text("mediaSessionId"), text("name"));
+    StreamRequest::deserialize(&value).map_err(|source| match id {
+        Some(media_session_id) => MessageError::BadStream {
+            name: name.to_owned(),
+            stream: Box::new(StreamRequest {
+                media_session_id,
+                name: stream_name.unwrap_or_default(),
+                published,
+                ..StreamRequest::default()
+            }),
+            source,
+        },
+        None => MessageError::BadPayload {
+            name: name.to_owned(),
+            source,
+        },
     })
 }
 
@@ -163,8 +207,8 @@ pub fn parse_client(text: &str) -> Result<ClientMessage, MessageError> {
             }
             None => return Err(MessageError::MissingData(name)),
         },
-        "publishStream" => ClientMessage::PublishStream(payload(n, first)?),
-        "playStream" => ClientMessage::PlayStream(payload(n, first)?),
+        "publishStream" => ClientMessage::PublishStream(stream_payload(n, first, true)?),
+        "playStream" => ClientMessage::PlayStream(stream_payload(n, first, false)?),
         "unPublishStream" => ClientMessage::UnPublishStream(payload(n, first)?),
         "stopStream" => ClientMessage::StopStream(payload(n, first)?),
         "availableStream" => ClientMessage::AvailableStream(payload(n, first)?),
@@ -366,6 +410,26 @@ mod tests {
         assert_eq!((req.width, req.height), (640, 480));
         assert_eq!(req.sdp, None);
         assert!(!req.record);
+    }
+
+    #[test]
+    fn a_stream_request_with_a_bad_field_names_its_stream() {
+        let e = parse_client(
+            r#"{"message":"publishStream","data":[{"mediaSessionId":"m1","name":"cam","sdp":5}]}"#,
+        )
+        .unwrap_err();
+        let MessageError::BadStream { name, stream, .. } = &e else {
+            panic!("{e:?}");
+        };
+        assert_eq!(
+            (name.as_str(), stream.media_session_id.as_str()),
+            ("publishStream", "m1")
+        );
+        assert_eq!((stream.name.as_str(), stream.published), ("cam", true));
+        assert_eq!(e.api_method(), "publishStream");
+        // Without a mediaSessionId there is no stream to fail: a plain `fail`.
+        let e = parse_client(r#"{"message":"playStream","data":[{"sdp":[]}]}"#).unwrap_err();
+        assert!(matches!(e, MessageError::BadPayload { .. }), "{e:?}");
     }
 
     #[test]

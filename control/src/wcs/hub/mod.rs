@@ -221,6 +221,15 @@ impl Hub {
         }
         match msg::parse_client(text) {
             Ok(message) => self.handle_message(now, conn, message),
+            Err(msg::MessageError::BadStream {
+                name,
+                stream,
+                source,
+            }) => {
+                tracing::debug!(conn = conn.0, error = %source, "bad {name}");
+                let info = format!("Bad {name}: {source}");
+                self.send_status(conn, &stream, stream.published, "FAILED", &info);
+            }
             Err(e) => {
                 tracing::debug!(conn = conn.0, error = %e, "bad client message");
                 self.send(conn, msg::fail(e.api_method(), &e.to_string()));
