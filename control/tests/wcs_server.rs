@@ -207,7 +207,7 @@ fn signalling_http_and_limits() {
     // An oversized frame closes that connection; its stream is cleaned up.
     let big = format!(
         r#"{{"message":"pushLogs","data":[{{"logs":"{}"}}]}}"#,
-        "x".repeat(70 * 1024)
+        "x".repeat(control::http::MAX_WS_MESSAGE + 1024)
     );
     let _ = ws.send(Message::text(big));
     let closed = loop {
