@@ -12,8 +12,8 @@ use super::{
 use crate::stun::write_binding_success;
 
 /// How many validated remote addresses are remembered (least recently checked evicted first,
-/// never the selected one).
-const MAX_VALIDATED: usize = 4;
+/// never the selected one; each eviction is reported as [`IceEvent::Forgotten`]).
+pub const MAX_VALIDATED: usize = 4;
 
 #[derive(Clone, Copy, Debug)]
 struct Validated {
@@ -38,7 +38,9 @@ enum State {
 /// A check is valid when it is a Binding request whose FINGERPRINT (if present) is correct,
 /// whose USERNAME is `<local ufrag>:<remote ufrag>` and whose MESSAGE-INTEGRITY verifies with
 /// the local password. A valid check is answered with a Binding success response (carrying
-/// the source as XOR-MAPPED-ADDRESS) and validates its source address. The first valid check
+/// the source as XOR-MAPPED-ADDRESS) and validates its source address (the agent remembers
+/// [`MAX_VALIDATED`] of them; the one it evicts for a new one is reported as
+/// [`IceEvent::Forgotten`], so its owner can stop routing it). The first valid check
 /// selects its address (Chrome nominates aggressively, and media may follow at once); a later
 /// check with USE-CANDIDATE from another address switches the selection. Each switch emits
 /// [`IceEvent::Selected`].
@@ -145,7 +147,7 @@ impl IceLite {
     }
 
     /// Records a valid check from `addr`, evicting the least recently checked address other
-    /// than the selected one when the list is full.
+    /// than the selected one when the list is full (and reporting it forgotten).
     fn mark_validated(&mut self, addr: SocketAddr, now: Instant) {
         let entry = Validated {
             addr,
@@ -166,7 +168,9 @@ impl IceLite {
             .filter(|v| v.is_some_and(|v| Some(v.addr) != selected))
             .min_by_key(|v| v.map(|v| v.last_check));
         if let Some(slot) = victim {
-            *slot = Some(entry);
+            if let Some(old) = slot.replace(entry) {
+                self.events.push_back(IceEvent::Forgotten(old.addr));
+            }
         }
     }
 

@@ -342,9 +342,16 @@ fn validated_list_evicts_oldest_but_never_the_selected() {
         l.handle_input(t, addr(n), &check(n as u8, false)).unwrap();
     }
     assert_eq!(l.selected(), Some(addr(1)));
+    assert_eq!(l.poll_event(), Some(IceEvent::Selected(addr(1))));
+    assert_eq!(
+        l.poll_event(),
+        None,
+        "nothing forgotten while there is room"
+    );
     // addr(1) is the least recently checked but selected; addr(2) goes.
     l.handle_input(t0 + Duration::from_secs(10), addr(5), &check(5, false))
         .unwrap();
+    assert_eq!(l.poll_event(), Some(IceEvent::Forgotten(addr(2))));
     assert!(l.is_validated(addr(1)));
     assert!(!l.is_validated(addr(2)));
     for n in 3..=5 {
@@ -357,6 +364,8 @@ fn validated_list_evicts_oldest_but_never_the_selected() {
         .unwrap();
     assert!(!l.is_validated(addr(4)));
     assert!(l.is_validated(addr(3)));
+    assert_eq!(l.poll_event(), Some(IceEvent::Forgotten(addr(4))));
+    assert_eq!(l.poll_event(), None);
 }
 
 #[test]

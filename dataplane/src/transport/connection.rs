@@ -52,6 +52,10 @@ pub struct RemoteParams {
 pub enum ConnectionEvent {
     /// A new address passed an ICE check: DTLS and media are accepted from it.
     Validated(SocketAddr),
+    /// A validated address was forgotten (the agent keeps a few, see
+    /// [`crate::ice::MAX_VALIDATED`]): nothing is accepted from it any more. Reported before
+    /// the [`Self::Validated`] of the address that took its place.
+    Forgotten(SocketAddr),
     /// ICE selected (or switched to) this remote address: media goes there.
     Selected(SocketAddr),
     /// DTLS completed on the selected address: SRTP is ready.
@@ -247,18 +251,19 @@ impl Connection {
         from: SocketAddr,
         buf: &[u8],
     ) -> Result<Received, ConnectionError> {
-        let res = match &mut self.ice {
+        let (res, validated) = match &mut self.ice {
             Agent::Lite(ice) => {
                 let known = ice.is_validated(from);
                 let res = ice.handle_input(now, from, buf);
-                if !known && ice.is_validated(from) {
-                    self.events.push_back(ConnectionEvent::Validated(from));
-                }
-                res
+                (res, !known && ice.is_validated(from))
             }
-            Agent::Controlling { ice, .. } => ice.handle_input(now, from, buf),
+            Agent::Controlling { ice, .. } => (ice.handle_input(now, from, buf), false),
         };
+        // The address the new one evicted (if any) is reported forgotten first.
         self.drain_ice(now);
+        if validated {
+            self.events.push_back(ConnectionEvent::Validated(from));
+        }
         res.map(|()| Received::Transport)
             .map_err(|_| ConnectionError::Ice)
     }
@@ -395,6 +400,9 @@ impl Connection {
                             self.fail(CloseReason::DtlsError);
                         }
                     }
+                }
+                IceEvent::Forgotten(addr) => {
+                    self.events.push_back(ConnectionEvent::Forgotten(addr))
                 }
                 IceEvent::Failed(IceFailure::Timeout) => self.fail(CloseReason::IceTimeout),
                 IceEvent::Failed(IceFailure::ConsentExpired) => {
