@@ -471,7 +471,6 @@ impl WorkerCore {
             socket,
             role,
             addrs: routed,
-            armed: None,
         });
         for a in routed.iter() {
             self.routes.insert_addr(a, key);
@@ -497,6 +496,7 @@ impl WorkerCore {
             return;
         }
         let peer = self.peers.remove(key);
+        self.timers.set(key, None);
         self.routes
             .remove(key, peer.id, &peer.ufrag, peer.addrs.iter(), peer.socket);
         if peer.socket != SocketId::WORKER {
@@ -561,26 +561,22 @@ impl WorkerCore {
         self.rearm(key);
     }
 
-    /// Puts the peer's next deadline into the timer queue if it changed.
+    /// Arms the peer's timer for its next deadline.
     fn rearm(&mut self, key: usize) {
-        let Some(peer) = self.peers.get_mut(key) else {
+        let Some(peer) = self.peers.get(key) else {
             return;
         };
-        let next = peer.poll_timeout();
-        if next != peer.armed {
-            peer.armed = next;
-            if let Some(t) = next {
-                self.timers.schedule(t, key);
-            }
-        }
+        self.timers.set(key, peer.poll_timeout());
     }
 
     /// When [`Self::handle_timeout`] is next due.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        let peers = &self.peers;
-        self.timers
-            .peek(|key| peers.get(key).and_then(|p| p.armed))
-            .map(|(t, _)| t)
+        self.timers.peek().map(|(t, _)| t)
+    }
+
+    /// Entries in the timer queue (for tests: it stays within about twice the peers).
+    pub fn timer_queue_len(&self) -> usize {
+        self.timers.len()
     }
 
     /// Runs the timers due at `now`. Stops early to keep room in the send queue; then
@@ -588,8 +584,7 @@ impl WorkerCore {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.outbox.now = Some(now);
         loop {
-            let peers = &self.peers;
-            let Some((t, key)) = self.timers.peek(|k| peers.get(k).and_then(|p| p.armed)) else {
+            let Some((t, key)) = self.timers.peek() else {
                 return;
             };
             if t > now || self.outbox.queue.free() < RESERVE {
@@ -597,7 +592,6 @@ impl WorkerCore {
             }
             self.timers.pop();
             let peer = &mut self.peers[key];
-            peer.armed = None;
             peer.handle_timeout(now, &mut self.outbox);
             if let Role::Publisher(p) = &mut peer.role {
                 if let Some(video_bps) = p.poll_stats(now) {

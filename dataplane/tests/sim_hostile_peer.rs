@@ -1,8 +1,9 @@
 //! A hostile peer on the simulated network: what a session holder, or anyone spoofing a peer's
 //! address, can make a worker hold stays bounded. Forged SRTP and SRTCP of ever new SSRCs —
 //! of no known stream, of a simulcast layer still to be learnt, of a viewer's RTCP — leave no
-//! SRTP state behind (measured with this test binary's counting allocator), and connectivity
-//! checks from ever new addresses leave a peer a few routed addresses, not one per address.
+//! SRTP state behind (measured with this test binary's counting allocator), connectivity
+//! checks from ever new addresses leave a peer a few routed addresses, not one per address,
+//! and a flood of checks that re-arm a peer leaves the timer queue at a few entries.
 
 mod common;
 
@@ -11,10 +12,14 @@ use std::cell::Cell;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use dataplane::api::{LayerSpec, PeerRole, TrackSpec, WorkerId, RID_URI};
-use dataplane::ice::MAX_VALIDATED;
+use dataplane::api::{
+    Command, Fingerprint, LayerSpec, PeerId, PeerRole, PeerSpec, TrackSpec, WorkerId, RID_URI,
+};
+use dataplane::ice::{CHECK_PRIORITY, MAX_VALIDATED};
+use dataplane::send_queue::SocketId;
 use dataplane::sim::{self, Sim};
 use dataplane::srtp::MAX_INBOUND_SSRCS;
+use dataplane::stun::write_binding_request;
 use dataplane::WorkerStats;
 
 use common::*;
@@ -302,4 +307,57 @@ fn checks_from_ever_new_addresses_leave_a_peer_a_few_routes_and_its_own_path() {
     sim.send(spoofed(0), to, sealed.unwrap().to_vec());
     sim.run_for(MS);
     assert_eq!(stats(&sim).dropped_unknown_source, before + 1);
+}
+
+/// A peer's timer is re-armed whenever its deadline moves: a session holder that only sends
+/// checks (never DTLS) moves its consent deadline with each one. A hundred thousand checks
+/// leave the worker's timer queue at a few entries (it took one entry per check before).
+#[test]
+fn a_flood_of_checks_re_arms_a_peer_without_growing_the_timer_queue() {
+    let mut sim = Sim::new(1, 45);
+    let spec = PeerSpec {
+        layer_choice: Default::default(),
+        id: PeerId(7),
+        role: PeerRole::Publisher { stream: STREAM },
+        local_ufrag: "lite".to_owned(),
+        local_pwd: "lite-password-0000000000".to_owned(),
+        remote_ufrag: "ctl".to_owned(),
+        remote_pwd: "ctl-password-00000000000".to_owned(),
+        remote_fingerprint: Fingerprint {
+            algorithm: "sha-256".to_owned(),
+            digest: vec![0; 32],
+        },
+        tracks: vec![sim::video_track(PUB_PT, PUB_SSRC)],
+    };
+    sim.command(WorkerId(0), Command::AddPeer(Box::new(spec)));
+    let mut check = [0u8; 200];
+    let len = write_binding_request(
+        &mut check,
+        &[9; 12],
+        b"lite:ctl",
+        b"lite-password-0000000000",
+        CHECK_PRIORITY,
+        1,
+        false,
+    )
+    .unwrap();
+    let from = spoofed(1);
+    let mut now = sim.now();
+    let core = &mut sim.worker_mut(WorkerId(0)).core;
+    let mut largest = 0;
+    for _ in 0..100_000 {
+        now += Duration::from_micros(10);
+        core.handle_input(now, SocketId::WORKER, from, &check[..len]);
+        while let Some(queue) = core.poll_transmit() {
+            queue.clear();
+        }
+        largest = largest.max(core.timer_queue_len());
+    }
+    eprintln!("100000 checks: the timer queue held at most {largest} entries");
+    assert!(
+        largest <= 2 + 64,
+        "the timer queue grew to {largest} entries"
+    );
+    assert_eq!(core.stats().dropped_invalid, 0, "every check was valid");
+    assert_eq!(core.peer_count(), 1);
 }

@@ -96,8 +96,6 @@ pub struct Peer {
     pub role: Role,
     /// Addresses routed to this peer on the worker socket.
     pub addrs: PeerAddrs,
-    /// The deadline currently in the timer queue.
-    pub armed: Option<Instant>,
 }
 
 impl Peer {
