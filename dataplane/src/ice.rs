@@ -21,6 +21,8 @@ mod lite;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_consent;
 
 use std::net::SocketAddr;
 use std::time::Duration;
