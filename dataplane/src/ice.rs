@@ -21,6 +21,8 @@ mod lite;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_consent;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -29,7 +31,7 @@ use crate::stun::{StunError, StunMessage};
 pub use crate::transmit::Transmit;
 
 pub use controlling::IceControlling;
-pub use lite::IceLite;
+pub use lite::{IceLite, MAX_VALIDATED};
 
 /// Priority our controlling agent puts in its checks: a host candidate of component 1
 /// (type preference 126, local preference 65535, RFC 8445 §5.1.2.1).
@@ -88,6 +90,9 @@ pub enum IceEvent {
     /// Media goes to (and is accepted from) this address from now on. Emitted again when the
     /// selection switches.
     Selected(SocketAddr),
+    /// A validated address is no longer remembered (a newer one took its place): nothing is
+    /// accepted from it any more.
+    Forgotten(SocketAddr),
     /// The agent failed; no further events follow.
     Failed(IceFailure),
 }

@@ -97,8 +97,9 @@ pub struct DataplaneConfig {
     pub socket_buffer: usize,
     /// Core pinning of the worker threads.
     pub cpu_affinity: CpuAffinity,
-    /// Send runs of datagrams to one destination as one UDP GSO send (Linux; falls back to one
-    /// datagram per send by itself if the kernel refuses).
+    /// Send runs of datagrams to one destination as one UDP GSO send (Linux 4.18 or later;
+    /// falls back to one datagram per send by itself if the kernel or the device refuses GSO,
+    /// not for a refused destination).
     pub gso: bool,
     /// How long forwarded video packets are kept to answer viewers' NACKs.
     pub retransmit_cache: Duration,
@@ -210,13 +211,20 @@ pub fn start(cfg: &DataplaneConfig, events: SharedEventSink) -> Result<Dataplane
             addr: SocketAddr::new(cfg.ip, 0),
             source,
         })?;
+        let gso = cfg.gso && cfg!(target_os = "linux") && udp::supports_gso(&socket);
+        if cfg.gso && cfg!(target_os = "linux") && !gso {
+            tracing::warn!(
+                worker = i,
+                "the kernel has no UDP GSO: one datagram per send"
+            );
+        }
         let core = WorkerCore::new(
             CoreConfig {
                 id,
                 ice,
                 srtp_profiles: cfg.srtp_profiles.clone(),
                 certificate: certificate.clone(),
-                gso: cfg.gso,
+                gso,
                 seed: rand::random(),
                 retransmit_cache: cfg.retransmit_cache,
                 retransmit_share: cfg.retransmit_share,

@@ -3,7 +3,9 @@
 //! announced SSRC, or learnt from the RTP stream id extension), their receive statistics, receiver
 //! reports, the NACKs for what went missing ([`NackGenerator`]), the keyframe requests sent
 //! to the publisher, and transport-wide congestion feedback when negotiated ([`TwccRecorder`]),
-//! or else REMB ([`Remb`]).
+//! or else REMB ([`Remb`]). Before decryption it also says which SRTP packets are worth
+//! decrypting at all ([`Publisher::admits`]): those of announced or learnt SSRCs, and new ones
+//! only while they name an encoding still to be learnt.
 
 //!
 //! Sans-IO: works on decrypted buffers handed in by the worker and writes RTCP into the
@@ -154,6 +156,40 @@ impl Publisher {
         }
         self.stats_window = Some((now, self.video_bytes));
         Some(((self.video_bytes - bytes) as f64 * 8.0 / elapsed.as_secs_f64()) as u64)
+    }
+
+    /// Whether an SRTP packet of the publisher is worth decrypting, from its header (in the
+    /// clear): its SSRC is one announced or learnt (media or RTX), or it is new but names, by
+    /// payload type and (on a track with layers) its RTP stream id or repaired stream id, an
+    /// encoding whose SSRC is still to be learnt. Anything else is never forwarded, and
+    /// decrypting it would only make the SRTP context keep state for one more SSRC; so the
+    /// SSRCs a publisher can introduce are bounded by its negotiated encodings and their RTX.
+    pub fn admits(&self, packet: &[u8]) -> bool {
+        let Some(ssrc) = packet.get(8..12) else {
+            return false;
+        };
+        let ssrc = u32::from_be_bytes([ssrc[0], ssrc[1], ssrc[2], ssrc[3]]);
+        let encodings = self.tracks.iter().flat_map(|t| &t.encodings);
+        if encodings
+            .clone()
+            .any(|e| e.ssrc == Some(ssrc) || e.rtx_ssrc == Some(ssrc))
+        {
+            return true;
+        }
+        let Ok(hdr) = RtpHeader::parse_sealed(packet) else {
+            return false;
+        };
+        let pt = hdr.payload_type();
+        if let Some(t) = self.tracks.iter().find(|t| t.payload_type == pt) {
+            return learn(&t.encodings, t.rid_ext, packet, &hdr, |e| e.ssrc).is_ok();
+        }
+        if let Some(t) = self.tracks.iter().find(|t| t.rtx_payload_type == Some(pt)) {
+            return learn(&t.encodings, t.repaired_rid_ext, packet, &hdr, |e| {
+                e.rtx_ssrc
+            })
+            .is_ok();
+        }
+        false
     }
 
     /// Classifies a decrypted RTP packet (an RTX packet is first unwrapped, in place, to the
@@ -558,3 +594,6 @@ pub fn video_codec(t: &TrackSpec) -> Option<VideoCodecKind> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -148,6 +148,17 @@ impl RtpHeader {
     /// Checks version 2, that the CSRC list and the extension block fit, and that the padding
     /// count (if the P bit is set) is at least 1 and fits after the header.
     pub fn parse(buf: &[u8]) -> Result<RtpHeader, RtpError> {
+        Self::parse_inner(buf, true)
+    }
+
+    /// Parses the header of an SRTP packet, whose header (extensions included) is in the
+    /// clear but whose padding count is encrypted: as [`Self::parse`], without reading the
+    /// padding (the payload range then ends at the end of the buffer, tag included).
+    pub fn parse_sealed(buf: &[u8]) -> Result<RtpHeader, RtpError> {
+        Self::parse_inner(buf, false)
+    }
+
+    fn parse_inner(buf: &[u8], read_padding: bool) -> Result<RtpHeader, RtpError> {
         if buf.len() < FIXED_HEADER_LEN {
             return Err(RtpError::TooShort);
         }
@@ -155,7 +166,7 @@ impl RtpHeader {
         if b0 >> 6 != 2 {
             return Err(RtpError::BadVersion);
         }
-        let has_padding = b0 & 0x20 != 0;
+        let has_padding = read_padding && b0 & 0x20 != 0;
         let has_extension = b0 & 0x10 != 0;
         let csrc_count = b0 & 0x0F;
         let mut pos = FIXED_HEADER_LEN + 4 * usize::from(csrc_count);

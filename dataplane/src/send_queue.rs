@@ -76,7 +76,8 @@ pub struct SendQueue {
     /// Each slot's local socket and destination.
     addrs: Vec<(SocketId, SocketAddr)>,
     len: usize,
-    /// Whether to group datagrams into GSO sends (cleared if the kernel refuses one).
+    /// Whether to group datagrams into GSO sends (cleared when the kernel shows it cannot do
+    /// GSO; a destination it refuses does not clear it).
     gso: bool,
     /// The messages of the current flush (see [`Self::plan`]).
     groups: Vec<Group>,
@@ -228,6 +229,16 @@ impl SendQueue {
             .extend((first..self.len as u16).map(Group::single));
     }
 
+    /// Group `at` (a GSO send the kernel refused for a reason that may be the message's) is
+    /// sent one datagram per message instead; GSO stays on for the rest.
+    pub fn split_group(&mut self, at: usize) {
+        let Some(g) = self.groups.get(at).copied() else {
+            return;
+        };
+        let singles = (g.start..g.start + g.count).map(Group::single);
+        self.groups.splice(at..=at, singles);
+    }
+
     /// The bytes of group `g`'s datagrams (UDP payloads).
     pub fn group_bytes(&self, g: Group) -> u64 {
         let start = usize::from(g.start);
@@ -327,6 +338,28 @@ mod tests {
         q.fall_back_to_single(1);
         assert!(!q.uses_gso());
         assert_eq!(shape(q.groups()), [(0, 1), (1, 1), (2, 1)]);
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn splitting_a_group_sends_it_as_single_datagrams_and_keeps_gso_for_the_rest() {
+        let w = SocketId::WORKER;
+        let mut q = queue(
+            true,
+            &[
+                (w, dst(1), 10),
+                (w, dst(1), 10),
+                (w, dst(1), 10),
+                (w, dst(2), 10),
+                (w, dst(2), 10),
+            ],
+        );
+        assert_eq!(shape(q.plan()), [(0, 3), (3, 2)]);
+        q.split_group(0);
+        assert!(q.uses_gso());
+        assert_eq!(shape(q.groups()), [(0, 1), (1, 1), (2, 1), (3, 2)]);
+        q.split_group(9); // no such group
+        assert_eq!(q.groups().len(), 4);
     }
 
     #[test]

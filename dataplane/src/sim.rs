@@ -329,7 +329,8 @@ impl Sim {
         .expect("a client DTLS session");
         let cid = ClientId(self.clients.len());
         self.endpoints.insert(addr, Endpoint::Client(cid.0));
-        self.clients.push(SimClient::new(addr, conn));
+        self.clients
+            .push(SimClient::new(addr, conn, client, remote));
         self.drain();
         (cid, id)
     }
@@ -448,6 +449,16 @@ impl Sim {
             },
         );
         (leg, edge)
+    }
+
+    /// Moves client `id` to address `to` (a NAT rebinding, or a new network): from now on its
+    /// datagrams leave from `to`, and what is sent to `to` reaches it; its old address leads
+    /// nowhere.
+    pub fn move_client(&mut self, id: ClientId, to: SocketAddr) {
+        let c = &mut self.clients[id.0];
+        self.endpoints.remove(&c.addr);
+        c.addr = to;
+        self.endpoints.insert(to, Endpoint::Client(id.0));
     }
 
     /// Sends a plain RTP packet from client `id` (encrypted with its SRTP session) now.

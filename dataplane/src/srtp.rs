@@ -1,7 +1,9 @@
 //! SRTP/SRTCP protection for one peer connection (RFC 3711, RFC 7714), on top of `rtc-srtp`.
 //!
 //! Owns the two cryptographic contexts of a peer: an inbound one (the peer's keys, with replay
-//! protection) and an outbound one (our keys). Outbound RTP of the `AEAD_AES_128_GCM` profile is
+//! protection) and an outbound one (our keys). The inbound context only sees SSRCs whose
+//! packets authenticated, at most [`MAX_INBOUND_SSRCS`] per direction ([`inbound`]): the crate
+//! keeps state per SSRC before it checks a tag, and forged packets must not make it grow. Outbound RTP of the `AEAD_AES_128_GCM` profile is
 //! sealed in place by our own [`gcm`] path (ring); everything else goes through `rtc-srtp`. Keys come from the DTLS handshake as
 //! [`SrtpKeys`]; this module never runs a handshake, parses RTP beyond what the cipher needs,
 //! reads the clock or touches sockets.
@@ -123,7 +125,8 @@ pub enum SrtpError {
     /// The crypto backend failed (or is unavailable).
     #[error("SRTP crypto backend failure")]
     Crypto,
-    /// More SSRCs than one outbound session tracks (8; we send two or three).
+    /// More SSRCs than one session tracks: outbound 8 (we send two or three), inbound
+    /// [`MAX_INBOUND_SSRCS`] per direction.
     #[error("too many SSRCs in one SRTP session")]
     TooManySsrcs,
 }
@@ -155,6 +158,8 @@ pub struct SrtpSession {
     outbound: Context,
     /// Outbound RTP for `AEAD_AES_128_GCM`, sealed in place (replaces `outbound` for RTP).
     outbound_gcm: Option<gcm::GcmOutbound>,
+    /// The SSRCs `inbound` may keep state for.
+    guard: InboundGuard,
 }
 
 impl fmt::Debug for SrtpSession {
@@ -207,11 +212,17 @@ impl SrtpSession {
             crypto,
         )
         .map_err(|e| SrtpError::from_crate(&e))?;
+        let guard = InboundGuard::new(
+            config.profile,
+            &session_keys.remote_master_key,
+            &session_keys.remote_master_salt,
+        );
         Ok(Self {
             profile: keys.profile,
             inbound,
             outbound,
             outbound_gcm,
+            guard,
         })
     }
 
@@ -220,9 +231,19 @@ impl SrtpSession {
         self.profile
     }
 
+    /// How many SSRCs the inbound context keeps state for: (SRTP, SRTCP).
+    pub fn inbound_ssrcs(&self) -> (usize, usize) {
+        (self.guard.rtp.len(), self.guard.rtcp.len())
+    }
+
     /// Authenticates and decrypts one SRTP packet from the peer; returns the plain RTP packet.
+    /// A packet of an SSRC not seen before is authenticated apart first (see [`inbound`]);
+    /// beyond [`MAX_INBOUND_SSRCS`] SSRCs, new ones are refused with
+    /// [`SrtpError::TooManySsrcs`].
     pub fn unprotect_rtp(&mut self, buf: &[u8]) -> Result<BytesMut, SrtpError> {
         check_rtp(buf)?;
+        let ssrc = u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
+        self.guard.admit(Direction::Rtp, ssrc, buf)?;
         self.inbound
             .decrypt_rtp(buf)
             .map_err(|e| SrtpError::from_crate(&e))
@@ -268,7 +289,8 @@ impl SrtpSession {
         Ok(())
     }
 
-    /// Authenticates and decrypts one SRTCP packet from the peer; returns the plain RTCP.
+    /// Authenticates and decrypts one SRTCP packet from the peer; returns the plain RTCP. New
+    /// sender SSRCs are admitted as in [`Self::unprotect_rtp`].
     pub fn unprotect_rtcp(&mut self, buf: &[u8]) -> Result<BytesMut, SrtpError> {
         check_rtcp(buf)?;
         if self.profile == SrtpProfile::Aes128CmHmacSha1_80 {
@@ -283,6 +305,8 @@ impl SrtpSession {
                 _ => return Err(SrtpError::Malformed),
             }
         }
+        let ssrc = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
+        self.guard.admit(Direction::Rtcp, ssrc, buf)?;
         self.inbound
             .decrypt_rtcp(buf)
             .map_err(|e| SrtpError::from_crate(&e))
@@ -314,6 +338,10 @@ fn check_rtcp(buf: &[u8]) -> Result<(), SrtpError> {
 }
 
 mod gcm;
+pub mod inbound;
+
+pub use inbound::MAX_INBOUND_SSRCS;
+use inbound::{Direction, InboundGuard};
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -21,6 +21,10 @@ pub struct WorkerStats {
     pub dropped_unknown_source: u64,
     /// Dropped: failed to parse, authenticate or decrypt.
     pub dropped_invalid: u64,
+    /// Dropped before decryption: SRTP of an SSRC the peer did not announce and that names
+    /// no encoding still to be learnt (or a subscriber's media), or of a new SSRC beyond what
+    /// one SRTP session admits.
+    pub dropped_unknown_ssrc: u64,
     /// Dropped: an SRTP or SRTCP packet received before (duplicated on the path, or resent
     /// after it had only been late).
     pub dropped_duplicate: u64,
@@ -74,7 +78,7 @@ pub struct WorkerStats {
 /// iteration by the worker, read with relaxed loads by anyone (e.g. the control plane).
 #[derive(Debug, Default)]
 pub struct SharedStats {
-    counters: [AtomicU64; 27],
+    counters: [AtomicU64; 28],
 }
 
 impl SharedStats {
@@ -109,6 +113,7 @@ impl SharedStats {
             bytes_in: c(24),
             datagrams_out: c(25),
             bytes_out: c(26),
+            dropped_unknown_ssrc: c(27),
         }
     }
 
@@ -142,6 +147,7 @@ impl SharedStats {
             s.bytes_in,
             s.datagrams_out,
             s.bytes_out,
+            s.dropped_unknown_ssrc,
         ];
         for (c, v) in self.counters.iter().zip(values) {
             c.store(v, Ordering::Relaxed);
@@ -195,6 +201,7 @@ mod tests {
             layer_switches: 25,
             remb_sent: 26,
             paced: 27,
+            dropped_unknown_ssrc: 28,
         };
         let shared = SharedStats::default();
         shared.publish(&s);

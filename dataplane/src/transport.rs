@@ -43,6 +43,14 @@ impl TransportError {
         )
     }
 
+    /// The datagram was an SRTP/SRTCP packet of a new SSRC beyond what the session admits.
+    pub fn is_unknown_ssrc(self) -> bool {
+        matches!(
+            self,
+            TransportError::Connection(ConnectionError::Srtp(SrtpError::TooManySsrcs))
+        )
+    }
+
     /// The datagram was an SRTP/SRTCP packet already received (a duplicate on the path, or a
     /// retransmission of a packet that had only been late): valid, but nothing new.
     pub fn is_replay(self) -> bool {

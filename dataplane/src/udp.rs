@@ -1,6 +1,8 @@
 //! Batched UDP I/O for a worker's I/O shell: `recvmmsg` into a per-worker arena, and
 //! `sendmmsg` (with UDP GSO) of the groups a [`SendQueue`] planned (Linux), one syscall per
-//! datagram elsewhere; and worker thread pinning.
+//! datagram elsewhere; and worker thread pinning. A refused send is classified
+//! ([`classify_send_error`]): only errors that mean "no GSO here" turn GSO off for good, an
+//! error about one destination costs that message only.
 //!
 //! Owns the receive arena (allocated once, when the worker starts) and the only `unsafe` code
 //! of the data plane. It knows nothing about protocols, peers or routing, and never reads the
@@ -114,11 +116,56 @@ impl RecvBatch {
     }
 }
 
+/// What a refused send means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SendFailure {
+    /// Interrupted by a signal (`EINTR`): send it again.
+    Retry,
+    /// The socket buffer is full (`EAGAIN`).
+    Full,
+    /// This host cannot do UDP GSO: `EIO` (a device without checksum offload, an IPsec
+    /// route), `EOPNOTSUPP`, or `ENOPROTOOPT` (no `UDP_SEGMENT` option). Off for good.
+    NoGso,
+    /// `EINVAL` or `EMSGSIZE` on a GSO send: the segmentation may be at fault (a segment
+    /// larger than the route's MTU — `EMSGSIZE` since Linux 6.14, `EINVAL` before —, a socket
+    /// without checksums, too many segments) or the message itself (port 0, a datagram too
+    /// big to send at all). Its datagrams are sent one by one to tell: if the first goes, GSO
+    /// was at fault.
+    Ambiguous,
+    /// The message's own fault (unreachable network or host, a firewall's `EPERM`, a
+    /// broadcast's `EACCES`, a leg's `ECONNREFUSED`, no buffer memory…): its datagrams count
+    /// as send errors, GSO stays on.
+    Message,
+}
+
+/// What the error of a send that carried several datagrams (`gso`) or one means.
+pub(crate) fn classify_send_error(err: &io::Error, gso: bool) -> SendFailure {
+    match err.kind() {
+        io::ErrorKind::Interrupted => return SendFailure::Retry,
+        io::ErrorKind::WouldBlock => return SendFailure::Full,
+        _ => {}
+    }
+    if !gso {
+        return SendFailure::Message;
+    }
+    #[cfg(target_os = "linux")]
+    match err.raw_os_error() {
+        Some(libc::EIO | libc::EOPNOTSUPP | libc::ENOPROTOOPT) => SendFailure::NoGso,
+        Some(libc::EINVAL | libc::EMSGSIZE) => SendFailure::Ambiguous,
+        _ => SendFailure::Message,
+    }
+    #[cfg(not(target_os = "linux"))]
+    SendFailure::Message
+}
+
 /// Sends every datagram queued in `queue` from its local socket (`sockets` finds it; a
 /// datagram whose socket is gone is counted as an error), in queue order, and empties the
 /// queue. Never blocks: what the kernel cannot take is dropped and counted. With GSO, each
-/// group the queue planned leaves as one message; if the kernel refuses GSO, the rest is sent
-/// one datagram per message, and so is everything after.
+/// group the queue planned leaves as one message. A GSO send refused because of GSO
+/// ([`classify_send_error`]) turns GSO off: the rest is sent one datagram per message, and so
+/// is everything after. One refused for a reason that may be the message's is resent one
+/// datagram per message; GSO goes off only if the first of them is then accepted. Any other
+/// error counts that message's datagrams as errors and changes nothing else.
 pub(crate) fn send<'s>(
     queue: &mut SendQueue,
     sockets: impl Fn(SocketId) -> Option<&'s UdpSocket>,
@@ -126,6 +173,9 @@ pub(crate) fn send<'s>(
     queue.plan();
     let mut out = FlushOutcome::default();
     let mut next = 0;
+    // The group that is the first datagram of a split GSO send, whose fate tells whether
+    // the segmentation was at fault.
+    let mut telling = None;
     while next < queue.groups().len() {
         let group = queue.groups()[next];
         let Some(socket) = sockets(queue.group_addrs(group).0) else {
@@ -135,6 +185,10 @@ pub(crate) fn send<'s>(
         };
         match send_groups(queue, socket, next) {
             Ok(n) => {
+                if telling.take() == Some(next) {
+                    // Alone it went: the kernel refused the segmentation, not the datagram.
+                    queue.fall_back_to_single(next + n);
+                }
                 for g in &queue.groups()[next..next + n] {
                     out.sent += u64::from(g.count);
                     out.sent_bytes += queue.group_bytes(*g);
@@ -145,26 +199,33 @@ pub(crate) fn send<'s>(
                 }
                 next += n;
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                // The socket buffer is full: what was for this socket in this flush is lost.
-                let id = queue.group_addrs(group).0;
-                while let Some(g) = queue.groups().get(next) {
-                    if queue.group_addrs(*g).0 != id {
-                        break;
+            Err(e) => match classify_send_error(&e, group.count > 1) {
+                SendFailure::Retry => {}
+                SendFailure::Full => {
+                    // What was for this socket in this flush is lost.
+                    telling = None;
+                    let id = queue.group_addrs(group).0;
+                    while let Some(g) = queue.groups().get(next) {
+                        if queue.group_addrs(*g).0 != id {
+                            break;
+                        }
+                        out.dropped_full += u64::from(g.count);
+                        next += 1;
                     }
-                    out.dropped_full += u64::from(g.count);
+                }
+                // From now on one datagram per message, starting with this group's.
+                SendFailure::NoGso => queue.fall_back_to_single(next),
+                SendFailure::Ambiguous => {
+                    queue.split_group(next);
+                    telling = Some(next);
+                }
+                SendFailure::Message => {
+                    // That message only (e.g. ICMP unreachable): skip it.
+                    telling = None;
+                    out.errors += u64::from(group.count);
                     next += 1;
                 }
-            }
-            // The kernel or the route refuses GSO: from now on one datagram per message,
-            // starting with this group's.
-            Err(_) if group.count > 1 => queue.fall_back_to_single(next),
-            Err(_) => {
-                // The first datagram was refused (e.g. ICMP unreachable): skip it only.
-                out.errors += 1;
-                next += 1;
-            }
+            },
         }
     }
     queue.clear();
@@ -258,6 +319,33 @@ fn send_groups(queue: &mut SendQueue, socket: &UdpSocket, from: usize) -> io::Re
     let dst = queue.group_addrs(g).1;
     socket.send_to(&queue.group_slots(g)[0], dst)?;
     Ok(1)
+}
+
+/// Whether the kernel offers UDP GSO on `socket` (the `UDP_SEGMENT` option, Linux 4.18):
+/// an older kernel would ignore the segment size and send a message's datagrams as one.
+pub(crate) fn supports_gso(socket: &UdpSocket) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let mut segment: libc::c_int = 0;
+        let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: a valid socket, and an option buffer of the length passed.
+        let rc = unsafe {
+            libc::getsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_UDP,
+                libc::UDP_SEGMENT,
+                std::ptr::from_mut(&mut segment).cast(),
+                &mut len,
+            )
+        };
+        rc == 0
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = socket;
+        false
+    }
 }
 
 /// Pins the calling thread to one core (Linux `sched_setaffinity`); elsewhere `Unsupported`.
@@ -576,6 +664,84 @@ mod tests {
         let got = by_destination(&recv_all(&mut batch, &rx, 6));
         let want: Vec<Vec<u8>> = (0..6u8).map(|i| vec![i; 40]).collect();
         assert_eq!(got, want, "every datagram, in order");
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn only_errors_that_mean_no_gso_here_turn_gso_off() {
+        use SendFailure::*;
+        let os = io::Error::from_raw_os_error;
+        for (errno, on_gso_send) in [
+            (libc::EIO, NoGso),
+            (libc::EOPNOTSUPP, NoGso),
+            (libc::ENOPROTOOPT, NoGso),
+            (libc::EINVAL, Ambiguous),
+            (libc::EMSGSIZE, Ambiguous),
+            (libc::ENETUNREACH, Message),
+            (libc::EHOSTUNREACH, Message),
+            (libc::EPERM, Message),
+            (libc::EACCES, Message),
+            (libc::ECONNREFUSED, Message),
+            (libc::EADDRNOTAVAIL, Message),
+            (libc::ENOBUFS, Message),
+            (libc::EINTR, Retry),
+            (libc::EAGAIN, Full),
+        ] {
+            assert_eq!(
+                classify_send_error(&os(errno), true),
+                on_gso_send,
+                "errno {errno}"
+            );
+            let alone = match on_gso_send {
+                Retry | Full => on_gso_send,
+                _ => Message,
+            };
+            assert_eq!(
+                classify_send_error(&os(errno), false),
+                alone,
+                "errno {errno}"
+            );
+        }
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn this_kernel_offers_gso() {
+        assert!(supports_gso(&socket()));
+    }
+
+    /// Queues a run of `n` datagrams (one GSO send) to `dst`, tagged from `tag`.
+    fn run_to(q: &mut SendQueue, dst: SocketAddr, tag: u8, n: u8) {
+        for i in 0..n {
+            assert!(q.push(SocketId::WORKER, dst, &[tag + i; 40]));
+        }
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_gso_send_refused_for_its_destination_counts_errors_and_keeps_gso() {
+        let tx = socket();
+        let rx = socket();
+        // EACCES (a broadcast address without SO_BROADCAST), then EINVAL (port 0: the single
+        // datagrams are refused too, so the segmentation was not at fault).
+        let broadcast = SocketAddr::from(([127, 255, 255, 255], 9));
+        let port_zero = SocketAddr::from(([127, 0, 0, 1], 0));
+        let mut q = SendQueue::new(64, true);
+        run_to(&mut q, broadcast, 0, 3);
+        run_to(&mut q, rx.local_addr().unwrap(), 10, 4);
+        run_to(&mut q, port_zero, 20, 2);
+        run_to(&mut q, rx.local_addr().unwrap(), 30, 3);
+        let out = flush(&mut q, &tx);
+        assert!(q.uses_gso(), "GSO stays on: {out:?}");
+        assert_eq!((out.errors, out.sent), (5, 7), "{out:?}");
+        assert_eq!((out.gso_sends, out.gso_datagrams), (2, 7), "{out:?}");
+        let mut batch = RecvBatch::new(64);
+        let got = by_destination(&recv_all(&mut batch, &rx, 7));
+        let want: Vec<Vec<u8>> = [10, 11, 12, 13, 30, 31, 32]
+            .iter()
+            .map(|&t| vec![t; 40])
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -21,15 +21,19 @@
 //! shell (`crate::worker`) and the simulated network (`crate::sim`) are its two drivers.
 //!
 //! A datagram is routed by local socket (a relay leg's own socket), else by source address
-//! (ICE-validated addresses only), else — a STUN check only — by our ICE ufrag. A
-//! publisher's packet is decrypted once, shared as a reference-counted buffer with the local
-//! subscribers and, through the lock-free mailboxes, with the other workers that host
-//! subscribers of the stream.
+//! (ICE-validated addresses only: the few each peer's ICE agent remembers, dropped from the
+//! routes when it forgets them), else — a STUN check only — by our ICE ufrag. SRTP of an
+//! SSRC the peer's role has no use for (not announced, learnt or learnable by a publisher;
+//! any from a subscriber) is dropped before it is decrypted, so a peer cannot make its SRTP
+//! state grow. A publisher's packet is decrypted once, shared as a reference-counted buffer
+//! with the local subscribers and, through the lock-free mailboxes, with the other workers
+//! that host subscribers of the stream.
 
 #![forbid(unsafe_code)]
 
 mod admission;
 mod cache;
+mod config;
 mod held;
 mod outbox;
 mod peer;
@@ -41,22 +45,19 @@ mod viewers;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::BytesMut;
 use slab::Slab;
 
-use crate::api::{CloseReason, Command, Event, PeerId, PeerRole, PeerSpec, StreamId, WorkerId};
+use crate::api::{CloseReason, Event, PeerId, PeerRole, PeerSpec, StreamId, WorkerId};
 use crate::demux::{classify, PacketClass};
-use crate::dtls::DtlsCertificate;
 use crate::fanout::{FanoutMsg, Mailboxes, PendingWakes, SenderInfo};
-use crate::ice::IceConfig;
 use crate::nack::Arrival;
 use crate::publisher::Publisher;
 use crate::rng::SplitMix64;
 use crate::rtcp::{RtcpCompound, RtcpPacket};
 use crate::send_queue::{SendQueue, SocketId};
-use crate::srtp::SrtpProfile;
 use crate::stats::WorkerStats;
 use crate::subscriber::Subscriber;
 use crate::transport::{ConnectionEvent, Received, Transport};
@@ -64,12 +65,13 @@ use crate::transport::{ConnectionEvent, Received, Transport};
 use admission::WebRtcSettings;
 use held::HeldFanout;
 use outbox::Outbox;
-use peer::{is_keyframe_request, keyframe_request_ssrc, Peer, Role};
+use peer::{is_keyframe_request, keyframe_request_ssrc, Peer, PeerAddrs, Role};
 use routes::Routes;
 use streams::Streams;
 use timers::Timers;
 
 pub use admission::PLAIN_KEEPALIVE;
+pub use config::{CoreCommand, CoreConfig};
 pub use outbox::{MAX_DATAGRAM, SRTP_OVERHEAD};
 
 /// Free send-queue slots the core keeps for what one input, command or timer writes outside
@@ -78,78 +80,6 @@ const RESERVE: usize = 16;
 
 /// Packets one RTCP compound may NACK; more are not answered (and counted as missed).
 const MAX_NACKED: usize = 128;
-
-/// What every core of a data plane shares, plus its own id and seed.
-#[derive(Clone)]
-pub struct CoreConfig {
-    pub id: WorkerId,
-    pub ice: IceConfig,
-    /// SRTP profiles in order of preference.
-    pub srtp_profiles: Vec<SrtpProfile>,
-    pub certificate: DtlsCertificate,
-    /// Group each destination's runs of datagrams for UDP GSO sends.
-    pub gso: bool,
-    /// Seeds the core's pseudo-random choices (our RTCP SSRCs, relay legs' ICE tie-breakers,
-    /// viewers' first sequence numbers and timestamps).
-    pub seed: u64,
-    /// How long forwarded video packets stay in the retransmission cache.
-    pub retransmit_cache: Duration,
-    /// Share of the bytes forwarded to a viewer that retransmissions to it may add.
-    pub retransmit_share: f32,
-}
-
-impl CoreConfig {
-    /// Retransmission cache length by default.
-    pub const RETRANSMIT_CACHE: Duration = Duration::from_millis(1000);
-    /// Retransmission share by default.
-    pub const RETRANSMIT_SHARE: f32 = 0.5;
-}
-
-/// A control-plane command as the core takes it: sockets a peer needs were opened by the
-/// caller already.
-#[derive(Debug)]
-pub enum CoreCommand {
-    /// `api::Command::AddPeer`; a `Relay` role needs its own socket `leg` (`None`: the caller
-    /// could not open one, and the peer is refused).
-    AddPeer {
-        spec: Box<PeerSpec>,
-        leg: Option<SocketId>,
-    },
-    /// `api::Command::AddPlainPeer`; a `Relay` role's socket is `leg`.
-    AddPlainPeer {
-        spec: Box<PeerSpec>,
-        remote: SocketAddr,
-        leg: Option<SocketId>,
-    },
-    RemovePeer(PeerId),
-    AddFanoutTarget {
-        stream: StreamId,
-        worker: WorkerId,
-    },
-    RemoveFanoutTarget {
-        stream: StreamId,
-        worker: WorkerId,
-    },
-}
-
-impl TryFrom<Command> for CoreCommand {
-    /// A command that needs its relay leg's socket opened first (`AddPeer`, `AddPlainPeer`),
-    /// or `Shutdown`, which is the I/O shell's.
-    type Error = Command;
-
-    fn try_from(cmd: Command) -> Result<Self, Command> {
-        match cmd {
-            Command::RemovePeer(id) => Ok(CoreCommand::RemovePeer(id)),
-            Command::AddFanoutTarget { stream, worker } => {
-                Ok(CoreCommand::AddFanoutTarget { stream, worker })
-            }
-            Command::RemoveFanoutTarget { stream, worker } => {
-                Ok(CoreCommand::RemoveFanoutTarget { stream, worker })
-            }
-            other => Err(other),
-        }
-    }
-}
 
 /// The forwarding state of one worker. See the module documentation for the drive loop.
 pub struct WorkerCore {
@@ -225,6 +155,12 @@ impl WorkerCore {
         self.streams.len()
     }
 
+    /// Source addresses routed to peers of this worker (each peer has at most
+    /// [`crate::ice::MAX_VALIDATED`]).
+    pub fn routed_addrs(&self) -> usize {
+        self.routes.addr_count()
+    }
+
     /// True when the caller must drain [`Self::poll_transmit`] before the next input: the held
     /// fan-out is full or half delivered, or the send queue is nearly full.
     pub fn wants_flush(&self) -> bool {
@@ -247,13 +183,22 @@ impl WorkerCore {
             self.outbox.stats.dropped_unknown_source += 1;
             return;
         };
-        match self.peers[key].transport.handle_input(now, from, buf) {
+        let peer = &mut self.peers[key];
+        if !peer.admits(buf) {
+            // SRTP of an SSRC the peer's role has no use for: never decrypted, so it creates
+            // no SRTP state (see `Peer::admits`).
+            self.outbox.stats.dropped_unknown_ssrc += 1;
+            return;
+        }
+        match peer.transport.handle_input(now, from, buf) {
             Ok(Received::Rtp(packet)) => self.on_rtp(now, key, packet),
             Ok(Received::Rtcp(packet)) => self.on_rtcp(now, key, &packet),
             Ok(Received::Transport) => self.after_peer_io(now, key),
             Err(e) => {
                 if e.is_unknown_source() {
                     self.outbox.stats.dropped_unknown_source += 1;
+                } else if e.is_unknown_ssrc() {
+                    self.outbox.stats.dropped_unknown_ssrc += 1;
                 } else if e.is_replay() {
                     self.outbox.stats.dropped_duplicate += 1;
                 } else {
@@ -514,6 +459,10 @@ impl WorkerCore {
         // Only passive transports on the worker socket receive first checks by ufrag.
         let passive = socket == SocketId::WORKER && matches!(transport, Transport::WebRtc(_));
         let publisher = matches!(role, Role::Publisher(_));
+        let mut routed = PeerAddrs::default();
+        for &a in &addrs {
+            routed.insert(a);
+        }
         let key = self.peers.insert(Peer {
             id: spec.id,
             stream,
@@ -521,10 +470,9 @@ impl WorkerCore {
             transport,
             socket,
             role,
-            addrs: addrs.clone(),
-            armed: None,
+            addrs: routed,
         });
-        for a in addrs {
+        for a in routed.iter() {
             self.routes.insert_addr(a, key);
         }
         self.routes.insert_id(spec.id, key);
@@ -548,8 +496,9 @@ impl WorkerCore {
             return;
         }
         let peer = self.peers.remove(key);
+        self.timers.set(key, None);
         self.routes
-            .remove(key, peer.id, &peer.ufrag, &peer.addrs, peer.socket);
+            .remove(key, peer.id, &peer.ufrag, peer.addrs.iter(), peer.socket);
         if peer.socket != SocketId::WORKER {
             self.released.push(peer.socket);
         }
@@ -569,9 +518,13 @@ impl WorkerCore {
             match ev {
                 ConnectionEvent::Validated(addr) | ConnectionEvent::Selected(addr) => {
                     // Only the worker socket is shared and routed by address.
-                    if peer.socket == SocketId::WORKER && !peer.addrs.contains(&addr) {
-                        peer.addrs.push(addr);
+                    if peer.socket == SocketId::WORKER && peer.addrs.insert(addr) {
                         self.routes.insert_addr(addr, key);
+                    }
+                }
+                ConnectionEvent::Forgotten(addr) => {
+                    if peer.addrs.remove(addr) {
+                        self.routes.remove_addr(addr, key);
                     }
                 }
                 ConnectionEvent::Connected(remote) => {
@@ -608,26 +561,22 @@ impl WorkerCore {
         self.rearm(key);
     }
 
-    /// Puts the peer's next deadline into the timer queue if it changed.
+    /// Arms the peer's timer for its next deadline.
     fn rearm(&mut self, key: usize) {
-        let Some(peer) = self.peers.get_mut(key) else {
+        let Some(peer) = self.peers.get(key) else {
             return;
         };
-        let next = peer.poll_timeout();
-        if next != peer.armed {
-            peer.armed = next;
-            if let Some(t) = next {
-                self.timers.schedule(t, key);
-            }
-        }
+        self.timers.set(key, peer.poll_timeout());
     }
 
     /// When [`Self::handle_timeout`] is next due.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        let peers = &self.peers;
-        self.timers
-            .peek(|key| peers.get(key).and_then(|p| p.armed))
-            .map(|(t, _)| t)
+        self.timers.peek().map(|(t, _)| t)
+    }
+
+    /// Entries in the timer queue (for tests: it stays within about twice the peers).
+    pub fn timer_queue_len(&self) -> usize {
+        self.timers.len()
     }
 
     /// Runs the timers due at `now`. Stops early to keep room in the send queue; then
@@ -635,8 +584,7 @@ impl WorkerCore {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.outbox.now = Some(now);
         loop {
-            let peers = &self.peers;
-            let Some((t, key)) = self.timers.peek(|k| peers.get(k).and_then(|p| p.armed)) else {
+            let Some((t, key)) = self.timers.peek() else {
                 return;
             };
             if t > now || self.outbox.queue.free() < RESERVE {
@@ -644,7 +592,6 @@ impl WorkerCore {
             }
             self.timers.pop();
             let peer = &mut self.peers[key];
-            peer.armed = None;
             peer.handle_timeout(now, &mut self.outbox);
             if let Role::Publisher(p) = &mut peer.role {
                 if let Some(video_bps) = p.poll_stats(now) {

@@ -441,3 +441,20 @@ fn stamping_writes_the_two_byte_element_that_ends_up_with_the_id_in_the_same_pas
         assert_eq!(read_u16_extension(&p, &h, 5), Some(0xBBCC));
     }
 }
+
+#[test]
+fn a_sealed_header_parses_without_its_encrypted_padding_count() {
+    // An SRTP packet with P set: its last byte (here 0) is part of the tag, not a count.
+    let mut sealed = one_byte_packet();
+    let last = sealed.len() - 1;
+    sealed[last] = 0;
+    assert_eq!(RtpHeader::parse(&sealed), Err(RtpError::BadPadding));
+    let h = RtpHeader::parse_sealed(&sealed).unwrap();
+    assert_eq!((h.ssrc(), h.padding_len()), (7, 0));
+    assert_eq!(h.payload_range().end, sealed.len());
+    let elements: Vec<(u8, Vec<u8>)> = h
+        .extensions(&sealed)
+        .map(|e| e.map(|(id, d)| (id, d.to_vec())).unwrap())
+        .collect();
+    assert_eq!(elements, [(1, vec![0xAA]), (3, vec![0xBB, 0xCC])]);
+}

@@ -13,12 +13,17 @@ use std::time::Instant;
 use bytes::BytesMut;
 
 use crate::api::CloseReason;
-use crate::transport::{Connection, ConnectionEvent, Received};
+use crate::ice::CHECK_PRIORITY;
+use crate::stun::write_binding_request;
+use crate::transport::{Connection, ConnectionEvent, LocalParams, Received, RemoteParams};
 
 /// One simulated client.
 pub struct SimClient {
     pub addr: SocketAddr,
     pub conn: Connection,
+    /// Its ICE credentials and the server's (what signalling gave it).
+    pub local: LocalParams,
+    pub remote: RemoteParams,
     /// Decrypted RTP packets, in arrival order.
     pub rtp: Vec<BytesMut>,
     /// When each RTP packet arrived.
@@ -36,10 +41,17 @@ pub struct SimClient {
 }
 
 impl SimClient {
-    pub(super) fn new(addr: SocketAddr, conn: Connection) -> Self {
+    pub(super) fn new(
+        addr: SocketAddr,
+        conn: Connection,
+        local: LocalParams,
+        remote: RemoteParams,
+    ) -> Self {
         Self {
             addr,
             conn,
+            local,
+            remote,
             rtp: Vec::new(),
             rtp_at: Vec::new(),
             rtcp: Vec::new(),
@@ -78,9 +90,31 @@ impl SimClient {
                     self.connected_at.get_or_insert(now);
                 }
                 ConnectionEvent::Failed(r) => self.failed = Some(r),
-                ConnectionEvent::Validated(_) | ConnectionEvent::Selected(_) => {}
+                ConnectionEvent::Validated(_)
+                | ConnectionEvent::Selected(_)
+                | ConnectionEvent::Forgotten(_) => {}
             }
         }
+    }
+
+    /// A valid connectivity check with transaction id `txid`, as its ICE agent sends them
+    /// (with USE-CANDIDATE when `nominate`): what anyone holding the session's credentials can
+    /// send, from any source address.
+    pub fn check(&self, txid: [u8; 12], nominate: bool) -> Vec<u8> {
+        let username = format!("{}:{}", self.remote.ufrag, self.local.ufrag);
+        let mut out = vec![0u8; crate::ice::MAX_TRANSMIT_LEN];
+        let len = write_binding_request(
+            &mut out,
+            &txid,
+            username.as_bytes(),
+            self.remote.pwd.as_bytes(),
+            CHECK_PRIORITY,
+            0x1CE,
+            nominate,
+        )
+        .expect("a check fits");
+        out.truncate(len);
+        out
     }
 
     /// Whether media can flow.

@@ -300,3 +300,72 @@ fn in_place_protect_works_for_the_cm_profile_too() {
     assert_eq!(buf.len(), plain.len() + 10);
     assert_eq!(&server.unprotect_rtp(&buf).unwrap()[..], &plain[..]);
 }
+
+/// `plain` with its SSRC (RTP bytes 8..12) set to `ssrc`.
+fn with_ssrc(mut plain: Vec<u8>, ssrc: u32) -> Vec<u8> {
+    plain[8..12].copy_from_slice(&ssrc.to_be_bytes());
+    plain
+}
+
+#[test]
+fn forged_packets_of_new_ssrcs_are_refused_without_admitting_their_ssrc() {
+    for profile in SrtpProfile::ALL {
+        let (mut client, mut server) = pair(profile);
+        let genuine = client.protect_rtp(&rtp_packet(1, b"media")).unwrap();
+        for ssrc in 0..1000u32 {
+            // A genuine-looking packet of a fresh SSRC with a tag that cannot verify.
+            let mut forged = with_ssrc(genuine.to_vec(), 0x9000_0000 + ssrc);
+            let last = forged.len() - 1;
+            forged[last] ^= 0x5A;
+            assert_eq!(server.unprotect_rtp(&forged), Err(SrtpError::Auth));
+            let mut rtcp = client.protect_rtcp(&rtcp_packet()).unwrap().to_vec();
+            rtcp[4..8].copy_from_slice(&(0xA000_0000 + ssrc).to_be_bytes());
+            assert!(server.unprotect_rtcp(&rtcp).is_err());
+        }
+        assert_eq!(
+            server.inbound_ssrcs(),
+            (0, 0),
+            "{profile:?}: nothing admitted"
+        );
+        // The genuine packet is admitted, once: a replay of it is refused.
+        assert!(server.unprotect_rtp(&genuine).is_ok());
+        assert_eq!(server.unprotect_rtp(&genuine), Err(SrtpError::Replay));
+        let rtcp = client.protect_rtcp(&rtcp_packet()).unwrap();
+        assert!(server.unprotect_rtcp(&rtcp).is_ok());
+        assert_eq!(server.inbound_ssrcs(), (1, 1));
+    }
+}
+
+#[test]
+fn at_most_max_inbound_ssrcs_are_admitted_and_admitted_ones_keep_flowing() {
+    for profile in SrtpProfile::ALL {
+        let (_, mut server) = pair(profile);
+        // One sender per SSRC (our in-place GCM sender tracks eight SSRCs at most).
+        let mut senders: Vec<SrtpSession> = (0..=MAX_INBOUND_SSRCS)
+            .map(|_| SrtpSession::new(&keys(profile, true)).unwrap())
+            .collect();
+        for (i, sender) in senders.iter_mut().enumerate() {
+            let plain = with_ssrc(rtp_packet(10, b"layer"), 0x100 + i as u32);
+            let got = server.unprotect_rtp(&sender.protect_rtp(&plain).unwrap());
+            if i < MAX_INBOUND_SSRCS {
+                assert_eq!(
+                    &got.unwrap()[..],
+                    &plain[..],
+                    "{profile:?}: SSRC {i} admitted"
+                );
+            } else {
+                assert_eq!(
+                    got,
+                    Err(SrtpError::TooManySsrcs),
+                    "{profile:?}: one too many"
+                );
+            }
+        }
+        assert_eq!(server.inbound_ssrcs().0, MAX_INBOUND_SSRCS);
+        for (i, sender) in senders.iter_mut().take(MAX_INBOUND_SSRCS).enumerate() {
+            let plain = with_ssrc(rtp_packet(11, b"more"), 0x100 + i as u32);
+            let got = server.unprotect_rtp(&sender.protect_rtp(&plain).unwrap());
+            assert_eq!(&got.unwrap()[..], &plain[..]);
+        }
+    }
+}

@@ -2,7 +2,8 @@
 //! ICE role and a DTLS role.
 //!
 //! - [`Connection::passive`]: what a worker runs for browsers and for other nodes' relay legs:
-//!   ICE-lite (answers checks, accepts any address that passes one) and the DTLS server.
+//!   ICE-lite (answers checks, accepts any address that passes one, sends media only to an
+//!   address that answered a check of ours or completed DTLS) and the DTLS server.
 //! - [`Connection::active`]: what a browser runs, and what our relay leg toward another node,
 //!   the test client and the load generator run: the ICE controlling agent toward one remote
 //!   candidate and the DTLS client (started once ICE selected the path).
@@ -12,7 +13,11 @@
 //! datagram (STUN, DTLS, SRTP, SRTCP) and returns what it carried for the application; after
 //! every input or timeout the owner drains [`Connection::poll_transmit`] until `None`, then
 //! [`Connection::poll_event`] until `None`, then re-arms with [`Connection::poll_timeout`].
-//! DTLS and media are only accepted from, and media only sent to, ICE-validated addresses.
+//! DTLS and media are only accepted from ICE-validated addresses; media is only sent to the
+//! selected address once it has consent (RFC 7675, see [`IceLite`]): a valid check from a new
+//! address — which anyone holding the session's credentials can send with a spoofed source —
+//! does not redirect the media before that address answered us. [`ConnectionEvent::Connected`]
+//! comes once DTLS completed and media has somewhere to go.
 
 #![forbid(unsafe_code)]
 
@@ -52,9 +57,13 @@ pub struct RemoteParams {
 pub enum ConnectionEvent {
     /// A new address passed an ICE check: DTLS and media are accepted from it.
     Validated(SocketAddr),
+    /// A validated address was forgotten (the agent keeps a few, see
+    /// [`crate::ice::MAX_VALIDATED`]): nothing is accepted from it any more. Reported before
+    /// the [`Self::Validated`] of the address that took its place.
+    Forgotten(SocketAddr),
     /// ICE selected (or switched to) this remote address: media goes there.
     Selected(SocketAddr),
-    /// DTLS completed on the selected address: SRTP is ready.
+    /// DTLS completed and media can go to this address: SRTP is ready.
     Connected(SocketAddr),
     /// The transport failed; the owner removes the peer.
     Failed(CloseReason),
@@ -115,26 +124,35 @@ pub struct Connection {
     ice: Agent,
     secure: DtlsSrtp,
     selected: Option<SocketAddr>,
+    /// Where media goes (passive role): the selected address once it has consent.
+    media_to: Option<SocketAddr>,
     /// The DTLS server waits for the client from the start; the client starts once ICE
     /// selected the path.
     dtls_started: bool,
+    /// `Connected` was reported.
+    connected: bool,
     closed: bool,
     events: VecDeque<ConnectionEvent>,
 }
 
 impl Connection {
-    /// The passive role: ICE-lite with our `local` credentials toward a peer whose ufrag and
-    /// certificate are in `remote` (its password and candidate are not used), DTLS server.
+    /// The passive role: ICE-lite with our `local` credentials toward a peer with ICE
+    /// credentials `remote_ufrag`/`remote_pwd` (its password keys our consent checks) and
+    /// certificate `remote_fingerprint`, DTLS server. `seed` makes the consent checks'
+    /// transaction ids repeatable (pass a random one).
+    #[allow(clippy::too_many_arguments)]
     pub fn passive(
         local: &LocalParams,
-        remote_ufrag: &str,
+        (remote_ufrag, remote_pwd): (&str, &str),
         remote_fingerprint: Fingerprint,
         cert: &DtlsCertificate,
         profiles: &[SrtpProfile],
         ice: IceConfig,
+        seed: u64,
         now: Instant,
     ) -> Result<Self, DtlsError> {
-        let ice = IceLite::new(ice, &local.ufrag, &local.pwd, remote_ufrag, now);
+        let ice = IceLite::new(ice, &local.ufrag, &local.pwd, remote_ufrag, now)
+            .with_remote_password(remote_pwd, seed);
         let dtls = DtlsSession::server(cert, remote_fingerprint, profiles)?;
         Ok(Self::new(Agent::Lite(ice), dtls, true))
     }
@@ -173,19 +191,20 @@ impl Connection {
             ice,
             secure: DtlsSrtp::new(dtls),
             selected: None,
+            media_to: None,
             dtls_started,
+            connected: false,
             closed: false,
             events: VecDeque::new(),
         }
     }
 
-    /// Where media goes: the ICE-selected address, or (active role) the remote candidate
-    /// before the selection.
+    /// Where media goes: (passive role) the ICE-selected address once it has consent, or
+    /// (active role) the selected address, the remote candidate before the selection.
     pub fn remote(&self) -> Option<SocketAddr> {
-        match (&self.ice, self.selected) {
-            (_, Some(addr)) => Some(addr),
-            (Agent::Controlling { candidate, .. }, None) => Some(*candidate),
-            (Agent::Lite(_), None) => None,
+        match &self.ice {
+            Agent::Lite(_) => self.media_to,
+            Agent::Controlling { candidate, .. } => Some(self.selected.unwrap_or(*candidate)),
         }
     }
 
@@ -247,18 +266,19 @@ impl Connection {
         from: SocketAddr,
         buf: &[u8],
     ) -> Result<Received, ConnectionError> {
-        let res = match &mut self.ice {
+        let (res, validated) = match &mut self.ice {
             Agent::Lite(ice) => {
                 let known = ice.is_validated(from);
                 let res = ice.handle_input(now, from, buf);
-                if !known && ice.is_validated(from) {
-                    self.events.push_back(ConnectionEvent::Validated(from));
-                }
-                res
+                (res, !known && ice.is_validated(from))
             }
-            Agent::Controlling { ice, .. } => ice.handle_input(now, from, buf),
+            Agent::Controlling { ice, .. } => (ice.handle_input(now, from, buf), false),
         };
+        // The address the new one evicted (if any) is reported forgotten first.
         self.drain_ice(now);
+        if validated {
+            self.events.push_back(ConnectionEvent::Validated(from));
+        }
         res.map(|()| Received::Transport)
             .map_err(|_| ConnectionError::Ice)
     }
@@ -273,7 +293,7 @@ impl Connection {
             return Err(ConnectionError::NotValidated);
         }
         let res = self.secure.dtls().handle_input(now, from, buf);
-        self.drain_dtls();
+        self.drain_dtls(now);
         match res {
             Ok(()) => Ok(Received::Transport),
             Err(e) => {
@@ -369,7 +389,7 @@ impl Connection {
             return;
         }
         let res = self.secure.dtls().handle_timeout(now);
-        self.drain_dtls();
+        self.drain_dtls(now);
         if let Err(e) = res {
             self.fail(e.close_reason().unwrap_or(CloseReason::DtlsError));
         }
@@ -381,7 +401,10 @@ impl Connection {
                 Agent::Lite(ice) => ice.poll_event(),
                 Agent::Controlling { ice, .. } => ice.poll_event(),
             };
-            let Some(ev) = ev else { return };
+            let Some(ev) = ev else {
+                self.update_path();
+                return;
+            };
             match ev {
                 IceEvent::Selected(addr) => {
                     self.selected = Some(addr);
@@ -390,11 +413,14 @@ impl Connection {
                         // The DTLS client starts on the path ICE selected.
                         self.dtls_started = true;
                         let res = self.secure.dtls().start(now, addr);
-                        self.drain_dtls();
+                        self.drain_dtls(now);
                         if res.is_err() {
                             self.fail(CloseReason::DtlsError);
                         }
                     }
+                }
+                IceEvent::Forgotten(addr) => {
+                    self.events.push_back(ConnectionEvent::Forgotten(addr))
                 }
                 IceEvent::Failed(IceFailure::Timeout) => self.fail(CloseReason::IceTimeout),
                 IceEvent::Failed(IceFailure::ConsentExpired) => {
@@ -404,15 +430,34 @@ impl Connection {
         }
     }
 
-    fn drain_dtls(&mut self) {
+    fn drain_dtls(&mut self, now: Instant) {
         match self.secure.drain() {
             Some(Outcome::Connected) => {
-                if let Some(addr) = self.selected {
-                    self.events.push_back(ConnectionEvent::Connected(addr));
+                // The address DTLS completed with received our flights: it wants our media.
+                let dtls_remote = self.secure.dtls_ref().remote();
+                if let (Agent::Lite(ice), Some(addr)) = (&mut self.ice, dtls_remote) {
+                    ice.confirm(now, addr);
+                    self.drain_ice(now);
                 }
             }
             Some(Outcome::Failed(reason)) => self.fail(reason),
             None => {}
+        }
+        self.update_path();
+    }
+
+    /// Follows where media may go, and reports `Connected` once DTLS completed and it has
+    /// somewhere to go.
+    fn update_path(&mut self) {
+        if let Agent::Lite(ice) = &self.ice {
+            self.media_to = ice.media_target();
+        }
+        if self.connected || self.closed || !self.secure.is_ready() {
+            return;
+        }
+        if let Some(addr) = self.remote() {
+            self.connected = true;
+            self.events.push_back(ConnectionEvent::Connected(addr));
         }
     }
 

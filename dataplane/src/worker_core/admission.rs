@@ -68,11 +68,12 @@ pub fn webrtc(
         _ => {
             let c = Connection::passive(
                 &local,
-                &spec.remote_ufrag,
+                (&spec.remote_ufrag, &spec.remote_pwd),
                 spec.remote_fingerprint.clone(),
                 settings.certificate,
                 settings.srtp_profiles,
                 settings.ice,
+                seed,
                 now,
             )
             .map_err(fail)?;

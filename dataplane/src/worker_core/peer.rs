@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use super::outbox::Outbox;
 use crate::api::{MediaKind, PeerId, StreamId, WorkerId};
+use crate::demux::{classify, PacketClass};
 use crate::fanout::FanoutMsg;
 use crate::publisher::Publisher;
 use crate::rtcp::RtcpPacket;
@@ -39,6 +40,50 @@ pub enum Role {
     Subscriber { sub: Subscriber, source: WorkerId },
 }
 
+/// Most addresses routed to one peer: those its ICE agent remembers as validated.
+pub const MAX_PEER_ADDRS: usize = crate::ice::MAX_VALIDATED;
+
+/// The addresses routed to one peer on the worker socket, inline and bounded: the core keeps
+/// them in step with its ICE agent's validated addresses (added when validated, removed when
+/// forgotten) and with the routes by address.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PeerAddrs([Option<SocketAddr>; MAX_PEER_ADDRS]);
+
+impl PeerAddrs {
+    pub fn contains(&self, addr: SocketAddr) -> bool {
+        self.0.contains(&Some(addr))
+    }
+
+    /// Adds `addr`; false when it is there already or there is no room (it is not routed).
+    pub fn insert(&mut self, addr: SocketAddr) -> bool {
+        if self.contains(addr) {
+            return false;
+        }
+        match self.0.iter_mut().find(|a| a.is_none()) {
+            Some(slot) => {
+                *slot = Some(addr);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes `addr`; false when it was not there.
+    pub fn remove(&mut self, addr: SocketAddr) -> bool {
+        match self.0.iter_mut().find(|a| **a == Some(addr)) {
+            Some(slot) => {
+                *slot = None;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = SocketAddr> + '_ {
+        self.0.iter().flatten().copied()
+    }
+}
+
 /// One peer connection on a worker.
 pub struct Peer {
     pub id: PeerId,
@@ -50,12 +95,25 @@ pub struct Peer {
     pub socket: SocketId,
     pub role: Role,
     /// Addresses routed to this peer on the worker socket.
-    pub addrs: Vec<SocketAddr>,
-    /// The deadline currently in the timer queue.
-    pub armed: Option<Instant>,
+    pub addrs: PeerAddrs,
 }
 
 impl Peer {
+    /// Whether datagram `buf` is worth handing to the transport. SRTP is decrypted only when
+    /// its SSRC is one the peer's role uses: a publisher's announced, learnt or still
+    /// learnable encodings ([`Publisher::admits`]); a subscriber sends no media we use. The
+    /// SRTP context keeps state for every SSRC it decrypts, so this bounds what a peer (or
+    /// anyone spoofing its address) can make it hold. Everything else goes on.
+    pub fn admits(&self, buf: &[u8]) -> bool {
+        if !matches!(self.transport, Transport::WebRtc(_)) || classify(buf) != PacketClass::Rtp {
+            return true;
+        }
+        match &self.role {
+            Role::Publisher(p) => p.admits(buf),
+            Role::Subscriber { .. } => false,
+        }
+    }
+
     /// Queues the transport's pending datagrams (ICE, DTLS, keep-alives).
     pub fn queue_transmits(&mut self, outbox: &mut Outbox) {
         while let Some(t) = self.transport.poll_transmit(&mut outbox.out[..]) {

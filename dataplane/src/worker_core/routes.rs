@@ -1,6 +1,8 @@
 //! The worker core's routing tables: which peer (a slab key) a datagram or a command is for,
-//! by peer id, by source address (ICE-validated addresses only), by our ICE ufrag (a passive
-//! peer's first check from a new address) and by local socket (a relay leg's own socket).
+//! by peer id, by source address (ICE-validated addresses only: the few each peer's agent
+//! remembers, removed when it forgets them), by our ICE ufrag (a passive peer's first check
+//! from a new address) and by local socket (a relay leg's own socket). Every lookup is one
+//! hash map probe.
 //!
 //! Owns the maps only; knows nothing about transports or streams.
 
@@ -57,6 +59,18 @@ impl Routes {
         self.by_addr.insert(addr, key);
     }
 
+    /// Removes the route of `addr` if it leads to peer `key`.
+    pub fn remove_addr(&mut self, addr: SocketAddr, key: usize) {
+        if self.by_addr.get(&addr) == Some(&key) {
+            self.by_addr.remove(&addr);
+        }
+    }
+
+    /// Addresses routed to any peer.
+    pub fn addr_count(&self) -> usize {
+        self.by_addr.len()
+    }
+
     pub fn insert_ufrag(&mut self, ufrag: String, key: usize) {
         self.by_ufrag.insert(ufrag, key);
     }
@@ -71,7 +85,7 @@ impl Routes {
         key: usize,
         id: PeerId,
         ufrag: &str,
-        addrs: &[SocketAddr],
+        addrs: impl IntoIterator<Item = SocketAddr>,
         socket: SocketId,
     ) {
         if self.by_id.get(&id) == Some(&key) {
@@ -81,9 +95,7 @@ impl Routes {
             self.by_ufrag.remove(ufrag);
         }
         for a in addrs {
-            if self.by_addr.get(a) == Some(&key) {
-                self.by_addr.remove(a);
-            }
+            self.remove_addr(a, key);
         }
         if self.by_socket.get(&socket) == Some(&key) {
             self.by_socket.remove(&socket);
