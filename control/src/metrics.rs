@@ -206,8 +206,9 @@ fn worker_fields() -> [WorkerField; 21] {
 }
 
 /// The `reason` labels of the worker drops and their counters.
-const DROPS: [(&str, Field); 6] = [
+const DROPS: [(&str, Field); 7] = [
     ("unknown_source", |s| s.dropped_unknown_source),
+    ("unknown_ssrc", |s| s.dropped_unknown_ssrc),
     ("invalid", |s| s.dropped_invalid),
     ("duplicate", |s| s.dropped_duplicate),
     ("send_full", |s| s.dropped_send_full),
