@@ -147,6 +147,33 @@ fn large_offers_publish_and_larger_ones_fail_only_their_stream() {
         .expect("the session goes on after a refused offer");
 }
 
+/// `max_connections_per_ip`: the connection over the limit is told why and closed; the others
+/// and the node are unaffected.
+#[test]
+fn connections_over_the_per_address_limit_are_refused_with_a_reason() {
+    let server = ServerProcess::start(&[("max_connections_per_ip", "2")]);
+    let mut first = WcsClient::connect(&server.ws_url());
+    first.create_session();
+    let mut second = WcsClient::connect(&server.ws_url());
+    second.create_session();
+    let mut third = WcsClient::connect(&server.ws_url());
+    let fail = third
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the refused connection is told why");
+    assert_eq!(fail["message"], "fail", "{fail}");
+    assert_eq!(
+        fail["data"][0]["info"],
+        "Too many connections from this address"
+    );
+    assert!(third.wait_closed(Duration::from_secs(5)));
+    first
+        .publish("still-fine", &publish_offer())
+        .expect("the connections within the limit work");
+    first.close();
+    let mut fourth = WcsClient::connect(&server.ws_url());
+    fourth.create_session();
+}
+
 /// A publish whose `sdp` is not a string fails that stream with FAILED (the SDK's stream would
 /// otherwise stay PENDING), not only with a `fail`.
 #[test]

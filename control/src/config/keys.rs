@@ -54,9 +54,12 @@ pub(super) const REST_HOOK_ON_ERROR: &str = "rest_hook_on_error";
 pub(super) const REST_HOOK_CA_FILE: &str = "rest_hook_ca_file";
 
 pub(super) const SHUTDOWN_GRACE_PERIOD: &str = "shutdown_grace_period";
+pub(super) const MAX_CONNECTIONS_PER_IP: &str = "max_connections_per_ip";
+pub(super) const MAX_STREAMS_PER_CONNECTION: &str = "max_streams_per_connection";
+pub(super) const MAX_PEERS: &str = "max_peers";
 
 /// Every key we apply, in the order the README documents them.
-const IMPLEMENTED: [&str; 36] = [
+const IMPLEMENTED: [&str; 39] = [
     IP,
     WS_PORT,
     WSS_PORT,
@@ -93,6 +96,9 @@ const IMPLEMENTED: [&str; 36] = [
     REST_HOOK_ON_ERROR,
     REST_HOOK_CA_FILE,
     SHUTDOWN_GRACE_PERIOD,
+    MAX_CONNECTIONS_PER_IP,
+    MAX_STREAMS_PER_CONNECTION,
+    MAX_PEERS,
 ];
 
 pub(super) const NOT_A_PORT: &str = "is not a port number (1-65535)";
@@ -113,9 +119,19 @@ const BAD_RETRANSMIT_SHARE: &str = "must be a percentage from 0 to 100";
 const BAD_ALLOWED_IPS: &str =
     "must be a comma-separated list of IP addresses or CIDR ranges like 10.0.0.0/8, ::1";
 const BAD_HOOK_URL: &str = "must be an http:// or https:// URL of the backend application";
+const BAD_LIMIT: &str = "must be a count from 1 to 1000000";
 const BAD_ON_ERROR: &str = "must be FAIL or LOG";
 const BAD_BITRATE: &str = "must be a bitrate in bits per second from 30000 to 100000000";
 const BAD_GRACE_PERIOD: &str = "must be a whole number of seconds from 0 to 86400";
+
+/// An admission limit: a count from 1 to 1,000,000.
+fn parse_limit(value: &str) -> Result<usize, &'static str> {
+    value
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=1_000_000).contains(n))
+        .ok_or(BAD_LIMIT)
+}
 
 /// A publisher bitrate bound in bits/s (WCS's `webrtc_cc_*_bitrate` unit).
 fn parse_bitrate(value: &str) -> Result<u32, &'static str> {
@@ -336,6 +352,11 @@ impl Loader {
             WEBRTC_CC_MAX_BITRATE => cfg.webrtc_cc_max_bitrate = d.webrtc_cc_max_bitrate,
             REST_API_ALLOWED_IPS => cfg.rest_api_allowed_ips.clone_from(&d.rest_api_allowed_ips),
             SHUTDOWN_GRACE_PERIOD => cfg.shutdown_grace_period = d.shutdown_grace_period,
+            MAX_CONNECTIONS_PER_IP => cfg.max_connections_per_ip = d.max_connections_per_ip,
+            MAX_STREAMS_PER_CONNECTION => {
+                cfg.max_streams_per_connection = d.max_streams_per_connection
+            }
+            MAX_PEERS => cfg.max_peers = d.max_peers,
             CODECS => cfg.video_codecs.clone_from(&d.video_codecs),
             LOAD_BALANCING_ENABLED => self.load_balancing = false,
             // An empty secret is no secret (the rtp relay stays refused).
@@ -545,6 +566,9 @@ fn apply_scalar(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static
                 .map(Duration::from_millis)
                 .ok_or(BAD_RETRANSMIT_CACHE)?;
         }
+        MAX_CONNECTIONS_PER_IP => cfg.max_connections_per_ip = parse_limit(value)?,
+        MAX_STREAMS_PER_CONNECTION => cfg.max_streams_per_connection = parse_limit(value)?,
+        MAX_PEERS => cfg.max_peers = parse_limit(value)?,
         SHUTDOWN_GRACE_PERIOD => {
             cfg.shutdown_grace_period = value
                 .parse::<u64>()

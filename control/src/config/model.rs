@@ -160,6 +160,14 @@ pub struct Config {
     /// `shutdown_grace_period` (seconds): how long a draining node (SIGTERM) waits for its
     /// sessions to end before it stops them (default 30; 0 stops them at once).
     pub shutdown_grace_period: Duration,
+    /// `max_connections_per_ip`: websocket connections one client address may hold (default
+    /// 1000); more are refused with a `fail`.
+    pub max_connections_per_ip: usize,
+    /// `max_streams_per_connection`: publishes and plays one connection may have at once
+    /// (default 32).
+    pub max_streams_per_connection: usize,
+    /// `max_peers`: publishers and players the node takes at once (default 10000).
+    pub max_peers: usize,
 }
 
 /// A shared secret that never shows in logs or `Debug` output (`cdn_relay_secret`,
@@ -236,6 +244,9 @@ impl Default for Config {
             rest_hook_on_error: OnError::Fail,
             rest_hook_ca_file: None,
             shutdown_grace_period: DEFAULT_SHUTDOWN_GRACE_PERIOD,
+            max_connections_per_ip: 1000,
+            max_streams_per_connection: 32,
+            max_peers: 10_000,
         }
     }
 }

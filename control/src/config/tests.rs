@@ -884,3 +884,37 @@ fn rest_hook_keys() {
         );
     }
 }
+
+#[test]
+fn admission_limit_keys() {
+    let d = Config::default();
+    assert_eq!(
+        (
+            d.max_connections_per_ip,
+            d.max_streams_per_connection,
+            d.max_peers
+        ),
+        (1000, 32, 10_000)
+    );
+    let cfg = ok("max_connections_per_ip=5\nmax_streams_per_connection=2\nmax_peers=300\n");
+    assert_eq!(
+        (
+            cfg.max_connections_per_ip,
+            cfg.max_streams_per_connection,
+            cfg.max_peers
+        ),
+        (5, 2, 300)
+    );
+    for (key, value) in [
+        ("max_connections_per_ip", "0"),
+        ("max_streams_per_connection", "many"),
+        ("max_peers", "1000001"),
+    ] {
+        let (line, k, v, shown) = bad(&format!("ip=127.0.0.1\n{key}={value}\n"));
+        assert_eq!((line, k.as_str(), v.as_str()), (2, key, value), "{shown}");
+        assert!(
+            shown.ends_with("must be a count from 1 to 1000000"),
+            "{shown}"
+        );
+    }
+}

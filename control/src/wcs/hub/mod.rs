@@ -16,6 +16,7 @@
 //! `/health` shows (players' sending state, streams' simulcast layers), `rest` what the WCS
 //! REST API finds and terminates and `drain` the drain before the node stops (SIGTERM).
 
+mod admission;
 mod authorize;
 mod drain;
 mod health;
@@ -68,6 +69,7 @@ impl Hub {
             counters: HubCounters::default(),
             hooks: Hooks::from_config(cfg),
             drain: Default::default(),
+            admission: admission::Admission::new(admission::Limits::from_config(cfg)),
             workers: workers
                 .into_iter()
                 .map(|handle| Worker { handle, peers: 0 })
@@ -152,12 +154,22 @@ impl Hub {
             unanswered: 0,
             auth: Auth::None,
             pending_streams: HashMap::new(),
+            counted: false,
         };
         if let Some(old) = self.conns.insert(conn, state) {
             tracing::warn!(conn = conn.0, "connection id reused");
             if let Some(at) = old.next_ping {
                 self.pings.remove(&(at, conn));
             }
+        }
+        if !self.admission.connection_opened(client.ip()) {
+            tracing::info!(conn = conn.0, %client, "connection refused: too many from this address");
+            let info = admission::TOO_MANY_CONNECTIONS;
+            self.send(conn, msg::connection_failed(info));
+            self.out.push_back(Output::Refuse(conn, info.to_owned()));
+            self.close(now, conn);
+        } else if let Some(state) = self.conns.get_mut(&conn) {
+            state.counted = true;
         }
     }
 
@@ -171,6 +183,9 @@ impl Hub {
         };
         if let Some(at) = state.next_ping {
             self.pings.remove(&(at, conn));
+        }
+        if state.counted {
+            self.admission.connection_closed(state.client.ip());
         }
         self.drain.relay_conns.remove(&conn);
         for id in state.sessions {
@@ -452,8 +467,17 @@ impl Hub {
             self.send(conn, msg::fail(api, "MediaSessionId is null"));
             return false;
         }
+        let streams = self
+            .conns
+            .get(&conn)
+            .map_or(0, |c| c.sessions.len() + c.pending_streams.len());
+        let limits = self.admission.limits;
         let problem = if self.drain.draining {
             info::SHUTTING_DOWN
+        } else if streams >= limits.streams_per_connection {
+            admission::TOO_MANY_STREAMS
+        } else if self.sessions.len() >= limits.peers {
+            admission::NODE_FULL
         } else if self.sessions.contains_key(&req.media_session_id) {
             "MediaSessionId is already in use"
         } else if !valid_id(&req.name) {

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use dataplane::api::{Command, Event, Fingerprint, PeerId, PeerSpec, StreamId, WorkerId};
 
-use super::state::{Hub, Output};
+use super::state::{ConnId, Hub, Output};
 use crate::cdn::config::{NodeConfig, NodesDiff, StreamDistribution};
 use crate::cdn::relay::{is_relay_peer, RelayConnId, RelayOutput, RelayPeer, RelayRoute, Relays};
 use crate::config::Config;
@@ -46,19 +46,31 @@ impl Hub {
     /// The announced source of an origin's rtp relay publish: `Ok(None)` for an ordinary
     /// publish, `Err` (a WCS info) when the marker is present but the secret is not configured
     /// here, does not match (compared in constant time) or the source is not an address.
+    /// An address that presented [`super::admission::SECRET_GUESSES`] wrong secrets within a
+    /// minute is refused without a check until that minute is over.
     pub(super) fn relay_source(
-        &self,
+        &mut self,
+        conn: ConnId,
         req: &StreamRequest,
     ) -> Result<Option<SocketAddr>, &'static str> {
         let Some(marker) = req.custom.as_ref().and_then(|c| c.get("rtcdnRelay")) else {
             return Ok(None);
         };
+        let (Some(ip), Some(now)) = (self.conns.get(&conn).map(|c| c.client.ip()), self.now) else {
+            return Err(RESTRICTED_ACCESS);
+        };
+        if !self.admission.may_guess(ip, now) {
+            tracing::warn!(name = %req.name, %ip, "rtp relay refused: too many wrong secrets");
+            return Err(RESTRICTED_ACCESS);
+        }
         let (Some(ours), Some(theirs)) = (&self.relay_secret, marker["secret"].as_str()) else {
             tracing::warn!(name = %req.name, "rtp relay refused: no secret on one side");
+            self.admission.wrong_guess(ip, now);
             return Err(RESTRICTED_ACCESS);
         };
         if !ours.matches(theirs) {
             tracing::warn!(name = %req.name, "rtp relay refused: wrong secret");
+            self.admission.wrong_guess(ip, now);
             return Err(RESTRICTED_ACCESS);
         }
         let source = marker["source"].as_str().and_then(|s| s.parse().ok());

@@ -84,6 +84,8 @@ pub(super) struct Conn {
     pub(super) auth: Auth,
     /// Publishes and plays waiting for the backend's verdict, by mediaSessionId.
     pub(super) pending_streams: HashMap<String, HookCallId>,
+    /// Whether it counts against its address's `max_connections_per_ip`.
+    pub(super) counted: bool,
 }
 
 /// A connection's session as the REST hooks see it.
@@ -223,6 +225,8 @@ pub struct Hub {
     pub(super) hooks: Option<Hooks>,
     /// Draining before the node stops.
     pub(super) drain: DrainState,
+    /// The admission limits and their counters.
+    pub(super) admission: super::admission::Admission,
 }
 
 /// What the hub reports for a scrape.

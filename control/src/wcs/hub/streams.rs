@@ -41,7 +41,7 @@ impl Hub {
         if !self.check_new_session(conn, "publishStream", &req, true) {
             return;
         }
-        let relay_source = match self.relay_source(&req) {
+        let relay_source = match self.relay_source(conn, &req) {
             Ok(source) => source,
             Err(info) => return self.send_status(conn, &req, true, "FAILED", info),
         };

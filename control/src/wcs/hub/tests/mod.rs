@@ -6,6 +6,7 @@
 //! counters), `health` (the published streams `/health` lists), `hooks` (the REST hooks) and
 //! `ops` (the drain before the node stops, the edges reloaded).
 
+mod admission;
 mod health;
 mod hooks;
 mod lifecycle;
