@@ -184,7 +184,8 @@ fn metrics_after_a_publish_and_a_play_with_media() {
             "invalid",
             "send_error",
             "send_full",
-            "unknown_source"
+            "unknown_source",
+            "unknown_ssrc"
         ]
     );
 

@@ -177,7 +177,7 @@ impl Lifecycle {
 
     /// Waits for the sessions to end, the grace period or a second signal.
     async fn drain(&mut self) {
-        let Some(mut busy) = hub_ops::drain(&self.hub) else {
+        let Some(mut busy) = hub_ops::drain(&self.hub).await else {
             return;
         };
         let started = Instant::now();

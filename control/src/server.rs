@@ -159,7 +159,7 @@ async fn serve_signalled(
     signals: mpsc::UnboundedReceiver<Signal>,
 ) -> Result<(), ServerError> {
     let local_addr = listener.local_addr().map_err(ServerError::Serve)?;
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = crate::wcs::queue::hub_queue();
     let worker_handles: Arc<[WorkerHandle]> = workers.clone().into();
     let hub = Hub::new(&cfg, workers, fingerprint);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();

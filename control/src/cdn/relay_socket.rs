@@ -32,7 +32,7 @@ const MAX_FRAME: usize = 1 << 20;
 pub async fn run_relay_socket(
     url: String,
     conn: RelayConnId,
-    hub: mpsc::UnboundedSender<HubInput>,
+    hub: mpsc::Sender<HubInput>,
     out: mpsc::Receiver<Outgoing>,
     tls: Option<Arc<rustls::ClientConfig>>,
 ) {
@@ -63,12 +63,12 @@ pub async fn run_relay_socket(
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => {
             tracing::info!(conn = conn.0, %url, error = %e, "relay: cannot connect to edge");
-            let _ = hub.send(HubInput::RelayClosed { conn });
+            let _ = hub.send(HubInput::RelayClosed { conn }).await;
             return;
         }
         Err(_) => {
             tracing::info!(conn = conn.0, %url, "relay: connect to edge timed out");
-            let _ = hub.send(HubInput::RelayClosed { conn });
+            let _ = hub.send(HubInput::RelayClosed { conn }).await;
             return;
         }
     };
@@ -113,19 +113,19 @@ async fn connect_tls(
 async fn pump<S>(
     mut ws: WebSocketStream<S>,
     conn: RelayConnId,
-    hub: mpsc::UnboundedSender<HubInput>,
+    hub: mpsc::Sender<HubInput>,
     mut out: mpsc::Receiver<Outgoing>,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    if hub.send(HubInput::RelayOpened { conn }).is_err() {
+    if hub.send(HubInput::RelayOpened { conn }).await.is_err() {
         return;
     }
     loop {
         tokio::select! {
             frame = ws.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
-                    let _ = hub.send(HubInput::RelayText { conn, text: text.as_str().to_owned() });
+                    let _ = hub.send(HubInput::RelayText { conn, text: text.as_str().to_owned() }).await;
                 }
                 Some(Ok(Message::Close(_))) | None => break,
                 Some(Ok(_)) => {}
@@ -148,5 +148,5 @@ async fn pump<S>(
             },
         }
     }
-    let _ = hub.send(HubInput::RelayClosed { conn });
+    let _ = hub.send(HubInput::RelayClosed { conn }).await;
 }

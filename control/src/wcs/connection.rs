@@ -31,7 +31,7 @@ struct Queues {
     outs: HashMap<ConnId, mpsc::Sender<Outgoing>>,
     relays: HashMap<RelayConnId, mpsc::Sender<Outgoing>>,
     /// Where relay socket tasks report (weak: the hub task must not keep itself alive).
-    inputs: mpsc::WeakUnboundedSender<HubInput>,
+    inputs: mpsc::WeakSender<HubInput>,
     /// The TLS client of relay legs over `wss://` (`cdn_relay_tls`).
     relay_tls: Option<Arc<rustls::ClientConfig>>,
     /// The REST hook backend (`rest_hook_url`).
@@ -44,8 +44,8 @@ struct Queues {
 /// and to the REST hook calls it makes with `hooks`.
 pub async fn run_hub(
     mut hub: Hub,
-    mut inputs: mpsc::UnboundedReceiver<HubInput>,
-    relay_inputs: mpsc::WeakUnboundedSender<HubInput>,
+    mut inputs: mpsc::Receiver<HubInput>,
+    relay_inputs: mpsc::WeakSender<HubInput>,
     relay_tls: Option<Arc<rustls::ClientConfig>>,
     hooks: Option<HookClient>,
     mut events: EventReceiver,
@@ -191,12 +191,14 @@ fn drain(hub: &mut Hub, queues: &mut Queues) {
                     tokio::spawn(async move {
                         let started = Instant::now();
                         let answer = client.call(&request).await;
-                        input.send(HubInput::HookDone {
-                            call: request.call,
-                            method: request.method,
-                            answer,
-                            took: started.elapsed(),
-                        })
+                        input
+                            .send(HubInput::HookDone {
+                                call: request.call,
+                                method: request.method,
+                                answer,
+                                took: started.elapsed(),
+                            })
+                            .await
                     });
                 }
                 Output::RelayClose(conn) => {
@@ -227,12 +229,13 @@ pub async fn serve_socket(
 ) {
     let conn = hub.next_conn_id();
     let (out, mut out_rx) = mpsc::channel(OUTGOING_QUEUE);
-    if !hub.send(HubInput::Open {
+    let open = HubInput::Open {
         conn,
         client,
         server,
         out,
-    }) {
+    };
+    if !hub.send(open).await {
         return;
     }
     tracing::debug!(conn = conn.0, %client, "websocket open");
@@ -240,10 +243,11 @@ pub async fn serve_socket(
         tokio::select! {
             frame = socket.recv() => match frame {
                 Some(Ok(Message::Text(text))) => {
-                    hub.send(HubInput::Text { conn, text });
+                    // Waits while the hub's queue is full: this socket is not read meanwhile.
+                    hub.send(HubInput::Text { conn, text }).await;
                 }
                 Some(Ok(Message::Binary(_))) => {
-                    hub.send(HubInput::Binary { conn });
+                    hub.send(HubInput::Binary { conn }).await;
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 Some(Ok(Message::Close(_))) | None => break,
@@ -288,7 +292,7 @@ pub async fn serve_socket(
             },
         }
     }
-    hub.send(HubInput::Closed { conn });
+    hub.send(HubInput::Closed { conn }).await;
     tracing::debug!(conn = conn.0, "websocket closed");
 }
 

@@ -56,7 +56,7 @@ impl HubOps {
 /// Relays to `nodes` from now on; `None` when the hub task is gone.
 pub async fn reload_nodes(hub: &HubHandle, nodes: Vec<NodeConfig>) -> Option<NodesDiff> {
     let (tx, rx) = oneshot::channel();
-    if !hub.send(HubInput::Ops(HubOp::ReloadNodes(nodes, tx))) {
+    if !hub.send(HubInput::Ops(HubOp::ReloadNodes(nodes, tx))).await {
         return None;
     }
     rx.await.ok()
@@ -64,16 +64,18 @@ pub async fn reload_nodes(hub: &HubHandle, nodes: Vec<NodeConfig>) -> Option<Nod
 
 /// Starts draining; the receiver follows the number of busy sessions (`usize::MAX` until the
 /// hub counted them). `None` when the hub task is gone.
-pub fn drain(hub: &HubHandle) -> Option<watch::Receiver<usize>> {
+pub async fn drain(hub: &HubHandle) -> Option<watch::Receiver<usize>> {
     let (tx, rx) = watch::channel(usize::MAX);
-    hub.send(HubInput::Ops(HubOp::Drain(tx))).then_some(rx)
+    hub.send(HubInput::Ops(HubOp::Drain(tx)))
+        .await
+        .then_some(rx)
 }
 
 /// Ends every session with a status; the number ended once the statuses are queued, `None`
 /// when the hub task is gone.
 pub async fn finish(hub: &HubHandle) -> Option<usize> {
     let (tx, rx) = oneshot::channel();
-    if !hub.send(HubInput::Ops(HubOp::Finish(tx))) {
+    if !hub.send(HubInput::Ops(HubOp::Finish(tx))).await {
         return None;
     }
     rx.await.ok()

@@ -120,31 +120,40 @@ pub enum HubOp {
     Finish(oneshot::Sender<usize>),
 }
 
+/// Inputs the hub task's queue holds; a sender waits while it is full, so a websocket that
+/// floods the hub stops being read (backpressure) instead of growing the queue.
+pub const HUB_QUEUE: usize = 4096;
+
+/// The hub task's input queue: bounded ([`HUB_QUEUE`]), so every sender waits its turn.
+pub fn hub_queue() -> (mpsc::Sender<HubInput>, mpsc::Receiver<HubInput>) {
+    mpsc::channel(HUB_QUEUE)
+}
+
 /// Cloneable access to the hub task.
 #[derive(Clone, Debug)]
 pub struct HubHandle {
-    tx: mpsc::UnboundedSender<HubInput>,
+    tx: mpsc::Sender<HubInput>,
     next_conn: Arc<AtomicU64>,
 }
 
 impl HubHandle {
     /// Wraps the hub task's input queue.
-    pub fn new(tx: mpsc::UnboundedSender<HubInput>) -> Self {
+    pub fn new(tx: mpsc::Sender<HubInput>) -> Self {
         Self {
             tx,
             next_conn: Arc::new(AtomicU64::new(1)),
         }
     }
 
-    /// Queues an input; false if the hub task has stopped.
-    pub fn send(&self, input: HubInput) -> bool {
-        self.tx.send(input).is_ok()
+    /// Queues an input, waiting while the queue is full; false if the hub task has stopped.
+    pub async fn send(&self, input: HubInput) -> bool {
+        self.tx.send(input).await.is_ok()
     }
 
     /// The hub's counters, or `None` if the hub task has stopped.
     pub async fn stats(&self) -> Option<HubStats> {
         let (tx, rx) = oneshot::channel();
-        if !self.send(HubInput::Stats(tx)) {
+        if !self.send(HubInput::Stats(tx)).await {
             return None;
         }
         rx.await.ok()
@@ -153,7 +162,7 @@ impl HubHandle {
     /// What `/health` shows of the hub, or `None` if the hub task has stopped.
     pub async fn health(&self) -> Option<HubHealth> {
         let (tx, rx) = oneshot::channel();
-        if !self.send(HubInput::Health(tx)) {
+        if !self.send(HubInput::Health(tx)).await {
             return None;
         }
         rx.await.ok()
@@ -162,7 +171,7 @@ impl HubHandle {
     /// What `/metrics` shows of the hub, or `None` if the hub task has stopped.
     pub async fn metrics(&self) -> Option<HubMetrics> {
         let (tx, rx) = oneshot::channel();
-        if !self.send(HubInput::Metrics(tx)) {
+        if !self.send(HubInput::Metrics(tx)).await {
             return None;
         }
         rx.await.ok()
@@ -171,7 +180,7 @@ impl HubHandle {
     /// The live relay legs (`show_routes`), or `None` if the hub task has stopped.
     pub async fn relay_routes(&self) -> Option<Vec<RelayRoute>> {
         let (tx, rx) = oneshot::channel();
-        if !self.send(HubInput::Routes(tx)) {
+        if !self.send(HubInput::Routes(tx)).await {
             return None;
         }
         rx.await.ok()
@@ -180,7 +189,7 @@ impl HubHandle {
     /// The streams `filter` selects, or `None` if the hub task has stopped.
     pub async fn find_streams(&self, filter: StreamFilter) -> Option<Vec<StreamInfo>> {
         let (tx, rx) = oneshot::channel();
-        if !self.send(HubInput::FindStreams(filter, tx)) {
+        if !self.send(HubInput::FindStreams(filter, tx)).await {
             return None;
         }
         rx.await.ok()
@@ -190,7 +199,7 @@ impl HubHandle {
     /// stopped.
     pub async fn terminate(&self, filter: StreamFilter) -> Option<Vec<StreamInfo>> {
         let (tx, rx) = oneshot::channel();
-        if !self.send(HubInput::Terminate(filter, tx)) {
+        if !self.send(HubInput::Terminate(filter, tx)).await {
             return None;
         }
         rx.await.ok()
@@ -199,7 +208,7 @@ impl HubHandle {
     /// Every websocket connection, or `None` if the hub task has stopped.
     pub async fn connections(&self) -> Option<Vec<ConnectionInfo>> {
         let (tx, rx) = oneshot::channel();
-        if !self.send(HubInput::Connections(tx)) {
+        if !self.send(HubInput::Connections(tx)).await {
             return None;
         }
         rx.await.ok()
