@@ -430,6 +430,34 @@ impl WcsClient {
         Self::try_connect(url).unwrap_or_else(|e| panic!("websocket connect to {url}: {e}"))
     }
 
+    /// Opens the websocket from the local address `from` (e.g. `127.0.0.2`, another loopback
+    /// address, to look like another client host). Panics if the handshake fails.
+    pub fn connect_from(url: &str, from: std::net::IpAddr) -> WcsClient {
+        let authority = url.strip_prefix("ws://").expect("a ws:// URL");
+        let addr: SocketAddr = authority.split('/').next().unwrap().parse().unwrap();
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            None,
+        )
+        .unwrap();
+        socket
+            .bind(&SocketAddr::new(from, 0).into())
+            .unwrap_or_else(|e| panic!("bind {from}: {e}"));
+        socket
+            .connect_timeout(&addr.into(), REPLY_TIMEOUT)
+            .unwrap_or_else(|e| panic!("connect from {from}: {e}"));
+        let stream: TcpStream = socket.into();
+        stream.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        let (ws, _response) = tungstenite::client(url, stream)
+            .unwrap_or_else(|e| panic!("websocket handshake from {from}: {e}"));
+        WcsClient {
+            ws,
+            seen: Vec::new(),
+        }
+    }
+
     /// Opens the websocket, returning the error text instead of panicking.
     pub fn try_connect(url: &str) -> Result<WcsClient, String> {
         let authority = url

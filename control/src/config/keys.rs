@@ -57,9 +57,10 @@ pub(super) const SHUTDOWN_GRACE_PERIOD: &str = "shutdown_grace_period";
 pub(super) const MAX_CONNECTIONS_PER_IP: &str = "max_connections_per_ip";
 pub(super) const MAX_STREAMS_PER_CONNECTION: &str = "max_streams_per_connection";
 pub(super) const MAX_PEERS: &str = "max_peers";
+pub(super) const CDN_ALLOWED_IPS: &str = "cdn_allowed_ips";
 
 /// Every key we apply, in the order the README documents them.
-const IMPLEMENTED: [&str; 39] = [
+const IMPLEMENTED: [&str; 40] = [
     IP,
     WS_PORT,
     WSS_PORT,
@@ -99,6 +100,7 @@ const IMPLEMENTED: [&str; 39] = [
     MAX_CONNECTIONS_PER_IP,
     MAX_STREAMS_PER_CONNECTION,
     MAX_PEERS,
+    CDN_ALLOWED_IPS,
 ];
 
 pub(super) const NOT_A_PORT: &str = "is not a port number (1-65535)";
@@ -357,6 +359,11 @@ impl Loader {
                 cfg.max_streams_per_connection = d.max_streams_per_connection
             }
             MAX_PEERS => cfg.max_peers = d.max_peers,
+            // An empty list is the explicit way to say "anyone may publish".
+            CDN_ALLOWED_IPS => {
+                cfg.cdn_allowed_ips = None;
+                return;
+            }
             CODECS => cfg.video_codecs.clone_from(&d.video_codecs),
             LOAD_BALANCING_ENABLED => self.load_balancing = false,
             // An empty secret is no secret (the rtp relay stays refused).
@@ -569,6 +576,7 @@ fn apply_scalar(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static
         MAX_CONNECTIONS_PER_IP => cfg.max_connections_per_ip = parse_limit(value)?,
         MAX_STREAMS_PER_CONNECTION => cfg.max_streams_per_connection = parse_limit(value)?,
         MAX_PEERS => cfg.max_peers = parse_limit(value)?,
+        CDN_ALLOWED_IPS => cfg.cdn_allowed_ips = Some(parse_allowed_ips(value)?),
         SHUTDOWN_GRACE_PERIOD => {
             cfg.shutdown_grace_period = value
                 .parse::<u64>()

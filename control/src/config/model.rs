@@ -168,6 +168,9 @@ pub struct Config {
     pub max_streams_per_connection: usize,
     /// `max_peers`: publishers and players the node takes at once (default 10000).
     pub max_peers: usize,
+    /// `cdn_allowed_ips`: on an edge, the only addresses that may publish (its origins), so
+    /// that nobody else can take a name the CDN relays; default none (anyone may publish).
+    pub cdn_allowed_ips: Option<Vec<IpNet>>,
 }
 
 /// A shared secret that never shows in logs or `Debug` output (`cdn_relay_secret`,
@@ -247,6 +250,7 @@ impl Default for Config {
             max_connections_per_ip: 1000,
             max_streams_per_connection: 32,
             max_peers: 10_000,
+            cdn_allowed_ips: None,
         }
     }
 }

@@ -918,3 +918,18 @@ fn admission_limit_keys() {
         );
     }
 }
+
+#[test]
+fn cdn_allowed_ips_key() {
+    assert_eq!(Config::default().cdn_allowed_ips, None);
+    let cfg = ok("cdn_allowed_ips=10.0.0.5, 192.0.2.0/24\n");
+    let nets = cfg.cdn_allowed_ips.unwrap();
+    assert!(nets
+        .iter()
+        .any(|n| n.contains("192.0.2.77".parse().unwrap())));
+    assert!(!nets.iter().any(|n| n.contains("10.0.0.6".parse().unwrap())));
+    let (cfg, _) = parse("cdn_allowed_ips=\n").unwrap();
+    assert_eq!(cfg.cdn_allowed_ips, None);
+    let (line, key, _, _) = bad("ip=127.0.0.1\ncdn_allowed_ips=origin.example\n");
+    assert_eq!((line, key.as_str()), (2, "cdn_allowed_ips"));
+}

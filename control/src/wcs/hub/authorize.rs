@@ -116,6 +116,8 @@ impl Hub {
             Some("MediaSessionId is already in use")
         } else if state.pending_streams.len() >= MAX_PENDING_PER_CONNECTION {
             Some("Too many pending requests")
+        } else if published && !self.may_publish(conn) {
+            Some(super::relay::RESTRICTED_ACCESS)
         } else if published && self.names.contains_key(&req.name) {
             Some(info::NAME_IN_USE)
         } else if !published && self.play_target(&req.name).is_none() {

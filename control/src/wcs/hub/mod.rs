@@ -69,6 +69,7 @@ impl Hub {
             counters: HubCounters::default(),
             hooks: Hooks::from_config(cfg),
             drain: Default::default(),
+            publishers_from: cfg.cdn_allowed_ips.clone(),
             admission: admission::Admission::new(admission::Limits::from_config(cfg)),
             workers: workers
                 .into_iter()

@@ -225,6 +225,8 @@ pub struct Hub {
     pub(super) hooks: Option<Hooks>,
     /// Draining before the node stops.
     pub(super) drain: DrainState,
+    /// `cdn_allowed_ips`: who may publish here (an edge's origins); `None`: anyone.
+    pub(super) publishers_from: Option<Vec<crate::config::IpNet>>,
     /// The admission limits and their counters.
     pub(super) admission: super::admission::Admission,
 }

@@ -41,6 +41,10 @@ impl Hub {
         if !self.check_new_session(conn, "publishStream", &req, true) {
             return;
         }
+        if !self.may_publish(conn) {
+            tracing::warn!(conn = conn.0, name = %req.name, "publish refused: not from cdn_allowed_ips");
+            return self.send_status(conn, &req, true, "FAILED", super::relay::RESTRICTED_ACCESS);
+        }
         let relay_source = match self.relay_source(conn, &req) {
             Ok(source) => source,
             Err(info) => return self.send_status(conn, &req, true, "FAILED", info),
@@ -113,6 +117,17 @@ impl Hub {
         if let (Some(now), Some(media)) = (self.now, self.streams.get(&stream).map(|s| &s.media)) {
             self.relays.stream_started(now, stream, &req.name, media);
         }
+    }
+
+    /// Whether `conn`'s client may publish here: anyone, unless `cdn_allowed_ips` names the
+    /// only addresses that may (an edge's origins).
+    pub(super) fn may_publish(&self, conn: ConnId) -> bool {
+        let Some(allowed) = &self.publishers_from else {
+            return true;
+        };
+        self.conns
+            .get(&conn)
+            .is_some_and(|c| allowed.iter().any(|net| net.contains(c.client.ip())))
     }
 
     pub(super) fn play(&mut self, conn: ConnId, req: StreamRequest) {

@@ -108,3 +108,25 @@ fn wrong_relay_secrets_lock_the_address_out() {
     let out = h.send(c, "publishStream", relay("right", "later"));
     assert_eq!(status_of(&out[1].1), ("PUBLISHING", ""));
 }
+
+#[test]
+fn with_cdn_allowed_ips_only_those_addresses_publish() {
+    let cfg = Config {
+        cdn_allowed_ips: Some(vec![crate::config::IpNet::parse("192.0.2.0/24").unwrap()]),
+        ..config()
+    };
+    let mut h = harness_with(&cfg, 1);
+    let (stranger, _) = h.open_from("198.51.100.7:5000");
+    let out = h.publish(stranger, "s1", "cam");
+    assert_eq!(only_status(&out, stranger), failed("Restricted access"));
+    let (origin, _) = h.open_from("192.0.2.1:5000");
+    assert_eq!(
+        status_of(&h.publish(origin, "o1", "cam")[1].1),
+        ("PUBLISHING", "")
+    );
+    // Anyone may still play.
+    assert_eq!(
+        status_of(&h.play(stranger, "v1", "cam")[1].1),
+        ("PLAYING", "")
+    );
+}
