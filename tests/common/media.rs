@@ -2,7 +2,7 @@
 //! socket on 127.0.0.1, pumped by the test thread. It plays the browser's part: ICE
 //! controlling, DTLS client, SRTP.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -26,14 +26,25 @@ pub struct MediaPeer {
 }
 
 impl MediaPeer {
-    /// Binds a socket and starts ICE toward the server's candidate.
+    /// Binds a socket on 127.0.0.1 and starts ICE toward the server's candidate.
     pub fn new(
         local: &LocalParams,
         remote: &RemoteParams,
         cert: &DtlsCertificate,
         profiles: &[SrtpProfile],
     ) -> Self {
-        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind test socket");
+        Self::new_at(Ipv4Addr::LOCALHOST.into(), local, remote, cert, profiles)
+    }
+
+    /// [`MediaPeer::new`] with its socket on `ip` (e.g. another loopback address).
+    pub fn new_at(
+        ip: IpAddr,
+        local: &LocalParams,
+        remote: &RemoteParams,
+        cert: &DtlsCertificate,
+        profiles: &[SrtpProfile],
+    ) -> Self {
+        let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).expect("bind test socket");
         socket.set_nonblocking(true).expect("nonblocking");
         let conn = Connection::active(
             local,
@@ -161,7 +172,30 @@ pub fn join(
     cert: &DtlsCertificate,
     publish: bool,
 ) -> Joined {
-    let mut wcs = WcsClient::connect(&server.ws_url());
+    join_from(
+        server,
+        name,
+        spec,
+        cert,
+        publish,
+        Ipv4Addr::LOCALHOST.into(),
+    )
+}
+
+/// [`join`] from the local address `from` (signalling and media).
+pub fn join_from(
+    server: &super::ServerProcess,
+    name: &str,
+    spec: &OfferSpec,
+    cert: &DtlsCertificate,
+    publish: bool,
+    from: IpAddr,
+) -> Joined {
+    let mut wcs = if from == IpAddr::from(Ipv4Addr::LOCALHOST) {
+        WcsClient::connect(&server.ws_url())
+    } else {
+        WcsClient::connect_from(&server.ws_url(), from)
+    };
     wcs.create_session();
     let offer = build_offer(spec);
     let negotiated = if publish {
@@ -181,7 +215,7 @@ pub fn join(
         ufrag: spec.ufrag.clone(),
         pwd: spec.pwd.clone(),
     };
-    let peer = MediaPeer::new(&local, &remote, cert, &SrtpProfile::ALL);
+    let peer = MediaPeer::new_at(from, &local, &remote, cert, &SrtpProfile::ALL);
     Joined {
         peer,
         answer,

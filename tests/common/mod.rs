@@ -766,8 +766,9 @@ pub fn loadbalancing_xml(edges: &[&ServerProcess], distribution: &str) -> String
         .enumerate()
         .map(|(i, e)| {
             format!(
-                "  <node id=\"{}\">\n    <ip>127.0.0.1</ip>\n    <ws>{}</ws>\n  </node>\n",
+                "  <node id=\"{}\">\n    <ip>{}</ip>\n    <ws>{}</ws>\n  </node>\n",
                 i + 1,
+                e.http_addr().ip(),
                 e.http_addr().port()
             )
         })
