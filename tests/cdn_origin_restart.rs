@@ -9,9 +9,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::media::{join, pump_until, Joined};
-use common::source::{check_byte_exact, stream_until, warm_up, Source};
+use common::source::{check_byte_exact, play_on_edge, stream_until, Source};
 use common::{ServerProcess, WcsClient};
-use control::sdp::OfferSpec;
 use dataplane::dtls::DtlsCertificate;
 
 const STREAM: &str = "restarted-origin";
@@ -36,31 +35,6 @@ fn publish(origin: &ServerProcess, source: &Source, cert: &DtlsCertificate) -> J
     publisher
 }
 
-fn play_on_edge(
-    edge: &ServerProcess,
-    tag: &str,
-    publisher: &mut Joined,
-    source: &mut Source,
-    cert: &DtlsCertificate,
-) -> Joined {
-    let spec = OfferSpec::play(
-        &format!("{tag}ufr"),
-        &format!("{tag}-player-password-012345"),
-        cert.fingerprint(),
-    );
-    let mut player = join(edge, STREAM, &spec, cert, false);
-    assert!(
-        pump_until(
-            &mut [&mut player.peer, &mut publisher.peer],
-            Duration::from_secs(10),
-            |ps| ps.iter().all(|p| p.conn.is_connected())
-        ),
-        "{tag}: ICE+DTLS with the edge"
-    );
-    warm_up(&mut publisher.peer, &mut [&mut player], source);
-    player
-}
-
 #[test]
 fn a_killed_origin_frees_the_edges_names_and_a_restarted_one_relays_again() {
     let edge = ServerProcess::start(&PROPS);
@@ -79,7 +53,7 @@ fn a_killed_origin_frees_the_edges_names_and_a_restarted_one_relays_again() {
         ("relayed to the edge", RELAY_WAIT),
         || available(&edge),
     );
-    let mut player = play_on_edge(&edge, "first", &mut publisher, &mut source, &cert);
+    let mut player = play_on_edge(&edge, STREAM, "first", &mut publisher, &mut source, &cert);
     check_byte_exact(&mut publisher, &mut [&mut player], &mut source, 30);
 
     // SIGKILL: no goodbye from the origin; the kernel closes its sockets.
@@ -116,6 +90,6 @@ fn a_killed_origin_frees_the_edges_names_and_a_restarted_one_relays_again() {
         "[origin restart] relayed again {:?} after the new publish",
         restarted.elapsed()
     );
-    let mut again = play_on_edge(&edge, "again", &mut publisher, &mut source, &cert);
+    let mut again = play_on_edge(&edge, STREAM, "again", &mut publisher, &mut source, &cert);
     check_byte_exact(&mut publisher, &mut [&mut again], &mut source, 30);
 }

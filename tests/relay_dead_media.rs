@@ -13,10 +13,9 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::media::{join, pump_until, Joined};
-use common::source::{check_byte_exact, stream_until, warm_up, Source};
+use common::media::{join, pump_until};
+use common::source::{check_byte_exact, play_on_edge, stream_until, Source};
 use common::{ServerProcess, WcsClient};
-use control::sdp::OfferSpec;
 use dataplane::dtls::DtlsCertificate;
 
 const STREAM: &str = "dead-media";
@@ -107,30 +106,6 @@ fn strip_ansi(text: &str) -> String {
     out
 }
 
-/// A player on `edge` that connected and received video; returns it.
-fn play_on_edge(
-    edge: &ServerProcess,
-    tag: &str,
-    publisher: &mut Joined,
-    source: &mut Source,
-    cert: &DtlsCertificate,
-) -> Joined {
-    let spec = OfferSpec::play(
-        &format!("{tag}ufr"),
-        &format!("{tag}-player-password-012345"),
-        cert.fingerprint(),
-    );
-    let mut player = join(edge, STREAM, &spec, cert, false);
-    let connected = pump_until(
-        &mut [&mut player.peer, &mut publisher.peer],
-        Duration::from_secs(10),
-        |ps| ps.iter().all(|p| p.conn.is_connected()),
-    );
-    assert!(connected, "{tag}: ICE+DTLS with the edge did not complete");
-    warm_up(&mut publisher.peer, &mut [&mut player], source);
-    player
-}
-
 #[test]
 fn stopped_edge_expires_by_consent_and_is_re_relayed() {
     let edge = ServerProcess::start(&PROPS);
@@ -154,7 +129,7 @@ fn stopped_edge_expires_by_consent_and_is_re_relayed() {
         ("relayed to the edge", RELAY_WAIT),
         || available(&edge),
     );
-    let mut first = play_on_edge(&edge, "first", &mut publisher, &mut source, &cert);
+    let mut first = play_on_edge(&edge, STREAM, "first", &mut publisher, &mut source, &cert);
     check_byte_exact(&mut publisher, &mut [&mut first], &mut source, 60);
     let route = routes(&origin);
     assert_eq!(route.len(), 1, "one live route: {route:?}");
@@ -242,7 +217,7 @@ fn stopped_edge_expires_by_consent_and_is_re_relayed() {
     );
     let route = routes(&origin);
     assert_eq!(route.len(), 1, "one live route again: {route:?}");
-    let mut second = play_on_edge(&edge, "second", &mut publisher, &mut source, &cert);
+    let mut second = play_on_edge(&edge, STREAM, "second", &mut publisher, &mut source, &cert);
     check_byte_exact(&mut publisher, &mut [&mut second], &mut source, 60);
 
     // The origin's own publisher never noticed.

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use control::sdp::{Codec, OfferSpec};
 use dataplane::dtls::DtlsCertificate;
 
-use super::media::{parse_rtp, pump_until, rtp_packet, Joined, MediaPeer};
+use super::media::{join, parse_rtp, pump_until, rtp_packet, Joined, MediaPeer};
+use super::ServerProcess;
 
 /// A packet pair factory: `next` gives the `n`-th video and audio packet.
 pub struct Source {
@@ -200,4 +201,30 @@ pub fn check_byte_exact(
     for (i, player) in players.iter().enumerate() {
         assert_byte_exact(i, player, &sent);
     }
+}
+
+/// A player of `name` on `edge` (`tag` names its ICE credentials) that connected and received
+/// video from `source`; returns it.
+pub fn play_on_edge(
+    edge: &ServerProcess,
+    name: &str,
+    tag: &str,
+    publisher: &mut Joined,
+    source: &mut Source,
+    cert: &DtlsCertificate,
+) -> Joined {
+    let spec = OfferSpec::play(
+        &format!("{tag}ufr"),
+        &format!("{tag}-player-password-012345"),
+        cert.fingerprint(),
+    );
+    let mut player = join(edge, name, &spec, cert, false);
+    let connected = pump_until(
+        &mut [&mut player.peer, &mut publisher.peer],
+        Duration::from_secs(10),
+        |ps| ps.iter().all(|p| p.conn.is_connected()),
+    );
+    assert!(connected, "{tag}: ICE+DTLS with the edge did not complete");
+    warm_up(&mut publisher.peer, &mut [&mut player], source);
+    player
 }
