@@ -120,6 +120,7 @@ impl DtlsError {
     pub fn close_reason(self) -> Option<CloseReason> {
         match self {
             DtlsError::FingerprintMismatch => Some(CloseReason::DtlsFingerprint),
+            DtlsError::Timeout => Some(CloseReason::DtlsTimeout),
             e if e.is_fatal() => Some(CloseReason::DtlsError),
             _ => None,
         }

@@ -17,6 +17,7 @@ use std::time::Instant;
 
 pub use connection::{
     Connection, ConnectionError, ConnectionEvent, LocalParams, Received, RemoteParams,
+    DTLS_HANDSHAKE_TIMEOUT,
 };
 pub use plain::{PlainError, PlainTransport, KEEPALIVE_LEN};
 

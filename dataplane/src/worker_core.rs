@@ -387,6 +387,7 @@ impl WorkerCore {
             certificate: &self.config.certificate,
             srtp_profiles: &self.config.srtp_profiles,
             ice: self.config.ice,
+            dtls_timeout: self.config.dtls_timeout,
         };
         match admission::webrtc(&settings, &spec, leg, self.rng.next_u64(), now) {
             Ok((transport, socket)) => {

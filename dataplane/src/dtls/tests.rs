@@ -366,6 +366,10 @@ fn silent_peer_makes_handle_timeout_fail() {
         }
     }
     assert_eq!(result, Err(DtlsError::Timeout));
+    assert_eq!(
+        DtlsError::Timeout.close_reason(),
+        Some(CloseReason::DtlsTimeout)
+    );
     assert!(
         sent > 1,
         "the ClientHello was retransmitted before giving up"

@@ -19,6 +19,9 @@ use crate::srtp::SrtpProfile;
 pub struct CoreConfig {
     pub id: WorkerId,
     pub ice: IceConfig,
+    /// How long a peer's DTLS handshake may take once ICE selected its path; the peer is
+    /// closed with `CloseReason::DtlsTimeout` after it.
+    pub dtls_timeout: Duration,
     /// SRTP profiles in order of preference.
     pub srtp_profiles: Vec<SrtpProfile>,
     pub certificate: DtlsCertificate,
@@ -34,6 +37,8 @@ pub struct CoreConfig {
 }
 
 impl CoreConfig {
+    /// DTLS handshake timeout by default.
+    pub const DTLS_TIMEOUT: Duration = crate::transport::DTLS_HANDSHAKE_TIMEOUT;
     /// Retransmission cache length by default.
     pub const RETRANSMIT_CACHE: Duration = Duration::from_millis(1000);
     /// Retransmission share by default.
