@@ -19,7 +19,8 @@ pub struct WorkerStats {
     pub bytes_out: u64,
     /// Dropped: not from an ICE-validated address and not a routable first check.
     pub dropped_unknown_source: u64,
-    /// Dropped: failed to parse, authenticate or decrypt.
+    /// Dropped: failed to parse, authenticate or decrypt, or DTLS records beyond what a peer
+    /// may make the handshake buffer.
     pub dropped_invalid: u64,
     /// Dropped before decryption: SRTP of an SSRC the peer did not announce and that names
     /// no encoding still to be learnt (or a subscriber's media), or of a new SSRC beyond what

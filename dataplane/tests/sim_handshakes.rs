@@ -1,9 +1,12 @@
 //! Handshakes on the simulated network, provoked from outside the worker by peers that hold a
 //! session's ICE credentials but do not finish DTLS: one that stops after ICE, one that sends a
 //! ClientHello and falls silent. Each keeps ICE alive with checks, as a browser would, so only
-//! the DTLS handshake timeout can close it.
+//! the DTLS handshake timeout can close it. And floods of DTLS records from a peer's address
+//! (records for a later epoch before the keys, stale handshake fragments) leave the worker a
+//! bounded buffer, measured with this test binary's counting allocator.
 
 mod common;
+mod counting_alloc;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -16,6 +19,7 @@ use dataplane::srtp::SrtpProfile;
 use dataplane::stun::write_binding_request;
 
 use common::*;
+use counting_alloc::live;
 
 const MS: Duration = Duration::from_millis(1);
 const SECOND: Duration = Duration::from_secs(1);
@@ -146,4 +150,106 @@ fn a_client_hello_and_then_silence_is_closed_at_the_configured_deadline() {
     sim.run_for(10 * SECOND);
     assert!(sim.client(publisher).is_connected());
     assert_eq!(sim.worker(WorkerId(0)).core.peer_count(), 1);
+}
+
+/// A DTLS 1.2 record: content type, version, epoch, 48-bit sequence number, length, `body`.
+fn record(content_type: u8, epoch: u16, seq: u64, body: &[u8]) -> Vec<u8> {
+    let mut r = vec![content_type, 0xFE, 0xFD];
+    r.extend_from_slice(&epoch.to_be_bytes());
+    r.extend_from_slice(&seq.to_be_bytes()[2..]);
+    r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    r.extend_from_slice(body);
+    r
+}
+
+/// An epoch-1 handshake record, as an encrypted Finished looks on the wire (junk inside: only
+/// the keys could tell).
+fn early_record(seq: u64) -> Vec<u8> {
+    record(22, 1, seq, &[0x5A; 64])
+}
+
+/// An epoch-0 handshake record carrying fragment `i` (100 bytes) of a 64000-byte ClientHello
+/// (message_seq 0): plaintext anyone spoofing the peer's address can forge.
+fn handshake_fragment(seq: u64, i: u32) -> Vec<u8> {
+    let mut body = vec![1]; // client_hello
+    body.extend_from_slice(&64_000u32.to_be_bytes()[1..]);
+    body.extend_from_slice(&[0, 0]); // message_seq
+    body.extend_from_slice(&(i % 640 * 100).to_be_bytes()[1..]);
+    body.extend_from_slice(&100u32.to_be_bytes()[1..]);
+    body.extend_from_slice(&[0xA5; 100]);
+    record(22, 0, seq, &body)
+}
+
+/// Records per flood.
+const FLOOD: u32 = 20_000;
+
+/// Sends `count` datagrams `make(i)` from `from` to worker 0, in bursts, and lets them land.
+fn flood(sim: &mut Sim, from: SocketAddr, count: u32, make: impl Fn(u32) -> Vec<u8>) {
+    let to = sim.worker(WorkerId(0)).addr;
+    for i in 0..count {
+        sim.send(from, to, make(i));
+        if i % 500 == 499 {
+            sim.run_for(MS);
+        }
+    }
+    sim.run_for(10 * MS);
+}
+
+/// Floods from `from` with `make` and returns the bytes it left live and the datagrams the
+/// worker counted invalid. A flood from a stranger first sizes the network's queue.
+fn measured_flood(sim: &mut Sim, from: SocketAddr, make: impl Fn(u32) -> Vec<u8>) -> (isize, u64) {
+    let stranger = SocketAddr::from(([203, 0, 113, 99], 9));
+    flood(sim, stranger, 1000, &make);
+    let (bytes, invalid) = (live(), sim.worker(WorkerId(0)).core.stats().dropped_invalid);
+    flood(sim, from, FLOOD, make);
+    let invalid = sim.worker(WorkerId(0)).core.stats().dropped_invalid - invalid;
+    (live() - bytes, invalid)
+}
+
+#[test]
+fn a_flood_of_records_for_a_later_epoch_before_the_keys_leaves_a_bounded_queue() {
+    let mut sim = Sim::new(1, 63);
+    let cert = DtlsCertificate::generate().unwrap();
+    let mut half_open = RawPeer::add(&mut sim, 1, &cert);
+    half_open.check(&mut sim);
+    sim.run_for(MS);
+    half_open.client_hello(&mut sim);
+    sim.run_for(MS);
+
+    // Before the ClientKeyExchange there are no keys: the crate queues what comes for epoch 1.
+    let (grown, invalid) = measured_flood(&mut sim, half_open.addr, |i| early_record(u64::from(i)));
+    eprintln!(
+        "{FLOOD} epoch-1 records before the keys: {grown} bytes left live, {invalid} dropped"
+    );
+    assert!(grown < 64 * 1024, "{grown} bytes left by {FLOOD} records");
+    assert!(invalid >= u64::from(FLOOD) - 64, "{invalid} dropped");
+    assert_eq!(
+        closed(&sim, half_open.id),
+        None,
+        "the flood does not end the handshake"
+    );
+}
+
+#[test]
+fn a_flood_of_handshake_fragments_leaves_a_connected_peer_a_bounded_buffer() {
+    let mut sim = Sim::new(1, 64);
+    let (publisher, viewers) = stream_with_viewers(&mut sim, 1, 1);
+    publish(&mut sim, publisher, 0..10, 30, 10 * MS);
+    let from = sim.client(publisher).addr;
+
+    // Plaintext handshake fragments of a message the crate has read already: it keeps them
+    // (up to 2 MB of its own) unless we stop feeding them.
+    let (grown, _) = measured_flood(&mut sim, from, |i| {
+        handshake_fragment(100 + u64::from(i), i)
+    });
+    eprintln!("{FLOOD} epoch-0 handshake fragments: {grown} bytes left live");
+    assert!(
+        grown < 128 * 1024,
+        "{grown} bytes left by {FLOOD} fragments"
+    );
+
+    // The association is unharmed: media still flows.
+    publish(&mut sim, publisher, 10..20, 30, 10 * MS);
+    let sent: Vec<Vec<u8>> = (0..20).map(|s| video_packet(s, 30)).collect();
+    assert_forwarded(&sim, viewers[0], 0, &sent);
 }
