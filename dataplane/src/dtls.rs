@@ -387,6 +387,12 @@ impl DtlsSession {
         self.budget.dropped()
     }
 
+    /// Whether a handshake is under way: the server took (the start of) a ClientHello, or the
+    /// client started, and it has neither completed nor ended.
+    pub fn is_handshaking(&self) -> bool {
+        self.remote.is_some() && matches!(self.phase, Phase::Idle | Phase::Handshaking)
+    }
+
     /// Whether the handshake completed and the session is not closed.
     pub fn is_connected(&self) -> bool {
         self.phase == Phase::Connected

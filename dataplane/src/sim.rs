@@ -164,6 +164,7 @@ impl Sim {
                 id: WorkerId(i),
                 ice: IceConfig::default(),
                 dtls_timeout: CoreConfig::DTLS_TIMEOUT,
+                max_handshakes: CoreConfig::MAX_HANDSHAKES,
                 srtp_profiles: SrtpProfile::ALL.to_vec(),
                 certificate: server_cert.clone(),
                 gso: true,

@@ -103,6 +103,17 @@ impl Transport {
         }
     }
 
+    /// Whether it is a DTLS server in a handshake (see [`Connection::serves_handshake`]).
+    pub fn serves_handshake(&self) -> bool {
+        matches!(self, Transport::WebRtc(c) if c.serves_handshake())
+    }
+
+    /// Whether it is a DTLS server waiting for a ClientHello (see
+    /// [`Connection::awaits_client_hello`]).
+    pub fn awaits_client_hello(&self) -> bool {
+        matches!(self, Transport::WebRtc(c) if c.awaits_client_hello())
+    }
+
     /// The negotiated SRTP profile once connected (`None` for a plain transport).
     pub fn srtp_profile(&self) -> Option<SrtpProfile> {
         match self {

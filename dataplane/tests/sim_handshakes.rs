@@ -253,3 +253,58 @@ fn a_flood_of_handshake_fragments_leaves_a_connected_peer_a_bounded_buffer() {
     let sent: Vec<Vec<u8>> = (0..20).map(|s| video_packet(s, 30)).collect();
     assert_forwarded(&sim, viewers[0], 0, &sent);
 }
+
+#[test]
+fn beyond_the_handshake_slots_a_client_hello_waits_and_a_freed_slot_lets_it_in() {
+    let mut sim = Sim::with_core_config(1, 65, |c| c.max_handshakes = 2);
+    let in_flight = |sim: &Sim| sim.worker(WorkerId(0)).core.handshakes_in_flight();
+    let busy = |sim: &Sim| sim.worker(WorkerId(0)).core.stats().dropped_handshake_busy;
+    let cert = DtlsCertificate::generate().unwrap();
+    let mut first = RawPeer::add(&mut sim, 1, &cert);
+    let mut second = RawPeer::add(&mut sim, 2, &cert);
+    first.check(&mut sim);
+    second.check(&mut sim);
+    sim.run_for(MS);
+    first.client_hello(&mut sim);
+    second.client_hello(&mut sim);
+    sim.run_for(MS);
+    assert_eq!(
+        in_flight(&sim),
+        2,
+        "two half-open handshakes hold both slots"
+    );
+    assert_eq!(busy(&sim), 0);
+
+    // A genuine publisher: ICE connects, its ClientHello finds no slot.
+    let role = PeerRole::Publisher { stream: STREAM };
+    let track = sim::video_track(PUB_PT, PUB_SSRC);
+    let (third, third_id) = sim.add_client(WorkerId(0), role, vec![track]);
+    run_with_checks(&mut sim, &mut [&mut first, &mut second], 900 * MS);
+    assert!(!sim.client(third).is_connected());
+    assert_eq!(sim.client(third).failed, None);
+    assert!(busy(&sim) >= 1, "its ClientHello was dropped");
+    assert_eq!(in_flight(&sim), 2);
+    assert_eq!(
+        sim.worker(WorkerId(0)).core.routed_addrs(),
+        3,
+        "ICE answered it: its path is routed"
+    );
+
+    // Signalling removes the first half-open peer: the slot frees and the publisher's next
+    // ClientHello gets in.
+    sim.command(WorkerId(0), Command::RemovePeer(first.id));
+    assert_eq!(in_flight(&sim), 1);
+    wait_connected(&mut sim, third_id);
+    connected(&mut sim, third);
+    assert_eq!(
+        in_flight(&sim),
+        1,
+        "a completed handshake gives its slot back"
+    );
+
+    // The second one holds its slot until its deadline.
+    run_with_checks(&mut sim, &mut [&mut second], 5 * SECOND);
+    assert_eq!(closed(&sim, second.id), Some(CloseReason::DtlsTimeout));
+    assert_eq!(in_flight(&sim), 0);
+    assert!(sim.client(third).is_connected());
+}

@@ -96,6 +96,8 @@ pub struct Config {
     /// `dtls_handshake_timeout`: close a peer whose DTLS handshake has not completed this long
     /// after ICE selected its path (default 5 s).
     pub dtls_handshake_timeout: Duration,
+    /// `max_handshakes_per_worker`: DTLS handshakes each worker serves at once (default 256).
+    pub max_handshakes_per_worker: usize,
     /// `web_dir`: serve files from this directory before the embedded demo pages (default none).
     pub web_dir: Option<PathBuf>,
     /// `load_balancing_enabled=true`: this node is a CDN origin with the edges of
@@ -219,6 +221,8 @@ impl Default for Config {
             keep_alive_probes: 10,
             ice_consent_timeout: Duration::from_secs(30),
             dtls_handshake_timeout: dataplane::DataplaneConfig::default().dtls_handshake_timeout,
+            max_handshakes_per_worker: dataplane::DataplaneConfig::default()
+                .max_handshakes_per_worker,
             web_dir: None,
             wss_port: None,
             tls_certificate: None,

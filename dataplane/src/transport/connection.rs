@@ -239,6 +239,23 @@ impl Connection {
         self.secure.is_ready() && !self.closed
     }
 
+    /// Passive role: whether our DTLS server is in a handshake (it took a ClientHello and has
+    /// neither completed nor failed). The active role's own client never is.
+    pub fn serves_handshake(&self) -> bool {
+        matches!(self.ice, Agent::Lite(_))
+            && !self.closed
+            && self.secure.dtls_ref().is_handshaking()
+    }
+
+    /// Passive role: whether our DTLS server still waits for a ClientHello (the next DTLS
+    /// datagram would start a handshake).
+    pub fn awaits_client_hello(&self) -> bool {
+        matches!(self.ice, Agent::Lite(_))
+            && !self.closed
+            && !self.secure.is_ready()
+            && !self.secure.dtls_ref().is_handshaking()
+    }
+
     /// The negotiated SRTP profile once connected.
     pub fn srtp_profile(&self) -> Option<SrtpProfile> {
         self.secure.profile()
