@@ -31,6 +31,8 @@ fn main() -> anyhow::Result<()> {
             port_from: config.media_port_from,
             workers: config.worker_threads,
             consent_timeout: config.ice_consent_timeout,
+            dtls_handshake_timeout: config.dtls_handshake_timeout,
+            max_handshakes_per_worker: config.max_handshakes_per_worker,
             socket_buffer: config.media_socket_buffer,
             mailbox_capacity: config.fanout_queue_capacity,
             cpu_affinity: config.worker_cpu_affinity.clone(),

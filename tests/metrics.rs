@@ -181,6 +181,7 @@ fn metrics_after_a_publish_and_a_play_with_media() {
         [
             "duplicate",
             "fanout_full",
+            "handshake_busy",
             "invalid",
             "send_error",
             "send_full",

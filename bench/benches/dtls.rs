@@ -2,6 +2,11 @@
 //! CPU of both sides together (ECDHE, ECDSA signatures and their checks, fingerprint checks,
 //! key export), without network latency. The two certificates are generated once, outside the
 //! measurement, as the process does at start-up.
+//!
+//! And what a ClientHello costs the server alone, which is all a peer that sends one and then
+//! nothing (a half-open handshake) makes it spend: the first ClientHello (answered with a
+//! HelloVerifyRequest), and the second, with the cookie (answered with the server's whole
+//! flight: an ECDHE key share signed with ECDSA, and the certificate).
 
 mod common;
 
@@ -9,7 +14,7 @@ use std::hint::black_box;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput};
+use criterion::{BatchSize, Criterion, Throughput};
 use dataplane::dtls::{DtlsCertificate, DtlsEvent, DtlsSession};
 use dataplane::srtp::{SrtpKeys, SrtpProfile, SrtpSession};
 
@@ -76,6 +81,55 @@ fn handshake(
     panic!("DTLS handshake did not complete in {MAX_ROUNDS} rounds");
 }
 
+const CLIENT: &str = "10.0.0.1:5000";
+const SERVER: &str = "10.0.0.2:6000";
+
+/// Every datagram `session` has to send.
+fn drain(session: &mut DtlsSession) -> Vec<bytes::BytesMut> {
+    std::iter::from_fn(|| session.poll_transmit().map(|(_, d)| d)).collect()
+}
+
+/// A fresh server session and the client's datagrams of its first ClientHello, or (with
+/// `cookie`) of the second one, which carries the cookie of the server's HelloVerifyRequest
+/// (the server has taken the first one).
+fn server_and_hello(
+    client_cert: &DtlsCertificate,
+    server_cert: &DtlsCertificate,
+    cookie: bool,
+    now: Instant,
+) -> (DtlsSession, Vec<bytes::BytesMut>) {
+    let (client_addr, server_addr) = (CLIENT.parse().unwrap(), SERVER.parse().unwrap());
+    let mut client =
+        DtlsSession::client(client_cert, server_cert.fingerprint(), &SrtpProfile::ALL).unwrap();
+    let mut server =
+        DtlsSession::server(server_cert, client_cert.fingerprint(), &SrtpProfile::ALL).unwrap();
+    client.start(now, server_addr).unwrap();
+    let first = drain(&mut client);
+    if !cookie {
+        return (server, first);
+    }
+    for d in &first {
+        server.handle_input(now, client_addr, d).unwrap();
+    }
+    for d in drain(&mut server) {
+        client.handle_input(now, server_addr, &d).unwrap();
+    }
+    (server, drain(&mut client))
+}
+
+/// The server takes `hello` and writes its answer.
+fn serve_hello(
+    (mut server, hello): (DtlsSession, Vec<bytes::BytesMut>),
+    now: Instant,
+) -> (DtlsSession, Vec<bytes::BytesMut>) {
+    let client_addr = CLIENT.parse().unwrap();
+    for d in &hello {
+        server.handle_input(now, client_addr, d).unwrap();
+    }
+    let answer = drain(&mut server);
+    (server, answer)
+}
+
 fn dtls(c: &mut Criterion) {
     let client_cert = DtlsCertificate::generate().expect("certificate");
     let server_cert = DtlsCertificate::generate().expect("certificate");
@@ -109,6 +163,25 @@ fn dtls(c: &mut Criterion) {
             ))
         })
     });
+    // The server's side of each ClientHello; building the session and the ClientHello is
+    // set-up, dropping them is not measured either.
+    for (name, cookie) in [
+        ("server_first_client_hello", false),
+        ("server_client_hello_with_cookie", true),
+    ] {
+        let (_, answer) = serve_hello(
+            server_and_hello(&client_cert, &server_cert, cookie, start),
+            start,
+        );
+        assert!(!answer.is_empty(), "{name}: the server answers");
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || server_and_hello(&client_cert, &server_cert, cookie, start),
+                |input| serve_hello(input, start),
+                BatchSize::SmallInput,
+            )
+        });
+    }
     group.finish();
 }
 

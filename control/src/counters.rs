@@ -113,6 +113,7 @@ fn close_reason(reason: CloseReason) -> &'static str {
         CloseReason::IceTimeout => "ice_timeout",
         CloseReason::ConsentExpired => "consent_expired",
         CloseReason::DtlsError => "dtls_error",
+        CloseReason::DtlsTimeout => "dtls_timeout",
         CloseReason::DtlsFingerprint => "dtls_fingerprint",
         CloseReason::PeerClosed => "peer_closed",
         CloseReason::Refused => "refused",

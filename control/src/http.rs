@@ -194,6 +194,7 @@ async fn health(state: &AppState) -> Response {
                 "rtp_forwarded": s.rtp_forwarded,
                 "dropped_unknown_source": s.dropped_unknown_source,
                 "dropped_unknown_ssrc": s.dropped_unknown_ssrc,
+                "dropped_handshake_busy": s.dropped_handshake_busy,
                 "dropped_invalid": s.dropped_invalid,
                 "dropped_duplicate": s.dropped_duplicate,
                 "dropped_send_full": s.dropped_send_full,

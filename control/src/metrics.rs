@@ -206,9 +206,10 @@ fn worker_fields() -> [WorkerField; 21] {
 }
 
 /// The `reason` labels of the worker drops and their counters.
-const DROPS: [(&str, Field); 7] = [
+const DROPS: [(&str, Field); 8] = [
     ("unknown_source", |s| s.dropped_unknown_source),
     ("unknown_ssrc", |s| s.dropped_unknown_ssrc),
+    ("handshake_busy", |s| s.dropped_handshake_busy),
     ("invalid", |s| s.dropped_invalid),
     ("duplicate", |s| s.dropped_duplicate),
     ("send_full", |s| s.dropped_send_full),

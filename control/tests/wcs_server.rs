@@ -1,6 +1,9 @@
 //! In-process server test: `server::serve` on 127.0.0.1:0 with fake workers, driven by a
 //! tungstenite client and raw HTTP requests.
 
+// The exact `/health` document is one `json!` literal, deeper than the default limit allows.
+#![recursion_limit = "256"]
+
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -194,6 +197,7 @@ fn signalling_http_and_limits() {
             "workers": [{
             "id": 0, "datagrams_in": 0, "bytes_in": 0, "datagrams_out": 0, "bytes_out": 0,
             "rtp_forwarded": 0, "dropped_unknown_source": 0, "dropped_unknown_ssrc": 0,
+            "dropped_handshake_busy": 0,
             "dropped_invalid": 0, "dropped_duplicate": 0, "dropped_send_full": 0, "dropped_fanout_full": 0,
             "send_errors": 0, "gso_sends": 0, "gso_datagrams": 0, "nack_requested": 0,
             "retransmitted": 0, "retransmit_missed": 0, "retransmit_over_budget": 0,

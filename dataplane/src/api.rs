@@ -228,8 +228,11 @@ pub enum CloseReason {
     IceTimeout,
     /// Connectivity checks stopped for the consent timeout (RFC 7675).
     ConsentExpired,
-    /// The DTLS handshake failed or timed out.
+    /// The DTLS handshake failed.
     DtlsError,
+    /// The DTLS handshake did not complete within the handshake timeout after ICE selected a
+    /// path (the peer stopped answering, or never started or finished its handshake).
+    DtlsTimeout,
     /// The peer's certificate does not match the fingerprint of its offer.
     DtlsFingerprint,
     /// The peer sent a DTLS close_notify.

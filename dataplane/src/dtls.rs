@@ -24,9 +24,16 @@
 //! of its last flight and sends it again itself when the peer repeats its own flight and the
 //! endpoint stays silent (RFC 6347 §4.2.4), and a client resends it after a silence (1 s,
 //! doubling, at most 7 times).
+//!
+//! # What a peer can make it buffer
+//!
+//! rtc-dtls queues records it cannot read yet without a limit, and keeps stale handshake
+//! fragments for the association's life; the session feeds it only what a genuine peer could
+//! need (see `budget`) and drops the rest with [`DtlsError::OverBudget`].
 
 #![forbid(unsafe_code)]
 
+mod budget;
 mod client_hello;
 #[cfg(test)]
 mod tests;
@@ -51,6 +58,7 @@ use rtc_shared::error::Error as CrateError;
 use rtc_shared::TransportProtocol;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
+use self::budget::InputBudget;
 use self::client_hello::{ClientHelloSniffer, Sniff};
 use crate::api::{CloseReason, Fingerprint};
 use crate::srtp::{SrtpKeys, SrtpProfile};
@@ -87,6 +95,10 @@ pub enum DtlsError {
     /// The datagram is not a sequence of DTLS records (or, before the handshake, no ClientHello).
     #[error("malformed DTLS datagram")]
     Malformed,
+    /// Every record of the datagram was beyond what the peer may make the crate buffer
+    /// (records for a later epoch before the handshake completed, or handshake records).
+    #[error("DTLS records beyond the peer's budget")]
+    OverBudget,
     /// The peer's certificate does not match the fingerprint from its SDP.
     #[error("DTLS fingerprint mismatch")]
     FingerprintMismatch,
@@ -112,7 +124,10 @@ impl DtlsError {
     pub fn is_fatal(self) -> bool {
         !matches!(
             self,
-            DtlsError::NotStarted | DtlsError::WrongRemote | DtlsError::Malformed
+            DtlsError::NotStarted
+                | DtlsError::WrongRemote
+                | DtlsError::Malformed
+                | DtlsError::OverBudget
         )
     }
 
@@ -120,6 +135,7 @@ impl DtlsError {
     pub fn close_reason(self) -> Option<CloseReason> {
         match self {
             DtlsError::FingerprintMismatch => Some(CloseReason::DtlsFingerprint),
+            DtlsError::Timeout => Some(CloseReason::DtlsTimeout),
             e if e.is_fatal() => Some(CloseReason::DtlsError),
             _ => None,
         }
@@ -268,6 +284,8 @@ pub struct DtlsSession {
     /// Client: when its last flight is resent if nothing came back, and how often it was.
     resend_at: Option<Instant>,
     resends: u32,
+    /// What the endpoint was fed of what it would buffer.
+    budget: InputBudget,
 }
 
 impl fmt::Debug for DtlsSession {
@@ -350,6 +368,7 @@ impl DtlsSession {
             peer_message_seq: None,
             resend_at: None,
             resends: 0,
+            budget: InputBudget::default(),
         })
     }
 
@@ -361,6 +380,17 @@ impl DtlsSession {
     /// The peer's address, once bound.
     pub fn remote(&self) -> Option<SocketAddr> {
         self.remote
+    }
+
+    /// Records dropped because the peer's budget of what the crate buffers was spent.
+    pub fn records_over_budget(&self) -> u64 {
+        self.budget.dropped()
+    }
+
+    /// Whether a handshake is under way: the server took (the start of) a ClientHello, or the
+    /// client started, and it has neither completed nor ended.
+    pub fn is_handshaking(&self) -> bool {
+        self.remote.is_some() && matches!(self.phase, Phase::Idle | Phase::Handshaking)
     }
 
     /// Whether the handshake completed and the session is not closed.
@@ -486,12 +516,20 @@ impl DtlsSession {
         self.sniffer = ClientHelloSniffer::default();
         self.pending_since = None;
         for datagram in std::mem::take(&mut self.pending) {
-            self.read(now, remote, datagram)?;
+            match self.read(now, remote, datagram) {
+                Err(e) if e.is_fatal() => return Err(e),
+                _ => {}
+            }
         }
         Ok(())
     }
 
     fn read(&mut self, now: Instant, from: SocketAddr, data: BytesMut) -> Result<(), DtlsError> {
+        let completed = matches!(self.phase, Phase::Connected | Phase::Closed);
+        let data = self
+            .budget
+            .admit(data, completed)
+            .ok_or(DtlsError::OverBudget)?;
         // A side that sees the other repeat its flight must repeat its own (RFC 6347 §4.2.4):
         // the other side missed it. rtc-dtls 0.21 does not always: a server whose client's
         // repeat arrives before its own retransmission timer fires drops that timer, and a

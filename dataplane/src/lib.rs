@@ -87,6 +87,12 @@ pub struct DataplaneConfig {
     pub workers: usize,
     /// Close a peer whose connectivity checks stop for this long.
     pub consent_timeout: Duration,
+    /// Close a peer whose DTLS handshake did not complete this long after ICE selected its
+    /// path.
+    pub dtls_handshake_timeout: Duration,
+    /// DTLS handshakes each worker serves at once; further peers wait (their ClientHellos are
+    /// dropped and counted in `dropped_handshake_busy` until a handshake ends).
+    pub max_handshakes_per_worker: usize,
     /// SRTP profiles in order of preference.
     pub srtp_profiles: Vec<SrtpProfile>,
     /// Capacity of each worker's cross-worker mailbox (messages); when full, messages for that
@@ -114,6 +120,8 @@ impl Default for DataplaneConfig {
             port_from: 0,
             workers: 1,
             consent_timeout: Duration::from_secs(30),
+            dtls_handshake_timeout: CoreConfig::DTLS_TIMEOUT,
+            max_handshakes_per_worker: CoreConfig::MAX_HANDSHAKES,
             srtp_profiles: vec![SrtpProfile::AeadAes128Gcm, SrtpProfile::Aes128CmHmacSha1_80],
             mailbox_capacity: 16 * 1024,
             socket_buffer: 4 * 1024 * 1024,
@@ -222,6 +230,8 @@ pub fn start(cfg: &DataplaneConfig, events: SharedEventSink) -> Result<Dataplane
             CoreConfig {
                 id,
                 ice,
+                dtls_timeout: cfg.dtls_handshake_timeout,
+                max_handshakes: cfg.max_handshakes_per_worker,
                 srtp_profiles: cfg.srtp_profiles.clone(),
                 certificate: certificate.clone(),
                 gso,

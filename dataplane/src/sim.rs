@@ -125,6 +125,15 @@ impl Sim {
     /// Like [`Sim::new`], with the cores' ICE timers and whether their send queues group for
     /// GSO.
     pub fn with_config(workers: usize, seed: u64, ice: IceConfig, gso: bool) -> Self {
+        Self::with_core_config(workers, seed, |c| {
+            c.ice = ice;
+            c.gso = gso;
+        })
+    }
+
+    /// Like [`Sim::new`], with every core's configuration changed by `tweak` (its id and
+    /// certificate stay the simulation's).
+    pub fn with_core_config(workers: usize, seed: u64, tweak: impl Fn(&mut CoreConfig)) -> Self {
         let server_cert = DtlsCertificate::generate().expect("a DTLS certificate");
         let client_cert = DtlsCertificate::generate().expect("a DTLS certificate");
         let mailboxes = fanout::mailboxes(workers, 64 * 1024);
@@ -151,19 +160,21 @@ impl Sim {
         };
         for i in 0..workers {
             let addr = SocketAddr::from(([192, 0, 2, 1], 30000 + i as u16));
-            let core = WorkerCore::new(
-                CoreConfig {
-                    id: WorkerId(i),
-                    ice,
-                    srtp_profiles: SrtpProfile::ALL.to_vec(),
-                    certificate: server_cert.clone(),
-                    gso,
-                    seed: rng.next_u64(),
-                    retransmit_cache: CoreConfig::RETRANSMIT_CACHE,
-                    retransmit_share: CoreConfig::RETRANSMIT_SHARE,
-                },
-                mailboxes.clone(),
-            );
+            let mut config = CoreConfig {
+                id: WorkerId(i),
+                ice: IceConfig::default(),
+                dtls_timeout: CoreConfig::DTLS_TIMEOUT,
+                max_handshakes: CoreConfig::MAX_HANDSHAKES,
+                srtp_profiles: SrtpProfile::ALL.to_vec(),
+                certificate: server_cert.clone(),
+                gso: true,
+                seed: rng.next_u64(),
+                retransmit_cache: CoreConfig::RETRANSMIT_CACHE,
+                retransmit_share: CoreConfig::RETRANSMIT_SHARE,
+            };
+            tweak(&mut config);
+            (config.id, config.certificate) = (WorkerId(i), server_cert.clone());
+            let core = WorkerCore::new(config, mailboxes.clone());
             sim.endpoints
                 .insert(addr, Endpoint::Worker(i, SocketId::WORKER));
             sim.workers.push(SimWorker {

@@ -19,12 +19,16 @@ pub struct WorkerStats {
     pub bytes_out: u64,
     /// Dropped: not from an ICE-validated address and not a routable first check.
     pub dropped_unknown_source: u64,
-    /// Dropped: failed to parse, authenticate or decrypt.
+    /// Dropped: failed to parse, authenticate or decrypt, or DTLS records beyond what a peer
+    /// may make the handshake buffer.
     pub dropped_invalid: u64,
     /// Dropped before decryption: SRTP of an SSRC the peer did not announce and that names
     /// no encoding still to be learnt (or a subscriber's media), or of a new SSRC beyond what
     /// one SRTP session admits.
     pub dropped_unknown_ssrc: u64,
+    /// Dropped: DTLS that would have started a handshake while the worker already served its
+    /// `max_handshakes` (the peer's DTLS client resends it; one gets in once a handshake ends).
+    pub dropped_handshake_busy: u64,
     /// Dropped: an SRTP or SRTCP packet received before (duplicated on the path, or resent
     /// after it had only been late).
     pub dropped_duplicate: u64,
@@ -78,7 +82,7 @@ pub struct WorkerStats {
 /// iteration by the worker, read with relaxed loads by anyone (e.g. the control plane).
 #[derive(Debug, Default)]
 pub struct SharedStats {
-    counters: [AtomicU64; 28],
+    counters: [AtomicU64; 29],
 }
 
 impl SharedStats {
@@ -114,6 +118,7 @@ impl SharedStats {
             datagrams_out: c(25),
             bytes_out: c(26),
             dropped_unknown_ssrc: c(27),
+            dropped_handshake_busy: c(28),
         }
     }
 
@@ -148,6 +153,7 @@ impl SharedStats {
             s.datagrams_out,
             s.bytes_out,
             s.dropped_unknown_ssrc,
+            s.dropped_handshake_busy,
         ];
         for (c, v) in self.counters.iter().zip(values) {
             c.store(v, Ordering::Relaxed);
@@ -202,6 +208,7 @@ mod tests {
             remb_sent: 26,
             paced: 27,
             dropped_unknown_ssrc: 28,
+            dropped_handshake_busy: 29,
         };
         let shared = SharedStats::default();
         shared.publish(&s);

@@ -17,6 +17,7 @@ use std::time::Instant;
 
 pub use connection::{
     Connection, ConnectionError, ConnectionEvent, LocalParams, Received, RemoteParams,
+    DTLS_HANDSHAKE_TIMEOUT,
 };
 pub use plain::{PlainError, PlainTransport, KEEPALIVE_LEN};
 
@@ -100,6 +101,17 @@ impl Transport {
             Transport::WebRtc(c) => c.is_connected(),
             Transport::Plain(p) => p.is_connected(),
         }
+    }
+
+    /// Whether it is a DTLS server in a handshake (see [`Connection::serves_handshake`]).
+    pub fn serves_handshake(&self) -> bool {
+        matches!(self, Transport::WebRtc(c) if c.serves_handshake())
+    }
+
+    /// Whether it is a DTLS server waiting for a ClientHello (see
+    /// [`Connection::awaits_client_hello`]).
+    pub fn awaits_client_hello(&self) -> bool {
+        matches!(self, Transport::WebRtc(c) if c.awaits_client_hello())
     }
 
     /// The negotiated SRTP profile once connected (`None` for a plain transport).

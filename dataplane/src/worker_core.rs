@@ -25,7 +25,11 @@
 //! routes when it forgets them), else — a STUN check only — by our ICE ufrag. SRTP of an
 //! SSRC the peer's role has no use for (not announced, learnt or learnable by a publisher;
 //! any from a subscriber) is dropped before it is decrypted, so a peer cannot make its SRTP
-//! state grow. A publisher's packet is decrypted once, shared as a reference-counted buffer
+//! state grow. A DTLS datagram that would start a handshake (a ClientHello to a passive peer
+//! still waiting for one) is dropped while the core already serves
+//! `CoreConfig::max_handshakes` handshakes: the peer's ICE goes on being answered and its DTLS
+//! client resends, so it gets in once a handshake ends (completed, failed or timed out). A
+//! publisher's packet is decrypted once, shared as a reference-counted buffer
 //! with the local subscribers and, through the lock-free mailboxes, with the other workers
 //! that host subscribers of the stream.
 
@@ -95,6 +99,8 @@ pub struct WorkerCore {
     outbox: Outbox,
     events: VecDeque<Event>,
     released: Vec<SocketId>,
+    /// Peers whose DTLS server is in a handshake (those with `Peer::handshaking`).
+    handshakes: usize,
 }
 
 impl WorkerCore {
@@ -114,6 +120,7 @@ impl WorkerCore {
             held: HeldFanout::new(),
             events: VecDeque::new(),
             released: Vec::new(),
+            handshakes: 0,
         }
     }
 
@@ -148,6 +155,11 @@ impl WorkerCore {
     /// Peers on this worker.
     pub fn peer_count(&self) -> usize {
         self.peers.len()
+    }
+
+    /// DTLS handshakes this worker serves now (at most `CoreConfig::max_handshakes`).
+    pub fn handshakes_in_flight(&self) -> usize {
+        self.handshakes
     }
 
     /// Streams with a member on this worker.
@@ -188,6 +200,12 @@ impl WorkerCore {
             // SRTP of an SSRC the peer's role has no use for: never decrypted, so it creates
             // no SRTP state (see `Peer::admits`).
             self.outbox.stats.dropped_unknown_ssrc += 1;
+            return;
+        }
+        if self.handshakes >= self.config.max_handshakes && peer.starts_handshake(buf) {
+            // No slot: its DTLS client resends the ClientHello, and one gets in once a
+            // handshake ends. ICE goes on answering it meanwhile.
+            self.outbox.stats.dropped_handshake_busy += 1;
             return;
         }
         match peer.transport.handle_input(now, from, buf) {
@@ -387,6 +405,7 @@ impl WorkerCore {
             certificate: &self.config.certificate,
             srtp_profiles: &self.config.srtp_profiles,
             ice: self.config.ice,
+            dtls_timeout: self.config.dtls_timeout,
         };
         match admission::webrtc(&settings, &spec, leg, self.rng.next_u64(), now) {
             Ok((transport, socket)) => {
@@ -471,6 +490,7 @@ impl WorkerCore {
             socket,
             role,
             addrs: routed,
+            handshaking: false,
         });
         for a in routed.iter() {
             self.routes.insert_addr(a, key);
@@ -496,6 +516,9 @@ impl WorkerCore {
             return;
         }
         let peer = self.peers.remove(key);
+        if peer.handshaking {
+            self.handshakes -= 1;
+        }
         self.timers.set(key, None);
         self.routes
             .remove(key, peer.id, &peer.ufrag, peer.addrs.iter(), peer.socket);
@@ -512,6 +535,15 @@ impl WorkerCore {
             return;
         };
         peer.queue_transmits(&mut self.outbox);
+        let handshaking = peer.transport.serves_handshake();
+        if handshaking != peer.handshaking {
+            peer.handshaking = handshaking;
+            if handshaking {
+                self.handshakes += 1;
+            } else {
+                self.handshakes -= 1;
+            }
+        }
         let mut failed = None;
         let mut connected = false;
         while let Some(ev) = peer.transport.poll_event() {

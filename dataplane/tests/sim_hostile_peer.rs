@@ -6,9 +6,8 @@
 //! and a flood of checks that re-arm a peer leaves the timer queue at a few entries.
 
 mod common;
+mod counting_alloc;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -23,55 +22,9 @@ use dataplane::stun::write_binding_request;
 use dataplane::WorkerStats;
 
 use common::*;
+use counting_alloc::live;
 
 const MS: Duration = Duration::from_millis(1);
-
-/// Counts the bytes live on each thread (the simulation runs on the test's thread only).
-struct CountingAlloc;
-
-thread_local! {
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-}
-
-fn count(delta: isize) {
-    let _ = LIVE.try_with(|live| live.set(live.get() + delta));
-}
-
-// SAFETY: every call is forwarded to the system allocator unchanged; only a thread-local
-// counter (const-initialised, without a destructor: it never allocates) is updated besides.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize);
-        // SAFETY: the caller's contract is the system allocator's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(-(layout.size() as isize));
-        // SAFETY: `ptr` came from `System` with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize);
-        // SAFETY: the caller's contract is the system allocator's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size as isize - layout.size() as isize);
-        // SAFETY: `ptr` came from `System` with `layout`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOC: CountingAlloc = CountingAlloc;
-
-/// Bytes live on this thread.
-fn live() -> isize {
-    LIVE.with(Cell::get)
-}
 
 /// What a worker may keep after tens of thousands of forged packets: far less than one
 /// SRTP state per forged SSRC (each is a few hundred bytes) would take.

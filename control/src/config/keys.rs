@@ -30,6 +30,8 @@ pub(super) const KEEP_ALIVE_PROBES: &str = "keep_alive.probes";
 pub(super) const KEEP_ALIVE_ALGORITHM: &str = "keep_alive.algorithm";
 pub(super) const WORKER_THREADS: &str = "worker_threads";
 pub(super) const ICE_CONSENT_TIMEOUT: &str = "ice_consent_timeout";
+pub(super) const DTLS_HANDSHAKE_TIMEOUT: &str = "dtls_handshake_timeout";
+pub(super) const MAX_HANDSHAKES_PER_WORKER: &str = "max_handshakes_per_worker";
 pub(super) const WEB_DIR: &str = "web_dir";
 pub(super) const LOAD_BALANCING_ENABLED: &str = "load_balancing_enabled";
 pub(super) const CDN_RELAY_SECRET: &str = "cdn_relay_secret";
@@ -60,7 +62,7 @@ pub(super) const MAX_PEERS: &str = "max_peers";
 pub(super) const CDN_ALLOWED_IPS: &str = "cdn_allowed_ips";
 
 /// Every key we apply, in the order the README documents them.
-const IMPLEMENTED: [&str; 40] = [
+const IMPLEMENTED: [&str; 42] = [
     IP,
     WS_PORT,
     WSS_PORT,
@@ -74,6 +76,8 @@ const IMPLEMENTED: [&str; 40] = [
     KEEP_ALIVE_PROBES,
     WORKER_THREADS,
     ICE_CONSENT_TIMEOUT,
+    DTLS_HANDSHAKE_TIMEOUT,
+    MAX_HANDSHAKES_PER_WORKER,
     WEB_DIR,
     LOAD_BALANCING_ENABLED,
     CDN_RELAY_SECRET,
@@ -341,6 +345,10 @@ impl Loader {
             WORKER_THREADS => cfg.worker_threads = d.worker_threads,
             KEEP_ALIVE_INTERVAL => cfg.keep_alive_interval = d.keep_alive_interval,
             ICE_CONSENT_TIMEOUT => cfg.ice_consent_timeout = d.ice_consent_timeout,
+            DTLS_HANDSHAKE_TIMEOUT => cfg.dtls_handshake_timeout = d.dtls_handshake_timeout,
+            MAX_HANDSHAKES_PER_WORKER => {
+                cfg.max_handshakes_per_worker = d.max_handshakes_per_worker
+            }
             KEEP_ALIVE_PROBES => cfg.keep_alive_probes = d.keep_alive_probes,
             WORKER_CPU_AFFINITY => cfg.worker_cpu_affinity = d.worker_cpu_affinity.clone(),
             MEDIA_SOCKET_BUFFER => cfg.media_socket_buffer = d.media_socket_buffer,
@@ -524,6 +532,8 @@ fn apply_scalar(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static
         }
         KEEP_ALIVE_INTERVAL => cfg.keep_alive_interval = parse_ms(value)?,
         ICE_CONSENT_TIMEOUT => cfg.ice_consent_timeout = parse_ms(value)?,
+        DTLS_HANDSHAKE_TIMEOUT => cfg.dtls_handshake_timeout = parse_ms(value)?,
+        MAX_HANDSHAKES_PER_WORKER => cfg.max_handshakes_per_worker = parse_limit(value)?,
         KEEP_ALIVE_PROBES => {
             cfg.keep_alive_probes = match value.parse::<u32>() {
                 Ok(0) => return Err(ZERO_COUNT),

@@ -196,6 +196,7 @@ impl Config {
         for (key, d) in [
             (keys::KEEP_ALIVE_INTERVAL, self.keep_alive_interval),
             (keys::ICE_CONSENT_TIMEOUT, self.ice_consent_timeout),
+            (keys::DTLS_HANDSHAKE_TIMEOUT, self.dtls_handshake_timeout),
         ] {
             if d.is_zero() {
                 return invalid(key, "0".into(), keys::ZERO_MS.into());

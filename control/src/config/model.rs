@@ -93,6 +93,11 @@ pub struct Config {
     pub keep_alive_probes: u32,
     /// `ice_consent_timeout`: close a peer whose checks stop for this long (default 30 s).
     pub ice_consent_timeout: Duration,
+    /// `dtls_handshake_timeout`: close a peer whose DTLS handshake has not completed this long
+    /// after ICE selected its path (default 5 s).
+    pub dtls_handshake_timeout: Duration,
+    /// `max_handshakes_per_worker`: DTLS handshakes each worker serves at once (default 256).
+    pub max_handshakes_per_worker: usize,
     /// `web_dir`: serve files from this directory before the embedded demo pages (default none).
     pub web_dir: Option<PathBuf>,
     /// `load_balancing_enabled=true`: this node is a CDN origin with the edges of
@@ -215,6 +220,9 @@ impl Default for Config {
             keep_alive_interval: Duration::from_millis(5000),
             keep_alive_probes: 10,
             ice_consent_timeout: Duration::from_secs(30),
+            dtls_handshake_timeout: dataplane::DataplaneConfig::default().dtls_handshake_timeout,
+            max_handshakes_per_worker: dataplane::DataplaneConfig::default()
+                .max_handshakes_per_worker,
             web_dir: None,
             wss_port: None,
             tls_certificate: None,

@@ -65,6 +65,8 @@ fn defaults_run_a_single_local_node() {
     assert_eq!(cfg.keep_alive_interval, Duration::from_millis(5000));
     assert_eq!(cfg.keep_alive_probes, 10);
     assert_eq!(cfg.ice_consent_timeout, Duration::from_secs(30));
+    assert_eq!(cfg.dtls_handshake_timeout, Duration::from_secs(5));
+    assert_eq!(cfg.max_handshakes_per_worker, 256);
     assert_eq!(cfg.web_dir, None);
     cfg.validate().expect("defaults are valid");
     assert_eq!(Config::load(None).unwrap(), (cfg.clone(), vec![]));
@@ -111,7 +113,8 @@ fn every_key_is_applied() {
     let text = format!(
         "ip=192.0.2.10\nws.port=9080\nmedia_port_from=40000\nmedia_port_to=40099\n\
          worker_threads=3\ncodecs=opus,vp8,h264\nkeep_alive.server_interval=2500\n\
-         keep_alive.probes=4\nice_consent_timeout=12000\nweb_dir={}\n",
+         keep_alive.probes=4\nice_consent_timeout=12000\ndtls_handshake_timeout=2500\n\
+         max_handshakes_per_worker=16\nweb_dir={}\n",
         web.display()
     );
     let cfg = ok(&text);
@@ -123,6 +126,8 @@ fn every_key_is_applied() {
     assert_eq!(cfg.keep_alive_interval, Duration::from_millis(2500));
     assert_eq!(cfg.keep_alive_probes, 4);
     assert_eq!(cfg.ice_consent_timeout, Duration::from_millis(12000));
+    assert_eq!(cfg.dtls_handshake_timeout, Duration::from_millis(2500));
+    assert_eq!(cfg.max_handshakes_per_worker, 16);
     assert_eq!(cfg.web_dir, Some(web));
 }
 
@@ -305,6 +310,8 @@ fn bad_durations_and_counts() {
         ("keep_alive.server_interval=0", "keep_alive.server_interval"),
         ("ice_consent_timeout=-5", "ice_consent_timeout"),
         ("ice_consent_timeout=0", "ice_consent_timeout"),
+        ("dtls_handshake_timeout=0", "dtls_handshake_timeout"),
+        ("dtls_handshake_timeout=5s", "dtls_handshake_timeout"),
         ("keep_alive.probes=0", "keep_alive.probes"),
         ("keep_alive.probes=ten", "keep_alive.probes"),
         ("keep_alive.probes=99999999999", "keep_alive.probes"),
@@ -565,6 +572,11 @@ fn validate_reports_overrides_without_a_file() {
         ..d()
     };
     assert_eq!(invalid(consent), "ice_consent_timeout");
+    let dtls = Config {
+        dtls_handshake_timeout: Duration::ZERO,
+        ..d()
+    };
+    assert_eq!(invalid(dtls), "dtls_handshake_timeout");
     let ip = Config {
         ip: "0.0.0.0".parse().unwrap(),
         ..d()
@@ -909,6 +921,7 @@ fn admission_limit_keys() {
         ("max_connections_per_ip", "0"),
         ("max_streams_per_connection", "many"),
         ("max_peers", "1000001"),
+        ("max_handshakes_per_worker", "0"),
     ] {
         let (line, k, v, shown) = bad(&format!("ip=127.0.0.1\n{key}={value}\n"));
         assert_eq!((line, k.as_str(), v.as_str()), (2, key, value), "{shown}");

@@ -31,7 +31,8 @@ pub fn peer_closed(reason: CloseReason) -> &'static str {
     match reason {
         CloseReason::IceTimeout => "Failed by ICE timeout",
         CloseReason::ConsentExpired => "Failed by ICE keep alive",
-        CloseReason::DtlsError => "Failed by DTLS error",
+        // WCS has no text for a handshake that did not finish in time; this is the closest.
+        CloseReason::DtlsError | CloseReason::DtlsTimeout => "Failed by DTLS error",
         CloseReason::DtlsFingerprint => "Failed by DTLS fingerprint error",
         CloseReason::PeerClosed => "Stopped by user",
         CloseReason::Refused => FAILED_BY_ERROR,
@@ -48,6 +49,7 @@ mod tests {
             (CloseReason::IceTimeout, "Failed by ICE timeout"),
             (CloseReason::ConsentExpired, "Failed by ICE keep alive"),
             (CloseReason::DtlsError, "Failed by DTLS error"),
+            (CloseReason::DtlsTimeout, "Failed by DTLS error"),
             (
                 CloseReason::DtlsFingerprint,
                 "Failed by DTLS fingerprint error",

@@ -344,6 +344,48 @@ fn lost_later_flights_are_retransmitted() {
     }
 }
 
+/// The server's budget of what it feeds rtc-dtls (records for a later epoch, handshake
+/// records) leaves room for every flight of a genuine client sent eight times — the first try
+/// and the seven resends either side makes at most — and for seven more repeats of its last
+/// flight once the handshake completed. (Each distinct datagram crosses once, then its
+/// repeats: a repeat makes the other side answer with its own flight, which is not fed back.)
+#[test]
+fn a_client_sending_every_flight_eight_times_stays_within_the_servers_budget() {
+    let mut pair = Pair::new(&SrtpProfile::ALL, &SrtpProfile::ALL);
+    let mut seen = std::collections::HashSet::new();
+    let mut last_flight = Vec::new();
+    for _ in 0..50 {
+        if pair.client.is_connected() && pair.server.is_connected() {
+            break;
+        }
+        let mut flight = Vec::new();
+        while let Some((_, datagram)) = pair.client.poll_transmit() {
+            if seen.insert(datagram.clone()) {
+                for _ in 0..8 {
+                    let _ = pair.server.handle_input(pair.now, CLIENT, &datagram);
+                }
+                flight.push(datagram);
+            }
+        }
+        if !flight.is_empty() {
+            last_flight = flight;
+        }
+        while let Some((_, datagram)) = pair.server.poll_transmit() {
+            if seen.insert(datagram.clone()) {
+                let _ = pair.client.handle_input(pair.now, SERVER, &datagram);
+            }
+        }
+    }
+    assert!(pair.client.is_connected() && pair.server.is_connected());
+    for datagram in &last_flight {
+        for _ in 0..7 {
+            let _ = pair.server.handle_input(pair.now, CLIENT, datagram);
+        }
+    }
+    assert_eq!(pair.server.records_over_budget(), 0);
+    assert!(pair.server.is_connected());
+}
+
 #[test]
 fn silent_peer_makes_handle_timeout_fail() {
     let (client_cert, server_cert) = certs();
@@ -366,6 +408,10 @@ fn silent_peer_makes_handle_timeout_fail() {
         }
     }
     assert_eq!(result, Err(DtlsError::Timeout));
+    assert_eq!(
+        DtlsError::Timeout.close_reason(),
+        Some(CloseReason::DtlsTimeout)
+    );
     assert!(
         sent > 1,
         "the ClientHello was retransmitted before giving up"

@@ -18,12 +18,21 @@
 //! address — which anyone holding the session's credentials can send with a spoofed source —
 //! does not redirect the media before that address answered us. [`ConnectionEvent::Connected`]
 //! comes once DTLS completed and media has somewhere to go.
+//!
+//! Deadlines: ICE fails the connection when no valid check arrives within its connect timeout
+//! of creation, and when the selected path goes silent for the consent timeout
+//! ([`IceConfig`]); between the two, DTLS must complete within the handshake timeout
+//! ([`Connection::with_dtls_timeout`], [`DTLS_HANDSHAKE_TIMEOUT`] by default) of ICE's first
+//! selection, or the connection fails with [`CloseReason::DtlsTimeout`]. Without it a peer
+//! that keeps ICE alive but never starts or finishes its handshake (a ClientHello and then
+//! silence: the DTLS server, after its stateless HelloVerifyRequest, waits without end) would
+//! hold its state for as long as it sends checks.
 
 #![forbid(unsafe_code)]
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
@@ -34,6 +43,10 @@ use crate::dtls::{DtlsCertificate, DtlsError, DtlsSession};
 use crate::ice::{IceConfig, IceControlling, IceEvent, IceFailure, IceLite};
 use crate::srtp::{SrtpError, SrtpProfile, SrtpSession};
 use crate::transmit::{earliest, Transmit};
+
+/// How long DTLS may take after ICE first selected a path, unless
+/// [`Connection::with_dtls_timeout`] says otherwise.
+pub const DTLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Our own ICE credentials (from our offer or answer).
 #[derive(Clone, Debug)]
@@ -132,6 +145,9 @@ pub struct Connection {
     /// `Connected` was reported.
     connected: bool,
     closed: bool,
+    /// How long DTLS may take after ICE's first selection, and the deadline that set.
+    dtls_timeout: Duration,
+    dtls_deadline: Option<Instant>,
     events: VecDeque<ConnectionEvent>,
 }
 
@@ -195,8 +211,18 @@ impl Connection {
             dtls_started,
             connected: false,
             closed: false,
+            dtls_timeout: DTLS_HANDSHAKE_TIMEOUT,
+            dtls_deadline: None,
             events: VecDeque::new(),
         }
+    }
+
+    /// The connection with `timeout` for DTLS to complete once ICE selected a path (see the
+    /// module documentation).
+    #[must_use]
+    pub fn with_dtls_timeout(mut self, timeout: Duration) -> Self {
+        self.dtls_timeout = timeout;
+        self
     }
 
     /// Where media goes: (passive role) the ICE-selected address once it has consent, or
@@ -211,6 +237,23 @@ impl Connection {
     /// True once DTLS completed and SRTP keys are installed (and the transport has not failed).
     pub fn is_connected(&self) -> bool {
         self.secure.is_ready() && !self.closed
+    }
+
+    /// Passive role: whether our DTLS server is in a handshake (it took a ClientHello and has
+    /// neither completed nor failed). The active role's own client never is.
+    pub fn serves_handshake(&self) -> bool {
+        matches!(self.ice, Agent::Lite(_))
+            && !self.closed
+            && self.secure.dtls_ref().is_handshaking()
+    }
+
+    /// Passive role: whether our DTLS server still waits for a ClientHello (the next DTLS
+    /// datagram would start a handshake).
+    pub fn awaits_client_hello(&self) -> bool {
+        matches!(self.ice, Agent::Lite(_))
+            && !self.closed
+            && !self.secure.is_ready()
+            && !self.secure.dtls_ref().is_handshaking()
     }
 
     /// The negotiated SRTP profile once connected.
@@ -372,7 +415,12 @@ impl Connection {
             .dtls_started
             .then(|| self.secure.dtls_ref().poll_timeout())
             .flatten();
-        earliest(ice, dtls)
+        earliest(earliest(ice, dtls), self.pending_dtls_deadline())
+    }
+
+    /// The handshake deadline while DTLS has not completed.
+    fn pending_dtls_deadline(&self) -> Option<Instant> {
+        self.dtls_deadline.filter(|_| !self.secure.is_ready())
     }
 
     /// Runs the ICE and DTLS timers due at `now`.
@@ -385,6 +433,10 @@ impl Connection {
             Agent::Controlling { ice, .. } => ice.handle_timeout(now),
         }
         self.drain_ice(now);
+        if self.pending_dtls_deadline().is_some_and(|t| now >= t) {
+            tracing::debug!(remote = ?self.selected, "DTLS did not complete in time");
+            self.fail(CloseReason::DtlsTimeout);
+        }
         if self.closed || !self.dtls_started {
             return;
         }
@@ -408,6 +460,7 @@ impl Connection {
             match ev {
                 IceEvent::Selected(addr) => {
                     self.selected = Some(addr);
+                    self.dtls_deadline.get_or_insert(now + self.dtls_timeout);
                     self.events.push_back(ConnectionEvent::Selected(addr));
                     if !self.dtls_started {
                         // The DTLS client starts on the path ICE selected.

@@ -26,6 +26,8 @@ pub struct WebRtcSettings<'a> {
     pub certificate: &'a DtlsCertificate,
     pub srtp_profiles: &'a [SrtpProfile],
     pub ice: IceConfig,
+    /// How long DTLS may take once ICE selected a path.
+    pub dtls_timeout: Duration,
 }
 
 /// The WebRTC transport for `spec` and the local socket it uses: a `Relay` role needs its own
@@ -61,7 +63,10 @@ pub fn webrtc(
                 now,
             )
             .map_err(fail)?;
-            Ok((Transport::WebRtc(c), leg))
+            Ok((
+                Transport::WebRtc(c.with_dtls_timeout(settings.dtls_timeout)),
+                leg,
+            ))
         }
         // The caller could not open the leg's socket.
         (PeerRole::Relay { .. }, None) => Err(CloseReason::IceTimeout),
@@ -77,6 +82,7 @@ pub fn webrtc(
                 now,
             )
             .map_err(fail)?;
+            let c = c.with_dtls_timeout(settings.dtls_timeout);
             Ok((Transport::WebRtc(c), SocketId::WORKER))
         }
     }

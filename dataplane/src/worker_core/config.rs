@@ -19,6 +19,12 @@ use crate::srtp::SrtpProfile;
 pub struct CoreConfig {
     pub id: WorkerId,
     pub ice: IceConfig,
+    /// How long a peer's DTLS handshake may take once ICE selected its path; the peer is
+    /// closed with `CloseReason::DtlsTimeout` after it.
+    pub dtls_timeout: Duration,
+    /// DTLS handshakes the core serves at once; beyond it a waiting peer's ClientHellos are
+    /// dropped (its ICE still answers, and its DTLS client resends) until one ends.
+    pub max_handshakes: usize,
     /// SRTP profiles in order of preference.
     pub srtp_profiles: Vec<SrtpProfile>,
     pub certificate: DtlsCertificate,
@@ -34,6 +40,10 @@ pub struct CoreConfig {
 }
 
 impl CoreConfig {
+    /// DTLS handshake timeout by default.
+    pub const DTLS_TIMEOUT: Duration = crate::transport::DTLS_HANDSHAKE_TIMEOUT;
+    /// Handshakes served at once by default.
+    pub const MAX_HANDSHAKES: usize = 256;
     /// Retransmission cache length by default.
     pub const RETRANSMIT_CACHE: Duration = Duration::from_millis(1000);
     /// Retransmission share by default.

@@ -96,6 +96,8 @@ pub struct Peer {
     pub role: Role,
     /// Addresses routed to this peer on the worker socket.
     pub addrs: PeerAddrs,
+    /// Its DTLS server is in a handshake: it holds one of the worker's handshake slots.
+    pub handshaking: bool,
 }
 
 impl Peer {
@@ -112,6 +114,14 @@ impl Peer {
             Role::Publisher(p) => p.admits(buf),
             Role::Subscriber { .. } => false,
         }
+    }
+
+    /// Whether datagram `buf` would start a DTLS handshake (a ClientHello to a passive
+    /// transport still waiting for one): it needs a free handshake slot.
+    pub fn starts_handshake(&self, buf: &[u8]) -> bool {
+        !self.handshaking
+            && classify(buf) == PacketClass::Dtls
+            && self.transport.awaits_client_hello()
     }
 
     /// Queues the transport's pending datagrams (ICE, DTLS, keep-alives).
