@@ -7,6 +7,10 @@ pub const MAX_SDP_LEN: usize = 64 * 1024;
 pub const MAX_LINE_LEN: usize = 4 * 1024;
 /// Most m-sections accepted in one SDP.
 pub const MAX_SECTIONS: usize = 32;
+/// Longest `a=fmtp` parameter list of one payload type, in bytes: one line longer is refused,
+/// and parameters of duplicate lines are merged only up to it (browsers send well under 200),
+/// so the `a=fmtp` line of an answer stays far below [`MAX_LINE_LEN`].
+pub const MAX_FMTP_LEN: usize = 1024;
 
 /// Why an SDP could not be parsed or answered.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
