@@ -550,9 +550,11 @@ fn apply_scalar(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static
         WEBRTC_CC_MAX_BITRATE => cfg.webrtc_cc_max_bitrate = Some(parse_bitrate(value)?),
         REST_API_ALLOWED_IPS => cfg.rest_api_allowed_ips = parse_allowed_ips(value)?,
         REST_HOOK_URL => {
-            let scheme_ok = ["http://", "https://"]
-                .iter()
-                .any(|p| value.len() > p.len() && value[..p.len()].eq_ignore_ascii_case(p));
+            // By bytes: a value may have a multi-byte character where the scheme would end.
+            let scheme_ok = ["http://", "https://"].iter().any(|p| {
+                value.len() > p.len()
+                    && value.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+            });
             if !scheme_ok || value.contains(char::is_whitespace) {
                 return Err(BAD_HOOK_URL);
             }

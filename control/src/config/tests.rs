@@ -863,6 +863,19 @@ fn rest_hook_keys() {
             "must be an http:// or https:// URL of the backend application",
         ),
         (
+            // A multi-byte character across the scheme's end (found by fuzzing: it panicked).
+            "rest_hook_url=http:/\u{e9}",
+            "rest_hook_url",
+            "http:/\u{e9}",
+            "must be an http:// or https:// URL of the backend application",
+        ),
+        (
+            "rest_hook_url=https:/\u{e9}\u{e9}",
+            "rest_hook_url",
+            "https:/\u{e9}\u{e9}",
+            "must be an http:// or https:// URL of the backend application",
+        ),
+        (
             "rest_hook_url=http://a b/",
             "rest_hook_url",
             "http://a b/",

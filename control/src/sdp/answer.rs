@@ -28,7 +28,7 @@ use super::codec::{
     choose_play_codec, choose_publish_audio, choose_publish_video, has_nack, rtx_codec, rtx_line,
     AUDIO_FEEDBACK, KNOWN_EXTENSIONS, REMB, TRANSPORT_CC, VIDEO_FEEDBACK,
 };
-use super::error::SdpError;
+use super::error::{SdpError, MAX_FMTP_LEN};
 use super::simulcast::{is_rid_extension, offered_layers, OfferedLayers};
 use super::types::{
     Codec, Direction, LocalTransport, MediaSection, Negotiated, NegotiatedCodec, Offer,
@@ -324,12 +324,19 @@ fn negotiated(codec: &Codec, extensions: &[(u8, String)]) -> NegotiatedCodec {
 }
 
 /// `fmtp` with Chrome's `x-google-min-bitrate` (kbit/s) set to `bps` (replacing one there).
+/// Within [`MAX_FMTP_LEN`]: offered parameters that would push it past are left out.
 fn with_min_bitrate(fmtp: Option<&str>, bps: u32) -> String {
+    let min = format!("x-google-min-bitrate={}", bps / 1000);
+    let mut room = MAX_FMTP_LEN - min.len();
     let kept = fmtp
         .into_iter()
         .flat_map(|f| f.split(';'))
-        .filter(|p| !p.is_empty() && !p.trim_start().starts_with("x-google-min-bitrate="));
-    let min = format!("x-google-min-bitrate={}", bps / 1000);
+        .filter(|p| !p.is_empty() && !p.trim_start().starts_with("x-google-min-bitrate="))
+        .take_while(|p| {
+            let fits = p.len() < room;
+            room = room.saturating_sub(p.len() + 1);
+            fits
+        });
     kept.chain(std::iter::once(min.as_str()))
         .collect::<Vec<_>>()
         .join(";")

@@ -13,8 +13,10 @@ pub const MAX_SECTIONS: usize = 32;
 /// `a=fmtp`, `a=ssrc`, `a=ssrc-group`, `a=extmap`, `a=candidate`, `a=rtpmap`); later ones are
 /// ignored, so the work per offer stays linear in its size (a browser sends far fewer).
 pub const MAX_REPEATED_LINES: usize = 256;
-/// The most parameters one payload type's merged `a=fmtp` keeps.
-pub const MAX_FMTP_PARAMS: usize = 64;
+/// Longest `a=fmtp` parameter list of one payload type, in bytes: one line longer is refused,
+/// and parameters of duplicate lines are merged only up to it (browsers send well under 200),
+/// so the `a=fmtp` line of an answer stays far below [`MAX_LINE_LEN`].
+pub const MAX_FMTP_LEN: usize = 1024;
 
 /// Why an SDP could not be parsed or answered.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -9,8 +9,8 @@
 //! RTX payload type per video codec), but it must not touch sockets, the clock, stream registries
 //! or the data plane: callers pass in everything (local transport, codec preferences, what a
 //! publisher sends). Not on the per-packet path; every input is bounded ([`MAX_SDP_LEN`],
-//! [`MAX_LINE_LEN`], [`MAX_SECTIONS`]) and malformed input is a typed [`SdpError`] naming the
-//! line where there is one.
+//! [`MAX_LINE_LEN`], [`MAX_SECTIONS`], [`MAX_FMTP_LEN`]), the work on it is linear, and
+//! malformed input is a typed [`SdpError`] naming the line where there is one.
 //!
 //! Layout (imports go one way, top to bottom): `error` and `types` are leaves; `simulcast`
 //! (reading `a=rid`/`a=simulcast` and choosing a publisher's layers: RFC 8853 rids or
@@ -78,7 +78,7 @@ mod tests_simulcast;
 
 pub use answer::{answer_play, answer_publish, answer_publish_with_policy, PublishPolicy};
 pub(crate) use codec::has_nack;
-pub use error::{SdpError, MAX_LINE_LEN, MAX_SDP_LEN, MAX_SECTIONS};
+pub use error::{SdpError, MAX_FMTP_LEN, MAX_LINE_LEN, MAX_SDP_LEN, MAX_SECTIONS};
 pub use offer::{
     build_offer, parse_answer, Answer, AnswerTrack, OfferLayer, OfferRtx, OfferSpec, OfferTrack,
 };

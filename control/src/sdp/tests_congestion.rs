@@ -95,3 +95,39 @@ fn bitrate_bounds_go_into_the_video_section_only() {
     let plain = publish(&chrome_publish(), &[VideoCodec::H264]).unwrap();
     assert!(!plain.answer.contains("b=AS") && !plain.answer.contains("x-google"));
 }
+
+#[test]
+fn the_min_bitrate_fits_an_fmtp_at_its_limit() {
+    // A publisher's merged fmtp at MAX_FMTP_LEN: our x-google-min-bitrate still goes in and
+    // the answer's fmtp stays within the limit (the sdp fuzz target checks answers parse).
+    let h264 =
+        "a=fmtp:108 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n";
+    let padding = |from: usize| {
+        (from..from + 100)
+            .map(|i| format!("p{i}=1;"))
+            .collect::<String>()
+    };
+    let duplicates = format!(
+        "a=fmtp:108 {}\r\na=fmtp:108 {}\r\n",
+        padding(0),
+        padding(100)
+    );
+    let offer = chrome_publish().replace(h264, &format!("{h264}{duplicates}"));
+    let parsed = parse_offer(&offer).unwrap();
+    let merged = parsed.sections[1].codec(108).unwrap().fmtp.clone().unwrap();
+    assert!(merged.len() > MAX_FMTP_LEN - 10, "{} bytes", merged.len());
+    let policy = PublishPolicy {
+        min_bitrate: Some(300_000),
+        ..PublishPolicy::default()
+    };
+    let local = local("192.0.2.10:31001");
+    let negotiated =
+        answer_publish_with_policy(&parsed, &[VideoCodec::H264], &policy, &local).unwrap();
+    let video = section(&negotiated.answer, 1);
+    let fmtp = video.iter().find(|l| l.starts_with("a=fmtp:108 ")).unwrap();
+    let params = fmtp.trim_start_matches("a=fmtp:108 ");
+    assert!(params.len() <= MAX_FMTP_LEN, "{} bytes", params.len());
+    assert!(params.starts_with("level-asymmetry-allowed=1;packetization-mode=1;"));
+    assert!(params.ends_with(";x-google-min-bitrate=300"), "{params}");
+    parse_answer(&negotiated.answer).expect("our answer parses");
+}
