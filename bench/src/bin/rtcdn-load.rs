@@ -1,9 +1,10 @@
 //! `rtcdn-load`: the load generator's command line (see `bench/README.md`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use bench::load::churn::{self, ChurnSpec};
 use bench::load::impair::{ImpairConfig, ImpairSpec, DEFAULT_QUEUE};
 use bench::load::nack::NackConfig;
 use bench::load::{self, parse_bitrate, parse_duration, LoadConfig, TargetKind, Verify};
@@ -88,6 +89,13 @@ struct Args {
     /// No complete video frame for longer than this is a freeze.
     #[arg(long, default_value = "500ms", value_parser = parse_duration)]
     freeze_threshold: Duration,
+    /// Churn soak instead of a measurement: viewers join and leave around `--subscribers` for
+    /// `--duration`, publishers restart, the servers are watched for leaks:
+    /// `joins=20/s,leaves=20/s,publisher-restart=30s,vanish=10%,settle=20s,sample=2s` (any
+    /// subset; `""` for those defaults). `--server-pid` (origin, then edge) or found from
+    /// the listening ports. Exit status 2 if something leaked.
+    #[arg(long, value_parser = parse_churn)]
+    churn: Option<ChurnSpec>,
     /// Write the JSON result here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -106,6 +114,10 @@ fn parse_target(s: &str) -> Result<TargetKind, String> {
         "floor" => Ok(TargetKind::Floor),
         _ => Err(format!("unknown target {s:?} (wcs, janus or floor)")),
     }
+}
+
+fn parse_churn(s: &str) -> Result<ChurnSpec, String> {
+    ChurnSpec::parse(s).map_err(|e| e.to_string())
 }
 
 fn parse_impair(s: &str) -> Result<ImpairSpec, String> {
@@ -140,7 +152,11 @@ fn main() -> ExitCode {
             deadline: args.nack_deadline,
         },
         freeze_threshold: args.freeze_threshold,
+        churn: args.churn,
     };
+    if cfg.churn.is_some() {
+        return run_churn(&cfg, !args.quiet, args.json.as_deref(), args.svg.as_deref());
+    }
     let report = match load::run(&cfg, !args.quiet) {
         Ok(r) => r,
         Err(e) => {
@@ -163,4 +179,39 @@ fn main() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// A churn soak: the summary, the JSON report and the chart; exit status 2 if it found a leak.
+fn run_churn(
+    cfg: &LoadConfig,
+    progress: bool,
+    json: Option<&Path>,
+    svg: Option<&Path>,
+) -> ExitCode {
+    let report = match churn::run(cfg, progress) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("rtcdn-load: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print!("{}", report.summary());
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&report).expect("report serializes");
+        if let Err(e) = std::fs::write(path, text) {
+            eprintln!("rtcdn-load: write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    if let Some(path) = svg {
+        if let Err(e) = std::fs::write(path, load::svg::churn_chart(&report)) {
+            eprintln!("rtcdn-load: write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    if report.leak_free {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
 }

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::churn::ChurnSpec;
 use super::impair::ImpairConfig;
 use super::nack::NackConfig;
 use super::signalling::TargetKind;
@@ -80,6 +81,9 @@ pub struct LoadConfig {
     /// A subscriber completing no video frame for longer than this is frozen.
     #[serde(serialize_with = "secs")]
     pub freeze_threshold: Duration,
+    /// A churn soak instead of a measurement (`super::churn::run`): `subscribers` is the
+    /// steady viewer population, `duration` the whole churn.
+    pub churn: Option<ChurnSpec>,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -106,6 +110,7 @@ impl LoadConfig {
             impair: ImpairConfig::default(),
             nack: NackConfig::default(),
             freeze_threshold: Duration::from_millis(500),
+            churn: None,
         }
     }
 
@@ -159,6 +164,17 @@ impl LoadConfig {
         }
         if self.play_server.is_some() && self.target != TargetKind::Wcs {
             return Err("a play server (an edge) needs the wcs target".into());
+        }
+        if self.churn.is_some() {
+            if self.target != TargetKind::Wcs {
+                return Err("churn needs the wcs target".into());
+            }
+            if self.ramp.is_some() {
+                return Err("churn and a ramp do not go together".into());
+            }
+            if self.subscribers == 0 {
+                return Err("churn needs a viewer population (--subscribers)".into());
+            }
         }
         Ok(())
     }

@@ -7,9 +7,12 @@
 //! synthetic media and receive accounting ([`media`], [`receiver`]), clients ([`peer`]), their
 //! socket ([`link`]) and network impairment ([`impair`]), browser-like repair of what they
 //! receive ([`nack`]) and frame/freeze accounting ([`freeze`]), the event loop ([`runner`]),
-//! a publisher's copies of what it sent ([`sent_cache`]), `/proc` readings ([`procstat`]), results ([`report`]) and the chart ([`svg`]). Must not reach into the server's internals: everything
-//! goes through the network and `/proc`, as for any other server.
+//! a publisher's copies of what it sent ([`sent_cache`]), `/proc` readings ([`procstat`]),
+//! results ([`report`]) and the chart ([`svg`]); the churn soak ([`churn`]). Must not reach
+//! into the server's internals: everything goes through the network and `/proc`, as for any
+//! other server.
 
+pub mod churn;
 pub mod config;
 pub mod error;
 pub mod floor;
@@ -42,6 +45,11 @@ pub use units::{parse_bitrate, parse_duration};
 /// second.
 pub fn run(cfg: &LoadConfig, progress: bool) -> Result<LoadReport, LoadError> {
     cfg.validate().map_err(LoadError::Config)?;
+    if cfg.churn.is_some() {
+        return Err(LoadError::Config(
+            "a churn run reports with churn::run, not run".into(),
+        ));
+    }
     if cfg.target == TargetKind::Floor {
         return floor::run(cfg, progress);
     }

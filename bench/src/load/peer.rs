@@ -125,9 +125,26 @@ pub struct Peer {
     pub failed: Option<String>,
 }
 
+/// What every join of a run shares: the run, where the client's media goes (the server it
+/// signals with), its client number (its impairment seed), the DTLS certificate and when the
+/// join began.
+#[derive(Clone, Copy)]
+pub struct JoinContext<'a> {
+    /// The run.
+    pub cfg: &'a LoadConfig,
+    /// The server URL the client signals with (its media socket is bound toward it).
+    pub server: &'a str,
+    /// The client's number in the run.
+    pub client: u64,
+    /// The clients' DTLS certificate.
+    pub cert: &'a DtlsCertificate,
+    /// When the join began (before the websocket opened).
+    pub join_started: Instant,
+}
+
 /// Opens a signalling session of `target` toward `server` (a `ws://host:port` URL for WCS,
 /// `http://host:port/janus` for Janus).
-fn connect(target: TargetKind, server: &str) -> Result<Box<dyn Signalling>, SignalError> {
+pub fn connect(target: TargetKind, server: &str) -> Result<Box<dyn Signalling>, SignalError> {
     match target {
         TargetKind::Wcs => Ok(Box::new(WcsSignalling::connect(server)?)),
         TargetKind::Janus => Ok(Box::new(JanusSignalling::connect(server)?)),
@@ -151,7 +168,53 @@ impl Peer {
         join_started: Instant,
         now: impl Fn() -> Instant,
     ) -> Result<Peer, LoadError> {
-        let (target, bitrate, packet_size) = (cfg.target, cfg.bitrate, cfg.packet_size);
+        let sig = connect(cfg.target, server)?;
+        let ctx = JoinContext {
+            cfg,
+            server,
+            client,
+            cert,
+            join_started,
+        };
+        Peer::join_on(sig, &ctx, role, stream, now).map_err(|(e, _)| e)
+    }
+
+    /// [`Peer::join`] on a signalling session that is already open (a new stream on the same
+    /// websocket, as a page plays again after its stream stopped). On failure the session comes
+    /// back with the error, still open unless the failure closed it.
+    pub fn join_on(
+        mut sig: Box<dyn Signalling>,
+        ctx: &JoinContext<'_>,
+        role: Role,
+        stream: &str,
+        now: impl Fn() -> Instant,
+    ) -> Result<Peer, (LoadError, Box<dyn Signalling>)> {
+        match Self::negotiate(&mut *sig, ctx, role, stream, now) {
+            Ok((link, conn, kind)) => Ok(Peer {
+                link,
+                conn,
+                signalling: sig,
+                kind,
+                join_started: ctx.join_started,
+                first_media: None,
+                failed: None,
+            }),
+            Err(e) => Err((e, sig)),
+        }
+    }
+
+    /// The media socket, the offer/answer on `sig` and the client's transport and media state.
+    fn negotiate(
+        sig: &mut dyn Signalling,
+        ctx: &JoinContext<'_>,
+        role: Role,
+        stream: &str,
+        now: impl Fn() -> Instant,
+    ) -> Result<(Link, Connection, Kind), LoadError> {
+        let JoinContext {
+            cfg, server, cert, ..
+        } = *ctx;
+        let (bitrate, packet_size) = (cfg.bitrate, cfg.packet_size);
         let IceCredentials { ufrag, pwd } = IceCredentials::random();
         let (socket, local_candidate) = bind_toward(server)?;
         let (mut spec, kind) = match role {
@@ -170,7 +233,6 @@ impl Peer {
             Role::Play => (OfferSpec::play(&ufrag, &pwd, cert.fingerprint()), (0, 0)),
         };
         spec.candidate = Some(local_candidate);
-        let mut sig = connect(target, server)?;
         let answer_sdp = sig.negotiate(role, stream, &build_offer(&spec))?;
         let answer =
             parse_answer(&answer_sdp).map_err(|e| LoadError::Answer(format!("{stream}: {e}")))?;
@@ -223,15 +285,8 @@ impl Peer {
                 }),
             }))),
         };
-        Ok(Peer {
-            link: Link::new(socket, cfg.impair.for_client(client)),
-            conn,
-            signalling: sig,
-            kind,
-            join_started,
-            first_media: None,
-            failed: None,
-        })
+        let link = Link::new(socket, cfg.impair.for_client(ctx.client));
+        Ok((link, conn, kind))
     }
 
     /// Whether this client is a subscriber.

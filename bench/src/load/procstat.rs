@@ -1,6 +1,8 @@
 //! The server process as the kernel sees it: CPU time from the scheduler's per-thread run time
-//! (`/proc/<pid>/task/*/schedstat`, falling back to utime + stime of `/proc/<pid>/stat`) and
-//! resident memory from `/proc/<pid>/status` (VmRSS).
+//! (`/proc/<pid>/task/*/schedstat`, falling back to utime + stime of `/proc/<pid>/stat`),
+//! resident memory from `/proc/<pid>/status` (VmRSS), its open file descriptors and sockets
+//! (`/proc/<pid>/fd`), and which process listens on a TCP port (`/proc/net/tcp{,6}`, then the
+//! socket's inode among the processes' descriptors).
 //!
 //! Why not utime + stime: with tick-based accounting (`CONFIG_TICK_CPU_ACCOUNTING`, the common
 //! distribution setting) and an idle tickless CPU, they are sampled at timer ticks, and a
@@ -68,6 +70,74 @@ pub fn rss_kib_all(pids: &[u32]) -> Option<u64> {
         return None;
     }
     pids.iter().map(|&p| rss_kib(p)).sum()
+}
+
+/// Open file descriptors of `pid` and, of them, sockets: `(fds, sockets)`, or `None` if
+/// `/proc/<pid>/fd` cannot be listed (not our process, or gone).
+pub fn fd_counts(pid: u32) -> Option<(usize, usize)> {
+    let (mut fds, mut sockets) = (0, 0);
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd")).ok()? {
+        let Ok(entry) = entry else { continue };
+        fds += 1;
+        // A descriptor closed between the listing and the readlink is simply not a socket.
+        if std::fs::read_link(entry.path())
+            .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"))
+        {
+            sockets += 1;
+        }
+    }
+    Some((fds, sockets))
+}
+
+/// The process (among those whose descriptors we may read) that has a TCP socket listening
+/// on `port`, any address, IPv4 or IPv6.
+pub fn pid_listening_on(port: u16) -> Option<u32> {
+    let inodes: Vec<u64> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|path| std::fs::read_to_string(path).ok())
+        .flat_map(|text| listening_inodes(&text, port))
+        .collect();
+    if inodes.is_empty() {
+        return None;
+    }
+    let wanted: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if let Ok(target) = std::fs::read_link(fd.path()) {
+                if wanted.iter().any(|w| target.as_os_str() == w.as_str()) {
+                    return Some(pid);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The inodes of the sockets listening (state `0A`) on `port` in the text of `/proc/net/tcp`
+/// or `/proc/net/tcp6`.
+pub fn listening_inodes(text: &str, port: u16) -> Vec<u64> {
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_ascii_whitespace().collect();
+            // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+            let local_port = f.get(1)?.rsplit_once(':')?.1;
+            let listening = *f.get(3)? == "0A";
+            (listening && u16::from_str_radix(local_port, 16).ok()? == port)
+                .then(|| f.get(9)?.parse().ok())
+                .flatten()
+        })
+        .collect()
 }
 
 /// utime + stime from the text of `/proc/<pid>/stat`. The command name (field 2) may hold
@@ -156,6 +226,34 @@ mod tests {
         assert_eq!(parse_status_rss(text), Some(20480));
         assert_eq!(parse_status_rss("Name: x\n"), None);
         assert_eq!(parse_status_rss("VmRSS: lots kB\n"), None);
+    }
+
+    #[test]
+    fn finds_listening_sockets() {
+        let text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 4242 1 0 100 0 0 10 0\n   1: 0100007F:1F90 0100007F:C350 01 00000000:00000000 00:00000000 00000000  1000        0 4343 1 0 100 0 0 10 0\n   2: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 77 1 0 100 0 0 10 0\n";
+        assert_eq!(
+            listening_inodes(text, 8080),
+            vec![4242],
+            "the listener, not the peer"
+        );
+        assert_eq!(listening_inodes(text, 80), vec![77]);
+        assert!(listening_inodes(text, 9).is_empty());
+        assert!(listening_inodes("garbage\nx y z\n", 8080).is_empty());
+    }
+
+    #[test]
+    fn counts_and_finds_own_sockets() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let pid = std::process::id();
+        assert_eq!(pid_listening_on(port), Some(pid));
+        let (fds, sockets) = fd_counts(pid).unwrap();
+        // The listener at least (other tests of this binary open sockets too).
+        assert!(
+            fds > sockets && sockets >= 1,
+            "{fds} fds, {sockets} sockets"
+        );
+        assert_eq!(fd_counts(u32::MAX), None);
     }
 
     #[test]

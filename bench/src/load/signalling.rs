@@ -63,6 +63,15 @@ pub enum SignalError {
     /// The server closed the session.
     #[error("session closed by the server")]
     Closed,
+    /// The server ended our running stream (a FAILED, STOPPED or UNPUBLISHED status after it
+    /// ran, e.g. STOPPED "Stopped by publisher stop" when its publisher left).
+    #[error("stream ended: {status} {info}")]
+    Ended {
+        /// The final status.
+        status: String,
+        /// Why, as the server put it (may be empty).
+        info: String,
+    },
     /// The target is not implemented yet.
     #[error("target {0:?} is not implemented")]
     Unsupported(TargetKind),
@@ -85,6 +94,28 @@ pub trait Signalling: Send {
 
     /// Ends the session politely.
     fn close(&mut self);
+
+    /// Ends our stream politely (WCS: `stopStream` of a player, `unPublishStream` of a
+    /// publisher) and waits, bounded by [`REPLY_TIMEOUT`], until the server confirms; the
+    /// session stays open for another [`Signalling::negotiate`]. The default cannot.
+    fn stop_stream(&mut self) -> Result<(), SignalError> {
+        Err(SignalError::Protocol(
+            "stopping a stream is not implemented for this target".into(),
+        ))
+    }
+
+    /// Whether `stream` can be played at this server now (WCS `availableStream`). The
+    /// default cannot tell and says yes: the negotiate will.
+    fn is_available(&mut self, _stream: &str) -> Result<bool, SignalError> {
+        Ok(true)
+    }
+
+    /// For a client that vanished without a word: reads and discards whatever arrived, never
+    /// answering (no pongs), and tells whether the server has closed the session. The default
+    /// cannot tell and says closed (the caller then drops the session).
+    fn poll_closed_silently(&mut self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -3,16 +3,21 @@
 //!
 //! Owns: one signalling session per client and its socket. Must not touch media sockets or
 //! SRTP. Setup is blocking (bounded by [`REPLY_TIMEOUT`]); afterwards [`Signalling::service`]
-//! only reads what is already there (answering keep-alive pings) and never blocks.
+//! only reads what is already there (answering keep-alive pings) and never blocks. A session
+//! may stop its stream and negotiate another (`stopStream`/`unPublishStream`, then
+//! `playStream`/`publishStream` again, as a Web SDK page does): those calls block again.
 
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read as _};
 use std::net::TcpStream;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use control::wcs::client::{self, Hello, ServerEvent, ServerMessageError, StreamDesc};
 use tungstenite::{Message, WebSocket};
 
 use super::signalling::{authority, resolve, Role, SignalError, Signalling, REPLY_TIMEOUT};
+
+/// How long a close waits for the server's close frame.
+pub const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// What one websocket read gave.
 enum Read {
@@ -28,6 +33,8 @@ enum Read {
 pub struct WcsSignalling {
     ws: WebSocket<TcpStream>,
     media_session_id: Option<String>,
+    /// What the current stream is: publish or play, and its name (for the stop message).
+    current: Option<(Role, String)>,
     nonblocking: bool,
 }
 
@@ -48,6 +55,7 @@ impl WcsSignalling {
         let mut this = WcsSignalling {
             ws,
             media_session_id: None,
+            current: None,
             nonblocking: false,
         };
         this.send(
@@ -64,6 +72,7 @@ impl WcsSignalling {
 
     /// Asks `availableStream` for `stream`: whether it can be played here now.
     pub fn is_available(&mut self, stream: &str) -> Result<bool, SignalError> {
+        self.set_blocking()?;
         let id = uuid::Uuid::new_v4().to_string();
         self.send("availableStream", client::available_stream(&id, stream))?;
         let deadline = Instant::now() + REPLY_TIMEOUT;
@@ -72,6 +81,51 @@ impl WcsSignalling {
                 return Ok(available);
             }
         }
+    }
+
+    /// Sends the offer `text` (`message`) of stream `id` and waits for its answer SDP and
+    /// the status `success`.
+    fn offer(
+        &mut self,
+        id: &str,
+        message: &str,
+        text: String,
+        success: &str,
+    ) -> Result<String, SignalError> {
+        self.send(message, text)?;
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        let (mut answer, mut running) = (None, false);
+        while answer.is_none() || !running {
+            match self.recv_until(deadline)? {
+                ServerEvent::RemoteSdp {
+                    media_session_id,
+                    sdp,
+                } if media_session_id == *id => answer = Some(sdp),
+                event => {
+                    // A final status before the stream ran: the server refused it.
+                    let status = self.check_status(&event).map_err(|e| match e {
+                        SignalError::Ended { status, info } => {
+                            SignalError::Refused(format!("{status} {info}"))
+                        }
+                        e => e,
+                    })?;
+                    running |= status == Some(success);
+                }
+            }
+        }
+        answer.ok_or_else(|| SignalError::Protocol("no answer".into()))
+    }
+
+    /// Back to blocking reads after [`Signalling::service`] made the socket non-blocking.
+    fn set_blocking(&mut self) -> Result<(), SignalError> {
+        if self.nonblocking {
+            self.ws
+                .get_mut()
+                .set_nonblocking(false)
+                .map_err(|e| SignalError::Protocol(e.to_string()))?;
+            self.nonblocking = false;
+        }
+        Ok(())
     }
 
     /// Writes one text frame; `what` names it in errors.
@@ -135,7 +189,10 @@ impl WcsSignalling {
             return Ok(None);
         }
         if st.is_final() {
-            return Err(SignalError::Refused(format!("{} {}", st.status, st.info)));
+            return Err(SignalError::Ended {
+                status: st.status.clone(),
+                info: st.info.clone(),
+            });
         }
         Ok(Some(&st.status))
     }
@@ -148,8 +205,10 @@ impl Signalling for WcsSignalling {
         stream: &str,
         offer_sdp: &str,
     ) -> Result<String, SignalError> {
+        self.set_blocking()?;
         let id = uuid::Uuid::new_v4().to_string();
         self.media_session_id = Some(id.clone());
+        self.current = Some((role, stream.to_owned()));
         let desc = StreamDesc::av(&id, stream);
         let (message, text, success) = match role {
             Role::Publish => (
@@ -163,19 +222,13 @@ impl Signalling for WcsSignalling {
                 "PLAYING",
             ),
         };
-        self.send(message, text)?;
-        let deadline = Instant::now() + REPLY_TIMEOUT;
-        let (mut answer, mut running) = (None, false);
-        while answer.is_none() || !running {
-            match self.recv_until(deadline)? {
-                ServerEvent::RemoteSdp {
-                    media_session_id,
-                    sdp,
-                } if media_session_id == id => answer = Some(sdp),
-                event => running |= self.check_status(&event)? == Some(success),
-            }
+        let answer = self.offer(&id, message, text, success);
+        if answer.is_err() {
+            // Refused or broken: there is no stream of ours to stop.
+            self.media_session_id = None;
+            self.current = None;
         }
-        answer.ok_or_else(|| SignalError::Protocol("no answer".into()))
+        answer
     }
 
     fn service(&mut self) -> Result<(), SignalError> {
@@ -190,7 +243,12 @@ impl Signalling for WcsSignalling {
         for _ in 0..16 {
             match self.read_one()? {
                 Read::Event(event) => {
-                    self.check_status(&event)?;
+                    if let Err(e) = self.check_status(&event) {
+                        // The server is done with the stream: nothing left to stop.
+                        self.media_session_id = None;
+                        self.current = None;
+                        return Err(e);
+                    }
                 }
                 Read::Skipped => {}
                 Read::Nothing => break,
@@ -204,8 +262,84 @@ impl Signalling for WcsSignalling {
         }
     }
 
+    /// Sends the close frame. In blocking mode (after a [`Signalling::stop_stream`]) it also
+    /// waits, bounded by [`CLOSE_WAIT`], for the server's close frame, so that the TCP
+    /// connection ends with the closing handshake; a session left non-blocking by
+    /// [`Signalling::service`] does not wait.
     fn close(&mut self) {
         let _ = self.ws.close(None);
         let _ = self.ws.flush();
+        if self.nonblocking {
+            return;
+        }
+        let deadline = Instant::now() + CLOSE_WAIT;
+        while let Some(left) = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+        {
+            if self.ws.get_mut().set_read_timeout(Some(left)).is_err() {
+                return;
+            }
+            match self.ws.read() {
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e))
+                    if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+                {
+                    return;
+                }
+                // ConnectionClosed once the server's close frame arrived, or any error.
+                Err(_) => return,
+            }
+        }
+    }
+
+    fn stop_stream(&mut self) -> Result<(), SignalError> {
+        let (Some(id), Some((role, name))) = (self.media_session_id.take(), self.current.take())
+        else {
+            return Ok(());
+        };
+        self.set_blocking()?;
+        let desc = StreamDesc::av(&id, &name);
+        let (what, text) = match role {
+            Role::Publish => (
+                "unPublishStream",
+                client::unpublish_stream(&desc, "PUBLISHING"),
+            ),
+            Role::Play => ("stopStream", client::stop_stream(&desc, "PLAYING")),
+        };
+        self.send(what, text)?;
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        loop {
+            if let ServerEvent::StreamStatus(st) = self.recv_until(deadline)? {
+                if st.media_session_id == id && st.is_final() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn is_available(&mut self, stream: &str) -> Result<bool, SignalError> {
+        WcsSignalling::is_available(self, stream)
+    }
+
+    fn poll_closed_silently(&mut self) -> bool {
+        let socket = self.ws.get_mut();
+        if !self.nonblocking {
+            if socket.set_nonblocking(true).is_err() {
+                return true;
+            }
+            self.nonblocking = true;
+        }
+        // Raw reads: this session will never speak again, so its frames need no parsing.
+        let mut buf = [0u8; 4096];
+        loop {
+            match socket.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+                Err(_) => return true,
+            }
+        }
     }
 }
