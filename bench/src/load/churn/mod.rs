@@ -638,6 +638,7 @@ impl<'a> Churn<'a> {
         self.totals.packets_sent = c.sent;
         self.totals.packets_received = c.received;
         self.totals.auth_failures = c.auth_failures;
+        self.totals.foreign_packets = c.foreign;
         self.totals.join_ms = Percentiles::of(&self.join_ms, 1e6);
         self.totals.replay_gap_ms = Percentiles::of(&self.gap_ms, 1e6);
         let leaks = report::leftovers(&baseline, &end, FD_SLACK);
