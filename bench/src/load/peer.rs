@@ -53,6 +53,10 @@ pub struct Counters {
     pub verified: u64,
     /// Received packets whose SRTP authentication failed.
     pub auth_failures: u64,
+    /// RTP datagrams from the server's address with an SSRC the subscriber's answer did not
+    /// announce ([`Subscriber::is_ours`]): another peer's media sent to a reused port. Not
+    /// checked nor counted as received.
+    pub foreign: u64,
     /// Received packets SRTP refused as replays: copies of packets already here (duplicate
     /// retransmissions) or older than the replay window.
     pub srtp_replays: u64,
@@ -276,6 +280,14 @@ impl Peer {
                 nack: cfg.nack,
                 freeze_threshold: cfg.freeze_threshold,
                 ssrc: rand::random(),
+                announced: [
+                    answer.audio.as_ref().and_then(|a| a.ssrc),
+                    answer.video.as_ref().and_then(|v| v.ssrc),
+                    answer
+                        .video
+                        .as_ref()
+                        .and_then(|v| v.rtx.and_then(|r| r.ssrc)),
+                ],
                 transport_seq_id: answer.video.as_ref().and_then(|v| {
                     v.codec
                         .extensions
@@ -437,6 +449,10 @@ impl Peer {
                 && self.conn.is_connected()
                 && Some(from) == self.conn.remote()
             {
+                if !sub.is_ours(data) {
+                    counters.foreign += 1;
+                    return;
+                }
                 if sub.is_rtx(data) {
                     // The original sequence number is encrypted: always decrypt RTX.
                     match self.conn.handle_input(now, from, data) {

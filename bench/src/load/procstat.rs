@@ -73,7 +73,8 @@ pub fn rss_kib_all(pids: &[u32]) -> Option<u64> {
 }
 
 /// Open file descriptors of `pid` and, of them, sockets: `(fds, sockets)`, or `None` if
-/// `/proc/<pid>/fd` cannot be listed (not our process, or gone).
+/// `/proc/<pid>/fd` cannot be listed (not our process, or gone) or is empty (a zombie: a
+/// running process has at least its standard streams or whatever replaced them).
 pub fn fd_counts(pid: u32) -> Option<(usize, usize)> {
     let (mut fds, mut sockets) = (0, 0);
     for entry in std::fs::read_dir(format!("/proc/{pid}/fd")).ok()? {
@@ -86,7 +87,7 @@ pub fn fd_counts(pid: u32) -> Option<(usize, usize)> {
             sockets += 1;
         }
     }
-    Some((fds, sockets))
+    (fds > 0).then_some((fds, sockets))
 }
 
 /// The process (among those whose descriptors we may read) that has a TCP socket listening

@@ -35,6 +35,9 @@ pub struct ReceiveConfig {
     /// The transport-wide sequence number's extension id, when the answer has it: arrivals
     /// are reported back like a browser does (transport-cc feedback about every 100 ms).
     pub transport_seq_id: Option<u8>,
+    /// The SSRCs the answer announced for this subscriber (audio, video, video RTX); all
+    /// `None`: not announced, any SSRC is ours.
+    pub announced: [Option<u32>; 3],
 }
 
 /// One received video SSRC.
@@ -232,6 +235,19 @@ impl Subscriber {
         match (self.cfg.rtx, header(rtp)) {
             (Some(rtx), Some(h)) => h.pt == rtx.pt && rtx.ssrc.is_none_or(|s| s == h.ssrc),
             _ => false,
+        }
+    }
+
+    /// Whether the RTP datagram (clear header) carries an SSRC of ours: one the answer
+    /// announced, or any if it announced none. A datagram from the server's address with
+    /// another SSRC is media of some other peer that the server still sends to the address
+    /// this client's socket now has (a port an earlier client used, until the server's ICE
+    /// consent for that client expires).
+    pub fn is_ours(&self, rtp: &[u8]) -> bool {
+        let announced = &self.cfg.announced;
+        match header(rtp) {
+            Some(h) => announced.iter().all(Option::is_none) || announced.contains(&Some(h.ssrc)),
+            None => true,
         }
     }
 
@@ -436,7 +452,22 @@ mod tests {
             freeze_threshold: Duration::from_millis(500),
             ssrc: 7,
             transport_seq_id: None,
+            announced: [None; 3],
         }
+    }
+
+    #[test]
+    fn announced_ssrcs_are_ours() {
+        let anyone = Subscriber::new(cfg());
+        assert!(anyone.is_ours(&rtp(96, 0x1234, 1, false)), "none announced");
+        let s = Subscriber::new(ReceiveConfig {
+            announced: [Some(0xAAAA), Some(0xCCCC), Some(0xBBBB)],
+            ..cfg()
+        });
+        for ssrc in [0xAAAA, 0xBBBB, 0xCCCC] {
+            assert!(s.is_ours(&rtp(96, ssrc, 1, false)), "{ssrc:x}");
+        }
+        assert!(!s.is_ours(&rtp(96, 0xDDDD, 1, false)), "another peer's");
     }
 
     fn rtp(pt: u8, ssrc: u32, seq: u16, marker: bool) -> Vec<u8> {

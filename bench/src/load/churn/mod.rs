@@ -189,6 +189,10 @@ impl<'a> Churn<'a> {
             ],
             None => vec![Watched::new("node", &cfg.server, pid(0))],
         };
+        let servers = servers
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(LoadError::Config)?;
         let now = Instant::now();
         Ok(Churn {
             cfg,
@@ -232,6 +236,21 @@ impl<'a> Churn<'a> {
 
     fn run(mut self) -> Result<ChurnReport, LoadError> {
         let baseline = self.readings();
+        // A soak that cannot see the servers' processes would report nothing.
+        if let Some(r) = baseline
+            .iter()
+            .find(|r| r.fds.is_none() || r.rss_kib.is_none())
+        {
+            let pid = self
+                .servers
+                .iter()
+                .find(|w| w.role == r.role)
+                .and_then(|w| w.pid);
+            return Err(LoadError::Config(format!(
+                "cannot read /proc of the {} (pid {pid:?}): give --server-pid",
+                r.role
+            )));
+        }
         self.started = Instant::now();
         self.watcher = Some(Watcher::spawn(
             self.servers.clone(),
@@ -619,6 +638,7 @@ impl<'a> Churn<'a> {
         self.totals.packets_sent = c.sent;
         self.totals.packets_received = c.received;
         self.totals.auth_failures = c.auth_failures;
+        self.totals.foreign_packets = c.foreign;
         self.totals.join_ms = Percentiles::of(&self.join_ms, 1e6);
         self.totals.replay_gap_ms = Percentiles::of(&self.gap_ms, 1e6);
         let leaks = report::leftovers(&baseline, &end, FD_SLACK);

@@ -77,6 +77,9 @@ pub struct ClientTotals {
     pub packets_received: u64,
     /// Received packets whose SRTP authentication failed.
     pub auth_failures: u64,
+    /// RTP datagrams with an SSRC the viewer's answer did not announce: another (departed)
+    /// peer's media still sent to the port a new viewer's socket got.
+    pub foreign_packets: u64,
 }
 
 /// One server's memory over the run.
@@ -322,8 +325,8 @@ impl ChurnReport {
         );
         let _ = writeln!(
             s,
-            "  media: {} packets sent, {} received, {} auth failures",
-            c.packets_sent, c.packets_received, c.auth_failures
+            "  media: {} packets sent, {} received, {} auth failures, {} of departed peers to reused ports",
+            c.packets_sent, c.packets_received, c.auth_failures, c.foreign_packets
         );
         for ((b, e), (p, r)) in self
             .baseline

@@ -32,18 +32,26 @@ pub struct Watched {
 
 impl Watched {
     /// The server at `url` (`ws://host:port/...`) in `role`, with `pid` if given, else the
-    /// process listening on its port.
-    pub fn new(role: &str, url: &str, pid: Option<u32>) -> Watched {
+    /// process listening on its port. `Err` if the process listening there is another one than
+    /// `pid` (a stale server still holding the port while the one meant failed to start).
+    pub fn new(role: &str, url: &str, pid: Option<u32>) -> Result<Watched, String> {
         let addr = authority(url).to_owned();
-        let pid = pid.or_else(|| {
-            let port = addr.rsplit_once(':')?.1.parse().ok()?;
-            procstat::pid_listening_on(port)
-        });
-        Watched {
+        let listener = addr
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok())
+            .and_then(procstat::pid_listening_on);
+        if let (Some(given), Some(found)) = (pid, listener) {
+            if given != found {
+                return Err(format!(
+                    "{role} {addr} is served by pid {found}, not by the given pid {given}"
+                ));
+            }
+        }
+        Ok(Watched {
             role: role.to_owned(),
             addr,
-            pid,
-        }
+            pid: pid.or(listener),
+        })
     }
 
     /// Reads `/proc` first (so that our own HTTP request is not among the descriptors), then
@@ -347,6 +355,18 @@ mod tests {
     }
 
     #[test]
+    fn a_given_pid_must_be_the_listener() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("ws://{}/", listener.local_addr().unwrap());
+        let me = std::process::id();
+        let found = Watched::new("node", &url, None).unwrap();
+        assert_eq!(found.pid, Some(me), "found from the port");
+        assert_eq!(Watched::new("node", &url, Some(me)).unwrap().pid, Some(me));
+        let err = Watched::new("edge", &url, Some(me + 1)).unwrap_err();
+        assert!(err.contains(&format!("served by pid {me}")), "{err}");
+    }
+
+    #[test]
     fn an_unreachable_server_reads_as_errors() {
         // A port nobody listens on: bind one, note it, close it.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -354,7 +374,7 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let w = Watched::new("node", &format!("ws://127.0.0.1:{port}/"), None);
+        let w = Watched::new("node", &format!("ws://127.0.0.1:{port}/"), None).unwrap();
         assert_eq!(w.pid, None);
         let r = w.read();
         assert!(r.error.is_some() && r.peers.is_none() && r.rss_kib.is_none());
