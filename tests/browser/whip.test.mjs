@@ -3,7 +3,8 @@
 // unmodified official Flashphoner Web SDK on the other side:
 // a. WHIP page publishes (after a 401 without its bearer token), the SDK plays; the page's Stop
 //    (DELETE) stops the SDK player;
-// b. the SDK publishes, the WHEP page plays (after a 401 without its token), then DELETEs;
+// b. the WHEP page (after a 401 without its token) waits on 409 + Retry-After until the SDK
+//    publishes, then plays, then DELETEs;
 // c. CDN: WHIP on the origin, the WHEP page POSTs to the origin, is redirected (307) to the
 //    edge and plays there;
 // d. the WHIP page publishes three simulcast layers, the SDK plays.
@@ -123,25 +124,31 @@ test('WHIP page publishes (bearer token), the official SDK plays; DELETE stops t
   }
 });
 
-test('the official SDK publishes, the WHEP page plays (bearer token) and DELETEs', { timeout: 60000 }, async () => {
+test('the WHEP page waits (409) until the official SDK publishes, plays (bearer token) and DELETEs', { timeout: 60000 }, async () => {
   const server = await startServer({ codecs: 'opus,vp8', extra: { whep_token: 'v1ewer' } });
   let browser = null;
   try {
     browser = await launchBrowser();
     const name = streamName('whep');
-    const publisher = await openSdkClient(browser, `${server.httpUrl}/sdk_client.html`, 'sdk publisher');
-    await publisher.evaluate(([url, n]) => window.rtStart('publish', url, n), [server.wsUrl, name]);
-    const published = await waitStatus(publisher, ['PUBLISHING', 'FAILED'], 'sdk publisher');
-    assert.equal(published.status, 'PUBLISHING', `publish failed: ${published.info}`);
-
     const whep = await openPage(browser, server.httpUrl, 'whep.html', { streamName: name }, 'whep');
     await whep.click('#playBtn');
     const refused = await pageStatus(whep, ['PLAYING'], 'whep without token');
     assert.equal(refused.status, 'FAILED', 'a play without the token fails');
     assert.match(refused.info, /^HTTP 401( Unauthorized)?: \S/, 'the page shows the status and the reason');
 
+    // With the token, before the stream exists: 409 with Retry-After, the page waits and offers again.
     await whep.fill('#token', 'v1ewer');
-    await start(whep, '#playBtn', 'PLAYING', 'whep');
+    await whep.click('#playBtn');
+    const waiting = await pageStatus(whep, ['WAITING', 'PLAYING'], 'whep before the publish');
+    assert.equal(waiting.status, 'WAITING', `the page waits for the stream: ${waiting.info}`);
+    assert.match(waiting.info, /^HTTP 409( Conflict)?: \S.*; offering again in \d+ s$/, 'the 409 and its reason are shown');
+
+    const publisher = await openSdkClient(browser, `${server.httpUrl}/sdk_client.html`, 'sdk publisher');
+    await publisher.evaluate(([url, n]) => window.rtStart('publish', url, n), [server.wsUrl, name]);
+    const published = await waitStatus(publisher, ['PUBLISHING', 'FAILED'], 'sdk publisher');
+    assert.equal(published.status, 'PUBLISHING', `publish failed: ${published.info}`);
+    const playing = await pageStatus(whep, ['PLAYING'], 'whep after the publish');
+    assert.equal(playing.status, 'PLAYING', `whep after the publish: ${playing.info}`);
     const session = await whep.evaluate(() => window.whepPage.run.session);
     assert.match(session.resource, SESSION_URL, 'the session URL');
     const { first, second } = await expectVideoPlaying(whep, '#remoteVideo');
@@ -183,17 +190,29 @@ test('CDN: WHIP on the origin, the WHEP page is redirected (307) to the edge and
     // fetch re-POSTs the offer there (a cross-origin request: the edge's CORS), and the page
     // retries while the edge answers 409 (the relay from the origin is not there yet).
     const whep = await openPage(browser, origin.httpUrl, 'whep.html', { streamName: name }, 'whep via origin');
-    const t0 = Date.now();
     await start(whep, '#playBtn', 'PLAYING', 'whep via origin');
     const session = await whep.evaluate(() => window.whepPage.run.session);
     assert.equal(session.redirected, true, 'the origin redirected the POST');
     assert.equal(session.responseUrl, `${edge.httpUrl}/whep/${name}`, 'the answer came from the edge');
     assert.equal(Number(SESSION_URL.exec(session.resource)?.[1]), edge.port, `the session ${session.resource} is on the edge`);
     const { first, second } = await expectVideoPlaying(whep, '#remoteVideo', { timeoutMs: 15000 });
-    console.log(
-      `[cdn] WHEP via the origin -> PLAYING on the edge in ${Date.now() - t0} ms; ` +
-        `${first.width}x${first.height}, frames ${first.frames} -> ${second.frames} in 3 s`,
+    const log = await whep.evaluate(() =>
+      window.whepPage.log.map((e, i, all) => `+${Math.round(e.t - all[0].t)} ms ${e.status} ${e.info}`.trim()),
     );
+    console.log(
+      `[cdn] WHEP page via the origin, playing on the edge: ${first.width}x${first.height}, ` +
+        `frames ${first.frames} -> ${second.frames} in 3 s; its statuses after Play:\n  ${log.join('\n  ')}`,
+    );
+    // What the origin answered the POST (without following it): 307 to the edge's endpoint.
+    const offer = await whep.evaluate(() => window.whepPage.run.pc.localDescription.sdp);
+    const redirect = await fetch(`${origin.httpUrl}/whep/${name}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/sdp' },
+      body: offer,
+      redirect: 'manual',
+    });
+    assert.equal(redirect.status, 307, 'the origin redirects a WHEP POST');
+    assert.equal(redirect.headers.get('Location'), `${edge.httpUrl}/whep/${name}`, 'to the edge');
     assert.equal((await health(edge)).players, 1, 'the edge has the WHEP player');
     assert.equal((await health(origin)).players, 0, 'the origin has no player');
 

@@ -17,8 +17,8 @@
   /** The longest wait between two offers while the stream is not there (a Retry-After above is capped). */
   const MAX_RETRY_S = 5;
 
-  // The current play (null when idle); exposed for tests and the console.
-  const page = (window.whepPage = {run: null});
+  // The current play (null when idle) and every status shown; exposed for tests and the console.
+  const page = (window.whepPage = {run: null, log: []});
 
   ui.server.value = param("server", location.origin);
   ui.name.value = param("streamName", "");
@@ -33,6 +33,7 @@
   function set(run, status, info) {
     if (page.run !== run && status !== "STOPPED") return;
     run.status = status;
+    page.log.push({status, info: info === undefined ? ui.info.textContent : info, t: performance.now()});
     showStatus(ui.status, status);
     if (info !== undefined) ui.info.textContent = info;
   }

@@ -15,8 +15,8 @@
     video: $("localVideo"),
   };
 
-  // The current publish (null when idle); exposed for tests and the console.
-  const page = (window.whipPage = {run: null});
+  // The current publish (null when idle) and every status shown; exposed for tests and the console.
+  const page = (window.whipPage = {run: null, log: []});
 
   ui.server.value = param("server", location.origin);
   ui.name.value = param("streamName", randomHex(4));
@@ -32,6 +32,7 @@
   function set(run, status, info) {
     if (page.run !== run && status !== "STOPPED") return;
     run.status = status;
+    page.log.push({status, info: info === undefined ? ui.info.textContent : info, t: performance.now()});
     showStatus(ui.status, status);
     if (info !== undefined) ui.info.textContent = info;
   }
