@@ -6,16 +6,14 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::media::{join, pump_until, rtp_packet, MediaPeer};
+use common::media::{join, peer_for_answer, pump_until, rtp_packet, MediaPeer};
 use common::{ServerProcess, REPLY_TIMEOUT};
 use control::sdp::{build_offer, parse_answer, Codec, OfferSpec};
 use dataplane::dtls::DtlsCertificate;
-use dataplane::srtp::SrtpProfile;
-use dataplane::transport::{LocalParams, RemoteParams};
 
 const AUDIO_SSRC: u32 = 0x1111_0001;
 const VIDEO_SSRC: u32 = 0x2222_0002;
@@ -106,18 +104,7 @@ fn play_spec(cert: &DtlsCertificate, ufrag: &str) -> OfferSpec {
 /// A test peer that runs ICE/DTLS toward the answer of a 201.
 fn peer_for(created: &Http, spec: &OfferSpec, cert: &DtlsCertificate) -> MediaPeer {
     assert_eq!(created.status, 201, "not created: {}", created.body);
-    let answer = parse_answer(&created.body).expect("the answer parses");
-    let remote = RemoteParams {
-        ufrag: answer.ufrag.clone(),
-        pwd: answer.pwd.clone(),
-        fingerprint: answer.fingerprint.clone(),
-        candidate: *answer.candidates.first().expect("answer has a candidate"),
-    };
-    let local = LocalParams {
-        ufrag: spec.ufrag.clone(),
-        pwd: spec.pwd.clone(),
-    };
-    MediaPeer::new(&local, &remote, cert, &SrtpProfile::ALL)
+    peer_for_answer(&created.body, spec, cert, Ipv4Addr::LOCALHOST.into()).0
 }
 
 /// The path of a 201's `Location` (absolute URL or path).
