@@ -6,16 +6,14 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::media::{join, pump_until, rtp_packet, MediaPeer};
+use common::media::{join, peer_for_answer, pump_until, rtp_packet, MediaPeer};
 use common::{ServerProcess, REPLY_TIMEOUT};
 use control::sdp::{build_offer, parse_answer, Codec, OfferSpec};
 use dataplane::dtls::DtlsCertificate;
-use dataplane::srtp::SrtpProfile;
-use dataplane::transport::{LocalParams, RemoteParams};
 
 const AUDIO_SSRC: u32 = 0x1111_0001;
 const VIDEO_SSRC: u32 = 0x2222_0002;
@@ -106,18 +104,7 @@ fn play_spec(cert: &DtlsCertificate, ufrag: &str) -> OfferSpec {
 /// A test peer that runs ICE/DTLS toward the answer of a 201.
 fn peer_for(created: &Http, spec: &OfferSpec, cert: &DtlsCertificate) -> MediaPeer {
     assert_eq!(created.status, 201, "not created: {}", created.body);
-    let answer = parse_answer(&created.body).expect("the answer parses");
-    let remote = RemoteParams {
-        ufrag: answer.ufrag.clone(),
-        pwd: answer.pwd.clone(),
-        fingerprint: answer.fingerprint.clone(),
-        candidate: *answer.candidates.first().expect("answer has a candidate"),
-    };
-    let local = LocalParams {
-        ufrag: spec.ufrag.clone(),
-        pwd: spec.pwd.clone(),
-    };
-    MediaPeer::new(&local, &remote, cert, &SrtpProfile::ALL)
+    peer_for_answer(&created.body, spec, cert, Ipv4Addr::LOCALHOST.into()).0
 }
 
 /// The path of a 201's `Location` (absolute URL or path).
@@ -577,4 +564,86 @@ fn whep_on_an_origin_is_redirected_to_an_edge() {
     publish_until_received(&mut publisher, &mut viewer);
     let edge_health: serde_json::Value = serde_json::from_str(&edge.http_get("/health").1).unwrap();
     assert_eq!(edge_health["players"], 1, "{edge_health}");
+}
+
+#[test]
+fn rest_hooks_authorize_whip_and_whep_with_the_bearer_token() {
+    use common::backend::{Backend, Rules};
+    let backend = Backend::start(Rules {
+        token: Some("good".into()),
+        deny_publish: vec!["denied".into()],
+        deny_play: vec!["hidden".into()],
+        ..Default::default()
+    });
+    let url = backend.url("liveApp");
+    let server = ServerProcess::start(&[("rest_hook_url", url.as_str())]);
+    let addr = server.http_addr();
+    let chrome = common::fixture("chrome_publish_offer.sdp");
+    let bearer = [("Authorization", "Bearer good")];
+
+    // The backend refuses a session without the token, or with another one.
+    let none = post_sdp(addr, "/whip/hooked", &chrome, &[]);
+    assert_eq!((none.status, none.body.trim()), (403, "Wrong credentials"));
+    let wrong = post_sdp(
+        addr,
+        "/whip/hooked",
+        &chrome,
+        &[("Authorization", "Bearer bad")],
+    );
+    assert_eq!(wrong.status, 403);
+
+    // With the token: the backend saw it in connect's custom, and the publish.
+    let ok = post_sdp(addr, "/whip/hooked", &chrome, &bearer);
+    assert_eq!(ok.status, 201, "{}", ok.body);
+    let c = backend.wait_for("connect", REPLY_TIMEOUT, |c| c["custom"]["token"] == "good");
+    assert_eq!(c["custom"]["rtcdnProtocol"], "whip");
+    let p = backend.wait_for("publishStream", REPLY_TIMEOUT, |p| p["name"] == "hooked");
+    assert_eq!(
+        (&p["hasAudio"], &p["hasVideo"]),
+        (&true.into(), &true.into())
+    );
+
+    // A refused publish and play: the backend's 403.
+    let denied = post_sdp(addr, "/whip/denied", &chrome, &bearer);
+    assert_eq!(denied.status, 403, "{}", denied.body);
+    let play = common::fixture("chrome_play_offer.sdp");
+    let played = post_sdp(addr, "/whep/hooked", &play, &bearer);
+    assert_eq!(played.status, 201, "{}", played.body);
+    backend.wait_for("playStream", REPLY_TIMEOUT, |p| p["name"] == "hooked");
+    let _hidden = post_sdp(addr, "/whip/hidden", &chrome, &bearer);
+    let refused = post_sdp(addr, "/whep/hidden", &play, &bearer);
+    assert_eq!(refused.status, 403, "{}", refused.body);
+}
+
+#[test]
+fn browser_offers_are_answered_simulcast_included() {
+    let server = ServerProcess::start(&[]);
+    let addr = server.http_addr();
+    for (i, fixture) in [
+        "chrome_publish_offer.sdp",
+        "firefox_publish_offer.sdp",
+        "chrome_simulcast_offer.sdp",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let r = post_sdp(addr, &format!("/whip/b{i}"), &common::fixture(fixture), &[]);
+        assert_eq!(r.status, 201, "{fixture}: {}", r.body);
+        let answer = parse_answer(&r.body).expect("the answer parses");
+        assert!(answer.video.is_some(), "{fixture}: video answered");
+        if fixture.contains("simulcast") {
+            assert!(
+                r.body.contains("a=simulcast:recv"),
+                "simulcast is answered: {}",
+                r.body
+            );
+        }
+    }
+    let r = post_sdp(
+        addr,
+        "/whep/b2",
+        &common::fixture("chrome_play_offer.sdp"),
+        &[],
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
 }
