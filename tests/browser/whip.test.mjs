@@ -142,6 +142,11 @@ test('the WHEP page waits (409) until the official SDK publishes, plays (bearer 
     const waiting = await pageStatus(whep, ['WAITING', 'PLAYING'], 'whep before the publish');
     assert.equal(waiting.status, 'WAITING', `the page waits for the stream: ${waiting.info}`);
     assert.match(waiting.info, /^HTTP 409( Conflict)?: \S.*; offering again in \d+ s$/, 'the 409 and its reason are shown');
+    // Stop while waiting ends the attempt (no session to DELETE); Play waits again.
+    await stop(whep, '#playBtn', 'whep waiting');
+    await whep.click('#playBtn');
+    const again = await pageStatus(whep, ['WAITING', 'PLAYING'], 'whep before the publish, again');
+    assert.equal(again.status, 'WAITING', `the page waits again: ${again.info}`);
 
     const publisher = await openSdkClient(browser, `${server.httpUrl}/sdk_client.html`, 'sdk publisher');
     await publisher.evaluate(([url, n]) => window.rtStart('publish', url, n), [server.wsUrl, name]);

@@ -24,6 +24,9 @@
   ui.name.value = param("streamName", "");
   ui.token.value = param("token", "");
 
+  /** 409 (not published yet) or 503 (node full) with Retry-After: offer again later. */
+  const retryable = (e) => (e.status === 409 || e.status === 503) && typeof e.retryAfter === "number";
+
   function refresh() {
     const busy = Boolean(page.run);
     ui.play.textContent = busy ? "Stop" : "Play";
@@ -31,7 +34,8 @@
   }
 
   function set(run, status, info) {
-    if (page.run !== run && status !== "STOPPED") return;
+    // A run that is no longer the page's may still say it stopped, if no other run started.
+    if (page.run !== run && !(status === "STOPPED" && page.run === null)) return;
     run.status = status;
     page.log.push({status, info: info === undefined ? ui.info.textContent : info, t: performance.now()});
     showStatus(ui.status, status);
@@ -45,7 +49,7 @@
   }
 
   async function play() {
-    const run = {status: "", pc: null, session: null, timer: null};
+    const run = {status: "", token: ui.token.value, pc: null, media: null, session: null, timer: null};
     page.run = run;
     refresh();
     set(run, "PENDING", "");
@@ -53,10 +57,10 @@
       const url = endpointUrl(ui.server.value, "whep", ui.name.value);
       run.pc = new RTCPeerConnection();
       for (const {track, init} of playTransceivers()) run.pc.addTransceiver(track, init);
-      const media = new MediaStream();
+      run.media = new MediaStream();
       run.pc.addEventListener("track", (e) => {
-        media.addTrack(e.track);
-        ui.video.srcObject = media;
+        run.media.addTrack(e.track);
+        if (page.run === run) ui.video.srcObject = run.media;
       });
       run.pc.addEventListener("connectionstatechange", () => {
         const state = run.pc.connectionState;
@@ -65,12 +69,14 @@
         else if (state === "disconnected") set(run, "DISCONNECTED", "the connection was interrupted");
       });
       for (;;) {
+        run.negotiating = true;
         try {
-          run.session = await negotiate({pc: run.pc, url, token: ui.token.value});
+          run.session = await negotiate({pc: run.pc, url, token: run.token});
+          run.negotiating = false;
           break;
         } catch (e) {
-          // 409 (not published yet) or 503 with Retry-After: offer again later.
-          if (!(e.retryAfter !== null && e.retryAfter !== undefined && (e.status === 409 || e.status === 503))) throw e;
+          run.negotiating = false;
+          if (page.run !== run || !retryable(e)) throw e;
           const wait = Math.min(Math.max(e.retryAfter, 1), MAX_RETRY_S);
           set(run, "WAITING", `${e.message}; offering again in ${wait} s`);
           await new Promise((resolve) => (run.timer = setTimeout(resolve, wait * 1000)));
@@ -90,17 +96,22 @@
   function release(run) {
     clearTimeout(run.timer);
     if (run.pc) run.pc.close();
-    ui.video.srcObject = null;
+    if (ui.video.srcObject === run.media) ui.video.srcObject = null;
   }
 
   /** Ends `run`: DELETE on its session (if it has one), then closes the connection. */
   async function stop(run) {
     if (page.run === run) page.run = null;
     refresh();
+    if (run.negotiating) {
+      // The POST is under way: its session is DELETEd once it is answered (see the caller).
+      set(run, "STOPPED", "");
+      return;
+    }
     let info = "";
     if (run.session) {
       try {
-        info = `DELETE ${run.session.resource}: ${await deleteSession(run.session.resource, ui.token.value)}`;
+        info = `DELETE ${run.session.resource}: ${await deleteSession(run.session.resource, run.token)}`;
       } catch (e) {
         info = `DELETE ${run.session.resource} failed: ${e.message}`;
       }

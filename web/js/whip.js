@@ -30,7 +30,8 @@
   }
 
   function set(run, status, info) {
-    if (page.run !== run && status !== "STOPPED") return;
+    // A run that is no longer the page's may still say it stopped, if no other run started.
+    if (page.run !== run && !(status === "STOPPED" && page.run === null)) return;
     run.status = status;
     page.log.push({status, info: info === undefined ? ui.info.textContent : info, t: performance.now()});
     showStatus(ui.status, status);
@@ -49,7 +50,7 @@
   }
 
   async function publish() {
-    const run = {status: "", simulcast: ui.simulcast.checked, pc: null, media: null, session: null};
+    const run = {status: "", simulcast: ui.simulcast.checked, token: ui.token.value, pc: null, media: null, session: null};
     page.run = run;
     refresh();
     set(run, "PENDING", "");
@@ -67,7 +68,12 @@
         else if (state === "failed") set(run, "FAILED", "the ICE / DTLS connection failed");
         else if (state === "disconnected") set(run, "DISCONNECTED", "the connection was interrupted");
       });
-      run.session = await negotiate({pc: run.pc, url, token: ui.token.value});
+      run.negotiating = true;
+      try {
+        run.session = await negotiate({pc: run.pc, url, token: run.token});
+      } finally {
+        run.negotiating = false;
+      }
       if (page.run !== run) return stop(run);
       if (run.status === "PENDING") set(run, "CONNECTING", describe(run));
     } catch (e) {
@@ -88,10 +94,15 @@
   async function stop(run) {
     if (page.run === run) page.run = null;
     refresh();
+    if (run.negotiating) {
+      // The POST is under way: its session is DELETEd once it is answered (see the caller).
+      set(run, "STOPPED", "");
+      return;
+    }
     let info = "";
     if (run.session) {
       try {
-        info = `DELETE ${run.session.resource}: ${await deleteSession(run.session.resource, ui.token.value)}`;
+        info = `DELETE ${run.session.resource}: ${await deleteSession(run.session.resource, run.token)}`;
       } catch (e) {
         info = `DELETE ${run.session.resource} failed: ${e.message}`;
       }
