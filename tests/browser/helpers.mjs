@@ -96,12 +96,13 @@ export function sdkFile(name) {
  * `codecs`, serving tests/browser/pages/*, the SDK's flashphoner.js and web/js/simulcast.js from
  * a temporary web_dir.
  * `extra` adds or overrides properties; `files` (`{ name: contents }`, e.g. `loadbalancing.xml`)
- * are written into the config directory; `launcher` (e.g. `['nsenter', '--net=/run/netns/x']`)
+ * are written into the config directory; `webFiles` (`{ name: sourcePath }`) are copied into the
+ * web_dir as well (e.g. a client library from node_modules); `launcher` (e.g. `['nsenter', '--net=/run/netns/x']`)
  * runs it through a program that execs it in place. Resolves once the listening line is printed. Returns
  * `{ httpUrl, wsUrl, port, httpsUrl, wssUrl, tlsPort, certFile, output(), stop() }` (the TLS
  * listener's URLs and the generated certificate); `stop()` kills the process and removes the dirs.
  */
-export async function startServer({ codecs = 'opus,h264', extra = {}, files = {}, launcher = [] } = {}) {
+export async function startServer({ codecs = 'opus,h264', extra = {}, files = {}, webFiles = {}, launcher = [] } = {}) {
   if (!fs.existsSync(serverBin)) {
     throw new Error(`server binary ${serverBin} is missing: run cargo build (or set RTCDN_BIN)`);
   }
@@ -117,6 +118,9 @@ export async function startServer({ codecs = 'opus,h264', extra = {}, files = {}
   fs.copyFileSync(sdk, path.join(webDir, 'flashphoner.js'));
   // The demo's simulcast option, which sdk_client.html loads too.
   fs.copyFileSync(path.join(repoRoot, 'web', 'js', 'simulcast.js'), path.join(webDir, 'simulcast.js'));
+  for (const [name, source] of Object.entries(webFiles)) {
+    fs.copyFileSync(source, path.join(webDir, name));
+  }
   const props = {
     ip: '127.0.0.1',
     'ws.port': '0',

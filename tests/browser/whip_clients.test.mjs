@@ -1,0 +1,177 @@
+// WHIP and WHEP clients that were not written here, unmodified from npm, against a real rtcdn
+// process in headless Chromium: one client publishes the fake camera and microphone to
+// `POST /whip/<name>`, another plays `POST /whep/<name>`, and media must really flow (the node's
+// /health sees the publisher's video, the player decodes frames and receives audio); the
+// publisher's DELETE of its session must end the stream.
+//
+// The clients (versions pinned in package.json, installed into .cache/browser by scripts/test.sh):
+// - whip-whep 1.2.0 (Medooze's whip.js / whep.js: WHIPClient.publish, WHEPClient.view; trickle
+//   ICE with PATCH);
+// - @eyevinn/whip-web-client 1.1.7 (WHIPClient.ingest: OPTIONS first, trickle ICE with PATCH) and
+//   @eyevinn/webrtc-player 0.13.0 (WebRTCPlayer, adapter "whep": waits for ICE gathering, no
+//   trickle). Both are CommonJS packages: esbuild (also from npm) bundles them into one ES module
+//   for the page.
+// Each case pairs one vendor's WHIP client with the other vendor's WHEP client.
+
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import {
+  cacheDir,
+  expectVideoPlaying,
+  launchBrowser,
+  startServer,
+  streamName,
+  tempDir,
+  waitInPage,
+  withTimeout,
+} from './helpers.mjs';
+
+const requireFromCache = createRequire(path.join(cacheDir, 'node_modules', 'noop.js'));
+const modules = path.join(cacheDir, 'node_modules');
+
+/** The client libraries, as `{ name in web_dir: file }` for startServer's `webFiles`. */
+let webFiles = null;
+
+before(async () => {
+  let esbuild;
+  try {
+    esbuild = requireFromCache('esbuild');
+  } catch (e) {
+    throw new Error(`esbuild is not installed in ${cacheDir}: run scripts/test.sh (${e.message})`);
+  }
+  const bundle = path.join(tempDir('rtcdn-whip-clients-'), 'ext-eyevinn.js');
+  await esbuild.build({
+    stdin: {
+      contents:
+        "export { WHIPClient } from '@eyevinn/whip-web-client';\n" +
+        "export { WebRTCPlayer } from '@eyevinn/webrtc-player';\n",
+      resolveDir: cacheDir,
+      loader: 'js',
+    },
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    outfile: bundle,
+    logLevel: 'error',
+  });
+  webFiles = {
+    'ext-medooze-whip.js': path.join(modules, 'whip-whep', 'whip.js'),
+    'ext-medooze-whep.js': path.join(modules, 'whip-whep', 'whep.js'),
+    'ext-eyevinn.js': bundle,
+  };
+});
+
+/** The node's /health document. */
+async function health(server) {
+  const res = await fetch(`${server.httpUrl}/health`);
+  assert.equal(res.status, 200, `/health answered ${res.status}`);
+  return res.json();
+}
+
+/** Polls /health until `pred(published entry of name or undefined)` holds; returns that entry. */
+async function waitPublished(server, name, pred, message, timeoutMs = 10000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = (await health(server)).published.find((p) => p.stream === name);
+    if (pred(last)) return last;
+    if (Date.now() > deadline) {
+      throw new Error(`${message} (after ${timeoutMs} ms; last /health entry: ${JSON.stringify(last)})`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Opens the client page and waits until its modules are loaded. */
+async function openClientPage(browser, server, label) {
+  const page = await browser.newPage(label);
+  await page.goto(`${server.httpUrl}/whip_clients.html`);
+  await waitInPage(page, () => window.wc && window.wc.ready, null, 10000, `${label}: the client page did not load`);
+  return page;
+}
+
+const CASES = [
+  { publisher: 'medooze', player: 'eyevinn' },
+  { publisher: 'eyevinn', player: 'medooze' },
+];
+
+for (const { publisher, player } of CASES) {
+  test(`external clients: ${publisher} WHIP publishes, ${player} WHEP plays`, { timeout: 60000 }, async () => {
+    const server = await startServer({ codecs: 'opus,h264', webFiles });
+    let browser = null;
+    let pubPage = null;
+    let playPage = null;
+    try {
+      browser = await launchBrowser();
+      pubPage = await openClientPage(browser, server, `${publisher} WHIP`);
+      playPage = await openClientPage(browser, server, `${player} WHEP`);
+      const name = streamName('ext');
+
+      const published = await withTimeout(
+        pubPage.evaluate(([kind, url]) => window.wc.publish(kind, url), [publisher, `${server.httpUrl}/whip/${name}`]),
+        15000,
+        `${publisher} WHIP publish did not finish`,
+      );
+      assert.match(
+        published.resource,
+        /\/whip\/session\/[0-9a-f]{32}$/,
+        `${publisher}: the WHIP session URL comes from the Location header`,
+      );
+
+      // The node receives the publisher's video.
+      const entry = await waitPublished(
+        server,
+        name,
+        (p) => p && p.connected && p.has_video && p.video_bps > 0,
+        `${publisher}: /health never showed ${name} connected with video`,
+      );
+
+      await withTimeout(
+        playPage.evaluate(([kind, url]) => window.wc.play(kind, url), [player, `${server.httpUrl}/whep/${name}`]),
+        15000,
+        `${player} WHEP play did not finish`,
+      );
+      const { first, second } = await expectVideoPlaying(playPage, '#remote', { timeoutMs: 15000 });
+      const video = await playPage.evaluate(() => window.wc.playerVideo());
+      assert.ok(video && video.framesDecoded > 0, `${player}: inbound video decoded frames (${JSON.stringify(video)})`);
+      assert.equal(video.mimeType, 'video/H264', `${player}: inbound video codec`);
+      // Audio arrives too: the player's received audio packets keep increasing.
+      const audioBefore = await playPage.evaluate(() => window.wc.playerAudio());
+      let audioAfter = audioBefore;
+      for (let i = 0; i < 25 && audioAfter <= audioBefore; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        audioAfter = await playPage.evaluate(() => window.wc.playerAudio());
+      }
+      assert.ok(audioAfter > audioBefore, `${player}: audio packets stayed at ${audioBefore} for 5 s`);
+      console.log(
+        `[${publisher} -> ${player}] publisher video ${entry.video_bps} bit/s at the node; ` +
+          `played ${first.width}x${first.height}, frames ${first.frames} -> ${second.frames}; ` +
+          `${video.mimeType}, ${video.framesDecoded} decoded; audio packets ${audioBefore} -> ${audioAfter}`,
+      );
+
+      // The WHIP client's DELETE ends the publish.
+      await withTimeout(
+        pubPage.evaluate(() => window.wc.stopPublish()),
+        10000,
+        `${publisher}: stopping the WHIP session did not finish`,
+      );
+      await waitPublished(server, name, (p) => p === undefined, `${publisher}: the stream stayed published after DELETE`);
+
+      for (const [page, label] of [
+        [pubPage, `${publisher} WHIP`],
+        [playPage, `${player} WHEP`],
+      ]) {
+        const errors = await page.evaluate(() => window.wc.errors);
+        if (errors.length) console.log(`[${label}] errors the client library reported: ${errors.join('; ')}`);
+      }
+    } catch (e) {
+      console.log(server.output().slice(-4000));
+      throw e;
+    } finally {
+      if (browser) await browser.close();
+      await server.stop();
+    }
+  });
+}
