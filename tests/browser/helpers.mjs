@@ -220,11 +220,12 @@ export function loadbalancingXml(edgePorts, { mode = 'ROUNDROBIN', distribution 
 
 /**
  * Starts a static CDN on loopback: `edges` edge processes first (ephemeral ports), then an
- * origin with `load_balancing_enabled=true` and a `loadbalancing.xml` naming them (`mode`).
+ * origin with `load_balancing_enabled=true` and a `loadbalancing.xml` naming them (`mode`);
+ * `webFiles` as for startServer, on the origin.
  * Returns `{ origin, edges, output(), stop() }`; `stop()` kills every process it started, also
  * when starting one of them failed (then the error is rethrown after cleanup).
  */
-export async function startCdn({ edges = 2, mode = 'ROUNDROBIN', codecs = 'opus,h264' } = {}) {
+export async function startCdn({ edges = 2, mode = 'ROUNDROBIN', codecs = 'opus,h264', webFiles = {} } = {}) {
   const started = [];
   const stop = async () => {
     await Promise.all(started.map((s) => s.stop()));
@@ -238,6 +239,7 @@ export async function startCdn({ edges = 2, mode = 'ROUNDROBIN', codecs = 'opus,
     }
     const origin = await startServer({
       codecs,
+      webFiles,
       extra: { load_balancing_enabled: 'true' },
       files: { 'loadbalancing.xml': loadbalancingXml(edgeServers.map((e) => e.port), { mode }) },
     });

@@ -1,17 +1,21 @@
-// WHIP and WHEP clients that were not written here, unmodified from npm, against a real rtcdn
-// process in headless Chromium: one client publishes the fake camera and microphone to
+// WHIP and WHEP clients that were not written here, unmodified from npm, against real rtcdn
+// processes in headless Chromium: one client publishes the fake camera and microphone to
 // `POST /whip/<name>`, another plays `POST /whep/<name>`, and media must really flow (the node's
-// /health sees the publisher's video, the player decodes frames and receives audio); the
-// publisher's DELETE of its session must end the stream.
+// /health sees the publisher's video, the player decodes frames and receives audio); each
+// client's DELETE of its session must end the play and the publish. Also through a CDN, where the
+// origin answers the player's POST with 307 to an edge.
 //
 // The clients (versions pinned in package.json, installed into .cache/browser by scripts/test.sh):
 // - whip-whep 1.2.0 (Medooze's whip.js / whep.js: WHIPClient.publish, WHEPClient.view; trickle
 //   ICE with PATCH);
-// - @eyevinn/whip-web-client 1.1.7 (WHIPClient.ingest: OPTIONS first, trickle ICE with PATCH) and
-//   @eyevinn/webrtc-player 0.13.0 (WebRTCPlayer, adapter "whep": waits for ICE gathering, no
-//   trickle). Both are CommonJS packages: esbuild (also from npm) bundles them into one ES module
-//   for the page.
-// Each case pairs one vendor's WHIP client with the other vendor's WHEP client.
+// - @eyevinn/whip-web-client 1.1.7 (WHIPClient.ingest: OPTIONS first, and trickle ICE with PATCH
+//   only when that answer's Access-Control-Allow-Methods lists PATCH, else candidates in the
+//   offer after gathering) and @eyevinn/webrtc-player 0.13.0 (WebRTCPlayer, adapter "whep":
+//   candidates in the offer, no trickle). Both are CommonJS packages: esbuild (also from npm)
+//   bundles them into one ES module for the page.
+// Debian 12's simple-whip-client (GStreamer) cannot run here: it links libsoup 2.4 while
+// GStreamer 1.22's webrtc/nice plugins pull in libsoup 3 (through libnice's gupnp-igd), and
+// libsoup aborts the process when both are loaded. FFmpeg 5.1 has no WHIP muxer.
 
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +25,7 @@ import {
   cacheDir,
   expectVideoPlaying,
   launchBrowser,
+  startCdn,
   startServer,
   streamName,
   tempDir,
@@ -96,13 +101,24 @@ async function openClientPage(browser, server, label) {
 const CLOSES_BEFORE_DELETE = new Set(['medooze']);
 
 const CASES = [
-  { publisher: 'medooze', player: 'eyevinn' },
-  { publisher: 'eyevinn', player: 'medooze' },
+  { publisher: 'medooze', player: 'eyevinn', cdn: false },
+  { publisher: 'eyevinn', player: 'medooze', cdn: false },
+  // Through a CDN: the page and the publish are on the origin; the player's POST to the origin
+  // is answered 307 with an edge's /whep URL, which the browser's fetch follows (method and body
+  // kept, now cross-origin: CORS preflight, Origin "null") and plays there.
+  { publisher: 'medooze', player: 'medooze', cdn: true },
+  { publisher: 'eyevinn', player: 'eyevinn', cdn: true },
 ];
 
-for (const { publisher, player } of CASES) {
-  test(`external clients: ${publisher} WHIP publishes, ${player} WHEP plays`, { timeout: 60000 }, async () => {
-    const server = await startServer({ codecs: 'opus,h264', webFiles });
+for (const { publisher, player, cdn } of CASES) {
+  const title = cdn
+    ? `external clients through a CDN: ${publisher} WHIP publishes to the origin, ${player} WHEP is sent (307) to an edge`
+    : `external clients: ${publisher} WHIP publishes, ${player} WHEP plays`;
+  test(title, { timeout: 60000 }, async () => {
+    const servers = cdn
+      ? await startCdn({ edges: 2, webFiles })
+      : await startServer({ codecs: 'opus,h264', webFiles });
+    const server = cdn ? servers.origin : servers;
     let browser = null;
     let pubPage = null;
     let playPage = null;
@@ -131,12 +147,28 @@ for (const { publisher, player } of CASES) {
         `${publisher}: /health never showed ${name} connected with video`,
       );
 
+      // Where the player's POST went: [{ status, url }] of the responses to POSTs to /whep/.
+      const whepPosts = [];
+      playPage.on('response', (r) => {
+        if (r.request().method() === 'POST' && r.url().includes('/whep/')) {
+          whepPosts.push({ status: r.status(), url: r.url() });
+        }
+      });
       await withTimeout(
         playPage.evaluate(([kind, url]) => window.wc.play(kind, url), [player, `${server.httpUrl}/whep/${name}`]),
         15000,
         `${player} WHEP play did not finish`,
       );
       const { first, second } = await expectVideoPlaying(playPage, '#remote', { timeoutMs: 15000 });
+      const created = whepPosts.find((r) => r.status === 201);
+      assert.ok(created, `${player}: no 201 to its WHEP POST (${JSON.stringify(whepPosts)})`);
+      // The node that serves the player.
+      let playNode = server;
+      if (cdn) {
+        assert.equal(whepPosts[0].status, 307, `${player}: the origin redirects WHEP (${JSON.stringify(whepPosts)})`);
+        playNode = servers.edges.find((e) => new URL(created.url).port === String(e.port));
+        assert.ok(playNode, `${player}: the WHEP session was created on an edge (${created.url})`);
+      }
       const video = await playPage.evaluate(() => window.wc.playerVideo());
       assert.ok(video && video.framesDecoded > 0, `${player}: inbound video decoded frames (${JSON.stringify(video)})`);
       assert.equal(video.mimeType, 'video/H264', `${player}: inbound video codec`);
@@ -149,7 +181,7 @@ for (const { publisher, player } of CASES) {
       }
       assert.ok(audioAfter > audioBefore, `${player}: audio packets stayed at ${audioBefore} for 5 s`);
       console.log(
-        `[${publisher} -> ${player}] publisher video ${entry.video_bps} bit/s at the node; ` +
+        `[${publisher} -> ${player}${cdn ? ' via an edge' : ''}] publisher video ${entry.video_bps} bit/s at the node; ` +
           `played ${first.width}x${first.height}, frames ${first.frames} -> ${second.frames}; ` +
           `${video.mimeType}, ${video.framesDecoded} decoded; audio packets ${audioBefore} -> ${audioAfter}`,
       );
@@ -174,7 +206,7 @@ for (const { publisher, player } of CASES) {
       };
       await deleted(playPage, player, `${player} WHEP`, () => window.wc.player.stop());
       const deadline = Date.now() + 10000;
-      while ((await health(server)).players > 0) {
+      while ((await health(playNode)).players > 0) {
         assert.ok(Date.now() < deadline, `${player}: the node still counts a player 10 s after its DELETE`);
         await new Promise((r) => setTimeout(r, 200));
       }
@@ -189,11 +221,11 @@ for (const { publisher, player } of CASES) {
         if (errors.length) console.log(`[${label}] errors the client library reported: ${errors.join('; ')}`);
       }
     } catch (e) {
-      console.log(server.output().slice(-4000));
+      console.log(cdn ? servers.output() : server.output().slice(-4000));
       throw e;
     } finally {
       if (browser) await browser.close();
-      await server.stop();
+      await servers.stop();
     }
   });
 }
