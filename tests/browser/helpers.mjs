@@ -221,11 +221,17 @@ export function loadbalancingXml(edgePorts, { mode = 'ROUNDROBIN', distribution 
 /**
  * Starts a static CDN on loopback: `edges` edge processes first (ephemeral ports), then an
  * origin with `load_balancing_enabled=true` and a `loadbalancing.xml` naming them (`mode`);
- * `webFiles` as for startServer, on the origin.
+ * `webFiles` as for startServer, on the origin; `extra` properties on every node.
  * Returns `{ origin, edges, output(), stop() }`; `stop()` kills every process it started, also
  * when starting one of them failed (then the error is rethrown after cleanup).
  */
-export async function startCdn({ edges = 2, mode = 'ROUNDROBIN', codecs = 'opus,h264', webFiles = {} } = {}) {
+export async function startCdn({
+  edges = 2,
+  mode = 'ROUNDROBIN',
+  codecs = 'opus,h264',
+  webFiles = {},
+  extra = {},
+} = {}) {
   const started = [];
   const stop = async () => {
     await Promise.all(started.map((s) => s.stop()));
@@ -233,14 +239,14 @@ export async function startCdn({ edges = 2, mode = 'ROUNDROBIN', codecs = 'opus,
   try {
     const edgeServers = [];
     for (let i = 0; i < edges; i++) {
-      const edge = await startServer({ codecs });
+      const edge = await startServer({ codecs, extra });
       started.push(edge);
       edgeServers.push(edge);
     }
     const origin = await startServer({
       codecs,
       webFiles,
-      extra: { load_balancing_enabled: 'true' },
+      extra: { ...extra, load_balancing_enabled: 'true' },
       files: { 'loadbalancing.xml': loadbalancingXml(edgeServers.map((e) => e.port), { mode }) },
     });
     started.push(origin);
