@@ -99,7 +99,8 @@ export function sdkFile(name) {
  * are written into the config directory; `webFiles` (`{ name: sourcePath }`) are copied into the
  * web_dir as well (e.g. a client library from node_modules); `launcher` (e.g.
  * `['nsenter', '--net=/run/netns/x']`) runs it through a program that execs it in place.
- * Resolves once the listening line is printed. Returns `{ httpUrl, wsUrl, port, httpsUrl, wssUrl, tlsPort, certFile, output(), stop() }` (the TLS
+ * Resolves once the listening line is printed. Returns
+ * `{ httpUrl, wsUrl, port, httpsUrl, wssUrl, tlsPort, certFile, output(), stop() }` (the TLS
  * listener's URLs and the generated certificate); `stop()` kills the process and removes the dirs.
  */
 export async function startServer({ codecs = 'opus,h264', extra = {}, files = {}, webFiles = {}, launcher = [] } = {}) {
