@@ -2,6 +2,7 @@
 //! bearer tokens, conditional `PATCH`, CORS, and the status code of every outcome.
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -11,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use super::refusal::HttpRefusal;
 use super::sdpfrag::{self, FragRequest, MAX_SDPFRAG_LEN};
 use super::session::{self, Kind, Request as SessionRequest};
+use super::ticket;
 use super::WhipState;
 use crate::sdp::MAX_SDP_LEN;
 use crate::tls::TlsPeer;
@@ -21,6 +23,9 @@ const EXPOSED: &str =
     "Location, ETag, Link, Accept-Patch, Accept-Post, Retry-After, WWW-Authenticate";
 const ALLOWED_HEADERS: &str = "Authorization, Content-Type, If-Match";
 const ENDPOINT_METHODS: &str = "POST, OPTIONS";
+/// What a CORS preflight allows on any WHIP/WHEP URL: some clients look for `PATCH` in the
+/// endpoint's answer to decide whether to trickle.
+const CORS_METHODS: &str = "POST, PATCH, DELETE, OPTIONS";
 const RESOURCE_METHODS: &str = "PATCH, DELETE, OPTIONS";
 
 /// `/whip/...`: publish.
@@ -137,7 +142,7 @@ fn options(state: &WhipState, methods: &'static str, preflight: bool) -> Respons
     h.insert(header::ALLOW, HeaderValue::from_static(methods));
     h.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static(methods),
+        HeaderValue::from_static(CORS_METHODS),
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
@@ -240,7 +245,9 @@ impl Post<'_> {
             return r;
         }
         if let Some(r) = check_token(self.state, self.kind, self.headers) {
-            return r;
+            if !self.has_ticket(&name) {
+                return r;
+            }
         }
         let Ok(bytes) = axum::body::to_bytes(body, MAX_SDP_LEN).await else {
             return plain(
@@ -276,6 +283,15 @@ impl Post<'_> {
         }
     }
 
+    /// Whether the query has a valid ticket of the origin's redirect for playing `name`.
+    fn has_ticket(&self, name: &str) -> bool {
+        let (Kind::Play, Some(secret)) = (self.kind, self.state.endpoints.token(Kind::Play)) else {
+            return false;
+        };
+        query_value(self.query, "ticket")
+            .is_some_and(|t| ticket::is_valid(secret, name, t, unix_now()))
+    }
+
     /// On an origin with edges, a WHEP play goes to the edge the balancer chooses (307, the
     /// method and body kept), unless `?direct=1` asks for this node. `None`: play here (no
     /// edge is up, or this is not an origin).
@@ -289,11 +305,16 @@ impl Post<'_> {
         } else {
             ("http", choice.ws)
         };
-        let location = format!(
+        let mut location = format!(
             "{scheme}://{}:{port}/whep/{}",
             choice.server,
             crate::percent::encode_segment(name)
         );
+        // The browser drops `Authorization` on the way to another origin: the edge takes this.
+        if let Some(secret) = self.state.endpoints.token(Kind::Play) {
+            location.push_str("?ticket=");
+            location.push_str(&ticket::issue(secret, name, unix_now()));
+        }
         let value = HeaderValue::from_str(&location).ok()?;
         tracing::debug!(%location, "whep redirected to an edge");
         let mut r = plain(StatusCode::TEMPORARY_REDIRECT, "Play on the edge");
@@ -311,7 +332,17 @@ impl Post<'_> {
         // redirect to an edge deletes the session there.
         let location = match self.headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
             Some(host) if HeaderValue::from_str(host).is_ok() => {
-                let scheme = if self.secure { "https" } else { "http" };
+                // Behind a proxy that terminates TLS the client's scheme is the proxy's.
+                let forwarded_https = self
+                    .headers
+                    .get("x-forwarded-proto")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
+                let scheme = if self.secure || forwarded_https {
+                    "https"
+                } else {
+                    "http"
+                };
                 format!("{scheme}://{host}/{path}/session/{}", started.id)
             }
             _ => format!("/{path}/session/{}", started.id),
@@ -335,11 +366,22 @@ impl Post<'_> {
     }
 }
 
-fn query_flag(query: &str, name: &str) -> bool {
-    query.split('&').any(|pair| {
+fn query_value<'q>(query: &'q str, name: &str) -> Option<&'q str> {
+    query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        k == name && matches!(v, "" | "1" | "true")
+        (k == name).then_some(v)
     })
+}
+
+fn query_flag(query: &str, name: &str) -> bool {
+    query_value(query, name).is_some_and(|v| matches!(v, "" | "1" | "true"))
+}
+
+/// Seconds since the Unix epoch (tickets are checked on another node: wall-clock time).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// `DELETE` of a session: 200, or 404 if there is no such session of this kind.
@@ -347,7 +389,7 @@ fn delete(state: &WhipState, kind: Kind, headers: &HeaderMap, id: &str) -> Respo
     if let Some(r) = check_token(state, kind, headers) {
         return r;
     }
-    if state.endpoints.sessions().stop(id, kind) {
+    if state.endpoints.sessions().stop(Instant::now(), id, kind) {
         plain(StatusCode::OK, "Session ended")
     } else {
         plain(StatusCode::NOT_FOUND, "No such session")

@@ -15,6 +15,7 @@ mod handlers;
 pub mod refusal;
 pub mod sdpfrag;
 pub mod session;
+pub mod ticket;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -9,10 +9,10 @@
 //! (for `DELETE` and `PATCH`). Must not parse SDP beyond what the hub needs to be told (that
 //! is the hub's and `crate::sdp`'s) or touch sockets.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
@@ -90,11 +90,19 @@ pub struct SessionView {
     pub ufrag: String,
 }
 
-/// The live sessions by id. Bounded by the hub: every entry is a hub session, and the hub
-/// refuses beyond its limits (`max_peers`, `max_connections_per_ip`).
+/// How long an ended session's `DELETE` still answers 200: clients often close their
+/// PeerConnection first, and the node may end the session on that before the `DELETE` comes.
+pub const ENDED_KEPT: Duration = Duration::from_secs(60);
+/// At most this many ended sessions are remembered (the oldest are forgotten first).
+pub const MAX_ENDED: usize = 4096;
+
+/// The live sessions by id, and the recently ended ones. The live ones are bounded by the hub:
+/// every entry is a hub session, and the hub refuses beyond its limits (`max_peers`,
+/// `max_connections_per_ip`); the ended ones by [`MAX_ENDED`] and [`ENDED_KEPT`].
 #[derive(Debug, Default)]
 pub struct Sessions {
     live: Mutex<HashMap<String, Entry>>,
+    ended: Mutex<VecDeque<(String, Kind, Instant)>>,
 }
 
 impl Sessions {
@@ -114,17 +122,50 @@ impl Sessions {
         })
     }
 
-    /// Ends the session `id` of `kind` (`DELETE`); false if there is none.
-    pub fn stop(&self, id: &str, kind: Kind) -> bool {
-        let mut map = self.map();
-        if map.get(id).is_none_or(|e| e.kind != kind) {
-            return false;
+    /// Ends the session `id` of `kind` at `now` (`DELETE`); true also if it ended less than
+    /// [`ENDED_KEPT`] ago, false if there is no such session.
+    pub fn stop(&self, now: Instant, id: &str, kind: Kind) -> bool {
+        let entry = {
+            let mut map = self.map();
+            match map.get(id) {
+                Some(e) if e.kind == kind => map.remove(id),
+                _ => None,
+            }
+        };
+        match entry {
+            Some(entry) => {
+                // The task may have ended on its own just now; then there is nothing to stop.
+                let _ = entry.stop.send(());
+                self.ended(now, id, kind);
+                true
+            }
+            None => self.recently_ended(now, id, kind),
         }
-        if let Some(entry) = map.remove(id) {
-            // The task may have ended on its own just now; then there is nothing to stop.
-            let _ = entry.stop.send(());
+    }
+
+    fn ended_list(&self) -> std::sync::MutexGuard<'_, VecDeque<(String, Kind, Instant)>> {
+        self.ended
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Remembers that `id` ended at `now`, forgetting what is too old or too many.
+    fn ended(&self, now: Instant, id: &str, kind: Kind) {
+        let mut ended = self.ended_list();
+        while ended
+            .front()
+            .is_some_and(|(_, _, at)| now.saturating_duration_since(*at) > ENDED_KEPT)
+            || ended.len() >= MAX_ENDED
+        {
+            ended.pop_front();
         }
-        true
+        ended.push_back((id.to_owned(), kind, now));
+    }
+
+    fn recently_ended(&self, now: Instant, id: &str, kind: Kind) -> bool {
+        self.ended_list().iter().any(|(i, k, at)| {
+            i == id && *k == kind && now.saturating_duration_since(*at) <= ENDED_KEPT
+        })
     }
 
     /// How many sessions are live.
@@ -141,8 +182,11 @@ impl Sessions {
         self.map().insert(id.to_owned(), entry);
     }
 
-    fn remove(&self, id: &str) {
-        self.map().remove(id);
+    /// The session `id`'s task has ended at `now`.
+    fn remove(&self, now: Instant, id: &str) {
+        if let Some(entry) = self.map().remove(id) {
+            self.ended(now, id, entry.kind);
+        }
     }
 }
 
@@ -232,7 +276,7 @@ impl Task {
                 if ready.send(Ok(started)).is_ok() {
                     self.serve(stop_rx).await;
                 }
-                self.sessions.remove(&id);
+                self.sessions.remove(Instant::now(), &id);
                 tracing::info!(conn = self.conn.0, name = %req.name, session = %id, "{} session ended", req.kind.protocol());
             }
             Err(refusal) => {
@@ -385,6 +429,54 @@ mod tests {
         assert!(has_media(sdp, "audio"));
         assert!(!has_media(sdp, "video"));
         assert!(!has_media("v=0\r\n", "audio"));
+    }
+
+    fn entry(kind: Kind) -> (Entry, oneshot::Receiver<()>) {
+        let (stop, rx) = oneshot::channel();
+        let e = Entry {
+            kind,
+            etag: "\"e\"".into(),
+            ufrag: "u".into(),
+            stop,
+        };
+        (e, rx)
+    }
+
+    #[test]
+    fn delete_of_a_session_that_just_ended_is_still_ok() {
+        let sessions = Sessions::default();
+        let t0 = Instant::now();
+        let (e, mut stopped) = entry(Kind::Publish);
+        sessions.insert("a", e);
+        assert!(!sessions.stop(t0, "a", Kind::Play), "another kind's id");
+        assert!(sessions.stop(t0, "a", Kind::Publish));
+        assert_eq!(stopped.try_recv(), Ok(()));
+        // Ended by the node (the client closed its PeerConnection), then DELETE.
+        let (e, _rx) = entry(Kind::Play);
+        sessions.insert("b", e);
+        sessions.remove(t0, "b");
+        assert!(sessions.view("b").is_none());
+        assert!(sessions.stop(t0 + ENDED_KEPT, "b", Kind::Play));
+        assert!(!sessions.stop(t0 + ENDED_KEPT, "b", Kind::Publish));
+        assert!(!sessions.stop(t0 + ENDED_KEPT + Duration::from_secs(1), "b", Kind::Play));
+        assert!(!sessions.stop(t0, "never", Kind::Play));
+    }
+
+    #[test]
+    fn ended_sessions_are_bounded() {
+        let sessions = Sessions::default();
+        let t0 = Instant::now();
+        for i in 0..MAX_ENDED + 10 {
+            sessions.ended(t0, &i.to_string(), Kind::Publish);
+        }
+        assert_eq!(sessions.ended_list().len(), MAX_ENDED);
+        assert!(
+            !sessions.stop(t0, "0", Kind::Publish),
+            "the oldest are forgotten"
+        );
+        assert!(sessions.stop(t0, &(MAX_ENDED + 9).to_string(), Kind::Publish));
+        sessions.ended(t0 + ENDED_KEPT * 2, "late", Kind::Publish);
+        assert_eq!(sessions.ended_list().len(), 1, "old ones expire");
     }
 
     #[test]
