@@ -5,8 +5,8 @@
 //    (DELETE) stops the SDK player;
 // b. the WHEP page (after a 401 without its token) waits on 409 + Retry-After until the SDK
 //    publishes, then plays, then DELETEs;
-// c. CDN: WHIP on the origin, the WHEP page POSTs to the origin, is redirected (307) to the
-//    edge and plays there;
+// c. CDN with tokens: WHIP on the origin, the WHEP page POSTs to the origin, is redirected
+//    (307, with a ticket for the token) to the edge and plays there;
 // d. the WHIP page publishes three simulcast layers, the SDK plays.
 // Media is checked by decoded frames (videoWidth > 0, totalVideoFrames increasing).
 
@@ -179,7 +179,8 @@ test('the WHEP page waits (409) until the official SDK publishes, plays (bearer 
 });
 
 test('CDN: WHIP on the origin, the WHEP page is redirected (307) to the edge and plays there', { timeout: 90000 }, async () => {
-  const cdn = await startCdn({ edges: 1, mode: 'ROUNDROBIN', codecs: 'opus,vp8' });
+  const tokens = { whip_token: 's3cret', whep_token: 'v1ewer' };
+  const cdn = await startCdn({ edges: 1, mode: 'ROUNDROBIN', codecs: 'opus,vp8', extra: tokens });
   let browser = null;
   try {
     const { origin } = cdn;
@@ -188,17 +189,18 @@ test('CDN: WHIP on the origin, the WHEP page is redirected (307) to the edge and
     browser = await launchBrowser();
     const name = streamName('cdn-whep');
 
-    const whip = await openPage(browser, origin.httpUrl, 'whip.html', { streamName: name }, 'whip on origin');
+    const whip = await openPage(browser, origin.httpUrl, 'whip.html', { streamName: name, token: 's3cret' }, 'whip on origin');
     await start(whip, '#publishBtn', 'PUBLISHING', 'whip on origin');
 
-    // The player's page and its POST go to the origin; the origin answers 307 to the edge,
+    // The player's page and its POST go to the origin; the origin checks the token and answers
+    // 307 to the edge with a ticket (the browser drops Authorization on a cross-origin redirect),
     // fetch re-POSTs the offer there (a cross-origin request: the edge's CORS), and the page
     // retries while the edge answers 409 (the relay from the origin is not there yet).
-    const whep = await openPage(browser, origin.httpUrl, 'whep.html', { streamName: name }, 'whep via origin');
+    const whep = await openPage(browser, origin.httpUrl, 'whep.html', { streamName: name, token: 'v1ewer' }, 'whep via origin');
     await start(whep, '#playBtn', 'PLAYING', 'whep via origin');
     const session = await whep.evaluate(() => window.whepPage.run.session);
     assert.equal(session.redirected, true, 'the origin redirected the POST');
-    assert.equal(session.responseUrl, `${edge.httpUrl}/whep/${name}`, 'the answer came from the edge');
+    assert.ok(session.responseUrl.startsWith(`${edge.httpUrl}/whep/${name}?`), `the answer came from the edge: ${session.responseUrl}`);
     assert.equal(Number(SESSION_URL.exec(session.resource)?.[1]), edge.port, `the session ${session.resource} is on the edge`);
     const { first, second } = await expectVideoPlaying(whep, '#remoteVideo', { timeoutMs: 15000 });
     const log = await whep.evaluate(() =>
@@ -212,12 +214,12 @@ test('CDN: WHIP on the origin, the WHEP page is redirected (307) to the edge and
     const offer = await whep.evaluate(() => window.whepPage.run.pc.localDescription.sdp);
     const redirect = await fetch(`${origin.httpUrl}/whep/${name}`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/sdp' },
+      headers: { 'Content-Type': 'application/sdp', Authorization: 'Bearer v1ewer' },
       body: offer,
       redirect: 'manual',
     });
     assert.equal(redirect.status, 307, 'the origin redirects a WHEP POST');
-    assert.equal(redirect.headers.get('Location'), `${edge.httpUrl}/whep/${name}`, 'to the edge');
+    assert.match(redirect.headers.get('Location'), new RegExp(`^${edge.httpUrl}/whep/${name}\\?ticket=\\S+$`), 'to the edge');
     assert.equal((await health(edge)).players, 1, 'the edge has the WHEP player');
     assert.equal((await health(origin)).players, 0, 'the origin has no player');
 

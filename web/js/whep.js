@@ -44,7 +44,7 @@
 
   function describe(run) {
     if (!run.session) return "";
-    const where = run.session.redirected ? `redirected to ${run.session.responseUrl}; ` : "";
+    const where = run.session.redirected ? `redirected to ${new URL(run.session.responseUrl).origin}; ` : "";
     return `${where}session ${run.session.resource}`;
   }
 
