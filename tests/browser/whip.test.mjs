@@ -169,6 +169,18 @@ test('the WHEP page waits (409) until the official SDK publishes, plays (bearer 
     assert.equal(players, 0, 'the DELETE ended the WHEP player on the node');
     // The publisher is untouched by a player leaving.
     assert.equal(await publisher.evaluate(() => window.rt.stream.status()), 'PUBLISHING');
+
+    // Playing again, then the publisher stops: the node ends the WHEP session with a DTLS
+    // close_notify, and the page says so at once instead of showing a frozen picture.
+    await whep.click('#playBtn');
+    const replaying = await pageStatus(whep, ['PLAYING'], 'whep again');
+    assert.equal(replaying.status, 'PLAYING', `whep again: ${replaying.info}`);
+    const stoppedAt = Date.now();
+    await publisher.evaluate(() => window.rtStop());
+    const ended = await pageStatus(whep, ['STOPPED'], 'whep after the publisher stopped');
+    assert.equal(ended.status, 'STOPPED', `the page learns the stream ended: ${ended.info}`);
+    assert.match(ended.info, /server ended the session/);
+    console.log(`[whep] the page showed STOPPED ${Date.now() - stoppedAt} ms after the publisher stopped`);
   } catch (e) {
     console.log(`--- rtcdn output (last 4000 chars) ---\n${server.output().slice(-4000)}`);
     throw e;

@@ -1,7 +1,7 @@
 /* whep.html: play a stream over WHEP with a plain RTCPeerConnection (see whip_client.js). */
 (function () {
   "use strict";
-  const {endpointUrl, negotiate, deleteSession, playTransceivers} = rtcdnWhip;
+  const {endpointUrl, negotiate, deleteSession, playTransceivers, watchServerEnd: watchEnd} = rtcdnWhip;
   const {param, showStatus} = rtcdnDemo;
   const $ = (id) => document.getElementById(id);
   const ui = {
@@ -64,7 +64,10 @@
       });
       run.pc.addEventListener("connectionstatechange", () => {
         const state = run.pc.connectionState;
-        if (state === "connected") set(run, "PLAYING", describe(run));
+        if (state === "connected") {
+          set(run, "PLAYING", describe(run));
+          watchServerEnd(run);
+        } else if (run.status === "STOPPED") return;
         else if (state === "failed") set(run, "FAILED", "the ICE / DTLS connection failed");
         else if (state === "disconnected") set(run, "DISCONNECTED", "the connection was interrupted");
       });
@@ -91,6 +94,18 @@
       if (page.run === run) page.run = null;
       refresh();
     }
+  }
+
+  /** Once up, a session the server ends (the stream stopped) ends the run too. */
+  function watchServerEnd(run) {
+    if (run.watching) return;
+    run.watching = watchEnd(run.pc, () => {
+      if (page.run !== run) return;
+      page.run = null;
+      release(run);
+      refresh();
+      set(run, "STOPPED", "the server ended the session (the stream was stopped)");
+    });
   }
 
   function release(run) {

@@ -1,7 +1,7 @@
 /* whip.html: publish the camera over WHIP with a plain RTCPeerConnection (see whip_client.js). */
 (function () {
   "use strict";
-  const {endpointUrl, negotiate, deleteSession, publishTransceivers} = rtcdnWhip;
+  const {endpointUrl, negotiate, deleteSession, publishTransceivers, watchServerEnd} = rtcdnWhip;
   const {param, randomHex, showStatus} = rtcdnDemo;
   const $ = (id) => document.getElementById(id);
   const ui = {
@@ -64,7 +64,18 @@
       for (const {track, init} of publishTransceivers(run.media, layers)) run.pc.addTransceiver(track, init);
       run.pc.addEventListener("connectionstatechange", () => {
         const state = run.pc.connectionState;
-        if (state === "connected") set(run, "PUBLISHING", describe(run));
+        if (state === "connected") {
+          set(run, "PUBLISHING", describe(run));
+          if (!run.watching) {
+            run.watching = watchServerEnd(run.pc, () => {
+              if (page.run !== run) return;
+              page.run = null;
+              release(run);
+              refresh();
+              set(run, "STOPPED", "the server ended the session");
+            });
+          }
+        } else if (run.status === "STOPPED") return;
         else if (state === "failed") set(run, "FAILED", "the ICE / DTLS connection failed");
         else if (state === "disconnected") set(run, "DISCONNECTED", "the connection was interrupted");
       });

@@ -186,8 +186,28 @@
     return res.status;
   }
 
+  /**
+   * Calls `onEnd` once when the server ends the session on its side: rtcdn sends a DTLS
+   * close_notify when the stream stops (the publisher left, a REST terminate, the node drains),
+   * which closes the DTLS transport without the page asking. Call once the connection is up.
+   */
+  function watchServerEnd(pc, onEnd) {
+    const transports = [...pc.getSenders(), ...pc.getReceivers()].map((x) => x.transport).filter(Boolean);
+    const transport = transports[0];
+    if (!transport) return false;
+    let fired = false;
+    transport.addEventListener("statechange", () => {
+      if (transport.state === "closed" && pc.signalingState !== "closed" && !fired) {
+        fired = true;
+        onEnd();
+      }
+    });
+    return true;
+  }
+
   const api = {
     WhipError,
+    watchServerEnd,
     endpointUrl,
     resolveLocation,
     parseLinks,

@@ -254,3 +254,29 @@ test("deleteSession DELETEs the resource with the token; an error answer rejects
   await assert.rejects(whip.deleteSession("http://e:2/whip/session/1", "", fetch), /^WhipError: HTTP 404 Not Found: no such session$/);
   assert.deepEqual(fetch.calls[1].init.headers, {});
 });
+
+test("watchServerEnd fires once when the DTLS transport closes while the page did not close", () => {
+  const listeners = [];
+  const transport = {state: "connected", addEventListener: (_, f) => listeners.push(f)};
+  const pc = {
+    signalingState: "stable",
+    getSenders: () => [{transport: null}],
+    getReceivers: () => [{transport}],
+  };
+  let ended = 0;
+  assert.equal(whip.watchServerEnd(pc, () => ended++), true);
+  listeners.forEach((f) => f());
+  assert.equal(ended, 0, "still connected");
+  transport.state = "closed";
+  listeners.forEach((f) => f());
+  listeners.forEach((f) => f());
+  assert.equal(ended, 1, "once");
+  // The page's own close is not the server's.
+  const own = {...pc, signalingState: "closed"};
+  let ownEnded = 0;
+  listeners.length = 0;
+  whip.watchServerEnd(own, () => ownEnded++);
+  listeners.forEach((f) => f());
+  assert.equal(ownEnded, 0);
+  assert.equal(whip.watchServerEnd({getSenders: () => [], getReceivers: () => []}, () => {}), false);
+});
