@@ -1,8 +1,8 @@
 /* whep.html: play a stream over WHEP with a plain RTCPeerConnection (see whip_client.js). */
 (function () {
   "use strict";
-  const {endpointUrl, negotiate, deleteSession, playTransceivers, watchServerEnd: watchEnd} = rtcdnWhip;
-  const {param, showStatus} = rtcdnDemo;
+  const {endpointUrl, negotiate, playTransceivers} = rtcdnWhip;
+  const {param} = rtcdnDemo;
   const $ = (id) => document.getElementById(id);
   const ui = {
     server: $("server"),
@@ -27,20 +27,15 @@
   /** 409 (not published yet) or 503 (node full) with Retry-After: offer again later. */
   const retryable = (e) => (e.status === 409 || e.status === 503) && typeof e.retryAfter === "number";
 
-  function refresh() {
-    const busy = Boolean(page.run);
-    ui.play.textContent = busy ? "Stop" : "Play";
-    for (const el of [ui.server, ui.name, ui.token]) el.disabled = busy;
-  }
-
-  function set(run, status, info) {
-    // A run that is no longer the page's may still say it stopped, if no other run started.
-    if (page.run !== run && !(status === "STOPPED" && page.run === null)) return;
-    run.status = status;
-    page.log.push({status, info: info === undefined ? ui.info.textContent : info, t: performance.now()});
-    showStatus(ui.status, status);
-    if (info !== undefined) ui.info.textContent = info;
-  }
+  const runner = rtcdnWhipPage.createRunner({
+    page,
+    ui,
+    button: ui.play,
+    idleLabel: "Play",
+    inputs: [ui.server, ui.name, ui.token],
+    release,
+  });
+  const {refresh, set, stop} = runner;
 
   function describe(run) {
     if (!run.session) return "";
@@ -50,9 +45,7 @@
 
   async function play() {
     const run = {status: "", token: ui.token.value, pc: null, media: null, session: null, timer: null};
-    page.run = run;
-    refresh();
-    set(run, "PENDING", "");
+    runner.begin(run);
     try {
       const url = endpointUrl(ui.server.value, "whep", ui.name.value);
       run.pc = new RTCPeerConnection();
@@ -62,15 +55,7 @@
         run.media.addTrack(e.track);
         if (page.run === run) ui.video.srcObject = run.media;
       });
-      run.pc.addEventListener("connectionstatechange", () => {
-        const state = run.pc.connectionState;
-        if (state === "connected") {
-          set(run, "PLAYING", describe(run));
-          watchServerEnd(run);
-        } else if (run.status === "STOPPED") return;
-        else if (state === "failed") set(run, "FAILED", "the ICE / DTLS connection failed");
-        else if (state === "disconnected") set(run, "DISCONNECTED", "the connection was interrupted");
-      });
+      run.pc.addEventListener("connectionstatechange", () => runner.onConnectionState(run, "PLAYING", describe));
       for (;;) {
         run.negotiating = true;
         try {
@@ -89,50 +74,14 @@
       if (page.run !== run) return stop(run);
       if (run.status !== "PLAYING") set(run, "CONNECTING", describe(run));
     } catch (e) {
-      set(run, "FAILED", e.message);
-      release(run);
-      if (page.run === run) page.run = null;
-      refresh();
+      runner.fail(run, e.message);
     }
-  }
-
-  /** Once up, a session the server ends (the stream stopped) ends the run too. */
-  function watchServerEnd(run) {
-    if (run.watching) return;
-    run.watching = watchEnd(run.pc, () => {
-      if (page.run !== run) return;
-      page.run = null;
-      release(run);
-      refresh();
-      set(run, "STOPPED", "the server ended the session (the stream was stopped)");
-    });
   }
 
   function release(run) {
     clearTimeout(run.timer);
     if (run.pc) run.pc.close();
     if (ui.video.srcObject === run.media) ui.video.srcObject = null;
-  }
-
-  /** Ends `run`: DELETE on its session (if it has one), then closes the connection. */
-  async function stop(run) {
-    if (page.run === run) page.run = null;
-    refresh();
-    if (run.negotiating) {
-      // The POST is under way: its session is DELETEd once it is answered (see the caller).
-      set(run, "STOPPED", "");
-      return;
-    }
-    let info = "";
-    if (run.session) {
-      try {
-        info = `DELETE ${run.session.resource}: ${await deleteSession(run.session.resource, run.token)}`;
-      } catch (e) {
-        info = `DELETE ${run.session.resource} failed: ${e.message}`;
-      }
-    }
-    release(run);
-    set(run, "STOPPED", info);
   }
 
   ui.play.onclick = () => (page.run ? stop(page.run) : play());
