@@ -435,6 +435,19 @@ fn every_refusal_has_its_status_code() {
         (full.status, full.header("Retry-After"), full.body.trim()),
         (503, Some("5"), "Server is full")
     );
+
+    // Every answer is counted by protocol, method and status; the live session is a gauge.
+    let metrics = server.http_get("/metrics").1;
+    for line in [
+        "rtcdn_whip_answers_total{protocol=\"whip\",method=\"POST\",status=\"201\"} 1",
+        "rtcdn_whip_answers_total{protocol=\"whip\",method=\"POST\",status=\"415\"} 1",
+        "rtcdn_whip_answers_total{protocol=\"whip\",method=\"POST\",status=\"503\"} 1",
+        "rtcdn_whip_answers_total{protocol=\"whip\",method=\"OPTIONS\",status=\"204\"} 2",
+        "rtcdn_whip_answers_total{protocol=\"whip\",method=\"GET\",status=\"405\"} 1",
+        "rtcdn_whip_sessions 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The live counters the control plane updates as things happen: [`HubCounters`] (signalling
-//! connections, handshakes, REST hook calls; kept by the hub) and [`BalancerCounters`] (the
-//! balancer's answers; kept by the CDN handle). They are `prometheus-client` atomics behind an
+//! connections, handshakes, REST hook calls; kept by the hub), [`BalancerCounters`] (the
+//! balancer's answers; kept by the CDN handle) and [`WhipCounters`] (the WHIP/WHEP endpoints'
+//! answers). They are `prometheus-client` atomics behind an
 //! `Arc`: a clone shares them, and a scrape (`crate::metrics`) registers clones.
 //!
 //! A leaf: the hub, the CDN task and the metrics endpoint build on it; it imports none of them.
@@ -118,6 +119,55 @@ fn close_reason(reason: CloseReason) -> &'static str {
         CloseReason::PeerClosed => "peer_closed",
         CloseReason::Refused => "refused",
     }
+}
+
+/// The `protocol`, `method` and `status` labels of a WHIP/WHEP answer.
+pub(crate) type WhipAnswer = [Label; 3];
+
+/// The WHIP/WHEP endpoints' answers (`protocol` `whip`/`whep`, `method`, `status` code).
+#[derive(Clone, Debug, Default)]
+pub struct WhipCounters {
+    pub(crate) answers: Family<WhipAnswer, Counter>,
+}
+
+impl WhipCounters {
+    /// An answer with `status` to a `method` request of `protocol`.
+    pub fn answered(&self, protocol: &'static str, method: &'static str, status: u16) {
+        self.answers
+            .get_or_create(&[
+                ("protocol", protocol),
+                ("method", method),
+                ("status", status_label(status)),
+            ])
+            .inc();
+    }
+}
+
+/// The status codes the endpoints answer, as static labels (others are `other`).
+fn status_label(status: u16) -> &'static str {
+    const KNOWN: [(u16, &str); 17] = [
+        (200, "200"),
+        (201, "201"),
+        (204, "204"),
+        (307, "307"),
+        (400, "400"),
+        (401, "401"),
+        (403, "403"),
+        (404, "404"),
+        (405, "405"),
+        (406, "406"),
+        (409, "409"),
+        (412, "412"),
+        (413, "413"),
+        (415, "415"),
+        (422, "422"),
+        (500, "500"),
+        (503, "503"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(code, _)| *code == status)
+        .map_or("other", |(_, label)| label)
 }
 
 /// The balancer's answers on an origin (`result`: `edge` or `no_edge`).

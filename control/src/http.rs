@@ -137,6 +137,7 @@ async fn metrics(state: &AppState) -> Response {
         hub,
         workers: state.workers.iter().map(|w| (w.id.0, w.stats())).collect(),
         balancer: state.cdn.as_ref().map(|c| c.counters().clone()),
+        whip: (state.whip.counters().clone(), state.whip.sessions().len()),
     };
     match crate::metrics::render(&scrape) {
         Ok(body) => (

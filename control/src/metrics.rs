@@ -16,7 +16,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::counters::BalancerCounters;
+use crate::counters::{BalancerCounters, WhipCounters};
 use crate::wcs::hub::HubMetrics;
 
 /// The `Content-Type` of the text format.
@@ -39,6 +39,8 @@ pub struct Scrape {
     pub workers: Vec<(usize, WorkerStats)>,
     /// The balancer's counters on an origin.
     pub balancer: Option<BalancerCounters>,
+    /// The WHIP/WHEP endpoints' answers and live sessions.
+    pub whip: (WhipCounters, usize),
 }
 
 /// A gauge of `value` (saturating at `i64::MAX`).
@@ -293,6 +295,16 @@ fn registry(scrape: &Scrape) -> Registry {
             b.decisions.clone(),
         );
     }
+    r.register(
+        "whip_answers",
+        "WHIP and WHEP requests answered, by protocol, method and status code",
+        scrape.whip.0.answers.clone(),
+    );
+    r.register(
+        "whip_sessions",
+        "Live WHIP and WHEP sessions",
+        gauge(scrape.whip.1),
+    );
     r.register("workers", "Data-plane workers", gauge(scrape.workers.len()));
     for field in worker_fields() {
         let (name, help, unit, get) = field;
@@ -364,6 +376,10 @@ mod tests {
         counters.handshake_completed(Duration::from_millis(200));
         counters.handshake_failed(CloseReason::IceTimeout);
         counters.handshake_abandoned();
+        let whip = WhipCounters::default();
+        whip.answered("whep", "POST", 409);
+        whip.answered("whep", "POST", 409);
+        whip.answered("whip", "DELETE", 599);
         let balancer = BalancerCounters::default();
         balancer.decided(true);
         balancer.decided(true);
@@ -396,12 +412,23 @@ mod tests {
             },
             workers: vec![(0, w0), (1, w1)],
             balancer: Some(balancer),
+            whip: (whip, 3),
         };
         let body = render(&scrape).unwrap();
         let samples = parse(&body);
         assert!(samples.iter().all(|s| s.metric.starts_with("rtcdn_")));
 
         assert_eq!(value(&samples, "rtcdn_signalling_connections", &[]), 2.0);
+        let answer = |p, m, s| {
+            value(
+                &samples,
+                "rtcdn_whip_answers_total",
+                &[("protocol", p), ("method", m), ("status", s)],
+            )
+        };
+        assert_eq!(answer("whep", "POST", "409"), 2.0);
+        assert_eq!(answer("whip", "DELETE", "other"), 1.0);
+        assert_eq!(value(&samples, "rtcdn_whip_sessions", &[]), 3.0);
         assert_eq!(
             value(&samples, "rtcdn_signalling_connections_opened_total", &[]),
             2.0

@@ -102,7 +102,24 @@ async fn handle(state: WhipState, client: SocketAddr, kind: Kind, request: Reque
         (Target::Endpoint(_), _) => not_allowed(ENDPOINT_METHODS),
         (Target::Resource(_), _) => not_allowed(RESOURCE_METHODS),
     };
+    state.endpoints.counters.answered(
+        kind.protocol(),
+        method_label(&parts.method),
+        response.status().as_u16(),
+    );
     with_cors(response)
+}
+
+/// The request method as a metric label.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::POST => "POST",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::GET => "GET",
+        _ => "other",
+    }
 }
 
 /// Every answer may be read by a page of another origin.

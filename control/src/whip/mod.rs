@@ -26,6 +26,7 @@ pub use session::{Kind, Sessions};
 
 use crate::cdn::CdnHandle;
 use crate::config::{Config, RelaySecret};
+use crate::counters::WhipCounters;
 use crate::wcs::connection::HubHandle;
 
 /// How long a `POST` waits for the hub beyond the REST hooks' own time (two calls:
@@ -40,6 +41,7 @@ pub struct Endpoints {
     whep_token: Option<RelaySecret>,
     ice_links: Vec<String>,
     wait: Duration,
+    counters: WhipCounters,
 }
 
 impl Endpoints {
@@ -56,12 +58,18 @@ impl Endpoints {
             whep_token: cfg.whep_token.clone(),
             ice_links: ice_links(cfg),
             wait: HUB_WAIT + hooks,
+            counters: WhipCounters::default(),
         }
     }
 
     /// The live sessions.
     pub fn sessions(&self) -> &Sessions {
         &self.sessions
+    }
+
+    /// The answers given so far (for `/metrics`).
+    pub fn counters(&self) -> &WhipCounters {
+        &self.counters
     }
 
     fn token(&self, kind: Kind) -> Option<&RelaySecret> {
