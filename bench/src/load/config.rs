@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::churn::ChurnSpec;
+use super::churn::spec::ChurnSpec;
 use super::impair::ImpairConfig;
 use super::nack::NackConfig;
 use super::signalling::TargetKind;
