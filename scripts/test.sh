@@ -51,6 +51,8 @@ else
   apt-get install -y dpkg systemd || { apt-get update && apt-get install -y dpkg systemd; }
 fi
 
+# playwright-core, the official Web SDK, and the WHIP/WHEP clients written elsewhere that
+# whip_clients.test.mjs drives (with esbuild, which bundles the CommonJS ones for the page).
 step "npm packages of tests/browser/package.json -> .cache/browser"
 mkdir -p "$CACHE"
 # Reinstall only when the lock file changed since the last successful install (the stamp is

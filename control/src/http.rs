@@ -2,7 +2,8 @@
 //! drains), `GET /health`,
 //! `GET /metrics` (Prometheus, see [`crate::metrics`]), the
 //! WCS stat page `GET /?action=stat`, on a CDN origin the balancer (`GET /?action=balance` and
-//! `GET /balancer`), the WCS REST API under `/rest-api/` ([`crate::rest`]), and static files
+//! `GET /balancer`), the WCS REST API under `/rest-api/` ([`crate::rest`]), WHIP and WHEP
+//! under `/whip/` and `/whep/` ([`crate::whip`]), and static files
 //! (first `web_dir`, then the demo pages embedded from `../web` at build time).
 //!
 //! Owns routing, path sanitising and content types. It must not hold signalling state (that is
@@ -27,6 +28,7 @@ use crate::lifecycle::NodeStatus;
 use crate::respond::{cors_response, json_response, preflight_allowing};
 use crate::rest::{self, RestAccess, RestState};
 use crate::wcs::connection::{self, HubHandle};
+use crate::whip::{self, Endpoints, WhipState};
 
 /// Largest accepted websocket message (and frame), in bytes: room for an SDP offer of up to
 /// `sdp::MAX_SDP_LEN` (256 KiB; a larger one fails its stream only) and the message around it.
@@ -60,12 +62,16 @@ pub struct AppState {
     pub rest: Arc<RestAccess>,
     /// Draining (SIGTERM) and the open websockets.
     pub node: NodeStatus,
+    /// WHIP/WHEP configuration and sessions.
+    pub whip: Arc<Endpoints>,
 }
 
 /// The router; serve it with `into_make_service_with_connect_info::<SocketAddr>()`.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/rest-api/{*method}", any(rest::handle))
+        .route("/whip/{*rest}", any(whip::whip))
+        .route("/whep/{*rest}", any(whip::whep))
         .fallback(handle)
         .with_state(state)
 }
@@ -152,6 +158,18 @@ impl axum::extract::FromRef<AppState> for RestState {
             hub: state.hub.clone(),
             access: state.rest.clone(),
             origin: state.cdn.is_some(),
+        }
+    }
+}
+
+/// What the WHIP/WHEP endpoints need of the node's state.
+impl axum::extract::FromRef<AppState> for WhipState {
+    fn from_ref(state: &AppState) -> Self {
+        WhipState {
+            hub: state.hub.clone(),
+            cdn: state.cdn.clone(),
+            local_addr: state.local_addr,
+            endpoints: state.whip.clone(),
         }
     }
 }
@@ -333,35 +351,13 @@ async fn stat(state: &AppState) -> Response {
     cors_response(StatusCode::OK, "text/plain; charset=utf-8", page.render())
 }
 
-fn hex_value(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hi = hex_value(*bytes.get(i + 1)?)?;
-            let lo = hex_value(*bytes.get(i + 2)?)?;
-            out.push(hi << 4 | lo);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 /// Turns a request path into a relative file path, or `None` if it tries to leave the root
 /// (`..`, `.`, backslashes, NUL, drive letters) or is not valid percent-encoded UTF-8.
 /// A directory path (empty or ending in `/`) maps to its `index.html`.
 pub fn sanitize_path(path: &str) -> Option<String> {
     let mut parts = Vec::new();
     for raw in path.split('/') {
-        let seg = percent_decode(raw)?;
+        let seg = crate::percent::decode(raw)?;
         if seg.is_empty() {
             continue;
         }

@@ -214,6 +214,7 @@ async fn serve_signalled(
         ),
         grace: cfg.shutdown_grace_period,
     };
+    let whip = Arc::new(crate::whip::Endpoints::from_config(&cfg));
     let state = AppState {
         hub,
         local_addr,
@@ -223,6 +224,7 @@ async fn serve_signalled(
         workers: worker_handles,
         rest,
         node: node.clone(),
+        whip,
     };
     let router = http::router(state);
     let app = router

@@ -150,6 +150,15 @@ impl Transport {
         }
     }
 
+    /// Ends the transport from our side at `now` (the server ended the session): a WebRTC
+    /// peer is sent a DTLS close_notify (drain [`Transport::poll_transmit`]) so it learns at
+    /// once instead of by consent expiry; a plain one has nothing to say.
+    pub fn close(&mut self, now: Instant) {
+        if let Transport::WebRtc(c) = self {
+            c.close(now);
+        }
+    }
+
     /// Writes the next transport datagram (ICE, DTLS, a plain keep-alive) into `out`.
     #[must_use]
     pub fn poll_transmit(&mut self, out: &mut [u8]) -> Option<Transmit> {

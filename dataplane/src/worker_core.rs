@@ -381,6 +381,11 @@ impl WorkerCore {
             }
             CoreCommand::RemovePeer(id) => {
                 if let Some(key) = self.routes.by_id(id) {
+                    // The control plane ended the session: tell the peer before it goes.
+                    if let Some(peer) = self.peers.get_mut(key) {
+                        peer.transport.close(now);
+                        peer.queue_transmits(&mut self.outbox);
+                    }
                     self.remove_peer(key);
                 }
             }

@@ -55,6 +55,18 @@ fn a_viewer_that_leaves_gets_nothing_more_and_the_others_go_on() {
     let counts: Vec<usize> = viewers.iter().map(|&v| sim.client(v).rtp.len()).collect();
     assert_eq!(counts, [20, 10, 20, 20]);
     assert_eq!(sim.worker(WorkerId(1)).core.peer_count(), 1);
+    // The leaving viewer was told with a DTLS close_notify, not left to consent expiry; the
+    // others were not.
+    let told: Vec<_> = viewers.iter().map(|&v| sim.client(v).failed).collect();
+    assert_eq!(
+        told,
+        [
+            None,
+            Some(dataplane::api::CloseReason::PeerClosed),
+            None,
+            None
+        ]
+    );
 }
 
 #[test]

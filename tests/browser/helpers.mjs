@@ -96,12 +96,14 @@ export function sdkFile(name) {
  * `codecs`, serving tests/browser/pages/*, the SDK's flashphoner.js and web/js/simulcast.js from
  * a temporary web_dir.
  * `extra` adds or overrides properties; `files` (`{ name: contents }`, e.g. `loadbalancing.xml`)
- * are written into the config directory; `launcher` (e.g. `['nsenter', '--net=/run/netns/x']`)
- * runs it through a program that execs it in place. Resolves once the listening line is printed. Returns
+ * are written into the config directory; `webFiles` (`{ name: sourcePath }`) are copied into the
+ * web_dir as well (e.g. a client library from node_modules); `launcher` (e.g.
+ * `['nsenter', '--net=/run/netns/x']`) runs it through a program that execs it in place.
+ * Resolves once the listening line is printed. Returns
  * `{ httpUrl, wsUrl, port, httpsUrl, wssUrl, tlsPort, certFile, output(), stop() }` (the TLS
  * listener's URLs and the generated certificate); `stop()` kills the process and removes the dirs.
  */
-export async function startServer({ codecs = 'opus,h264', extra = {}, files = {}, launcher = [] } = {}) {
+export async function startServer({ codecs = 'opus,h264', extra = {}, files = {}, webFiles = {}, launcher = [] } = {}) {
   if (!fs.existsSync(serverBin)) {
     throw new Error(`server binary ${serverBin} is missing: run cargo build (or set RTCDN_BIN)`);
   }
@@ -117,6 +119,9 @@ export async function startServer({ codecs = 'opus,h264', extra = {}, files = {}
   fs.copyFileSync(sdk, path.join(webDir, 'flashphoner.js'));
   // The demo's simulcast option, which sdk_client.html loads too.
   fs.copyFileSync(path.join(repoRoot, 'web', 'js', 'simulcast.js'), path.join(webDir, 'simulcast.js'));
+  for (const [name, source] of Object.entries(webFiles)) {
+    fs.copyFileSync(source, path.join(webDir, name));
+  }
   const props = {
     ip: '127.0.0.1',
     'ws.port': '0',
@@ -216,11 +221,18 @@ export function loadbalancingXml(edgePorts, { mode = 'ROUNDROBIN', distribution 
 
 /**
  * Starts a static CDN on loopback: `edges` edge processes first (ephemeral ports), then an
- * origin with `load_balancing_enabled=true` and a `loadbalancing.xml` naming them (`mode`).
+ * origin with `load_balancing_enabled=true` and a `loadbalancing.xml` naming them (`mode`);
+ * `webFiles` as for startServer, on the origin; `extra` properties on every node.
  * Returns `{ origin, edges, output(), stop() }`; `stop()` kills every process it started, also
  * when starting one of them failed (then the error is rethrown after cleanup).
  */
-export async function startCdn({ edges = 2, mode = 'ROUNDROBIN', codecs = 'opus,h264' } = {}) {
+export async function startCdn({
+  edges = 2,
+  mode = 'ROUNDROBIN',
+  codecs = 'opus,h264',
+  webFiles = {},
+  extra = {},
+} = {}) {
   const started = [];
   const stop = async () => {
     await Promise.all(started.map((s) => s.stop()));
@@ -228,13 +240,14 @@ export async function startCdn({ edges = 2, mode = 'ROUNDROBIN', codecs = 'opus,
   try {
     const edgeServers = [];
     for (let i = 0; i < edges; i++) {
-      const edge = await startServer({ codecs });
+      const edge = await startServer({ codecs, extra });
       started.push(edge);
       edgeServers.push(edge);
     }
     const origin = await startServer({
       codecs,
-      extra: { load_balancing_enabled: 'true' },
+      webFiles,
+      extra: { ...extra, load_balancing_enabled: 'true' },
       files: { 'loadbalancing.xml': loadbalancingXml(edgeServers.map((e) => e.port), { mode }) },
     });
     started.push(origin);

@@ -204,7 +204,23 @@ pub fn join_from(
         wcs.play(name, &offer)
     }
     .unwrap_or_else(|info| panic!("publish/play of {name} failed: {info}"));
-    let answer = parse_answer(&negotiated.answer_sdp).expect("server answer parses");
+    let (peer, answer) = peer_for_answer(&negotiated.answer_sdp, spec, cert, from);
+    Joined {
+        peer,
+        answer,
+        wcs,
+        negotiated,
+    }
+}
+
+/// A peer on `from` that runs ICE/DTLS toward the server's `answer_sdp` to `spec`'s offer.
+pub fn peer_for_answer(
+    answer_sdp: &str,
+    spec: &OfferSpec,
+    cert: &DtlsCertificate,
+    from: IpAddr,
+) -> (MediaPeer, Answer) {
+    let answer = parse_answer(answer_sdp).expect("server answer parses");
     let remote = RemoteParams {
         ufrag: answer.ufrag.clone(),
         pwd: answer.pwd.clone(),
@@ -216,12 +232,7 @@ pub fn join_from(
         pwd: spec.pwd.clone(),
     };
     let peer = MediaPeer::new_at(from, &local, &remote, cert, &SrtpProfile::ALL);
-    Joined {
-        peer,
-        answer,
-        wcs,
-        negotiated,
-    }
+    (peer, answer)
 }
 
 /// RTP with a one-byte header extension block (abs-send-time and mid) and `payload`.

@@ -18,6 +18,11 @@
   const PERIOD_MS = 1000;
   const TIMEOUT_MS = 2500;
   const WINDOW_SECONDS = 120;
+  /** The workers' counters of datagrams dropped or not sent (one sum per worker). */
+  const DROP_COUNTERS = [
+    "dropped_unknown_source", "dropped_unknown_ssrc", "dropped_handshake_busy", "dropped_invalid",
+    "dropped_duplicate", "dropped_send_full", "dropped_fanout_full", "send_errors",
+  ];
 
   const COLORS = {
     in: "#1f6feb",
@@ -236,8 +241,8 @@
           workerMeters.set(id, new S.RateMeter());
         }
         const r = workerMeters.get(id).update({workers: [w]}, atMs);
-        const dropped = ["dropped_unknown_source", "dropped_invalid", "dropped_duplicate", "dropped_send_full", "dropped_fanout_full", "send_errors"]
-          .reduce((sum, k) => sum + (w[k] || 0), 0);
+        const reasons = DROP_COUNTERS.filter((k) => w[k]);
+        const dropped = reasons.reduce((sum, k) => sum + w[k], 0);
         const tr = el("tr", null, {"data-worker": id});
         tr.appendChild(td(el("b", "#" + id)));
         tr.appendChild(td(r ? S.formatBps(r.bps_in) : "–", "n"));
@@ -246,7 +251,10 @@
         tr.appendChild(td(r ? S.formatRate(r.pps_out) : "–", "n"));
         tr.appendChild(td(r ? S.formatRate(r.forwarded_pps) : "–", "n"));
         tr.appendChild(td(w.retransmitted, "n"));
-        tr.appendChild(td(dropped, "n" + (dropped ? " warnnum" : "")));
+        const cell = td(dropped, "n" + (dropped ? " warnnum" : ""));
+        // Which counters make up the sum, on hover.
+        cell.title = reasons.map((k) => k + ": " + w[k]).join("\n");
+        tr.appendChild(cell);
         return tr;
       }),
       "No workers",

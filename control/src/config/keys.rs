@@ -60,9 +60,14 @@ pub(super) const MAX_CONNECTIONS_PER_IP: &str = "max_connections_per_ip";
 pub(super) const MAX_STREAMS_PER_CONNECTION: &str = "max_streams_per_connection";
 pub(super) const MAX_PEERS: &str = "max_peers";
 pub(super) const CDN_ALLOWED_IPS: &str = "cdn_allowed_ips";
+pub(super) const WHIP_TOKEN: &str = "whip_token";
+pub(super) const WHEP_TOKEN: &str = "whep_token";
+pub(super) const ICE_SERVERS: &str = "ice_servers";
+pub(super) const ICE_SERVERS_USERNAME: &str = "ice_servers_username";
+pub(super) const ICE_SERVERS_CREDENTIAL: &str = "ice_servers_credential";
 
 /// Every key we apply, in the order the README documents them.
-const IMPLEMENTED: [&str; 42] = [
+const IMPLEMENTED: [&str; 47] = [
     IP,
     WS_PORT,
     WSS_PORT,
@@ -105,6 +110,11 @@ const IMPLEMENTED: [&str; 42] = [
     MAX_STREAMS_PER_CONNECTION,
     MAX_PEERS,
     CDN_ALLOWED_IPS,
+    WHIP_TOKEN,
+    WHEP_TOKEN,
+    ICE_SERVERS,
+    ICE_SERVERS_USERNAME,
+    ICE_SERVERS_CREDENTIAL,
 ];
 
 pub(super) const NOT_A_PORT: &str = "is not a port number (1-65535)";
@@ -127,6 +137,8 @@ const BAD_ALLOWED_IPS: &str =
 const BAD_HOOK_URL: &str = "must be an http:// or https:// URL of the backend application";
 const BAD_LIMIT: &str = "must be a count from 1 to 1000000";
 const BAD_ON_ERROR: &str = "must be FAIL or LOG";
+const BAD_ICE_SERVERS: &str =
+    "must be a comma-separated list of stun:, stuns:, turn: or turns: URLs like stun:stun.example.com:3478";
 const BAD_BITRATE: &str = "must be a bitrate in bits per second from 30000 to 100000000";
 const BAD_GRACE_PERIOD: &str = "must be a whole number of seconds from 0 to 86400";
 
@@ -304,6 +316,9 @@ impl Loader {
             }
             CDN_RELAY_SECRET => cfg.cdn_relay_secret = Some(RelaySecret::new(value)),
             REST_API_KEY => cfg.rest_api_key = Some(RelaySecret::new(value)),
+            WHIP_TOKEN => cfg.whip_token = Some(RelaySecret::new(value)),
+            WHEP_TOKEN => cfg.whep_token = Some(RelaySecret::new(value)),
+            ICE_SERVERS_CREDENTIAL => cfg.ice_servers_credential = Some(RelaySecret::new(value)),
             _ => apply_scalar(cfg, key, value)
                 .map_err(|reason| self.bad(line, key, value, reason))?,
         }
@@ -382,6 +397,29 @@ impl Loader {
             // An empty key is no key (the allowed addresses alone protect the REST API).
             REST_API_KEY => {
                 cfg.rest_api_key = None;
+                return;
+            }
+            // An empty token is no token (anyone may publish or play over WHIP/WHEP, as over
+            // the websocket, unless the REST hooks refuse).
+            WHIP_TOKEN => {
+                cfg.whip_token = None;
+                return;
+            }
+            WHEP_TOKEN => {
+                cfg.whep_token = None;
+                return;
+            }
+            // An empty list is the explicit way to say "no ICE servers to advertise".
+            ICE_SERVERS => {
+                cfg.ice_servers.clear();
+                return;
+            }
+            ICE_SERVERS_USERNAME => {
+                cfg.ice_servers_username = None;
+                return;
+            }
+            ICE_SERVERS_CREDENTIAL => {
+                cfg.ice_servers_credential = None;
                 return;
             }
             // An empty web_dir is the explicit way to say "embedded pages only".
@@ -589,6 +627,8 @@ fn apply_scalar(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static
         MAX_STREAMS_PER_CONNECTION => cfg.max_streams_per_connection = parse_limit(value)?,
         MAX_PEERS => cfg.max_peers = parse_limit(value)?,
         CDN_ALLOWED_IPS => cfg.cdn_allowed_ips = Some(parse_allowed_ips(value)?),
+        ICE_SERVERS => cfg.ice_servers = parse_ice_servers(value)?,
+        ICE_SERVERS_USERNAME => cfg.ice_servers_username = Some(value.to_owned()),
         SHUTDOWN_GRACE_PERIOD => {
             cfg.shutdown_grace_period = value
                 .parse::<u64>()
@@ -607,6 +647,30 @@ fn apply_scalar(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static
         _ => unreachable!("apply() routes only single-valued IMPLEMENTED keys here"),
     }
     Ok(())
+}
+
+/// A comma-separated list of ICE server URLs (RFC 7064/7065 schemes; at least one; blanks
+/// between commas are skipped). Their text goes into `Link` headers, so it may not hold the
+/// characters that would end the URL there.
+fn parse_ice_servers(value: &str) -> Result<Vec<String>, &'static str> {
+    let urls: Vec<String> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let valid = |u: &String| {
+        let lower = u.to_ascii_lowercase();
+        ["stun:", "stuns:", "turn:", "turns:"]
+            .iter()
+            .any(|s| lower.starts_with(s) && lower.len() > s.len())
+            && u.chars()
+                .all(|c| c.is_ascii_graphic() && !matches!(c, '<' | '>' | '"' | ',' | ';' | '\\'))
+    };
+    if urls.is_empty() || !urls.iter().all(valid) {
+        return Err(BAD_ICE_SERVERS);
+    }
+    Ok(urls)
 }
 
 /// A comma-separated list of addresses and CIDR ranges (at least one; blanks between commas

@@ -176,6 +176,18 @@ pub struct Config {
     /// `cdn_allowed_ips`: on an edge, the only addresses that may publish (its origins), so
     /// that nobody else can take a name the CDN relays; default none (anyone may publish).
     pub cdn_allowed_ips: Option<Vec<IpNet>>,
+    /// `whip_token`: the bearer token a WHIP publish must present (`Authorization: Bearer
+    /// <token>`); default none.
+    pub whip_token: Option<RelaySecret>,
+    /// `whep_token`: the bearer token a WHEP play must present; default none.
+    pub whep_token: Option<RelaySecret>,
+    /// `ice_servers`: STUN/TURN URLs offered to WHIP/WHEP clients in `Link` headers; default
+    /// none (the node is ICE-lite with a public host candidate and needs none itself).
+    pub ice_servers: Vec<String>,
+    /// `ice_servers_username`: the `username` of the `turn:`/`turns:` links.
+    pub ice_servers_username: Option<String>,
+    /// `ice_servers_credential`: the `credential` of the `turn:`/`turns:` links.
+    pub ice_servers_credential: Option<RelaySecret>,
 }
 
 /// A shared secret that never shows in logs or `Debug` output (`cdn_relay_secret`,
@@ -259,6 +271,11 @@ impl Default for Config {
             max_streams_per_connection: 32,
             max_peers: 10_000,
             cdn_allowed_ips: None,
+            whip_token: None,
+            whep_token: None,
+            ice_servers: Vec::new(),
+            ice_servers_username: None,
+            ice_servers_credential: None,
         }
     }
 }

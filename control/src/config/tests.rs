@@ -959,3 +959,43 @@ fn cdn_allowed_ips_key() {
     let (line, key, _, _) = bad("ip=127.0.0.1\ncdn_allowed_ips=origin.example\n");
     assert_eq!((line, key.as_str()), (2, "cdn_allowed_ips"));
 }
+
+#[test]
+fn whip_keys() {
+    let d = Config::default();
+    assert!(d.whip_token.is_none() && d.whep_token.is_none() && d.ice_servers.is_empty());
+    let cfg = ok("whip_token=pub-secret\nwhep_token=play-secret\n\
+                  ice_servers=stun:stun.example.net:3478, turns:turn.example.net:5349?transport=tcp\n\
+                  ice_servers_username=user\nice_servers_credential=pass\n");
+    assert!(cfg.whip_token.unwrap().matches("pub-secret"));
+    assert!(cfg.whep_token.unwrap().matches("play-secret"));
+    assert_eq!(
+        cfg.ice_servers,
+        [
+            "stun:stun.example.net:3478",
+            "turns:turn.example.net:5349?transport=tcp"
+        ]
+    );
+    assert_eq!(cfg.ice_servers_username.as_deref(), Some("user"));
+    assert_eq!(cfg.ice_servers_credential.unwrap().expose(), "pass");
+    // The credential never shows in Debug output.
+    let (cfg, _) = parse("ice_servers_credential=hidden-pw\n").unwrap();
+    assert!(!format!("{cfg:?}").contains("hidden-pw"));
+    let (cfg, _) = parse("whip_token=\nice_servers=\n").unwrap();
+    assert!(cfg.whip_token.is_none() && cfg.ice_servers.is_empty());
+    for value in [
+        "http://stun.example.net",
+        "stun:",
+        "stun:a>b",
+        "stun:a\"b",
+        "stun:ok, turn:has space",
+        ",",
+    ] {
+        let (line, key, _, shown) = bad(&format!("ip=127.0.0.1\nice_servers={value}\n"));
+        assert_eq!((line, key.as_str()), (2, "ice_servers"), "{value}");
+        assert!(
+            shown.contains("stun:, stuns:, turn: or turns: URLs"),
+            "{shown}"
+        );
+    }
+}

@@ -71,6 +71,15 @@ impl<'a> Hello<'a> {
         }
     }
 
+    /// A session opened for a client of another protocol (WHIP, WHEP): no browser details,
+    /// `custom` as given (the REST hooks see it in `connect`).
+    pub fn with_custom(custom: Value) -> Self {
+        Self {
+            custom: Some(custom),
+            ..Self::minimal()
+        }
+    }
+
     fn minimal() -> Self {
         Self {
             app_key: "defaultApp",

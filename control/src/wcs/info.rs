@@ -25,6 +25,17 @@ pub const FAILED_BY_ERROR: &str = "Failed by error";
 /// (UNPUBLISHED, STOPPED). Our own text: none of WCS's fits (its shutdown texts are about RTSP
 /// agents and CDN 2.0 origin agents), and the SDK shows `info` as it comes.
 pub const SHUTTING_DOWN: &str = "Server is shutting down";
+/// A connection refused because its address holds `max_connections_per_ip`.
+pub const TOO_MANY_CONNECTIONS: &str = "Too many connections from this address";
+/// A publish or play beyond `max_streams_per_connection`.
+pub const TOO_MANY_STREAMS: &str = "Too many streams on this connection";
+/// A publish or play beyond `max_peers`.
+pub const NODE_FULL: &str = "Server is full";
+/// WCS's text for a refused publish: a relay with a wrong, missing or unconfigured secret, or
+/// a publisher not in `cdn_allowed_ips`.
+pub const RESTRICTED_ACCESS: &str = "Restricted access";
+/// The REST hook backend cannot be asked and the node fails closed.
+pub const BACKEND_UNAVAILABLE: &str = "Authorization backend unavailable";
 
 /// The `info` of the FAILED status sent when a worker closed a stream's peer for `reason`.
 pub fn peer_closed(reason: CloseReason) -> &'static str {

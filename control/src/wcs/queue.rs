@@ -214,7 +214,7 @@ impl HubHandle {
         rx.await.ok()
     }
 
-    pub(super) fn next_conn_id(&self) -> ConnId {
+    pub(crate) fn next_conn_id(&self) -> ConnId {
         ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed))
     }
 }

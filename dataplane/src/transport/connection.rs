@@ -385,6 +385,18 @@ impl Connection {
         self.secure.srtp().ok_or(ConnectionError::NotReady)
     }
 
+    /// Ends the connection from our side at `now`: a DTLS close_notify to the peer once DTLS
+    /// has started (drain [`Connection::poll_transmit`]), no event. Nothing after it.
+    pub fn close(&mut self, now: Instant) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        if self.dtls_started {
+            self.secure.dtls().close(now);
+        }
+    }
+
     /// Writes the next ICE message or DTLS flight datagram into `out`.
     #[must_use]
     pub fn poll_transmit(&mut self, out: &mut [u8]) -> Option<Transmit> {

@@ -128,6 +128,10 @@ pub struct LbConfigError {
     pub kind: LbErrorKind,
 }
 
+/// Most nodes a `loadbalancing.xml` may list: the bound on relay legs per origin stream (one per
+/// node) and on the balancer's polling.
+pub const MAX_NODES: usize = 256;
+
 /// The kinds of [`LbConfigError`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum LbErrorKind {
@@ -147,6 +151,8 @@ pub enum LbErrorKind {
     NotABool(String),
     /// No `<node>` at all.
     NoNodes,
+    /// More than [`MAX_NODES`] nodes: each published stream would get that many relay legs.
+    TooManyNodes,
     /// A `<node>` without an `id` attribute (or with an empty one).
     MissingId,
     /// Two nodes with the same `id`.
@@ -187,6 +193,10 @@ impl fmt::Display for LbErrorKind {
             }
             Self::NotABool(v) => write!(f, "{v:?} is not true or false"),
             Self::NoNodes => f.write_str("no <node> is listed"),
+            Self::TooManyNodes => write!(
+                f,
+                "more than {MAX_NODES} nodes (every published stream is relayed to each of them)"
+            ),
             Self::MissingId => f.write_str("missing id attribute"),
             Self::DuplicateId { id, previous_line } => {
                 write!(f, "id {id:?} is already used on line {previous_line}")
@@ -329,6 +339,9 @@ impl<'a, 'input> Parser<'a, 'input> {
                     previous_line,
                 };
                 return Err(self.err(line, "<node>", kind));
+            }
+            if cfg.nodes.len() == MAX_NODES {
+                return Err(self.err(line, "<node>", LbErrorKind::TooManyNodes));
             }
             ids.insert(node.id.clone(), line);
             cfg.nodes.push(node);

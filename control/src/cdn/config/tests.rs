@@ -384,3 +384,30 @@ fn rtp_distribution_needs_the_relay_secret() {
     );
     assert_eq!(RelaySecret::new("a"), RelaySecret::new("a"));
 }
+
+#[test]
+fn the_number_of_nodes_is_bounded() {
+    let nodes = |n: usize| {
+        let list: String = (1..=n)
+            .map(|i| {
+                format!(
+                    "<node id=\"{i}\"><ip>10.0.{}.{}</ip></node>\n",
+                    i / 250,
+                    i % 250
+                )
+            })
+            .collect();
+        format!("<loadbalancer>\n{list}</loadbalancer>")
+    };
+    let (cfg, _) = parse(Path::new("loadbalancing.xml"), &nodes(MAX_NODES)).unwrap();
+    assert_eq!(cfg.nodes.len(), MAX_NODES);
+    let e = parse(Path::new("loadbalancing.xml"), &nodes(MAX_NODES + 1)).unwrap_err();
+    assert_eq!(
+        (e.line, e.what.as_str(), e.kind),
+        (
+            Some(MAX_NODES as u32 + 2),
+            "<node>",
+            LbErrorKind::TooManyNodes
+        )
+    );
+}

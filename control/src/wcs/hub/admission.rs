@@ -13,12 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 
-/// Info of a connection refused because its address holds too many.
-pub const TOO_MANY_CONNECTIONS: &str = "Too many connections from this address";
-/// Info of a publish or play beyond `max_streams_per_connection`.
-pub const TOO_MANY_STREAMS: &str = "Too many streams on this connection";
-/// Info of a publish or play beyond `max_peers`.
-pub const NODE_FULL: &str = "Server is full";
+pub use crate::wcs::info::{NODE_FULL, TOO_MANY_CONNECTIONS, TOO_MANY_STREAMS};
 /// Wrong relay secrets an address may present per [`SECRET_WINDOW`] before it is refused
 /// without a check until the window ends.
 pub const SECRET_GUESSES: u32 = 5;

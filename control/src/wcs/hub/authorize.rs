@@ -21,8 +21,7 @@ use crate::wcs::messages::{self as msg, StreamRequest, StreamStatus};
 
 /// Publishes and plays one connection may have waiting for the backend at once.
 pub const MAX_PENDING_PER_CONNECTION: usize = 16;
-/// What the client is told when the backend cannot be asked and the node fails closed.
-pub const BACKEND_UNAVAILABLE: &str = "Authorization backend unavailable";
+pub use crate::wcs::info::BACKEND_UNAVAILABLE;
 /// The `appKey` of a session that named none (the SDK's default).
 const DEFAULT_APP: &str = "defaultApp";
 

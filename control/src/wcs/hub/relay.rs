@@ -39,8 +39,7 @@ pub(super) fn relays_for(cfg: &Config, fingerprint: &Fingerprint) -> Relays {
     }
 }
 
-/// WCS info of a refused relay publish (wrong, missing or unconfigured secret).
-pub const RESTRICTED_ACCESS: &str = "Restricted access";
+pub use crate::wcs::info::RESTRICTED_ACCESS;
 
 impl Hub {
     /// The announced source of an origin's rtp relay publish: `Ok(None)` for an ordinary
