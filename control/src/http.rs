@@ -105,7 +105,7 @@ async fn handle(
                 connection::serve_socket(socket, hub, client, server).await;
             });
     }
-    let action = query_param(uri.query().unwrap_or(""), "action");
+    let action = crate::percent::query_param(uri.query().unwrap_or(""), "action");
     let is_balance = uri.path() == "/balancer" || (uri.path() == "/" && action == Some("balance"));
     if is_balance && method == Method::OPTIONS {
         return preflight();
@@ -305,14 +305,6 @@ fn cpu_loads(state: &AppState) -> Option<(f64, f64)> {
     sampler.loads()
 }
 
-/// The value of `name` in a query string (`a=1&action=stat&preventCache=..`), not decoded.
-fn query_param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
-    query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == name).then_some(v)
-    })
-}
-
 /// The answer to a CORS preflight (the SDK's REST client POSTs JSON cross-origin).
 fn preflight() -> Response {
     preflight_allowing("Content-Type")
@@ -454,16 +446,6 @@ mod tests {
         ] {
             assert_eq!(sanitize_path(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn query_params() {
-        let q = "preventCache=Mon%20Jan&action=stat&x";
-        assert_eq!(query_param(q, "action"), Some("stat"));
-        assert_eq!(query_param(q, "x"), Some(""));
-        assert_eq!(query_param(q, "y"), None);
-        assert_eq!(query_param("", "action"), None);
-        assert_eq!(query_param("actions=stat", "action"), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Percent-encoding of URL path segments (RFC 3986 §2.1): decoding request paths (static files,
-//! WHIP/WHEP stream names) and encoding a stream name into a redirect's `Location`.
+//! The URL pieces our handlers read and write: percent-encoding of path segments (RFC 3986
+//! §2.1: request paths of static files, WHIP/WHEP stream names, a stream name in a redirect's
+//! `Location`) and query parameters (`?action=stat`, `?direct=1`, `?ticket=`).
 //!
 //! A leaf with no state.
 
@@ -39,9 +40,28 @@ pub fn encode_segment(s: &str) -> String {
     out
 }
 
+/// The value of `name` in a query string (`a=1&action=stat&preventCache=..`), not decoded;
+/// `""` for a bare `name`.
+pub fn query_param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then_some(v)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_params() {
+        let q = "preventCache=Mon%20Jan&action=stat&x";
+        assert_eq!(query_param(q, "action"), Some("stat"));
+        assert_eq!(query_param(q, "x"), Some(""));
+        assert_eq!(query_param(q, "y"), None);
+        assert_eq!(query_param("", "action"), None);
+        assert_eq!(query_param("actions=stat", "action"), None);
+    }
 
     #[test]
     fn round_trip() {

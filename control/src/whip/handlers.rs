@@ -14,6 +14,7 @@ use super::sdpfrag::{self, FragRequest, MAX_SDPFRAG_LEN};
 use super::session::{self, Kind, Request as SessionRequest};
 use super::ticket;
 use super::WhipState;
+use crate::respond::cors_response;
 use crate::sdp::MAX_SDP_LEN;
 use crate::tls::TlsPeer;
 
@@ -138,12 +139,7 @@ fn with_cors(mut response: Response) -> Response {
 }
 
 fn plain(status: StatusCode, reason: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        format!("{reason}\n"),
-    )
-        .into_response()
+    cors_response(status, "text/plain; charset=utf-8", format!("{reason}\n"))
 }
 
 fn not_allowed(allow: &'static str) -> Response {
@@ -305,7 +301,7 @@ impl Post<'_> {
         let (Kind::Play, Some(secret)) = (self.kind, self.state.endpoints.token(Kind::Play)) else {
             return false;
         };
-        query_value(self.query, "ticket")
+        crate::percent::query_param(self.query, "ticket")
             .is_some_and(|t| ticket::is_valid(secret, name, t, unix_now()))
     }
 
@@ -383,15 +379,8 @@ impl Post<'_> {
     }
 }
 
-fn query_value<'q>(query: &'q str, name: &str) -> Option<&'q str> {
-    query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == name).then_some(v)
-    })
-}
-
 fn query_flag(query: &str, name: &str) -> bool {
-    query_value(query, name).is_some_and(|v| matches!(v, "" | "1" | "true"))
+    crate::percent::query_param(query, name).is_some_and(|v| matches!(v, "" | "1" | "true"))
 }
 
 /// Seconds since the Unix epoch (tickets are checked on another node: wall-clock time).
