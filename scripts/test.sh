@@ -14,6 +14,15 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# A clean run builds ~60 test binaries; incremental caches would double the disk it needs, and a
+# fresh checkout gains nothing from them.
+if [ -n "${CI:-}" ]; then
+  export CARGO_INCREMENTAL=0
+fi
+mkdir -p "$TARGET_DIR"
+step "disk"
+df -h "$TARGET_DIR" | tail -n 1
+
 step "Chromium ($CHROMIUM)"
 if [ -x "$CHROMIUM" ]; then
   echo "present: $("$CHROMIUM" --version 2>/dev/null || echo unknown version)"
