@@ -338,6 +338,22 @@ impl Peer {
         t
     }
 
+    /// A subscriber's video cuts now (see [`Subscriber::video_cuts`]; empty for a publisher).
+    pub fn video_cuts(&self) -> Vec<(u32, u64)> {
+        match &self.kind {
+            Kind::Subscriber(s) => s.video_cuts(),
+            Kind::Publisher(_) => Vec::new(),
+        }
+    }
+
+    /// A subscriber's video packets up to `cuts`: `(expected, still missing)`.
+    pub fn settled(&self, cuts: &[(u32, u64)]) -> (u64, u64) {
+        match &self.kind {
+            Kind::Subscriber(s) => s.settled(cuts),
+            Kind::Publisher(_) => (0, 0),
+        }
+    }
+
     /// A subscriber's repair figures at `now` (zero for a publisher).
     pub fn repair_totals(&self, now: Instant) -> RepairTotals {
         match &self.kind {

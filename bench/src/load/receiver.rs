@@ -416,6 +416,29 @@ impl Subscriber {
             .min()
     }
 
+    /// Where each video stream stands now: `(ssrc, highest sequence number)`, the cut that
+    /// [`Subscriber::settled`] reads later.
+    pub fn video_cuts(&self) -> Vec<(u32, u64)> {
+        self.video
+            .iter()
+            .filter_map(|v| {
+                let (_, st) = self.streams.iter().find(|(s, _)| *s == v.ssrc)?;
+                Some((v.ssrc, st.highest()?))
+            })
+            .collect()
+    }
+
+    /// Video packets up to `cuts` (from [`Subscriber::video_cuts`]): `(expected, still
+    /// missing)`. Streams that started after the cut count nothing.
+    pub fn settled(&self, cuts: &[(u32, u64)]) -> (u64, u64) {
+        cuts.iter()
+            .filter_map(|&(ssrc, cut)| {
+                let (_, st) = self.streams.iter().find(|(s, _)| *s == ssrc)?;
+                Some(st.settled_upto(cut))
+            })
+            .fold((0, 0), |(e, l), (e2, l2)| (e + e2, l + l2))
+    }
+
     /// The figures at `now` (freezes going on included).
     pub fn totals(&self, now: Instant) -> RepairTotals {
         let mut t = self.counts;

@@ -30,6 +30,12 @@ use super::wcs::WcsSignalling;
 const MAX_ERRORS: usize = 8;
 /// Longest sleep of the loop (bounds tick jitter).
 const MAX_WAIT: Duration = Duration::from_millis(50);
+/// How long the video packets up to a window's edge may still be repaired before those still
+/// missing count as residual loss: as long as the server (its upstream NACKs) and the
+/// generator's viewers (their NACK deadline) keep asking. Without it, a packet lost in the last
+/// round trip of a window counted as residual loss for every viewer while its repair was on its
+/// way, and one lost in the last round trip before the window counted as repaired inside it.
+const REPAIR_GRACE: Duration = Duration::from_secs(1);
 
 /// What the counters were at some instant (for window deltas).
 #[derive(Clone, Copy, Default)]
@@ -295,16 +301,51 @@ impl<'a> Runner<'a> {
         (count - have, failed, rate, Percentiles::of(&hist, 1e6))
     }
 
+    /// Every peer's video cuts now.
+    fn video_cuts(&self) -> Vec<Vec<(u32, u64)>> {
+        self.peers.iter().map(Peer::video_cuts).collect()
+    }
+
+    /// Video packets up to `cuts` summed over the peers: `(expected, still missing)`.
+    fn settled(&self, cuts: &[Vec<(u32, u64)>]) -> (u64, u64) {
+        self.peers
+            .iter()
+            .zip(cuts)
+            .map(|(p, c)| p.settled(c))
+            .fold((0, 0), |(e, l), (e2, l2)| (e + e2, l + l2))
+    }
+
+    /// Turns the loop until `until`.
+    fn run_until(&mut self, until: Instant) {
+        while Instant::now() < until {
+            let _ = self.turn(Some(until));
+        }
+    }
+
     fn measure(&mut self, count: usize) -> StepReport {
         let start = Instant::now();
-        let a = self.snapshot(start);
+        let mut a = self.snapshot(start);
+        let start_cuts = self.video_cuts();
         let rtp_before: Vec<u64> = self.peers.iter().map(|p| p.rtp_verified().0).collect();
         self.counters.latency.clear();
         let end = start + self.cfg.duration;
-        while Instant::now() < end {
-            let _ = self.turn(Some(end));
+        // The window's residual loss: video packets after the start's cut and up to the end's
+        // still missing REPAIR_GRACE after each cut (the media goes on meanwhile).
+        let start_settles = start + REPAIR_GRACE;
+        let mut start_settled = None;
+        if start_settles < end {
+            self.run_until(start_settles);
+            start_settled = Some(self.settled(&start_cuts));
         }
-        let b = self.snapshot(Instant::now());
+        self.run_until(end);
+        let mut b = self.snapshot(Instant::now());
+        let end_cuts = self.video_cuts();
+        let end_settles = Instant::now() + REPAIR_GRACE;
+        self.run_until(end_settles.max(start_settles));
+        let start_settled = start_settled.unwrap_or_else(|| self.settled(&start_cuts));
+        let end_settled = self.settled(&end_cuts);
+        (a.repair.video_expected, a.repair.residual_lost) = start_settled;
+        (b.repair.video_expected, b.repair.residual_lost) = end_settled;
         let secs =
             b.at.zip(a.at)
                 .map_or(0.0, |(b, a)| b.saturating_duration_since(a).as_secs_f64())
