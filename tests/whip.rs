@@ -194,6 +194,14 @@ fn whip_publish_plays_over_the_websocket_and_delete_stops_the_players() {
         (again.status, again.body.trim()),
         (409, "Stream name is already in use")
     );
+    // A malformed offer is a 400 even for a taken name.
+    let malformed = post_sdp(server.http_addr(), "/whip/cam1", "v=0\r\nnot sdp\r\n", &[]);
+    assert_eq!(malformed.status, 400, "{}", malformed.body);
+    assert!(
+        malformed.body.starts_with("Invalid SDP"),
+        "{}",
+        malformed.body
+    );
 
     // A trickle PATCH is taken; with a stale entity tag it is not; a restart is refused.
     let frag = "a=ice-ufrag:whipufrg\r\na=ice-pwd:publisher-password-0123456789\r\n\
