@@ -672,6 +672,103 @@ fn rest_hooks_authorize_whip_and_whep_with_the_bearer_token() {
 }
 
 #[test]
+fn whep_redirect_carries_the_bearer_token_to_the_edge_backend() {
+    // No static token: the edge's backend decides, and needs the player's token, which the
+    // browser drops on the 307. The nodes share cdn_relay_secret: the ticket carries it sealed.
+    use common::backend::{Backend, Rules};
+    let backend = Backend::start(Rules::default());
+    let url = backend.url("edgeApp");
+    let edge = ServerProcess::start(&[
+        ("codecs", "opus,vp8"),
+        ("rest_hook_url", url.as_str()),
+        ("cdn_relay_secret", "relay-key"),
+    ]);
+    let xml = common::loadbalancing_xml(&[&edge], "webrtc");
+    let origin = ServerProcess::start_with_files(
+        &[
+            ("load_balancing_enabled", "true"),
+            ("codecs", "opus,vp8"),
+            ("cdn_relay_secret", "relay-key"),
+        ],
+        &[("loadbalancing.xml", &xml)],
+    );
+    let cert = DtlsCertificate::generate().unwrap();
+    let pub_spec = publish_spec(&cert, "tokenpub");
+    let created = post_sdp(origin.http_addr(), "/whip/tv", &build_offer(&pub_spec), &[]);
+    let mut publisher = peer_for(&created, &pub_spec, &cert);
+    connect(&mut [&mut publisher]);
+
+    let spec = play_spec(&cert, "tokenply");
+    let offer = build_offer(&spec);
+    let bearer = [("Authorization", "Bearer viewer-token-7")];
+    let deadline = Instant::now() + CONVERGE;
+    let location = loop {
+        let r = post_sdp(origin.http_addr(), "/whep/tv", &offer, &bearer);
+        if r.status == 307 {
+            break r.header("Location").unwrap().to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never redirected: {} {}",
+            r.status,
+            r.body
+        );
+        pump_until(&mut [&mut publisher], Duration::from_millis(100), |_| false);
+    };
+    assert!(location.contains("?ticket="), "{location}");
+    assert!(
+        !location.contains("viewer-token-7"),
+        "the token is sealed: {location}"
+    );
+    let edge_path = &location[location.find("/whep/").unwrap()..];
+
+    // Followed without Authorization, as a browser does: the edge's backend gets the token.
+    let created = loop {
+        let r = post_sdp(edge.http_addr(), edge_path, &offer, &[]);
+        if r.status == 201 {
+            break r;
+        }
+        assert_eq!(r.status, 409, "{}", r.body);
+        assert!(
+            Instant::now() < deadline,
+            "the relay never reached the edge"
+        );
+        pump_until(&mut [&mut publisher], Duration::from_millis(100), |_| false);
+    };
+    let c = backend.wait_for("connect", REPLY_TIMEOUT, |c| {
+        c["custom"]["rtcdnProtocol"] == "whep"
+    });
+    assert_eq!(c["custom"]["token"], "viewer-token-7", "{c}");
+    backend.wait_for("playStream", REPLY_TIMEOUT, |p| p["name"] == "tv");
+    let mut viewer = peer_for(&created, &spec, &cert);
+    connect(&mut [&mut publisher, &mut viewer]);
+    publish_until_received(&mut publisher, &mut viewer);
+
+    // A node with another secret opens no ticket: the backend is asked without a token.
+    let stranger = ServerProcess::start(&[
+        ("codecs", "opus,vp8"),
+        ("rest_hook_url", url.as_str()),
+        ("cdn_relay_secret", "another-key"),
+    ]);
+    let with_token = || {
+        backend
+            .calls_of("connect")
+            .iter()
+            .filter(|c| c.body["custom"]["token"] == "viewer-token-7")
+            .count()
+    };
+    let before = (with_token(), backend.calls_of("connect").len());
+    let spec = play_spec(&cert, "strangep");
+    let r = post_sdp(stranger.http_addr(), edge_path, &build_offer(&spec), &[]);
+    assert_eq!(r.status, 409, "no stream there: {}", r.body);
+    assert_eq!(with_token(), before.0, "the token stayed sealed");
+    assert!(
+        backend.calls_of("connect").len() > before.1,
+        "the stranger asked its backend"
+    );
+}
+
+#[test]
 fn browser_offers_are_answered_simulcast_included() {
     let server = ServerProcess::start(&[]);
     let addr = server.http_addr();

@@ -103,7 +103,8 @@ pub struct Config {
     /// `load_balancing_enabled=true`: this node is a CDN origin with the edges of
     /// `<config dir>/loadbalancing.xml` (default none: a single node or an edge).
     pub load_balancing: Option<LoadBalancingConfig>,
-    /// `cdn_relay_secret`: the secret both ends of an `rtp` relay must share (default none).
+    /// `cdn_relay_secret`: the secret both ends of an `rtp` relay must share, which also seals
+    /// the WHEP redirect tickets when there is no `whep_token` (default none).
     pub cdn_relay_secret: Option<RelaySecret>,
     /// `cdn_relay_tls`: an origin's relay legs signal to each edge over `wss://` on its
     /// `<wss>` port, verifying its certificate (default false: `ws://` on `<ws>`).

@@ -257,8 +257,9 @@ impl Post<'_> {
                 .insert(accept_post(), HeaderValue::from_static(SDP));
             return r;
         }
+        let ticket = self.ticket(&name);
         if let Some(r) = check_token(self.state, self.kind, self.headers) {
-            if !self.has_ticket(&name) {
+            if ticket.is_none() {
                 return r;
             }
         }
@@ -285,7 +286,8 @@ impl Post<'_> {
             offer,
             client: self.client,
             server: self.state.local_addr,
-            token: bearer(self.headers),
+            // The header's token, else the one the origin's ticket carried here.
+            token: bearer(self.headers).or_else(|| ticket.and_then(|t| t.token)),
         };
         let endpoints = &self.state.endpoints;
         match session::start(
@@ -301,13 +303,18 @@ impl Post<'_> {
         }
     }
 
-    /// Whether the query has a valid ticket of the origin's redirect for playing `name`.
-    fn has_ticket(&self, name: &str) -> bool {
-        let (Kind::Play, Some(secret)) = (self.kind, self.state.endpoints.token(Kind::Play)) else {
-            return false;
-        };
-        crate::percent::query_param(self.query, "ticket")
-            .is_some_and(|t| ticket::is_valid(secret, name, t, unix_now()))
+    /// What the query's ticket of an origin's redirect says, if it is valid for playing
+    /// `name` (sealed with any of the secrets this node shares with its origins).
+    fn ticket(&self, name: &str) -> Option<ticket::Opened> {
+        if self.kind != Kind::Play {
+            return None;
+        }
+        let t = crate::percent::query_param(self.query, "ticket")?;
+        let now = unix_now();
+        self.state
+            .endpoints
+            .ticket_secrets()
+            .find_map(|secret| ticket::open(secret, name, t, now))
     }
 
     /// On an origin with edges, a WHEP play goes to the edge the balancer chooses (307, the
@@ -328,10 +335,14 @@ impl Post<'_> {
             choice.server,
             crate::percent::encode_segment(name)
         );
-        // The browser drops `Authorization` on the way to another origin: the edge takes this.
-        if let Some(secret) = self.state.endpoints.token(Kind::Play) {
+        // The browser drops `Authorization` on the way to another origin: the edge takes this
+        // ticket instead (and the token in it for its REST hooks). A token too long to carry
+        // plays here.
+        if let Some(secret) = self.state.endpoints.ticket_secrets().next() {
+            let token = bearer(self.headers);
+            let ticket = ticket::issue(secret, name, token.as_deref(), unix_now())?;
             location.push_str("?ticket=");
-            location.push_str(&ticket::issue(secret, name, unix_now()));
+            location.push_str(&ticket);
         }
         let value = HeaderValue::from_str(&location).ok()?;
         tracing::debug!(%location, "whep redirected to an edge");

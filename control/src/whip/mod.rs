@@ -39,13 +39,15 @@ pub struct Endpoints {
     sessions: Arc<Sessions>,
     whip_token: Option<RelaySecret>,
     whep_token: Option<RelaySecret>,
+    relay_secret: Option<RelaySecret>,
     ice_links: Vec<String>,
     wait: Duration,
     counters: WhipCounters,
 }
 
 impl Endpoints {
-    /// From `whip_token`, `whep_token`, `ice_servers*` and the hook timeout.
+    /// From `whip_token`, `whep_token`, `cdn_relay_secret` (WHEP redirect tickets),
+    /// `ice_servers*` and the hook timeout.
     pub fn from_config(cfg: &Config) -> Self {
         let hooks = if cfg.rest_hook_url.is_some() {
             cfg.rest_hook_timeout * 2
@@ -56,6 +58,7 @@ impl Endpoints {
             sessions: Arc::default(),
             whip_token: cfg.whip_token.clone(),
             whep_token: cfg.whep_token.clone(),
+            relay_secret: cfg.cdn_relay_secret.clone(),
             ice_links: ice_links(cfg),
             wait: HUB_WAIT + hooks,
             counters: WhipCounters::default(),
@@ -70,6 +73,12 @@ impl Endpoints {
     /// The answers given so far (for `/metrics`).
     pub fn counters(&self) -> &WhipCounters {
         &self.counters
+    }
+
+    /// The secrets a WHEP redirect's ticket is sealed with, the one an origin uses first:
+    /// `whep_token`, then `cdn_relay_secret`.
+    fn ticket_secrets(&self) -> impl Iterator<Item = &RelaySecret> {
+        self.whep_token.iter().chain(&self.relay_secret)
     }
 
     fn token(&self, kind: Kind) -> Option<&RelaySecret> {
