@@ -519,30 +519,57 @@ fn tokens_and_allowed_publishers() {
     );
 }
 
+/// An edge with `edge_props` and an origin with `origin_props` relaying to it over WebRTC, and
+/// a WHIP publisher of `path` on the origin (connected).
+fn cdn_with_whip_publisher(
+    edge_props: &[(&str, &str)],
+    origin_props: &[(&str, &str)],
+    path: &str,
+    cert: &DtlsCertificate,
+) -> (ServerProcess, ServerProcess, MediaPeer) {
+    let edge = ServerProcess::start(edge_props);
+    let xml = common::loadbalancing_xml(&[&edge], "webrtc");
+    let mut props = vec![("load_balancing_enabled", "true")];
+    props.extend_from_slice(origin_props);
+    let origin = ServerProcess::start_with_files(&props, &[("loadbalancing.xml", &xml)]);
+    let spec = publish_spec(cert, "originpb");
+    let created = post_sdp(origin.http_addr(), path, &build_offer(&spec), &[]);
+    let mut publisher = peer_for(&created, &spec, cert);
+    connect(&mut [&mut publisher]);
+    (edge, origin, publisher)
+}
+
+/// Posts `offer` to `path` on `addr` until `done` takes the answer's status (keeping the
+/// publisher's session alive in between), at most until `deadline`; returns that answer.
+fn post_until(
+    (addr, path, offer, headers): (SocketAddr, &str, &str, &[(&str, &str)]),
+    done: impl Fn(u16) -> bool,
+    publisher: &mut MediaPeer,
+    deadline: Instant,
+) -> Http {
+    loop {
+        let r = post_sdp(addr, path, offer, headers);
+        if done(r.status) {
+            return r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{path}: still {} at the deadline: {}",
+            r.status,
+            r.body
+        );
+        pump_until(&mut [publisher], Duration::from_millis(100), |_| false);
+    }
+}
+
 #[test]
 fn whep_on_an_origin_is_redirected_to_an_edge() {
     // Both nodes ask for the same WHEP token: the origin checks it, the edge takes the ticket
     // of the redirect instead (browsers drop Authorization on a redirect to another origin).
-    let edge = ServerProcess::start(&[("codecs", "opus,vp8"), ("whep_token", "play-secret")]);
-    let xml = common::loadbalancing_xml(&[&edge], "webrtc");
-    let origin = ServerProcess::start_with_files(
-        &[
-            ("load_balancing_enabled", "true"),
-            ("codecs", "opus,vp8"),
-            ("whep_token", "play-secret"),
-        ],
-        &[("loadbalancing.xml", &xml)],
-    );
     let cert = DtlsCertificate::generate().unwrap();
-    let pub_spec = publish_spec(&cert, "originpb");
-    let created = post_sdp(
-        origin.http_addr(),
-        "/whip/live%201",
-        &build_offer(&pub_spec),
-        &[],
-    );
-    let mut publisher = peer_for(&created, &pub_spec, &cert);
-    connect(&mut [&mut publisher]);
+    let props = [("codecs", "opus,vp8"), ("whep_token", "play-secret")];
+    let (edge, origin, mut publisher) =
+        cdn_with_whip_publisher(&props, &props, "/whip/live%201", &cert);
 
     // The origin redirects once it has polled its edge.
     let spec = play_spec(&cert, "edgeplay");
@@ -554,19 +581,14 @@ fn whep_on_an_origin_is_redirected_to_an_edge() {
         "the origin checks the token before it redirects"
     );
     let deadline = Instant::now() + CONVERGE;
-    let location = loop {
-        let r = post_sdp(origin.http_addr(), "/whep/live%201", &offer, &bearer);
-        if r.status == 307 {
-            break r.header("Location").unwrap().to_owned();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never redirected: {} {}",
-            r.status,
-            r.body
-        );
-        thread::sleep(Duration::from_millis(100));
-    };
+    let request = (
+        origin.http_addr(),
+        "/whep/live%201",
+        offer.as_str(),
+        &bearer[..],
+    );
+    let redirect = post_until(request, |s| s == 307, &mut publisher, deadline);
+    let location = redirect.header("Location").unwrap().to_owned();
     let prefix = format!("http://{}/whep/live%201?ticket=", edge.http_addr());
     assert!(location.starts_with(&prefix), "{location}");
     let edge_path = &location[location.find("/whep/").unwrap()..];
@@ -598,19 +620,9 @@ fn whep_on_an_origin_is_redirected_to_an_edge() {
         401
     );
     // The edge plays once the relay is there, with the ticket and no Authorization.
-    let created = loop {
-        let r = post_sdp(edge.http_addr(), edge_path, &offer, &[]);
-        if r.status == 201 {
-            break r;
-        }
-        assert_eq!(r.status, 409, "{}", r.body);
-        assert!(
-            Instant::now() < deadline,
-            "the relay never reached the edge"
-        );
-        // Keep the publisher's session alive while waiting.
-        pump_until(&mut [&mut publisher], Duration::from_millis(100), |_| false);
-    };
+    let request = (edge.http_addr(), edge_path, offer.as_str(), &[][..]);
+    let created = post_until(request, |s| s != 409, &mut publisher, deadline);
+    assert_eq!(created.status, 201, "{}", created.body);
     assert!(created
         .header("Location")
         .unwrap()
@@ -678,43 +690,23 @@ fn whep_redirect_carries_the_bearer_token_to_the_edge_backend() {
     use common::backend::{Backend, Rules};
     let backend = Backend::start(Rules::default());
     let url = backend.url("edgeApp");
-    let edge = ServerProcess::start(&[
+    let cert = DtlsCertificate::generate().unwrap();
+    let edge_props = [
         ("codecs", "opus,vp8"),
         ("rest_hook_url", url.as_str()),
         ("cdn_relay_secret", "relay-key"),
-    ]);
-    let xml = common::loadbalancing_xml(&[&edge], "webrtc");
-    let origin = ServerProcess::start_with_files(
-        &[
-            ("load_balancing_enabled", "true"),
-            ("codecs", "opus,vp8"),
-            ("cdn_relay_secret", "relay-key"),
-        ],
-        &[("loadbalancing.xml", &xml)],
-    );
-    let cert = DtlsCertificate::generate().unwrap();
-    let pub_spec = publish_spec(&cert, "tokenpub");
-    let created = post_sdp(origin.http_addr(), "/whip/tv", &build_offer(&pub_spec), &[]);
-    let mut publisher = peer_for(&created, &pub_spec, &cert);
-    connect(&mut [&mut publisher]);
+    ];
+    let origin_props = [("codecs", "opus,vp8"), ("cdn_relay_secret", "relay-key")];
+    let (edge, origin, mut publisher) =
+        cdn_with_whip_publisher(&edge_props, &origin_props, "/whip/tv", &cert);
 
     let spec = play_spec(&cert, "tokenply");
     let offer = build_offer(&spec);
     let bearer = [("Authorization", "Bearer viewer-token-7")];
     let deadline = Instant::now() + CONVERGE;
-    let location = loop {
-        let r = post_sdp(origin.http_addr(), "/whep/tv", &offer, &bearer);
-        if r.status == 307 {
-            break r.header("Location").unwrap().to_owned();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never redirected: {} {}",
-            r.status,
-            r.body
-        );
-        pump_until(&mut [&mut publisher], Duration::from_millis(100), |_| false);
-    };
+    let request = (origin.http_addr(), "/whep/tv", offer.as_str(), &bearer[..]);
+    let redirect = post_until(request, |s| s == 307, &mut publisher, deadline);
+    let location = redirect.header("Location").unwrap().to_owned();
     assert!(location.contains("?ticket="), "{location}");
     assert!(
         !location.contains("viewer-token-7"),
@@ -723,18 +715,9 @@ fn whep_redirect_carries_the_bearer_token_to_the_edge_backend() {
     let edge_path = &location[location.find("/whep/").unwrap()..];
 
     // Followed without Authorization, as a browser does: the edge's backend gets the token.
-    let created = loop {
-        let r = post_sdp(edge.http_addr(), edge_path, &offer, &[]);
-        if r.status == 201 {
-            break r;
-        }
-        assert_eq!(r.status, 409, "{}", r.body);
-        assert!(
-            Instant::now() < deadline,
-            "the relay never reached the edge"
-        );
-        pump_until(&mut [&mut publisher], Duration::from_millis(100), |_| false);
-    };
+    let request = (edge.http_addr(), edge_path, offer.as_str(), &[][..]);
+    let created = post_until(request, |s| s != 409, &mut publisher, deadline);
+    assert_eq!(created.status, 201, "{}", created.body);
     let c = backend.wait_for("connect", REPLY_TIMEOUT, |c| {
         c["custom"]["rtcdnProtocol"] == "whep"
     });
