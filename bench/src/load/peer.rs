@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use control::ice::IceCredentials;
 use control::sdp::{build_offer, parse_answer, Codec, OfferSpec};
+use dataplane::api::CloseReason;
 use dataplane::demux::{classify, PacketClass};
 use dataplane::dtls::DtlsCertificate;
 use dataplane::ice::IceConfig;
@@ -53,9 +54,9 @@ pub struct Counters {
     pub verified: u64,
     /// Received packets whose SRTP authentication failed.
     pub auth_failures: u64,
-    /// RTP datagrams from the server's address with an SSRC the subscriber's answer did not
-    /// announce ([`Subscriber::is_ours`]): another peer's media sent to a reused port. Not
-    /// checked nor counted as received.
+    /// RTP and RTCP datagrams from the server's address with an SSRC the subscriber's answer
+    /// did not announce ([`Subscriber::is_ours`], [`Subscriber::is_ours_rtcp`]): another peer's
+    /// media or reports sent to a reused port. Not checked nor counted as received.
     pub foreign: u64,
     /// Received packets SRTP refused as replays: copies of packets already here (duplicate
     /// retransmissions) or older than the replay window.
@@ -127,6 +128,10 @@ pub struct Peer {
     pub first_media: Option<Instant>,
     /// Why the client stopped, if it did.
     pub failed: Option<String>,
+    /// When the server closed the transport on purpose (a DTLS close_notify: it ended the
+    /// peer, e.g. the publisher of a viewer's stream stopped; the reason comes by signalling,
+    /// which may arrive after it). Also a failure, in `failed`.
+    pub closed_by_server: Option<Instant>,
 }
 
 /// What every join of a run shares: the run, where the client's media goes (the server it
@@ -202,6 +207,7 @@ impl Peer {
                 join_started: ctx.join_started,
                 first_media: None,
                 failed: None,
+                closed_by_server: None,
             }),
             Err(e) => Err((e, sig)),
         }
@@ -385,6 +391,9 @@ impl Peer {
         self.service(now, io);
         while let Some(ev) = self.conn.poll_event() {
             if let ConnectionEvent::Failed(r) = ev {
+                if r == CloseReason::PeerClosed {
+                    self.closed_by_server.get_or_insert(now);
+                }
                 self.failed
                     .get_or_insert_with(|| format!("transport: {r:?}"));
             }
@@ -460,6 +469,16 @@ impl Peer {
         verify: Verify,
         counters: &mut Counters,
     ) {
+        if let Kind::Subscriber(sub) = &self.kind {
+            if classify(data) == PacketClass::Rtcp
+                && self.conn.is_connected()
+                && Some(from) == self.conn.remote()
+                && !sub.is_ours_rtcp(data)
+            {
+                counters.foreign += 1;
+                return;
+            }
+        }
         if let Kind::Subscriber(sub) = &mut self.kind {
             if classify(data) == PacketClass::Rtp
                 && self.conn.is_connected()

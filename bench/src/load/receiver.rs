@@ -251,6 +251,20 @@ impl Subscriber {
         }
     }
 
+    /// Whether an SRTCP compound from the server is about this subscriber's streams: its first
+    /// packet's sender SSRC (in the clear) is one the answer announced. Another peer's reports
+    /// reach a reused port as its media does ([`Subscriber::is_ours`]).
+    pub fn is_ours_rtcp(&self, rtcp: &[u8]) -> bool {
+        let announced = &self.cfg.announced;
+        match rtcp.get(4..8) {
+            Some(b) => {
+                let ssrc = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+                announced.iter().all(Option::is_none) || announced.contains(&Some(ssrc))
+            }
+            None => true,
+        }
+    }
+
     /// Notes a datagram the receive impairment dropped (counted if it was video RTP).
     pub fn on_impaired(&mut self, datagram: &[u8]) {
         if dataplane::demux::classify(datagram) != dataplane::demux::PacketClass::Rtp {
@@ -491,6 +505,16 @@ mod tests {
             assert!(s.is_ours(&rtp(96, ssrc, 1, false)), "{ssrc:x}");
         }
         assert!(!s.is_ours(&rtp(96, 0xDDDD, 1, false)), "another peer's");
+        // A sender report names its sender in the clear (SRTCP encrypts what follows).
+        let sr = |ssrc: u32| {
+            let mut p = vec![0x80, 200, 0, 6];
+            p.extend_from_slice(&ssrc.to_be_bytes());
+            p.extend_from_slice(&[0; 20]);
+            p
+        };
+        assert!(s.is_ours_rtcp(&sr(0xCCCC)));
+        assert!(!s.is_ours_rtcp(&sr(0xDDDD)), "another peer's report");
+        assert!(anyone.is_ours_rtcp(&sr(0xDDDD)), "none announced");
     }
 
     fn rtp(pt: u8, ssrc: u32, seq: u16, marker: bool) -> Vec<u8> {

@@ -8,7 +8,7 @@
 //! that is the parent module's.
 
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use control::wcs::info;
 
@@ -16,6 +16,10 @@ use super::jobs::{stream_name, Done, Job, Played};
 use super::watch::Phase;
 use super::{Churn, Role, Viewer, Waiting, RESTART_RETRY};
 use crate::load::signalling::{SignalError, Signalling};
+
+/// How long a viewer whose transport the server closed (DTLS close_notify) waits for the
+/// status that says why (the websocket message may come after the UDP datagram).
+const STATUS_AFTER_CLOSE: Duration = Duration::from_secs(2);
 
 impl Churn<'_> {
     /// Takes in a finished job.
@@ -149,6 +153,10 @@ impl Churn<'_> {
             let c = &mut self.clients[key];
             let serviced = c.peer.signalling.service();
             let transport = c.peer.failed.clone();
+            let status_may_follow = c
+                .peer
+                .closed_by_server
+                .is_some_and(|t| now.saturating_duration_since(t) < STATUS_AFTER_CLOSE);
             let first_media = c.peer.first_media;
             match &mut c.role {
                 Role::Publisher(i) => {
@@ -204,6 +212,7 @@ impl Churn<'_> {
                             let closed = matches!(e, SignalError::Closed);
                             self.viewer_failed(key, playing, replay, e.to_string(), closed);
                         }
+                        Ok(()) if status_may_follow => {}
                         Ok(()) => {
                             if let Some(why) = transport {
                                 self.viewer_failed(key, playing, replay, why, false);
