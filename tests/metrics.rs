@@ -161,6 +161,14 @@ fn metrics_after_a_publish_and_a_play_with_media() {
 
     let forwarded = total(&samples, "rtcdn_worker_rtp_forwarded_packets_total");
     assert!(forwarded >= 50.0, "{forwarded}");
+    // Upstream repair, one series per worker (nothing was lost on loopback).
+    for name in [
+        "rtcdn_worker_upstream_repaired_packets_total",
+        "rtcdn_worker_upstream_given_up_packets_total",
+    ] {
+        assert_eq!(label_values(&samples, name, "worker"), ["0", "1"], "{name}");
+        assert_eq!(total(&samples, name), 0.0, "{name}");
+    }
     let datagrams_in = total(&samples, "rtcdn_worker_received_datagrams_total");
     let bytes_in = total(&samples, "rtcdn_worker_received_bytes_total");
     let datagrams_out = total(&samples, "rtcdn_worker_sent_datagrams_total");

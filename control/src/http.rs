@@ -229,6 +229,8 @@ async fn health(state: &AppState) -> Response {
                 "retransmit_suppressed": s.retransmit_suppressed,
                 "nack_sent": s.nack_sent,
                 "rtx_received": s.rtx_received,
+                "upstream_repaired": s.upstream_repaired,
+                "upstream_given_up": s.upstream_given_up,
                 "transport_feedback_sent": s.transport_feedback_sent,
                 "transport_feedback_received": s.transport_feedback_received,
                 "padding_sent": s.padding_sent,

@@ -76,7 +76,7 @@ type Field = fn(&WorkerStats) -> u64;
 /// The per-worker counters other than drops: name, help, unit and field.
 type WorkerField = (&'static str, &'static str, Option<Unit>, Field);
 
-fn worker_fields() -> [WorkerField; 21] {
+fn worker_fields() -> [WorkerField; 23] {
     [
         (
             "worker_received_datagrams",
@@ -167,6 +167,18 @@ fn worker_fields() -> [WorkerField; 21] {
             "RTX packets from publishers unwrapped",
             None,
             |s| s.rtx_received,
+        ),
+        (
+            "worker_upstream_repaired_packets",
+            "Packets missing from publishers and origins that arrived later (repaired or late)",
+            None,
+            |s| s.upstream_repaired,
+        ),
+        (
+            "worker_upstream_given_up_packets",
+            "Packets missing from publishers and origins given up (a keyframe is asked for)",
+            None,
+            |s| s.upstream_given_up,
         ),
         (
             "worker_transport_feedback_sent",

@@ -202,7 +202,8 @@ fn signalling_http_and_limits() {
             "send_errors": 0, "gso_sends": 0, "gso_datagrams": 0, "nack_requested": 0,
             "retransmitted": 0, "retransmit_missed": 0, "retransmit_over_budget": 0,
             "retransmit_deferred": 0, "retransmit_suppressed": 0,
-            "nack_sent": 0, "rtx_received": 0, "transport_feedback_sent": 0,
+            "nack_sent": 0, "rtx_received": 0, "upstream_repaired": 0, "upstream_given_up": 0,
+            "transport_feedback_sent": 0,
             "transport_feedback_received": 0, "padding_sent": 0, "layer_switches": 0,
             "remb_sent": 0, "paced": 0,
         }]})

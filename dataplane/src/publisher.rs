@@ -47,6 +47,19 @@ pub struct Received {
     /// What it meant for loss tracking (a new gap schedules a NACK; a gap too large to
     /// repair calls for a keyframe).
     pub arrival: Arrival,
+    /// Missing packets it made us give up on (a gap too large, or older gaps pushed out).
+    pub given_up: u64,
+}
+
+/// What [`Publisher::write_nack`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NackWrite {
+    /// Bytes of NACK RTCP written (0: nothing to send).
+    pub len: usize,
+    /// Packets they ask for.
+    pub requested: u64,
+    /// Missing packets given up meanwhile (past their deadline or tries).
+    pub given_up: u64,
 }
 
 /// Why a decrypted packet of a publisher is not forwarded.
@@ -246,9 +259,13 @@ impl Publisher {
         enc.stats
             .get_or_insert_with(|| ReceiverStats::new(hdr.ssrc(), clock_rate))
             .on_packet(hdr.sequence(), hdr.timestamp(), now);
-        let arrival = match &mut enc.nack {
-            Some(nack) => nack.on_packet(now, hdr.sequence()),
-            None => Arrival::InOrder,
+        let (arrival, given_up) = match &mut enc.nack {
+            Some(nack) => {
+                let before = nack.stats.given_up;
+                let arrival = nack.on_packet(now, hdr.sequence());
+                (arrival, nack.stats.given_up - before)
+            }
+            None => (Arrival::InOrder, 0),
         };
         // Extension ids are local to the publisher's SDP: bring them to the canonical ids.
         let _ = rtp::rewrite_extensions(packet, &hdr, &track.extensions);
@@ -265,33 +282,34 @@ impl Publisher {
             keyframe,
             unwrapped,
             arrival,
+            given_up,
         })
     }
 
     /// Writes the NACKs due at `now` (one per layer with losses, as one compound) into `out`;
-    /// returns their length and how many packets they ask for.
-    pub fn write_nack(&mut self, now: Instant, out: &mut [u8]) -> Option<(usize, u64)> {
-        let mut len = 0;
-        let mut requested = 0;
+    /// says how long they are, how many packets they ask for and how many were given up.
+    pub fn write_nack(&mut self, now: Instant, out: &mut [u8]) -> NackWrite {
+        let mut w = NackWrite::default();
         let encodings = self.tracks.iter_mut().flat_map(|t| &mut t.encodings);
         for enc in encodings {
             let (Some(media), Some(nack)) = (enc.ssrc, enc.nack.as_mut()) else {
                 continue;
             };
-            let before = nack.stats.requested;
+            let before = nack.stats;
             let mut pairs = [(0u16, 0u16); MAX_NACK_PAIRS];
             let n = nack.poll_nack(now, &mut pairs);
+            w.given_up += nack.stats.given_up - before.given_up;
             if n == 0 {
                 continue;
             }
-            let Ok(l) = rtcp::write_nack(&mut out[len..], self.rtcp_ssrc, media, &pairs[..n])
+            let Ok(l) = rtcp::write_nack(&mut out[w.len..], self.rtcp_ssrc, media, &pairs[..n])
             else {
                 break;
             };
-            len += l;
-            requested += nack.stats.requested - before;
+            w.len += l;
+            w.requested += nack.stats.requested - before.requested;
         }
-        (len > 0).then_some((len, requested))
+        w
     }
 
     /// Asks for a keyframe of video layer `layer` (every layer with `None`), merged with the

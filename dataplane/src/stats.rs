@@ -64,6 +64,12 @@ pub struct WorkerStats {
     pub nack_sent: u64,
     /// RTX packets from publishers unwrapped to the packets they repair.
     pub rtx_received: u64,
+    /// Packets missing from publishers (and origins over relay legs) that arrived later:
+    /// repaired by a NACK's retransmission, or only late.
+    pub upstream_repaired: u64,
+    /// Packets missing from publishers (and origins) given up: still missing after the NACK
+    /// deadline or tries, or in a gap too large to repair (a keyframe is asked for instead).
+    pub upstream_given_up: u64,
     /// Transport-wide congestion control feedback messages sent to publishers.
     pub transport_feedback_sent: u64,
     /// Transport-wide feedback messages received from players (their bandwidth estimates).
@@ -82,7 +88,7 @@ pub struct WorkerStats {
 /// iteration by the worker, read with relaxed loads by anyone (e.g. the control plane).
 #[derive(Debug, Default)]
 pub struct SharedStats {
-    counters: [AtomicU64; 29],
+    counters: [AtomicU64; 31],
 }
 
 impl SharedStats {
@@ -119,6 +125,8 @@ impl SharedStats {
             bytes_out: c(26),
             dropped_unknown_ssrc: c(27),
             dropped_handshake_busy: c(28),
+            upstream_repaired: c(29),
+            upstream_given_up: c(30),
         }
     }
 
@@ -154,6 +162,8 @@ impl SharedStats {
             s.bytes_out,
             s.dropped_unknown_ssrc,
             s.dropped_handshake_busy,
+            s.upstream_repaired,
+            s.upstream_given_up,
         ];
         for (c, v) in self.counters.iter().zip(values) {
             c.store(v, Ordering::Relaxed);
@@ -209,6 +219,8 @@ mod tests {
             paced: 27,
             dropped_unknown_ssrc: 28,
             dropped_handshake_busy: 29,
+            upstream_repaired: 30,
+            upstream_given_up: 31,
         };
         let shared = SharedStats::default();
         shared.publish(&s);

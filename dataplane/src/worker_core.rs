@@ -268,12 +268,14 @@ impl WorkerCore {
                 packet: packet.freeze(),
             },
         );
+        self.outbox.stats.upstream_given_up += rx.given_up;
         match rx.arrival {
             // A new gap: its NACK is due soon.
             Arrival::Gap => self.rearm(key),
             // Too much is missing to repair: only a keyframe helps.
             Arrival::TooLarge => self.keyframe_for_stream(now, stream, Some(rx.layer)),
-            Arrival::InOrder | Arrival::Repaired => {}
+            Arrival::Repaired => self.outbox.stats.upstream_repaired += 1,
+            Arrival::InOrder => {}
         }
     }
 

@@ -159,6 +159,11 @@ fn packets_lost_from_the_publisher_are_asked_for_once_for_all_viewers_and_repair
     );
     let stats = sim.worker(WorkerId(0)).core.stats();
     assert_eq!(stats.nack_sent, dropped.len() as u64);
+    assert_eq!(
+        (stats.upstream_repaired, stats.upstream_given_up),
+        (dropped.len() as u64, 0),
+        "every missing packet counted repaired, none given up"
+    );
 }
 
 #[test]
@@ -233,6 +238,12 @@ fn a_gap_nobody_repairs_becomes_one_keyframe_request() {
     );
     let nacks = nacks_received(&sim, publisher);
     assert!((2..=10).contains(&nacks), "retried, then given up: {nacks}");
+    let stats = sim.worker(WorkerId(0)).core.stats();
+    assert_eq!(
+        (stats.upstream_repaired, stats.upstream_given_up),
+        (0, 1),
+        "the one packet lost for good is counted"
+    );
 }
 
 /// Publishes 400 packets while the leg from worker 0 to the edge (worker 1) loses 5 %, checks

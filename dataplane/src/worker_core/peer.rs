@@ -336,11 +336,13 @@ impl Peer {
         let (Role::Publisher(p), Some(dst)) = (&mut self.role, self.transport.remote()) else {
             return;
         };
-        let Some((len, requested)) = p.write_nack(now, &mut outbox.out[..]) else {
+        let w = p.write_nack(now, &mut outbox.out[..]);
+        outbox.stats.upstream_given_up += w.given_up;
+        if w.len == 0 {
             return;
-        };
-        outbox.stats.nack_sent += requested;
-        outbox.queue_rtcp(&mut self.transport, self.socket, dst, len);
+        }
+        outbox.stats.nack_sent += w.requested;
+        outbox.queue_rtcp(&mut self.transport, self.socket, dst, w.len);
     }
 
     /// Sends a publisher the transport-wide feedback due at `now`, if any.

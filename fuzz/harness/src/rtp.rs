@@ -60,8 +60,9 @@ pub fn run(data: &[u8]) {
             let _ = publisher.handle_keyframe_timers(now);
         }
         let _ = publisher.take_feedback_armed();
-        if let Some((len, _)) = publisher.write_nack(now, &mut out) {
-            check_own_rtcp(&out[..len]);
+        let nack = publisher.write_nack(now, &mut out);
+        if nack.len > 0 {
+            check_own_rtcp(&out[..nack.len]);
         }
         if let Some(len) = publisher.write_keyframe_request(&mut out) {
             check_own_rtcp(&out[..len]);
