@@ -93,6 +93,11 @@ async function summary(page) {
       streams: text('s-streams'),
       viewers: text('s-viewers'),
       workers: text('s-workers'),
+      // Per worker row: packets lost upstream for good, and the recovered ones on hover.
+      lostUpstream: [...document.querySelectorAll('#workers tbody tr[data-worker] td.upstream')].map((c) => ({
+        lost: c.textContent,
+        recovered: c.title,
+      })),
       // What is shown: null when the tile or the card is not displayed.
       edges: document.getElementById('t-edges').checkVisibility() ? text('s-edges') : null,
       edgesCard: document.getElementById('edges-card').checkVisibility(),
@@ -169,6 +174,12 @@ test('dashboard: origin and edge pages show streams, viewers, rates and edges; a
     assert.equal(o.viewers, '1', 'the origin has one player (relay legs are not players)');
     assert.deepEqual(o.viewerRows, [name]);
     assert.equal(o.workers, '2');
+    assert.deepEqual(
+      o.lostUpstream.map((w) => w.lost),
+      ['0', '0'],
+      'nothing lost upstream on loopback, shown per worker',
+    );
+    assert.match(o.lostUpstream[0].recovered, /^recovered \(repaired or late\): \d+$/);
     assert.equal(o.edges, '1 / 1');
     assert.equal(o.edgesCard, true);
     assert.deepEqual(o.edgeRows, [{ id: '1', reachable: 'true', status: 'reachable', relayed: '1' }]);

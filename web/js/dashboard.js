@@ -251,6 +251,10 @@
         tr.appendChild(td(r ? S.formatRate(r.pps_out) : "–", "n"));
         tr.appendChild(td(r ? S.formatRate(r.forwarded_pps) : "–", "n"));
         tr.appendChild(td(w.retransmitted, "n"));
+        const lost = w.upstream_given_up || 0;
+        const upstream = td(lost, "n upstream" + (lost ? " warnnum" : ""));
+        upstream.title = "recovered (repaired or late): " + (w.upstream_repaired || 0);
+        tr.appendChild(upstream);
         const cell = td(dropped, "n" + (dropped ? " warnnum" : ""));
         // Which counters make up the sum, on hover.
         cell.title = reasons.map((k) => k + ": " + w[k]).join("\n");
