@@ -272,11 +272,6 @@ impl Post<'_> {
         let Ok(offer) = String::from_utf8(bytes.to_vec()) else {
             return plain(StatusCode::BAD_REQUEST, "The offer is not UTF-8 text");
         };
-        // An offer that does not parse is the client's error whatever else is wrong (a taken
-        // name, a full node): 400 first, as the hub would say once it read it.
-        if let Err(e) = crate::sdp::parse_offer(&offer) {
-            return plain(StatusCode::BAD_REQUEST, &e.wcs_info());
-        }
         if let Some(r) = self.redirect(&name).await {
             return r;
         }

@@ -49,6 +49,12 @@ impl Hub {
             Ok(source) => source,
             Err(info) => return self.send_status(conn, &req, true, "FAILED", info),
         };
+        // An offer that does not parse is refused as such whatever else is wrong (a taken
+        // name, a full node): the client's error comes first.
+        let offer = match sdp::parse_offer(req.sdp.as_deref().unwrap_or_default()) {
+            Ok(offer) => offer,
+            Err(e) => return self.send_status(conn, &req, true, "FAILED", &e.wcs_info()),
+        };
         if self.names.contains_key(&req.name) {
             return self.send_status(conn, &req, true, "FAILED", info::NAME_IN_USE);
         }
@@ -56,15 +62,12 @@ impl Hub {
             return self.send_status(conn, &req, true, "FAILED", info::FAILED_BY_ERROR);
         };
         let local = self.local_transport(worker);
-        let negotiated =
-            sdp::parse_offer(req.sdp.as_deref().unwrap_or_default()).and_then(|offer| {
-                sdp::answer_publish_with_policy(
-                    &offer,
-                    &self.video_codecs,
-                    &self.publish_policy,
-                    &local,
-                )
-            });
+        let negotiated = sdp::answer_publish_with_policy(
+            &offer,
+            &self.video_codecs,
+            &self.publish_policy,
+            &local,
+        );
         let neg = match negotiated {
             Ok(neg) => neg,
             Err(e) => return self.send_status(conn, &req, true, "FAILED", &e.wcs_info()),
@@ -134,6 +137,10 @@ impl Hub {
         if !self.check_new_session(conn, "playStream", &req, false) {
             return;
         }
+        let offer = match sdp::parse_offer(req.sdp.as_deref().unwrap_or_default()) {
+            Ok(offer) => offer,
+            Err(e) => return self.send_status(conn, &req, false, "FAILED", &e.wcs_info()),
+        };
         let Some((stream, layer_choice)) = self.play_target(&req.name) else {
             return self.send_status(conn, &req, false, "FAILED", info::STREAM_NOT_FOUND);
         };
@@ -146,8 +153,7 @@ impl Hub {
             return self.send_status(conn, &req, false, "FAILED", info::STREAM_NOT_FOUND);
         };
         let source_worker = source.worker;
-        let negotiated = sdp::parse_offer(req.sdp.as_deref().unwrap_or_default())
-            .and_then(|offer| sdp::answer_play(&offer, &source.media, &local));
+        let negotiated = sdp::answer_play(&offer, &source.media, &local);
         let neg = match negotiated {
             Ok(neg) => neg,
             Err(e) => return self.send_status(conn, &req, false, "FAILED", &e.wcs_info()),

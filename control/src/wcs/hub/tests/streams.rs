@@ -165,6 +165,21 @@ fn bad_offers_fail_with_sdp_info() {
     assert!(only_status(&out, c).1.starts_with("Invalid SDP"));
     assert!(h.all_commands().is_empty());
     assert_eq!(h.hub.stats().streams, 0);
+
+    // A malformed offer is refused as such even for a taken name or a missing stream.
+    assert_eq!(status_of(&h.publish(c, "m4", "cam")[1].1).0, "PUBLISHING");
+    let taken = h.send(
+        c,
+        "publishStream",
+        json!({"mediaSessionId": "m5", "name": "cam", "sdp": "v=0"}),
+    );
+    assert!(only_status(&taken, c).1.starts_with("Invalid SDP"));
+    let missing = h.send(
+        c,
+        "playStream",
+        json!({"mediaSessionId": "m6", "name": "nobody", "sdp": "v=0"}),
+    );
+    assert!(only_status(&missing, c).1.starts_with("Invalid SDP"));
 }
 
 #[test]
