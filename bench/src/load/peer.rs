@@ -55,8 +55,8 @@ pub struct Counters {
     /// Received packets whose SRTP authentication failed.
     pub auth_failures: u64,
     /// RTP and RTCP datagrams from the server's address with an SSRC the subscriber's answer
-    /// did not announce ([`Subscriber::is_ours`], [`Subscriber::is_ours_rtcp`]): another peer's
-    /// media or reports sent to a reused port. Not checked nor counted as received.
+    /// did not announce ([`Subscriber::is_ours`]): another peer's media or reports sent to a
+    /// reused port. Not checked nor counted as received.
     pub foreign: u64,
     /// Received packets SRTP refused as replays: copies of packets already here (duplicate
     /// retransmissions) or older than the replay window.
@@ -469,25 +469,15 @@ impl Peer {
         verify: Verify,
         counters: &mut Counters,
     ) {
-        if let Kind::Subscriber(sub) = &self.kind {
-            if classify(data) == PacketClass::Rtcp
-                && self.conn.is_connected()
-                && Some(from) == self.conn.remote()
-                && !sub.is_ours_rtcp(data)
-            {
+        if let Kind::Subscriber(sub) = &mut self.kind {
+            let class = classify(data);
+            let from_server = self.conn.is_connected() && Some(from) == self.conn.remote();
+            let media = matches!(class, PacketClass::Rtp | PacketClass::Rtcp);
+            if from_server && media && !sub.is_ours(data) {
                 counters.foreign += 1;
                 return;
             }
-        }
-        if let Kind::Subscriber(sub) = &mut self.kind {
-            if classify(data) == PacketClass::Rtp
-                && self.conn.is_connected()
-                && Some(from) == self.conn.remote()
-            {
-                if !sub.is_ours(data) {
-                    counters.foreign += 1;
-                    return;
-                }
+            if from_server && class == PacketClass::Rtp {
                 if sub.is_rtx(data) {
                     // The original sequence number is encrypted: always decrypt RTX.
                     match self.conn.handle_input(now, from, data) {

@@ -238,31 +238,24 @@ impl Subscriber {
         }
     }
 
-    /// Whether the RTP datagram (clear header) carries an SSRC of ours: one the answer
-    /// announced, or any if it announced none. A datagram from the server's address with
-    /// another SSRC is media of some other peer that the server still sends to the address
-    /// this client's socket now has (a port an earlier client used, until the server's ICE
-    /// consent for that client expires).
-    pub fn is_ours(&self, rtp: &[u8]) -> bool {
+    /// Whether an RTP or SRTCP datagram names an SSRC of ours in its clear header (RTP's SSRC,
+    /// the first RTCP packet's sender): one the answer announced, or any if it announced none.
+    /// A datagram from the server's address with another SSRC is media or a report of some
+    /// other peer that the server still sends to the address this client's socket now has (a
+    /// port an earlier client used, until the server's ICE consent for that client expires).
+    pub fn is_ours(&self, datagram: &[u8]) -> bool {
+        use dataplane::demux::{classify, PacketClass};
+        let at = match classify(datagram) {
+            PacketClass::Rtp => 8,
+            PacketClass::Rtcp => 4,
+            _ => return true,
+        };
+        let Some(&[a, b, c, d]) = datagram.get(at..at + 4) else {
+            return true;
+        };
         let announced = &self.cfg.announced;
-        match header(rtp) {
-            Some(h) => announced.iter().all(Option::is_none) || announced.contains(&Some(h.ssrc)),
-            None => true,
-        }
-    }
-
-    /// Whether an SRTCP compound from the server is about this subscriber's streams: its first
-    /// packet's sender SSRC (in the clear) is one the answer announced. Another peer's reports
-    /// reach a reused port as its media does ([`Subscriber::is_ours`]).
-    pub fn is_ours_rtcp(&self, rtcp: &[u8]) -> bool {
-        let announced = &self.cfg.announced;
-        match rtcp.get(4..8) {
-            Some(b) => {
-                let ssrc = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-                announced.iter().all(Option::is_none) || announced.contains(&Some(ssrc))
-            }
-            None => true,
-        }
+        let ssrc = u32::from_be_bytes([a, b, c, d]);
+        announced.iter().all(Option::is_none) || announced.contains(&Some(ssrc))
     }
 
     /// Notes a datagram the receive impairment dropped (counted if it was video RTP).
@@ -512,9 +505,9 @@ mod tests {
             p.extend_from_slice(&[0; 20]);
             p
         };
-        assert!(s.is_ours_rtcp(&sr(0xCCCC)));
-        assert!(!s.is_ours_rtcp(&sr(0xDDDD)), "another peer's report");
-        assert!(anyone.is_ours_rtcp(&sr(0xDDDD)), "none announced");
+        assert!(s.is_ours(&sr(0xCCCC)));
+        assert!(!s.is_ours(&sr(0xDDDD)), "another peer's report");
+        assert!(anyone.is_ours(&sr(0xDDDD)), "none announced");
     }
 
     fn rtp(pt: u8, ssrc: u32, seq: u16, marker: bool) -> Vec<u8> {
