@@ -115,42 +115,55 @@ impl Layers {
         self.answered = c.rtcp.len();
         for layer in 0..3 {
             let seq = self.seq[layer];
-            self.seq[layer] = seq.wrapping_add(1);
-            let payload = match asked[layer] {
-                true => sim::vp8_keyframe(seq, LAYER_BYTES[layer]),
-                false => sim::vp8_delta(seq, LAYER_BYTES[layer]),
-            };
             let ts = u32::from(seq) * 900;
-            let mut p = sim::rtp_packet(PUB_PT, seq, ts, LAYER_SSRCS[layer], &payload);
-            // The transport-wide number, and the rid (as browsers send them): one-byte
-            // extension elements.
-            let t = self.transport_seq.to_be_bytes();
-            self.transport_seq = self.transport_seq.wrapping_add(1);
-            let rid = match self.by_rid {
-                true => [RID_ID << 4, RIDS[layer].as_bytes()[0]],
-                false => [0, 0],
-            };
-            p[0] |= 0x10;
-            p.splice(
-                12..12,
-                [
-                    0xBE,
-                    0xDE,
-                    0,
-                    2,
-                    (PUB_TWCC_ID << 4) | 1,
-                    t[0],
-                    t[1],
-                    rid[0],
-                    rid[1],
-                    0,
-                    0,
-                    0,
-                ],
-            );
-            sim.send_rtp(self.client, &p);
+            match asked[layer] {
+                true => {
+                    // A keyframe in two packets of one timestamp: its start, then the rest
+                    // (S bit clear).
+                    let start = sim::vp8_keyframe(seq, LAYER_BYTES[layer]);
+                    let mut rest = start.clone();
+                    rest[0] &= !0x10;
+                    self.send(sim, layer, ts, &start);
+                    self.send(sim, layer, ts, &rest);
+                }
+                false => self.send(sim, layer, ts, &sim::vp8_delta(seq, LAYER_BYTES[layer])),
+            }
         }
         sim.run_for(10 * MS);
+    }
+
+    /// Sends the next packet of `layer`, of timestamp `ts`.
+    fn send(&mut self, sim: &mut Sim, layer: usize, ts: u32, payload: &[u8]) {
+        let seq = self.seq[layer];
+        self.seq[layer] = seq.wrapping_add(1);
+        let mut p = sim::rtp_packet(PUB_PT, seq, ts, LAYER_SSRCS[layer], payload);
+        // The transport-wide number, and the rid (as browsers send them): one-byte
+        // extension elements.
+        let t = self.transport_seq.to_be_bytes();
+        self.transport_seq = self.transport_seq.wrapping_add(1);
+        let rid = match self.by_rid {
+            true => [RID_ID << 4, RIDS[layer].as_bytes()[0]],
+            false => [0, 0],
+        };
+        p[0] |= 0x10;
+        p.splice(
+            12..12,
+            [
+                0xBE,
+                0xDE,
+                0,
+                2,
+                (PUB_TWCC_ID << 4) | 1,
+                t[0],
+                t[1],
+                rid[0],
+                rid[1],
+                0,
+                0,
+                0,
+            ],
+        );
+        sim.send_rtp(self.client, &p);
     }
 }
 
@@ -218,11 +231,22 @@ fn assert_layers(sim: &Sim, viewer: ClientId, pt: u8, lossless: bool) -> Vec<usi
             "a well-formed packet"
         );
     }
-    for p in &media {
+    for (i, p) in media.iter().enumerate() {
         let layer = layer_of(p, pt).expect("a media packet of a layer");
         if seen.last() != Some(&layer) {
             let payload = &p[12 + extension_len(p)..];
             assert_eq!(payload[1] & 0x01, 0, "layer {layer} starts with a keyframe");
+            // The rest of that keyframe keeps its timestamp (one frame, decodable).
+            if let Some(next) = media
+                .get(i + 1)
+                .filter(|n| n[12 + extension_len(n)] & 0x10 == 0)
+            {
+                assert_eq!(
+                    timestamp(next),
+                    timestamp(p),
+                    "layer {layer}'s first keyframe is one frame"
+                );
+            }
             seen.push(layer);
         }
     }

@@ -84,7 +84,10 @@ impl SeqRewriter {
             return (self.first_seq, self.first_ts);
         };
         let delta = seq.wrapping_sub(m.max_in) as i16;
-        if delta.unsigned_abs() > MAX_SEQ_JUMP || std::mem::take(&mut self.switching) {
+        // Taken whatever the jump says: a switch flag left standing would make the next
+        // packet a discontinuity too, splitting the new layer's first frame in two.
+        let switching = std::mem::take(&mut self.switching);
+        if switching || delta.unsigned_abs() > MAX_SEQ_JUMP {
             // A restart or a jump: go on from the last number sent, one frame later.
             let out = m.max_out.wrapping_add(1);
             let out_ts = m.max_out_ts.wrapping_add(frame_ticks);
@@ -203,6 +206,16 @@ mod tests {
         assert_eq!(r.last_out(), Some((503, 1_009_000)));
         assert_eq!(r.inbound_seq(503), Some(104));
         assert_eq!(r.inbound_seq(501), None, "sent from the old layer");
+        // The other layer's numbers far from the old ones (a jump as well as a switch): the
+        // frame that starts the new layer keeps one timestamp across its packets, and the
+        // packets after it follow on (a switch flag left standing split such a keyframe in
+        // two: the viewer could not decode it and froze until it asked for another).
+        r.switch_source();
+        let got = run(
+            &mut r,
+            &[(40_000, 90_000), (40_001, 90_000), (40_002, 93_000)],
+        );
+        assert_eq!(got, [(504, 1_012_000), (505, 1_012_000), (506, 1_015_000)]);
         // Before the first packet a switch changes nothing.
         let mut fresh = SeqRewriter::new(9, 90);
         fresh.switch_source();
