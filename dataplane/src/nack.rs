@@ -46,6 +46,9 @@ pub enum Arrival {
     TooLarge,
     /// A missing packet arrived (late or repaired).
     Repaired,
+    /// At or below the highest packet and not missing: received before (a duplicate — e.g. a
+    /// publisher probing bandwidth by resending recent packets over RTX) or given up long ago.
+    Old,
 }
 
 /// Counters of one generator.
@@ -119,7 +122,7 @@ impl NackGenerator {
                 }
                 other => {
                     *slot = other;
-                    Arrival::InOrder
+                    Arrival::Old
                 }
             };
         }
@@ -293,6 +296,12 @@ mod tests {
         assert_eq!(g.on_packet(t0, 2), Arrival::Gap);
         let n = g.poll_nack(t0 + REORDER_WAIT, &mut pairs);
         assert_eq!(lost(&pairs[..n]), [1]);
+        // What arrived already, again (a resend used as padding, a duplicate): old, and the
+        // missing packet is still missing.
+        assert_eq!(g.on_packet(t0, 2), Arrival::Old);
+        assert_eq!(g.on_packet(t0, 65_535), Arrival::Old);
+        assert_eq!(g.on_packet(t0, 1), Arrival::Repaired);
+        assert_eq!(g.on_packet(t0, 1), Arrival::Old);
     }
 
     #[test]

@@ -73,6 +73,9 @@ pub enum PublisherError {
     UnknownSsrc,
     #[error("RTX packet without an original sequence number (padding only)")]
     RtxPadding,
+    /// Not forwarded: every viewer has it already (publishers probe bandwidth this way).
+    #[error("RTX resend of a packet already received")]
+    RtxDuplicate,
 }
 
 /// One RTP stream of a track: the track itself, or one simulcast layer of it.
@@ -256,9 +259,6 @@ impl Publisher {
         }
         let clock_rate = track.clock_rate;
         let enc = &mut track.encodings[layer];
-        enc.stats
-            .get_or_insert_with(|| ReceiverStats::new(hdr.ssrc(), clock_rate))
-            .on_packet(hdr.sequence(), hdr.timestamp(), now);
         let (arrival, given_up) = match &mut enc.nack {
             Some(nack) => {
                 let before = nack.stats.given_up;
@@ -267,6 +267,14 @@ impl Publisher {
             }
             None => (Arrival::InOrder, 0),
         };
+        if unwrapped && arrival == Arrival::Old {
+            // A resend of what arrived already (libwebrtc pads its bandwidth probes with
+            // such resends): forwarded, it would be the publisher's probe sent to every viewer.
+            return Err(PublisherError::RtxDuplicate);
+        }
+        enc.stats
+            .get_or_insert_with(|| ReceiverStats::new(hdr.ssrc(), clock_rate))
+            .on_packet(hdr.sequence(), hdr.timestamp(), now);
         // Extension ids are local to the publisher's SDP: bring them to the canonical ids.
         let _ = rtp::rewrite_extensions(packet, &hdr, &track.extensions);
         let keyframe = match track.codec {

@@ -30,7 +30,8 @@ pub struct WorkerStats {
     /// `max_handshakes` (the peer's DTLS client resends it; one gets in once a handshake ends).
     pub dropped_handshake_busy: u64,
     /// Dropped: an SRTP or SRTCP packet received before (duplicated on the path, or resent
-    /// after it had only been late).
+    /// after it had only been late), or a publisher's RTX resend of a packet that had arrived
+    /// (libwebrtc pads its bandwidth probes with such resends).
     pub dropped_duplicate: u64,
     /// RTP packets handed to the kernel (or queued for it) for subscribers.
     pub rtp_forwarded: u64,

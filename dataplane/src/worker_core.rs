@@ -58,7 +58,7 @@ use crate::api::{CloseReason, Event, PeerId, PeerRole, PeerSpec, StreamId, Worke
 use crate::demux::{classify, PacketClass};
 use crate::fanout::{FanoutMsg, Mailboxes, PendingWakes, SenderInfo};
 use crate::nack::Arrival;
-use crate::publisher::Publisher;
+use crate::publisher::{Publisher, PublisherError};
 use crate::rng::SplitMix64;
 use crate::rtcp::{RtcpCompound, RtcpPacket};
 use crate::send_queue::{SendQueue, SocketId};
@@ -251,8 +251,13 @@ impl WorkerCore {
         if rearm {
             self.rearm(key);
         }
-        let Ok(rx) = received else {
-            return; // FEC, RED, RTX padding or an unannounced SSRC: not forwarded.
+        let rx = match received {
+            Ok(rx) => rx,
+            Err(PublisherError::RtxDuplicate) => {
+                self.outbox.stats.dropped_duplicate += 1;
+                return;
+            }
+            Err(_) => return, // FEC, RED, RTX padding or an unannounced SSRC: not forwarded.
         };
         if rx.unwrapped {
             self.outbox.stats.rtx_received += 1;
@@ -275,7 +280,7 @@ impl WorkerCore {
             // Too much is missing to repair: only a keyframe helps.
             Arrival::TooLarge => self.keyframe_for_stream(now, stream, Some(rx.layer)),
             Arrival::Repaired => self.outbox.stats.upstream_repaired += 1,
-            Arrival::InOrder => {}
+            Arrival::InOrder | Arrival::Old => {}
         }
     }
 

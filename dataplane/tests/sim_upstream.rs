@@ -1,5 +1,6 @@
 //! Upstream repair on the simulated network: the worker NACKs what it lost from a publisher
-//! (once for all viewers), takes plain or RTX retransmissions, falls back to one keyframe
+//! (once for all viewers), takes plain or RTX retransmissions (not resends of what arrived
+//! already, which publishers pad bandwidth probes with), falls back to one keyframe
 //! request when a gap cannot be repaired, and repairs an origin → edge relay leg the same way.
 
 mod common;
@@ -66,22 +67,27 @@ impl Browser {
         self.read = sim.client(self.client).rtcp.len();
         for seq in lost {
             self.asked.push(seq);
-            let original = video_packet(seq, 1000);
             if self.rtx {
-                let mut p = sim::rtp_packet(
-                    RTX_PT,
-                    self.rtx_seq,
-                    timestamp(&original),
-                    RTX_SSRC,
-                    &seq.to_be_bytes(),
-                );
-                p.extend_from_slice(&original[12..]);
-                self.rtx_seq += 1;
-                sim.send_rtp(self.client, &p);
+                self.send_rtx(sim, seq);
             } else {
-                sim.send_rtp(self.client, &original);
+                sim.send_rtp(self.client, &video_packet(seq, 1000));
             }
         }
+    }
+
+    /// Sends packet `seq` again in RTX (RFC 4588: its number first, then its payload).
+    fn send_rtx(&mut self, sim: &mut Sim, seq: u16) {
+        let original = video_packet(seq, 1000);
+        let mut p = sim::rtp_packet(
+            RTX_PT,
+            self.rtx_seq,
+            timestamp(&original),
+            RTX_SSRC,
+            &seq.to_be_bytes(),
+        );
+        p.extend_from_slice(&original[12..]);
+        self.rtx_seq += 1;
+        sim.send_rtp(self.client, &p);
     }
 
     /// Sends packets `seqs` every 10 ms, answering NACKs in between, then keeps answering
@@ -201,6 +207,40 @@ fn rtx_from_the_publisher_is_unwrapped_and_forwarded_byte_exact() {
         stats.rtx_received,
         browser.asked.len() as u64 - lost_again(&sim, &browser)
     );
+}
+
+#[test]
+fn rtx_resends_of_packets_already_received_are_not_forwarded() {
+    // libwebrtc fills its bandwidth probes with RTX resends of its latest packets; forwarded,
+    // every viewer would get the publisher's probes as duplicates.
+    let mut sim = Sim::new(1, 42);
+    let mut browser = Browser::new(&mut sim, true);
+    let viewers = viewers(&mut sim, (STREAM, WorkerId(0)), 1, 2);
+    browser.publish(&mut sim, 0..20, Duration::ZERO);
+    for _ in 0..3 {
+        for seq in 10..20 {
+            browser.send_rtx(&mut sim, seq);
+        }
+        sim.run_for(10 * MS);
+    }
+    browser.publish(&mut sim, 20..30, 100 * MS);
+    for viewer in viewers {
+        assert_eq!(
+            published_seqs_any_order(&sim, viewer),
+            (0..30).collect::<Vec<_>>(),
+            "each packet once, in order"
+        );
+    }
+    let stats = sim.worker(WorkerId(0)).core.stats();
+    // (A viewer's SRTP drops a duplicate as a replay, but it would have been sent.)
+    assert_eq!(
+        stats.rtp_forwarded,
+        2 * 30,
+        "each packet sent once to each viewer"
+    );
+    assert_eq!(stats.dropped_duplicate, 30);
+    assert_eq!(stats.rtx_received, 0, "no repair among them");
+    assert!(browser.asked.is_empty(), "nothing was missing");
 }
 
 /// Requests whose retransmission the lossy uplink dropped too.
