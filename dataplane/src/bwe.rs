@@ -6,7 +6,8 @@
 //!   with a line over the last 20 groups ([`Trendline`]). A slope over an adaptive threshold
 //!   for more than 10 ms is overuse (a queue is building): the estimate drops to 85 % of what
 //!   the viewer acknowledged receiving; under it the path is drained (hold); otherwise the
-//!   estimate grows by 8 % a second, never beyond 1.5 × the acknowledged rate.
+//!   estimate grows by 8 % a second, never beyond 1.5 × the acknowledged rate and never under
+//!   it (what arrives with no queue building, the path carries).
 //! - **loss-based**: over each second of feedback, more than 10 % lost cuts the estimate by
 //!   half the loss, not below 85 % of the acknowledged rate; less leaves the delay-based
 //!   estimate in charge. (GCC also holds the
@@ -41,6 +42,9 @@ const BETA: f64 = 0.85;
 const ACKED_WINDOW_US: i64 = 500_000;
 /// ... and over no less than this span (a single burst says little about a rate).
 const MIN_ACKED_SPAN_US: i64 = 50_000;
+/// The estimate is kept at least at the acknowledged bitrate (while the delay trend is normal)
+/// once that is measured over this span of arrivals.
+const ACKED_FLOOR_SPAN_US: i64 = 300_000;
 /// Loss is judged over feedback of at least this span.
 const LOSS_WINDOW: Duration = Duration::from_secs(1);
 const LOSS_HIGH: f64 = 0.10;
@@ -207,6 +211,8 @@ pub struct BandwidthEstimator {
     loss_since: Option<Instant>,
     loss_sent: u32,
     loss_lost: u32,
+    /// Whether the last judgement of loss cut the estimate (then it holds until the next).
+    loss_limiting: bool,
     /// When the path last made the estimate go down (overuse or heavy loss).
     last_decrease: Option<Instant>,
 }
@@ -230,6 +236,7 @@ impl BandwidthEstimator {
             loss_since: None,
             loss_sent: 0,
             loss_lost: 0,
+            loss_limiting: false,
             last_decrease: None,
         }
     }
@@ -266,6 +273,11 @@ impl BandwidthEstimator {
     /// bytes of the newest feedback messages that reach back that far, over the time their
     /// arrivals span.
     pub fn acknowledged(&self) -> Option<u64> {
+        self.acknowledged_span().map(|(bps, _)| bps)
+    }
+
+    /// [`Self::acknowledged`] and the span of arrivals it was measured over, µs.
+    fn acknowledged_span(&self) -> Option<(u64, i64)> {
         let mut newest = None;
         let mut first = i64::MAX;
         let mut bytes = 0u64;
@@ -278,8 +290,9 @@ impl BandwidthEstimator {
             first = first.min(f);
             bytes += b;
         }
-        let span = (newest? - first).max(MIN_ACKED_SPAN_US);
-        Some(bytes * 8 * 1_000_000 / span as u64)
+        let measured = newest? - first;
+        let span = measured.max(MIN_ACKED_SPAN_US);
+        Some((bytes * 8 * 1_000_000 / span as u64, measured))
     }
 
     /// The packets of one feedback message (in transport-wide order), received at `now`.
@@ -352,7 +365,17 @@ impl BandwidthEstimator {
                 let grown = self.delay_based * INCREASE_PER_SECOND.powf(dt.as_secs_f64());
                 // Never far beyond what the viewer is shown to receive.
                 let cap = acked.map_or(f64::MAX, |a| 1.5 * a + 10_000.0);
-                self.delay_based = grown.min(cap.max(self.delay_based));
+                // Never under what it is shown to receive with no queue building, measured
+                // over a good part of the window: the path carries that. (An SFU sends a
+                // layer whatever the estimate; growing 8 % a second from the initial
+                // estimate, the estimate would stay under the layer the viewer receives well
+                // for seconds, and any blip of delay would then move it down. libwebrtc, too,
+                // starts from the measured throughput once it has one.)
+                let floor = self
+                    .acknowledged_span()
+                    .filter(|&(_, span)| span >= ACKED_FLOOR_SPAN_US)
+                    .map_or(0.0, |(bps, _)| bps as f64);
+                self.delay_based = grown.min(cap.max(self.delay_based)).max(floor);
             }
         }
         self.delay_based = self.delay_based.clamp(self.min_bps, self.max_bps);
@@ -363,6 +386,11 @@ impl BandwidthEstimator {
         self.loss_sent += sent;
         self.loss_lost += lost;
         if now.saturating_duration_since(since) < LOSS_WINDOW || self.loss_sent == 0 {
+            if !self.loss_limiting {
+                // Between judgements, an estimate that loss does not limit follows the
+                // delay-based one at once (up too), not a second later.
+                self.loss_based = self.delay_based;
+            }
             return;
         }
         let loss = f64::from(self.loss_lost) / f64::from(self.loss_sent);
@@ -374,9 +402,11 @@ impl BandwidthEstimator {
             let floor = self.acknowledged().map_or(0.0, |a| BETA * a as f64);
             self.loss_based = cut.max(floor);
             self.last_decrease = Some(now);
+            self.loss_limiting = true;
         } else {
             // Not limiting: follow the delay-based estimate (up too).
             self.loss_based = self.delay_based;
+            self.loss_limiting = false;
         }
         self.loss_based = self.loss_based.clamp(self.min_bps, self.max_bps);
         self.loss_since = Some(now);

@@ -185,6 +185,22 @@ fn a_fixed_stream_over_a_wide_link_is_never_cut() {
 }
 
 #[test]
+fn a_stream_received_in_full_lifts_the_estimate_to_its_rate_at_once() {
+    // An SFU sends a layer above the initial estimate (300 kbit/s here): what the viewer
+    // receives with no queue building is what the path carries, not 8 % a second more.
+    let mut run = Run::new(
+        Link::new(10_000_000.0, 20_000, 300_000),
+        Sender::Fixed(1_300_000.0),
+    );
+    run.run_until(S);
+    let kbps = run.estimate_kbps();
+    assert!(
+        (1200..=2000).contains(&kbps),
+        "{kbps} kbit/s 1 s into 1300 kbit/s on an idle 10 Mbit/s link"
+    );
+}
+
+#[test]
 fn a_rate_step_down_is_followed_within_seconds_and_a_step_up_within_twenty() {
     let mut run = Run::new(Link::new(2_000_000.0, 20_000, 300_000), Sender::Adaptive);
     run.run_until(30 * S);
