@@ -304,10 +304,15 @@ impl LayerSelection {
             return self.set_target(pick);
         };
         let rank = |l: u8| ranked.iter().position(|&r| r == l);
-        if !fits(heading) && congested && !e.delivering {
+        // The viewer still waits for the target's keyframe: nothing of it has been sent, so
+        // what the viewer receives now says nothing about it, and a target the path shows it
+        // cannot carry is given up at once (switching to it first would flood a thin path
+        // with a keyframe of the top layer, then take it back).
+        let pending = self.current != Some(heading);
+        if !fits(heading) && congested && (pending || !e.delivering) {
             self.up_since = None;
             let since = *self.over_since.get_or_insert(now);
-            if now.saturating_duration_since(since) >= DOWN_AFTER {
+            if pending || now.saturating_duration_since(since) >= DOWN_AFTER {
                 self.over_since = None;
                 let down = best_fit.unwrap_or(lowest);
                 if rank(down) < rank(heading) {

@@ -85,6 +85,7 @@ fn a_thin_viewer_goes_down_only_after_congestion_and_up_after_a_steady_fit() {
     // No congestion seen: the initial 1 Mbit/s estimate does not move a viewer down from
     // the top it is first given without an estimate.
     assert_eq!(s.choose(now, &r, None), Some(2));
+    assert_eq!(s.accept(2, true), Accept::Switch);
     assert_eq!(s.choose(now, &r, estimate(1_000_000, None)), None);
     // Congestion while the viewer still receives what it is sent: a lagging estimate moves
     // nothing.
@@ -123,6 +124,45 @@ fn a_thin_viewer_goes_down_only_after_congestion_and_up_after_a_steady_fit() {
     touch(&mut r, &bps, later + UP_AFTER, end);
     assert_eq!(s.choose(later + 2 * UP_AFTER, &r, calm), None);
     assert_eq!(s.choose(end, &r, calm), None);
+}
+
+#[test]
+fn a_pending_switch_the_path_cannot_carry_is_given_up_at_once() {
+    let t0 = Instant::now();
+    let r = rates(t0, [150_000, 400_000, 1_200_000]);
+    let now = t0 + 2 * RATE_WINDOW;
+    let mut s = LayerSelection::new(LayerChoice::Auto);
+    // First given the top layer; l's keyframe comes first, so the viewer is sent l while it
+    // waits for h's — and receives all of l.
+    assert_eq!(s.choose(now, &r, None), Some(2));
+    assert_eq!(s.accept(0, true), Accept::Switch);
+    assert!(s.wants_keyframe());
+    // Without congestion, an estimate that has not grown yet keeps the target.
+    let growing = Some(EstimateView {
+        bps: 1_000_000,
+        last_decrease: None,
+        delivering: true,
+    });
+    assert_eq!(s.choose(now, &r, growing), None);
+    assert_eq!(s.keyframe_layer(), Some(2));
+    // The path shows itself thin: h is given up at once, although l is delivered, and the
+    // viewer stays on l (no keyframe wanted, h's is not taken).
+    let thin = Some(EstimateView {
+        bps: 250_000,
+        last_decrease: Some(now),
+        delivering: true,
+    });
+    assert_eq!(s.choose(now + MS, &r, thin), None);
+    assert!(!s.wants_keyframe());
+    assert_eq!(s.accept(2, true), Accept::Drop);
+    assert_eq!(s.accept(0, false), Accept::Forward);
+    // From m, pending while the viewer is on h: m is dropped for l at once too.
+    let mut s = LayerSelection::new(LayerChoice::Auto);
+    assert_eq!(s.choose(now, &r, None), Some(2));
+    assert_eq!(s.accept(2, true), Accept::Switch);
+    s.target = Some(1);
+    assert_eq!(s.choose(now + MS, &r, thin), Some(0));
+    assert_eq!(s.keyframe_layer(), Some(0));
 }
 
 #[test]

@@ -19,9 +19,11 @@ const SUCCESS_SHARE: f64 = 0.85;
 /// ... losing at most this share of the probe's packets.
 const MAX_LOSS: f64 = 0.05;
 /// A failed probe waits this long before the next (doubled after each failure, up to
-/// `MAX_BACKOFF`); after a success the next may follow `AFTER_SUCCESS` later.
+/// `MAX_BACKOFF`: a path that stays thin is probed every 5 s, as libwebrtc's periodic probes
+/// go, so that a path that widened is found within seconds); after a success the next may
+/// follow `AFTER_SUCCESS` later.
 const FIRST_BACKOFF: Duration = Duration::from_secs(2);
-const MAX_BACKOFF: Duration = Duration::from_secs(8);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const AFTER_SUCCESS: Duration = Duration::from_secs(1);
 /// A probe whose feedback has not come back this long after it ended failed.
 const RESULT_TIMEOUT: Duration = Duration::from_secs(1);
