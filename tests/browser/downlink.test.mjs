@@ -1,6 +1,7 @@
 // A player behind a thin downlink (UDP limited to 320 kbit/s; see downlink_path.mjs) and a
 // player without a limit, both playing the official Web SDK's 1280x720 publish on one node:
-// the thin one must get WCS's `notEnoughBandwidth` stream event (the SDK's STREAM_EVENT, with
+// once the publisher sends more than that link carries (Chromium ramps a publish up over
+// seconds), the thin one must get WCS's `notEnoughBandwidth` stream event (the SDK's STREAM_EVENT, with
 // `info` "<stream bits/s>/<estimate bits/s>" that the SDK parses) within 10 s of play(), and what
 // the server sends it must then stay within the limit plus 20 % (its video is paused: the stream
 // does not fit); the other must never get the event.
@@ -23,7 +24,8 @@ test('a player on a 320 kbit/s downlink is told notEnoughBandwidth; an unlimited
   const r = await runInNamespace(RUNNER, [SECONDS], SECONDS * 1000 + RUN_OVERHEAD_MS);
   const info = r.thin.events.map((e) => e.info);
   console.log(
-    `[downlink] thin player (UDP ${r.thinLink.rate}): ${r.thin.events.length} notEnoughBandwidth ` +
+    `[downlink] publisher at ${r.publisherKbpsAtPlay} kbit/s when the players started (${r.publisherRampMs} ms after PUBLISHING); ` +
+      `thin player (UDP ${r.thinLink.rate}): ${r.thin.events.length} notEnoughBandwidth ` +
       `(first ${r.firstThinEventMs} ms after play(); info ${info.join(', ')}; the SDK read ` +
       `${JSON.stringify(r.parsed || r.thin.parsed)}), ${r.thin.video.framesDecoded} frames, ` +
       `${r.thinSentKbps} kbit/s through its link, ${r.thinOfferedKbps} kbit/s sent toward it from ` +

@@ -5,7 +5,8 @@
 // Chromium), the server's, and the thin player's, each joined to the server's by a veth pair;
 // the server's side of the thin player's pair limits UDP to 320 kbit/s (queue up to 400 ms), so
 // the media rtcdn sends that player beyond the limit waits, then drops. The official Web SDK
-// publishes 1280x720 from Chromium's fake camera; both players play it; for <seconds> the
+// publishes 1280x720 from Chromium's fake camera; once it sends more than the thin link carries
+// (PUBLISHER_KBPS), both players play it; for <seconds> the
 // players' `notEnoughBandwidth` stream events (the SDK's STREAM_EVENT) and decoded frames are
 // recorded, and what the server sent toward the thin player (tc's byte and drop counts). One
 // `RESULT {json}` line is printed.
@@ -19,6 +20,21 @@ import { SERVER_ADDR, THIN, thinDownlinkNetwork } from './thin_downlink.mjs';
 const RUN_DEADLINE_MS = 150000;
 /** The server's sends toward the thin player are measured from this long after play. */
 const SETTLE_MS = 8000;
+/** The players start once the publisher sends at least this much video (kbit/s: clearly more
+ * than the thin link carries), or after PUBLISHER_RAMP_MS. Chromium starts a publish at a few
+ * hundred kbit/s and ramps up over seconds; before that the stream fits the thin link and
+ * there is nothing to detect yet. */
+const PUBLISHER_KBPS = 450;
+const PUBLISHER_RAMP_MS = 30000;
+
+/** The publisher's video send rate (kbit/s) over the next second. */
+async function publisherKbps(publisher) {
+  const sent = async () => (await publisher.evaluate(() => window.rtOutboundLayers())).reduce((a, l) => a + (l.bytesSent || 0), 0);
+  const before = await sent();
+  const t0 = Date.now();
+  await new Promise((r) => setTimeout(r, 1000));
+  return Math.round((((await sent()) - before) * 8) / (Date.now() - t0));
+}
 
 async function measure(seconds) {
   const net = thinDownlinkNetwork('dl');
@@ -48,6 +64,12 @@ async function measure(seconds) {
     );
     const published = await waitStatus(publisher, ['PUBLISHING', 'FAILED'], 'publisher', { timeoutMs: 30000 });
     if (published.status !== 'PUBLISHING') throw new Error(`publish failed: ${published.info}`);
+    const rampStart = Date.now();
+    let publisherKbpsAtPlay = await publisherKbps(publisher);
+    while (publisherKbpsAtPlay < PUBLISHER_KBPS && Date.now() - rampStart < PUBLISHER_RAMP_MS) {
+      publisherKbpsAtPlay = await publisherKbps(publisher);
+    }
+    const publisherRampMs = Date.now() - rampStart;
     for (const [p, label] of [[wide, 'wide player'], [thin, 'thin player']]) {
       await p.evaluate(([url, n]) => window.rtStart('play', url, n), [server.wsUrl, name]);
       const playing = await waitStatus(p, ['PLAYING', 'FAILED'], label, { timeoutMs: 30000 });
@@ -76,6 +98,8 @@ async function measure(seconds) {
     const origin = await thin.evaluate(() => performance.timeOrigin);
     return {
       seconds,
+      publisherKbpsAtPlay,
+      publisherRampMs,
       thinLink: THIN,
       thinSentKbps: Math.round(((after.bytes - before.bytes) * 8) / seconds / 1000),
       settleMs: SETTLE_MS,

@@ -12,6 +12,10 @@
 //   - (node case) once the limit is lifted the thin player is back on "h", 1280 wide, within 20 s.
 // Cases: `node` (one server) and `cdn` (publisher on an origin, both players on an edge through
 // the origin's balancer; no lift). RTCDN_SIMULCAST_CASES=node,cdn selects them.
+// A run in which the publisher's Chromium was short of CPU (its quality limitation "cpu": it
+// scales its layers down) is shown and run once more: it judges the machine's load, not the server. Every sample
+// (layers, widths, estimates, what the publisher encodes) is printed when a check fails, or
+// always with RTCDN_SIMULCAST_TIMELINE=1.
 //
 // Needs root (network namespaces), iproute2's tc (htb, bfifo, u32) and nsenter.
 
@@ -139,7 +143,29 @@ function judge(r) {
     ]);
   }
   for (const [name, ok, detail] of checks) console.log(`${tag} ${ok ? 'ok  ' : 'FAIL'} ${name}: ${detail}`);
-  return checks.filter(([, ok]) => !ok).map(([name, , detail]) => `${name} (${detail})`);
+  const failed = checks.filter(([, ok]) => !ok);
+  if (process.env.RTCDN_SIMULCAST_TIMELINE || failed.length) {
+    // Every sample: what each player was sent and decoded, and what the publisher encoded;
+    // the thin player's frames received/dropped, keyframes decoded, packets received/lost,
+    // NACKs, PLIs and freezes.
+    const kbps = (v) => (typeof v === 'number' ? Math.round(v / 1000) : '-');
+    const pub = (p) => ['l', 'm', 'h'].map((rid) => (p && p[rid] ? `${rid} ${p[rid].w}@${p[rid].fps}${p[rid].qlr && p[rid].qlr !== 'none' ? ` ${p[rid].qlr}` : ''}` : `${rid} -`)).join(', ');
+    for (const s of tl) {
+      const v = (who) => (s[who] ? `${s[who].layer || '-'} ${s[`${who}Width`]}${who === 'thin' ? ` n=${s.thinFrames}` : ''} est ${kbps(s[who].estimate_bps)} snd ${kbps(s[who].sending_bps)}` : '-');
+      console.log(`${tag}   t ${String(Math.round(s.t)).padStart(6)} ${s.phase.padEnd(6)} thin ${v('thin').padEnd(38)} wide ${v('wide').padEnd(34)} publisher ${pub(s.pub)}; thin rx ${s.thinRx}`);
+    }
+  }
+  return failed.map(([name, , detail]) => `${name} (${detail})`);
+}
+
+/**
+ * The samples (ms) at which the publisher's Chromium was short of CPU: it reported the quality
+ * limitation "cpu" (it scales its input down, or drops frames, when encoding takes too long).
+ * On this 2-core machine that happens only when something else loads it; the publisher then
+ * sends other layers than the run is about.
+ */
+function publisherShortOfCpu(r) {
+  return r.timeline.filter((s) => s.pub && Object.values(s.pub).some((p) => p.qlr === 'cpu')).map((s) => Math.round(s.t));
 }
 
 for (const mode of ['node', 'cdn']) {
@@ -147,9 +173,20 @@ for (const mode of ['node', 'cdn']) {
     mode === 'node'
       ? 'simulcast: the thin player gets layer l at >= 20 fps, the wide one h; lifting the limit brings the thin one back to h'
       : 'simulcast through the CDN: both players on an edge; the edge sends the thin one l, the wide one h';
-  test(title, { skip: !CASES.includes(mode), timeout: RUN_TIMEOUT_MS + 10000 }, async () => {
-    const r = await runInNamespace(RUNNER, mode === 'node' ? [mode, 'lift'] : [mode], RUN_TIMEOUT_MS);
+  test(title, { skip: !CASES.includes(mode), timeout: 2 * RUN_TIMEOUT_MS + 10000 }, async () => {
+    const run = () => runInNamespace(RUNNER, mode === 'node' ? [mode, 'lift'] : [mode], RUN_TIMEOUT_MS);
+    let r = await run();
+    let short = publisherShortOfCpu(r);
+    if (short.length) {
+      // Not a judgement of the server: the publisher sent what a starved encoder sends.
+      // Shown for the record, then run once more.
+      judge(r);
+      console.log(`[simulcast ${mode}] the publisher's Chromium was short of CPU at ${short.join(', ')} ms (the machine was loaded): run again`);
+      r = await run();
+      short = publisherShortOfCpu(r);
+    }
     const failed = judge(r);
+    if (failed.length && short.length) failed.push(`the publisher's Chromium was short of CPU in both runs (at ${short.join(', ')} ms of the second): the machine is overloaded`);
     assert.deepEqual(failed, [], `simulcast ${mode}: failed checks`);
   });
 }

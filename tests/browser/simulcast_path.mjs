@@ -157,9 +157,10 @@ async function measure(mode, lift) {
       const h = await health(servers.healthUrl);
       lastRawViewers = h.viewers;
       const find = (id) => (h.viewers || []).find((v) => v.mediaSessionId === id) || null;
-      const [thinVideo, wideVideo] = await Promise.all([
+      const [thinVideo, wideVideo, pubLayers] = await Promise.all([
         videoStats(thin, 'thin player').catch(() => null),
         videoStats(wide, 'wide player').catch(() => null),
+        publisher.evaluate(() => window.rtOutboundLayers()).catch(() => []),
       ]);
       const s = {
         phase,
@@ -170,6 +171,15 @@ async function measure(mode, lift) {
         thinWidth: thinVideo ? thinVideo.frameWidth || 0 : null,
         wideWidth: wideVideo ? wideVideo.frameWidth || 0 : null,
         thinFrames: thinVideo ? thinVideo.framesDecoded || 0 : null,
+        // The thin player's receive counters (what a stall is made of).
+        thinRx: thinVideo
+          ? ['framesReceived', 'framesDropped', 'keyFramesDecoded', 'packetsReceived', 'packetsLost', 'nackCount', 'pliCount', 'freezeCount'].map((f) => thinVideo[f] || 0).join('/')
+          : null,
+        // What the publisher's Chromium encodes now, per rid: width, frames/s and why it
+        // limits the quality ("cpu" when it scales down for lack of CPU).
+        pub: Object.fromEntries(
+          pubLayers.map((l) => [l.rid, { w: l.frameWidth, fps: Math.round(l.framesPerSecond), qlr: l.qualityLimitationReason }]),
+        ),
       };
       timeline.push(s);
       return s;
