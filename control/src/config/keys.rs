@@ -47,6 +47,7 @@ pub(super) const CDN_RELAY_TLS: &str = "cdn_relay_tls";
 pub(super) const CDN_RELAY_CA_FILE: &str = "cdn_relay_ca_file";
 pub(super) const WEBRTC_CC_MIN_BITRATE: &str = "webrtc_cc_min_bitrate";
 pub(super) const WEBRTC_CC_MAX_BITRATE: &str = "webrtc_cc_max_bitrate";
+pub(super) const WEBRTC_CC_START_BITRATE: &str = "webrtc_cc_start_bitrate";
 pub(super) const REST_API_KEY: &str = "rest_api_key";
 pub(super) const REST_API_ALLOWED_IPS: &str = "rest_api_allowed_ips";
 pub(super) const REST_HOOK_URL: &str = "rest_hook_url";
@@ -67,7 +68,7 @@ pub(super) const ICE_SERVERS_USERNAME: &str = "ice_servers_username";
 pub(super) const ICE_SERVERS_CREDENTIAL: &str = "ice_servers_credential";
 
 /// Every key we apply, in the order the README documents them.
-const IMPLEMENTED: [&str; 47] = [
+const IMPLEMENTED: [&str; 48] = [
     IP,
     WS_PORT,
     WSS_PORT,
@@ -98,6 +99,7 @@ const IMPLEMENTED: [&str; 47] = [
     REMB,
     WEBRTC_CC_MIN_BITRATE,
     WEBRTC_CC_MAX_BITRATE,
+    WEBRTC_CC_START_BITRATE,
     REST_API_KEY,
     REST_API_ALLOWED_IPS,
     REST_HOOK_URL,
@@ -375,6 +377,7 @@ impl Loader {
             REMB => cfg.remb = d.remb,
             WEBRTC_CC_MIN_BITRATE => cfg.webrtc_cc_min_bitrate = d.webrtc_cc_min_bitrate,
             WEBRTC_CC_MAX_BITRATE => cfg.webrtc_cc_max_bitrate = d.webrtc_cc_max_bitrate,
+            WEBRTC_CC_START_BITRATE => cfg.webrtc_cc_start_bitrate = d.webrtc_cc_start_bitrate,
             REST_API_ALLOWED_IPS => cfg.rest_api_allowed_ips.clone_from(&d.rest_api_allowed_ips),
             SHUTDOWN_GRACE_PERIOD => cfg.shutdown_grace_period = d.shutdown_grace_period,
             MAX_CONNECTIONS_PER_IP => cfg.max_connections_per_ip = d.max_connections_per_ip,
@@ -586,6 +589,13 @@ fn apply_scalar(cfg: &mut Config, key: &str, value: &str) -> Result<(), &'static
         CDN_RELAY_TLS => cfg.cdn_relay_tls = parse_bool(value).ok_or(NOT_BOOL)?,
         WEBRTC_CC_MIN_BITRATE => cfg.webrtc_cc_min_bitrate = Some(parse_bitrate(value)?),
         WEBRTC_CC_MAX_BITRATE => cfg.webrtc_cc_max_bitrate = Some(parse_bitrate(value)?),
+        WEBRTC_CC_START_BITRATE => {
+            // 0: the browser's own start (Chrome's 300 kbit/s).
+            cfg.webrtc_cc_start_bitrate = match value.trim() {
+                "0" => None,
+                v => Some(parse_bitrate(v)?),
+            }
+        }
         REST_API_ALLOWED_IPS => cfg.rest_api_allowed_ips = parse_allowed_ips(value)?,
         REST_HOOK_URL => {
             // By bytes: a value may have a multi-byte character where the scheme would end.

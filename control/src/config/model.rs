@@ -19,6 +19,9 @@ pub const MAX_WORKER_THREADS: usize = 256;
 /// `shutdown_grace_period` when the file does not set it.
 pub const DEFAULT_SHUTDOWN_GRACE_PERIOD: Duration = Duration::from_secs(30);
 
+/// Where a publisher's congestion control starts by default, bits/s (`webrtc_cc_start_bitrate`).
+pub const DEFAULT_START_BITRATE: u32 = 800_000;
+
 /// Video codecs we can forward, in the operator's order of preference.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum VideoCodec {
@@ -136,6 +139,11 @@ pub struct Config {
     /// browser's own bounds).
     pub webrtc_cc_min_bitrate: Option<u32>,
     pub webrtc_cc_max_bitrate: Option<u32>,
+    /// `webrtc_cc_start_bitrate` (bits/s; default 800000, 0: unset): where a publisher's
+    /// congestion control starts (Chrome's `x-google-start-bitrate`). Chrome starts at
+    /// 300 kbit/s otherwise, and its encoder then sends 1280x720 as 320x180 and scales up over
+    /// some 15 s.
+    pub webrtc_cc_start_bitrate: Option<u32>,
     /// `retransmit_cache`: how long forwarded video stays in each worker's retransmission
     /// cache to answer viewers' NACKs (default 1000 ms).
     pub retransmit_cache: Duration,
@@ -253,6 +261,7 @@ impl Default for Config {
             transport_cc: true,
             remb: true,
             webrtc_cc_min_bitrate: None,
+            webrtc_cc_start_bitrate: Some(DEFAULT_START_BITRATE),
             webrtc_cc_max_bitrate: None,
             retransmit_cache: dataplane::DataplaneConfig::default().retransmit_cache,
             retransmit_share: (dataplane::DataplaneConfig::default().retransmit_share * 100.0)

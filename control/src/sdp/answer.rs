@@ -60,6 +60,9 @@ pub struct PublishPolicy {
     pub min_bitrate: Option<u32>,
     /// The most, bits/s (`webrtc_cc_max_bitrate`; `b=AS` on the video section).
     pub max_bitrate: Option<u32>,
+    /// Where it starts, bits/s (`webrtc_cc_start_bitrate`; Chrome's `x-google-start-bitrate`),
+    /// kept within the two bounds.
+    pub start_bitrate: Option<u32>,
 }
 
 impl Default for PublishPolicy {
@@ -69,6 +72,7 @@ impl Default for PublishPolicy {
             remb: true,
             min_bitrate: None,
             max_bitrate: None,
+            start_bitrate: None,
         }
     }
 }
@@ -150,8 +154,8 @@ fn answer_publish_inner(
                         .then_some(REMB),
                     };
                     let mut answered = answered_codec(kind, codec, congestion);
-                    if let (MediaKind::Video, Some(min)) = (kind, policy.min_bitrate) {
-                        answered.fmtp = Some(with_min_bitrate(answered.fmtp.as_deref(), min));
+                    if kind == MediaKind::Video {
+                        answered.fmtp = with_google_bitrates(answered.fmtp.as_deref(), policy);
                     }
                     let rtx = accepted_rtx(kind, offered, codec);
                     let ssrc = offered.primary_ssrc();
@@ -323,23 +327,45 @@ fn negotiated(codec: &Codec, extensions: &[(u8, String)]) -> NegotiatedCodec {
     }
 }
 
-/// `fmtp` with Chrome's `x-google-min-bitrate` (kbit/s) set to `bps` (replacing one there).
-/// Within [`MAX_FMTP_LEN`]: offered parameters that would push it past are left out.
-fn with_min_bitrate(fmtp: Option<&str>, bps: u32) -> String {
-    let min = format!("x-google-min-bitrate={}", bps / 1000);
-    let mut room = MAX_FMTP_LEN - min.len();
+/// `fmtp` with Chrome's `x-google-min-bitrate` and `x-google-start-bitrate` (kbit/s) as the
+/// `policy` sets them (replacing any there; the start kept within the policy's bounds). Within
+/// [`MAX_FMTP_LEN`]: offered parameters that would push it past are left out. Unchanged when
+/// the policy sets neither.
+fn with_google_bitrates(fmtp: Option<&str>, policy: &PublishPolicy) -> Option<String> {
+    let start = policy.start_bitrate.map(|s| {
+        let s = s.max(policy.min_bitrate.unwrap_or(0));
+        policy.max_bitrate.map_or(s, |max| s.min(max))
+    });
+    let ours: Vec<String> = [
+        ("x-google-min-bitrate", policy.min_bitrate),
+        ("x-google-start-bitrate", start),
+    ]
+    .into_iter()
+    .filter_map(|(key, bps)| Some(format!("{key}={}", bps? / 1000)))
+    .collect();
+    if ours.is_empty() {
+        return fmtp.map(str::to_owned);
+    }
+    let ours_len = ours.iter().map(|p| p.len() + 1).sum::<usize>() - 1;
+    let mut room = MAX_FMTP_LEN - ours_len;
+    let replaced = |p: &str| {
+        let p = p.trim_start();
+        p.starts_with("x-google-min-bitrate=") || p.starts_with("x-google-start-bitrate=")
+    };
     let kept = fmtp
         .into_iter()
         .flat_map(|f| f.split(';'))
-        .filter(|p| !p.is_empty() && !p.trim_start().starts_with("x-google-min-bitrate="))
+        .filter(|p| !p.is_empty() && !replaced(p))
         .take_while(|p| {
             let fits = p.len() < room;
             room = room.saturating_sub(p.len() + 1);
             fits
         });
-    kept.chain(std::iter::once(min.as_str()))
-        .collect::<Vec<_>>()
-        .join(";")
+    Some(
+        kept.chain(ours.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(";"),
+    )
 }
 
 /// The offered codec with only the offered feedback we implement (video: nack, pli, fir;

@@ -97,6 +97,56 @@ fn bitrate_bounds_go_into_the_video_section_only() {
 }
 
 #[test]
+fn the_start_bitrate_goes_into_the_video_fmtp_within_the_bounds() {
+    let offer = parse_offer(&chrome_publish()).unwrap();
+    let local = local("192.0.2.10:31001");
+    let fmtp_of = |policy: &PublishPolicy| {
+        let negotiated =
+            answer_publish_with_policy(&offer, &[VideoCodec::Vp8], policy, &local).unwrap();
+        assert!(!section(&negotiated.answer, 0)
+            .iter()
+            .any(|l| l.contains("x-google")));
+        section(&negotiated.answer, 1)
+            .into_iter()
+            .filter(|l| l.starts_with("a=fmtp:96 ") || l.contains("x-google"))
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+    };
+    let start = PublishPolicy {
+        start_bitrate: Some(800_000),
+        ..PublishPolicy::default()
+    };
+    assert_eq!(fmtp_of(&start), ["a=fmtp:96 x-google-start-bitrate=800"]);
+    // Kept within the bounds: raised to the least, lowered to the most.
+    let min = PublishPolicy {
+        min_bitrate: Some(1_000_000),
+        ..start
+    };
+    assert_eq!(
+        fmtp_of(&min),
+        ["a=fmtp:96 x-google-min-bitrate=1000;x-google-start-bitrate=1000"]
+    );
+    let max = PublishPolicy {
+        max_bitrate: Some(500_000),
+        ..start
+    };
+    assert_eq!(fmtp_of(&max), ["a=fmtp:96 x-google-start-bitrate=500"]);
+    // One the publisher offered is replaced, not repeated.
+    let offered = chrome_publish().replace(
+        "a=rtpmap:96 VP8/90000\r\n",
+        "a=rtpmap:96 VP8/90000\r\na=fmtp:96 x-google-start-bitrate=50\r\n",
+    );
+    assert!(offered.contains("x-google-start-bitrate=50"));
+    let offer = parse_offer(&offered).unwrap();
+    let negotiated =
+        answer_publish_with_policy(&offer, &[VideoCodec::Vp8], &start, &local).unwrap();
+    assert!(negotiated
+        .answer
+        .contains("a=fmtp:96 x-google-start-bitrate=800\r\n"));
+    assert!(!negotiated.answer.contains("=50"));
+}
+
+#[test]
 fn the_min_bitrate_fits_an_fmtp_at_its_limit() {
     // A publisher's merged fmtp at MAX_FMTP_LEN: our x-google-min-bitrate still goes in and
     // the answer's fmtp stays within the limit (the sdp fuzz target checks answers parse).

@@ -36,6 +36,7 @@ pub(crate) fn offer(text: &str) {
         remb: true,
         min_bitrate: Some(300_000),
         max_bitrate: Some(2_500_000),
+        start_bitrate: Some(800_000),
     };
     let preferences: [(&[VideoCodec], PublishPolicy); 3] = [
         (&VideoCodec::ALL, PublishPolicy::default()),

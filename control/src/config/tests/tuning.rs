@@ -137,6 +137,21 @@ fn shutdown_grace_period_is_whole_seconds() {
 }
 
 #[test]
+fn the_publishers_start_bitrate_defaults_to_800_kbits_and_0_unsets_it() {
+    assert_eq!(Config::default().webrtc_cc_start_bitrate, Some(800_000));
+    assert_eq!(
+        ok("webrtc_cc_start_bitrate=1500000").webrtc_cc_start_bitrate,
+        Some(1_500_000)
+    );
+    assert_eq!(
+        ok("webrtc_cc_start_bitrate=0").webrtc_cc_start_bitrate,
+        None
+    );
+    let (line, key, _, _) = bad("\nwebrtc_cc_start_bitrate=fast");
+    assert_eq!((line, key.as_str()), (2, "webrtc_cc_start_bitrate"));
+}
+
+#[test]
 fn publisher_bitrate_bounds_are_read_in_bits_per_second_and_checked() {
     let d = Config::default();
     assert_eq!(

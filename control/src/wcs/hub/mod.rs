@@ -83,6 +83,7 @@ impl Hub {
                 remb: cfg.remb,
                 min_bitrate: cfg.webrtc_cc_min_bitrate,
                 max_bitrate: cfg.webrtc_cc_max_bitrate,
+                start_bitrate: cfg.webrtc_cc_start_bitrate,
             },
             ping_interval: Some(cfg.keep_alive_interval).filter(|d| !d.is_zero()),
             probes: cfg.keep_alive_probes,
