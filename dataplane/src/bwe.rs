@@ -353,7 +353,8 @@ impl BandwidthEstimator {
             .replace(now)
             .map_or(Duration::ZERO, |t| now.saturating_duration_since(t))
             .min(Duration::from_secs(1));
-        let acked = self.acknowledged().map(|a| a as f64);
+        let acked_span = self.acknowledged_span();
+        let acked = acked_span.map(|(a, _)| a as f64);
         match self.trendline.usage {
             Usage::Overusing => {
                 let base = acked.unwrap_or(self.delay_based);
@@ -371,8 +372,7 @@ impl BandwidthEstimator {
                 // estimate, the estimate would stay under the layer the viewer receives well
                 // for seconds, and any blip of delay would then move it down. libwebrtc, too,
                 // starts from the measured throughput once it has one.)
-                let floor = self
-                    .acknowledged_span()
+                let floor = acked_span
                     .filter(|&(_, span)| span >= ACKED_FLOOR_SPAN_US)
                     .map_or(0.0, |(bps, _)| bps as f64);
                 self.delay_based = grown.min(cap.max(self.delay_based)).max(floor);
